@@ -1,0 +1,149 @@
+//! The directory: the province's domains, agencies, officials, groups, service accounts and
+//! certificates, with the rules that keep them valid (the agency tree, address ownership,
+//! Vietnamese names, password cost classes). No sqlx and no protocol types here: LDAP, SMTP,
+//! IMAP and the admin CLI all call these operations, and each write goes to the store in one
+//! transaction together with its audit row and a bump of the directory version.
+
+mod address;
+mod agency;
+mod attribute;
+mod audit;
+mod certificate;
+mod domain;
+mod group;
+mod ids;
+mod official;
+mod password;
+mod service;
+
+pub use address::{AddressEntry, AddressOwner, MailAddress};
+pub use agency::{normalize_agency_code, Agency, AgencyLevel, NewAgency};
+pub use attribute::{attribute_value, optional_attribute, required_attribute, MAX_ATTRIBUTE_CHARS};
+pub use audit::{Actor, AuditEntry, AuditRecord};
+pub use certificate::{Certificate, NewCertificate};
+pub use domain::{normalize_domain, MailDomain, NewDomain, DEFAULT_ADDRESS_RULE};
+pub use group::{Group, GroupKind, GroupMember, NewGroup};
+pub use ids::{AgencyId, CertificateId, DomainId, GroupId, OfficialId, ServiceAccountId};
+pub use official::{
+    normalize_login, NewOfficial, Official, OfficialChanges, OfficialStatus, PersonName, StoredPassword,
+};
+pub use password::{
+    generate_initial_password, Argon2Cost, PasswordCost, PasswordHash, PasswordHasher,
+};
+pub use service::{NewServiceAccount, ServiceAccount};
+pub use service_ops::MemberName;
+
+mod service_ops;
+mod tree_ops;
+mod official_ops;
+
+use crate::clock::{Clock, UnixTime};
+use crate::store::{Conn, Store, StoreError, UniqueKey};
+
+/// Why a directory operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// The input breaks a rule; the message says which and what would be valid.
+    #[error("{0}")]
+    Invalid(String),
+    /// A named entity does not exist.
+    #[error("{kind} \"{key}\" does not exist")]
+    NotFound { kind: &'static str, key: String },
+    /// A unique value (login, address, HR id, code) belongs to someone else already.
+    #[error("{what} \"{value}\" is already taken")]
+    Taken { what: UniqueKey, value: String },
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for DirectoryError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate(what) => DirectoryError::Taken {
+                what,
+                value: String::new(),
+            },
+            other => DirectoryError::Store(other),
+        }
+    }
+}
+
+/// Fills in which value was taken, from the candidates the operation tried to claim.
+fn name_taken(e: DirectoryError, candidates: &[(UniqueKey, &str)]) -> DirectoryError {
+    match e {
+        DirectoryError::Taken { what, value } if value.is_empty() => DirectoryError::Taken {
+            what,
+            value: candidates
+                .iter()
+                .find(|(k, _)| *k == what)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default(),
+        },
+        other => other,
+    }
+}
+
+fn not_found(kind: &'static str, key: &str) -> DirectoryError {
+    DirectoryError::NotFound {
+        kind,
+        key: key.to_string(),
+    }
+}
+
+/// The directory over the store.
+#[derive(Debug, Clone)]
+pub struct Directory {
+    store: Store,
+    clock: Clock,
+}
+
+impl Directory {
+    /// A directory over `store`, stamping changes with `clock`.
+    pub fn new(store: Store, clock: Clock) -> Directory {
+        Directory { store, clock }
+    }
+
+    fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    async fn read(&self) -> Result<Conn, DirectoryError> {
+        Ok(self.store.read().await?)
+    }
+
+    /// Writes the audit row (and bumps the directory version) then commits `tx`.
+    async fn commit_change(
+        &self,
+        mut tx: Conn,
+        actor: &Actor,
+        action: &str,
+        target: String,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<(), DirectoryError> {
+        let record = AuditRecord {
+            actor: actor.0.clone(),
+            action: action.to_string(),
+            target,
+            before: before.map(|v| v.to_string()),
+            after: after.map(|v| v.to_string()),
+        };
+        tx.record_change(&record, self.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The audit log about `target` (`official:annv`), or all of it.
+    pub async fn audit_log(&self, target: Option<&str>) -> Result<Vec<AuditEntry>, DirectoryError> {
+        Ok(self.read().await?.audit_entries(target).await?)
+    }
+
+    /// The directory version; it grows with every committed change.
+    pub async fn version(&self) -> Result<i64, DirectoryError> {
+        Ok(self.read().await?.directory_version().await?)
+    }
+
+    fn new_uuid() -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+}

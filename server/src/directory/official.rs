@@ -1,0 +1,194 @@
+//! Officials: the people who hold a login, a mailbox and possibly a signing certificate.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::ids::{AgencyId, OfficialId};
+use super::password::{PasswordCost, PasswordHash};
+use super::DirectoryError;
+use crate::clock::UnixTime;
+
+/// Whether an official may log in and receive mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfficialStatus {
+    Active,
+    /// Left the agency or suspended: refused at login and at RCPT, data kept.
+    Disabled,
+}
+
+impl OfficialStatus {
+    /// The name used in storage and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfficialStatus::Active => "active",
+            OfficialStatus::Disabled => "disabled",
+        }
+    }
+}
+
+impl fmt::Display for OfficialStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OfficialStatus {
+    type Err = DirectoryError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(OfficialStatus::Active),
+            "disabled" => Ok(OfficialStatus::Disabled),
+            other => Err(DirectoryError::Invalid(format!(
+                "\"{other}\" is not a status: use active or disabled"
+            ))),
+        }
+    }
+}
+
+/// A Vietnamese personal name in its three parts: `Lê Thị Hồng Nhung` is family `Lê`,
+/// middle `Thị Hồng`, given `Nhung`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName {
+    pub family: String,
+    /// Zero or more middle names, space-separated.
+    pub middle: String,
+    pub given: String,
+}
+
+impl PersonName {
+    /// Splits a full name written family-first. A single word is taken as the given name.
+    pub fn from_full(full: &str) -> Result<PersonName, DirectoryError> {
+        let words: Vec<&str> = full.split_whitespace().collect();
+        match words.as_slice() {
+            [] => Err(DirectoryError::Invalid("the full name is empty".into())),
+            [given] => Ok(PersonName {
+                family: String::new(),
+                middle: String::new(),
+                given: given.to_string(),
+            }),
+            [family, middle @ .., given] => Ok(PersonName {
+                family: family.to_string(),
+                middle: middle.join(" "),
+                given: given.to_string(),
+            }),
+        }
+    }
+
+    /// The name as Vietnamese write it: family, middle, given.
+    pub fn full(&self) -> String {
+        [&self.family, &self.middle, &self.given]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// An official as stored in the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Official {
+    pub id: OfficialId,
+    /// Stable identity for other systems (LDAP `entryUUID`); never changes.
+    pub uuid: String,
+    /// Login name (LDAP `uid`), lowercase.
+    pub login: String,
+    pub name: PersonName,
+    pub display_name: String,
+    pub primary_address: String,
+    pub agency_id: AgencyId,
+    /// The unit (phòng, ban) inside the agency.
+    pub unit: Option<String>,
+    pub title: Option<String>,
+    pub phone: Option<String>,
+    /// Identifier in the agency's HR records (`Mã cán bộ`), unique when present.
+    pub hr_id: Option<String>,
+    pub status: OfficialStatus,
+    pub password: Option<StoredPassword>,
+    pub quota_bytes: i64,
+    pub created_at: UnixTime,
+    pub updated_at: UnixTime,
+}
+
+/// A stored credential and what it obliges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPassword {
+    pub hash: PasswordHash,
+    pub cost: PasswordCost,
+    /// Set for generated and reset passwords: the official must choose a new one.
+    pub must_change: bool,
+}
+
+/// What an administrator supplies to add an official.
+#[derive(Debug, Clone)]
+pub struct NewOfficial {
+    pub login: String,
+    pub name: PersonName,
+    /// Defaults to the full name.
+    pub display_name: Option<String>,
+    pub primary_address: String,
+    pub agency_code: String,
+    pub unit: Option<String>,
+    pub title: Option<String>,
+    pub phone: Option<String>,
+    pub hr_id: Option<String>,
+    /// Defaults to the domain's default quota.
+    pub quota_bytes: Option<i64>,
+    pub password: Option<StoredPassword>,
+}
+
+/// Attributes an update may change; `None` leaves the attribute as it is, `Some(None)`
+/// clears an optional one.
+#[derive(Debug, Clone, Default)]
+pub struct OfficialChanges {
+    pub name: Option<PersonName>,
+    pub display_name: Option<String>,
+    pub agency_code: Option<String>,
+    pub unit: Option<Option<String>>,
+    pub title: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub hr_id: Option<Option<String>>,
+    pub quota_bytes: Option<i64>,
+}
+
+/// Lowercases and checks a login: 1-64 ASCII letters, digits, `.`, `-`, `_`.
+pub fn normalize_login(login: &str) -> Result<String, DirectoryError> {
+    let lower = login.trim().to_ascii_lowercase();
+    let valid = !lower.is_empty()
+        && lower.len() <= 64
+        && lower.as_bytes()[0].is_ascii_alphanumeric()
+        && lower
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if valid {
+        Ok(lower)
+    } else {
+        Err(DirectoryError::Invalid(format!(
+            "\"{login}\" is not a login: use 1-64 letters, digits, '.', '-' or '_' starting with a letter or digit"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_vietnamese_names() {
+        let n = PersonName::from_full("  Lê Thị  Hồng Nhung ").unwrap();
+        assert_eq!((n.family.as_str(), n.middle.as_str(), n.given.as_str()), ("Lê", "Thị Hồng", "Nhung"));
+        assert_eq!(n.full(), "Lê Thị Hồng Nhung");
+        let n = PersonName::from_full("Đỗ Anh").unwrap();
+        assert_eq!((n.family.as_str(), n.middle.as_str(), n.given.as_str()), ("Đỗ", "", "Anh"));
+        assert!(PersonName::from_full("   ").is_err());
+    }
+
+    #[test]
+    fn logins_are_lowercase_ascii() {
+        assert_eq!(normalize_login("AnNV").unwrap(), "annv");
+        assert!(normalize_login("ân").is_err());
+        assert!(normalize_login(".annv").is_err());
+        assert!(normalize_login("").is_err());
+    }
+}

@@ -1,0 +1,270 @@
+//! Directory operations on officials: add, update, status, password, aliases, lookups.
+
+use serde_json::json;
+
+use super::tree_ops::agency_in;
+use super::{
+    name_taken, normalize_login, not_found, optional_attribute, required_attribute, Actor, AddressOwner,
+    Directory, DirectoryError, MailAddress, NewOfficial, Official, OfficialChanges, OfficialId,
+    OfficialStatus, PersonName, StoredPassword,
+};
+use crate::mailstore::{Mailbox, MailboxId, Uid, DEFAULT_MAILBOXES};
+use crate::store::{Conn, UniqueKey};
+
+/// What the audit log keeps about an official: never the password hash.
+fn official_summary(o: &Official) -> serde_json::Value {
+    json!({
+        "login": o.login, "name": o.name.full(), "display_name": o.display_name,
+        "address": o.primary_address, "agency_id": o.agency_id.0, "unit": o.unit,
+        "title": o.title, "phone": o.phone, "hr_id": o.hr_id, "status": o.status.as_str(),
+        "quota_bytes": o.quota_bytes,
+    })
+}
+
+fn checked_name(name: &PersonName) -> Result<PersonName, DirectoryError> {
+    Ok(PersonName {
+        family: super::attribute_value("family name", &name.family)?,
+        middle: super::attribute_value("middle name", &name.middle)?,
+        given: required_attribute("given name", &name.given)?,
+    })
+}
+
+impl Directory {
+    /// Adds an official with a primary address and the default mailboxes.
+    pub async fn add_official(&self, actor: &Actor, new: NewOfficial) -> Result<Official, DirectoryError> {
+        let login = normalize_login(&new.login)?;
+        let name = checked_name(&new.name)?;
+        let display_name = match &new.display_name {
+            Some(d) => required_attribute("display name", d)?,
+            None => name.full(),
+        };
+        let address = MailAddress::parse(&new.primary_address)?.full();
+        let hr_id = optional_attribute("employee id", new.hr_id.as_deref())?;
+        let mut tx = self.store.begin().await?;
+        let agency = agency_in(&mut tx, &new.agency_code).await?;
+        let quota_bytes = match new.quota_bytes {
+            Some(q) if q > 0 => q,
+            Some(_) => return Err(DirectoryError::Invalid("the quota must be positive".into())),
+            None => tx
+                .domain_by_id(agency.domain_id)
+                .await?
+                .map_or(2 << 30, |d| d.default_quota_bytes),
+        };
+        let now = self.now();
+        let mut official = Official {
+            id: OfficialId(0),
+            uuid: Self::new_uuid(),
+            login,
+            name,
+            display_name,
+            primary_address: address,
+            agency_id: agency.id,
+            unit: optional_attribute("unit", new.unit.as_deref())?,
+            title: optional_attribute("title", new.title.as_deref())?,
+            phone: optional_attribute("phone", new.phone.as_deref())?,
+            hr_id,
+            status: OfficialStatus::Active,
+            password: new.password,
+            quota_bytes,
+            created_at: now,
+            updated_at: now,
+        };
+        let taken = [
+            (UniqueKey::Login, official.login.as_str()),
+            (UniqueKey::HrId, official.hr_id.as_deref().unwrap_or("")),
+        ];
+        official.id = tx
+            .insert_official(&official)
+            .await
+            .map_err(|e| name_taken(e.into(), &taken))?;
+        self.claim_address(&mut tx, &official.primary_address, AddressOwner::Official(official.id), true)
+            .await?;
+        create_default_mailboxes(&mut tx, &official).await?;
+        let after = official_summary(&official);
+        self.commit_change(tx, actor, "official.add", format!("official:{}", official.login), None, Some(after))
+            .await?;
+        Ok(official)
+    }
+
+    /// The official with `login`.
+    pub async fn official(&self, login: &str) -> Result<Official, DirectoryError> {
+        official_in(&mut self.read().await?, login).await
+    }
+
+    /// The official with HR id `hr_id`, if any.
+    pub async fn official_by_hr_id(&self, hr_id: &str) -> Result<Option<Official>, DirectoryError> {
+        Ok(self.read().await?.official_by_hr_id(hr_id.trim()).await?)
+    }
+
+    /// The official who owns `address` (primary or alias), if any.
+    pub async fn official_by_address(&self, address: &str) -> Result<Option<Official>, DirectoryError> {
+        let Ok(parsed) = MailAddress::parse(address) else {
+            return Ok(None);
+        };
+        let mut conn = self.read().await?;
+        match conn.address_entry(&parsed.full()).await? {
+            Some(entry) => match entry.owner {
+                AddressOwner::Official(id) => Ok(conn.official_by_id(id).await?),
+                AddressOwner::Group(_) | AddressOwner::Agency(_) => Ok(None),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// The officials of agency `code`, by login.
+    pub async fn officials_in_agency(&self, code: &str) -> Result<Vec<Official>, DirectoryError> {
+        let mut conn = self.read().await?;
+        let agency = agency_in(&mut conn, code).await?;
+        Ok(conn.officials_in_agency(agency.id).await?)
+    }
+
+    /// Applies `changes` to the official with `login`.
+    pub async fn update_official(
+        &self,
+        actor: &Actor,
+        login: &str,
+        changes: OfficialChanges,
+    ) -> Result<Official, DirectoryError> {
+        let mut tx = self.store.begin().await?;
+        let mut official = official_in(&mut tx, login).await?;
+        let before = official_summary(&official);
+        if let Some(name) = &changes.name {
+            official.name = checked_name(name)?;
+        }
+        if let Some(display) = &changes.display_name {
+            official.display_name = required_attribute("display name", display)?;
+        }
+        if let Some(code) = &changes.agency_code {
+            official.agency_id = agency_in(&mut tx, code).await?.id;
+        }
+        if let Some(unit) = &changes.unit {
+            official.unit = optional_attribute("unit", unit.as_deref())?;
+        }
+        if let Some(title) = &changes.title {
+            official.title = optional_attribute("title", title.as_deref())?;
+        }
+        if let Some(phone) = &changes.phone {
+            official.phone = optional_attribute("phone", phone.as_deref())?;
+        }
+        if let Some(hr_id) = &changes.hr_id {
+            official.hr_id = optional_attribute("employee id", hr_id.as_deref())?;
+        }
+        if let Some(quota) = changes.quota_bytes {
+            if quota <= 0 {
+                return Err(DirectoryError::Invalid("the quota must be positive".into()));
+            }
+            official.quota_bytes = quota;
+        }
+        official.updated_at = self.now();
+        let hr_id = official.hr_id.clone().unwrap_or_default();
+        tx.update_official(&official)
+            .await
+            .map_err(|e| name_taken(e.into(), &[(UniqueKey::HrId, &hr_id)]))?;
+        let after = official_summary(&official);
+        self.commit_change(tx, actor, "official.update", format!("official:{}", official.login), Some(before), Some(after))
+            .await?;
+        Ok(official)
+    }
+
+    /// Enables or disables an official. A disabled official keeps mail and data but cannot
+    /// log in or receive mail.
+    pub async fn set_official_status(
+        &self,
+        actor: &Actor,
+        login: &str,
+        status: OfficialStatus,
+    ) -> Result<Official, DirectoryError> {
+        let mut tx = self.store.begin().await?;
+        let mut official = official_in(&mut tx, login).await?;
+        let before = json!({ "status": official.status.as_str() });
+        official.status = status;
+        official.updated_at = self.now();
+        tx.set_official_status(official.id, status, official.updated_at).await?;
+        let action = match status {
+            OfficialStatus::Active => "official.enable",
+            OfficialStatus::Disabled => "official.disable",
+        };
+        let after = json!({ "status": status.as_str() });
+        self.commit_change(tx, actor, action, format!("official:{}", official.login), Some(before), Some(after))
+            .await?;
+        Ok(official)
+    }
+
+    /// Stores a new (already hashed) password for `login`. The audit row records the cost
+    /// class and the must-change flag, never the hash.
+    pub async fn set_password(
+        &self,
+        actor: &Actor,
+        login: &str,
+        password: StoredPassword,
+    ) -> Result<(), DirectoryError> {
+        let mut tx = self.store.begin().await?;
+        let official = official_in(&mut tx, login).await?;
+        tx.set_official_password(official.id, Some(&password), self.now()).await?;
+        let after = json!({ "cost": password.cost.as_str(), "must_change": password.must_change });
+        self.commit_change(tx, actor, "official.password", format!("official:{}", official.login), None, Some(after))
+            .await
+    }
+
+    /// Gives `login` an additional address.
+    pub async fn add_alias(&self, actor: &Actor, login: &str, address: &str) -> Result<String, DirectoryError> {
+        let mut tx = self.store.begin().await?;
+        let official = official_in(&mut tx, login).await?;
+        let alias = self
+            .claim_address(&mut tx, address, AddressOwner::Official(official.id), false)
+            .await?;
+        let after = json!({ "alias": alias });
+        self.commit_change(tx, actor, "alias.add", format!("official:{}", official.login), None, Some(after))
+            .await?;
+        Ok(alias)
+    }
+
+    /// Removes one of `login`'s aliases (never the primary address).
+    pub async fn remove_alias(&self, actor: &Actor, login: &str, address: &str) -> Result<(), DirectoryError> {
+        let alias = MailAddress::parse(address)?.full();
+        let mut tx = self.store.begin().await?;
+        let official = official_in(&mut tx, login).await?;
+        let owned = tx.addresses_of(AddressOwner::Official(official.id)).await?;
+        if !owned.iter().any(|a| a.address == alias && !a.is_primary) {
+            return Err(not_found("alias", &alias));
+        }
+        tx.delete_alias(&alias).await?;
+        let before = json!({ "alias": alias });
+        self.commit_change(tx, actor, "alias.remove", format!("official:{}", official.login), Some(before), None)
+            .await
+    }
+
+    /// Every address of `login`, primary first.
+    pub async fn addresses_of_official(&self, login: &str) -> Result<Vec<String>, DirectoryError> {
+        let mut conn = self.read().await?;
+        let official = official_in(&mut conn, login).await?;
+        let entries = conn.addresses_of(AddressOwner::Official(official.id)).await?;
+        Ok(entries.into_iter().map(|e| e.address).collect())
+    }
+}
+
+/// The official with `login` as seen by `conn`.
+pub(super) async fn official_in(conn: &mut Conn, login: &str) -> Result<Official, DirectoryError> {
+    let login = normalize_login(login)?;
+    conn.official_by_login(&login).await?.ok_or_else(|| not_found("official", &login))
+}
+
+async fn create_default_mailboxes(tx: &mut Conn, official: &Official) -> Result<(), DirectoryError> {
+    // RFC 3501 §2.3.1.1: a creation time in seconds is a UIDVALIDITY that never repeats for
+    // a mailbox name once it is deleted and recreated later.
+    let uidvalidity = u32::try_from(official.created_at.0).unwrap_or(1).max(1);
+    for (name, role) in DEFAULT_MAILBOXES {
+        let mailbox = Mailbox {
+            id: MailboxId(0),
+            official_id: official.id,
+            name: name.to_string(),
+            role: Some(role),
+            uidvalidity,
+            uidnext: Uid(1),
+            subscribed: true,
+            created_at: official.created_at,
+        };
+        tx.insert_mailbox(&mailbox).await?;
+    }
+    Ok(())
+}

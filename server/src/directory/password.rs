@@ -1,0 +1,160 @@
+//! Password hashing and verification with argon2id, PHC strings, and the two cost classes:
+//! full cost for passwords a person chose, a cheaper class for generated initial passwords.
+
+use std::fmt;
+use std::str::FromStr;
+
+use argon2::password_hash::{PasswordHash as Phc, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::RngCore;
+
+use super::DirectoryError;
+
+/// How expensive the stored hash is, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCost {
+    /// Configured argon2id parameters: for every password a person chose.
+    Full,
+    /// Cheaper parameters, allowed only for generated secrets of at least 96 random bits,
+    /// which no parameter choice makes guessable. The official must change it at first login.
+    Initial,
+}
+
+impl PasswordCost {
+    /// The name used in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PasswordCost::Full => "full",
+            PasswordCost::Initial => "initial",
+        }
+    }
+}
+
+impl FromStr for PasswordCost {
+    type Err = DirectoryError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "full" => Ok(PasswordCost::Full),
+            "initial" => Ok(PasswordCost::Initial),
+            other => Err(DirectoryError::Invalid(format!(
+                "unknown password cost class \"{other}\""
+            ))),
+        }
+    }
+}
+
+/// A password hash as a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(pub String);
+
+impl fmt::Debug for PasswordHash {
+    // Hashes are secrets too: never in logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(…)")
+    }
+}
+
+/// argon2id parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Cost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Argon2Cost {
+    /// OWASP's argon2id baseline (m=19 MiB, t=2, p=1).
+    pub const FULL_DEFAULT: Argon2Cost = Argon2Cost {
+        memory_kib: 19456,
+        iterations: 2,
+        parallelism: 1,
+    };
+    /// For generated initial secrets only (see [`PasswordCost::Initial`]).
+    pub const INITIAL: Argon2Cost = Argon2Cost {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+}
+
+/// Hashes and verifies passwords. Hashing is CPU- and memory-heavy: callers run it off the
+/// async threads (`spawn_blocking`).
+#[derive(Debug, Clone)]
+pub struct PasswordHasher {
+    full: Argon2Cost,
+}
+
+impl PasswordHasher {
+    /// A hasher whose full cost is `full`.
+    pub fn new(full: Argon2Cost) -> PasswordHasher {
+        PasswordHasher { full }
+    }
+
+    /// Hashes `password` at `cost`.
+    pub fn hash(&self, password: &str, cost: PasswordCost) -> Result<PasswordHash, DirectoryError> {
+        let params = match cost {
+            PasswordCost::Full => self.full,
+            PasswordCost::Initial => Argon2Cost::INITIAL,
+        };
+        let argon = argon2_with(params)?;
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let salt = SaltString::encode_b64(&salt)
+            .map_err(|e| DirectoryError::Invalid(format!("password salt: {e}")))?;
+        let phc = argon
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| DirectoryError::Invalid(format!("password hashing failed: {e}")))?;
+        Ok(PasswordHash(phc.to_string()))
+    }
+
+    /// Whether `password` matches `stored`. The comparison inside argon2 is constant-time.
+    pub fn verify(&self, password: &str, stored: &PasswordHash) -> bool {
+        match Phc::new(&stored.0) {
+            Ok(parsed) => Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+fn argon2_with(cost: Argon2Cost) -> Result<Argon2<'static>, DirectoryError> {
+    let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+        .map_err(|e| DirectoryError::Invalid(format!("argon2 parameters: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// A random initial password of 20 characters from a 57-symbol alphabet without look-alikes
+/// (about 116 bits), safe to store at [`PasswordCost::Initial`].
+pub fn generate_initial_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20)
+        .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_then_verify() {
+        let hasher = PasswordHasher::new(Argon2Cost::INITIAL);
+        let hash = hasher.hash("Mật khẩu 2026!", PasswordCost::Full).unwrap();
+        assert!(hash.0.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        assert!(hasher.verify("Mật khẩu 2026!", &hash));
+        assert!(!hasher.verify("Mật khẩu 2025!", &hash));
+        assert!(!hasher.verify("x", &PasswordHash("not a phc".into())));
+    }
+
+    #[test]
+    fn initial_passwords_differ_and_avoid_look_alikes() {
+        let a = generate_initial_password();
+        let b = generate_initial_password();
+        assert_eq!(a.len(), 20);
+        assert_ne!(a, b);
+        assert!(!a.contains(['0', 'O', 'l', '1', 'I']));
+    }
+}

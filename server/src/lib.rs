@@ -1,0 +1,21 @@
+//! congvu: the mail and identity directory server of a province's government.
+//!
+//! One service holds every official's identity and mailbox, receives and relays mail over
+//! SMTP, serves mailboxes over IMAP and answers LDAP. The layers, from the wire down:
+//! `net` (listeners, TLS, limits) -> protocol sessions (`smtp`, `imap`, `ldap`, `http`) ->
+//! the domain (`directory`, `mailstore`, `queue`) -> `store` (the only place SQL lives).
+//! `server` ties them together and owns the lifecycle; `config` is read once at start.
+
+pub mod clock;
+pub mod config;
+pub mod directory;
+pub mod http;
+pub mod imap;
+pub mod ldap;
+pub mod mailstore;
+pub mod net;
+pub mod queue;
+pub mod server;
+pub mod smtp;
+pub mod store;
+pub mod telemetry;

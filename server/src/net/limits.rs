@@ -1,0 +1,118 @@
+//! Connection admission: a global cap and a per-source-address cap, held for the life of
+//! each connection by an RAII [`Admission`].
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+/// Why a connection was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The server holds `limits.max_connections` already.
+    ServerBusy,
+    /// This address holds `limits.max_connections_per_ip` already.
+    TooManyFromAddress,
+}
+
+impl Refusal {
+    /// The label used in metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::ServerBusy => "server_busy",
+            Refusal::TooManyFromAddress => "too_many_from_address",
+        }
+    }
+}
+
+/// Counts open connections, in total and per source address.
+#[derive(Debug)]
+pub struct ConnectionLimits {
+    max_total: u32,
+    max_per_ip: u32,
+    open: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    total: u32,
+    per_ip: HashMap<IpAddr, u32>,
+}
+
+/// A connection's place under the limits; dropping it frees the place.
+#[derive(Debug)]
+pub struct Admission {
+    limits: Arc<ConnectionLimits>,
+    ip: IpAddr,
+}
+
+impl ConnectionLimits {
+    /// Limits of `max_total` connections, `max_per_ip` from one address.
+    pub fn new(max_total: u32, max_per_ip: u32) -> Arc<ConnectionLimits> {
+        Arc::new(ConnectionLimits {
+            max_total,
+            max_per_ip,
+            open: Mutex::new(Counts::default()),
+        })
+    }
+
+    /// Admits a connection from `ip`, or says why not.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admission, Refusal> {
+        let mut open = self.lock();
+        if open.total >= self.max_total {
+            return Err(Refusal::ServerBusy);
+        }
+        let from_ip = open.per_ip.entry(ip).or_insert(0);
+        if *from_ip >= self.max_per_ip {
+            return Err(Refusal::TooManyFromAddress);
+        }
+        *from_ip += 1;
+        open.total += 1;
+        Ok(Admission {
+            limits: Arc::clone(self),
+            ip,
+        })
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> u32 {
+        self.lock().total
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
+        // The counts stay consistent even if a holder panicked: every update is one step.
+        self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut open = self.limits.lock();
+        open.total = open.total.saturating_sub(1);
+        if let Some(n) = open.per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_address_and_total_caps_and_release() {
+        let limits = ConnectionLimits::new(3, 2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let a1 = limits.admit(a).unwrap();
+        let _a2 = limits.admit(a).unwrap();
+        assert_eq!(limits.admit(a).unwrap_err(), Refusal::TooManyFromAddress);
+        let _b1 = limits.admit(b).unwrap();
+        assert_eq!(limits.admit(b).unwrap_err(), Refusal::ServerBusy);
+        drop(a1);
+        assert_eq!(limits.open_connections(), 2);
+        assert!(limits.admit(a).is_ok());
+    }
+}

@@ -1,0 +1,279 @@
+//! Listeners and connections: binding, the accept loop with back-off and shutdown,
+//! connection limits, implicit TLS, and handing each connection to its protocol's session.
+//! Owns no protocol logic.
+
+mod limits;
+pub mod tls;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use limits::{Admission, ConnectionLimits, Refusal};
+
+/// What a listening socket serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListenerKind {
+    /// SMTP from other servers (MX, port 25).
+    Smtp,
+    /// Message submission with STARTTLS (port 587).
+    Submission,
+    /// Message submission over implicit TLS (port 465).
+    Submissions,
+    /// IMAP with STARTTLS (port 143).
+    Imap,
+    /// IMAP over implicit TLS (port 993).
+    Imaps,
+    /// LDAP with StartTLS (port 389).
+    Ldap,
+    /// LDAP over implicit TLS (port 636).
+    Ldaps,
+    /// Health, metrics and client autoconfiguration.
+    Http,
+}
+
+impl ListenerKind {
+    /// The name used in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerKind::Smtp => "smtp",
+            ListenerKind::Submission => "submission",
+            ListenerKind::Submissions => "submissions",
+            ListenerKind::Imap => "imap",
+            ListenerKind::Imaps => "imaps",
+            ListenerKind::Ldap => "ldap",
+            ListenerKind::Ldaps => "ldaps",
+            ListenerKind::Http => "http",
+        }
+    }
+
+    /// Whether the connection is TLS from its first byte.
+    pub fn implicit_tls(self) -> bool {
+        matches!(self, ListenerKind::Submissions | ListenerKind::Imaps | ListenerKind::Ldaps)
+    }
+}
+
+impl fmt::Display for ListenerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A connection's byte stream: plain TCP or TLS over it.
+#[derive(Debug)]
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => std::pin::Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// An admitted connection, ready for its protocol session.
+#[derive(Debug)]
+pub struct Connection {
+    pub kind: ListenerKind,
+    pub peer: SocketAddr,
+    pub stream: Stream,
+    /// Cancelled when the server begins to shut down: sessions finish the command in hand
+    /// and close.
+    pub shutdown: CancellationToken,
+    _admission: Admission,
+}
+
+/// Runs a protocol session over an admitted connection, or tells a refused peer why.
+pub trait ConnectionHandler: Send + Sync + 'static {
+    /// Serves one connection until it ends.
+    fn serve(&self, conn: Connection) -> impl std::future::Future<Output = ()> + Send;
+    /// Tells a peer over a limit that the server is busy, in its protocol's words.
+    fn refuse(
+        &self,
+        kind: ListenerKind,
+        stream: TcpStream,
+        why: Refusal,
+    ) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// Everything an accept loop needs besides its socket.
+#[derive(Clone)]
+pub struct AcceptContext {
+    pub limits: Arc<ConnectionLimits>,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub shutdown: CancellationToken,
+    pub tracker: TaskTracker,
+    /// How long a TLS handshake on an implicit-TLS port may take.
+    pub handshake_timeout: Duration,
+}
+
+impl fmt::Debug for AcceptContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcceptContext")
+            .field("limits", &self.limits)
+            .field("tls", &self.tls.is_some())
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a listener could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {address} for {kind}: {source}{hint}")]
+pub struct BindError {
+    pub kind: ListenerKind,
+    pub address: SocketAddr,
+    #[source]
+    pub source: std::io::Error,
+    hint: &'static str,
+}
+
+impl BindError {
+    fn new(kind: ListenerKind, address: SocketAddr, source: std::io::Error) -> BindError {
+        let hint = match source.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                " (another program uses this port: stop it or change the port in the config)"
+            }
+            std::io::ErrorKind::PermissionDenied => " (ports below 1024 need CAP_NET_BIND_SERVICE)",
+            _ => "",
+        };
+        BindError { kind, address, source, hint }
+    }
+
+    /// A bound socket whose address could not be read back.
+    pub fn from_io(kind: ListenerKind, source: std::io::Error) -> BindError {
+        BindError::new(kind, SocketAddr::from(([0, 0, 0, 0], 0)), source)
+    }
+}
+
+/// Binds `address` for `kind`, naming both in the error.
+pub async fn bind(kind: ListenerKind, address: SocketAddr) -> Result<TcpListener, BindError> {
+    TcpListener::bind(address).await.map_err(|source| BindError::new(kind, address, source))
+}
+
+/// Accepts connections on `listener` until shutdown, admitting each under the limits and
+/// spawning its session on the tracker.
+pub async fn accept_loop<H: ConnectionHandler>(
+    kind: ListenerKind,
+    listener: TcpListener,
+    handler: Arc<H>,
+    ctx: AcceptContext,
+) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let accepted = tokio::select! {
+            _ = ctx.shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => {
+                backoff = Duration::from_millis(5);
+                pair
+            }
+            Err(e) => {
+                // Usually EMFILE/ENFILE: wait for connections to close instead of spinning.
+                tracing::warn!(listener = %kind, error = %e, "accept failed; backing off");
+                tokio::select! {
+                    _ = ctx.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        metrics::counter!("congvu_connections_total", "listener" => kind.as_str()).increment(1);
+        let admission = match ctx.limits.admit(peer.ip()) {
+            Ok(a) => a,
+            Err(why) => {
+                metrics::counter!("congvu_connections_refused_total", "listener" => kind.as_str(), "reason" => why.as_str())
+                    .increment(1);
+                tracing::info!(listener = %kind, %peer, reason = why.as_str(), "connection refused");
+                let handler = Arc::clone(&handler);
+                ctx.tracker.spawn(async move { handler.refuse(kind, stream, why).await });
+                continue;
+            }
+        };
+        let handler = Arc::clone(&handler);
+        let ctx = ctx.clone();
+        ctx.tracker.clone().spawn(async move {
+            let Some(stream) = open_stream(kind, stream, peer, &ctx).await else {
+                return;
+            };
+            let conn = Connection {
+                kind,
+                peer,
+                stream,
+                shutdown: ctx.shutdown.clone(),
+                _admission: admission,
+            };
+            handler.serve(conn).await;
+        });
+    }
+}
+
+/// Completes the TLS handshake on implicit-TLS listeners, within the handshake timeout.
+async fn open_stream(kind: ListenerKind, tcp: TcpStream, peer: SocketAddr, ctx: &AcceptContext) -> Option<Stream> {
+    if !kind.implicit_tls() {
+        return Some(Stream::Plain(tcp));
+    }
+    let acceptor = ctx.tls.as_ref()?;
+    match tokio::time::timeout(ctx.handshake_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => Some(Stream::Tls(Box::new(tls))),
+        Ok(Err(e)) => {
+            tracing::debug!(listener = %kind, %peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(listener = %kind, %peer, "TLS handshake timed out");
+            None
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! The server's lifecycle: open the store, set up TLS, bind every configured listener
+//! (failing fast and clearly if one cannot be bound), serve, and on shutdown stop accepting,
+//! let sessions finish up to the grace period, and close the store.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::mailstore::Mailstore;
+use crate::net::tls::{self, TlsError};
+use crate::net::{self, AcceptContext, BindError, Connection, ConnectionHandler, ConnectionLimits, ListenerKind, Refusal};
+use crate::store::{Store, StoreError, StoreOptions};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Bind(#[from] BindError),
+}
+
+/// The shared services every session reaches the domain through.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub store: Store,
+    pub directory: Directory,
+    pub mailstore: Mailstore,
+    pub clock: Clock,
+}
+
+/// Routes each admitted connection to its protocol's session.
+#[derive(Debug)]
+struct Sessions {
+    hostname: String,
+}
+
+impl ConnectionHandler for Sessions {
+    async fn serve(&self, conn: Connection) {
+        let kind = conn.kind;
+        let peer = conn.peer;
+        tracing::debug!(listener = %kind, %peer, "connection opened");
+        metrics::gauge!("congvu_connections_open", "listener" => kind.as_str()).increment(1.0);
+        match kind {
+            ListenerKind::Smtp | ListenerKind::Submission | ListenerKind::Submissions => {
+                crate::smtp::serve(conn, &self.hostname).await
+            }
+            ListenerKind::Imap | ListenerKind::Imaps => crate::imap::serve(conn).await,
+            ListenerKind::Ldap | ListenerKind::Ldaps => crate::ldap::serve(conn).await,
+            // HTTP runs on its own server (axum), never through this handler.
+            ListenerKind::Http => {}
+        }
+        metrics::gauge!("congvu_connections_open", "listener" => kind.as_str()).decrement(1.0);
+        tracing::debug!(listener = %kind, %peer, "connection closed");
+    }
+
+    async fn refuse(&self, kind: ListenerKind, stream: TcpStream, why: Refusal) {
+        match kind {
+            ListenerKind::Smtp | ListenerKind::Submission | ListenerKind::Submissions => {
+                crate::smtp::refuse(stream, &self.hostname, why).await
+            }
+            ListenerKind::Imap | ListenerKind::Imaps => crate::imap::refuse(stream, why).await,
+            ListenerKind::Ldap | ListenerKind::Ldaps | ListenerKind::Http => crate::ldap::refuse(stream, why).await,
+        }
+    }
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct RunningServer {
+    listeners: Vec<(ListenerKind, SocketAddr)>,
+    services: Services,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    grace: Duration,
+}
+
+impl RunningServer {
+    /// Opens the store, binds every listener `config` enables and starts serving.
+    pub async fn start(config: &Config) -> Result<RunningServer, StartError> {
+        Self::start_with_clock(config, Clock::system()).await
+    }
+
+    /// Like [`RunningServer::start`], with the clock tests control.
+    pub async fn start_with_clock(config: &Config, clock: Clock) -> Result<RunningServer, StartError> {
+        let data_dir = &config.server.data_dir;
+        std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+        let store = Store::open(&StoreOptions {
+            url: config.database.url.clone(),
+            max_connections: config.database.max_connections,
+            busy_timeout: Duration::from_millis(config.database.busy_timeout_ms),
+        })
+        .await?;
+        let tls = tls_acceptor(config)?;
+        let bound = bind_all(config).await?;
+
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let ctx = AcceptContext {
+            limits: ConnectionLimits::new(config.limits.max_connections, config.limits.max_connections_per_ip),
+            tls: Some(tls),
+            shutdown: shutdown.clone(),
+            tracker: tracker.clone(),
+            handshake_timeout: Duration::from_secs(config.limits.request_timeout_seconds.min(60)),
+        };
+        let sessions = Arc::new(Sessions {
+            hostname: config.server.hostname.clone(),
+        });
+        let mut listeners = Vec::with_capacity(bound.len());
+        for (kind, listener) in bound {
+            let address = listener.local_addr().map_err(|source| BindError::from_io(kind, source))?;
+            tracing::info!(listener = %kind, %address, "listening");
+            listeners.push((kind, address));
+            if kind == ListenerKind::Http {
+                let (store, token) = (store.clone(), shutdown.clone());
+                tracker.spawn(async move {
+                    if let Err(e) = crate::http::serve(listener, store, token).await {
+                        tracing::error!(error = %e, "HTTP listener failed");
+                    }
+                });
+            } else {
+                tracker.spawn(net::accept_loop(kind, listener, Arc::clone(&sessions), ctx.clone()));
+            }
+        }
+        let services = Services {
+            directory: Directory::new(store.clone(), clock.clone()),
+            mailstore: Mailstore::new(store.clone(), clock.clone()),
+            store,
+            clock,
+        };
+        Ok(RunningServer {
+            listeners,
+            services,
+            shutdown,
+            tracker,
+            grace: Duration::from_secs(config.server.shutdown_grace_seconds),
+        })
+    }
+
+    /// The address a listener of `kind` is bound to (its first, if it has several).
+    pub fn local_addr(&self, kind: ListenerKind) -> Option<SocketAddr> {
+        self.listeners.iter().find(|(k, _)| *k == kind).map(|(_, a)| *a)
+    }
+
+    /// Every bound listener.
+    pub fn listeners(&self) -> &[(ListenerKind, SocketAddr)] {
+        &self.listeners
+    }
+
+    /// The domain services, for in-process callers and tests.
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// A token that starts the shutdown when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until shutdown is requested, then stops accepting, gives open sessions up to
+    /// the grace period to finish, and closes the store. Returns whether every session
+    /// finished in time.
+    pub async fn run_until_shutdown(self) -> bool {
+        self.shutdown.cancelled().await;
+        self.stop().await
+    }
+
+    /// Shuts down now (see [`RunningServer::run_until_shutdown`]).
+    pub async fn stop(self) -> bool {
+        self.shutdown.cancel();
+        self.tracker.close();
+        let drained = tokio::time::timeout(self.grace, self.tracker.wait()).await.is_ok();
+        if !drained {
+            tracing::warn!(grace_seconds = self.grace.as_secs(), "sessions still open after the grace period; closing them");
+        }
+        self.services.store.close().await;
+        drained
+    }
+}
+
+fn tls_acceptor(config: &Config) -> Result<tokio_rustls::TlsAcceptor, TlsError> {
+    let (cert, key) = match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+        _ => {
+            let files = tls::self_signed_files(&config.server.data_dir, &config.server.hostname)?;
+            tracing::warn!(
+                cert = %files.0.display(),
+                "no TLS certificate configured: using a self-signed development certificate; clients will warn"
+            );
+            files
+        }
+    };
+    tls::acceptor_from_files(&cert, &key)
+}
+
+async fn bind_all(config: &Config) -> Result<Vec<(ListenerKind, TcpListener)>, BindError> {
+    let wanted = [
+        (ListenerKind::Smtp, &config.smtp.listen),
+        (ListenerKind::Submission, &config.smtp.submission_listen),
+        (ListenerKind::Submissions, &config.smtp.submissions_listen),
+        (ListenerKind::Imap, &config.imap.listen),
+        (ListenerKind::Imaps, &config.imap.imaps_listen),
+        (ListenerKind::Ldap, &config.ldap.listen),
+        (ListenerKind::Ldaps, &config.ldap.ldaps_listen),
+        (ListenerKind::Http, &config.http.listen),
+    ];
+    let mut bound = Vec::new();
+    for (kind, addresses) in wanted {
+        for address in addresses.iter() {
+            bound.push((kind, net::bind(kind, address.0).await?));
+        }
+    }
+    Ok(bound)
+}

@@ -1,0 +1,62 @@
+//! SQL for content-addressed message bodies and their reference counts.
+
+use super::{on_backend, Conn, StoreError};
+use crate::clock::UnixTime;
+use crate::mailstore::{BodyHash, BodyId};
+
+impl Conn {
+    /// Stores `data` under `hash` if it is new, and adds `holders` references to it either
+    /// way; returns the body's id.
+    pub async fn put_body(
+        &mut self,
+        hash: &BodyHash,
+        data: &[u8],
+        holders: i64,
+        now: UnixTime,
+    ) -> Result<BodyId, StoreError> {
+        let sql = "INSERT INTO message_bodies (sha256, size, refcount, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (sha256) DO UPDATE SET refcount = message_bodies.refcount + excluded.refcount \
+             RETURNING id";
+        let id: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
+            .bind(&hash.0[..])
+            .bind(data.len() as i64)
+            .bind(holders)
+            .bind(data)
+            .bind(now.0)
+            .fetch_one(&mut *c)
+            .await)?;
+        Ok(BodyId(id))
+    }
+
+    /// Drops `holders` references; the body is deleted when none remain.
+    pub async fn release_body(&mut self, body: BodyId, holders: i64) -> Result<(), StoreError> {
+        let decrement = "UPDATE message_bodies SET refcount = refcount - $1 WHERE id = $2";
+        let delete_unused = "DELETE FROM message_bodies WHERE id = $1 AND refcount = 0";
+        on_backend!(self, c => {
+            sqlx::query(decrement).bind(holders).bind(body.0).execute(&mut *c).await?;
+            sqlx::query(delete_unused).bind(body.0).execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// The bytes of a body.
+    pub async fn body_data(&mut self, body: BodyId) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = "SELECT data FROM message_bodies WHERE id = $1";
+        Ok(on_backend!(self, c => sqlx::query_scalar(sql).bind(body.0).fetch_optional(&mut *c).await)?)
+    }
+
+    /// How many holders a body has; `None` once it is gone.
+    pub async fn body_refcount(&mut self, body: BodyId) -> Result<Option<i64>, StoreError> {
+        let sql = "SELECT refcount FROM message_bodies WHERE id = $1";
+        Ok(on_backend!(self, c => sqlx::query_scalar(sql).bind(body.0).fetch_optional(&mut *c).await)?)
+    }
+
+    /// The body stored under `hash`, if any.
+    pub async fn body_by_hash(&mut self, hash: &BodyHash) -> Result<Option<BodyId>, StoreError> {
+        let sql = "SELECT id FROM message_bodies WHERE sha256 = $1";
+        let id: Option<i64> =
+            on_backend!(self, c => sqlx::query_scalar(sql).bind(&hash.0[..]).fetch_optional(&mut *c).await)?;
+        Ok(id.map(BodyId))
+    }
+}

@@ -1,0 +1,95 @@
+//! SQL for mail domains.
+
+use sqlx::FromRow;
+
+use super::{on_backend, Conn, StoreError};
+use crate::clock::UnixTime;
+use crate::directory::{DomainId, MailDomain};
+
+const COLUMNS: &str = "id, name, is_primary, default_quota_bytes, max_message_bytes, address_rule, \
+     dkim_selector, require_tls_outbound, created_at, updated_at";
+
+#[derive(FromRow)]
+struct DomainRow {
+    id: i64,
+    name: String,
+    is_primary: bool,
+    default_quota_bytes: i64,
+    max_message_bytes: i64,
+    address_rule: String,
+    dkim_selector: Option<String>,
+    require_tls_outbound: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<DomainRow> for MailDomain {
+    fn from(r: DomainRow) -> Self {
+        MailDomain {
+            id: DomainId(r.id),
+            name: r.name,
+            is_primary: r.is_primary,
+            default_quota_bytes: r.default_quota_bytes,
+            max_message_bytes: r.max_message_bytes,
+            address_rule: r.address_rule,
+            dkim_selector: r.dkim_selector,
+            require_tls_outbound: r.require_tls_outbound,
+            created_at: UnixTime(r.created_at),
+            updated_at: UnixTime(r.updated_at),
+        }
+    }
+}
+
+impl Conn {
+    /// Inserts a domain; `d.id` is ignored and the assigned id returned.
+    pub async fn insert_domain(&mut self, d: &MailDomain) -> Result<DomainId, StoreError> {
+        let sql = "INSERT INTO domains (name, is_primary, default_quota_bytes, max_message_bytes, \
+             address_rule, dkim_selector, require_tls_outbound, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+        let id: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
+            .bind(&d.name)
+            .bind(d.is_primary)
+            .bind(d.default_quota_bytes)
+            .bind(d.max_message_bytes)
+            .bind(&d.address_rule)
+            .bind(&d.dkim_selector)
+            .bind(d.require_tls_outbound)
+            .bind(d.created_at.0)
+            .bind(d.updated_at.0)
+            .fetch_one(&mut *c)
+            .await)?;
+        Ok(DomainId(id))
+    }
+
+    /// Every domain, primary first, then by name.
+    pub async fn domains(&mut self) -> Result<Vec<MailDomain>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM domains ORDER BY is_primary DESC, name");
+        let rows: Vec<DomainRow> =
+            on_backend!(self, c => sqlx::query_as(&sql).fetch_all(&mut *c).await)?;
+        Ok(rows.into_iter().map(MailDomain::from).collect())
+    }
+
+    /// The domain called `name` (lowercase).
+    pub async fn domain_by_name(&mut self, name: &str) -> Result<Option<MailDomain>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM domains WHERE name = $1");
+        let row: Option<DomainRow> =
+            on_backend!(self, c => sqlx::query_as(&sql).bind(name).fetch_optional(&mut *c).await)?;
+        Ok(row.map(MailDomain::from))
+    }
+
+    /// The domain with id `id`.
+    pub async fn domain_by_id(&mut self, id: DomainId) -> Result<Option<MailDomain>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM domains WHERE id = $1");
+        let row: Option<DomainRow> =
+            on_backend!(self, c => sqlx::query_as(&sql).bind(id.0).fetch_optional(&mut *c).await)?;
+        Ok(row.map(MailDomain::from))
+    }
+
+    /// The primary domain, if one is marked.
+    pub async fn primary_domain(&mut self) -> Result<Option<MailDomain>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM domains WHERE is_primary");
+        let row: Option<DomainRow> =
+            on_backend!(self, c => sqlx::query_as(&sql).fetch_optional(&mut *c).await)?;
+        Ok(row.map(MailDomain::from))
+    }
+}

@@ -1,0 +1,275 @@
+//! The store: sqlx pools and every SQL statement congvu runs, for SQLite (the embedded
+//! default) and PostgreSQL (the scale-out engine). Nothing outside this module holds SQL or
+//! sqlx types; callers pass and receive domain types from `directory`, `mailstore` and
+//! `queue`.
+//!
+//! Each query is written once and run on whichever backend is open: [`Conn`] is a pooled
+//! connection or a transaction on either backend, and the `on_backend!` macro expands one
+//! query body for both connection types. Placeholders are `$N`, which both backends accept.
+//!
+//! SQLite has one writer at a time, so writes go through a one-connection pool (no
+//! `SQLITE_BUSY` between our own writers) and reads through a separate pool, in WAL mode.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+
+mod addresses;
+mod agencies;
+mod audit;
+mod bodies;
+mod certificates;
+mod domains;
+mod error;
+mod groups;
+mod mailboxes;
+mod officials;
+mod queue;
+mod service_accounts;
+
+pub use error::{StoreError, UniqueKey};
+
+/// Expands `$body` once per backend with `$c` bound to that backend's `&mut Connection`.
+macro_rules! on_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn.raw() {
+            $crate::store::Raw::Sqlite($c) => $body,
+            $crate::store::Raw::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Connection settings the store needs, taken from `[database]`.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://path` or `postgres://…`.
+    pub url: String,
+    pub max_connections: u32,
+    pub busy_timeout: Duration,
+}
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreBackend {
+    Sqlite,
+    Postgres,
+}
+
+/// The open database: cheap to clone, shared by every session.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pools: Pools,
+}
+
+#[derive(Debug, Clone)]
+enum Pools {
+    Sqlite { writer: SqlitePool, reader: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// A connection from the pool, or a transaction; every query method lives on it.
+#[derive(Debug)]
+pub struct Conn {
+    inner: ConnInner,
+}
+
+#[derive(Debug)]
+enum ConnInner {
+    SqliteTx(Transaction<'static, Sqlite>),
+    PostgresTx(Transaction<'static, Postgres>),
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// The backend connection under a [`Conn`], for `on_backend!`.
+pub(crate) enum Raw<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+impl Store {
+    /// Opens (creating a SQLite file and its folder if needed) and migrates the database.
+    pub async fn open(options: &StoreOptions) -> Result<Store, StoreError> {
+        let store = if options.url.starts_with("sqlite:") {
+            open_sqlite(options).await?
+        } else if options.url.starts_with("postgres:") || options.url.starts_with("postgresql:") {
+            open_postgres(options).await?
+        } else {
+            return Err(StoreError::Open {
+                url: redact(&options.url),
+                reason: "the URL must start with sqlite: or postgres:".into(),
+            });
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the migrations this build carries that the database lacks.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pools {
+            Pools::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
+            Pools::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The engine this store runs on.
+    pub fn backend(&self) -> StoreBackend {
+        match self.pools {
+            Pools::Sqlite { .. } => StoreBackend::Sqlite,
+            Pools::Postgres(_) => StoreBackend::Postgres,
+        }
+    }
+
+    /// Starts a write transaction; nothing it does is visible or durable until
+    /// [`Conn::commit`], and dropping it rolls back.
+    pub async fn begin(&self) -> Result<Conn, StoreError> {
+        let inner = match &self.pools {
+            Pools::Sqlite { writer, .. } => ConnInner::SqliteTx(writer.begin().await?),
+            Pools::Postgres(pool) => ConnInner::PostgresTx(pool.begin().await?),
+        };
+        Ok(Conn { inner })
+    }
+
+    /// A connection for reads outside a transaction.
+    pub async fn read(&self) -> Result<Conn, StoreError> {
+        let inner = match &self.pools {
+            Pools::Sqlite { reader, .. } => ConnInner::Sqlite(reader.acquire().await?),
+            Pools::Postgres(pool) => ConnInner::Postgres(pool.acquire().await?),
+        };
+        Ok(Conn { inner })
+    }
+
+    /// Checks that the database answers (for `/healthz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.read().await?;
+        on_backend!(conn, c => sqlx::query("SELECT 1").execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Closes every pooled connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite { writer, reader } => {
+                writer.close().await;
+                reader.close().await;
+            }
+            Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+impl Conn {
+    pub(crate) fn raw(&mut self) -> Raw<'_> {
+        match &mut self.inner {
+            ConnInner::SqliteTx(tx) => Raw::Sqlite(tx),
+            ConnInner::PostgresTx(tx) => Raw::Postgres(tx),
+            ConnInner::Sqlite(conn) => Raw::Sqlite(conn),
+            ConnInner::Postgres(conn) => Raw::Postgres(conn),
+        }
+    }
+
+    /// Commits a transaction (synced to disk before returning: SQLite runs with
+    /// `synchronous=FULL`, PostgreSQL with `synchronous_commit=on`). On a plain connection
+    /// there is nothing to commit.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.inner {
+            ConnInner::SqliteTx(tx) => tx.commit().await?,
+            ConnInner::PostgresTx(tx) => tx.commit().await?,
+            ConnInner::Sqlite(_) | ConnInner::Postgres(_) => {}
+        }
+        Ok(())
+    }
+}
+
+async fn open_sqlite(options: &StoreOptions) -> Result<Store, StoreError> {
+    let open_error = |reason: String| StoreError::Open {
+        url: options.url.clone(),
+        reason,
+    };
+    let connect = SqliteConnectOptions::from_str(&options.url)
+        .map_err(|e| open_error(e.to_string()))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // Durable before acknowledged: every commit reaches the disk.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(options.busy_timeout);
+    if let Some(dir) = Path::new(connect.get_filename()).parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_error(format!("cannot create {}: {e}", dir.display())))?;
+        }
+    }
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(connect.clone())
+        .await
+        .map_err(|e| open_error(e.to_string()))?;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(options.max_connections.max(1))
+        .connect_with(connect.read_only(true))
+        .await
+        .map_err(|e| open_error(e.to_string()))?;
+    Ok(Store {
+        pools: Pools::Sqlite { writer, reader },
+    })
+}
+
+async fn open_postgres(options: &StoreOptions) -> Result<Store, StoreError> {
+    let open_error = |reason: String| StoreError::Open {
+        url: redact(&options.url),
+        reason,
+    };
+    let connect = PgConnectOptions::from_str(&options.url)
+        .map_err(|e| open_error(e.to_string()))?
+        // Durable before acknowledged, whatever the server's default.
+        .options([("synchronous_commit", "on")]);
+    let pool = PgPoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(connect)
+        .await
+        .map_err(|e| open_error(e.to_string()))?;
+    Ok(Store {
+        pools: Pools::Postgres(pool),
+    })
+}
+
+/// The URL with any password replaced, for error messages and logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact("postgres://congvu:s3cret@db/congvu"),
+            "postgres://congvu:***@db/congvu"
+        );
+        assert_eq!(redact("postgres://congvu@db/congvu"), "postgres://congvu@db/congvu");
+        assert_eq!(redact("sqlite://data/congvu.db"), "sqlite://data/congvu.db");
+    }
+}

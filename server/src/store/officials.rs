@@ -1,0 +1,215 @@
+//! SQL for officials. An official's primary address lives in `addresses` with the other
+//! addresses; reads join it in.
+
+use sqlx::FromRow;
+
+use super::agencies::prefixed;
+use super::{on_backend, Conn, StoreError};
+use crate::clock::UnixTime;
+use crate::directory::{
+    AgencyId, Official, OfficialId, OfficialStatus, PasswordHash, PersonName, StoredPassword,
+};
+
+const COLUMNS: &str = "id, uuid, login, family_name, middle_name, given_name, display_name, agency_id, \
+     unit, title, phone, hr_id, status, password_hash, password_cost, must_change_password, quota_bytes, \
+     created_at, updated_at";
+
+#[derive(FromRow)]
+struct OfficialRow {
+    id: i64,
+    uuid: String,
+    login: String,
+    family_name: String,
+    middle_name: String,
+    given_name: String,
+    display_name: String,
+    agency_id: i64,
+    unit: Option<String>,
+    title: Option<String>,
+    phone: Option<String>,
+    hr_id: Option<String>,
+    status: String,
+    password_hash: Option<String>,
+    password_cost: String,
+    must_change_password: bool,
+    quota_bytes: i64,
+    created_at: i64,
+    updated_at: i64,
+    primary_address: String,
+}
+
+impl TryFrom<OfficialRow> for Official {
+    type Error = StoreError;
+
+    fn try_from(r: OfficialRow) -> Result<Self, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("official {}: {what}", r.login));
+        let password = match r.password_hash {
+            Some(hash) => Some(StoredPassword {
+                hash: PasswordHash(hash),
+                cost: r.password_cost.parse().map_err(|_| corrupt("password cost"))?,
+                must_change: r.must_change_password,
+            }),
+            None => None,
+        };
+        Ok(Official {
+            id: OfficialId(r.id),
+            uuid: r.uuid,
+            name: PersonName {
+                family: r.family_name,
+                middle: r.middle_name,
+                given: r.given_name,
+            },
+            display_name: r.display_name,
+            primary_address: r.primary_address,
+            agency_id: AgencyId(r.agency_id),
+            unit: r.unit,
+            title: r.title,
+            phone: r.phone,
+            hr_id: r.hr_id,
+            status: r.status.parse().map_err(|_| corrupt("status"))?,
+            password,
+            quota_bytes: r.quota_bytes,
+            created_at: UnixTime(r.created_at),
+            updated_at: UnixTime(r.updated_at),
+            login: r.login,
+        })
+    }
+}
+
+fn select_where(condition: &str) -> String {
+    format!(
+        "SELECT {cols}, a.address AS primary_address FROM officials o \
+         JOIN addresses a ON a.official_id = o.id AND a.is_primary WHERE {condition}",
+        cols = prefixed("o", COLUMNS)
+    )
+}
+
+impl Conn {
+    /// Inserts an official; `o.id` and `o.primary_address` are ignored (the caller adds the
+    /// primary address with [`Conn::insert_address`] in the same transaction).
+    pub async fn insert_official(&mut self, o: &Official) -> Result<OfficialId, StoreError> {
+        let sql = "INSERT INTO officials (uuid, login, family_name, middle_name, given_name, display_name, \
+             agency_id, unit, title, phone, hr_id, status, password_hash, password_cost, must_change_password, \
+             quota_bytes, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id";
+        let password = o.password.as_ref();
+        let id: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
+            .bind(&o.uuid)
+            .bind(&o.login)
+            .bind(&o.name.family)
+            .bind(&o.name.middle)
+            .bind(&o.name.given)
+            .bind(&o.display_name)
+            .bind(o.agency_id.0)
+            .bind(&o.unit)
+            .bind(&o.title)
+            .bind(&o.phone)
+            .bind(&o.hr_id)
+            .bind(o.status.as_str())
+            .bind(password.map(|p| p.hash.0.as_str()))
+            .bind(password.map_or("full", |p| p.cost.as_str()))
+            .bind(password.is_some_and(|p| p.must_change))
+            .bind(o.quota_bytes)
+            .bind(o.created_at.0)
+            .bind(o.updated_at.0)
+            .fetch_one(&mut *c)
+            .await)?;
+        Ok(OfficialId(id))
+    }
+
+    /// Writes every changeable attribute of `o` (not its login, uuid or password).
+    pub async fn update_official(&mut self, o: &Official) -> Result<(), StoreError> {
+        let sql = "UPDATE officials SET family_name = $1, middle_name = $2, given_name = $3, display_name = $4, \
+             agency_id = $5, unit = $6, title = $7, phone = $8, hr_id = $9, status = $10, quota_bytes = $11, \
+             updated_at = $12 WHERE id = $13";
+        on_backend!(self, c => sqlx::query(sql)
+            .bind(&o.name.family)
+            .bind(&o.name.middle)
+            .bind(&o.name.given)
+            .bind(&o.display_name)
+            .bind(o.agency_id.0)
+            .bind(&o.unit)
+            .bind(&o.title)
+            .bind(&o.phone)
+            .bind(&o.hr_id)
+            .bind(o.status.as_str())
+            .bind(o.quota_bytes)
+            .bind(o.updated_at.0)
+            .bind(o.id.0)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Replaces (or with `None`, removes) an official's password.
+    pub async fn set_official_password(
+        &mut self,
+        id: OfficialId,
+        password: Option<&StoredPassword>,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE officials SET password_hash = $1, password_cost = $2, must_change_password = $3, \
+             updated_at = $4 WHERE id = $5";
+        on_backend!(self, c => sqlx::query(sql)
+            .bind(password.map(|p| p.hash.0.as_str()))
+            .bind(password.map_or("full", |p| p.cost.as_str()))
+            .bind(password.is_some_and(|p| p.must_change))
+            .bind(now.0)
+            .bind(id.0)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Sets an official active or disabled.
+    pub async fn set_official_status(
+        &mut self,
+        id: OfficialId,
+        status: OfficialStatus,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE officials SET status = $1, updated_at = $2 WHERE id = $3";
+        on_backend!(self, c => sqlx::query(sql)
+            .bind(status.as_str())
+            .bind(now.0)
+            .bind(id.0)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The official with login `login` (lowercase).
+    pub async fn official_by_login(&mut self, login: &str) -> Result<Option<Official>, StoreError> {
+        self.one_official(&select_where("o.login = $1"), login).await
+    }
+
+    /// The official whose HR id is `hr_id`.
+    pub async fn official_by_hr_id(&mut self, hr_id: &str) -> Result<Option<Official>, StoreError> {
+        self.one_official(&select_where("o.hr_id = $1"), hr_id).await
+    }
+
+    /// The official with id `id`.
+    pub async fn official_by_id(&mut self, id: OfficialId) -> Result<Option<Official>, StoreError> {
+        let sql = select_where("o.id = $1");
+        let row: Option<OfficialRow> =
+            on_backend!(self, c => sqlx::query_as(&sql).bind(id.0).fetch_optional(&mut *c).await)?;
+        row.map(Official::try_from).transpose()
+    }
+
+    /// The officials of one agency, by login.
+    pub async fn officials_in_agency(&mut self, agency: AgencyId) -> Result<Vec<Official>, StoreError> {
+        let sql = select_where("o.agency_id = $1 ORDER BY o.login");
+        let rows: Vec<OfficialRow> =
+            on_backend!(self, c => sqlx::query_as(&sql).bind(agency.0).fetch_all(&mut *c).await)?;
+        rows.into_iter().map(Official::try_from).collect()
+    }
+
+    async fn one_official(&mut self, sql: &str, key: &str) -> Result<Option<Official>, StoreError> {
+        let row: Option<OfficialRow> =
+            on_backend!(self, c => sqlx::query_as(sql).bind(key).fetch_optional(&mut *c).await)?;
+        row.map(Official::try_from).transpose()
+    }
+}

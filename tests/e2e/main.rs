@@ -1,0 +1,5 @@
+//! congvu end-to-end tests: one binary, real servers, real clients.
+#![allow(clippy::unwrap_used)]
+
+mod lifecycle;
+mod store_suite;

@@ -1,0 +1,100 @@
+//! A fresh, empty database for one test: a temporary SQLite file, or a new PostgreSQL
+//! schema reached through the URL's `search_path`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::Connection;
+
+/// Which engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test.
+#[derive(Debug)]
+pub struct TestDb {
+    /// The URL to give `database.url`.
+    pub url: String,
+    /// A temporary directory for the test's files (SQLite database, TLS, data dir).
+    pub dir: tempfile::TempDir,
+    schema: Option<(String, String)>,
+}
+
+/// The PostgreSQL server tests use.
+pub fn postgres_base_url() -> String {
+    std::env::var("CONGVU_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// Whether PostgreSQL tests were explicitly switched off.
+pub fn postgres_skipped() -> bool {
+    std::env::var("CONGVU_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+}
+
+impl TestDb {
+    /// A new empty database on `backend`. Returns `None` only for PostgreSQL when
+    /// `CONGVU_TEST_SKIP_POSTGRES=1`.
+    pub async fn new(backend: Backend) -> Option<TestDb> {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("data/congvu.db").display());
+                Some(TestDb { url, dir, schema: None })
+            }
+            Backend::Postgres => {
+                if postgres_skipped() {
+                    eprintln!("CONGVU_TEST_SKIP_POSTGRES=1: PostgreSQL half skipped");
+                    return None;
+                }
+                let base = postgres_base_url();
+                let schema = unique_schema_name();
+                let mut conn = sqlx::PgConnection::connect(&base).await.unwrap_or_else(|e| {
+                    panic!(
+                        "cannot reach PostgreSQL at {base}: {e}\n\
+                         set CONGVU_TEST_DATABASE_URL, or CONGVU_TEST_SKIP_POSTGRES=1 to skip PostgreSQL tests"
+                    )
+                });
+                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
+                let _ = conn.close().await;
+                let separator = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+                Some(TestDb {
+                    url,
+                    dir,
+                    schema: Some((base, schema)),
+                })
+            }
+        }
+    }
+}
+
+fn unique_schema_name() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "congvu_t{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        rand::random::<u32>()
+    )
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((base, schema)) = self.schema.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime; a separate thread with its own runtime can block.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
+                    let _ = sqlx::query("SET lock_timeout = '5s'").execute(&mut conn).await;
+                    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}

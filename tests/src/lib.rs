@@ -1,0 +1,14 @@
+//! Support for congvu's end-to-end tests: a fresh database per test on SQLite or
+//! PostgreSQL, a server started on `127.0.0.1:0` ports, and the real `congvu-server` binary.
+//!
+//! PostgreSQL tests use `CONGVU_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); each test gets its own schema, so tests run
+//! in parallel. Set `CONGVU_TEST_SKIP_POSTGRES=1` to run only the SQLite half where no
+//! PostgreSQL server is available.
+#![allow(clippy::unwrap_used)]
+
+pub mod binary;
+pub mod db;
+pub mod server;
+
+pub use db::{Backend, TestDb};
