@@ -247,7 +247,12 @@ impl ServerConfig {
                 "server.log_level must not be empty; use a tracing filter such as \"info\" or \"info,congvu::smtp=debug\"",
             ));
         }
-        in_range(at, "server.shutdown_grace_seconds", self.shutdown_grace_seconds, 1..=3600)
+        in_range(
+            at,
+            "server.shutdown_grace_seconds",
+            self.shutdown_grace_seconds,
+            1..=3600,
+        )
     }
 }
 
@@ -334,8 +339,18 @@ impl DatabaseConfig {
                 ),
             ));
         }
-        in_range(at, "database.max_connections", self.max_connections, 1..=1000)?;
-        in_range(at, "database.busy_timeout_ms", self.busy_timeout_ms, 1..=600_000)
+        in_range(
+            at,
+            "database.max_connections",
+            self.max_connections,
+            1..=1000,
+        )?;
+        in_range(
+            at,
+            "database.busy_timeout_ms",
+            self.busy_timeout_ms,
+            1..=600_000,
+        )
     }
 }
 
@@ -454,7 +469,12 @@ impl Default for SmtpConfig {
 
 impl SmtpConfig {
     fn validate(&self, at: &Locator<'_>) -> Result<(), ConfigError> {
-        in_range(at, "smtp.max_message_bytes", self.max_message_bytes, 1024..=2 << 30)?;
+        in_range(
+            at,
+            "smtp.max_message_bytes",
+            self.max_message_bytes,
+            1024..=2 * 1024 * 1024 * 1024, // 2 GiB
+        )?;
         in_range(at, "smtp.max_recipients", self.max_recipients, 1..=100_000)
     }
 }
@@ -582,7 +602,12 @@ impl Default for LimitsConfig {
 
 impl LimitsConfig {
     fn validate(&self, at: &Locator<'_>) -> Result<(), ConfigError> {
-        in_range(at, "limits.max_connections", self.max_connections, 1..=1_000_000)?;
+        in_range(
+            at,
+            "limits.max_connections",
+            self.max_connections,
+            1..=1_000_000,
+        )?;
         let per_ip = self.max_connections_per_ip;
         if !(1..=self.max_connections).contains(&per_ip) {
             return Err(at.error(
@@ -593,7 +618,12 @@ impl LimitsConfig {
                 ),
             ));
         }
-        in_range(at, "limits.request_timeout_seconds", self.request_timeout_seconds, 1..=86_400)
+        in_range(
+            at,
+            "limits.request_timeout_seconds",
+            self.request_timeout_seconds,
+            1..=86_400,
+        )
     }
 }
 
@@ -630,11 +660,31 @@ impl Default for AuthConfig {
 
 impl AuthConfig {
     fn validate(&self, at: &Locator<'_>) -> Result<(), ConfigError> {
-        in_range(at, "auth.argon2_memory_kib", self.argon2_memory_kib, 8..=4_194_304)?;
-        in_range(at, "auth.argon2_iterations", self.argon2_iterations, 1..=100)?;
-        in_range(at, "auth.argon2_parallelism", self.argon2_parallelism, 1..=64)?;
+        in_range(
+            at,
+            "auth.argon2_memory_kib",
+            self.argon2_memory_kib,
+            8..=4_194_304,
+        )?;
+        in_range(
+            at,
+            "auth.argon2_iterations",
+            self.argon2_iterations,
+            1..=100,
+        )?;
+        in_range(
+            at,
+            "auth.argon2_parallelism",
+            self.argon2_parallelism,
+            1..=64,
+        )?;
         in_range(at, "auth.lockout_failures", self.lockout_failures, 1..=1000)?;
-        in_range(at, "auth.lockout_window_seconds", self.lockout_window_seconds, 1..=86_400)?;
+        in_range(
+            at,
+            "auth.lockout_window_seconds",
+            self.lockout_window_seconds,
+            1..=86_400,
+        )?;
         in_range(at, "auth.hash_workers", self.hash_workers, 0..=256)
     }
 }

@@ -3,6 +3,7 @@
 //! let sessions finish up to the grace period, and close the store.
 
 use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,16 +100,16 @@ impl RunningServer {
     /// Like [`RunningServer::start`], with the clock tests control.
     pub async fn start_with_clock(config: &Config, clock: Clock) -> Result<RunningServer, StartError> {
         let data_dir = &config.server.data_dir;
-        std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
+        // Owner-only: the directory holds the database (password hashes) and TLS keys.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(|source| StartError::DataDir {
             path: data_dir.clone(),
             source,
         })?;
-        let store = Store::open(&StoreOptions {
-            url: config.database.url.clone(),
-            max_connections: config.database.max_connections,
-            busy_timeout: Duration::from_millis(config.database.busy_timeout_ms),
-        })
-        .await?;
+        let store = Store::open(&StoreOptions::from_config(&config.database)).await?;
         let tls = tls_acceptor(config)?;
         let bound = bind_all(config).await?;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use congvu::net::ListenerKind;
-use congvu_tests::binary::{repo_root, run_to_exit, ServerProcess};
+use crate::binary::{repo_root, run_to_exit, Finished, ServerProcess};
 use congvu_tests::{server, Backend, TestDb};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -171,7 +171,7 @@ fn an_unopenable_database_stops_start_up_with_status_1() {
 }
 
 /// Writes `text` as `bad.toml` in a fresh directory and runs the server on it.
-fn run_with_config(text: &str) -> congvu_tests::binary::Finished {
+fn run_with_config(text: &str) -> Finished {
     let work = tempfile::tempdir().unwrap();
     std::fs::write(work.path().join("bad.toml"), text).unwrap();
     run_to_exit(&["--config", "bad.toml"], work.path(), &[])

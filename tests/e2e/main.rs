@@ -1,5 +1,6 @@
 //! congvu end-to-end tests: one binary, real servers, real clients.
 #![allow(clippy::unwrap_used)]
 
+mod binary;
 mod lifecycle;
 mod store_suite;

@@ -1,5 +1,5 @@
 //! Support for congvu's end-to-end tests: a fresh database per test on SQLite or
-//! PostgreSQL, a server started on `127.0.0.1:0` ports, and the real `congvu-server` binary.
+//! PostgreSQL, and a server started on `127.0.0.1:0` ports.
 //!
 //! PostgreSQL tests use `CONGVU_TEST_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); each test gets its own schema, so tests run
@@ -7,7 +7,6 @@
 //! PostgreSQL server is available.
 #![allow(clippy::unwrap_used)]
 
-pub mod binary;
 pub mod db;
 pub mod server;
 

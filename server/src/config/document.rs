@@ -36,9 +36,7 @@ pub(super) fn env_overrides(vars: impl IntoIterator<Item = (String, String)>) ->
     let mut overrides: Vec<EnvOverride> = vars
         .into_iter()
         .filter_map(|(name, value)| {
-            let (section, key) = name
-                .strip_prefix(ENV_PREFIX)?
-                .split_once(ENV_SEPARATOR)?;
+            let (section, key) = name.strip_prefix(ENV_PREFIX)?.split_once(ENV_SEPARATOR)?;
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
             Some(EnvOverride {
                 name,
@@ -125,7 +123,10 @@ fn overlay<'a>(
     region: Range<usize>,
 ) -> Result<(), String> {
     let section = doc
-        .entry(Spanned::new(region.clone(), Cow::Borrowed(var.section.as_str())))
+        .entry(Spanned::new(
+            region.clone(),
+            Cow::Borrowed(var.section.as_str()),
+        ))
         .or_insert_with(|| Spanned::new(region.clone(), DeValue::Table(DeTable::new())));
     let DeValue::Table(section) = section.get_mut() else {
         return Err(format!(
@@ -307,11 +308,19 @@ impl<'a> Locator<'a> {
     }
 }
 
-/// serde names Rust types ("expected u32"); an operator needs the TOML kind.
+/// serde names Rust types ("expected u32"); an operator needs the TOML kind and bounds.
 fn plain_type_names(message: &str) -> String {
-    ["u16", "u32", "u64"]
+    let types = [
+        ("u16", u64::from(u16::MAX)),
+        ("u32", u64::from(u32::MAX)),
+        ("u64", u64::MAX),
+    ];
+    types
         .iter()
-        .fold(message.trim_end().to_owned(), |text, ty| {
-            text.replace(&format!("expected {ty}"), "expected a whole number, 0 or more")
+        .fold(message.trim_end().to_owned(), |text, (ty, max)| {
+            text.replace(
+                &format!("expected {ty}"),
+                &format!("expected a whole number from 0 to {max}"),
+            )
         })
 }

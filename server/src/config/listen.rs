@@ -90,7 +90,9 @@ fn diagnose(text: &str) -> String {
 fn split_host_port(text: &str) -> Result<(&str, &str), String> {
     if let Some(bracketed) = text.strip_prefix('[') {
         let Some((host, rest)) = bracketed.split_once(']') else {
-            return Err(format!("missing ']' after the IPv6 address; write it as {EXAMPLES}"));
+            return Err(format!(
+                "missing ']' after the IPv6 address; write it as {EXAMPLES}"
+            ));
         };
         return match rest.strip_prefix(':') {
             Some(port) => Ok((host, port)),
@@ -104,9 +106,9 @@ fn split_host_port(text: &str) -> Result<(&str, &str), String> {
         ));
     }
     match text.rsplit_once(':') {
-        Some((host, _)) if host.contains(':') => Err(format!(
-            "an IPv6 address needs brackets before the port, as in \"[::1]:25\""
-        )),
+        Some((host, _)) if host.contains(':') => {
+            Err("an IPv6 address needs brackets before the port, as in \"[::1]:25\"".to_owned())
+        }
         Some(parts) => Ok(parts),
         None if text.is_empty() => Err(format!("it is empty; write it as {EXAMPLES}")),
         None => Err(format!("missing port; write it as \"{text}:25\"")),
@@ -179,4 +181,3 @@ impl<'de> Visitor<'de> for ListenListVisitor {
         Ok(addrs)
     }
 }
-

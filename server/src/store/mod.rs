@@ -10,6 +10,7 @@
 //! SQLite has one writer at a time, so writes go through a one-connection pool (no
 //! `SQLITE_BUSY` between our own writers) and reads through a separate pool, in WAL mode.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -55,6 +56,17 @@ pub struct StoreOptions {
     pub url: String,
     pub max_connections: u32,
     pub busy_timeout: Duration,
+}
+
+impl StoreOptions {
+    /// The options `[database]` describes.
+    pub fn from_config(database: &crate::config::DatabaseConfig) -> StoreOptions {
+        StoreOptions {
+            url: database.url.clone(),
+            max_connections: database.max_connections,
+            busy_timeout: Duration::from_millis(database.busy_timeout_ms),
+        }
+    }
 }
 
 /// Which database engine a store runs on.
@@ -206,7 +218,10 @@ async fn open_sqlite(options: &StoreOptions) -> Result<Store, StoreError> {
         .busy_timeout(options.busy_timeout);
     if let Some(dir) = Path::new(connect.get_filename()).parent() {
         if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
                 .map_err(|e| open_error(format!("cannot create {}: {e}", dir.display())))?;
         }
     }

@@ -1,4 +1,4 @@
-//! The real `congvu-server` binary, started as a child process with a config file, and
+//! The real `congvu-server` binary (see tests/Cargo.toml), started as a child process with a config file, and
 //! followed through its JSON log lines on standard error.
 
 use std::collections::HashMap;
@@ -6,31 +6,11 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The path of the `congvu-server` binary built for this test run, building it if needed
-/// (when this test crate runs alone).
+/// The path of the `congvu-server` binary built for this test run.
 pub fn server_binary() -> PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        // The test executable is target/<profile>/deps/e2e-<hash>.
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-        let binary = profile_dir.join("congvu-server");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args(["build", "-p", "congvu-server", "--bin", "congvu-server"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        // A no-op when `cargo test --workspace` already built it; keeps a lone crate run honest.
-        let status = build.status().unwrap();
-        assert!(status.success(), "building congvu-server failed");
-        assert!(binary.exists(), "{} missing after build", binary.display());
-        binary
-    })
-    .clone()
+    PathBuf::from(env!("CARGO_BIN_EXE_congvu-server"))
 }
 
 /// The repository root (for `config/congvu.toml`).
