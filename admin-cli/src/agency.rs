@@ -34,14 +34,36 @@ pub enum AgencyCommand {
 
 pub async fn run(ctx: &Context, cmd: AgencyCommand) -> anyhow::Result<()> {
     match cmd {
-        AgencyCommand::Add { code, name, level, parent, domain, address } => {
-            let new = NewAgency { code, name, level, parent_code: parent, domain, mail_address: address };
+        AgencyCommand::Add {
+            code,
+            name,
+            level,
+            parent,
+            domain,
+            address,
+        } => {
+            let new = NewAgency {
+                code,
+                name,
+                level,
+                parent_code: parent,
+                domain,
+                mail_address: address,
+            };
             let agency = ctx.directory.add_agency(&ctx.actor, new).await?;
-            output::line(&format!("added {} {} ({})", agency.level, agency.code, agency.name));
+            output::line(&format!(
+                "added {} {} ({})",
+                agency.level, agency.code, agency.name
+            ));
         }
         AgencyCommand::List => {
             let agencies = ctx.directory.agencies().await?;
-            let code_of = |id| agencies.iter().find(|a| Some(a.id) == id).map_or(String::new(), |a| a.code.clone());
+            let code_of = |id| {
+                agencies
+                    .iter()
+                    .find(|a| Some(a.id) == id)
+                    .map_or(String::new(), |a| a.code.clone())
+            };
             if ctx.json {
                 let list: Vec<_> = agencies
                     .iter()
@@ -51,7 +73,14 @@ pub async fn run(ctx: &Context, cmd: AgencyCommand) -> anyhow::Result<()> {
             } else {
                 let rows: Vec<_> = agencies
                     .iter()
-                    .map(|a| vec![a.code.clone(), a.level.to_string(), code_of(a.parent_id), a.name.clone()])
+                    .map(|a| {
+                        vec![
+                            a.code.clone(),
+                            a.level.to_string(),
+                            code_of(a.parent_id),
+                            a.name.clone(),
+                        ]
+                    })
                     .collect();
                 output::table(&["CODE", "LEVEL", "PARENT", "NAME"], &rows);
             }

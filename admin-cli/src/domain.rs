@@ -25,12 +25,20 @@ pub enum DomainCommand {
 
 pub async fn run(ctx: &Context, cmd: DomainCommand) -> anyhow::Result<()> {
     match cmd {
-        DomainCommand::Add { name, primary, quota_mib } => {
+        DomainCommand::Add {
+            name,
+            primary,
+            quota_mib,
+        } => {
             let mut new = NewDomain::new(&name);
             new.is_primary = primary;
             new.default_quota_bytes = quota_mib.saturating_mul(1 << 20);
             let domain = ctx.directory.add_domain(&ctx.actor, new).await?;
-            output::line(&format!("added domain {}{}", domain.name, if domain.is_primary { " (primary)" } else { "" }));
+            output::line(&format!(
+                "added domain {}{}",
+                domain.name,
+                if domain.is_primary { " (primary)" } else { "" }
+            ));
         }
         DomainCommand::List => {
             let domains = ctx.directory.domains().await?;
@@ -43,7 +51,17 @@ pub async fn run(ctx: &Context, cmd: DomainCommand) -> anyhow::Result<()> {
             } else {
                 let rows: Vec<_> = domains
                     .iter()
-                    .map(|d| vec![d.name.clone(), if d.is_primary { "yes".into() } else { String::new() }, format!("{} MiB", d.default_quota_bytes >> 20)])
+                    .map(|d| {
+                        vec![
+                            d.name.clone(),
+                            if d.is_primary {
+                                "yes".into()
+                            } else {
+                                String::new()
+                            },
+                            format!("{} MiB", d.default_quota_bytes >> 20),
+                        ]
+                    })
                     .collect();
                 output::table(&["DOMAIN", "PRIMARY", "DEFAULT QUOTA"], &rows);
             }

@@ -23,7 +23,13 @@ use congvu::store::{Store, StoreOptions};
 #[command(name = "congvu-admin", version, about)]
 struct Cli {
     /// The server's configuration file; the CLI uses its database and password settings.
-    #[arg(long, short, global = true, env = "CONGVU_CONFIG", default_value = "config/congvu.toml")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "CONGVU_CONFIG",
+        default_value = "config/congvu.toml"
+    )]
     config: PathBuf,
     /// Print JSON instead of tables, for scripts.
     #[arg(long, global = true)]
@@ -63,7 +69,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("congvu-admin: cannot start the async runtime: {e}");

@@ -1,7 +1,9 @@
 //! `congvu-admin user …`
 
 use clap::Subcommand;
-use congvu::directory::{generate_initial_password, NewOfficial, Official, PasswordCost, PersonName, StoredPassword};
+use congvu::directory::{
+    generate_initial_password, NewOfficial, Official, PasswordCost, PersonName, StoredPassword,
+};
 use serde_json::json;
 
 use crate::{output, Context};
@@ -33,14 +35,21 @@ pub enum UserCommand {
         employee_id: Option<String>,
     },
     /// Show one official.
-    Show {
-        login: String,
-    },
+    Show { login: String },
 }
 
 pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
-        UserCommand::Add { login, name, agency, address, title, phone, unit, employee_id } => {
+        UserCommand::Add {
+            login,
+            name,
+            agency,
+            address,
+            title,
+            phone,
+            unit,
+            employee_id,
+        } => {
             let primary_address = match address {
                 Some(a) => a,
                 None => {
@@ -54,7 +63,9 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
             let initial = generate_initial_password();
             let hasher = ctx.hasher.clone();
             let to_hash = initial.clone();
-            let hash = tokio::task::spawn_blocking(move || hasher.hash(&to_hash, PasswordCost::Initial)).await??;
+            let hash =
+                tokio::task::spawn_blocking(move || hasher.hash(&to_hash, PasswordCost::Initial))
+                    .await??;
             let new = NewOfficial {
                 login,
                 name: PersonName::from_full(&name)?,
@@ -66,14 +77,25 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
                 phone,
                 hr_id: employee_id,
                 quota_bytes: None,
-                password: Some(StoredPassword { hash, cost: PasswordCost::Initial, must_change: true }),
+                password: Some(StoredPassword {
+                    hash,
+                    cost: PasswordCost::Initial,
+                    must_change: true,
+                }),
             };
             let official = ctx.directory.add_official(&ctx.actor, new).await?;
             if ctx.json {
-                output::json(&json!({ "login": official.login, "address": official.primary_address, "initial_password": initial }));
+                output::json(
+                    &json!({ "login": official.login, "address": official.primary_address, "initial_password": initial }),
+                );
             } else {
-                output::line(&format!("added {} <{}>", official.login, official.primary_address));
-                output::line(&format!("initial password (shown once, must be changed at first login): {initial}"));
+                output::line(&format!(
+                    "added {} <{}>",
+                    official.login, official.primary_address
+                ));
+                output::line(&format!(
+                    "initial password (shown once, must be changed at first login): {initial}"
+                ));
             }
         }
         UserCommand::Show { login } => {

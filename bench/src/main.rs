@@ -19,11 +19,15 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match args.workload {
         None => {
-            println!("workloads: none yet (LDAP, SMTP and IMAP workloads arrive with their servers)");
+            println!(
+                "workloads: none yet (LDAP, SMTP and IMAP workloads arrive with their servers)"
+            );
             ExitCode::SUCCESS
         }
         Some(name) => {
-            eprintln!("congvu-bench: unknown workload {name:?}; run without arguments to list them");
+            eprintln!(
+                "congvu-bench: unknown workload {name:?}; run without arguments to list them"
+            );
             ExitCode::from(2)
         }
     }

@@ -16,7 +16,12 @@ use congvu::server::RunningServer;
 #[command(version, about)]
 struct Args {
     /// Configuration file (TOML). CONGVU_<SECTION>__<KEY> variables override its values.
-    #[arg(long, short, env = "CONGVU_CONFIG", default_value = "config/congvu.toml")]
+    #[arg(
+        long,
+        short,
+        env = "CONGVU_CONFIG",
+        default_value = "config/congvu.toml"
+    )]
     config: PathBuf,
     /// Check the configuration and exit.
     #[arg(long)]
@@ -37,7 +42,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     congvu::telemetry::init_logging(config.server.log_format, &config.server.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("congvu-server: cannot start the async runtime: {e}");
@@ -59,7 +67,10 @@ async fn run(config: Config) -> ExitCode {
     let token = server.shutdown_token();
     tokio::spawn(async move {
         let signal = shutdown_signal().await;
-        tracing::info!(signal, "shutting down: no new connections, open sessions may finish");
+        tracing::info!(
+            signal,
+            "shutting down: no new connections, open sessions may finish"
+        );
         token.cancel();
     });
     let drained = server.run_until_shutdown().await;

@@ -16,7 +16,10 @@ use crate::config::Config;
 use crate::directory::Directory;
 use crate::mailstore::Mailstore;
 use crate::net::tls::{self, TlsError};
-use crate::net::{self, AcceptContext, BindError, Connection, ConnectionHandler, ConnectionLimits, ListenerKind, Refusal};
+use crate::net::{
+    self, AcceptContext, BindError, Connection, ConnectionHandler, ConnectionLimits, ListenerKind,
+    Refusal,
+};
 use crate::store::{Store, StoreError, StoreOptions};
 
 /// Why the server could not start.
@@ -76,7 +79,9 @@ impl ConnectionHandler for Sessions {
                 crate::smtp::refuse(stream, &self.hostname, why).await
             }
             ListenerKind::Imap | ListenerKind::Imaps => crate::imap::refuse(stream, why).await,
-            ListenerKind::Ldap | ListenerKind::Ldaps | ListenerKind::Http => crate::ldap::refuse(stream, why).await,
+            ListenerKind::Ldap | ListenerKind::Ldaps | ListenerKind::Http => {
+                crate::ldap::refuse(stream, why).await
+            }
         }
     }
 }
@@ -98,7 +103,10 @@ impl RunningServer {
     }
 
     /// Like [`RunningServer::start`], with the clock tests control.
-    pub async fn start_with_clock(config: &Config, clock: Clock) -> Result<RunningServer, StartError> {
+    pub async fn start_with_clock(
+        config: &Config,
+        clock: Clock,
+    ) -> Result<RunningServer, StartError> {
         let data_dir = &config.server.data_dir;
         // Owner-only: the directory holds the database (password hashes) and TLS keys.
         std::fs::DirBuilder::new()
@@ -106,9 +114,9 @@ impl RunningServer {
             .mode(0o700)
             .create(data_dir)
             .map_err(|source| StartError::DataDir {
-            path: data_dir.clone(),
-            source,
-        })?;
+                path: data_dir.clone(),
+                source,
+            })?;
         let store = Store::open(&StoreOptions::from_config(&config.database)).await?;
         let tls = tls_acceptor(config)?;
         let bound = bind_all(config).await?;
@@ -116,7 +124,10 @@ impl RunningServer {
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let ctx = AcceptContext {
-            limits: ConnectionLimits::new(config.limits.max_connections, config.limits.max_connections_per_ip),
+            limits: ConnectionLimits::new(
+                config.limits.max_connections,
+                config.limits.max_connections_per_ip,
+            ),
             tls: Some(tls),
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
@@ -127,7 +138,9 @@ impl RunningServer {
         });
         let mut listeners = Vec::with_capacity(bound.len());
         for (kind, listener) in bound {
-            let address = listener.local_addr().map_err(|source| BindError::from_io(kind, source))?;
+            let address = listener
+                .local_addr()
+                .map_err(|source| BindError::from_io(kind, source))?;
             tracing::info!(listener = %kind, %address, "listening");
             listeners.push((kind, address));
             if kind == ListenerKind::Http {
@@ -138,7 +151,12 @@ impl RunningServer {
                     }
                 });
             } else {
-                tracker.spawn(net::accept_loop(kind, listener, Arc::clone(&sessions), ctx.clone()));
+                tracker.spawn(net::accept_loop(
+                    kind,
+                    listener,
+                    Arc::clone(&sessions),
+                    ctx.clone(),
+                ));
             }
         }
         let services = Services {
@@ -158,7 +176,10 @@ impl RunningServer {
 
     /// The address a listener of `kind` is bound to (its first, if it has several).
     pub fn local_addr(&self, kind: ListenerKind) -> Option<SocketAddr> {
-        self.listeners.iter().find(|(k, _)| *k == kind).map(|(_, a)| *a)
+        self.listeners
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, a)| *a)
     }
 
     /// Every bound listener.
@@ -188,9 +209,14 @@ impl RunningServer {
     pub async fn stop(self) -> bool {
         self.shutdown.cancel();
         self.tracker.close();
-        let drained = tokio::time::timeout(self.grace, self.tracker.wait()).await.is_ok();
+        let drained = tokio::time::timeout(self.grace, self.tracker.wait())
+            .await
+            .is_ok();
         if !drained {
-            tracing::warn!(grace_seconds = self.grace.as_secs(), "sessions still open after the grace period; closing them");
+            tracing::warn!(
+                grace_seconds = self.grace.as_secs(),
+                "sessions still open after the grace period; closing them"
+            );
         }
         self.services.store.close().await;
         drained

@@ -15,7 +15,10 @@ pub fn server_binary() -> PathBuf {
 
 /// The repository root (for `config/congvu.toml`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A running `congvu-server` child process.
@@ -76,10 +79,18 @@ impl ServerProcess {
     pub fn wait_for_message(&mut self, message: &str, timeout: Duration) -> serde_json::Value {
         let deadline = Instant::now() + timeout;
         loop {
-            assert!(Instant::now() < deadline, "no {message:?} in time; log so far:\n{}", self.log.join("\n"));
+            assert!(
+                Instant::now() < deadline,
+                "no {message:?} in time; log so far:\n{}",
+                self.log.join("\n")
+            );
             let mut line = String::new();
             let n = self.stderr.read_line(&mut line).unwrap();
-            assert!(n > 0, "server exited before {message:?}; log:\n{}", self.log.join("\n"));
+            assert!(
+                n > 0,
+                "server exited before {message:?}; log:\n{}",
+                self.log.join("\n")
+            );
             self.log.push(line.trim_end().to_string());
             if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
                 if event["message"] == message {

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use congvu::net::ListenerKind;
 use crate::binary::{repo_root, run_to_exit, Finished, ServerProcess};
+use congvu::net::ListenerKind;
 use congvu_tests::{server, Backend, TestDb};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -14,10 +14,14 @@ use crate::store_suite::on_both_backends;
 on_both_backends!(healthz_answers_when_the_database_does);
 
 async fn healthz_answers_when_the_database_does(backend: Backend) {
-    let Some(db) = TestDb::new(backend).await else { return };
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
     let running = server::start(&db).await;
     let http = running.local_addr(ListenerKind::Http).unwrap();
-    let response = reqwest::get(format!("http://{http}/healthz")).await.unwrap();
+    let response = reqwest::get(format!("http://{http}/healthz"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "ok\n");
     assert!(running.stop().await, "sessions drained");
@@ -25,7 +29,10 @@ async fn healthz_answers_when_the_database_does(backend: Backend) {
 
 async fn read_greeting(stream: &mut (impl AsyncReadExt + Unpin)) -> String {
     let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut buf)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     String::from_utf8(buf).unwrap()
 }
 
@@ -34,17 +41,35 @@ async fn listeners_greet_and_metrics_count_connections() {
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
     let running = server::start(&db).await;
     let kinds: Vec<_> = running.listeners().iter().map(|(k, _)| *k).collect();
-    assert_eq!(kinds.len(), 8, "every configured listener is bound: {kinds:?}");
+    assert_eq!(
+        kinds.len(),
+        8,
+        "every configured listener is bound: {kinds:?}"
+    );
 
-    let mut smtp = tokio::net::TcpStream::connect(running.local_addr(ListenerKind::Smtp).unwrap()).await.unwrap();
-    assert_eq!(read_greeting(&mut smtp).await, "421 4.3.2 mail.vinhphuc.gov.vn Service not available, try again later\r\n");
-    let mut imap = tokio::net::TcpStream::connect(running.local_addr(ListenerKind::Imap).unwrap()).await.unwrap();
-    assert!(read_greeting(&mut imap).await.starts_with("* BYE [UNAVAILABLE]"));
+    let mut smtp = tokio::net::TcpStream::connect(running.local_addr(ListenerKind::Smtp).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        read_greeting(&mut smtp).await,
+        "421 4.3.2 mail.vinhphuc.gov.vn Service not available, try again later\r\n"
+    );
+    let mut imap = tokio::net::TcpStream::connect(running.local_addr(ListenerKind::Imap).unwrap())
+        .await
+        .unwrap();
+    assert!(read_greeting(&mut imap)
+        .await
+        .starts_with("* BYE [UNAVAILABLE]"));
 
     let http = running.local_addr(ListenerKind::Http).unwrap();
-    let response = reqwest::get(format!("http://{http}/metrics")).await.unwrap();
+    let response = reqwest::get(format!("http://{http}/metrics"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
     let text = response.text().await.unwrap();
     let smtp_count = text
         .lines()
@@ -66,26 +91,42 @@ async fn implicit_tls_ports_complete_a_handshake_with_the_generated_certificate(
     for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
         roots.add(cert.unwrap()).unwrap();
     }
-    let client = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
     for kind in [ListenerKind::Submissions, ListenerKind::Imaps] {
-        let tcp = tokio::net::TcpStream::connect(running.local_addr(kind).unwrap()).await.unwrap();
+        let tcp = tokio::net::TcpStream::connect(running.local_addr(kind).unwrap())
+            .await
+            .unwrap();
         let name = rustls::pki_types::ServerName::try_from("mail.vinhphuc.gov.vn").unwrap();
         let mut tls = connector.connect(name, tcp).await.unwrap();
         let greeting = read_greeting(&mut tls).await;
-        let expected = if kind == ListenerKind::Submissions { "421 " } else { "* BYE " };
+        let expected = if kind == ListenerKind::Submissions {
+            "421 "
+        } else {
+            "* BYE "
+        };
         assert!(greeting.starts_with(expected), "{kind}: {greeting:?}");
     }
     // Plain bytes on a TLS port get no protocol greeting.
-    let mut plain = tokio::net::TcpStream::connect(running.local_addr(ListenerKind::Imaps).unwrap()).await.unwrap();
+    let mut plain =
+        tokio::net::TcpStream::connect(running.local_addr(ListenerKind::Imaps).unwrap())
+            .await
+            .unwrap();
     plain.write_all(b"a1 CAPABILITY\r\n").await.unwrap();
     let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), plain.read_to_end(&mut buf)).await.unwrap();
-    assert!(!String::from_utf8_lossy(&buf).contains("BYE"), "plaintext answered on a TLS port");
+    let _ = tokio::time::timeout(Duration::from_secs(10), plain.read_to_end(&mut buf))
+        .await
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&buf).contains("BYE"),
+        "plaintext answered on a TLS port"
+    );
     running.stop().await;
 }
 
@@ -114,28 +155,46 @@ async fn the_shipped_config_runs_creates_a_migrated_database_and_stops_on_sigter
     let listeners = process.listeners();
     assert_eq!(listeners.len(), 8, "{listeners:?}");
 
-    let response = reqwest::get(format!("http://{}/healthz", listeners["http"])).await.unwrap();
+    let response = reqwest::get(format!("http://{}/healthz", listeners["http"]))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 
     let db_path = work.path().join("data/congvu.db");
     assert!(db_path.exists(), "no database at {}", db_path.display());
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{}?mode=ro", db_path.display()))
-        .await
-        .unwrap();
-    let applied: Vec<(i64, bool)> = sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap();
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}?mode=ro",
+        db_path.display()
+    ))
+    .await
+    .unwrap();
+    let applied: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(applied, [(1, true)]);
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(mode, "wal");
     drop(conn);
 
     // A connection open during shutdown does not keep the server from exiting cleanly.
-    let _idle = tokio::net::TcpStream::connect(listeners["ldap"]).await.unwrap();
-    let (code, log) = tokio::task::spawn_blocking(move || process.terminate(Duration::from_secs(30))).await.unwrap();
+    let _idle = tokio::net::TcpStream::connect(listeners["ldap"])
+        .await
+        .unwrap();
+    let (code, log) =
+        tokio::task::spawn_blocking(move || process.terminate(Duration::from_secs(30)))
+            .await
+            .unwrap();
     assert_eq!(code, Some(0), "log:\n{}", log.join("\n"));
-    assert!(log.iter().any(|l| l.contains("\"signal\":\"SIGTERM\"")), "log:\n{}", log.join("\n"));
+    assert!(
+        log.iter().any(|l| l.contains("\"signal\":\"SIGTERM\"")),
+        "log:\n{}",
+        log.join("\n")
+    );
     assert!(log.iter().any(|l| l.contains("\"message\":\"stopped\"")));
 }
 
@@ -152,7 +211,9 @@ fn a_taken_port_stops_start_up_with_status_1_naming_the_address() {
     let done = run_to_exit(&["--config", config.to_str().unwrap()], work.path(), &env);
     assert_eq!(done.code, Some(1), "{}", done.stderr);
     assert!(
-        done.stderr.contains(&format!("cannot listen on {address} for smtp")) && done.stderr.contains("another program uses this port"),
+        done.stderr
+            .contains(&format!("cannot listen on {address} for smtp"))
+            && done.stderr.contains("another program uses this port"),
         "{}",
         done.stderr
     );
@@ -167,7 +228,12 @@ fn an_unopenable_database_stops_start_up_with_status_1() {
     let config = repo_root().join("config/congvu.toml");
     let done = run_to_exit(&["--config", config.to_str().unwrap()], work.path(), &env);
     assert_eq!(done.code, Some(1), "{}", done.stderr);
-    assert!(done.stderr.contains("cannot open database sqlite://not-a-dir/congvu.db"), "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("cannot open database sqlite://not-a-dir/congvu.db"),
+        "{}",
+        done.stderr
+    );
 }
 
 /// Writes `text` as `bad.toml` in a fresh directory and runs the server on it.
@@ -179,17 +245,32 @@ fn run_with_config(text: &str) -> Finished {
 
 #[test]
 fn an_unknown_key_is_reported_with_its_line_and_status_2() {
-    let done = run_with_config("[server]\nhostname = \"mail.vinhphuc.gov.vn\"\n\n[smtp]\nlisen = [\"127.0.0.1:2525\"]\n");
+    let done = run_with_config(
+        "[server]\nhostname = \"mail.vinhphuc.gov.vn\"\n\n[smtp]\nlisen = [\"127.0.0.1:2525\"]\n",
+    );
     assert_eq!(done.code, Some(2), "{}", done.stderr);
-    assert!(done.stderr.contains("bad.toml:5:") && done.stderr.contains("lisen"), "{}", done.stderr);
-    assert!(done.stderr.contains("listen"), "valid keys are suggested: {}", done.stderr);
+    assert!(
+        done.stderr.contains("bad.toml:5:") && done.stderr.contains("lisen"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("listen"),
+        "valid keys are suggested: {}",
+        done.stderr
+    );
 }
 
 #[test]
 fn a_bad_port_is_reported_with_its_line_and_status_2() {
-    let done = run_with_config("[tls]\nself_signed = true\n\n[imap]\nlisten = [\"127.0.0.1:70000\"]\n");
+    let done =
+        run_with_config("[tls]\nself_signed = true\n\n[imap]\nlisten = [\"127.0.0.1:70000\"]\n");
     assert_eq!(done.code, Some(2), "{}", done.stderr);
-    assert!(done.stderr.contains("bad.toml:5:") && done.stderr.contains("70000"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("bad.toml:5:") && done.stderr.contains("70000"),
+        "{}",
+        done.stderr
+    );
     assert!(done.stderr.contains("1-65535"), "{}", done.stderr);
 }
 
@@ -197,6 +278,10 @@ fn a_bad_port_is_reported_with_its_line_and_status_2() {
 fn a_missing_certificate_file_is_reported_with_status_2() {
     let done = run_with_config("[tls]\ncert = \"/etc/congvu/tls/missing.pem\"\nkey = \"/etc/congvu/tls/missing-key.pem\"\n");
     assert_eq!(done.code, Some(2), "{}", done.stderr);
-    assert!(done.stderr.contains("bad.toml:2:") && done.stderr.contains("/etc/congvu/tls/missing.pem"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("bad.toml:2:") && done.stderr.contains("/etc/congvu/tls/missing.pem"),
+        "{}",
+        done.stderr
+    );
     assert!(done.stderr.contains("does not exist"), "{}", done.stderr);
 }

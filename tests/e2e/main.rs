@@ -2,5 +2,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod binary;
+mod layering;
 mod lifecycle;
 mod store_suite;

@@ -41,7 +41,11 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("data/congvu.db").display());
-                Some(TestDb { url, dir, schema: None })
+                Some(TestDb {
+                    url,
+                    dir,
+                    schema: None,
+                })
             }
             Backend::Postgres => {
                 if postgres_skipped() {
@@ -56,7 +60,10 @@ impl TestDb {
                          set CONGVU_TEST_DATABASE_URL, or CONGVU_TEST_SKIP_POSTGRES=1 to skip PostgreSQL tests"
                     )
                 });
-                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
                 let _ = conn.close().await;
                 let separator = if base.contains('?') { '&' } else { '?' };
                 let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
@@ -87,11 +94,18 @@ impl Drop for TestDb {
         };
         // Drop runs inside the test's runtime; a separate thread with its own runtime can block.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
-                    let _ = sqlx::query("SET lock_timeout = '5s'").execute(&mut conn).await;
-                    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn).await;
+                    let _ = sqlx::query("SET lock_timeout = '5s'")
+                        .execute(&mut conn)
+                        .await;
+                    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                        .execute(&mut conn)
+                        .await;
                 }
             });
         })

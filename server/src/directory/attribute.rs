@@ -42,7 +42,9 @@ pub fn optional_attribute(
 pub fn required_attribute(field: &str, value: &str) -> Result<String, DirectoryError> {
     let checked = attribute_value(field, value)?;
     if checked.is_empty() {
-        return Err(DirectoryError::Invalid(format!("{field} must not be empty")));
+        return Err(DirectoryError::Invalid(format!(
+            "{field} must not be empty"
+        )));
     }
     Ok(checked)
 }

@@ -25,7 +25,8 @@ pub use domain::{normalize_domain, MailDomain, NewDomain, DEFAULT_ADDRESS_RULE};
 pub use group::{Group, GroupKind, GroupMember, NewGroup};
 pub use ids::{AgencyId, CertificateId, DomainId, GroupId, OfficialId, ServiceAccountId};
 pub use official::{
-    normalize_login, NewOfficial, Official, OfficialChanges, OfficialStatus, PersonName, StoredPassword,
+    normalize_login, NewOfficial, Official, OfficialChanges, OfficialStatus, PersonName,
+    StoredPassword,
 };
 pub use password::{
     generate_initial_password, Argon2Cost, PasswordCost, PasswordHash, PasswordHasher,
@@ -33,9 +34,9 @@ pub use password::{
 pub use service::{NewServiceAccount, ServiceAccount};
 pub use service_ops::MemberName;
 
+mod official_ops;
 mod service_ops;
 mod tree_ops;
-mod official_ops;
 
 use crate::clock::{Clock, UnixTime};
 use crate::store::{Conn, Store, StoreError, UniqueKey};

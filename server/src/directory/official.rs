@@ -177,10 +177,16 @@ mod tests {
     #[test]
     fn splits_vietnamese_names() {
         let n = PersonName::from_full("  Lê Thị  Hồng Nhung ").unwrap();
-        assert_eq!((n.family.as_str(), n.middle.as_str(), n.given.as_str()), ("Lê", "Thị Hồng", "Nhung"));
+        assert_eq!(
+            (n.family.as_str(), n.middle.as_str(), n.given.as_str()),
+            ("Lê", "Thị Hồng", "Nhung")
+        );
         assert_eq!(n.full(), "Lê Thị Hồng Nhung");
         let n = PersonName::from_full("Đỗ Anh").unwrap();
-        assert_eq!((n.family.as_str(), n.middle.as_str(), n.given.as_str()), ("Đỗ", "", "Anh"));
+        assert_eq!(
+            (n.family.as_str(), n.middle.as_str(), n.given.as_str()),
+            ("Đỗ", "", "Anh")
+        );
         assert!(PersonName::from_full("   ").is_err());
     }
 

@@ -4,9 +4,9 @@ use serde_json::json;
 
 use super::tree_ops::agency_in;
 use super::{
-    name_taken, normalize_login, not_found, optional_attribute, required_attribute, Actor, AddressOwner,
-    Directory, DirectoryError, MailAddress, NewOfficial, Official, OfficialChanges, OfficialId,
-    OfficialStatus, PersonName, StoredPassword,
+    name_taken, normalize_login, not_found, optional_attribute, required_attribute, Actor,
+    AddressOwner, Directory, DirectoryError, MailAddress, NewOfficial, Official, OfficialChanges,
+    OfficialId, OfficialStatus, PersonName, StoredPassword,
 };
 use crate::mailstore::{Mailbox, MailboxId, Uid, DEFAULT_MAILBOXES};
 use crate::store::{Conn, UniqueKey};
@@ -31,7 +31,11 @@ fn checked_name(name: &PersonName) -> Result<PersonName, DirectoryError> {
 
 impl Directory {
     /// Adds an official with a primary address and the default mailboxes.
-    pub async fn add_official(&self, actor: &Actor, new: NewOfficial) -> Result<Official, DirectoryError> {
+    pub async fn add_official(
+        &self,
+        actor: &Actor,
+        new: NewOfficial,
+    ) -> Result<Official, DirectoryError> {
         let login = normalize_login(&new.login)?;
         let name = checked_name(&new.name)?;
         let display_name = match &new.display_name {
@@ -77,12 +81,24 @@ impl Directory {
             .insert_official(&official)
             .await
             .map_err(|e| name_taken(e.into(), &taken))?;
-        self.claim_address(&mut tx, &official.primary_address, AddressOwner::Official(official.id), true)
-            .await?;
+        self.claim_address(
+            &mut tx,
+            &official.primary_address,
+            AddressOwner::Official(official.id),
+            true,
+        )
+        .await?;
         create_default_mailboxes(&mut tx, &official).await?;
         let after = official_summary(&official);
-        self.commit_change(tx, actor, "official.add", format!("official:{}", official.login), None, Some(after))
-            .await?;
+        self.commit_change(
+            tx,
+            actor,
+            "official.add",
+            format!("official:{}", official.login),
+            None,
+            Some(after),
+        )
+        .await?;
         Ok(official)
     }
 
@@ -97,7 +113,10 @@ impl Directory {
     }
 
     /// The official who owns `address` (primary or alias), if any.
-    pub async fn official_by_address(&self, address: &str) -> Result<Option<Official>, DirectoryError> {
+    pub async fn official_by_address(
+        &self,
+        address: &str,
+    ) -> Result<Option<Official>, DirectoryError> {
         let Ok(parsed) = MailAddress::parse(address) else {
             return Ok(None);
         };
@@ -161,8 +180,15 @@ impl Directory {
             .await
             .map_err(|e| name_taken(e.into(), &[(UniqueKey::HrId, &hr_id)]))?;
         let after = official_summary(&official);
-        self.commit_change(tx, actor, "official.update", format!("official:{}", official.login), Some(before), Some(after))
-            .await?;
+        self.commit_change(
+            tx,
+            actor,
+            "official.update",
+            format!("official:{}", official.login),
+            Some(before),
+            Some(after),
+        )
+        .await?;
         Ok(official)
     }
 
@@ -179,14 +205,22 @@ impl Directory {
         let before = json!({ "status": official.status.as_str() });
         official.status = status;
         official.updated_at = self.now();
-        tx.set_official_status(official.id, status, official.updated_at).await?;
+        tx.set_official_status(official.id, status, official.updated_at)
+            .await?;
         let action = match status {
             OfficialStatus::Active => "official.enable",
             OfficialStatus::Disabled => "official.disable",
         };
         let after = json!({ "status": status.as_str() });
-        self.commit_change(tx, actor, action, format!("official:{}", official.login), Some(before), Some(after))
-            .await?;
+        self.commit_change(
+            tx,
+            actor,
+            action,
+            format!("official:{}", official.login),
+            Some(before),
+            Some(after),
+        )
+        .await?;
         Ok(official)
     }
 
@@ -200,27 +234,52 @@ impl Directory {
     ) -> Result<(), DirectoryError> {
         let mut tx = self.store.begin().await?;
         let official = official_in(&mut tx, login).await?;
-        tx.set_official_password(official.id, Some(&password), self.now()).await?;
+        tx.set_official_password(official.id, Some(&password), self.now())
+            .await?;
         let after = json!({ "cost": password.cost.as_str(), "must_change": password.must_change });
-        self.commit_change(tx, actor, "official.password", format!("official:{}", official.login), None, Some(after))
-            .await
+        self.commit_change(
+            tx,
+            actor,
+            "official.password",
+            format!("official:{}", official.login),
+            None,
+            Some(after),
+        )
+        .await
     }
 
     /// Gives `login` an additional address.
-    pub async fn add_alias(&self, actor: &Actor, login: &str, address: &str) -> Result<String, DirectoryError> {
+    pub async fn add_alias(
+        &self,
+        actor: &Actor,
+        login: &str,
+        address: &str,
+    ) -> Result<String, DirectoryError> {
         let mut tx = self.store.begin().await?;
         let official = official_in(&mut tx, login).await?;
         let alias = self
             .claim_address(&mut tx, address, AddressOwner::Official(official.id), false)
             .await?;
         let after = json!({ "alias": alias });
-        self.commit_change(tx, actor, "alias.add", format!("official:{}", official.login), None, Some(after))
-            .await?;
+        self.commit_change(
+            tx,
+            actor,
+            "alias.add",
+            format!("official:{}", official.login),
+            None,
+            Some(after),
+        )
+        .await?;
         Ok(alias)
     }
 
     /// Removes one of `login`'s aliases (never the primary address).
-    pub async fn remove_alias(&self, actor: &Actor, login: &str, address: &str) -> Result<(), DirectoryError> {
+    pub async fn remove_alias(
+        &self,
+        actor: &Actor,
+        login: &str,
+        address: &str,
+    ) -> Result<(), DirectoryError> {
         let alias = MailAddress::parse(address)?.full();
         let mut tx = self.store.begin().await?;
         let official = official_in(&mut tx, login).await?;
@@ -230,15 +289,24 @@ impl Directory {
         }
         tx.delete_alias(&alias).await?;
         let before = json!({ "alias": alias });
-        self.commit_change(tx, actor, "alias.remove", format!("official:{}", official.login), Some(before), None)
-            .await
+        self.commit_change(
+            tx,
+            actor,
+            "alias.remove",
+            format!("official:{}", official.login),
+            Some(before),
+            None,
+        )
+        .await
     }
 
     /// Every address of `login`, primary first.
     pub async fn addresses_of_official(&self, login: &str) -> Result<Vec<String>, DirectoryError> {
         let mut conn = self.read().await?;
         let official = official_in(&mut conn, login).await?;
-        let entries = conn.addresses_of(AddressOwner::Official(official.id)).await?;
+        let entries = conn
+            .addresses_of(AddressOwner::Official(official.id))
+            .await?;
         Ok(entries.into_iter().map(|e| e.address).collect())
     }
 }
@@ -246,10 +314,15 @@ impl Directory {
 /// The official with `login` as seen by `conn`.
 pub(super) async fn official_in(conn: &mut Conn, login: &str) -> Result<Official, DirectoryError> {
     let login = normalize_login(login)?;
-    conn.official_by_login(&login).await?.ok_or_else(|| not_found("official", &login))
+    conn.official_by_login(&login)
+        .await?
+        .ok_or_else(|| not_found("official", &login))
 }
 
-async fn create_default_mailboxes(tx: &mut Conn, official: &Official) -> Result<(), DirectoryError> {
+async fn create_default_mailboxes(
+    tx: &mut Conn,
+    official: &Official,
+) -> Result<(), DirectoryError> {
     // RFC 3501 §2.3.1.1: a creation time in seconds is a UIDVALIDITY that never repeats for
     // a mailbox name once it is deleted and recreated later.
     let uidvalidity = u32::try_from(official.created_at.0).unwrap_or(1).max(1);

@@ -6,9 +6,10 @@ use sha2::{Digest, Sha256};
 use super::official_ops::official_in;
 use super::tree_ops::agency_in;
 use super::{
-    name_taken, normalize_login, not_found, optional_attribute, required_attribute, Actor, AddressOwner,
-    Certificate, CertificateId, Directory, DirectoryError, Group, GroupId, GroupMember, NewCertificate,
-    NewGroup, NewServiceAccount, Official, OfficialStatus, PasswordHash, ServiceAccount, ServiceAccountId,
+    name_taken, normalize_login, not_found, optional_attribute, required_attribute, Actor,
+    AddressOwner, Certificate, CertificateId, Directory, DirectoryError, Group, GroupId,
+    GroupMember, NewCertificate, NewGroup, NewServiceAccount, Official, OfficialStatus,
+    PasswordHash, ServiceAccount, ServiceAccountId,
 };
 use crate::store::{Conn, UniqueKey};
 
@@ -24,8 +25,12 @@ pub enum MemberName {
 impl Directory {
     /// Adds a group or distribution list, with its address when given.
     pub async fn add_group(&self, actor: &Actor, new: NewGroup) -> Result<Group, DirectoryError> {
-        let name = normalize_login(&new.name)
-            .map_err(|_| DirectoryError::Invalid(format!("\"{}\" is not a group name: use letters, digits, '.', '-' or '_'", new.name)))?;
+        let name = normalize_login(&new.name).map_err(|_| {
+            DirectoryError::Invalid(format!(
+                "\"{}\" is not a group name: use letters, digits, '.', '-' or '_'",
+                new.name
+            ))
+        })?;
         let mut tx = self.store.begin().await?;
         let agency_id = match &new.agency_code {
             Some(code) => Some(agency_in(&mut tx, code).await?.id),
@@ -48,12 +53,22 @@ impl Directory {
             .await
             .map_err(|e| name_taken(e.into(), &[(UniqueKey::GroupName, &group.name)]))?;
         let address = match &new.address {
-            Some(a) => Some(self.claim_address(&mut tx, a, AddressOwner::Group(group.id), false).await?),
+            Some(a) => Some(
+                self.claim_address(&mut tx, a, AddressOwner::Group(group.id), false)
+                    .await?,
+            ),
             None => None,
         };
         let after = json!({ "name": group.name, "kind": group.kind.as_str(), "address": address });
-        self.commit_change(tx, actor, "group.add", format!("group:{}", group.name), None, Some(after))
-            .await?;
+        self.commit_change(
+            tx,
+            actor,
+            "group.add",
+            format!("group:{}", group.name),
+            None,
+            Some(after),
+        )
+        .await?;
         Ok(group)
     }
 
@@ -64,7 +79,12 @@ impl Directory {
 
     /// Adds a direct member to a group; nesting a group inside itself (directly or through
     /// others) is refused.
-    pub async fn add_group_member(&self, actor: &Actor, group: &str, member: &MemberName) -> Result<(), DirectoryError> {
+    pub async fn add_group_member(
+        &self,
+        actor: &Actor,
+        group: &str,
+        member: &MemberName,
+    ) -> Result<(), DirectoryError> {
         let mut tx = self.store.begin().await?;
         let group = group_in(&mut tx, group).await?;
         let (resolved, label) = resolve_member(&mut tx, member).await?;
@@ -80,12 +100,24 @@ impl Directory {
             .await
             .map_err(|e| name_taken(e.into(), &[(UniqueKey::GroupMember, &label)]))?;
         let after = json!({ "member": label });
-        self.commit_change(tx, actor, "group.add_member", format!("group:{}", group.name), None, Some(after))
-            .await
+        self.commit_change(
+            tx,
+            actor,
+            "group.add_member",
+            format!("group:{}", group.name),
+            None,
+            Some(after),
+        )
+        .await
     }
 
     /// Removes a direct member from a group.
-    pub async fn remove_group_member(&self, actor: &Actor, group: &str, member: &MemberName) -> Result<(), DirectoryError> {
+    pub async fn remove_group_member(
+        &self,
+        actor: &Actor,
+        group: &str,
+        member: &MemberName,
+    ) -> Result<(), DirectoryError> {
         let mut tx = self.store.begin().await?;
         let group = group_in(&mut tx, group).await?;
         let (resolved, label) = resolve_member(&mut tx, member).await?;
@@ -93,8 +125,15 @@ impl Directory {
             return Err(not_found("member", &label));
         }
         let before = json!({ "member": label });
-        self.commit_change(tx, actor, "group.remove_member", format!("group:{}", group.name), Some(before), None)
-            .await
+        self.commit_change(
+            tx,
+            actor,
+            "group.remove_member",
+            format!("group:{}", group.name),
+            Some(before),
+            None,
+        )
+        .await
     }
 
     /// The direct members of a group.
@@ -163,14 +202,28 @@ impl Directory {
             .await
             .map_err(|e| name_taken(e.into(), &[(UniqueKey::ServiceAccountName, &account.name)]))?;
         let after = json!({ "name": account.name, "scope": scope.map(|a| a.code) });
-        self.commit_change(tx, actor, "service.add", format!("service:{}", account.name), None, Some(after))
-            .await?;
+        self.commit_change(
+            tx,
+            actor,
+            "service.add",
+            format!("service:{}", account.name),
+            None,
+            Some(after),
+        )
+        .await?;
         Ok(account)
     }
 
     /// The service account called `name`, if any.
-    pub async fn service_account(&self, name: &str) -> Result<Option<ServiceAccount>, DirectoryError> {
-        Ok(self.read().await?.service_account_by_name(&name.trim().to_ascii_lowercase()).await?)
+    pub async fn service_account(
+        &self,
+        name: &str,
+    ) -> Result<Option<ServiceAccount>, DirectoryError> {
+        Ok(self
+            .read()
+            .await?
+            .service_account_by_name(&name.trim().to_ascii_lowercase())
+            .await?)
     }
 
     /// Every service account.
@@ -179,14 +232,28 @@ impl Directory {
     }
 
     /// Removes a service account.
-    pub async fn remove_service_account(&self, actor: &Actor, name: &str) -> Result<(), DirectoryError> {
+    pub async fn remove_service_account(
+        &self,
+        actor: &Actor,
+        name: &str,
+    ) -> Result<(), DirectoryError> {
         let name = name.trim().to_ascii_lowercase();
         let mut tx = self.store.begin().await?;
-        let account = tx.service_account_by_name(&name).await?.ok_or_else(|| not_found("service account", &name))?;
+        let account = tx
+            .service_account_by_name(&name)
+            .await?
+            .ok_or_else(|| not_found("service account", &name))?;
         tx.delete_service_account(account.id).await?;
         let before = json!({ "name": account.name });
-        self.commit_change(tx, actor, "service.remove", format!("service:{}", account.name), Some(before), None)
-            .await
+        self.commit_change(
+            tx,
+            actor,
+            "service.remove",
+            format!("service:{}", account.name),
+            Some(before),
+            None,
+        )
+        .await
     }
 
     /// Attaches a certificate to `login`; the same certificate cannot be held twice.
@@ -197,7 +264,9 @@ impl Directory {
         new: NewCertificate,
     ) -> Result<Certificate, DirectoryError> {
         if new.not_after <= new.not_before {
-            return Err(DirectoryError::Invalid("the certificate's validity ends before it starts".into()));
+            return Err(DirectoryError::Invalid(
+                "the certificate's validity ends before it starts".into(),
+            ));
         }
         let mut tx = self.store.begin().await?;
         let official = official_in(&mut tx, login).await?;
@@ -215,13 +284,22 @@ impl Directory {
             revoked_at: None,
             created_at: self.now(),
         };
-        cert.id = tx
-            .insert_certificate(&cert)
-            .await
-            .map_err(|e| name_taken(e.into(), &[(UniqueKey::CertificateFingerprint, &cert.fingerprint_sha256)]))?;
+        cert.id = tx.insert_certificate(&cert).await.map_err(|e| {
+            name_taken(
+                e.into(),
+                &[(UniqueKey::CertificateFingerprint, &cert.fingerprint_sha256)],
+            )
+        })?;
         let after = json!({ "serial": cert.serial, "fingerprint": cert.fingerprint_sha256, "not_after": cert.not_after.0 });
-        self.commit_change(tx, actor, "certificate.add", format!("official:{}", official.login), None, Some(after))
-            .await?;
+        self.commit_change(
+            tx,
+            actor,
+            "certificate.add",
+            format!("official:{}", official.login),
+            None,
+            Some(after),
+        )
+        .await?;
         Ok(cert)
     }
 
@@ -233,7 +311,12 @@ impl Directory {
     }
 
     /// Marks one of `login`'s certificates revoked.
-    pub async fn revoke_certificate(&self, actor: &Actor, login: &str, fingerprint: &str) -> Result<(), DirectoryError> {
+    pub async fn revoke_certificate(
+        &self,
+        actor: &Actor,
+        login: &str,
+        fingerprint: &str,
+    ) -> Result<(), DirectoryError> {
         let fingerprint = fingerprint.trim().to_ascii_lowercase();
         let mut tx = self.store.begin().await?;
         let official = official_in(&mut tx, login).await?;
@@ -245,17 +328,29 @@ impl Directory {
             .ok_or_else(|| not_found("certificate", &fingerprint))?;
         tx.revoke_certificate(cert.id, self.now()).await?;
         let after = json!({ "revoked": fingerprint });
-        self.commit_change(tx, actor, "certificate.revoke", format!("official:{}", official.login), None, Some(after))
-            .await
+        self.commit_change(
+            tx,
+            actor,
+            "certificate.revoke",
+            format!("official:{}", official.login),
+            None,
+            Some(after),
+        )
+        .await
     }
 }
 
 async fn group_in(conn: &mut Conn, name: &str) -> Result<Group, DirectoryError> {
     let name = name.trim().to_ascii_lowercase();
-    conn.group_by_name(&name).await?.ok_or_else(|| not_found("group", &name))
+    conn.group_by_name(&name)
+        .await?
+        .ok_or_else(|| not_found("group", &name))
 }
 
-async fn resolve_member(conn: &mut Conn, member: &MemberName) -> Result<(GroupMember, String), DirectoryError> {
+async fn resolve_member(
+    conn: &mut Conn,
+    member: &MemberName,
+) -> Result<(GroupMember, String), DirectoryError> {
     Ok(match member {
         MemberName::Official(login) => {
             let o = official_in(conn, login).await?;

@@ -15,7 +15,11 @@ fn agency_summary(a: &Agency, parent: Option<&str>) -> serde_json::Value {
 
 impl Directory {
     /// Adds a mail domain.
-    pub async fn add_domain(&self, actor: &Actor, new: NewDomain) -> Result<MailDomain, DirectoryError> {
+    pub async fn add_domain(
+        &self,
+        actor: &Actor,
+        new: NewDomain,
+    ) -> Result<MailDomain, DirectoryError> {
         let name = normalize_domain(&new.name)?;
         if new.default_quota_bytes <= 0 || new.max_message_bytes <= 0 {
             return Err(DirectoryError::Invalid(
@@ -37,11 +41,24 @@ impl Directory {
         };
         let mut tx = self.store.begin().await?;
         domain.id = tx.insert_domain(&domain).await.map_err(|e| {
-            name_taken(e.into(), &[(UniqueKey::DomainName, &domain.name), (UniqueKey::PrimaryDomain, &domain.name)])
+            name_taken(
+                e.into(),
+                &[
+                    (UniqueKey::DomainName, &domain.name),
+                    (UniqueKey::PrimaryDomain, &domain.name),
+                ],
+            )
         })?;
         let after = json!({ "name": domain.name, "primary": domain.is_primary });
-        self.commit_change(tx, actor, "domain.add", format!("domain:{}", domain.name), None, Some(after))
-            .await?;
+        self.commit_change(
+            tx,
+            actor,
+            "domain.add",
+            format!("domain:{}", domain.name),
+            None,
+            Some(after),
+        )
+        .await?;
         Ok(domain)
     }
 
@@ -51,7 +68,11 @@ impl Directory {
     }
 
     /// Adds an agency under its parent, checking the tree's level rules.
-    pub async fn add_agency(&self, actor: &Actor, new: NewAgency) -> Result<Agency, DirectoryError> {
+    pub async fn add_agency(
+        &self,
+        actor: &Actor,
+        new: NewAgency,
+    ) -> Result<Agency, DirectoryError> {
         let code = normalize_agency_code(&new.code)?;
         let name = required_attribute("agency name", &new.name)?;
         let mut tx = self.store.begin().await?;
@@ -63,10 +84,14 @@ impl Directory {
         let domain = match &new.domain {
             Some(d) => {
                 let d = normalize_domain(d)?;
-                tx.domain_by_name(&d).await?.ok_or_else(|| not_found("domain", &d))?
+                tx.domain_by_name(&d)
+                    .await?
+                    .ok_or_else(|| not_found("domain", &d))?
             }
             None => tx.primary_domain().await?.ok_or_else(|| {
-                DirectoryError::Invalid("no primary domain yet: add one with `domain add --primary` first".into())
+                DirectoryError::Invalid(
+                    "no primary domain yet: add one with `domain add --primary` first".into(),
+                )
             })?,
         };
         let now = self.now();
@@ -86,11 +111,19 @@ impl Directory {
             .await
             .map_err(|e| name_taken(e.into(), &[(UniqueKey::AgencyCode, &agency.code)]))?;
         if let Some(address) = &new.mail_address {
-            self.claim_address(&mut tx, address, AddressOwner::Agency(agency.id), false).await?;
+            self.claim_address(&mut tx, address, AddressOwner::Agency(agency.id), false)
+                .await?;
         }
         let after = agency_summary(&agency, parent.as_ref().map(|p| p.code.as_str()));
-        self.commit_change(tx, actor, "agency.add", format!("agency:{}", agency.code), None, Some(after))
-            .await?;
+        self.commit_change(
+            tx,
+            actor,
+            "agency.add",
+            format!("agency:{}", agency.code),
+            None,
+            Some(after),
+        )
+        .await?;
         Ok(agency)
     }
 
@@ -120,12 +153,22 @@ impl Directory {
 
     /// Moves agency `code` under `new_parent`, refusing moves that break the level rules or
     /// would put an agency below itself.
-    pub async fn move_agency(&self, actor: &Actor, code: &str, new_parent: &str) -> Result<Agency, DirectoryError> {
+    pub async fn move_agency(
+        &self,
+        actor: &Actor,
+        code: &str,
+        new_parent: &str,
+    ) -> Result<Agency, DirectoryError> {
         let mut tx = self.store.begin().await?;
         let mut agency = agency_in(&mut tx, code).await?;
         let parent = agency_in(&mut tx, new_parent).await?;
         check_level(agency.level, Some(&parent))?;
-        if tx.agency_subtree(agency.id).await?.iter().any(|a| a.id == parent.id) {
+        if tx
+            .agency_subtree(agency.id)
+            .await?
+            .iter()
+            .any(|a| a.id == parent.id)
+        {
             return Err(DirectoryError::Invalid(format!(
                 "cannot move {} under {}: {} is inside {}'s own subtree",
                 agency.code, parent.code, parent.code, agency.code
@@ -138,10 +181,18 @@ impl Directory {
         let before = agency_summary(&agency, old_parent.as_deref());
         agency.parent_id = Some(parent.id);
         agency.updated_at = self.now();
-        tx.set_agency_parent(agency.id, agency.parent_id, agency.updated_at).await?;
-        let after = agency_summary(&agency, Some(&parent.code));
-        self.commit_change(tx, actor, "agency.move", format!("agency:{}", agency.code), Some(before), Some(after))
+        tx.set_agency_parent(agency.id, agency.parent_id, agency.updated_at)
             .await?;
+        let after = agency_summary(&agency, Some(&parent.code));
+        self.commit_change(
+            tx,
+            actor,
+            "agency.move",
+            format!("agency:{}", agency.code),
+            Some(before),
+            Some(after),
+        )
+        .await?;
         Ok(agency)
     }
 
@@ -175,7 +226,9 @@ impl Directory {
 /// The agency with `code` as seen by `conn`.
 pub(super) async fn agency_in(conn: &mut Conn, code: &str) -> Result<Agency, DirectoryError> {
     let code = normalize_agency_code(code)?;
-    conn.agency_by_code(&code).await?.ok_or_else(|| not_found("agency", &code))
+    conn.agency_by_code(&code)
+        .await?
+        .ok_or_else(|| not_found("agency", &code))
 }
 
 fn check_level(level: super::AgencyLevel, parent: Option<&Agency>) -> Result<(), DirectoryError> {

@@ -36,7 +36,11 @@ struct HttpState {
 }
 
 /// Serves HTTP on `listener` until `shutdown` is cancelled.
-pub async fn serve(listener: TcpListener, store: Store, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    store: Store,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let state = HttpState {
         store,
         metrics: metrics_handle(),
@@ -63,7 +67,10 @@ async fn healthz(State(state): State<HttpState>) -> impl IntoResponse {
 
 async fn metrics_text(State(state): State<HttpState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }

@@ -8,7 +8,8 @@ use tokio::net::TcpStream;
 
 use crate::net::{Connection, Refusal};
 
-const NOT_AVAILABLE: &[u8] = b"* BYE [UNAVAILABLE] congvu IMAP service is not available, try again later\r\n";
+const NOT_AVAILABLE: &[u8] =
+    b"* BYE [UNAVAILABLE] congvu IMAP service is not available, try again later\r\n";
 const BUSY: &[u8] = b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n";
 
 /// Serves one IMAP connection.

@@ -198,7 +198,10 @@ impl Mailstore {
     }
 
     /// The messages in a mailbox, by UID.
-    pub async fn messages(&self, mailbox: MailboxId) -> Result<Vec<MailboxMessage>, MailstoreError> {
+    pub async fn messages(
+        &self,
+        mailbox: MailboxId,
+    ) -> Result<Vec<MailboxMessage>, MailstoreError> {
         Ok(self.store.read().await?.messages_in(mailbox).await?)
     }
 
@@ -208,7 +211,11 @@ impl Mailstore {
     }
 
     /// Removes messages from a mailbox, releasing their bodies; returns the UIDs removed.
-    pub async fn expunge(&self, mailbox: MailboxId, uids: &[Uid]) -> Result<Vec<Uid>, MailstoreError> {
+    pub async fn expunge(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+    ) -> Result<Vec<Uid>, MailstoreError> {
         let mut tx = self.store.begin().await?;
         let mut removed = Vec::new();
         for &uid in uids {

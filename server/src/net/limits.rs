@@ -80,7 +80,9 @@ impl ConnectionLimits {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
         // The counts stay consistent even if a holder panicked: every update is one step.
-        self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

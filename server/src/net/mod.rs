@@ -56,7 +56,10 @@ impl ListenerKind {
 
     /// Whether the connection is TLS from its first byte.
     pub fn implicit_tls(self) -> bool {
-        matches!(self, ListenerKind::Submissions | ListenerKind::Imaps | ListenerKind::Ldaps)
+        matches!(
+            self,
+            ListenerKind::Submissions | ListenerKind::Imaps | ListenerKind::Ldaps
+        )
     }
 }
 
@@ -185,7 +188,12 @@ impl BindError {
             std::io::ErrorKind::PermissionDenied => " (ports below 1024 need CAP_NET_BIND_SERVICE)",
             _ => "",
         };
-        BindError { kind, address, source, hint }
+        BindError {
+            kind,
+            address,
+            source,
+            hint,
+        }
     }
 
     /// A bound socket whose address could not be read back.
@@ -196,7 +204,9 @@ impl BindError {
 
 /// Binds `address` for `kind`, naming both in the error.
 pub async fn bind(kind: ListenerKind, address: SocketAddr) -> Result<TcpListener, BindError> {
-    TcpListener::bind(address).await.map_err(|source| BindError::new(kind, address, source))
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| BindError::new(kind, address, source))
 }
 
 /// Accepts connections on `listener` until shutdown, admitting each under the limits and
@@ -237,7 +247,8 @@ pub async fn accept_loop<H: ConnectionHandler>(
                     .increment(1);
                 tracing::info!(listener = %kind, %peer, reason = why.as_str(), "connection refused");
                 let handler = Arc::clone(&handler);
-                ctx.tracker.spawn(async move { handler.refuse(kind, stream, why).await });
+                ctx.tracker
+                    .spawn(async move { handler.refuse(kind, stream, why).await });
                 continue;
             }
         };
@@ -260,7 +271,12 @@ pub async fn accept_loop<H: ConnectionHandler>(
 }
 
 /// Completes the TLS handshake on implicit-TLS listeners, within the handshake timeout.
-async fn open_stream(kind: ListenerKind, tcp: TcpStream, peer: SocketAddr, ctx: &AcceptContext) -> Option<Stream> {
+async fn open_stream(
+    kind: ListenerKind,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    ctx: &AcceptContext,
+) -> Option<Stream> {
     if !kind.implicit_tls() {
         return Some(Stream::Plain(tcp));
     }

@@ -69,12 +69,19 @@ pub fn self_signed_files(data_dir: &Path, hostname: &str) -> Result<(PathBuf, Pa
     };
     std::fs::create_dir_all(&dir).map_err(write_error(&dir))?;
     let names = vec![hostname.to_string(), "localhost".to_string()];
-    let generated = rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::SelfSigned {
-        path: cert_path.clone(),
-        source: std::io::Error::other(e),
-    })?;
-    write_file(&key_path, generated.key_pair.serialize_pem().as_bytes(), 0o600).map_err(write_error(&key_path))?;
-    write_file(&cert_path, generated.cert.pem().as_bytes(), 0o644).map_err(write_error(&cert_path))?;
+    let generated =
+        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::SelfSigned {
+            path: cert_path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+    write_file(
+        &key_path,
+        generated.key_pair.serialize_pem().as_bytes(),
+        0o600,
+    )
+    .map_err(write_error(&key_path))?;
+    write_file(&cert_path, generated.cert.pem().as_bytes(), 0o644)
+        .map_err(write_error(&cert_path))?;
     Ok((cert_path, key_path))
 }
 
@@ -99,9 +106,16 @@ mod tests {
         let (cert, key) = self_signed_files(dir.path(), "mail.vinhphuc.gov.vn").unwrap();
         let first = std::fs::read(&cert).unwrap();
         self_signed_files(dir.path(), "mail.vinhphuc.gov.vn").unwrap();
-        assert_eq!(std::fs::read(&cert).unwrap(), first, "certificate regenerated");
+        assert_eq!(
+            std::fs::read(&cert).unwrap(),
+            first,
+            "certificate regenerated"
+        );
         let mode = std::fs::metadata(&key).unwrap().permissions();
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
         assert!(acceptor_from_files(&cert, &key).is_ok());
     }
 
@@ -110,7 +124,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not pem").unwrap();
-        let err = acceptor_from_files(&empty, &empty).err().unwrap().to_string();
+        let err = acceptor_from_files(&empty, &empty)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("empty.pem"), "{err}");
     }
 }

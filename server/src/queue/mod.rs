@@ -57,7 +57,12 @@ impl Queue {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let body = tx
-            .put_body(&BodyHash::of(message), message, recipients.len() as i64, now)
+            .put_body(
+                &BodyHash::of(message),
+                message,
+                recipients.len() as i64,
+                now,
+            )
             .await?;
         let mut ids = Vec::with_capacity(recipients.len());
         for recipient in recipients {
@@ -68,7 +73,11 @@ impl Queue {
     }
 
     /// Claims up to `limit` due entries that nobody holds (or whose lease expired).
-    pub async fn claim_due(&self, lease: &Lease, limit: u32) -> Result<Vec<QueueEntry>, StoreError> {
+    pub async fn claim_due(
+        &self,
+        lease: &Lease,
+        limit: u32,
+    ) -> Result<Vec<QueueEntry>, StoreError> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let claimed = tx
@@ -88,7 +97,12 @@ impl Queue {
     }
 
     /// Records a failed attempt and when to try again; the lease is given up.
-    pub async fn retry_later(&self, id: QueueEntryId, at: UnixTime, error: &str) -> Result<(), StoreError> {
+    pub async fn retry_later(
+        &self,
+        id: QueueEntryId,
+        at: UnixTime,
+        error: &str,
+    ) -> Result<(), StoreError> {
         let mut tx = self.store.begin().await?;
         tx.reschedule_queue_entry(id, at, error).await?;
         tx.commit().await

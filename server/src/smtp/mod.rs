@@ -25,7 +25,10 @@ fn busy(hostname: &str, why: Refusal) -> String {
 
 /// Serves one SMTP connection.
 pub async fn serve(mut conn: Connection, hostname: &str) {
-    let _ = conn.stream.write_all(not_available(hostname).as_bytes()).await;
+    let _ = conn
+        .stream
+        .write_all(not_available(hostname).as_bytes())
+        .await;
     let _ = conn.stream.shutdown().await;
 }
 

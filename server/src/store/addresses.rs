@@ -24,7 +24,12 @@ impl TryFrom<AddressRow> for AddressEntry {
             (Some(id), None, None) => AddressOwner::Official(OfficialId(id)),
             (None, Some(id), None) => AddressOwner::Group(GroupId(id)),
             (None, None, Some(id)) => AddressOwner::Agency(AgencyId(id)),
-            _ => return Err(StoreError::Corrupt(format!("address {} has no single owner", r.address))),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "address {} has no single owner",
+                    r.address
+                )))
+            }
         };
         Ok(AddressEntry {
             address: r.address,
@@ -70,15 +75,20 @@ impl Conn {
     }
 
     /// Who owns `address` (lowercase), if anyone.
-    pub async fn address_entry(&mut self, address: &str) -> Result<Option<AddressEntry>, StoreError> {
+    pub async fn address_entry(
+        &mut self,
+        address: &str,
+    ) -> Result<Option<AddressEntry>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM addresses WHERE address = $1");
-        let row: Option<AddressRow> =
-            on_backend!(self, c => sqlx::query_as(&sql).bind(address).fetch_optional(&mut *c).await)?;
+        let row: Option<AddressRow> = on_backend!(self, c => sqlx::query_as(&sql).bind(address).fetch_optional(&mut *c).await)?;
         row.map(AddressEntry::try_from).transpose()
     }
 
     /// Every address of `owner`, primary first.
-    pub async fn addresses_of(&mut self, owner: AddressOwner) -> Result<Vec<AddressEntry>, StoreError> {
+    pub async fn addresses_of(
+        &mut self,
+        owner: AddressOwner,
+    ) -> Result<Vec<AddressEntry>, StoreError> {
         let (official, group, agency) = owner_ids(owner);
         let sql = format!(
             "SELECT {COLUMNS} FROM addresses WHERE official_id = $1 OR group_id = $2 OR agency_id = $3 \

@@ -30,7 +30,10 @@ impl TryFrom<AgencyRow> for Agency {
             uuid: r.uuid,
             code: r.code,
             name: r.name,
-            level: r.level.parse().map_err(|_| StoreError::Corrupt(format!("agency level {:?}", r.level)))?,
+            level: r
+                .level
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("agency level {:?}", r.level)))?,
             parent_id: r.parent_id.map(AgencyId),
             domain_id: DomainId(r.domain_id),
             created_at: UnixTime(r.created_at),
@@ -87,7 +90,9 @@ impl Conn {
     /// The agencies directly under `parent`, by code.
     pub async fn agency_children(&mut self, parent: AgencyId) -> Result<Vec<Agency>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM agencies WHERE parent_id = $1 ORDER BY code");
-        agencies(on_backend!(self, c => sqlx::query_as(&sql).bind(parent.0).fetch_all(&mut *c).await)?)
+        agencies(
+            on_backend!(self, c => sqlx::query_as(&sql).bind(parent.0).fetch_all(&mut *c).await)?,
+        )
     }
 
     /// `root` and every agency below it, parents before children.
@@ -100,7 +105,9 @@ impl Conn {
              SELECT {cols} FROM agencies a JOIN subtree s ON a.id = s.id ORDER BY s.depth, a.code",
             cols = prefixed("a", COLUMNS)
         );
-        agencies(on_backend!(self, c => sqlx::query_as(&sql).bind(root.0).fetch_all(&mut *c).await)?)
+        agencies(
+            on_backend!(self, c => sqlx::query_as(&sql).bind(root.0).fetch_all(&mut *c).await)?,
+        )
     }
 
     /// Moves an agency under a new parent.
@@ -122,7 +129,12 @@ impl Conn {
     }
 
     /// Renames an agency (its full name, not its code).
-    pub async fn set_agency_name(&mut self, id: AgencyId, name: &str, now: UnixTime) -> Result<(), StoreError> {
+    pub async fn set_agency_name(
+        &mut self,
+        id: AgencyId,
+        name: &str,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
         let sql = "UPDATE agencies SET name = $1, updated_at = $2 WHERE id = $3";
         on_backend!(self, c => sqlx::query(sql).bind(name).bind(now.0).bind(id.0).execute(&mut *c).await.map(|r| r.rows_affected()))?;
         Ok(())

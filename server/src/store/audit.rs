@@ -36,8 +36,13 @@ impl From<AuditRow> for AuditEntry {
 impl Conn {
     /// Writes the audit row for a directory change and bumps the directory version, in
     /// this connection's transaction, so the change, its record and the version move as one.
-    pub async fn record_change(&mut self, record: &AuditRecord, at: UnixTime) -> Result<(), StoreError> {
-        let insert = "INSERT INTO audit_log (at, actor, action, target, before_summary, after_summary) \
+    pub async fn record_change(
+        &mut self,
+        record: &AuditRecord,
+        at: UnixTime,
+    ) -> Result<(), StoreError> {
+        let insert =
+            "INSERT INTO audit_log (at, actor, action, target, before_summary, after_summary) \
              VALUES ($1, $2, $3, $4, $5, $6)";
         let bump = "UPDATE directory_version SET version = version + 1 WHERE id = 1";
         on_backend!(self, c => {
@@ -56,8 +61,12 @@ impl Conn {
     }
 
     /// Audit entries about `target` (e.g. `official:annv`), oldest first; all when `None`.
-    pub async fn audit_entries(&mut self, target: Option<&str>) -> Result<Vec<AuditEntry>, StoreError> {
-        let sql = "SELECT id, at, actor, action, target, before_summary, after_summary FROM audit_log \
+    pub async fn audit_entries(
+        &mut self,
+        target: Option<&str>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let sql =
+            "SELECT id, at, actor, action, target, before_summary, after_summary FROM audit_log \
              WHERE $1 IS NULL OR target = $1 ORDER BY id";
         let rows: Vec<AuditRow> =
             on_backend!(self, c => sqlx::query_as(sql).bind(target).fetch_all(&mut *c).await)?;

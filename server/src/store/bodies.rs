@@ -43,20 +43,23 @@ impl Conn {
     /// The bytes of a body.
     pub async fn body_data(&mut self, body: BodyId) -> Result<Option<Vec<u8>>, StoreError> {
         let sql = "SELECT data FROM message_bodies WHERE id = $1";
-        Ok(on_backend!(self, c => sqlx::query_scalar(sql).bind(body.0).fetch_optional(&mut *c).await)?)
+        Ok(
+            on_backend!(self, c => sqlx::query_scalar(sql).bind(body.0).fetch_optional(&mut *c).await)?,
+        )
     }
 
     /// How many holders a body has; `None` once it is gone.
     pub async fn body_refcount(&mut self, body: BodyId) -> Result<Option<i64>, StoreError> {
         let sql = "SELECT refcount FROM message_bodies WHERE id = $1";
-        Ok(on_backend!(self, c => sqlx::query_scalar(sql).bind(body.0).fetch_optional(&mut *c).await)?)
+        Ok(
+            on_backend!(self, c => sqlx::query_scalar(sql).bind(body.0).fetch_optional(&mut *c).await)?,
+        )
     }
 
     /// The body stored under `hash`, if any.
     pub async fn body_by_hash(&mut self, hash: &BodyHash) -> Result<Option<BodyId>, StoreError> {
         let sql = "SELECT id FROM message_bodies WHERE sha256 = $1";
-        let id: Option<i64> =
-            on_backend!(self, c => sqlx::query_scalar(sql).bind(&hash.0[..]).fetch_optional(&mut *c).await)?;
+        let id: Option<i64> = on_backend!(self, c => sqlx::query_scalar(sql).bind(&hash.0[..]).fetch_optional(&mut *c).await)?;
         Ok(id.map(BodyId))
     }
 }

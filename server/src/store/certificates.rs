@@ -46,7 +46,10 @@ impl From<CertificateRow> for Certificate {
 
 impl Conn {
     /// Inserts a certificate; `cert.id` is ignored and the assigned id returned.
-    pub async fn insert_certificate(&mut self, cert: &Certificate) -> Result<CertificateId, StoreError> {
+    pub async fn insert_certificate(
+        &mut self,
+        cert: &Certificate,
+    ) -> Result<CertificateId, StoreError> {
         let sql = "INSERT INTO certificates (official_id, der, serial, issuer, subject, not_before, not_after, \
              fingerprint_sha256, key_usage, revoked_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
@@ -68,15 +71,24 @@ impl Conn {
     }
 
     /// An official's certificates, newest validity first.
-    pub async fn certificates_of(&mut self, official: OfficialId) -> Result<Vec<Certificate>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM certificates WHERE official_id = $1 ORDER BY not_after DESC, id");
+    pub async fn certificates_of(
+        &mut self,
+        official: OfficialId,
+    ) -> Result<Vec<Certificate>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM certificates WHERE official_id = $1 ORDER BY not_after DESC, id"
+        );
         let rows: Vec<CertificateRow> =
             on_backend!(self, c => sqlx::query_as(&sql).bind(official.0).fetch_all(&mut *c).await)?;
         Ok(rows.into_iter().map(Certificate::from).collect())
     }
 
     /// Marks a certificate revoked; returns whether it existed and was not already revoked.
-    pub async fn revoke_certificate(&mut self, id: CertificateId, at: UnixTime) -> Result<bool, StoreError> {
+    pub async fn revoke_certificate(
+        &mut self,
+        id: CertificateId,
+        at: UnixTime,
+    ) -> Result<bool, StoreError> {
         let sql = "UPDATE certificates SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
         let n = on_backend!(self, c => sqlx::query(sql)
             .bind(at.0)

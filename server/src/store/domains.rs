@@ -6,7 +6,8 @@ use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
 use crate::directory::{DomainId, MailDomain};
 
-const COLUMNS: &str = "id, name, is_primary, default_quota_bytes, max_message_bytes, address_rule, \
+const COLUMNS: &str =
+    "id, name, is_primary, default_quota_bytes, max_message_bytes, address_rule, \
      dkim_selector, require_tls_outbound, created_at, updated_at";
 
 #[derive(FromRow)]

@@ -6,7 +6,8 @@ use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
 use crate::directory::{AgencyId, Group, GroupId, GroupKind, GroupMember, OfficialId};
 
-const COLUMNS: &str = "id, uuid, name, display_name, description, kind, agency_id, created_at, updated_at";
+const COLUMNS: &str =
+    "id, uuid, name, display_name, description, kind, agency_id, created_at, updated_at";
 
 #[derive(FromRow)]
 struct GroupRow {
@@ -87,12 +88,17 @@ impl Conn {
     /// Every group, by name.
     pub async fn groups(&mut self) -> Result<Vec<Group>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM directory_groups ORDER BY name");
-        let rows: Vec<GroupRow> = on_backend!(self, c => sqlx::query_as(&sql).fetch_all(&mut *c).await)?;
+        let rows: Vec<GroupRow> =
+            on_backend!(self, c => sqlx::query_as(&sql).fetch_all(&mut *c).await)?;
         rows.into_iter().map(Group::try_from).collect()
     }
 
     /// Adds a direct member to a group.
-    pub async fn insert_group_member(&mut self, group: GroupId, member: GroupMember) -> Result<(), StoreError> {
+    pub async fn insert_group_member(
+        &mut self,
+        group: GroupId,
+        member: GroupMember,
+    ) -> Result<(), StoreError> {
         let (official, sub_group) = member_ids(member);
         let sql = "INSERT INTO group_members (group_id, official_id, member_group_id) VALUES ($1, $2, $3)";
         on_backend!(self, c => sqlx::query(sql)
@@ -106,7 +112,11 @@ impl Conn {
     }
 
     /// Removes a direct member; returns whether it was one.
-    pub async fn delete_group_member(&mut self, group: GroupId, member: GroupMember) -> Result<bool, StoreError> {
+    pub async fn delete_group_member(
+        &mut self,
+        group: GroupId,
+        member: GroupMember,
+    ) -> Result<bool, StoreError> {
         let (official, sub_group) = member_ids(member);
         let sql = "DELETE FROM group_members WHERE group_id = $1 AND (official_id = $2 OR member_group_id = $3)";
         let n = on_backend!(self, c => sqlx::query(sql)
@@ -129,7 +139,10 @@ impl Conn {
             .map(|r| match (r.official_id, r.member_group_id) {
                 (Some(o), None) => Ok(GroupMember::Official(OfficialId(o))),
                 (None, Some(g)) => Ok(GroupMember::Group(GroupId(g))),
-                _ => Err(StoreError::Corrupt(format!("group {} has a member row with no single member", group.0))),
+                _ => Err(StoreError::Corrupt(format!(
+                    "group {} has a member row with no single member",
+                    group.0
+                ))),
             })
             .collect()
     }
@@ -150,19 +163,24 @@ impl Conn {
     }
 
     /// Every group `official` belongs to, directly or through nesting (LDAP `memberOf`).
-    pub async fn groups_of_official(&mut self, official: OfficialId) -> Result<Vec<GroupId>, StoreError> {
+    pub async fn groups_of_official(
+        &mut self,
+        official: OfficialId,
+    ) -> Result<Vec<GroupId>, StoreError> {
         let sql = "WITH RECURSIVE containing (id) AS ( \
                  SELECT group_id FROM group_members WHERE official_id = $1 \
                  UNION \
                  SELECT m.group_id FROM group_members m JOIN containing c ON m.member_group_id = c.id) \
              SELECT id FROM containing ORDER BY id";
-        let ids: Vec<i64> =
-            on_backend!(self, c => sqlx::query_scalar(sql).bind(official.0).fetch_all(&mut *c).await)?;
+        let ids: Vec<i64> = on_backend!(self, c => sqlx::query_scalar(sql).bind(official.0).fetch_all(&mut *c).await)?;
         Ok(ids.into_iter().map(GroupId).collect())
     }
 
     /// Every group that contains `group`, directly or through nesting.
-    pub async fn groups_containing_group(&mut self, group: GroupId) -> Result<Vec<GroupId>, StoreError> {
+    pub async fn groups_containing_group(
+        &mut self,
+        group: GroupId,
+    ) -> Result<Vec<GroupId>, StoreError> {
         let sql = "WITH RECURSIVE containing (id) AS ( \
                  SELECT group_id FROM group_members WHERE member_group_id = $1 \
                  UNION \

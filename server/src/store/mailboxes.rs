@@ -5,7 +5,9 @@ use sqlx::FromRow;
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
 use crate::directory::OfficialId;
-use crate::mailstore::{BodyId, Mailbox, MailboxId, MailboxMessage, MailboxRole, MessageFlags, Uid};
+use crate::mailstore::{
+    BodyId, Mailbox, MailboxId, MailboxMessage, MailboxRole, MessageFlags, Uid,
+};
 
 const COLUMNS: &str = "id, official_id, name, role, uidvalidity, uidnext, subscribed, created_at";
 
@@ -120,8 +122,10 @@ impl Conn {
         internal_date: UnixTime,
         size: u64,
     ) -> Result<Option<Uid>, StoreError> {
-        let take_uid = "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = $1 RETURNING uidnext - 1";
-        let insert = "INSERT INTO mailbox_messages (mailbox_id, uid, body_id, flags, internal_date, size) \
+        let take_uid =
+            "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = $1 RETURNING uidnext - 1";
+        let insert =
+            "INSERT INTO mailbox_messages (mailbox_id, uid, body_id, flags, internal_date, size) \
              VALUES ($1, $2, $3, $4, $5, $6)";
         let uid: Option<i64> = on_backend!(self, c => {
             let uid: Option<i64> = sqlx::query_scalar(take_uid).bind(mailbox.0).fetch_optional(&mut *c).await?;
@@ -138,12 +142,19 @@ impl Conn {
             }
             Ok::<_, StoreError>(uid)
         })?;
-        uid.map(|u| u32::try_from(u).map(Uid).map_err(|_| StoreError::Corrupt("UID space exhausted".into())))
-            .transpose()
+        uid.map(|u| {
+            u32::try_from(u)
+                .map(Uid)
+                .map_err(|_| StoreError::Corrupt("UID space exhausted".into()))
+        })
+        .transpose()
     }
 
     /// The messages in a mailbox, by UID.
-    pub async fn messages_in(&mut self, mailbox: MailboxId) -> Result<Vec<MailboxMessage>, StoreError> {
+    pub async fn messages_in(
+        &mut self,
+        mailbox: MailboxId,
+    ) -> Result<Vec<MailboxMessage>, StoreError> {
         let sql = "SELECT mailbox_id, uid, body_id, flags, keywords, internal_date, size \
              FROM mailbox_messages WHERE mailbox_id = $1 ORDER BY uid";
         let rows: Vec<MessageRow> =
@@ -172,8 +183,13 @@ impl Conn {
     }
 
     /// Removes one message and returns the body it held (the caller releases it).
-    pub async fn delete_message(&mut self, mailbox: MailboxId, uid: Uid) -> Result<Option<BodyId>, StoreError> {
-        let sql = "DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND uid = $2 RETURNING body_id";
+    pub async fn delete_message(
+        &mut self,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Result<Option<BodyId>, StoreError> {
+        let sql =
+            "DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND uid = $2 RETURNING body_id";
         let body: Option<i64> = on_backend!(self, c => sqlx::query_scalar(sql)
             .bind(mailbox.0)
             .bind(i64::from(uid.0))

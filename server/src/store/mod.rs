@@ -84,7 +84,10 @@ pub struct Store {
 
 #[derive(Debug, Clone)]
 enum Pools {
-    Sqlite { writer: SqlitePool, reader: SqlitePool },
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -284,7 +287,10 @@ mod tests {
             redact("postgres://congvu:s3cret@db/congvu"),
             "postgres://congvu:***@db/congvu"
         );
-        assert_eq!(redact("postgres://congvu@db/congvu"), "postgres://congvu@db/congvu");
+        assert_eq!(
+            redact("postgres://congvu@db/congvu"),
+            "postgres://congvu@db/congvu"
+        );
         assert_eq!(redact("sqlite://data/congvu.db"), "sqlite://data/congvu.db");
     }
 }

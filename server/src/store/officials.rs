@@ -46,7 +46,10 @@ impl TryFrom<OfficialRow> for Official {
         let password = match r.password_hash {
             Some(hash) => Some(StoredPassword {
                 hash: PasswordHash(hash),
-                cost: r.password_cost.parse().map_err(|_| corrupt("password cost"))?,
+                cost: r
+                    .password_cost
+                    .parse()
+                    .map_err(|_| corrupt("password cost"))?,
                 must_change: r.must_change_password,
             }),
             None => None,
@@ -183,12 +186,14 @@ impl Conn {
 
     /// The official with login `login` (lowercase).
     pub async fn official_by_login(&mut self, login: &str) -> Result<Option<Official>, StoreError> {
-        self.one_official(&select_where("o.login = $1"), login).await
+        self.one_official(&select_where("o.login = $1"), login)
+            .await
     }
 
     /// The official whose HR id is `hr_id`.
     pub async fn official_by_hr_id(&mut self, hr_id: &str) -> Result<Option<Official>, StoreError> {
-        self.one_official(&select_where("o.hr_id = $1"), hr_id).await
+        self.one_official(&select_where("o.hr_id = $1"), hr_id)
+            .await
     }
 
     /// The official with id `id`.
@@ -200,7 +205,10 @@ impl Conn {
     }
 
     /// The officials of one agency, by login.
-    pub async fn officials_in_agency(&mut self, agency: AgencyId) -> Result<Vec<Official>, StoreError> {
+    pub async fn officials_in_agency(
+        &mut self,
+        agency: AgencyId,
+    ) -> Result<Vec<Official>, StoreError> {
         let sql = select_where("o.agency_id = $1 ORDER BY o.login");
         let rows: Vec<OfficialRow> =
             on_backend!(self, c => sqlx::query_as(&sql).bind(agency.0).fetch_all(&mut *c).await)?;

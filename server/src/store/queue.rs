@@ -9,7 +9,8 @@ use crate::clock::UnixTime;
 use crate::mailstore::BodyId;
 use crate::queue::{QueueEntry, QueueEntryId};
 
-const COLUMNS: &str = "id, body_id, sender, recipient, recipient_domain, next_attempt_at, attempts, \
+const COLUMNS: &str =
+    "id, body_id, sender, recipient, recipient_domain, next_attempt_at, attempts, \
      last_error, lease_owner, lease_expires_at, created_at";
 
 #[derive(FromRow)]
@@ -54,7 +55,10 @@ impl Conn {
         recipient: &str,
         now: UnixTime,
     ) -> Result<QueueEntryId, StoreError> {
-        let domain = recipient.rsplit_once('@').map_or("", |(_, d)| d).to_ascii_lowercase();
+        let domain = recipient
+            .rsplit_once('@')
+            .map_or("", |(_, d)| d)
+            .to_ascii_lowercase();
         let sql = "INSERT INTO queue_entries (body_id, sender, recipient, recipient_domain, next_attempt_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING id";
         let id: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
@@ -98,10 +102,12 @@ impl Conn {
     }
 
     /// Deletes an entry; returns the body it held.
-    pub async fn delete_queue_entry(&mut self, id: QueueEntryId) -> Result<Option<BodyId>, StoreError> {
+    pub async fn delete_queue_entry(
+        &mut self,
+        id: QueueEntryId,
+    ) -> Result<Option<BodyId>, StoreError> {
         let sql = "DELETE FROM queue_entries WHERE id = $1 RETURNING body_id";
-        let body: Option<i64> =
-            on_backend!(self, c => sqlx::query_scalar(sql).bind(id.0).fetch_optional(&mut *c).await)?;
+        let body: Option<i64> = on_backend!(self, c => sqlx::query_scalar(sql).bind(id.0).fetch_optional(&mut *c).await)?;
         Ok(body.map(BodyId))
     }
 
@@ -127,7 +133,8 @@ impl Conn {
     /// Every queue entry, oldest first.
     pub async fn queue_entries(&mut self) -> Result<Vec<QueueEntry>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM queue_entries ORDER BY id");
-        let rows: Vec<QueueRow> = on_backend!(self, c => sqlx::query_as(&sql).fetch_all(&mut *c).await)?;
+        let rows: Vec<QueueRow> =
+            on_backend!(self, c => sqlx::query_as(&sql).fetch_all(&mut *c).await)?;
         Ok(rows.into_iter().map(QueueEntry::from).collect())
     }
 }

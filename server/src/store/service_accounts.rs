@@ -6,7 +6,8 @@ use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
 use crate::directory::{AgencyId, PasswordHash, ServiceAccount, ServiceAccountId};
 
-const COLUMNS: &str = "id, uuid, name, description, password_hash, scope_agency_id, status, created_at, updated_at";
+const COLUMNS: &str =
+    "id, uuid, name, description, password_hash, scope_agency_id, status, created_at, updated_at";
 
 #[derive(FromRow)]
 struct ServiceAccountRow {
@@ -44,7 +45,10 @@ impl TryFrom<ServiceAccountRow> for ServiceAccount {
 
 impl Conn {
     /// Inserts a service account; `s.id` is ignored and the assigned id returned.
-    pub async fn insert_service_account(&mut self, s: &ServiceAccount) -> Result<ServiceAccountId, StoreError> {
+    pub async fn insert_service_account(
+        &mut self,
+        s: &ServiceAccount,
+    ) -> Result<ServiceAccountId, StoreError> {
         let sql = "INSERT INTO service_accounts (uuid, name, description, password_hash, scope_agency_id, status, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
         let id: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
@@ -62,7 +66,10 @@ impl Conn {
     }
 
     /// The service account called `name`.
-    pub async fn service_account_by_name(&mut self, name: &str) -> Result<Option<ServiceAccount>, StoreError> {
+    pub async fn service_account_by_name(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<ServiceAccount>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM service_accounts WHERE name = $1");
         let row: Option<ServiceAccountRow> =
             on_backend!(self, c => sqlx::query_as(&sql).bind(name).fetch_optional(&mut *c).await)?;
@@ -78,7 +85,10 @@ impl Conn {
     }
 
     /// Deletes a service account; returns whether it existed.
-    pub async fn delete_service_account(&mut self, id: ServiceAccountId) -> Result<bool, StoreError> {
+    pub async fn delete_service_account(
+        &mut self,
+        id: ServiceAccountId,
+    ) -> Result<bool, StoreError> {
         let sql = "DELETE FROM service_accounts WHERE id = $1";
         let n = on_backend!(self, c => sqlx::query(sql)
             .bind(id.0)

@@ -19,55 +19,118 @@ Subject: =?UTF-8?B?VGjDtG5nIGLDoW8=?=\r\n\r\nK\xc3\xadnh g\xe1\xbb\xadi c\xc3\xa
 async fn inbox(f: &Fixture, login: &str) -> congvu::mailstore::MailboxId {
     let official = f.official(login, "Nguyễn Văn An").await;
     let boxes = f.mailstore.mailboxes(official.id).await.unwrap();
-    boxes.into_iter().find(|m| m.role == Some(MailboxRole::Inbox)).unwrap().id
+    boxes
+        .into_iter()
+        .find(|m| m.role == Some(MailboxRole::Inbox))
+        .unwrap()
+        .id
 }
 
 async fn refcount(f: &Fixture, body: congvu::mailstore::BodyId) -> Option<i64> {
-    f.store.read().await.unwrap().body_refcount(body).await.unwrap()
+    f.store
+        .read()
+        .await
+        .unwrap()
+        .body_refcount(body)
+        .await
+        .unwrap()
 }
 
 async fn a_circular_is_stored_once_and_freed_with_its_last_holder(backend: Backend) {
-    let Some(f) = Fixture::with_province(backend).await else { return };
+    let Some(f) = Fixture::with_province(backend).await else {
+        return;
+    };
     let a = inbox(&f, "annv").await;
     let b = inbox(&f, "binhtt").await;
     let c = inbox(&f, "cuongld").await;
 
-    let copies = f.mailstore.deliver(&[a, b, c], CIRCULAR, MessageFlags::default()).await.unwrap();
+    let copies = f
+        .mailstore
+        .deliver(&[a, b, c], CIRCULAR, MessageFlags::default())
+        .await
+        .unwrap();
     assert_eq!(copies.len(), 3);
     let body = f.mailstore.messages(a).await.unwrap()[0].body_id;
     for mailbox in [b, c] {
-        assert_eq!(f.mailstore.messages(mailbox).await.unwrap()[0].body_id, body, "one body for every copy");
+        assert_eq!(
+            f.mailstore.messages(mailbox).await.unwrap()[0].body_id,
+            body,
+            "one body for every copy"
+        );
     }
     assert_eq!(refcount(&f, body).await, Some(3));
-    assert_eq!(f.store.read().await.unwrap().body_by_hash(&BodyHash::of(CIRCULAR)).await.unwrap(), Some(body));
-    assert_eq!(f.mailstore.body(body).await.unwrap().as_deref(), Some(CIRCULAR), "bytes stored exactly");
+    assert_eq!(
+        f.store
+            .read()
+            .await
+            .unwrap()
+            .body_by_hash(&BodyHash::of(CIRCULAR))
+            .await
+            .unwrap(),
+        Some(body)
+    );
+    assert_eq!(
+        f.mailstore.body(body).await.unwrap().as_deref(),
+        Some(CIRCULAR),
+        "bytes stored exactly"
+    );
 
     // The same bytes delivered again add holders, not a body.
-    f.mailstore.deliver(&[a, b], CIRCULAR, MessageFlags::default()).await.unwrap();
+    f.mailstore
+        .deliver(&[a, b], CIRCULAR, MessageFlags::default())
+        .await
+        .unwrap();
     assert_eq!(refcount(&f, body).await, Some(5));
 
-    assert_eq!(f.mailstore.expunge(a, &[Uid(1), Uid(2), Uid(99)]).await.unwrap(), [Uid(1), Uid(2)]);
+    assert_eq!(
+        f.mailstore
+            .expunge(a, &[Uid(1), Uid(2), Uid(99)])
+            .await
+            .unwrap(),
+        [Uid(1), Uid(2)]
+    );
     assert_eq!(refcount(&f, body).await, Some(3));
     f.mailstore.expunge(b, &[Uid(1), Uid(2)]).await.unwrap();
     assert_eq!(refcount(&f, body).await, Some(1));
     f.mailstore.expunge(c, &[Uid(1)]).await.unwrap();
-    assert_eq!(refcount(&f, body).await, None, "the body goes with its last holder");
+    assert_eq!(
+        refcount(&f, body).await,
+        None,
+        "the body goes with its last holder"
+    );
     assert_eq!(f.mailstore.body(body).await.unwrap(), None);
 }
 
 async fn uids_ascend_per_mailbox_and_flags_persist(backend: Backend) {
-    let Some(f) = Fixture::with_province(backend).await else { return };
+    let Some(f) = Fixture::with_province(backend).await else {
+        return;
+    };
     let a = inbox(&f, "annv").await;
     let b = inbox(&f, "binhtt").await;
     for i in 0..3u8 {
         let message = [b"Subject: ".as_slice(), &[b'0' + i], b"\r\n\r\nx\r\n"].concat();
-        f.mailstore.deliver(&[a], &message, MessageFlags::default()).await.unwrap();
+        f.mailstore
+            .deliver(&[a], &message, MessageFlags::default())
+            .await
+            .unwrap();
     }
-    let copies = f.mailstore.deliver(&[b, a], CIRCULAR, MessageFlags::SEEN).await.unwrap();
-    assert_eq!((copies[0].uid, copies[1].uid), (Uid(1), Uid(4)), "UIDs count per mailbox");
+    let copies = f
+        .mailstore
+        .deliver(&[b, a], CIRCULAR, MessageFlags::SEEN)
+        .await
+        .unwrap();
+    assert_eq!(
+        (copies[0].uid, copies[1].uid),
+        (Uid(1), Uid(4)),
+        "UIDs count per mailbox"
+    );
 
     f.mailstore.expunge(a, &[Uid(4)]).await.unwrap();
-    let next = f.mailstore.deliver(&[a], CIRCULAR, MessageFlags::default()).await.unwrap();
+    let next = f
+        .mailstore
+        .deliver(&[a], CIRCULAR, MessageFlags::default())
+        .await
+        .unwrap();
     assert_eq!(next[0].uid, Uid(5), "an expunged UID is never reused");
 
     let messages = f.mailstore.messages(a).await.unwrap();
@@ -79,24 +142,48 @@ async fn uids_ascend_per_mailbox_and_flags_persist(backend: Backend) {
     let flags = MessageFlags::SEEN.with(MessageFlags::FLAGGED);
     let keywords = vec!["$Forwarded".to_string(), "$Label1".to_string()];
     let mut tx = f.store.begin().await.unwrap();
-    assert!(tx.set_message_flags(a, Uid(2), flags, &keywords).await.unwrap());
-    assert!(!tx.set_message_flags(a, Uid(4), flags, &keywords).await.unwrap());
+    assert!(tx
+        .set_message_flags(a, Uid(2), flags, &keywords)
+        .await
+        .unwrap());
+    assert!(!tx
+        .set_message_flags(a, Uid(4), flags, &keywords)
+        .await
+        .unwrap());
     tx.commit().await.unwrap();
     let second = &f.mailstore.messages(a).await.unwrap()[1];
-    assert!(second.flags.contains(MessageFlags::FLAGGED) && second.flags.contains(MessageFlags::SEEN));
+    assert!(
+        second.flags.contains(MessageFlags::FLAGGED) && second.flags.contains(MessageFlags::SEEN)
+    );
     assert!(!second.flags.contains(MessageFlags::DELETED));
     assert_eq!(second.keywords, keywords);
-    assert_eq!(f.mailstore.messages(b).await.unwrap()[0].flags, MessageFlags::SEEN);
+    assert_eq!(
+        f.mailstore.messages(b).await.unwrap()[0].flags,
+        MessageFlags::SEEN
+    );
 
-    let mailboxes = f.mailstore.mailboxes(f.directory.official("annv").await.unwrap().id).await.unwrap();
+    let mailboxes = f
+        .mailstore
+        .mailboxes(f.directory.official("annv").await.unwrap().id)
+        .await
+        .unwrap();
     let inbox = mailboxes.iter().find(|m| m.id == a).unwrap();
     assert_eq!(inbox.uidnext, Uid(6));
 }
 
 async fn queue_entries_share_the_body_and_leases_expire(backend: Backend) {
-    let Some(f) = Fixture::with_province(backend).await else { return };
-    let recipients = vec!["vanphong@hanoi.gov.vn".to_string(), "ThuKy@Mic.Gov.VN".to_string()];
-    let ids = f.queue.enqueue("annv@vinhphuc.gov.vn", &recipients, CIRCULAR).await.unwrap();
+    let Some(f) = Fixture::with_province(backend).await else {
+        return;
+    };
+    let recipients = vec![
+        "vanphong@hanoi.gov.vn".to_string(),
+        "ThuKy@Mic.Gov.VN".to_string(),
+    ];
+    let ids = f
+        .queue
+        .enqueue("annv@vinhphuc.gov.vn", &recipients, CIRCULAR)
+        .await
+        .unwrap();
     assert_eq!(ids.len(), 2);
     let entries = f.queue.entries().await.unwrap();
     assert_eq!(entries[0].body_id, entries[1].body_id);
@@ -105,12 +192,24 @@ async fn queue_entries_share_the_body_and_leases_expire(backend: Backend) {
     let body = entries[0].body_id;
     assert_eq!(refcount(&f, body).await, Some(2));
 
-    let node_a = Lease { owner: "node-a".into(), seconds: 300 };
-    let node_b = Lease { owner: "node-b".into(), seconds: 300 };
+    let node_a = Lease {
+        owner: "node-a".into(),
+        seconds: 300,
+    };
+    let node_b = Lease {
+        owner: "node-b".into(),
+        seconds: 300,
+    };
     let claimed = f.queue.claim_due(&node_a, 10).await.unwrap();
     assert_eq!(claimed.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
-    assert!(claimed.iter().all(|e| e.lease_owner.as_deref() == Some("node-a") && e.lease_expires_at == Some(START.plus(300))));
-    assert!(f.queue.claim_due(&node_b, 10).await.unwrap().is_empty(), "leased entries are not claimed twice");
+    assert!(claimed
+        .iter()
+        .all(|e| e.lease_owner.as_deref() == Some("node-a")
+            && e.lease_expires_at == Some(START.plus(300))));
+    assert!(
+        f.queue.claim_due(&node_b, 10).await.unwrap().is_empty(),
+        "leased entries are not claimed twice"
+    );
 
     // node-a dies; once its lease expires node-b takes the work.
     f.clock.advance(301);
@@ -118,10 +217,26 @@ async fn queue_entries_share_the_body_and_leases_expire(backend: Backend) {
     assert_eq!(taken.len(), 1, "the limit is honoured");
     assert_eq!(taken[0].lease_owner.as_deref(), Some("node-b"));
 
-    f.queue.retry_later(taken[0].id, START.plus(301 + 600), "451 4.4.1 try later").await.unwrap();
-    let rescheduled = f.queue.entries().await.unwrap().into_iter().find(|e| e.id == taken[0].id).unwrap();
-    assert_eq!((rescheduled.attempts, rescheduled.lease_owner.as_deref()), (1, None));
-    assert_eq!(rescheduled.last_error.as_deref(), Some("451 4.4.1 try later"));
+    f.queue
+        .retry_later(taken[0].id, START.plus(301 + 600), "451 4.4.1 try later")
+        .await
+        .unwrap();
+    let rescheduled = f
+        .queue
+        .entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.id == taken[0].id)
+        .unwrap();
+    assert_eq!(
+        (rescheduled.attempts, rescheduled.lease_owner.as_deref()),
+        (1, None)
+    );
+    assert_eq!(
+        rescheduled.last_error.as_deref(),
+        Some("451 4.4.1 try later")
+    );
     let rest = f.queue.claim_due(&node_b, 10).await.unwrap();
     assert_eq!(rest.len(), 1, "the rescheduled entry waits for its time");
     assert_ne!(rest[0].id, taken[0].id);

@@ -5,7 +5,9 @@ mod directory;
 mod mail;
 
 use congvu::clock::{Clock, UnixTime};
-use congvu::directory::{Actor, AgencyLevel, Directory, NewAgency, NewDomain, NewOfficial, Official, PersonName};
+use congvu::directory::{
+    Actor, AgencyLevel, Directory, NewAgency, NewDomain, NewOfficial, Official, PersonName,
+};
 use congvu::mailstore::Mailstore;
 use congvu::queue::Queue;
 use congvu::store::{Store, StoreOptions};
@@ -74,13 +76,26 @@ impl Fixture {
         domain.is_primary = true;
         f.directory.add_domain(&f.admin, domain).await.unwrap();
         f.directory
-            .add_agency(&f.admin, agency("vinhphuc", "UBND tỉnh Vĩnh Phúc", AgencyLevel::Province, None))
+            .add_agency(
+                &f.admin,
+                agency(
+                    "vinhphuc",
+                    "UBND tỉnh Vĩnh Phúc",
+                    AgencyLevel::Province,
+                    None,
+                ),
+            )
             .await
             .unwrap();
         f.directory
             .add_agency(
                 &f.admin,
-                agency("stttt", "Sở Thông tin và Truyền thông", AgencyLevel::Department, Some("vinhphuc")),
+                agency(
+                    "stttt",
+                    "Sở Thông tin và Truyền thông",
+                    AgencyLevel::Department,
+                    Some("vinhphuc"),
+                ),
             )
             .await
             .unwrap();
