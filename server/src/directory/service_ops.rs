@@ -89,7 +89,12 @@ impl Directory {
         let group = group_in(&mut tx, group).await?;
         let (resolved, label) = resolve_member(&mut tx, member).await?;
         if let GroupMember::Group(inner) = resolved {
-            if inner == group.id || tx.groups_containing_group(group.id).await?.contains(&inner) {
+            if inner == group.id
+                || tx
+                    .groups_containing(GroupMember::Group(group.id))
+                    .await?
+                    .contains(&inner)
+            {
                 return Err(DirectoryError::Invalid(format!(
                     "cannot add {label} to {}: it would contain itself",
                     group.name
@@ -160,7 +165,9 @@ impl Directory {
     pub async fn groups_of_official(&self, login: &str) -> Result<Vec<String>, DirectoryError> {
         let mut conn = self.read().await?;
         let official = official_in(&mut conn, login).await?;
-        let ids = conn.groups_of_official(official.id).await?;
+        let ids = conn
+            .groups_containing(GroupMember::Official(official.id))
+            .await?;
         let mut names: Vec<String> = conn
             .groups()
             .await?

@@ -162,32 +162,23 @@ impl Conn {
         Ok(ids.into_iter().map(OfficialId).collect())
     }
 
-    /// Every group `official` belongs to, directly or through nesting (LDAP `memberOf`).
-    pub async fn groups_of_official(
+    /// Every group that contains `member`, directly or through nesting (for an official:
+    /// LDAP `memberOf`; for a group: the groups it must never be made to contain).
+    pub async fn groups_containing(
         &mut self,
-        official: OfficialId,
+        member: GroupMember,
     ) -> Result<Vec<GroupId>, StoreError> {
+        let (official, group) = member_ids(member);
         let sql = "WITH RECURSIVE containing (id) AS ( \
-                 SELECT group_id FROM group_members WHERE official_id = $1 \
+                 SELECT group_id FROM group_members WHERE official_id = $1 OR member_group_id = $2 \
                  UNION \
                  SELECT m.group_id FROM group_members m JOIN containing c ON m.member_group_id = c.id) \
              SELECT id FROM containing ORDER BY id";
-        let ids: Vec<i64> = on_backend!(self, c => sqlx::query_scalar(sql).bind(official.0).fetch_all(&mut *c).await)?;
-        Ok(ids.into_iter().map(GroupId).collect())
-    }
-
-    /// Every group that contains `group`, directly or through nesting.
-    pub async fn groups_containing_group(
-        &mut self,
-        group: GroupId,
-    ) -> Result<Vec<GroupId>, StoreError> {
-        let sql = "WITH RECURSIVE containing (id) AS ( \
-                 SELECT group_id FROM group_members WHERE member_group_id = $1 \
-                 UNION \
-                 SELECT m.group_id FROM group_members m JOIN containing c ON m.member_group_id = c.id) \
-             SELECT id FROM containing ORDER BY id";
-        let ids: Vec<i64> =
-            on_backend!(self, c => sqlx::query_scalar(sql).bind(group.0).fetch_all(&mut *c).await)?;
+        let ids: Vec<i64> = on_backend!(self, c => sqlx::query_scalar(sql)
+            .bind(official)
+            .bind(group)
+            .fetch_all(&mut *c)
+            .await)?;
         Ok(ids.into_iter().map(GroupId).collect())
     }
 }
