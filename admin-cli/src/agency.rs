@@ -30,6 +30,8 @@ pub enum AgencyCommand {
     },
     /// List the agencies.
     List,
+    /// Load the agency tree from a CSV file (code, name, level, parent).
+    Import(crate::import::AgencyImportArgs),
 }
 
 pub async fn run(ctx: &Context, cmd: AgencyCommand) -> anyhow::Result<()> {
@@ -56,6 +58,7 @@ pub async fn run(ctx: &Context, cmd: AgencyCommand) -> anyhow::Result<()> {
                 agency.level, agency.code, agency.name
             ));
         }
+        AgencyCommand::Import(args) => crate::import::run_agency_import(ctx, args).await?,
         AgencyCommand::List => {
             let agencies = ctx.directory.agencies().await?;
             let code_of = |id| {

@@ -6,6 +6,7 @@
 
 mod agency;
 mod domain;
+mod import;
 mod output;
 mod user;
 

@@ -36,6 +36,8 @@ pub enum UserCommand {
     },
     /// Show one official.
     Show { login: String },
+    /// Onboard an agency's officials from its HR list (CSV or XLSX).
+    Import(crate::import::UserImportArgs),
 }
 
 pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
@@ -98,6 +100,7 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
                 ));
             }
         }
+        UserCommand::Import(args) => crate::import::run_user_import(ctx, args).await?,
         UserCommand::Show { login } => {
             let official = ctx.directory.official(&login).await?;
             let aliases = ctx.directory.addresses_of_official(&official.login).await?;

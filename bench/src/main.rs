@@ -1,34 +1,28 @@
-//! `congvu-bench`: the load generator for the side-by-side benchmarks against slapd,
-//! Postfix and Dovecot described in docs/PERFORMANCE.md. Each protocol's workload joins
-//! this binary together with that protocol's server side; until then it only says so.
+//! `congvu-bench`: the workloads behind docs/PERFORMANCE.md, each measured side by side with
+//! its reference in one run (see ../shared/PERFORMANCE.md for the targets).
 #![allow(clippy::print_stdout)]
 
-use std::process::ExitCode;
+mod import;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
-/// congvu load generator.
+/// congvu benchmarks.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// The workload to run.
-    workload: Option<String>,
+    #[command(subcommand)]
+    workload: Workload,
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    match args.workload {
-        None => {
-            println!(
-                "workloads: none yet (LDAP, SMTP and IMAP workloads arrive with their servers)"
-            );
-            ExitCode::SUCCESS
-        }
-        Some(name) => {
-            eprintln!(
-                "congvu-bench: unknown workload {name:?}; run without arguments to list them"
-            );
-            ExitCode::from(2)
-        }
+#[derive(Debug, Subcommand)]
+enum Workload {
+    /// P1/P2: `congvu-admin user import` of N officials into SQLite and PostgreSQL, against
+    /// the hashing floor measured in the same run.
+    Import(import::ImportArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Args::parse().workload {
+        Workload::Import(args) => import::run(args),
     }
 }

@@ -13,7 +13,7 @@ use congvu::server::RunningServer;
 
 /// The congvu mail and directory server.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(name = "congvu-server", version, about)]
 struct Args {
     /// Configuration file (TOML). CONGVU_<SECTION>__<KEY> variables override its values.
     #[arg(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// The path of the `congvu-server` binary built for this test run.
 pub fn server_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_congvu-server"))
+    PathBuf::from(env!("CARGO_BIN_EXE_e2e-congvu-server"))
 }
 
 /// The repository root (for `config/congvu.toml`).

@@ -1,7 +1,9 @@
 //! congvu end-to-end tests: one binary, real servers, real clients.
 #![allow(clippy::unwrap_used)]
 
+mod admin;
 mod binary;
+mod import;
 mod layering;
 mod lifecycle;
 mod store_suite;

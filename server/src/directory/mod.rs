@@ -12,6 +12,8 @@ mod certificate;
 mod domain;
 mod group;
 mod ids;
+mod import;
+mod names;
 mod official;
 mod password;
 mod service;
@@ -24,6 +26,11 @@ pub use certificate::{Certificate, NewCertificate};
 pub use domain::{normalize_domain, MailDomain, NewDomain, DEFAULT_ADDRESS_RULE};
 pub use group::{Group, GroupKind, GroupMember, NewGroup};
 pub use ids::{AgencyId, CertificateId, DomainId, GroupId, OfficialId, ServiceAccountId};
+pub use import::{
+    ImportField, ImportOptions, ImportOutcome, ImportPlan, ImportRow, PlannedCreate, PlannedUpdate,
+    Rejection,
+};
+pub use names::{ascii_word, AddressAllocator, AddressRule};
 pub use official::{
     normalize_login, NewOfficial, Official, OfficialChanges, OfficialStatus, PersonName,
     StoredPassword,
@@ -33,7 +40,9 @@ pub use password::{
 };
 pub use service::{NewServiceAccount, ServiceAccount};
 pub use service_ops::MemberName;
+pub use tree_ops::AgencyImportOutcome;
 
+mod admin_ops;
 mod official_ops;
 mod service_ops;
 mod tree_ops;
@@ -91,6 +100,23 @@ fn not_found(kind: &'static str, key: &str) -> DirectoryError {
     }
 }
 
+/// An audit record of `action` on `target` by `actor`.
+fn audit_record(
+    actor: &Actor,
+    action: &str,
+    target: String,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> AuditRecord {
+    AuditRecord {
+        actor: actor.0.clone(),
+        action: action.to_string(),
+        target,
+        before: before.map(|v| v.to_string()),
+        after: after.map(|v| v.to_string()),
+    }
+}
+
 /// The directory over the store.
 #[derive(Debug, Clone)]
 pub struct Directory {
@@ -122,13 +148,7 @@ impl Directory {
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
     ) -> Result<(), DirectoryError> {
-        let record = AuditRecord {
-            actor: actor.0.clone(),
-            action: action.to_string(),
-            target,
-            before: before.map(|v| v.to_string()),
-            after: after.map(|v| v.to_string()),
-        };
+        let record = audit_record(actor, action, target, before, after);
         tx.record_change(&record, self.now()).await?;
         tx.commit().await?;
         Ok(())

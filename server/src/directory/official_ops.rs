@@ -12,7 +12,7 @@ use crate::mailstore::{Mailbox, MailboxId, Uid, DEFAULT_MAILBOXES};
 use crate::store::{Conn, UniqueKey};
 
 /// What the audit log keeps about an official: never the password hash.
-fn official_summary(o: &Official) -> serde_json::Value {
+pub(super) fn official_summary(o: &Official) -> serde_json::Value {
     json!({
         "login": o.login, "name": o.name.full(), "display_name": o.display_name,
         "address": o.primary_address, "agency_id": o.agency_id.0, "unit": o.unit,
@@ -21,7 +21,7 @@ fn official_summary(o: &Official) -> serde_json::Value {
     })
 }
 
-fn checked_name(name: &PersonName) -> Result<PersonName, DirectoryError> {
+pub(super) fn checked_name(name: &PersonName) -> Result<PersonName, DirectoryError> {
     Ok(PersonName {
         family: super::attribute_value("family name", &name.family)?,
         middle: super::attribute_value("middle name", &name.middle)?,
@@ -147,33 +147,7 @@ impl Directory {
         let mut tx = self.store.begin().await?;
         let mut official = official_in(&mut tx, login).await?;
         let before = official_summary(&official);
-        if let Some(name) = &changes.name {
-            official.name = checked_name(name)?;
-        }
-        if let Some(display) = &changes.display_name {
-            official.display_name = required_attribute("display name", display)?;
-        }
-        if let Some(code) = &changes.agency_code {
-            official.agency_id = agency_in(&mut tx, code).await?.id;
-        }
-        if let Some(unit) = &changes.unit {
-            official.unit = optional_attribute("unit", unit.as_deref())?;
-        }
-        if let Some(title) = &changes.title {
-            official.title = optional_attribute("title", title.as_deref())?;
-        }
-        if let Some(phone) = &changes.phone {
-            official.phone = optional_attribute("phone", phone.as_deref())?;
-        }
-        if let Some(hr_id) = &changes.hr_id {
-            official.hr_id = optional_attribute("employee id", hr_id.as_deref())?;
-        }
-        if let Some(quota) = changes.quota_bytes {
-            if quota <= 0 {
-                return Err(DirectoryError::Invalid("the quota must be positive".into()));
-            }
-            official.quota_bytes = quota;
-        }
+        apply_changes(&mut tx, &mut official, &changes).await?;
         official.updated_at = self.now();
         let hr_id = official.hr_id.clone().unwrap_or_default();
         tx.update_official(&official)
@@ -311,6 +285,42 @@ impl Directory {
     }
 }
 
+/// Validates `changes` and applies them to `official` (in memory; the caller writes it).
+pub(super) async fn apply_changes(
+    conn: &mut Conn,
+    official: &mut Official,
+    changes: &OfficialChanges,
+) -> Result<(), DirectoryError> {
+    if let Some(name) = &changes.name {
+        official.name = checked_name(name)?;
+    }
+    if let Some(display) = &changes.display_name {
+        official.display_name = required_attribute("display name", display)?;
+    }
+    if let Some(code) = &changes.agency_code {
+        official.agency_id = agency_in(conn, code).await?.id;
+    }
+    if let Some(unit) = &changes.unit {
+        official.unit = optional_attribute("unit", unit.as_deref())?;
+    }
+    if let Some(title) = &changes.title {
+        official.title = optional_attribute("title", title.as_deref())?;
+    }
+    if let Some(phone) = &changes.phone {
+        official.phone = optional_attribute("phone", phone.as_deref())?;
+    }
+    if let Some(hr_id) = &changes.hr_id {
+        official.hr_id = optional_attribute("employee id", hr_id.as_deref())?;
+    }
+    if let Some(quota) = changes.quota_bytes {
+        if quota <= 0 {
+            return Err(DirectoryError::Invalid("the quota must be positive".into()));
+        }
+        official.quota_bytes = quota;
+    }
+    Ok(())
+}
+
 /// The official with `login` as seen by `conn`.
 pub(super) async fn official_in(conn: &mut Conn, login: &str) -> Result<Official, DirectoryError> {
     let login = normalize_login(login)?;
@@ -319,7 +329,7 @@ pub(super) async fn official_in(conn: &mut Conn, login: &str) -> Result<Official
         .ok_or_else(|| not_found("official", &login))
 }
 
-async fn create_default_mailboxes(
+pub(super) async fn create_default_mailboxes(
     tx: &mut Conn,
     official: &Official,
 ) -> Result<(), DirectoryError> {

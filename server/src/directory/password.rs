@@ -85,12 +85,20 @@ impl Argon2Cost {
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     full: Argon2Cost,
+    /// Threads for [`PasswordHasher::hash_all`]; 0 is one per core.
+    workers: usize,
 }
 
 impl PasswordHasher {
     /// A hasher whose full cost is `full`.
     pub fn new(full: Argon2Cost) -> PasswordHasher {
-        PasswordHasher { full }
+        PasswordHasher { full, workers: 0 }
+    }
+
+    /// The same hasher, hashing batches on `workers` threads (0: one per core).
+    pub fn with_workers(mut self, workers: usize) -> PasswordHasher {
+        self.workers = workers;
+        self
     }
 
     /// Hashes `password` at `cost`.
@@ -118,6 +126,47 @@ impl PasswordHasher {
                 .is_ok(),
             Err(_) => false,
         }
+    }
+}
+
+impl PasswordHasher {
+    /// Hashes many passwords on the hasher's worker threads, in order, calling
+    /// `progress(n)` as each batch of `n` finishes. Blocking: run it off the async threads.
+    pub fn hash_all(
+        &self,
+        secrets: &[(String, PasswordCost)],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<PasswordHash>, DirectoryError> {
+        let workers = match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let chunk = secrets.len().div_ceil(workers).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = secrets
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut hashes = Vec::with_capacity(part.len());
+                        for batch in part.chunks(64) {
+                            for (secret, cost) in batch {
+                                hashes.push(self.hash(secret, *cost)?);
+                            }
+                            progress(batch.len() as u64);
+                        }
+                        Ok::<_, DirectoryError>(hashes)
+                    })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(secrets.len());
+            for handle in handles {
+                let part = handle
+                    .join()
+                    .map_err(|_| DirectoryError::Invalid("a hashing thread panicked".into()))??;
+                all.extend(part);
+            }
+            Ok(all)
+        })
     }
 }
 
@@ -149,6 +198,25 @@ mod tests {
         assert!(hasher.verify("Mật khẩu 2026!", &hash));
         assert!(!hasher.verify("Mật khẩu 2025!", &hash));
         assert!(!hasher.verify("x", &PasswordHash("not a phc".into())));
+    }
+
+    #[test]
+    fn hash_all_keeps_the_order_across_threads() {
+        let hasher = PasswordHasher::new(Argon2Cost::INITIAL).with_workers(4);
+        let secrets: Vec<_> = (0..9)
+            .map(|i| (format!("secret-{i}"), PasswordCost::Initial))
+            .collect();
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let hashes = hasher
+            .hash_all(&secrets, &|n| {
+                done.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+            })
+            .unwrap();
+        assert_eq!(done.into_inner(), 9);
+        for ((secret, _), hash) in secrets.iter().zip(&hashes) {
+            assert!(hasher.verify(secret, hash), "{secret}");
+        }
+        assert!(!hasher.verify("secret-0", &hashes[1]));
     }
 
     #[test]

@@ -3,11 +3,20 @@
 use serde_json::json;
 
 use super::{
-    name_taken, normalize_agency_code, normalize_domain, not_found, required_attribute, Actor,
-    AddressEntry, AddressOwner, Agency, AgencyId, Directory, DirectoryError, MailAddress,
-    MailDomain, NewAgency, NewDomain,
+    audit_record, name_taken, normalize_agency_code, normalize_domain, not_found,
+    required_attribute, Actor, AddressEntry, AddressOwner, Agency, AgencyId, Directory,
+    DirectoryError, MailAddress, MailDomain, NewAgency, NewDomain,
 };
 use crate::store::{Conn, UniqueKey};
+
+/// What an agency import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgencyImportOutcome {
+    /// Codes of the agencies added, in file order.
+    pub added: Vec<String>,
+    /// Rows naming agencies already present as described.
+    pub unchanged: usize,
+}
 
 fn agency_summary(a: &Agency, parent: Option<&str>) -> serde_json::Value {
     json!({ "code": a.code, "name": a.name, "level": a.level.as_str(), "parent": parent })
@@ -73,11 +82,73 @@ impl Directory {
         actor: &Actor,
         new: NewAgency,
     ) -> Result<Agency, DirectoryError> {
+        let mut tx = self.store.begin().await?;
+        let (agency, after) = self.insert_agency(&mut tx, &new).await?;
+        let target = format!("agency:{}", agency.code);
+        self.commit_change(tx, actor, "agency.add", target, None, Some(after))
+            .await?;
+        Ok(agency)
+    }
+
+    /// Adds the agencies of an imported tree in file order (parents before children, or
+    /// already present), in one transaction; agencies already present with the same name,
+    /// level and parent are left alone. With `dry_run` nothing is committed.
+    pub async fn import_agencies(
+        &self,
+        actor: &Actor,
+        agencies: Vec<(u64, NewAgency)>,
+        dry_run: bool,
+    ) -> Result<AgencyImportOutcome, DirectoryError> {
+        let mut tx = self.store.begin().await?;
+        let mut outcome = AgencyImportOutcome::default();
+        for (line, new) in agencies {
+            let at_line = |e: DirectoryError| DirectoryError::Invalid(format!("line {line}: {e}"));
+            let code = normalize_agency_code(&new.code).map_err(at_line)?;
+            if let Some(existing) = tx.agency_by_code(&code).await? {
+                let parent = match existing.parent_id {
+                    Some(id) => tx.agency_by_id(id).await?.map(|p| p.code),
+                    None => None,
+                };
+                let wanted_parent = new.parent_code.as_deref().map(str::to_ascii_lowercase);
+                if existing.name != new.name.trim()
+                    || existing.level != new.level
+                    || parent != wanted_parent
+                {
+                    return Err(at_line(DirectoryError::Invalid(format!(
+                        "agency {code} exists with another name, level or parent: change it with `agency move` or fix the file"
+                    ))));
+                }
+                outcome.unchanged += 1;
+                continue;
+            }
+            let (agency, after) = self.insert_agency(&mut tx, &new).await.map_err(at_line)?;
+            let record = audit_record(
+                actor,
+                "agency.add",
+                format!("agency:{}", agency.code),
+                None,
+                Some(after),
+            );
+            tx.record_change(&record, self.now()).await?;
+            outcome.added.push(agency.code);
+        }
+        if !dry_run {
+            tx.commit().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Inserts one agency in `tx`, checking codes, names, the parent and the level rules;
+    /// returns it with its audit summary.
+    async fn insert_agency(
+        &self,
+        tx: &mut Conn,
+        new: &NewAgency,
+    ) -> Result<(Agency, serde_json::Value), DirectoryError> {
         let code = normalize_agency_code(&new.code)?;
         let name = required_attribute("agency name", &new.name)?;
-        let mut tx = self.store.begin().await?;
         let parent = match &new.parent_code {
-            Some(p) => Some(agency_in(&mut tx, p).await?),
+            Some(p) => Some(agency_in(tx, p).await?),
             None => None,
         };
         check_level(new.level, parent.as_ref())?;
@@ -111,20 +182,11 @@ impl Directory {
             .await
             .map_err(|e| name_taken(e.into(), &[(UniqueKey::AgencyCode, &agency.code)]))?;
         if let Some(address) = &new.mail_address {
-            self.claim_address(&mut tx, address, AddressOwner::Agency(agency.id), false)
+            self.claim_address(tx, address, AddressOwner::Agency(agency.id), false)
                 .await?;
         }
-        let after = agency_summary(&agency, parent.as_ref().map(|p| p.code.as_str()));
-        self.commit_change(
-            tx,
-            actor,
-            "agency.add",
-            format!("agency:{}", agency.code),
-            None,
-            Some(after),
-        )
-        .await?;
-        Ok(agency)
+        let summary = agency_summary(&agency, parent.as_ref().map(|p| p.code.as_str()));
+        Ok((agency, summary))
     }
 
     /// The agency with `code`.

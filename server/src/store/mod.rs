@@ -21,6 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 mod addresses;
+mod admin;
 mod agencies;
 mod audit;
 mod bodies;
@@ -28,12 +29,14 @@ mod certificates;
 mod domains;
 mod error;
 mod groups;
+mod import;
 mod mailboxes;
 mod officials;
 mod queue;
 mod service_accounts;
 
 pub use error::{StoreError, UniqueKey};
+pub use import::{AddressHolder, HrIdHolder};
 
 /// Expands `$body` once per backend with `$c` bound to that backend's `&mut Connection`.
 macro_rules! on_backend {
