@@ -3,5 +3,6 @@
 # and writes the figures to docs/PERFORMANCE.md. Usage: bench/import.sh [--officials N] [--no-postgres]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
 cargo build --release -q -p congvu-admin -p congvu-bench
-exec target/release/congvu-bench import "$@"
+exec "$target/release/congvu-bench" import --admin "$target/release/congvu-admin" "$@"

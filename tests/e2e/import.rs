@@ -18,6 +18,7 @@ on_both_backends!(
     continue_on_error_reports_line_numbers,
     re_import_changes_only_what_changed,
     the_agency_tree_imports_from_a_file,
+    passwords_from_the_file_need_the_flag_and_get_the_full_cost,
 );
 
 /// An HR list as Excel-on-Windows writes it: BOM, semicolons, CRLF, a blank row, and two
@@ -569,6 +570,56 @@ hopchau,Xã Hợp Châu,Xã,tamdao\n";
         directory.agency("xa2").await.is_err(),
         "a failing tree import is not rolled back"
     );
+}
+
+async fn passwords_from_the_file_need_the_flag_and_get_the_full_cost(backend: Backend) {
+    let Some((db, cli)) = setup(backend).await else {
+        return;
+    };
+    let list = write(
+        &cli.dir,
+        "with-passwords.csv",
+        "Họ và tên,Mật khẩu\nLê Thị Hồng Nhung,Hoa-sen-2026!\n",
+    );
+    let refused = cli.run(&[
+        "user",
+        "import",
+        "--agency",
+        "stttt",
+        list.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.code, Some(1));
+    assert!(
+        refused.stderr.contains("pass --passwords-from-file"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("Hoa-sen-2026!"));
+
+    let out = cli
+        .run(&[
+            "user",
+            "import",
+            "--agency",
+            "stttt",
+            list.to_str().unwrap(),
+            "--passwords-from-file",
+            "--address-rule",
+            "{given}.{family}",
+        ])
+        .ok();
+    assert!(!out.stdout.contains("Hoa-sen-2026!") && !out.stderr.contains("Hoa-sen-2026!"));
+    let nhung = directory(&db).await.official("nhung.le").await.unwrap();
+    assert_eq!(nhung.primary_address, "nhung.le@vinhphuc.gov.vn");
+    let password = nhung.password.unwrap();
+    assert_eq!(password.cost, congvu::directory::PasswordCost::Full);
+    // The CLI's config sets the full cost to m=64 KiB, t=1 (tests/e2e/admin.rs).
+    assert!(
+        password.hash.0.starts_with("$argon2id$v=19$m=64,t=1,p=1$"),
+        "{:?}",
+        password.hash.0
+    );
+    assert!(PasswordHasher::new(Argon2Cost::INITIAL).verify("Hoa-sen-2026!", &password.hash));
 }
 
 /// The directory of `db`, opened in-process next to the CLI's runs.

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 
-use super::official_ops::{apply_changes, create_default_mailboxes, official_in, official_summary};
+use super::official_ops::{apply_changes, default_mailboxes, official_in, official_summary};
 use super::tree_ops::agency_in;
 use super::{
     ascii_word, attribute_value, audit_record, optional_attribute, Actor, AddressAllocator,
@@ -239,18 +239,19 @@ impl Directory {
             .ok_or_else(|| {
                 DirectoryError::Invalid("the agency's domain no longer exists".into())
             })?;
-        for (create, password) in plan.creates.iter().zip(passwords) {
-            let official = self
-                .create_planned(&mut tx, plan, &domain, create, password)
-                .await?;
-            let record = audit_record(
+        let mut records = Vec::with_capacity(plan.creates.len() + plan.updates.len() + 1);
+        let created = self
+            .create_planned(&mut tx, plan, &domain, passwords)
+            .await?;
+        for official in &created {
+            let target = format!("official:{}", official.login);
+            records.push(audit_record(
                 actor,
                 "official.import",
-                format!("official:{}", official.login),
+                target,
                 None,
-                Some(official_summary(&official)),
-            );
-            tx.record_change(&record, now).await?;
+                Some(official_summary(official)),
+            ));
         }
         for update in &plan.updates {
             let mut official = official_in(&mut tx, &update.login).await?;
@@ -260,14 +261,14 @@ impl Directory {
             tx.update_official(&official)
                 .await
                 .map_err(|e| line_error(update.line, e.into()))?;
-            let record = audit_record(
+            let target = format!("official:{}", official.login);
+            records.push(audit_record(
                 actor,
                 "official.update",
-                format!("official:{}", official.login),
+                target,
                 Some(before),
                 Some(official_summary(&official)),
-            );
-            tx.record_change(&record, now).await?;
+            ));
         }
         let mut disabled = 0;
         if plan.disable_missing {
@@ -275,14 +276,15 @@ impl Directory {
                 let official = official_in(&mut tx, login).await?;
                 tx.set_official_status(official.id, OfficialStatus::Disabled, now)
                     .await?;
-                let record = audit_record(
+                let before = json!({"status": "active"});
+                let after = json!({"status": "disabled", "reason": "not on the HR list"});
+                records.push(audit_record(
                     actor,
                     "official.disable",
                     format!("official:{login}"),
-                    Some(json!({"status": "active"})),
-                    Some(json!({"status": "disabled", "reason": "not on the HR list"})),
-                );
-                tx.record_change(&record, now).await?;
+                    Some(before),
+                    Some(after),
+                ));
                 disabled += 1;
             }
         }
@@ -290,64 +292,84 @@ impl Directory {
             "agency": plan.agency.code, "created": plan.creates.len(), "updated": plan.updates.len(),
             "unchanged": plan.unchanged.len(), "rejected": plan.rejected.len(), "disabled": disabled,
         });
-        let record = audit_record(
+        records.push(audit_record(
             actor,
             "agency.import",
             format!("agency:{}", plan.agency.code),
             None,
             Some(summary),
-        );
-        tx.record_change(&record, now).await?;
+        ));
+        tx.record_changes(&records, now).await?;
         tx.commit().await?;
         Ok(ImportOutcome {
-            created: plan.creates.len(),
+            created: created.len(),
             updated: plan.updates.len(),
             disabled,
         })
     }
 
+    /// Writes the planned officials with their primary addresses and mailboxes, a few
+    /// multi-row statements for the whole file.
     async fn create_planned(
         &self,
         tx: &mut Conn,
         plan: &ImportPlan,
         domain: &MailDomain,
-        create: &PlannedCreate,
-        password: StoredPassword,
-    ) -> Result<Official, DirectoryError> {
+        passwords: Vec<StoredPassword>,
+    ) -> Result<Vec<Official>, DirectoryError> {
         let now = self.now();
-        let mut official = Official {
-            id: OfficialId(0),
-            uuid: Self::new_uuid(),
-            login: create.login.clone(),
-            display_name: create.name.full(),
-            name: create.name.clone(),
-            primary_address: create.address.clone(),
-            agency_id: plan.agency.id,
-            unit: create.unit.clone(),
-            title: create.title.clone(),
-            phone: create.phone.clone(),
-            hr_id: create.employee_id.clone(),
-            status: OfficialStatus::Active,
-            password: Some(password),
-            quota_bytes: domain.default_quota_bytes,
-            created_at: now,
-            updated_at: now,
-        };
-        official.id = tx
-            .insert_official(&official)
+        let mut officials: Vec<Official> = plan
+            .creates
+            .iter()
+            .zip(passwords)
+            .map(|(create, password)| Official {
+                id: OfficialId(0),
+                uuid: Self::new_uuid(),
+                login: create.login.clone(),
+                display_name: create.name.full(),
+                name: create.name.clone(),
+                primary_address: create.address.clone(),
+                agency_id: plan.agency.id,
+                unit: create.unit.clone(),
+                title: create.title.clone(),
+                phone: create.phone.clone(),
+                hr_id: create.employee_id.clone(),
+                status: OfficialStatus::Active,
+                password: Some(password),
+                quota_bytes: domain.default_quota_bytes,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let ids = tx
+            .insert_officials(&officials)
             .await
-            .map_err(|e| line_error(create.line, e.into()))?;
-        let entry = AddressEntry {
-            address: official.primary_address.clone(),
-            owner: AddressOwner::Official(official.id),
-            is_primary: true,
-        };
-        tx.insert_address(&entry, domain.id, now)
+            .map_err(|e| changed_since_plan(e.into()))?;
+        for (official, id) in officials.iter_mut().zip(ids) {
+            official.id = id;
+        }
+        let addresses: Vec<AddressEntry> = officials
+            .iter()
+            .map(|o| AddressEntry {
+                address: o.primary_address.clone(),
+                owner: AddressOwner::Official(o.id),
+                is_primary: true,
+            })
+            .collect();
+        tx.insert_addresses(&addresses, domain.id, now)
             .await
-            .map_err(|e| line_error(create.line, e.into()))?;
-        create_default_mailboxes(tx, &official).await?;
-        Ok(official)
+            .map_err(|e| changed_since_plan(e.into()))?;
+        let mailboxes: Vec<_> = officials.iter().flat_map(default_mailboxes).collect();
+        tx.insert_mailboxes(&mailboxes).await?;
+        Ok(officials)
     }
+}
+
+/// A conflict found while writing: someone changed the directory after the plan was made.
+fn changed_since_plan(e: DirectoryError) -> DirectoryError {
+    DirectoryError::Invalid(format!(
+        "{e} (the directory changed since the plan was made: run the import again)"
+    ))
 }
 
 /// Prefixes an error with the row it came from.
@@ -553,9 +575,7 @@ impl Planner<'_> {
         let has = |f: ImportField| self.options.columns.contains(&f);
         let mut changes = OfficialChanges::default();
         let mut fields = Vec::new();
-        if ascii_word(&official.name.full()) != ascii_word(&row.name.full())
-            || official.name.full() != row.name.full()
-        {
+        if official.name.full() != row.name.full() {
             changes.name = Some(row.name.clone());
             changes.display_name = Some(row.name.full());
             fields.push("name");

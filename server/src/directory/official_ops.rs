@@ -333,21 +333,26 @@ pub(super) async fn create_default_mailboxes(
     tx: &mut Conn,
     official: &Official,
 ) -> Result<(), DirectoryError> {
+    tx.insert_mailboxes(&default_mailboxes(official)).await?;
+    Ok(())
+}
+
+/// The mailboxes every new official starts with (INBOX, Sent, Drafts, Trash, Junk).
+pub(super) fn default_mailboxes(official: &Official) -> Vec<Mailbox> {
     // RFC 3501 §2.3.1.1: a creation time in seconds is a UIDVALIDITY that never repeats for
     // a mailbox name once it is deleted and recreated later.
     let uidvalidity = u32::try_from(official.created_at.0).unwrap_or(1).max(1);
-    for (name, role) in DEFAULT_MAILBOXES {
-        let mailbox = Mailbox {
+    DEFAULT_MAILBOXES
+        .iter()
+        .map(|(name, role)| Mailbox {
             id: MailboxId(0),
             official_id: official.id,
             name: name.to_string(),
-            role: Some(role),
+            role: Some(*role),
             uidvalidity,
             uidnext: Uid(1),
             subscribed: true,
             created_at: official.created_at,
-        };
-        tx.insert_mailbox(&mailbox).await?;
-    }
-    Ok(())
+        })
+        .collect()
 }

@@ -1,10 +1,16 @@
 //! SQL for bulk import: what the planner needs about the whole directory, read in a few
 //! queries instead of one per row.
 
+use std::collections::HashMap;
+
 use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
-use crate::directory::{AgencyId, DomainId};
+use crate::clock::UnixTime;
+use crate::directory::{
+    AddressEntry, AddressOwner, AgencyId, AuditRecord, DomainId, Official, OfficialId,
+};
+use crate::mailstore::{Mailbox, MailboxRole};
 
 /// Who holds an HR id.
 #[derive(Debug, Clone, FromRow)]
@@ -50,5 +56,142 @@ impl Conn {
     pub async fn hr_id_holders(&mut self) -> Result<Vec<HrIdHolder>, StoreError> {
         let sql = "SELECT hr_id, login, agency_id FROM officials WHERE hr_id IS NOT NULL";
         Ok(on_backend!(self, c => sqlx::query_as(sql).fetch_all(&mut *c).await)?)
+    }
+}
+
+/// Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters at 18 columns.
+const BATCH_ROWS: usize = 1000;
+
+impl Conn {
+    /// Inserts many officials with few statements; returns their ids in the same order.
+    /// Ids, primary addresses and mailboxes of the given values are ignored, as in
+    /// [`Conn::insert_official`].
+    pub async fn insert_officials(
+        &mut self,
+        officials: &[Official],
+    ) -> Result<Vec<OfficialId>, StoreError> {
+        let mut ids = HashMap::with_capacity(officials.len());
+        for chunk in officials.chunks(BATCH_ROWS) {
+            let rows: Vec<(i64, String)> = on_backend!(self, c => {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO officials (uuid, login, family_name, middle_name, given_name, display_name, \
+                     agency_id, unit, title, phone, hr_id, status, password_hash, password_cost, \
+                     must_change_password, quota_bytes, created_at, updated_at) ",
+                );
+                insert.push_values(chunk, |mut row, o| {
+                    let password = o.password.as_ref();
+                    row.push_bind(&o.uuid)
+                        .push_bind(&o.login)
+                        .push_bind(&o.name.family)
+                        .push_bind(&o.name.middle)
+                        .push_bind(&o.name.given)
+                        .push_bind(&o.display_name)
+                        .push_bind(o.agency_id.0)
+                        .push_bind(&o.unit)
+                        .push_bind(&o.title)
+                        .push_bind(&o.phone)
+                        .push_bind(&o.hr_id)
+                        .push_bind(o.status.as_str())
+                        .push_bind(password.map(|p| p.hash.0.as_str()))
+                        .push_bind(password.map_or("full", |p| p.cost.as_str()))
+                        .push_bind(password.is_some_and(|p| p.must_change))
+                        .push_bind(o.quota_bytes)
+                        .push_bind(o.created_at.0)
+                        .push_bind(o.updated_at.0);
+                });
+                insert.push(" RETURNING id, login");
+                insert.build_query_as().fetch_all(&mut *c).await
+            })?;
+            ids.extend(rows.into_iter().map(|(id, login)| (login, OfficialId(id))));
+        }
+        officials
+            .iter()
+            .map(|o| {
+                ids.get(&o.login)
+                    .copied()
+                    .ok_or_else(|| StoreError::Corrupt(format!("no id returned for {}", o.login)))
+            })
+            .collect()
+    }
+
+    /// Claims many addresses in `domain` with few statements.
+    pub async fn insert_addresses(
+        &mut self,
+        entries: &[AddressEntry],
+        domain: DomainId,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        for chunk in entries.chunks(BATCH_ROWS) {
+            on_backend!(self, c => {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO addresses (address, domain_id, official_id, group_id, agency_id, is_primary, created_at) ",
+                );
+                insert.push_values(chunk, |mut row, e| {
+                    let (official, group, agency) = match e.owner {
+                        AddressOwner::Official(id) => (Some(id.0), None, None),
+                        AddressOwner::Group(id) => (None, Some(id.0), None),
+                        AddressOwner::Agency(id) => (None, None, Some(id.0)),
+                    };
+                    row.push_bind(&e.address)
+                        .push_bind(domain.0)
+                        .push_bind(official)
+                        .push_bind(group)
+                        .push_bind(agency)
+                        .push_bind(e.is_primary)
+                        .push_bind(now.0);
+                });
+                insert.build().execute(&mut *c).await.map(|r| r.rows_affected())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Creates many mailboxes with few statements.
+    pub async fn insert_mailboxes(&mut self, mailboxes: &[Mailbox]) -> Result<(), StoreError> {
+        for chunk in mailboxes.chunks(BATCH_ROWS) {
+            on_backend!(self, c => {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO mailboxes (official_id, name, role, uidvalidity, uidnext, subscribed, created_at) ",
+                );
+                insert.push_values(chunk, |mut row, m| {
+                    row.push_bind(m.official_id.0)
+                        .push_bind(&m.name)
+                        .push_bind(m.role.map(MailboxRole::as_str))
+                        .push_bind(i64::from(m.uidvalidity))
+                        .push_bind(i64::from(m.uidnext.0))
+                        .push_bind(m.subscribed)
+                        .push_bind(m.created_at.0);
+                });
+                insert.build().execute(&mut *c).await.map(|r| r.rows_affected())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes many audit rows and bumps the directory version once, in this transaction.
+    pub async fn record_changes(
+        &mut self,
+        records: &[AuditRecord],
+        at: UnixTime,
+    ) -> Result<(), StoreError> {
+        for chunk in records.chunks(BATCH_ROWS) {
+            on_backend!(self, c => {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_log (at, actor, action, target, before_summary, after_summary) ",
+                );
+                insert.push_values(chunk, |mut row, r| {
+                    row.push_bind(at.0)
+                        .push_bind(&r.actor)
+                        .push_bind(&r.action)
+                        .push_bind(&r.target)
+                        .push_bind(&r.before)
+                        .push_bind(&r.after);
+                });
+                insert.build().execute(&mut *c).await.map(|r| r.rows_affected())
+            })?;
+        }
+        let bump = "UPDATE directory_version SET version = version + 1 WHERE id = 1";
+        on_backend!(self, c => sqlx::query(bump).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        Ok(())
     }
 }
