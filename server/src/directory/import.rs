@@ -7,13 +7,14 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 
-use super::official_ops::{apply_changes, default_mailboxes, official_in, official_summary};
+use super::official_ops::{apply_changes, initial_uidvalidity, official_in, official_summary};
 use super::tree_ops::agency_in;
 use super::{
     ascii_word, attribute_value, audit_record, optional_attribute, Actor, AddressAllocator,
     AddressEntry, AddressOwner, AddressRule, Agency, Directory, DirectoryError, MailAddress,
     MailDomain, Official, OfficialChanges, OfficialId, OfficialStatus, PersonName, StoredPassword,
 };
+use crate::mailstore::DEFAULT_MAILBOXES;
 use crate::store::Conn;
 
 /// A field an HR list may carry.
@@ -359,8 +360,18 @@ impl Directory {
         tx.insert_addresses(&addresses, domain.id, now)
             .await
             .map_err(|e| changed_since_plan(e.into()))?;
-        let mailboxes: Vec<_> = officials.iter().flat_map(default_mailboxes).collect();
-        tx.insert_mailboxes(&mailboxes).await?;
+        if let Some(first) = officials.iter().map(|o| o.id).min() {
+            let uidvalidity = initial_uidvalidity(now);
+            let created = tx
+                .insert_missing_default_mailboxes(first, &DEFAULT_MAILBOXES, uidvalidity, now)
+                .await?;
+            if created != (officials.len() * DEFAULT_MAILBOXES.len()) as u64 {
+                return Err(changed_since_plan(DirectoryError::Invalid(format!(
+                    "{created} mailboxes created for {} officials",
+                    officials.len()
+                ))));
+            }
+        }
         Ok(officials)
     }
 }

@@ -8,6 +8,7 @@ use super::{
     AddressOwner, Directory, DirectoryError, MailAddress, NewOfficial, Official, OfficialChanges,
     OfficialId, OfficialStatus, PersonName, StoredPassword,
 };
+use crate::clock::UnixTime;
 use crate::mailstore::{Mailbox, MailboxId, Uid, DEFAULT_MAILBOXES};
 use crate::store::{Conn, UniqueKey};
 
@@ -337,11 +338,15 @@ pub(super) async fn create_default_mailboxes(
     Ok(())
 }
 
+/// The UIDVALIDITY of a mailbox created at `created_at`. RFC 3501 §2.3.1.1: a creation time
+/// in seconds never repeats for a mailbox name that is deleted and recreated later.
+pub(super) fn initial_uidvalidity(created_at: UnixTime) -> u32 {
+    u32::try_from(created_at.0).unwrap_or(1).max(1)
+}
+
 /// The mailboxes every new official starts with (INBOX, Sent, Drafts, Trash, Junk).
 pub(super) fn default_mailboxes(official: &Official) -> Vec<Mailbox> {
-    // RFC 3501 §2.3.1.1: a creation time in seconds is a UIDVALIDITY that never repeats for
-    // a mailbox name once it is deleted and recreated later.
-    let uidvalidity = u32::try_from(official.created_at.0).unwrap_or(1).max(1);
+    let uidvalidity = initial_uidvalidity(official.created_at);
     DEFAULT_MAILBOXES
         .iter()
         .map(|(name, role)| Mailbox {
