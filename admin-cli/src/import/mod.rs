@@ -10,7 +10,8 @@ mod table;
 use std::path::PathBuf;
 
 use congvu::directory::{
-    generate_initial_password, ImportField, ImportOptions, ImportPlan, PasswordCost, StoredPassword,
+    generate_initial_password, ImportField, ImportOptions, ImportOutcome, ImportPlan, PasswordCost,
+    StoredPassword,
 };
 
 use crate::Context;
@@ -107,15 +108,15 @@ pub async fn run_user_import(ctx: &Context, args: UserImportArgs) -> anyhow::Res
             "{n} new official(s) get generated initial passwords: pass --credentials-out FILE to receive them"
         ),
     };
-    let (secrets, passwords) = hash_passwords(ctx, &plan).await?;
+    let secrets = initial_secrets(&plan);
     if let Some(credentials) = &credentials {
-        credentials.write(&plan, &secrets)?;
+        let generated: Vec<Option<String>> = secrets
+            .iter()
+            .map(|s| s.generated.then(|| s.secret.clone()))
+            .collect();
+        credentials.write(&plan, &generated)?;
     }
-    match ctx
-        .directory
-        .apply_import(&ctx.actor, &plan, passwords)
-        .await
-    {
+    match apply_while_hashing(ctx, &plan, secrets).await {
         Ok(outcome) => {
             report::outcome(ctx, &file, &plan, Some(&outcome));
             Ok(())
@@ -124,48 +125,77 @@ pub async fn run_user_import(ctx: &Context, args: UserImportArgs) -> anyhow::Res
             if let Some(credentials) = credentials {
                 credentials.discard();
             }
-            Err(e.into())
+            Err(e)
         }
     }
 }
 
-/// Generates an initial password for every new official without one from the file and
-/// hashes them all (generated at the initial cost, given at the full cost) on every core.
-/// Returns the plain generated secrets (for the credentials file) and the stored passwords.
-async fn hash_passwords(
-    ctx: &Context,
-    plan: &ImportPlan,
-) -> anyhow::Result<(Vec<Option<String>>, Vec<StoredPassword>)> {
-    let secrets: Vec<(String, PasswordCost, bool)> = plan
-        .creates
+/// The password of one new official, before hashing.
+struct InitialSecret {
+    secret: String,
+    cost: PasswordCost,
+    /// Generated here (and so written to the credentials file), not taken from the list.
+    generated: bool,
+}
+
+/// A generated password for every new official without one from the file; generated ones
+/// are stored at the initial cost, given ones (chosen by people) at the full cost.
+fn initial_secrets(plan: &ImportPlan) -> Vec<InitialSecret> {
+    plan.creates
         .iter()
         .map(|c| match &c.password {
-            Some(given) => (given.clone(), PasswordCost::Full, false),
-            None => (generate_initial_password(), PasswordCost::Initial, true),
+            Some(given) => InitialSecret {
+                secret: given.clone(),
+                cost: PasswordCost::Full,
+                generated: false,
+            },
+            None => InitialSecret {
+                secret: generate_initial_password(),
+                cost: PasswordCost::Initial,
+                generated: true,
+            },
         })
-        .collect();
+        .collect()
+}
+
+/// Hashes the passwords in batches on every core while the directory writes the batches
+/// already hashed, all in the import's one transaction.
+async fn apply_while_hashing(
+    ctx: &Context,
+    plan: &ImportPlan,
+    secrets: Vec<InitialSecret>,
+) -> anyhow::Result<ImportOutcome> {
+    const BATCH: usize = 1000;
+    let (batches, received) = tokio::sync::mpsc::channel(2);
     let hasher = ctx.hasher.clone();
-    let to_hash: Vec<(String, PasswordCost)> =
-        secrets.iter().map(|(s, c, _)| (s.clone(), *c)).collect();
-    let progress = progress_bar(to_hash.len() as u64, "hashing initial passwords");
+    let progress = progress_bar(secrets.len() as u64, "hashing initial passwords");
     let bar = progress.clone();
-    let hashes =
-        tokio::task::spawn_blocking(move || hasher.hash_all(&to_hash, &|n| bar.inc(n))).await??;
+    let hashing = tokio::task::spawn_blocking(move || {
+        for chunk in secrets.chunks(BATCH) {
+            let to_hash: Vec<(String, PasswordCost)> =
+                chunk.iter().map(|s| (s.secret.clone(), s.cost)).collect();
+            let hashes = hasher.hash_all(&to_hash, &|n| bar.inc(n))?;
+            let stored = chunk
+                .iter()
+                .zip(hashes)
+                .map(|(s, hash)| StoredPassword {
+                    hash,
+                    cost: s.cost,
+                    must_change: true,
+                })
+                .collect();
+            if batches.blocking_send(stored).is_err() {
+                break; // the import failed and stopped listening
+            }
+        }
+        Ok::<_, congvu::directory::DirectoryError>(())
+    });
+    let applied = ctx.directory.apply_import(&ctx.actor, plan, received).await;
+    let hashed = hashing.await?;
     progress.finish_and_clear();
-    let stored = secrets
-        .iter()
-        .zip(hashes)
-        .map(|((_, cost, _), hash)| StoredPassword {
-            hash,
-            cost: *cost,
-            must_change: true,
-        })
-        .collect();
-    let generated = secrets
-        .into_iter()
-        .map(|(s, _, generated)| generated.then_some(s))
-        .collect();
-    Ok((generated, stored))
+    // A hashing failure is the cause of the import's "passwords missing" error: report it.
+    hashed?;
+    Ok(applied?)
 }
 
 /// A progress bar on a terminal; nothing when standard error is not one.

@@ -217,21 +217,17 @@ impl Directory {
     }
 
     /// Applies `plan` in one transaction: every created official (with address, mailboxes
-    /// and `passwords[i]` for `plan.creates[i]`), every update and, when asked, every
-    /// disabling, each with its audit row. On any error nothing is applied.
+    /// and its password), every update and, when asked, every disabling, each with its audit
+    /// row. On any error nothing is applied.
+    ///
+    /// The passwords of `plan.creates`, in order, arrive on `passwords` in batches, so that
+    /// each batch is written while the next one is still being hashed.
     pub async fn apply_import(
         &self,
         actor: &Actor,
         plan: &ImportPlan,
-        passwords: Vec<StoredPassword>,
+        passwords: tokio::sync::mpsc::Receiver<Vec<StoredPassword>>,
     ) -> Result<ImportOutcome, DirectoryError> {
-        if passwords.len() != plan.creates.len() {
-            return Err(DirectoryError::Invalid(format!(
-                "{} passwords for {} new officials",
-                passwords.len(),
-                plan.creates.len()
-            )));
-        }
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let domain = tx
@@ -310,56 +306,56 @@ impl Directory {
     }
 
     /// Writes the planned officials with their primary addresses and mailboxes, a few
-    /// multi-row statements for the whole file.
+    /// multi-row statements per batch of passwords received.
     async fn create_planned(
         &self,
         tx: &mut Conn,
         plan: &ImportPlan,
         domain: &MailDomain,
-        passwords: Vec<StoredPassword>,
+        mut passwords: tokio::sync::mpsc::Receiver<Vec<StoredPassword>>,
     ) -> Result<Vec<Official>, DirectoryError> {
         let now = self.now();
-        let mut officials: Vec<Official> = plan
-            .creates
-            .iter()
-            .zip(passwords)
-            .map(|(create, password)| Official {
-                id: OfficialId(0),
-                uuid: Self::new_uuid(),
-                login: create.login.clone(),
-                display_name: create.name.full(),
-                name: create.name.clone(),
-                primary_address: create.address.clone(),
-                agency_id: plan.agency.id,
-                unit: create.unit.clone(),
-                title: create.title.clone(),
-                phone: create.phone.clone(),
-                hr_id: create.employee_id.clone(),
-                status: OfficialStatus::Active,
-                password: Some(password),
-                quota_bytes: domain.default_quota_bytes,
-                created_at: now,
-                updated_at: now,
-            })
-            .collect();
-        let ids = tx
-            .insert_officials(&officials)
-            .await
-            .map_err(|e| changed_since_plan(e.into()))?;
-        for (official, id) in officials.iter_mut().zip(ids) {
-            official.id = id;
+        let mut officials: Vec<Official> = Vec::with_capacity(plan.creates.len());
+        while officials.len() < plan.creates.len() {
+            let batch = passwords.recv().await.ok_or_else(|| {
+                DirectoryError::Invalid(format!(
+                    "passwords for {} of {} new officials arrived",
+                    officials.len(),
+                    plan.creates.len()
+                ))
+            })?;
+            let start = officials.len();
+            let creates = plan
+                .creates
+                .get(start..start + batch.len())
+                .ok_or_else(|| {
+                    DirectoryError::Invalid("more passwords than new officials".into())
+                })?;
+            let mut chunk: Vec<Official> = creates
+                .iter()
+                .zip(batch)
+                .map(|(create, password)| self.planned_official(plan, domain, create, password))
+                .collect();
+            let ids = tx
+                .insert_officials(&chunk)
+                .await
+                .map_err(|e| changed_since_plan(e.into()))?;
+            for (official, id) in chunk.iter_mut().zip(ids) {
+                official.id = id;
+            }
+            let addresses: Vec<AddressEntry> = chunk
+                .iter()
+                .map(|o| AddressEntry {
+                    address: o.primary_address.clone(),
+                    owner: AddressOwner::Official(o.id),
+                    is_primary: true,
+                })
+                .collect();
+            tx.insert_addresses(&addresses, domain.id, now)
+                .await
+                .map_err(|e| changed_since_plan(e.into()))?;
+            officials.extend(chunk);
         }
-        let addresses: Vec<AddressEntry> = officials
-            .iter()
-            .map(|o| AddressEntry {
-                address: o.primary_address.clone(),
-                owner: AddressOwner::Official(o.id),
-                is_primary: true,
-            })
-            .collect();
-        tx.insert_addresses(&addresses, domain.id, now)
-            .await
-            .map_err(|e| changed_since_plan(e.into()))?;
         if let Some(first) = officials.iter().map(|o| o.id).min() {
             let uidvalidity = initial_uidvalidity(now);
             let created = tx
@@ -373,6 +369,36 @@ impl Directory {
             }
         }
         Ok(officials)
+    }
+}
+
+impl Directory {
+    fn planned_official(
+        &self,
+        plan: &ImportPlan,
+        domain: &MailDomain,
+        create: &PlannedCreate,
+        password: StoredPassword,
+    ) -> Official {
+        let now = self.now();
+        Official {
+            id: OfficialId(0),
+            uuid: Self::new_uuid(),
+            login: create.login.clone(),
+            display_name: create.name.full(),
+            name: create.name.clone(),
+            primary_address: create.address.clone(),
+            agency_id: plan.agency.id,
+            unit: create.unit.clone(),
+            title: create.title.clone(),
+            phone: create.phone.clone(),
+            hr_id: create.employee_id.clone(),
+            status: OfficialStatus::Active,
+            password: Some(password),
+            quota_bytes: domain.default_quota_bytes,
+            created_at: now,
+            updated_at: now,
+        }
     }
 }
 
