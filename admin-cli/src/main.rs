@@ -5,23 +5,32 @@
 //! Exit status: 0 on success, 1 when the operation failed, 2 for bad usage or a bad config.
 
 mod agency;
+mod alias;
+mod completions;
 mod domain;
+mod export;
+mod group;
+mod guidance;
 mod import;
 mod output;
+mod report;
+mod service;
 mod user;
 
+use std::fmt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use congvu::clock::Clock;
 use congvu::config::Config;
 use congvu::directory::{Actor, Argon2Cost, Directory, PasswordHasher};
 use congvu::store::{Store, StoreOptions};
 
-/// Administer congvu: domains, agencies and officials.
+/// Administer congvu: domains, agencies, officials, groups and service accounts.
 #[derive(Debug, Parser)]
-#[command(name = "congvu-admin", version, about)]
+#[command(name = "congvu-admin", bin_name = "congvu-admin", version)]
+#[command(after_help = "Exit status: 0 success, 1 the operation failed, 2 bad usage or config.")]
 struct Cli {
     /// The server's configuration file; the CLI uses its database and password settings.
     #[arg(
@@ -50,6 +59,21 @@ enum Command {
     /// Officials.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Officials' additional addresses.
+    #[command(subcommand)]
+    Alias(alias::AliasCommand),
+    /// Groups and distribution lists.
+    #[command(subcommand)]
+    Group(group::GroupCommand),
+    /// Accounts for other systems that bind to LDAP.
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
+    /// Officials, mailboxes and storage per agency and per level.
+    Report(report::ReportArgs),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff), or write every page to a directory.
+    Man(completions::ManArgs),
 }
 
 /// What every command needs: the directory, who is acting, and how to print.
@@ -61,9 +85,34 @@ pub struct Context {
     pub json: bool,
 }
 
+/// A command invoked in a way it cannot run, found after parsing (for example a deletion
+/// without `--yes`): exit status 2, like clap's own usage errors.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let config = match Config::load(&cli.config) {
+    let Cli {
+        config,
+        json,
+        command,
+    } = Cli::parse();
+    // Completions and the manual come from the clap definitions alone: no config, no database.
+    let command = match command {
+        Command::Completions(args) => {
+            return finish(completions::print_completions(args, Cli::command()))
+        }
+        Command::Man(args) => return finish(completions::print_man(args, Cli::command())),
+        other => other,
+    };
+    let config = match Config::load(&config) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("congvu-admin: {e}");
@@ -80,16 +129,28 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli, config)) {
+    finish(runtime.block_on(run(command, json, config)))
+}
+
+/// Prints a failure with what to do next, and maps it to the exit status.
+fn finish(result: anyhow::Result<()>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("congvu-admin: {e:#}");
-            ExitCode::from(1)
+            match guidance::next_step(&e) {
+                Some(next) => eprintln!("congvu-admin: {e:#}: {next}"),
+                None => eprintln!("congvu-admin: {e:#}"),
+            }
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }
 
-async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+async fn run(command: Command, json: bool, config: Config) -> anyhow::Result<()> {
     let store = Store::open(&StoreOptions::from_config(&config.database))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -99,14 +160,20 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             memory_kib: config.auth.argon2_memory_kib,
             iterations: config.auth.argon2_iterations,
             parallelism: config.auth.argon2_parallelism,
-        }),
+        })
+        .with_workers(config.auth.hash_workers as usize),
         actor: Actor::admin(&std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
-        json: cli.json,
+        json,
     };
-    let result = match cli.command {
+    let result = match command {
         Command::Domain(cmd) => domain::run(&ctx, cmd).await,
         Command::Agency(cmd) => agency::run(&ctx, cmd).await,
         Command::User(cmd) => user::run(&ctx, cmd).await,
+        Command::Alias(cmd) => alias::run(&ctx, cmd).await,
+        Command::Group(cmd) => group::run(&ctx, cmd).await,
+        Command::Service(cmd) => service::run(&ctx, cmd).await,
+        Command::Report(args) => report::run(&ctx, args).await,
+        Command::Completions(_) | Command::Man(_) => Ok(()),
     };
     store.close().await;
     result

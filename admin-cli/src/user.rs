@@ -1,13 +1,18 @@
 //! `congvu-admin user …`
 
-use clap::Subcommand;
+use std::io::{BufRead, Read};
+
+use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use congvu::directory::{
-    generate_initial_password, NewOfficial, Official, PasswordCost, PersonName, StoredPassword,
+    check_chosen_password, generate_initial_password, NewOfficial, OfficialChanges,
+    OfficialDetails, OfficialFilter, OfficialStatus, PasswordCost, PersonName, StoredPassword,
+    MAX_PASSWORD_CHARS,
 };
 use serde_json::json;
 
-use crate::{output, Context};
+use crate::{output, Context, UsageError};
 
+/// `congvu-admin user …`
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Add an official with a generated initial password (shown once; must be changed).
@@ -36,10 +41,100 @@ pub enum UserCommand {
     },
     /// Show one official.
     Show { login: String },
+    /// List officials, by login.
+    List {
+        /// Only the officials of this agency (not of the agencies below it).
+        #[arg(long)]
+        agency: Option<String>,
+        /// Only active or only disabled officials.
+        #[arg(long, value_enum)]
+        status: Option<Status>,
+    },
+    /// Change an official's attributes; an empty value ("") clears an optional one.
+    Update(UpdateArgs),
+    /// Disable an official: no login, no mail delivered; mailboxes and data are kept.
+    Disable { login: String },
+    /// Enable a disabled official again.
+    Enable { login: String },
+    /// Delete an official for good, with their mailboxes, mail, certificates and addresses.
+    Delete {
+        login: String,
+        /// Confirm the deletion (it cannot be undone).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Set a new password: generated (--generate) or read from standard input (--stdin).
+    Passwd(PasswdArgs),
+    /// Clear an official's failed logins and lockout.
+    Unlock { login: String },
     /// Onboard an agency's officials from its HR list (CSV or XLSX).
     Import(crate::import::UserImportArgs),
+    /// Write officials as CSV (the columns `user import` reads) or JSON.
+    Export(crate::export::ExportArgs),
 }
 
+/// An official's status, as the CLI spells it.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Status {
+    Active,
+    Disabled,
+}
+
+impl From<Status> for OfficialStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Active => OfficialStatus::Active,
+            Status::Disabled => OfficialStatus::Disabled,
+        }
+    }
+}
+
+/// `user update`: the attributes to change; at least one is required.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("changes").required(true).multiple(true)))]
+pub struct UpdateArgs {
+    login: String,
+    /// Full name, family name first.
+    #[arg(long, group = "changes")]
+    name: Option<String>,
+    /// Name shown in address books (cannot be cleared).
+    #[arg(long, group = "changes")]
+    display_name: Option<String>,
+    #[arg(long, group = "changes")]
+    title: Option<String>,
+    #[arg(long, group = "changes")]
+    phone: Option<String>,
+    /// Unit inside the agency (phòng, ban).
+    #[arg(long, group = "changes")]
+    unit: Option<String>,
+    /// Identifier in the HR records (Mã cán bộ).
+    #[arg(long, group = "changes")]
+    employee_id: Option<String>,
+    /// Move the official to this agency.
+    #[arg(long, group = "changes")]
+    agency: Option<String>,
+    /// Mailbox quota in MiB.
+    #[arg(long, group = "changes")]
+    quota_mib: Option<i64>,
+}
+
+/// `user passwd`: exactly one of `--generate` and `--stdin`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["generate", "stdin"])))]
+pub struct PasswdArgs {
+    login: String,
+    /// Generate a random initial password, print it once; it must be changed at first login.
+    #[arg(long)]
+    generate: bool,
+    /// Read the new password from the first line of standard input.
+    #[arg(long)]
+    stdin: bool,
+    /// With --stdin: do not make the official change the password at next login.
+    #[arg(long, conflicts_with = "generate")]
+    no_must_change: bool,
+}
+
+/// Runs one `user` command.
 pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
         UserCommand::Add {
@@ -63,11 +158,7 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
                 }
             };
             let initial = generate_initial_password();
-            let hasher = ctx.hasher.clone();
-            let to_hash = initial.clone();
-            let hash =
-                tokio::task::spawn_blocking(move || hasher.hash(&to_hash, PasswordCost::Initial))
-                    .await??;
+            let hash = hash(ctx, initial.clone(), PasswordCost::Initial).await?;
             let new = NewOfficial {
                 login,
                 name: PersonName::from_full(&name)?,
@@ -100,35 +191,323 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
                 ));
             }
         }
-        UserCommand::Import(args) => crate::import::run_user_import(ctx, args).await?,
         UserCommand::Show { login } => {
-            let official = ctx.directory.official(&login).await?;
-            let aliases = ctx.directory.addresses_of_official(&official.login).await?;
-            show(ctx, &official, &aliases);
+            let details = ctx.directory.official_details(&login).await?;
+            show(ctx, &details);
         }
+        UserCommand::List { agency, status } => list(ctx, agency, status).await?,
+        UserCommand::Update(args) => update(ctx, args).await?,
+        UserCommand::Disable { login } => set_status(ctx, &login, OfficialStatus::Disabled).await?,
+        UserCommand::Enable { login } => set_status(ctx, &login, OfficialStatus::Active).await?,
+        UserCommand::Delete { login, yes } => delete(ctx, &login, yes).await?,
+        UserCommand::Passwd(args) => passwd(ctx, args).await?,
+        UserCommand::Unlock { login } => unlock(ctx, &login).await?,
+        UserCommand::Import(args) => crate::import::run_user_import(ctx, args).await?,
+        UserCommand::Export(args) => crate::export::run(ctx, args).await?,
     }
     Ok(())
 }
 
-fn show(ctx: &Context, o: &Official, addresses: &[String]) {
+/// Hashes off the async threads: argon2 is deliberately slow.
+async fn hash(
+    ctx: &Context,
+    password: String,
+    cost: PasswordCost,
+) -> anyhow::Result<congvu::directory::PasswordHash> {
+    let hasher = ctx.hasher.clone();
+    Ok(tokio::task::spawn_blocking(move || hasher.hash(&password, cost)).await??)
+}
+
+fn show(ctx: &Context, d: &OfficialDetails) {
+    let o = &d.official;
     let summary = json!({
         "login": o.login, "name": o.name.full(), "display_name": o.display_name,
-        "addresses": addresses, "title": o.title, "phone": o.phone, "unit": o.unit,
-        "employee_id": o.hr_id, "status": o.status.as_str(), "quota_bytes": o.quota_bytes,
-        "must_change_password": o.password.as_ref().is_some_and(|p| p.must_change), "uuid": o.uuid,
+        "addresses": d.addresses, "agency": d.agency.code, "title": o.title, "phone": o.phone,
+        "unit": o.unit, "employee_id": o.hr_id, "status": o.status.as_str(),
+        "quota_bytes": o.quota_bytes,
+        "must_change_password": o.password.as_ref().is_some_and(|p| p.must_change),
+        "failed_logins": d.lockout.failed_logins,
+        "locked_until": d.lockout.locked_until.map(|t| t.0), "uuid": o.uuid,
     });
     if ctx.json {
         output::json(&summary);
         return;
     }
-    if let serde_json::Value::Object(fields) = summary {
-        for (key, value) in fields {
-            let text = match value {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Null => "-".into(),
-                other => other.to_string(),
-            };
-            output::line(&format!("{key:<22}{text}"));
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    output::fields(&[
+        ("login", o.login.clone()),
+        ("name", o.name.full()),
+        ("display name", o.display_name.clone()),
+        ("addresses", d.addresses.join(", ")),
+        ("agency", format!("{} ({})", d.agency.code, d.agency.name)),
+        ("unit", text(&o.unit)),
+        ("title", text(&o.title)),
+        ("phone", text(&o.phone)),
+        ("employee id", text(&o.hr_id)),
+        ("status", o.status.to_string()),
+        ("quota", output::bytes(o.quota_bytes)),
+        (
+            "password",
+            match &o.password {
+                None => "none".into(),
+                Some(p) if p.must_change => "must be changed at next login".into(),
+                Some(_) => "set".into(),
+            },
+        ),
+        (
+            "lockout",
+            match d.lockout.locked_until {
+                Some(t) => format!(
+                    "locked until {} after {}",
+                    output::time(t),
+                    output::count(d.lockout.failed_logins, "failed login", "failed logins")
+                ),
+                None if d.lockout.failed_logins > 0 => {
+                    output::count(d.lockout.failed_logins, "failed login", "failed logins")
+                }
+                None => "none".into(),
+            },
+        ),
+        ("uuid", o.uuid.clone()),
+    ]);
+}
+
+async fn list(ctx: &Context, agency: Option<String>, status: Option<Status>) -> anyhow::Result<()> {
+    let filter = OfficialFilter {
+        agency_code: agency,
+        status: status.map(OfficialStatus::from),
+    };
+    let officials = ctx.directory.list_officials(&filter).await?;
+    if ctx.json {
+        let list: Vec<_> = officials
+            .iter()
+            .map(|o| {
+                json!({
+                    "login": o.login, "name": o.name.full(), "display_name": o.display_name,
+                    "address": o.address, "agency": o.agency_code, "unit": o.unit,
+                    "title": o.title, "phone": o.phone, "employee_id": o.hr_id,
+                    "status": o.status.as_str(),
+                })
+            })
+            .collect();
+        output::json(&json!(list));
+        return Ok(());
+    }
+    let rows: Vec<_> = officials
+        .iter()
+        .map(|o| {
+            vec![
+                o.login.clone(),
+                o.name.full(),
+                o.address.clone(),
+                o.agency_code.clone(),
+                o.status.to_string(),
+            ]
+        })
+        .collect();
+    output::table(&["LOGIN", "NAME", "ADDRESS", "AGENCY", "STATUS"], &rows);
+    Ok(())
+}
+
+/// `Some("")` clears an optional attribute; `None` leaves it.
+fn optional(value: Option<String>) -> Option<Option<String>> {
+    value.map(|v| (!v.trim().is_empty()).then_some(v))
+}
+
+async fn update(ctx: &Context, args: UpdateArgs) -> anyhow::Result<()> {
+    let mut changed = Vec::new();
+    let mut note = |flag: &'static str, present: bool| {
+        if present {
+            changed.push(flag);
+        }
+    };
+    note("name", args.name.is_some());
+    note("display name", args.display_name.is_some());
+    note("title", args.title.is_some());
+    note("phone", args.phone.is_some());
+    note("unit", args.unit.is_some());
+    note("employee id", args.employee_id.is_some());
+    note("agency", args.agency.is_some());
+    note("quota", args.quota_mib.is_some());
+    let changes = OfficialChanges {
+        name: args
+            .name
+            .as_deref()
+            .map(PersonName::from_full)
+            .transpose()?,
+        display_name: args.display_name,
+        agency_code: args.agency,
+        unit: optional(args.unit),
+        title: optional(args.title),
+        phone: optional(args.phone),
+        hr_id: optional(args.employee_id),
+        quota_bytes: args.quota_mib.map(|m| m.saturating_mul(1 << 20)),
+    };
+    let official = ctx
+        .directory
+        .update_official(&ctx.actor, &args.login, changes)
+        .await?;
+    if ctx.json {
+        let details = ctx.directory.official_details(&official.login).await?;
+        show(ctx, &details);
+    } else {
+        output::line(&format!(
+            "updated {}: {}",
+            official.login,
+            changed.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+async fn set_status(ctx: &Context, login: &str, status: OfficialStatus) -> anyhow::Result<()> {
+    let current = ctx.directory.official(login).await?;
+    let changed = current.status != status;
+    if changed {
+        ctx.directory
+            .set_official_status(&ctx.actor, login, status)
+            .await?;
+    }
+    if ctx.json {
+        output::json(
+            &json!({ "login": current.login, "status": status.as_str(), "changed": changed }),
+        );
+    } else if changed {
+        let verb = match status {
+            OfficialStatus::Active => "enabled",
+            OfficialStatus::Disabled => "disabled",
+        };
+        output::line(&format!("{verb} {}", current.login));
+    } else {
+        output::line(&format!("{} is already {status}", current.login));
+    }
+    Ok(())
+}
+
+async fn delete(ctx: &Context, login: &str, yes: bool) -> anyhow::Result<()> {
+    let official = ctx.directory.official(login).await?;
+    if !yes {
+        return Err(UsageError(format!(
+            "refusing to delete {login} without --yes: their mailboxes, mail, certificates and \
+             addresses go with them and cannot be restored; run `congvu-admin user delete {login} --yes`, \
+             or `congvu-admin user disable {login}` to keep their mail",
+            login = official.login
+        ))
+        .into());
+    }
+    let r = ctx.directory.delete_official(&ctx.actor, login).await?;
+    if ctx.json {
+        output::json(&json!({
+            "login": r.login, "address": r.address, "mailboxes": r.mailboxes,
+            "messages": r.messages, "bodies_freed": r.bodies_freed,
+            "certificates": r.certificates, "addresses": r.addresses,
+            "memberships": r.memberships,
+        }));
+    } else {
+        output::line(&format!(
+            "deleted {} <{}>: {}, {} ({} freed), {}, {}, {}",
+            r.login,
+            r.address,
+            output::count(r.mailboxes as i64, "mailbox", "mailboxes"),
+            output::count(r.messages as i64, "message", "messages"),
+            output::count(r.bodies_freed as i64, "body", "bodies"),
+            output::count(r.certificates as i64, "certificate", "certificates"),
+            output::count(r.addresses as i64, "address", "addresses"),
+            output::count(
+                r.memberships as i64,
+                "group membership",
+                "group memberships"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn passwd(ctx: &Context, args: PasswdArgs) -> anyhow::Result<()> {
+    // Fail on an unknown login before asking for (or hashing) anything.
+    let official = ctx.directory.official(&args.login).await?;
+    let (password, cost, must_change) = if args.generate {
+        (generate_initial_password(), PasswordCost::Initial, true)
+    } else {
+        let password = read_password_line().await?;
+        check_chosen_password(&password)?;
+        (password, PasswordCost::Full, !args.no_must_change)
+    };
+    let stored = StoredPassword {
+        hash: hash(ctx, password.clone(), cost).await?,
+        cost,
+        must_change,
+    };
+    ctx.directory
+        .set_password(&ctx.actor, &official.login, stored)
+        .await?;
+    let login = &official.login;
+    match (ctx.json, args.generate) {
+        (true, true) => output::json(
+            &json!({ "login": login, "initial_password": password, "must_change": true }),
+        ),
+        (true, false) => output::json(&json!({ "login": login, "must_change": must_change })),
+        (false, true) => output::line(&format!(
+            "new initial password for {login} (shown once, must be changed at first login): {password}"
+        )),
+        (false, false) if must_change => output::line(&format!(
+            "password of {login} set; it must be changed at next login"
+        )),
+        (false, false) => output::line(&format!("password of {login} set")),
+    }
+    Ok(())
+}
+
+/// The first line of standard input without its line ending, bounded in length.
+async fn read_password_line() -> anyhow::Result<String> {
+    // Room for the longest password in UTF-8 plus CRLF; anything longer is refused below.
+    let limit = (MAX_PASSWORD_CHARS * 4 + 2) as u64;
+    let mut bytes = tokio::task::spawn_blocking(move || {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_until(b'\n', &mut bytes)
+            .map(|_| bytes)
+    })
+    .await??;
+    if bytes.len() as u64 > limit {
+        anyhow::bail!("the password line is too long: use at most {MAX_PASSWORD_CHARS} characters");
+    }
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
         }
     }
+    if bytes.is_empty() {
+        anyhow::bail!(
+            "no password on standard input: pipe one line, e.g. `printf '%s\\n' \"$PW\" | congvu-admin user passwd LOGIN --stdin`"
+        );
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("the password is not valid UTF-8"))
+}
+
+async fn unlock(ctx: &Context, login: &str) -> anyhow::Result<()> {
+    let cleared = ctx.directory.unlock_official(&ctx.actor, login).await?;
+    let login = congvu::directory::normalize_login(login)?;
+    if ctx.json {
+        output::json(&json!({
+            "login": login, "unlocked": cleared.is_some(),
+            "failed_logins": cleared.map_or(0, |l| l.failed_logins),
+            "locked_until": cleared.and_then(|l| l.locked_until).map(|t| t.0),
+        }));
+        return Ok(());
+    }
+    match cleared {
+        None => output::line(&format!("{login} was not locked: nothing to clear")),
+        Some(l) => output::line(&format!(
+            "unlocked {login}: cleared {}{}",
+            output::count(l.failed_logins, "failed login", "failed logins"),
+            l.locked_until
+                .map(|t| format!(" and a lockout until {}", output::time(t)))
+                .unwrap_or_default()
+        )),
+    }
+    Ok(())
 }

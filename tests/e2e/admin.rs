@@ -59,20 +59,7 @@ impl AdminCli {
 
     /// Like [`AdminCli::run`], in working directory `dir`.
     pub fn run_in(&self, dir: &Path, args: &[&str]) -> AdminRun {
-        let output = Command::new(env!("CARGO_BIN_EXE_e2e-congvu-admin"))
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .current_dir(dir)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        AdminRun {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        run_admin(&self.config, dir, args)
     }
 
     /// The province, its primary domain and a department `stttt`: the usual starting point.
@@ -102,5 +89,23 @@ impl AdminCli {
         ])
         .ok();
         self
+    }
+}
+
+/// Runs `congvu-admin --config CONFIG args…` in `dir` and collects its output.
+pub fn run_admin(config: &Path, dir: &Path, args: &[&str]) -> AdminRun {
+    let output = Command::new(env!("CARGO_BIN_EXE_e2e-congvu-admin"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    AdminRun {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }

@@ -175,12 +175,19 @@ async fn the_shipped_config_runs_creates_a_migrated_database_and_stops_on_sigter
             .unwrap();
     let mut shipped: Vec<(i64, bool)> = std::fs::read_dir(repo_root().join("migrations/sqlite"))
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy()[..4].parse().unwrap())
+        .map(|e| {
+            e.unwrap().file_name().to_string_lossy()[..4]
+                .parse()
+                .unwrap()
+        })
         .map(|version| (version, true))
         .collect();
     shipped.sort();
     assert!(!shipped.is_empty());
-    assert_eq!(applied, shipped, "every migration the repository ships is applied");
+    assert_eq!(
+        applied, shipped,
+        "every migration the repository ships is applied"
+    );
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod admin_cli;
 mod binary;
 mod import;
 mod layering;

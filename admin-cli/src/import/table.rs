@@ -69,13 +69,27 @@ fn csv_lines(bytes: &[u8]) -> Result<Vec<TableRow>, String> {
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
+    // The reader's line count drifts on CRLF files with blank lines (as Excel writes them),
+    // and a record's position is where the previous one ended: skip the line breaks from
+    // there to the record's first byte, and count the newlines before it.
+    let newlines: Vec<usize> = text.match_indices('\n').map(|(i, _)| i).collect();
+    let line_at = |byte: u64| {
+        let first = text
+            .as_bytes()
+            .get(byte as usize..)
+            .unwrap_or_default()
+            .iter()
+            .position(|b| !matches!(b, b'\r' | b'\n'))
+            .map_or(text.len(), |skip| byte as usize + skip);
+        newlines.partition_point(|&n| n < first) as u64 + 1
+    };
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
+            let line = e.position().map_or(0, |p| line_at(p.byte()));
             format!("line {line}: not valid CSV: {e}")
         })?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| line_at(p.byte()));
         rows.push(TableRow {
             line,
             cells: record.iter().map(str::to_string).collect(),
@@ -147,13 +161,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn csv_split_at_any_point_is_read_the_same() {
+    fn bom_semicolons_quotes_and_blank_lines_keep_their_line_numbers() {
         let text = "\u{feff}Họ và tên;Chức vụ\r\nNguyễn Văn An;\"Chuyên viên; kiêm nhiệm\"\r\n\r\nLê Thị Hồng Nhung;Phó phòng\r\n";
         let rows = csv_lines(text.as_bytes()).unwrap();
-        assert_eq!(rows.len(), 4);
+        assert_eq!(rows.len(), 3, "the blank line is skipped");
+        assert_eq!(
+            rows[0].cells,
+            ["Họ và tên", "Chức vụ"],
+            "the BOM is not part of the first header"
+        );
         assert_eq!(rows[1].cells, ["Nguyễn Văn An", "Chuyên viên; kiêm nhiệm"]);
         assert_eq!(
-            (rows[3].line, rows[3].cells[0].as_str()),
+            (rows[2].line, rows[2].cells[0].as_str()),
             (4, "Lê Thị Hồng Nhung")
         );
     }

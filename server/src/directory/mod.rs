@@ -19,6 +19,11 @@ mod password;
 mod service;
 
 pub use address::{AddressEntry, AddressOwner, MailAddress};
+pub use admin_ops::{
+    check_chosen_password, AgencyDetails, AgencyUsage, GroupListing, LevelUsage, Lockout,
+    MemberListing, OfficialDetails, OfficialFilter, OfficialListing, OfficialRemoval, Usage,
+    UsageReport, MAX_PASSWORD_CHARS, MIN_CHOSEN_PASSWORD_CHARS,
+};
 pub use agency::{normalize_agency_code, Agency, AgencyLevel, NewAgency};
 pub use attribute::{attribute_value, optional_attribute, required_attribute, MAX_ATTRIBUTE_CHARS};
 pub use audit::{Actor, AuditEntry, AuditRecord};

@@ -1,0 +1,42 @@
+//! What to do next after a failure: the directory says what went wrong in domain terms,
+//! and this module adds the command that helps, in one place for every command.
+
+use congvu::directory::DirectoryError;
+use congvu::store::UniqueKey;
+
+/// The advice to print after `error`, if there is one.
+pub fn next_step(error: &anyhow::Error) -> Option<String> {
+    let advice = match error.downcast_ref::<DirectoryError>()? {
+        DirectoryError::NotFound { kind, .. } => match *kind {
+            "official" => "check the login with `congvu-admin user list`",
+            "agency" => "check the code with `congvu-admin agency list`",
+            "group" => "check the name with `congvu-admin group list`",
+            "service account" => "check the name with `congvu-admin service list`",
+            "domain" => "check the name with `congvu-admin domain list`",
+            "alias" => "see the official's addresses with `congvu-admin user show LOGIN`",
+            "member" => "see the members with `congvu-admin group members NAME`",
+            _ => return None,
+        },
+        DirectoryError::Taken { what, .. } => match what {
+            UniqueKey::Login => {
+                "choose another login; `congvu-admin user show LOGIN` shows who holds it"
+            }
+            UniqueKey::Address | UniqueKey::OfficialPrimaryAddress => {
+                "choose another address: an official, a group or an agency already receives mail there"
+            }
+            UniqueKey::HrId => {
+                "each employee id belongs to one official: find them with `congvu-admin user list --json`"
+            }
+            UniqueKey::AgencyCode => "choose another code, or see it with `congvu-admin agency show CODE`",
+            UniqueKey::GroupName => "choose another name, or see it with `congvu-admin group members NAME`",
+            UniqueKey::GroupMember => "nothing to do: it is already a member",
+            UniqueKey::ServiceAccountName => "choose another name, or see `congvu-admin service list`",
+            UniqueKey::DomainName | UniqueKey::PrimaryDomain => {
+                "see the domains with `congvu-admin domain list`"
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(advice.to_string())
+}

@@ -1,0 +1,130 @@
+//! `congvu-admin service …`: accounts for other systems (document management, portals,
+//! Keycloak, SSSD) that bind to LDAP, each limited to an agency subtree or the whole tree.
+
+use clap::Subcommand;
+use congvu::directory::{generate_initial_password, NewServiceAccount, PasswordCost};
+use serde_json::json;
+
+use crate::{output, Context};
+
+/// `congvu-admin service …`
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Add a service account with a generated secret (shown once).
+    Add {
+        /// Short name, e.g. qlvb (the document management system).
+        name: String,
+        /// Code of the agency whose subtree it may read (default: the whole directory).
+        #[arg(long)]
+        scope_agency: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List the service accounts.
+    List,
+    /// Remove a service account; the system using it can no longer bind.
+    Remove { name: String },
+}
+
+/// Runs one `service` command.
+pub async fn run(ctx: &Context, cmd: ServiceCommand) -> anyhow::Result<()> {
+    match cmd {
+        ServiceCommand::Add {
+            name,
+            scope_agency,
+            description,
+        } => {
+            // Two generated passwords: about 230 random bits, typed by no one.
+            let secret = format!(
+                "{}{}",
+                generate_initial_password(),
+                generate_initial_password()
+            );
+            let hasher = ctx.hasher.clone();
+            let to_hash = secret.clone();
+            let hash =
+                tokio::task::spawn_blocking(move || hasher.hash(&to_hash, PasswordCost::Full))
+                    .await??;
+            let new = NewServiceAccount {
+                name,
+                description,
+                scope_agency_code: scope_agency,
+            };
+            let account = ctx
+                .directory
+                .add_service_account(&ctx.actor, new, hash)
+                .await?;
+            let scope = match account.scope_agency_id {
+                Some(id) => ctx
+                    .directory
+                    .agencies()
+                    .await?
+                    .into_iter()
+                    .find(|a| a.id == id)
+                    .map(|a| a.code),
+                None => None,
+            };
+            if ctx.json {
+                output::json(&json!({ "name": account.name, "scope": scope, "secret": secret }));
+            } else {
+                output::line(&format!(
+                    "added service account {} (reads {})",
+                    account.name,
+                    scope.map_or("the whole directory".to_string(), |s| format!(
+                        "agency {s} and below"
+                    ))
+                ));
+                output::line(&format!(
+                    "secret (shown once, put it in the system's LDAP settings): {secret}"
+                ));
+            }
+        }
+        ServiceCommand::List => {
+            let accounts = ctx.directory.service_accounts().await?;
+            let agencies = ctx.directory.agencies().await?;
+            let scope_of = |id| {
+                agencies
+                    .iter()
+                    .find(|a| Some(a.id) == id)
+                    .map(|a| a.code.clone())
+            };
+            if ctx.json {
+                let list: Vec<_> = accounts
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "name": s.name, "scope": scope_of(s.scope_agency_id),
+                            "status": s.status.as_str(), "description": s.description,
+                        })
+                    })
+                    .collect();
+                output::json(&json!(list));
+            } else {
+                let rows: Vec<_> = accounts
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.name.clone(),
+                            scope_of(s.scope_agency_id).unwrap_or_else(|| "(all)".into()),
+                            s.status.to_string(),
+                            output::cell(s.description.as_deref()),
+                        ]
+                    })
+                    .collect();
+                output::table(&["NAME", "SCOPE", "STATUS", "DESCRIPTION"], &rows);
+            }
+        }
+        ServiceCommand::Remove { name } => {
+            ctx.directory
+                .remove_service_account(&ctx.actor, &name)
+                .await?;
+            let name = name.trim().to_ascii_lowercase();
+            if ctx.json {
+                output::json(&json!({ "name": name, "removed": true }));
+            } else {
+                output::line(&format!("removed service account {name}"));
+            }
+        }
+    }
+    Ok(())
+}
