@@ -379,6 +379,32 @@ async fn continue_on_error_reports_line_numbers(backend: Backend) {
         .collect();
     assert_eq!(logins, ["anhdd", "annv"]);
     assert_eq!(credentials(&creds).len(), 2);
+
+    // The realistic list (BOM, semicolons, CRLF, a blank row) with an empty line and a bad
+    // row appended: the reported line is the one a spreadsheet or editor shows.
+    let realistic =
+        format!("{HR_LIST}\r\n6;Trần Thị\u{1b}[31m Bình;Chuyên viên;;VP-006;Văn phòng\r\n");
+    let list = write(&cli.dir, "realistic.csv", &realistic);
+    let creds = cli.dir.join("creds2.csv");
+    let out = cli
+        .run(&[
+            "user",
+            "import",
+            "--agency",
+            "stttt",
+            list.to_str().unwrap(),
+            "--continue-on-error",
+            "--credentials-out",
+            creds.to_str().unwrap(),
+        ])
+        .ok();
+    let expected = "realistic.csv:9: rejected: full name contains the control character U+001B";
+    assert!(out.stdout.contains(expected), "{}", out.stdout);
+    assert_eq!(
+        credentials(&creds).len(),
+        3,
+        "annv2, nhunglth and hadtt are new; annv and anhdd exist"
+    );
 }
 
 async fn re_import_changes_only_what_changed(backend: Backend) {

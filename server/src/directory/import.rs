@@ -561,11 +561,10 @@ impl Planner<'_> {
                 )),
             };
         }
-        if checked.employee_id.is_some() {
-            return Ok(None);
-        }
-        // No id and no address: the rule's candidates in order (annv, annv2, …) name the
-        // officials an earlier import of this list created for the same name.
+        // No address, and an id nobody holds or no id: the rule's candidates in order (annv,
+        // annv2, …) name the officials an earlier import, or an administrator, created for
+        // the same name. A row with an id only matches an official who has none yet (the
+        // update then records it); one with another id is someone else.
         let base = self
             .rule
             .local_part(&checked.name)
@@ -579,7 +578,10 @@ impl Planner<'_> {
                 .known
                 .agency_officials
                 .get(&candidate)
-                .is_some_and(|o| ascii_word(&o.name.full()) == wanted);
+                .is_some_and(|o| {
+                    ascii_word(&o.name.full()) == wanted
+                        && (checked.employee_id.is_none() || o.hr_id.is_none())
+                });
             if same_person && !self.matched.contains(&candidate) {
                 return self.claim(candidate, row).map(Some);
             }
