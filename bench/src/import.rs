@@ -307,6 +307,6 @@ fn replace_section(document: &str, heading: &str, section: &str) -> String {
                 .map_or(document.len(), |e| start + heading.len() + e + 1);
             format!("{}{section}{}", &document[..start], &document[end..])
         }
-        None => format!("{}\n{section}", document.trim_end()),
+        None => format!("{}\n\n{section}", document.trim_end()),
     }
 }
