@@ -30,6 +30,9 @@ pub struct ImportArgs {
     /// Skip P2.
     #[arg(long)]
     no_postgres: bool,
+    /// Runs of each import; the report gives medians and ranges.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
     /// Where to write the results table.
     #[arg(long, default_value = "docs/PERFORMANCE.md")]
     report: PathBuf,
@@ -201,94 +204,145 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         "{} not found: run `cargo build --release -p congvu-admin` first",
         args.admin.display()
     );
+    anyhow::ensure!(args.runs >= 1, "--runs must be at least 1");
     let dir = tempfile::tempdir()?;
     let list = dir.path().join("snv.csv");
     std::fs::write(&list, hr_list(args.officials))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-
     let initial_floor = hashing_floor(
         args.officials,
         PasswordCost::Initial,
         2000.min(args.officials),
     )?;
     let full_floor = hashing_floor(args.officials, PasswordCost::Full, 100)?;
-    let sqlite_url = format!("sqlite://{}", dir.path().join("data/congvu.db").display());
-    let sqlite = timed_import(&args, dir.path(), &sqlite_url, &list, "sqlite")?;
-    println!(
-        "P1 SQLite: {:.2} s for {} officials",
-        sqlite.as_secs_f64(),
-        args.officials
-    );
 
-    let postgres = if args.no_postgres {
-        None
-    } else {
-        let schema = format!("congvu_bench_{}", std::process::id());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let exec = |sql: String| -> anyhow::Result<()> {
-            runtime.block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&args.postgres).await?;
-                sqlx::query(&sql).execute(&mut conn).await?;
-                Ok(())
-            })
-        };
-        exec(format!("CREATE SCHEMA {schema}"))?;
-        let separator = if args.postgres.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        let url = format!(
-            "{}{separator}options=-c%20search_path%3D{schema}",
-            args.postgres
+    // SQLite and PostgreSQL runs alternate, so drift on a shared machine hits both alike.
+    let mut sqlite = Vec::new();
+    let mut postgres = Vec::new();
+    for run in 0..args.runs {
+        let run_dir = dir.path().join(format!("run-{run}"));
+        std::fs::create_dir_all(&run_dir)?;
+        let url = format!("sqlite://{}", run_dir.join("data/congvu.db").display());
+        let elapsed = timed_import(&args, &run_dir, &url, &list, "sqlite")?;
+        println!(
+            "run {run}: P1 SQLite {:.2} s for {} officials",
+            elapsed.as_secs_f64(),
+            args.officials
         );
-        let result = timed_import(&args, dir.path(), &url, &list, "postgres");
-        exec(format!("DROP SCHEMA {schema} CASCADE"))?;
-        let elapsed = result?;
-        println!("P2 PostgreSQL: {:.2} s", elapsed.as_secs_f64());
-        Some(elapsed)
+        sqlite.push(elapsed.as_secs_f64());
+        if !args.no_postgres {
+            let elapsed = postgres_import(&args, &run_dir, &list, run)?;
+            println!("run {run}: P2 PostgreSQL {:.2} s", elapsed.as_secs_f64());
+            postgres.push(elapsed.as_secs_f64());
+        }
+    }
+    let figures = Figures {
+        cores,
+        initial_floor,
+        full_floor,
+        sqlite,
+        postgres,
     };
-    write_report(&args, cores, initial_floor, full_floor, sqlite, postgres)
+    write_report(&args, &figures)
 }
 
-fn write_report(
+/// Times one import into a fresh PostgreSQL schema, dropped afterwards.
+fn postgres_import(
     args: &ImportArgs,
+    dir: &Path,
+    list: &Path,
+    run: usize,
+) -> anyhow::Result<Duration> {
+    let schema = format!("congvu_bench_{}_{run}", std::process::id());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let exec = |sql: String| -> anyhow::Result<()> {
+        runtime.block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&args.postgres).await?;
+            sqlx::query(&sql).execute(&mut conn).await?;
+            Ok(())
+        })
+    };
+    exec(format!("CREATE SCHEMA {schema}"))?;
+    let separator = if args.postgres.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let url = format!(
+        "{}{separator}options=-c%20search_path%3D{schema}",
+        args.postgres
+    );
+    let result = timed_import(args, dir, &url, list, "postgres");
+    exec(format!("DROP SCHEMA {schema} CASCADE"))?;
+    result
+}
+
+/// What one benchmark run measured.
+struct Figures {
     cores: usize,
     initial_floor: f64,
     full_floor: f64,
-    sqlite: Duration,
-    postgres: Option<Duration>,
-) -> anyhow::Result<()> {
+    /// Seconds per run.
+    sqlite: Vec<f64>,
+    postgres: Vec<f64>,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+fn range(values: &[f64]) -> String {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(0.0, f64::max);
+    format!("{min:.2}–{max:.2}")
+}
+
+fn write_report(args: &ImportArgs, f: &Figures) -> anyhow::Result<()> {
     let n = args.officials;
-    let s = sqlite.as_secs_f64();
-    let mut table = String::new();
-    table.push_str(&format!(
+    let runs = f.sqlite.len();
+    let s = median(&f.sqlite);
+    let mut table = format!(
         "## P1/P2: importing {n} officials with `congvu-admin user import`\n\n\
-         Measured by `bench/import.sh` (`congvu-bench import --officials {n}`), release build, {cores} cores, one run.\n\
+         Measured by `bench/import.sh` (`congvu-bench import --officials {n} --runs {runs}`), release build,\n\
+         {cores} cores; SQLite and PostgreSQL runs alternate; medians of {runs} runs, range in brackets.\n\
          Everything included: reading the CSV, planning, generating and hashing {n} initial passwords,\n\
          writing officials, addresses, 5 mailboxes each, audit rows, and the credentials file.\n\n\
-         | id | what | measured | reference | ratio | target |\n|---|---|---|---|---|---|\n"
-    ));
+         | id | what | measured | reference | ratio | target |\n|---|---|---|---|---|---|\n",
+        cores = f.cores
+    );
     table.push_str(&format!(
-        "| P1 | import into SQLite | {s:.2} s | hashing floor at the initial cost: {initial_floor:.2} s | {:.1}× the floor | ≤ 20 s wall: {} |\n",
-        s / initial_floor,
+        "| P1 | import into SQLite | {s:.2} s [{}] | hashing floor at the initial cost: {:.2} s | {:.1}× the floor | ≤ 20 s wall: {} |\n",
+        range(&f.sqlite),
+        f.initial_floor,
+        s / f.initial_floor,
         if s <= 20.0 { "met" } else { "NOT met" }
     ));
-    if let Some(p) = postgres {
-        let p = p.as_secs_f64();
+    if !f.postgres.is_empty() {
+        let p = median(&f.postgres);
+        let ratios: Vec<f64> = f
+            .postgres
+            .iter()
+            .zip(&f.sqlite)
+            .map(|(p, s)| p / s)
+            .collect();
         table.push_str(&format!(
-            "| P2 | import into PostgreSQL | {p:.2} s | P1 (SQLite) {s:.2} s | {:.2}× | ≤ 1.5×: {} |\n",
+            "| P2 | import into PostgreSQL | {p:.2} s [{}] | P1 (SQLite) {s:.2} s | {:.2}× [per run {}] | ≤ 1.5×: {} |\n",
+            range(&f.postgres),
             p / s,
+            range(&ratios),
             if p / s <= 1.5 { "met" } else { "NOT met" }
         ));
     }
     table.push_str(&format!(
-        "\nFor scale: hashing the same {n} passwords at the full cost (argon2id m=19 MiB, t=2, p=1) would take {full_floor:.0} s\n\
+        "\nFor scale: hashing the same {n} passwords at the full cost (argon2id m=19 MiB, t=2, p=1) would take {:.0} s\n\
          on these cores; generated initial secrets (≥ 96 random bits) are stored at the initial cost\n\
-         (m=1 MiB, t=1) and flagged must-change, so the password each official chooses gets the full cost.\n"
+         (m=1 MiB, t=1) and flagged must-change, so the password each official chooses gets the full cost.\n",
+        f.full_floor
     ));
     let report =
         std::fs::read_to_string(&args.report).unwrap_or_else(|_| "# congvu performance\n\n".into());
