@@ -231,8 +231,13 @@ async fn open_sqlite(options: &StoreOptions) -> Result<Store, StoreError> {
                 .map_err(|e| open_error(format!("cannot create {}: {e}", dir.display())))?;
         }
     }
+    // The one writer stays open for the store's life: closing the last connection to a WAL
+    // database checkpoints and deletes the WAL, and the next write would pay to rebuild it.
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
         .connect_with(connect.clone())
         .await
         .map_err(|e| open_error(e.to_string()))?;
