@@ -11,8 +11,9 @@ use super::official_ops::{apply_changes, initial_uidvalidity, official_in, offic
 use super::tree_ops::agency_in;
 use super::{
     ascii_word, attribute_value, audit_record, optional_attribute, Actor, AddressAllocator,
-    AddressEntry, AddressOwner, AddressRule, Agency, Directory, DirectoryError, MailAddress,
-    MailDomain, Official, OfficialChanges, OfficialId, OfficialStatus, PersonName, StoredPassword,
+    AddressEntry, AddressOwner, AddressRule, Agency, AuditRecord, Directory, DirectoryError,
+    MailAddress, MailDomain, Official, OfficialChanges, OfficialId, OfficialStatus, PersonName,
+    StoredPassword,
 };
 use crate::mailstore::DEFAULT_MAILBOXES;
 use crate::store::Conn;
@@ -236,20 +237,10 @@ impl Directory {
             .ok_or_else(|| {
                 DirectoryError::Invalid("the agency's domain no longer exists".into())
             })?;
-        let mut records = Vec::with_capacity(plan.creates.len() + plan.updates.len() + 1);
+        let mut records = Vec::with_capacity(plan.updates.len() + plan.missing.len() + 1);
         let created = self
-            .create_planned(&mut tx, plan, &domain, passwords)
+            .create_planned(&mut tx, actor, plan, &domain, passwords)
             .await?;
-        for official in &created {
-            let target = format!("official:{}", official.login);
-            records.push(audit_record(
-                actor,
-                "official.import",
-                target,
-                None,
-                Some(official_summary(official)),
-            ));
-        }
         for update in &plan.updates {
             let mut official = official_in(&mut tx, &update.login).await?;
             let before = official_summary(&official);
@@ -305,11 +296,13 @@ impl Directory {
         })
     }
 
-    /// Writes the planned officials with their primary addresses and mailboxes, a few
-    /// multi-row statements per batch of passwords received.
+    /// Writes the planned officials with their primary addresses, mailboxes and audit rows,
+    /// a few multi-row statements per batch of passwords received, so that the writing of
+    /// one batch overlaps the hashing of the next.
     async fn create_planned(
         &self,
         tx: &mut Conn,
+        actor: &Actor,
         plan: &ImportPlan,
         domain: &MailDomain,
         mut passwords: tokio::sync::mpsc::Receiver<Vec<StoredPassword>>,
@@ -354,19 +347,33 @@ impl Directory {
             tx.insert_addresses(&addresses, domain.id, now)
                 .await
                 .map_err(|e| changed_since_plan(e.into()))?;
-            officials.extend(chunk);
-        }
-        if let Some(first) = officials.iter().map(|o| o.id).min() {
-            let uidvalidity = initial_uidvalidity(now);
-            let created = tx
-                .insert_missing_default_mailboxes(first, &DEFAULT_MAILBOXES, uidvalidity, now)
-                .await?;
-            if created != (officials.len() * DEFAULT_MAILBOXES.len()) as u64 {
-                return Err(changed_since_plan(DirectoryError::Invalid(format!(
-                    "{created} mailboxes created for {} officials",
-                    officials.len()
-                ))));
+            if let Some(first) = chunk.iter().map(|o| o.id).min() {
+                let uidvalidity = initial_uidvalidity(now);
+                let created = tx
+                    .insert_missing_default_mailboxes(first, &DEFAULT_MAILBOXES, uidvalidity, now)
+                    .await?;
+                if created != (chunk.len() * DEFAULT_MAILBOXES.len()) as u64 {
+                    return Err(changed_since_plan(DirectoryError::Invalid(format!(
+                        "{created} mailboxes created for {} officials",
+                        chunk.len()
+                    ))));
+                }
             }
+            let records: Vec<AuditRecord> = chunk
+                .iter()
+                .map(|o| {
+                    let target = format!("official:{}", o.login);
+                    audit_record(
+                        actor,
+                        "official.import",
+                        target,
+                        None,
+                        Some(official_summary(o)),
+                    )
+                })
+                .collect();
+            tx.record_changes(&records, now).await?;
+            officials.extend(chunk);
         }
         Ok(officials)
     }
