@@ -506,6 +506,29 @@ async fn re_import_changes_only_what_changed(backend: Backend) {
         "kept without --disable-missing"
     );
 
+    // A list that lost its rows must not disable the whole agency.
+    let empty = write(&cli.dir, "empty.csv", "Họ và tên;Chức vụ\r\n");
+    let refused = cli.run(&[
+        "user",
+        "import",
+        "--agency",
+        "stttt",
+        empty.to_str().unwrap(),
+        "--disable-missing",
+    ]);
+    assert_eq!(refused.code, Some(1));
+    assert!(
+        refused
+            .stderr
+            .contains("refusing to disable everyone in stttt"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        directory.official("annv").await.unwrap().status,
+        congvu::directory::OfficialStatus::Active
+    );
+
     cli.run(&[
         "user",
         "import",

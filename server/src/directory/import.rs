@@ -166,6 +166,12 @@ impl Directory {
         rows: &[ImportRow],
         options: &ImportOptions,
     ) -> Result<ImportPlan, DirectoryError> {
+        if rows.is_empty() && options.disable_missing {
+            return Err(DirectoryError::Invalid(format!(
+                "the list has no officials: refusing to disable everyone in {}; check the file",
+                options.agency_code
+            )));
+        }
         let mut conn = self.read().await?;
         let agency = agency_in(&mut conn, &options.agency_code).await?;
         let mut known = load_known(&mut conn, &agency).await?;
