@@ -294,17 +294,9 @@ pub struct DatabaseConfig {
     pub busy_timeout_ms: u64,
 }
 
-/// Which database engine a [`DatabaseConfig::url`] names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// `sqlite:` URLs.
-    Sqlite,
-    /// `postgres:` and `postgresql:` URLs.
-    Postgres,
-}
-
-const SQLITE_SCHEME: &str = "sqlite:";
-const POSTGRES_SCHEMES: [&str; 2] = ["postgres:", "postgresql:"];
+use crate::store::redact_password;
+/// Which database engine a [`DatabaseConfig::url`] names (the store owns the rule).
+pub use crate::store::StoreBackend as Backend;
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
@@ -319,17 +311,11 @@ impl Default for DatabaseConfig {
 impl DatabaseConfig {
     /// The engine the URL names. Validation has ensured it is one of the two.
     pub fn backend(&self) -> Backend {
-        if self.url.starts_with(SQLITE_SCHEME) {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        }
+        Backend::from_url(&self.url).unwrap_or(Backend::Postgres)
     }
 
     fn validate(&self, at: &Locator<'_>) -> Result<(), ConfigError> {
-        let known = self.url.starts_with(SQLITE_SCHEME)
-            || POSTGRES_SCHEMES.iter().any(|s| self.url.starts_with(s));
-        if !known {
+        if Backend::from_url(&self.url).is_none() {
             // Name only the scheme: the rest of a URL may hold a password.
             let scheme = self.url.split_once(':').map_or("", |(scheme, _)| scheme);
             return Err(at.error(
@@ -362,21 +348,6 @@ impl fmt::Debug for DatabaseConfig {
             .field("max_connections", &self.max_connections)
             .field("busy_timeout_ms", &self.busy_timeout_ms)
             .finish()
-    }
-}
-
-/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
-fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    match rest[..at].split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-        None => url.to_owned(),
     }
 }
 

@@ -127,18 +127,6 @@ impl Conn {
             .map(|r| r.rows_affected()))?;
         Ok(())
     }
-
-    /// Renames an agency (its full name, not its code).
-    pub async fn set_agency_name(
-        &mut self,
-        id: AgencyId,
-        name: &str,
-        now: UnixTime,
-    ) -> Result<(), StoreError> {
-        let sql = "UPDATE agencies SET name = $1, updated_at = $2 WHERE id = $3";
-        on_backend!(self, c => sqlx::query(sql).bind(name).bind(now.0).bind(id.0).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        Ok(())
-    }
 }
 
 /// `"a, b"` with table alias `t` becomes `"t.a, t.b"`.

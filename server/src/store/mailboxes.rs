@@ -71,44 +71,12 @@ impl From<MessageRow> for MailboxMessage {
 }
 
 impl Conn {
-    /// Creates a mailbox; `m.id` is ignored and the assigned id returned.
-    pub async fn insert_mailbox(&mut self, m: &Mailbox) -> Result<MailboxId, StoreError> {
-        let sql = "INSERT INTO mailboxes (official_id, name, role, uidvalidity, uidnext, subscribed, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
-        let id: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
-            .bind(m.official_id.0)
-            .bind(&m.name)
-            .bind(m.role.map(MailboxRole::as_str))
-            .bind(i64::from(m.uidvalidity))
-            .bind(i64::from(m.uidnext.0))
-            .bind(m.subscribed)
-            .bind(m.created_at.0)
-            .fetch_one(&mut *c)
-            .await)?;
-        Ok(MailboxId(id))
-    }
-
     /// An official's mailboxes, by name.
     pub async fn mailboxes_of(&mut self, official: OfficialId) -> Result<Vec<Mailbox>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE official_id = $1 ORDER BY name");
         let rows: Vec<MailboxRow> =
             on_backend!(self, c => sqlx::query_as(&sql).bind(official.0).fetch_all(&mut *c).await)?;
         rows.into_iter().map(Mailbox::try_from).collect()
-    }
-
-    /// An official's mailbox with `role`.
-    pub async fn mailbox_with_role(
-        &mut self,
-        official: OfficialId,
-        role: MailboxRole,
-    ) -> Result<Option<Mailbox>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM mailboxes WHERE official_id = $1 AND role = $2");
-        let row: Option<MailboxRow> = on_backend!(self, c => sqlx::query_as(&sql)
-            .bind(official.0)
-            .bind(role.as_str())
-            .fetch_optional(&mut *c)
-            .await)?;
-        row.map(Mailbox::try_from).transpose()
     }
 
     /// Adds a message to a mailbox under the next UID; `None` if the mailbox does not exist.

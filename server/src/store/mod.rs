@@ -75,8 +75,23 @@ impl StoreOptions {
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreBackend {
+    /// `sqlite:` URLs.
     Sqlite,
+    /// `postgres:` and `postgresql:` URLs.
     Postgres,
+}
+
+impl StoreBackend {
+    /// The engine a database URL names, if it names one congvu runs on.
+    pub fn from_url(url: &str) -> Option<StoreBackend> {
+        if url.starts_with("sqlite:") {
+            Some(StoreBackend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Some(StoreBackend::Postgres)
+        } else {
+            None
+        }
+    }
 }
 
 /// The open database: cheap to clone, shared by every session.
@@ -117,15 +132,15 @@ pub(crate) enum Raw<'a> {
 impl Store {
     /// Opens (creating a SQLite file and its folder if needed) and migrates the database.
     pub async fn open(options: &StoreOptions) -> Result<Store, StoreError> {
-        let store = if options.url.starts_with("sqlite:") {
-            open_sqlite(options).await?
-        } else if options.url.starts_with("postgres:") || options.url.starts_with("postgresql:") {
-            open_postgres(options).await?
-        } else {
-            return Err(StoreError::Open {
-                url: redact(&options.url),
-                reason: "the URL must start with sqlite: or postgres:".into(),
-            });
+        let store = match StoreBackend::from_url(&options.url) {
+            Some(StoreBackend::Sqlite) => open_sqlite(options).await?,
+            Some(StoreBackend::Postgres) => open_postgres(options).await?,
+            None => {
+                return Err(StoreError::Open {
+                    url: redact_password(&options.url),
+                    reason: "the URL must start with sqlite: or postgres:".into(),
+                })
+            }
         };
         store.migrate().await?;
         Ok(store)
@@ -138,14 +153,6 @@ impl Store {
             Pools::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
-    }
-
-    /// The engine this store runs on.
-    pub fn backend(&self) -> StoreBackend {
-        match self.pools {
-            Pools::Sqlite { .. } => StoreBackend::Sqlite,
-            Pools::Postgres(_) => StoreBackend::Postgres,
-        }
     }
 
     /// Starts a write transaction; nothing it does is visible or durable until
@@ -253,7 +260,7 @@ async fn open_sqlite(options: &StoreOptions) -> Result<Store, StoreError> {
 
 async fn open_postgres(options: &StoreOptions) -> Result<Store, StoreError> {
     let open_error = |reason: String| StoreError::Open {
-        url: redact(&options.url),
+        url: redact_password(&options.url),
         reason,
     };
     let connect = PgConnectOptions::from_str(&options.url)
@@ -271,23 +278,26 @@ async fn open_postgres(options: &StoreOptions) -> Result<Store, StoreError> {
     })
 }
 
-/// The URL with any password replaced, for error messages and logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
+/// A database URL with its password replaced, for error messages and logs:
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    // Only the authority holds credentials; an '@' later (a path or query) is not one.
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{redact_password as redact, StoreBackend};
 
     #[test]
     fn passwords_are_redacted_from_urls() {
@@ -300,5 +310,22 @@ mod tests {
             "postgres://congvu@db/congvu"
         );
         assert_eq!(redact("sqlite://data/congvu.db"), "sqlite://data/congvu.db");
+        assert_eq!(
+            redact("postgres://congvu:s3cret@db/congvu?options=-c%20x%3Da@b"),
+            "postgres://congvu:***@db/congvu?options=-c%20x%3Da@b"
+        );
+    }
+
+    #[test]
+    fn the_url_scheme_names_the_engine() {
+        assert_eq!(
+            StoreBackend::from_url("sqlite://data/congvu.db"),
+            Some(StoreBackend::Sqlite)
+        );
+        assert_eq!(
+            StoreBackend::from_url("postgresql://db/congvu"),
+            Some(StoreBackend::Postgres)
+        );
+        assert_eq!(StoreBackend::from_url("mysql://db/congvu"), None);
     }
 }
