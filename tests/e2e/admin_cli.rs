@@ -7,14 +7,13 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use congvu::clock::{Clock, UnixTime};
 use congvu::directory::{
     Actor, Argon2Cost, AuditEntry, Directory, Lockout, NewCertificate, PasswordCost, PasswordHasher,
 };
 use congvu::mailstore::{BodyId, MailboxId, MailboxRole, Mailstore, MessageFlags};
-use congvu::store::{Store, StoreOptions};
+use congvu::store::Store;
 use congvu_tests::{Backend, TestDb};
 use serde_json::{json, Value};
 
@@ -32,8 +31,8 @@ on_both_backends!(
     the_report_counts_per_agency_and_per_level,
 );
 
-const CIRCULAR: &[u8] = b"From: vanphong@vinhphuc.gov.vn\r\nTo: toanso@vinhphuc.gov.vn\r\n\
-Subject: =?UTF-8?B?VGjDtG5nIGLDoW8=?=\r\n\r\nK\xc3\xadnh g\xe1\xbb\xadi c\xc3\xa1c \xc4\x91\xe1\xbb\x93ng ch\xc3\xad.\r\n";
+/// A circular as officials receive it (RFC 2047 subject, UTF-8 body).
+const CIRCULAR: &[u8] = include_bytes!("../fixtures/circular.eml");
 
 const PRIVATE: &[u8] = b"From: giamdoc@vinhphuc.gov.vn\r\nTo: annv@vinhphuc.gov.vn\r\n\
 Subject: Lich hop\r\n\r\nHop giao ban 8h thu Hai.\r\n";
@@ -47,13 +46,7 @@ struct InProcess {
 
 impl InProcess {
     async fn open(db: &TestDb) -> InProcess {
-        let store = Store::open(&StoreOptions {
-            url: db.url.clone(),
-            max_connections: 2,
-            busy_timeout: Duration::from_secs(10),
-        })
-        .await
-        .unwrap();
+        let store = db.open_store().await;
         InProcess {
             directory: Directory::new(store.clone(), Clock::system()),
             mailstore: Mailstore::new(store.clone(), Clock::system()),

@@ -168,10 +168,8 @@ async fn a_csv_list_is_imported_with_the_assigned_addresses(backend: Backend) {
     }
     // Mailboxes exist for everyone created.
     let nhung = directory.official("nhunglth").await.unwrap();
-    let mailstore = congvu::mailstore::Mailstore::new(
-        crate::import::store(&db).await,
-        congvu::clock::Clock::system(),
-    );
+    let mailstore =
+        congvu::mailstore::Mailstore::new(db.open_store().await, congvu::clock::Clock::system());
     assert_eq!(mailstore.mailboxes(nhung.id).await.unwrap().len(), 5);
 
     // The credentials file is never overwritten.
@@ -673,16 +671,5 @@ async fn passwords_from_the_file_need_the_flag_and_get_the_full_cost(backend: Ba
 
 /// The directory of `db`, opened in-process next to the CLI's runs.
 pub async fn directory(db: &TestDb) -> congvu::directory::Directory {
-    congvu::directory::Directory::new(store(db).await, congvu::clock::Clock::system())
-}
-
-/// The store of `db`.
-pub async fn store(db: &TestDb) -> congvu::store::Store {
-    congvu::store::Store::open(&congvu::store::StoreOptions {
-        url: db.url.clone(),
-        max_connections: 2,
-        busy_timeout: std::time::Duration::from_secs(5),
-    })
-    .await
-    .unwrap()
+    congvu::directory::Directory::new(db.open_store().await, congvu::clock::Clock::system())
 }

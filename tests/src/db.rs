@@ -77,6 +77,20 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The test's database opened in this process, migrated: to set up data, deliver mail,
+    /// and read back what a server or the CLI wrote.
+    pub async fn open_store(&self) -> congvu::store::Store {
+        congvu::store::Store::open(&congvu::store::StoreOptions {
+            url: self.url.clone(),
+            max_connections: 4,
+            busy_timeout: std::time::Duration::from_secs(10),
+        })
+        .await
+        .unwrap()
+    }
+}
+
 fn unique_schema_name() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     format!(

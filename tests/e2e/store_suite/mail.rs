@@ -13,8 +13,8 @@ on_both_backends!(
     queue_entries_share_the_body_and_leases_expire,
 );
 
-const CIRCULAR: &[u8] = b"From: vanphong@vinhphuc.gov.vn\r\nTo: toanso@vinhphuc.gov.vn\r\n\
-Subject: =?UTF-8?B?VGjDtG5nIGLDoW8=?=\r\n\r\nK\xc3\xadnh g\xe1\xbb\xadi c\xc3\xa1c \xc4\x91\xe1\xbb\x93ng ch\xc3\xad.\r\n";
+/// A circular as officials receive it (RFC 2047 subject, UTF-8 body).
+const CIRCULAR: &[u8] = include_bytes!("../../fixtures/circular.eml");
 
 async fn inbox(f: &Fixture, login: &str) -> congvu::mailstore::MailboxId {
     let official = f.official(login, "Nguyễn Văn An").await;

@@ -10,7 +10,7 @@ use congvu::directory::{
 };
 use congvu::mailstore::Mailstore;
 use congvu::queue::Queue;
-use congvu::store::{Store, StoreOptions};
+use congvu::store::Store;
 use congvu_tests::{Backend, TestDb};
 
 /// Runs each named test function once per backend.
@@ -50,13 +50,7 @@ impl Fixture {
     /// `None` when PostgreSQL is explicitly skipped.
     pub async fn new(backend: Backend) -> Option<Fixture> {
         let db = TestDb::new(backend).await?;
-        let store = Store::open(&StoreOptions {
-            url: db.url.clone(),
-            max_connections: 4,
-            busy_timeout: std::time::Duration::from_secs(5),
-        })
-        .await
-        .unwrap();
+        let store = db.open_store().await;
         let clock = Clock::fixed(START);
         Some(Fixture {
             directory: Directory::new(store.clone(), clock.clone()),
