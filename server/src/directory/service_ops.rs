@@ -93,7 +93,8 @@ impl Directory {
                 || tx
                     .groups_containing(GroupMember::Group(group.id))
                     .await?
-                    .contains(&inner)
+                    .iter()
+                    .any(|g| g.id == inner)
             {
                 return Err(DirectoryError::Invalid(format!(
                     "cannot add {label} to {}: it would contain itself",
@@ -165,18 +166,10 @@ impl Directory {
     pub async fn groups_of_official(&self, login: &str) -> Result<Vec<String>, DirectoryError> {
         let mut conn = self.read().await?;
         let official = official_in(&mut conn, login).await?;
-        let ids = conn
+        let groups = conn
             .groups_containing(GroupMember::Official(official.id))
             .await?;
-        let mut names: Vec<String> = conn
-            .groups()
-            .await?
-            .into_iter()
-            .filter(|g| ids.contains(&g.id))
-            .map(|g| g.name)
-            .collect();
-        names.sort();
-        Ok(names)
+        Ok(groups.into_iter().map(|g| g.name).collect())
     }
 
     /// Adds a service account with an already hashed secret.

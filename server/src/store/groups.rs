@@ -162,23 +162,26 @@ impl Conn {
         Ok(ids.into_iter().map(OfficialId).collect())
     }
 
-    /// Every group that contains `member`, directly or through nesting (for an official:
-    /// LDAP `memberOf`; for a group: the groups it must never be made to contain).
+    /// Every group that contains `member`, directly or through nesting, by name (for an
+    /// official: LDAP `memberOf`; for a group: the groups it must never be made to contain).
     pub async fn groups_containing(
         &mut self,
         member: GroupMember,
-    ) -> Result<Vec<GroupId>, StoreError> {
+    ) -> Result<Vec<Group>, StoreError> {
         let (official, group) = member_ids(member);
-        let sql = "WITH RECURSIVE containing (id) AS ( \
+        let sql = format!(
+            "WITH RECURSIVE containing (id) AS ( \
                  SELECT group_id FROM group_members WHERE official_id = $1 OR member_group_id = $2 \
                  UNION \
                  SELECT m.group_id FROM group_members m JOIN containing c ON m.member_group_id = c.id) \
-             SELECT id FROM containing ORDER BY id";
-        let ids: Vec<i64> = on_backend!(self, c => sqlx::query_scalar(sql)
+             SELECT {cols} FROM directory_groups g JOIN containing c ON g.id = c.id ORDER BY g.name",
+            cols = super::agencies::prefixed("g", COLUMNS)
+        );
+        let rows: Vec<GroupRow> = on_backend!(self, c => sqlx::query_as(&sql)
             .bind(official)
             .bind(group)
             .fetch_all(&mut *c)
             .await)?;
-        Ok(ids.into_iter().map(GroupId).collect())
+        rows.into_iter().map(Group::try_from).collect()
     }
 }
