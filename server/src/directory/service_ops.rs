@@ -153,13 +153,7 @@ impl Directory {
     pub async fn expand_group(&self, group: &str) -> Result<Vec<Official>, DirectoryError> {
         let mut conn = self.read().await?;
         let group = group_in(&mut conn, group).await?;
-        let mut officials = Vec::new();
-        for id in conn.expand_group(group.id).await? {
-            if let Some(o) = conn.official_by_id(id).await? {
-                officials.push(o);
-            }
-        }
-        Ok(officials)
+        Ok(conn.officials_in_group(group.id).await?)
     }
 
     /// The names of every group `login` belongs to, directly or through nesting.

@@ -147,21 +147,6 @@ impl Conn {
             .collect()
     }
 
-    /// Every official in `group` or in a group nested in it, each once. `UNION` (not
-    /// `UNION ALL`) makes the walk stop at cycles.
-    pub async fn expand_group(&mut self, group: GroupId) -> Result<Vec<OfficialId>, StoreError> {
-        let sql = "WITH RECURSIVE nested (id) AS ( \
-                 SELECT $1 \
-                 UNION \
-                 SELECT m.member_group_id FROM group_members m JOIN nested n ON m.group_id = n.id \
-                 WHERE m.member_group_id IS NOT NULL) \
-             SELECT DISTINCT m.official_id FROM group_members m JOIN nested n ON m.group_id = n.id \
-             WHERE m.official_id IS NOT NULL ORDER BY m.official_id";
-        let ids: Vec<i64> =
-            on_backend!(self, c => sqlx::query_scalar(sql).bind(group.0).fetch_all(&mut *c).await)?;
-        Ok(ids.into_iter().map(OfficialId).collect())
-    }
-
     /// Every group that contains `member`, directly or through nesting, by name (for an
     /// official: LDAP `memberOf`; for a group: the groups it must never be made to contain).
     pub async fn groups_containing(

@@ -7,7 +7,8 @@ use super::agencies::prefixed;
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
 use crate::directory::{
-    AgencyId, Official, OfficialId, OfficialStatus, PasswordHash, PersonName, StoredPassword,
+    AgencyId, GroupId, Official, OfficialId, OfficialStatus, PasswordHash, PersonName,
+    StoredPassword,
 };
 
 const COLUMNS: &str = "id, uuid, login, family_name, middle_name, given_name, display_name, agency_id, \
@@ -212,6 +213,28 @@ impl Conn {
         let sql = select_where("o.agency_id = $1 ORDER BY o.login");
         let rows: Vec<OfficialRow> =
             on_backend!(self, c => sqlx::query_as(&sql).bind(agency.0).fetch_all(&mut *c).await)?;
+        rows.into_iter().map(Official::try_from).collect()
+    }
+
+    /// Every official in `group` or in a group nested in it, each once, by id: one query
+    /// however large the list. `UNION` (not `UNION ALL`) makes the walk stop at cycles.
+    pub async fn officials_in_group(
+        &mut self,
+        group: GroupId,
+    ) -> Result<Vec<Official>, StoreError> {
+        let sql = format!(
+            "WITH RECURSIVE nested (id) AS ( \
+                 SELECT $1 \
+                 UNION \
+                 SELECT m.member_group_id FROM group_members m JOIN nested n ON m.group_id = n.id \
+                 WHERE m.member_group_id IS NOT NULL) {}",
+            select_where(
+                "o.id IN (SELECT m.official_id FROM group_members m JOIN nested n ON m.group_id = n.id \
+                 WHERE m.official_id IS NOT NULL) ORDER BY o.id"
+            )
+        );
+        let rows: Vec<OfficialRow> =
+            on_backend!(self, c => sqlx::query_as(&sql).bind(group.0).fetch_all(&mut *c).await)?;
         rows.into_iter().map(Official::try_from).collect()
     }
 
