@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use congvu::directory::{Argon2Cost, PasswordHasher};
 use congvu_tests::{Backend, TestDb};
 
-use crate::admin::AdminCli;
+use crate::admin::{AdminCli, AdminRun};
 use crate::store_suite::on_both_backends;
 
 on_both_backends!(
@@ -71,16 +71,7 @@ async fn a_csv_list_is_imported_with_the_assigned_addresses(backend: Backend) {
     let list = write(&cli.dir, "stttt.csv", HR_LIST);
     let creds = cli.dir.join("stttt-credentials.csv");
 
-    let dry = cli
-        .run(&[
-            "user",
-            "import",
-            "--agency",
-            "stttt",
-            list.to_str().unwrap(),
-            "--dry-run",
-        ])
-        .ok();
+    let dry = import(&cli, &list, &["--dry-run"]).ok();
     assert!(
         dry.stdout.contains("dry run, nothing written"),
         "{}",
@@ -105,17 +96,7 @@ async fn a_csv_list_is_imported_with_the_assigned_addresses(backend: Backend) {
     );
     assert!(!creds.exists());
 
-    let run = cli
-        .run(&[
-            "user",
-            "import",
-            "--agency",
-            "stttt",
-            list.to_str().unwrap(),
-            "--credentials-out",
-            creds.to_str().unwrap(),
-        ])
-        .ok();
+    let run = import(&cli, &list, &["--credentials-out", creds.to_str().unwrap()]).ok();
     assert!(run.stdout.contains("created"), "{}", run.stdout);
     let officials = logins_and_addresses(&db).await;
     let expected = [
@@ -173,15 +154,7 @@ async fn a_csv_list_is_imported_with_the_assigned_addresses(backend: Backend) {
     assert_eq!(mailstore.mailboxes(nhung.id).await.unwrap().len(), 5);
 
     // The credentials file is never overwritten.
-    let again = cli.run(&[
-        "user",
-        "import",
-        "--agency",
-        "stttt",
-        list.to_str().unwrap(),
-        "--credentials-out",
-        creds.to_str().unwrap(),
-    ]);
+    let again = import(&cli, &list, &["--credentials-out", creds.to_str().unwrap()]);
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     assert!(
         again.stdout.contains("nothing to change"),
@@ -193,15 +166,11 @@ async fn a_csv_list_is_imported_with_the_assigned_addresses(backend: Backend) {
         "new.csv",
         "Họ và tên;Mã cán bộ\r\nTrần Thị Bình;VP-009\r\n",
     );
-    let refused = cli.run(&[
-        "user",
-        "import",
-        "--agency",
-        "stttt",
-        fresh.to_str().unwrap(),
-        "--credentials-out",
-        creds.to_str().unwrap(),
-    ]);
+    let refused = import(
+        &cli,
+        &fresh,
+        &["--credentials-out", creds.to_str().unwrap()],
+    );
     assert_eq!(refused.code, Some(1));
     assert!(
         refused.stderr.contains("already exists") && refused.stderr.contains("never overwritten"),
@@ -241,16 +210,7 @@ async fn an_xlsx_list_is_imported_like_csv(backend: Backend) {
     book.save(&path).unwrap();
     let creds = cli.dir.join("creds.csv");
 
-    cli.run(&[
-        "user",
-        "import",
-        "--agency",
-        "stttt",
-        path.to_str().unwrap(),
-        "--credentials-out",
-        creds.to_str().unwrap(),
-    ])
-    .ok();
+    import(&cli, &path, &["--credentials-out", creds.to_str().unwrap()]).ok();
     let officials: Vec<_> = logins_and_addresses(&db)
         .await
         .into_iter()
@@ -272,14 +232,7 @@ async fn an_xlsx_list_is_imported_like_csv(backend: Backend) {
     );
 
     let broken = write(&cli.dir, "broken.xlsx", "this is not a workbook");
-    let out = cli.run(&[
-        "user",
-        "import",
-        "--agency",
-        "stttt",
-        broken.to_str().unwrap(),
-        "--dry-run",
-    ]);
+    let out = import(&cli, &broken, &["--dry-run"]);
     assert_eq!(out.code, Some(1));
     assert!(
         out.stderr
@@ -301,15 +254,7 @@ Lê Văn Cường,Chuyên viên,cuong@gmail.com,A4\n\
 Phạm Thị Dung,Chuyên viên,,A1\n";
     let list = write(&cli.dir, "bad.csv", text);
     let creds = cli.dir.join("creds.csv");
-    let out = cli.run(&[
-        "user",
-        "import",
-        "--agency",
-        "stttt",
-        list.to_str().unwrap(),
-        "--credentials-out",
-        creds.to_str().unwrap(),
-    ]);
+    let out = import(&cli, &list, &["--credentials-out", creds.to_str().unwrap()]);
     assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
     let listed = format!("{}{}", out.stdout, out.stderr);
     assert!(
@@ -352,18 +297,16 @@ async fn continue_on_error_reports_line_numbers(backend: Backend) {
     let text = "Họ và tên;Số điện thoại\nNguyễn Văn An;0211 1\nLê\u{7}Văn Bình;0211 2\nĐỗ Đức Anh;0211 3\n";
     let list = write(&cli.dir, "mixed.csv", text);
     let creds = cli.dir.join("creds.csv");
-    let out = cli
-        .run(&[
-            "user",
-            "import",
-            "--agency",
-            "stttt",
-            list.to_str().unwrap(),
+    let out = import(
+        &cli,
+        &list,
+        &[
             "--continue-on-error",
             "--credentials-out",
             creds.to_str().unwrap(),
-        ])
-        .ok();
+        ],
+    )
+    .ok();
     assert!(
         out.stdout
             .contains("mixed.csv:3: rejected: full name contains the control character U+0007"),
@@ -384,18 +327,16 @@ async fn continue_on_error_reports_line_numbers(backend: Backend) {
         format!("{HR_LIST}\r\n6;Trần Thị\u{1b}[31m Bình;Chuyên viên;;VP-006;Văn phòng\r\n");
     let list = write(&cli.dir, "realistic.csv", &realistic);
     let creds = cli.dir.join("creds2.csv");
-    let out = cli
-        .run(&[
-            "user",
-            "import",
-            "--agency",
-            "stttt",
-            list.to_str().unwrap(),
+    let out = import(
+        &cli,
+        &list,
+        &[
             "--continue-on-error",
             "--credentials-out",
             creds.to_str().unwrap(),
-        ])
-        .ok();
+        ],
+    )
+    .ok();
     let expected = "realistic.csv:9: rejected: full name contains the control character U+001B";
     assert!(out.stdout.contains(expected), "{}", out.stdout);
     assert_eq!(
@@ -411,29 +352,12 @@ async fn re_import_changes_only_what_changed(backend: Backend) {
     };
     let list = write(&cli.dir, "v1.csv", HR_LIST);
     let creds = cli.dir.join("c1.csv");
-    cli.run(&[
-        "user",
-        "import",
-        "--agency",
-        "stttt",
-        list.to_str().unwrap(),
-        "--credentials-out",
-        creds.to_str().unwrap(),
-    ])
-    .ok();
+    import(&cli, &list, &["--credentials-out", creds.to_str().unwrap()]).ok();
     let directory = crate::import::directory(&db).await;
     let audit_rows = directory.audit_log(None).await.unwrap().len();
 
     // Same file again: nothing changes, nothing is written, not even an audit row.
-    let again = cli
-        .run(&[
-            "user",
-            "import",
-            "--agency",
-            "stttt",
-            list.to_str().unwrap(),
-        ])
-        .ok();
+    let again = import(&cli, &list, &[]).ok();
     assert!(
         again.stdout.contains("nothing to change"),
         "{}",
@@ -452,17 +376,7 @@ async fn re_import_changes_only_what_changed(backend: Backend) {
             "",
         );
     let list2 = write(&cli.dir, "v2.csv", &v2);
-    let dry = cli
-        .run(&[
-            "--json",
-            "user",
-            "import",
-            "--agency",
-            "stttt",
-            list2.to_str().unwrap(),
-            "--dry-run",
-        ])
-        .ok();
+    let dry = import(&cli, &list2, &["--dry-run", "--json"]).ok();
     let plan: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
     assert_eq!(plan["create"].as_array().unwrap().len(), 0);
     assert_eq!(plan["update"][0]["login"], "nhunglth");
@@ -470,16 +384,7 @@ async fn re_import_changes_only_what_changed(backend: Backend) {
     assert_eq!(plan["unchanged"], 3);
     assert_eq!(plan["missing"], serde_json::json!(["hadtt"]));
 
-    let applied = cli
-        .run(&[
-            "--json",
-            "user",
-            "import",
-            "--agency",
-            "stttt",
-            list2.to_str().unwrap(),
-        ])
-        .ok();
+    let applied = import(&cli, &list2, &["--json"]).ok();
     let outcome: serde_json::Value = serde_json::from_str(&applied.stdout).unwrap();
     assert_eq!(
         (
@@ -506,14 +411,7 @@ async fn re_import_changes_only_what_changed(backend: Backend) {
 
     // A list that lost its rows must not disable the whole agency.
     let empty = write(&cli.dir, "empty.csv", "Họ và tên;Chức vụ\r\n");
-    let refused = cli.run(&[
-        "user",
-        "import",
-        "--agency",
-        "stttt",
-        empty.to_str().unwrap(),
-        "--disable-missing",
-    ]);
+    let refused = import(&cli, &empty, &["--disable-missing"]);
     assert_eq!(refused.code, Some(1));
     assert!(
         refused
@@ -527,15 +425,7 @@ async fn re_import_changes_only_what_changed(backend: Backend) {
         congvu::directory::OfficialStatus::Active
     );
 
-    cli.run(&[
-        "user",
-        "import",
-        "--agency",
-        "stttt",
-        list2.to_str().unwrap(),
-        "--disable-missing",
-    ])
-    .ok();
+    import(&cli, &list2, &["--disable-missing"]).ok();
     assert_eq!(
         directory.official("hadtt").await.unwrap().status,
         congvu::directory::OfficialStatus::Disabled
@@ -628,13 +518,7 @@ async fn passwords_from_the_file_need_the_flag_and_get_the_full_cost(backend: Ba
         "with-passwords.csv",
         "Họ và tên,Mật khẩu\nLê Thị Hồng Nhung,Hoa-sen-2026!\n",
     );
-    let refused = cli.run(&[
-        "user",
-        "import",
-        "--agency",
-        "stttt",
-        list.to_str().unwrap(),
-    ]);
+    let refused = import(&cli, &list, &[]);
     assert_eq!(refused.code, Some(1));
     assert!(
         refused.stderr.contains("pass --passwords-from-file"),
@@ -643,18 +527,16 @@ async fn passwords_from_the_file_need_the_flag_and_get_the_full_cost(backend: Ba
     );
     assert!(!refused.stderr.contains("Hoa-sen-2026!"));
 
-    let out = cli
-        .run(&[
-            "user",
-            "import",
-            "--agency",
-            "stttt",
-            list.to_str().unwrap(),
+    let out = import(
+        &cli,
+        &list,
+        &[
             "--passwords-from-file",
             "--address-rule",
             "{given}.{family}",
-        ])
-        .ok();
+        ],
+    )
+    .ok();
     assert!(!out.stdout.contains("Hoa-sen-2026!") && !out.stderr.contains("Hoa-sen-2026!"));
     let nhung = directory(&db).await.official("nhung.le").await.unwrap();
     assert_eq!(nhung.primary_address, "nhung.le@vinhphuc.gov.vn");
@@ -667,6 +549,19 @@ async fn passwords_from_the_file_need_the_flag_and_get_the_full_cost(backend: Ba
         password.hash.0
     );
     assert!(PasswordHasher::new(Argon2Cost::INITIAL).verify("Hoa-sen-2026!", &password.hash));
+}
+
+/// Runs `congvu-admin user import --agency stttt FILE ARGS…`.
+fn import(cli: &AdminCli, file: &Path, args: &[&str]) -> AdminRun {
+    let mut all = vec![
+        "user",
+        "import",
+        "--agency",
+        "stttt",
+        file.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    cli.run(&all)
 }
 
 /// The directory of `db`, opened in-process next to the CLI's runs.

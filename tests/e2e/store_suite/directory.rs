@@ -559,27 +559,17 @@ async fn nested_groups_expand_to_each_official_once(backend: Backend) {
         let a = f.admin.clone();
         async move { d.add_group_member(&a, g, &m).await }
     };
-    member("lanhdao", MemberName::Official("annv".into()))
-        .await
-        .unwrap();
-    member("lanhdao", MemberName::Official("binhtt".into()))
-        .await
-        .unwrap();
-    member("vanthu", MemberName::Official("binhtt".into()))
-        .await
-        .unwrap();
-    member("vanthu", MemberName::Official("cuongld".into()))
-        .await
-        .unwrap();
-    member("toanso", MemberName::Group("lanhdao".into()))
-        .await
-        .unwrap();
-    member("toanso", MemberName::Group("vanthu".into()))
-        .await
-        .unwrap();
-    member("toanso", MemberName::Official("annv".into()))
-        .await
-        .unwrap();
+    for (group, member_name) in [
+        ("lanhdao", MemberName::Official("annv".into())),
+        ("lanhdao", MemberName::Official("binhtt".into())),
+        ("vanthu", MemberName::Official("binhtt".into())),
+        ("vanthu", MemberName::Official("cuongld".into())),
+        ("toanso", MemberName::Group("lanhdao".into())),
+        ("toanso", MemberName::Group("vanthu".into())),
+        ("toanso", MemberName::Official("annv".into())),
+    ] {
+        member(group, member_name).await.unwrap();
+    }
 
     let expanded: Vec<_> = f
         .directory
