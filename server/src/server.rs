@@ -137,10 +137,7 @@ impl RunningServer {
             hostname: config.server.hostname.clone(),
         });
         let mut listeners = Vec::with_capacity(bound.len());
-        for (kind, listener) in bound {
-            let address = listener
-                .local_addr()
-                .map_err(|source| BindError::from_io(kind, source))?;
+        for (kind, listener, address) in bound {
             tracing::info!(listener = %kind, %address, "listening");
             listeners.push((kind, address));
             if kind == ListenerKind::Http {
@@ -238,7 +235,9 @@ fn tls_acceptor(config: &Config) -> Result<tokio_rustls::TlsAcceptor, TlsError> 
     tls::acceptor_from_files(&cert, &key)
 }
 
-async fn bind_all(config: &Config) -> Result<Vec<(ListenerKind, TcpListener)>, BindError> {
+async fn bind_all(
+    config: &Config,
+) -> Result<Vec<(ListenerKind, TcpListener, SocketAddr)>, BindError> {
     let wanted = [
         (ListenerKind::Smtp, &config.smtp.listen),
         (ListenerKind::Submission, &config.smtp.submission_listen),
@@ -252,7 +251,8 @@ async fn bind_all(config: &Config) -> Result<Vec<(ListenerKind, TcpListener)>, B
     let mut bound = Vec::new();
     for (kind, addresses) in wanted {
         for address in addresses.iter() {
-            bound.push((kind, net::bind(kind, address.0).await?));
+            let (listener, local) = net::bind(kind, address.0).await?;
+            bound.push((kind, listener, local));
         }
     }
     Ok(bound)

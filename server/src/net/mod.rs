@@ -195,18 +195,18 @@ impl BindError {
             hint,
         }
     }
-
-    /// A bound socket whose address could not be read back.
-    pub fn from_io(kind: ListenerKind, source: std::io::Error) -> BindError {
-        BindError::new(kind, SocketAddr::from(([0, 0, 0, 0], 0)), source)
-    }
 }
 
-/// Binds `address` for `kind`, naming both in the error.
-pub async fn bind(kind: ListenerKind, address: SocketAddr) -> Result<TcpListener, BindError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| BindError::new(kind, address, source))
+/// Binds `address` for `kind`, naming both in the error; returns the listener and the
+/// address it really has (the port chosen when `address` asked for port 0).
+pub async fn bind(
+    kind: ListenerKind,
+    address: SocketAddr,
+) -> Result<(TcpListener, SocketAddr), BindError> {
+    let error = |source| BindError::new(kind, address, source);
+    let listener = TcpListener::bind(address).await.map_err(error)?;
+    let local = listener.local_addr().map_err(error)?;
+    Ok((listener, local))
 }
 
 /// Accepts connections on `listener` until shutdown, admitting each under the limits and
