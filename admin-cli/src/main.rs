@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 use congvu::clock::Clock;
 use congvu::config::Config;
-use congvu::directory::{Actor, Argon2Cost, Directory, PasswordHasher};
+use congvu::directory::{Actor, Directory, PasswordHasher};
 use congvu::store::{Store, StoreOptions};
 
 /// Administer congvu: domains, agencies, officials, groups and service accounts.
@@ -156,12 +156,7 @@ async fn run(command: Command, json: bool, config: Config) -> anyhow::Result<()>
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let ctx = Context {
         directory: Directory::new(store.clone(), Clock::system()),
-        hasher: PasswordHasher::new(Argon2Cost {
-            memory_kib: config.auth.argon2_memory_kib,
-            iterations: config.auth.argon2_iterations,
-            parallelism: config.auth.argon2_parallelism,
-        })
-        .with_workers(config.auth.hash_workers as usize),
+        hasher: PasswordHasher::from_config(&config.auth),
         actor: Actor::admin(&std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
         json,
     };

@@ -19,6 +19,9 @@ pub enum ServiceCommand {
         scope_agency: Option<String>,
         #[arg(long)]
         description: Option<String>,
+        /// Let it reset officials' passwords (LDAP Password Modify) within its scope.
+        #[arg(long)]
+        may_reset_passwords: bool,
     },
     /// List the service accounts.
     List,
@@ -33,6 +36,7 @@ pub async fn run(ctx: &Context, cmd: ServiceCommand) -> anyhow::Result<()> {
             name,
             scope_agency,
             description,
+            may_reset_passwords,
         } => {
             // Two generated passwords: about 230 random bits, typed by no one.
             let secret = format!(
@@ -49,6 +53,7 @@ pub async fn run(ctx: &Context, cmd: ServiceCommand) -> anyhow::Result<()> {
                 name,
                 description,
                 scope_agency_code: scope_agency,
+                may_reset_passwords,
             };
             let account = ctx
                 .directory

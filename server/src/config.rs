@@ -488,6 +488,20 @@ pub struct LdapConfig {
     pub allow_anonymous_read: bool,
     /// Allow simple binds without TLS from 127.0.0.1 / ::1 (for local tools).
     pub allow_plaintext_bind_on_loopback: bool,
+    /// Most entries one search (or one page of a paged search) returns.
+    pub size_limit: u32,
+    /// Longest one search may run.
+    pub time_limit_seconds: u32,
+    /// Largest request accepted before a successful bind; larger ends the connection.
+    pub max_request_bytes_unbound: u32,
+    /// Largest request accepted after a bind.
+    pub max_request_bytes: u32,
+    /// Deepest nesting of and/or/not in a search filter.
+    pub max_filter_depth: u32,
+    /// Requests a client may have waiting on one connection; more are answered `busy`.
+    pub max_pending_requests: u32,
+    /// A connection with no request for this long is told so and closed.
+    pub idle_timeout_seconds: u64,
 }
 
 impl Default for LdapConfig {
@@ -498,6 +512,13 @@ impl Default for LdapConfig {
             base_dn: None,
             allow_anonymous_read: false,
             allow_plaintext_bind_on_loopback: false,
+            size_limit: 1000,
+            time_limit_seconds: 30,
+            max_request_bytes_unbound: 16 * 1024,
+            max_request_bytes: 256 * 1024,
+            max_filter_depth: 16,
+            max_pending_requests: 32,
+            idle_timeout_seconds: 900,
         }
     }
 }
@@ -507,6 +528,39 @@ const BASE_DN_ATTRIBUTES: [&str; 4] = ["dc", "ou", "o", "c"];
 
 impl LdapConfig {
     fn validate(&self, at: &Locator<'_>) -> Result<(), ConfigError> {
+        in_range(at, "ldap.size_limit", self.size_limit, 1..=1_000_000)?;
+        in_range(
+            at,
+            "ldap.time_limit_seconds",
+            self.time_limit_seconds,
+            1..=3600,
+        )?;
+        // A bind request with a long DN and password fits in 1 KiB; TLS needs none of it.
+        in_range(
+            at,
+            "ldap.max_request_bytes_unbound",
+            self.max_request_bytes_unbound,
+            1024..=self.max_request_bytes.max(1024),
+        )?;
+        in_range(
+            at,
+            "ldap.max_request_bytes",
+            self.max_request_bytes,
+            1024..=64 * 1024 * 1024,
+        )?;
+        in_range(at, "ldap.max_filter_depth", self.max_filter_depth, 1..=256)?;
+        in_range(
+            at,
+            "ldap.max_pending_requests",
+            self.max_pending_requests,
+            1..=10_000,
+        )?;
+        in_range(
+            at,
+            "ldap.idle_timeout_seconds",
+            self.idle_timeout_seconds,
+            1..=86_400,
+        )?;
         match &self.base_dn {
             Some(dn) if !is_simple_dn(dn) => Err(at.error(
                 "ldap.base_dn",
@@ -614,6 +668,9 @@ pub struct AuthConfig {
     pub lockout_window_seconds: u64,
     /// Threads that hash passwords; 0 means one per CPU core.
     pub hash_workers: u32,
+    /// Failed logins from one IP address within the window after which that address is
+    /// refused without checking, for the rest of the window.
+    pub lockout_source_failures: u32,
 }
 
 impl Default for AuthConfig {
@@ -625,6 +682,7 @@ impl Default for AuthConfig {
             lockout_failures: 10,
             lockout_window_seconds: 900,
             hash_workers: 0,
+            lockout_source_failures: 50,
         }
     }
 }
@@ -655,6 +713,12 @@ impl AuthConfig {
             "auth.lockout_window_seconds",
             self.lockout_window_seconds,
             1..=86_400,
+        )?;
+        in_range(
+            at,
+            "auth.lockout_source_failures",
+            self.lockout_source_failures,
+            1..=1_000_000,
         )?;
         in_range(at, "auth.hash_workers", self.hash_workers, 0..=256)
     }

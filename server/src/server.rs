@@ -13,7 +13,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::directory::Directory;
+use crate::directory::{Authenticator, Directory, DirectoryError};
+use crate::ldap::{LdapService, LdapSettings};
 use crate::mailstore::Mailstore;
 use crate::net::tls::{self, TlsError};
 use crate::net::{
@@ -37,6 +38,8 @@ pub enum StartError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Bind(#[from] BindError),
+    #[error("cannot load the directory: {0}")]
+    Directory(#[from] DirectoryError),
 }
 
 /// The shared services every session reaches the domain through.
@@ -52,6 +55,7 @@ pub struct Services {
 #[derive(Debug)]
 struct Sessions {
     hostname: String,
+    ldap: Arc<crate::ldap::LdapService>,
 }
 
 impl ConnectionHandler for Sessions {
@@ -65,7 +69,7 @@ impl ConnectionHandler for Sessions {
                 crate::smtp::serve(conn, &self.hostname).await
             }
             ListenerKind::Imap | ListenerKind::Imaps => crate::imap::serve(conn).await,
-            ListenerKind::Ldap | ListenerKind::Ldaps => crate::ldap::serve(conn).await,
+            ListenerKind::Ldap | ListenerKind::Ldaps => self.ldap.serve(conn).await,
             // HTTP runs on its own server (axum), never through this handler.
             ListenerKind::Http => {}
         }
@@ -128,13 +132,23 @@ impl RunningServer {
                 config.limits.max_connections,
                 config.limits.max_connections_per_ip,
             ),
-            tls: Some(tls),
+            tls: Some(tls.clone()),
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
             handshake_timeout: Duration::from_secs(config.limits.request_timeout_seconds.min(60)),
         };
+        let directory = Directory::new(store.clone(), clock.clone());
+        let authenticator = Authenticator::new(directory.clone(), &config.auth).await?;
+        let ldap = LdapService::new(
+            LdapSettings::from_config(config),
+            directory.clone(),
+            authenticator,
+            Some(tls.clone()),
+        )
+        .await?;
         let sessions = Arc::new(Sessions {
             hostname: config.server.hostname.clone(),
+            ldap: Arc::new(ldap),
         });
         let mut listeners = Vec::with_capacity(bound.len());
         for (kind, listener, address) in bound {
@@ -157,7 +171,7 @@ impl RunningServer {
             }
         }
         let services = Services {
-            directory: Directory::new(store.clone(), clock.clone()),
+            directory,
             mailstore: Mailstore::new(store.clone(), clock.clone()),
             store,
             clock,

@@ -75,6 +75,9 @@ pub struct OfficialFilter {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Lockout {
     pub failed_logins: i64,
+    /// When the first of `failed_logins` happened; failures older than the lockout window
+    /// start a new count.
+    pub failing_since: Option<UnixTime>,
     /// Logins are refused until this time; `None` when not locked.
     pub locked_until: Option<UnixTime>,
 }

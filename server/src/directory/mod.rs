@@ -8,6 +8,7 @@ mod address;
 mod agency;
 mod attribute;
 mod audit;
+mod auth;
 mod certificate;
 mod domain;
 mod group;
@@ -17,6 +18,7 @@ mod names;
 mod official;
 mod password;
 mod service;
+mod snapshot;
 
 pub use address::{AddressEntry, AddressOwner, MailAddress};
 pub use admin_ops::{
@@ -27,6 +29,9 @@ pub use admin_ops::{
 pub use agency::{normalize_agency_code, Agency, AgencyLevel, NewAgency};
 pub use attribute::{attribute_value, optional_attribute, required_attribute, MAX_ATTRIBUTE_CHARS};
 pub use audit::{Actor, AuditEntry, AuditRecord};
+pub use auth::{
+    Authenticator, LockoutPolicy, LoginName, LoginOutcome, PasswordChangeError, Principal,
+};
 pub use certificate::{Certificate, NewCertificate};
 pub use domain::{normalize_domain, MailDomain, NewDomain, DEFAULT_ADDRESS_RULE};
 pub use group::{Group, GroupKind, GroupMember, NewGroup};
@@ -45,6 +50,7 @@ pub use password::{
 };
 pub use service::{NewServiceAccount, ServiceAccount};
 pub use service_ops::MemberName;
+pub use snapshot::{agency_within, DirectorySnapshot, GroupCard, OfficialCard};
 pub use tree_ops::AgencyImportOutcome;
 
 mod admin_ops;
@@ -167,6 +173,12 @@ impl Directory {
     /// The directory version; it grows with every committed change.
     pub async fn version(&self) -> Result<i64, DirectoryError> {
         Ok(self.read().await?.directory_version().await?)
+    }
+
+    /// A counter of the changes committed by this process (through any clone of the
+    /// store): in-memory views compare it to notice their own process's writes at once.
+    pub fn local_changes(&self) -> u64 {
+        self.store.local_commits()
     }
 
     fn new_uuid() -> String {

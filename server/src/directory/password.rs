@@ -101,6 +101,14 @@ impl PasswordHasher {
         self
     }
 
+    /// Threads batches are hashed on, and verifications allowed at once.
+    pub fn workers(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
     /// Hashes `password` at `cost`.
     pub fn hash(&self, password: &str, cost: PasswordCost) -> Result<PasswordHash, DirectoryError> {
         let params = match cost {
@@ -137,10 +145,7 @@ impl PasswordHasher {
         secrets: &[(String, PasswordCost)],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<PasswordHash>, DirectoryError> {
-        let workers = match self.workers {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
+        let workers = self.workers();
         let chunk = secrets.len().div_ceil(workers).max(1);
         std::thread::scope(|scope| {
             let handles: Vec<_> = secrets

@@ -17,6 +17,8 @@ pub struct ServiceAccount {
     pub password_hash: PasswordHash,
     /// The agency subtree it may read; `None` is the whole directory.
     pub scope_agency_id: Option<AgencyId>,
+    /// May reset the passwords of officials in its scope (LDAP Password Modify).
+    pub may_reset_passwords: bool,
     pub status: OfficialStatus,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
@@ -29,4 +31,6 @@ pub struct NewServiceAccount {
     pub description: Option<String>,
     /// Agency code whose subtree it may read; `None` for the whole directory.
     pub scope_agency_code: Option<String>,
+    /// May reset the passwords of officials in its scope.
+    pub may_reset_passwords: bool,
 }

@@ -187,6 +187,7 @@ impl Directory {
             description: optional_attribute("description", new.description.as_deref())?,
             password_hash: secret,
             scope_agency_id: scope.as_ref().map(|a| a.id),
+            may_reset_passwords: new.may_reset_passwords,
             status: OfficialStatus::Active,
             created_at: now,
             updated_at: now,
@@ -195,7 +196,11 @@ impl Directory {
             .insert_service_account(&account)
             .await
             .map_err(|e| name_taken(e.into(), &[(UniqueKey::ServiceAccountName, &account.name)]))?;
-        let after = json!({ "name": account.name, "scope": scope.map(|a| a.code) });
+        let after = json!({
+            "name": account.name,
+            "scope": scope.map(|a| a.code),
+            "may_reset_passwords": account.may_reset_passwords,
+        });
         self.commit_change(
             tx,
             actor,

@@ -1,19 +1,129 @@
-//! LDAP: 389 with StartTLS and 636 with implicit TLS.
+//! LDAP: 389 with StartTLS and 636 with implicit TLS, over `ldap3_proto`'s codec.
 //!
-//! The session arrives with the LDAP capability; until then connections are accepted and
-//! closed at once, which LDAP clients report as "server unavailable" and retry.
+//! Officials' mail clients use it as an address book and other government systems use it
+//! to authenticate officials (bind as a service account, search, bind as the official).
+//! Searches read an in-memory tree built from the directory ([`tree`]); binds and
+//! password changes go to the domain's [`Authenticator`], which always reads the latest
+//! stored state. The directory is read-only over LDAP apart from Password Modify: the admin
+//! CLI is the write path.
 
+mod access;
+mod attributes;
+mod bind;
+mod dn;
+mod extended;
+mod filter;
+mod frame;
+mod schema;
+mod search;
+mod session;
+mod tree;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use ldap3_proto::proto::LdapResultCode;
+use ldap3_proto::DisconnectionNotice;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::codec::FramedWrite;
 
+use crate::config::Config;
+use crate::directory::{Authenticator, Directory, DirectoryError};
 use crate::net::{Connection, Refusal};
 
-/// Serves one LDAP connection.
-pub async fn serve(mut conn: Connection) {
-    let _ = conn.stream.shutdown().await;
+pub use tree::generalized_time;
+
+/// The `[ldap]` settings a session applies.
+#[derive(Debug, Clone)]
+pub struct LdapSettings {
+    pub base_dn: String,
+    pub allow_anonymous_read: bool,
+    pub allow_plaintext_bind_on_loopback: bool,
+    pub size_limit: usize,
+    pub time_limit: Duration,
+    pub max_request_bytes_unbound: usize,
+    pub max_request_bytes: usize,
+    pub max_filter_depth: usize,
+    pub max_pending_requests: usize,
+    pub idle_timeout: Duration,
 }
 
-/// Turns away a connection over the limits.
-pub async fn refuse(mut stream: TcpStream, _why: Refusal) {
-    let _ = stream.shutdown().await;
+impl LdapSettings {
+    /// The settings `config` describes.
+    pub fn from_config(config: &Config) -> LdapSettings {
+        let ldap = &config.ldap;
+        LdapSettings {
+            base_dn: config.ldap_base_dn(),
+            allow_anonymous_read: ldap.allow_anonymous_read,
+            allow_plaintext_bind_on_loopback: ldap.allow_plaintext_bind_on_loopback,
+            size_limit: ldap.size_limit as usize,
+            time_limit: Duration::from_secs(u64::from(ldap.time_limit_seconds)),
+            max_request_bytes_unbound: ldap.max_request_bytes_unbound as usize,
+            max_request_bytes: ldap.max_request_bytes as usize,
+            max_filter_depth: ldap.max_filter_depth as usize,
+            max_pending_requests: ldap.max_pending_requests as usize,
+            idle_timeout: Duration::from_secs(ldap.idle_timeout_seconds),
+        }
+    }
+}
+
+/// How often the in-memory tree checks for changes made by other processes (the admin CLI)
+/// or other nodes; this process's own changes show at once.
+const TREE_REFRESH: Duration = Duration::from_secs(1);
+
+/// What every LDAP session shares.
+pub struct LdapService {
+    settings: LdapSettings,
+    authenticator: Arc<Authenticator>,
+    tree: tree::TreeCache,
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for LdapService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LdapService")
+            .field("settings", &self.settings)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LdapService {
+    /// Loads the tree and readies the service.
+    pub async fn new(
+        settings: LdapSettings,
+        directory: Directory,
+        authenticator: Arc<Authenticator>,
+        tls: Option<TlsAcceptor>,
+    ) -> Result<LdapService, DirectoryError> {
+        let tree = tree::TreeCache::load(directory, settings.base_dn.clone(), TREE_REFRESH).await?;
+        Ok(LdapService {
+            settings,
+            authenticator,
+            tree,
+            tls,
+        })
+    }
+
+    /// Serves one LDAP connection until the client unbinds or the connection ends.
+    pub async fn serve(&self, conn: Connection) {
+        session::run(self, conn).await;
+    }
+}
+
+/// Turns away a connection over the limits with a Notice of Disconnection.
+pub async fn refuse(stream: TcpStream, why: Refusal) {
+    let message = match why {
+        Refusal::TooManyFromAddress => "too many connections from your address; try again later",
+        Refusal::ServerBusy => "the server is busy; try again later",
+    };
+    let mut out = FramedWrite::new(stream, frame::LdapFrames::new(0, 0));
+    // RFC 4511 §4.4.1 allows only a few codes in the notice; `unavailable` is the one for
+    // "come back later".
+    let notice = DisconnectionNotice::gen_response(LdapResultCode::Unavailable, message);
+    let _ = tokio::time::timeout(Duration::from_secs(5), out.send(notice)).await;
+    let _ = out.into_inner().shutdown().await;
 }

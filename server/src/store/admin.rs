@@ -187,15 +187,18 @@ impl Conn {
 
     /// An official's failed-login count and lockout.
     pub async fn lockout_of(&mut self, official: OfficialId) -> Result<Lockout, StoreError> {
-        let sql = "SELECT failed_logins, locked_until FROM officials WHERE id = $1";
-        let row: Option<(i64, Option<i64>)> = on_backend!(self, c => sqlx::query_as(sql)
+        let sql = "SELECT failed_logins, failing_since, locked_until FROM officials WHERE id = $1";
+        let row: Option<(i64, Option<i64>, Option<i64>)> = on_backend!(self, c => sqlx::query_as(sql)
             .bind(official.0)
             .fetch_optional(&mut *c)
             .await)?;
         Ok(
-            row.map_or(Lockout::default(), |(failed_logins, until)| Lockout {
-                failed_logins,
-                locked_until: until.map(UnixTime),
+            row.map_or(Lockout::default(), |(failed_logins, since, until)| {
+                Lockout {
+                    failed_logins,
+                    failing_since: since.map(UnixTime),
+                    locked_until: until.map(UnixTime),
+                }
             }),
         )
     }
@@ -206,9 +209,11 @@ impl Conn {
         official: OfficialId,
         lockout: Lockout,
     ) -> Result<(), StoreError> {
-        let sql = "UPDATE officials SET failed_logins = $1, locked_until = $2 WHERE id = $3";
+        let sql = "UPDATE officials SET failed_logins = $1, failing_since = $2, locked_until = $3 \
+             WHERE id = $4";
         on_backend!(self, c => sqlx::query(sql)
             .bind(lockout.failed_logins)
+            .bind(lockout.failing_since.map(|t| t.0))
             .bind(lockout.locked_until.map(|t| t.0))
             .bind(official.0)
             .execute(&mut *c)

@@ -13,6 +13,8 @@
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
@@ -34,6 +36,7 @@ mod mailboxes;
 mod officials;
 mod queue;
 mod service_accounts;
+mod snapshot;
 
 pub use error::{StoreError, UniqueKey};
 pub use import::{AddressHolder, HrIdHolder};
@@ -98,6 +101,9 @@ impl StoreBackend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pools: Pools,
+    /// Write transactions committed through this store (any clone of it): lets in-memory
+    /// views notice this process's own changes at once, without asking the database.
+    commits: Arc<AtomicU64>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +119,8 @@ enum Pools {
 #[derive(Debug)]
 pub struct Conn {
     inner: ConnInner,
+    /// The store's commit counter, for transactions.
+    commits: Option<Arc<AtomicU64>>,
 }
 
 #[derive(Debug)]
@@ -162,7 +170,10 @@ impl Store {
             Pools::Sqlite { writer, .. } => ConnInner::SqliteTx(writer.begin().await?),
             Pools::Postgres(pool) => ConnInner::PostgresTx(pool.begin().await?),
         };
-        Ok(Conn { inner })
+        Ok(Conn {
+            inner,
+            commits: Some(Arc::clone(&self.commits)),
+        })
     }
 
     /// A connection for reads outside a transaction.
@@ -171,7 +182,15 @@ impl Store {
             Pools::Sqlite { reader, .. } => ConnInner::Sqlite(reader.acquire().await?),
             Pools::Postgres(pool) => ConnInner::Postgres(pool.acquire().await?),
         };
-        Ok(Conn { inner })
+        Ok(Conn {
+            inner,
+            commits: None,
+        })
+    }
+
+    /// How many write transactions this process has committed through this store.
+    pub fn local_commits(&self) -> u64 {
+        self.commits.load(Ordering::Acquire)
     }
 
     /// Checks that the database answers (for `/healthz`).
@@ -211,6 +230,9 @@ impl Conn {
             ConnInner::SqliteTx(tx) => tx.commit().await?,
             ConnInner::PostgresTx(tx) => tx.commit().await?,
             ConnInner::Sqlite(_) | ConnInner::Postgres(_) => {}
+        }
+        if let Some(commits) = self.commits {
+            commits.fetch_add(1, Ordering::AcqRel);
         }
         Ok(())
     }
@@ -255,6 +277,7 @@ async fn open_sqlite(options: &StoreOptions) -> Result<Store, StoreError> {
         .map_err(|e| open_error(e.to_string()))?;
     Ok(Store {
         pools: Pools::Sqlite { writer, reader },
+        commits: Arc::default(),
     })
 }
 
@@ -275,6 +298,7 @@ async fn open_postgres(options: &StoreOptions) -> Result<Store, StoreError> {
         .map_err(|e| open_error(e.to_string()))?;
     Ok(Store {
         pools: Pools::Postgres(pool),
+        commits: Arc::default(),
     })
 }
 

@@ -205,6 +205,14 @@ impl Conn {
         row.map(Official::try_from).transpose()
     }
 
+    /// Every official, by login.
+    pub async fn all_officials(&mut self) -> Result<Vec<Official>, StoreError> {
+        let sql = select_where("TRUE ORDER BY o.login");
+        let rows: Vec<OfficialRow> =
+            on_backend!(self, c => sqlx::query_as(&sql).fetch_all(&mut *c).await)?;
+        rows.into_iter().map(Official::try_from).collect()
+    }
+
     /// The officials of one agency, by login.
     pub async fn officials_in_agency(
         &mut self,

@@ -6,8 +6,8 @@ use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
 use crate::directory::{AgencyId, PasswordHash, ServiceAccount, ServiceAccountId};
 
-const COLUMNS: &str =
-    "id, uuid, name, description, password_hash, scope_agency_id, status, created_at, updated_at";
+const COLUMNS: &str = "id, uuid, name, description, password_hash, scope_agency_id, \
+     may_reset_passwords, status, created_at, updated_at";
 
 #[derive(FromRow)]
 struct ServiceAccountRow {
@@ -17,6 +17,7 @@ struct ServiceAccountRow {
     description: Option<String>,
     password_hash: String,
     scope_agency_id: Option<i64>,
+    may_reset_passwords: bool,
     status: String,
     created_at: i64,
     updated_at: i64,
@@ -32,6 +33,7 @@ impl TryFrom<ServiceAccountRow> for ServiceAccount {
             description: r.description,
             password_hash: PasswordHash(r.password_hash),
             scope_agency_id: r.scope_agency_id.map(AgencyId),
+            may_reset_passwords: r.may_reset_passwords,
             status: r
                 .status
                 .parse()
@@ -49,14 +51,16 @@ impl Conn {
         &mut self,
         s: &ServiceAccount,
     ) -> Result<ServiceAccountId, StoreError> {
-        let sql = "INSERT INTO service_accounts (uuid, name, description, password_hash, scope_agency_id, status, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+        let sql = "INSERT INTO service_accounts (uuid, name, description, password_hash, scope_agency_id, \
+             may_reset_passwords, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
         let id: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
             .bind(&s.uuid)
             .bind(&s.name)
             .bind(&s.description)
             .bind(&s.password_hash.0)
             .bind(s.scope_agency_id.map(|a| a.0))
+            .bind(s.may_reset_passwords)
             .bind(s.status.as_str())
             .bind(s.created_at.0)
             .bind(s.updated_at.0)

@@ -646,6 +646,7 @@ async fn service_accounts_are_created_scoped_and_removed(backend: Backend) {
         name: "qlvb".into(),
         description: Some("Hệ thống quản lý văn bản".into()),
         scope_agency_code: Some("stttt".into()),
+        may_reset_passwords: true,
     };
     let added = f
         .directory
@@ -663,11 +664,13 @@ async fn service_accounts_are_created_scoped_and_removed(backend: Backend) {
         Some("Hệ thống quản lý văn bản")
     );
     assert!(hasher.verify("service-secret-0123456789", &read.password_hash));
+    assert!(read.may_reset_passwords);
 
     let whole = NewServiceAccount {
         name: "keycloak".into(),
         description: None,
         scope_agency_code: None,
+        may_reset_passwords: false,
     };
     f.directory
         .add_service_account(&f.admin, whole, secret.clone())

@@ -1,0 +1,550 @@
+//! Authentication shared by every protocol: checking an official's or a service account's
+//! password against the latest stored state, account lockout after repeated failures,
+//! throttling of the source address, and password changes made by officials themselves or
+//! by a service account allowed to reset them.
+//!
+//! Every refusal looks the same from outside: an unknown name, a wrong password, a disabled
+//! or locked account all answer [`LoginOutcome::Refused`], and an unknown name is checked
+//! against a decoy hash so it costs the same time as a wrong password.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::admin_ops::{check_chosen_password, Lockout};
+use super::{
+    generate_initial_password, normalize_login, Actor, Argon2Cost, Directory, DirectoryError,
+    MailAddress, Official, OfficialStatus, PasswordCost, PasswordHash, PasswordHasher,
+    ServiceAccount, ServiceAccountId, StoredPassword,
+};
+use crate::clock::UnixTime;
+use crate::config::AuthConfig;
+use crate::store::Conn;
+
+/// How a client named the official logging in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginName {
+    Login(String),
+    /// A primary address or an alias.
+    Address(String),
+}
+
+impl LoginName {
+    /// `annv` is a login, `annv@vinhphuc.gov.vn` an address.
+    pub fn parse(text: &str) -> LoginName {
+        if text.contains('@') {
+            LoginName::Address(text.trim().to_lowercase())
+        } else {
+            LoginName::Login(text.trim().to_ascii_lowercase())
+        }
+    }
+}
+
+/// Who a successful login is.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Official(Official),
+    Service(ServiceAccount),
+}
+
+/// The answer to a login attempt.
+#[derive(Debug, Clone)]
+pub enum LoginOutcome {
+    Accepted(Box<Principal>),
+    /// Unknown name, wrong password, disabled, locked or throttled: deliberately one case.
+    Refused,
+}
+
+/// The lockout rules from `[auth]`.
+#[derive(Debug, Clone, Copy)]
+pub struct LockoutPolicy {
+    /// Failures within the window that lock an account.
+    pub failures: i64,
+    pub window_seconds: i64,
+    /// Failures from one address within the window after which it is refused unchecked.
+    pub source_failures: u32,
+}
+
+impl From<&AuthConfig> for LockoutPolicy {
+    fn from(auth: &AuthConfig) -> Self {
+        LockoutPolicy {
+            failures: i64::from(auth.lockout_failures),
+            window_seconds: i64::try_from(auth.lockout_window_seconds).unwrap_or(i64::MAX),
+            source_failures: auth.lockout_source_failures,
+        }
+    }
+}
+
+impl Lockout {
+    /// Whether logins are refused at `now`.
+    pub fn is_locked(&self, now: UnixTime) -> bool {
+        self.locked_until.is_some_and(|until| until > now)
+    }
+
+    /// The state after one more failure at `now`: a new count when the previous ones fell
+    /// out of the window, and a lock (with the count reset) when it reaches the limit.
+    pub fn after_failure(self, now: UnixTime, policy: LockoutPolicy) -> Lockout {
+        let recent = self
+            .failing_since
+            .is_some_and(|since| now.0 - since.0 < policy.window_seconds);
+        let (count, since) = if recent {
+            (self.failed_logins + 1, self.failing_since)
+        } else {
+            (1, Some(now))
+        };
+        if count >= policy.failures {
+            Lockout {
+                failed_logins: 0,
+                failing_since: None,
+                locked_until: Some(now.plus(policy.window_seconds)),
+            }
+        } else {
+            Lockout {
+                failed_logins: count,
+                failing_since: since,
+                locked_until: self.locked_until.filter(|until| *until > now),
+            }
+        }
+    }
+}
+
+/// Why a password change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    /// The old password is wrong (counted as a failed login).
+    #[error("invalid credentials")]
+    WrongPassword,
+    /// The caller may not change this official's password.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// The new password breaks the policy; the message says how.
+    #[error("{0}")]
+    Policy(String),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+}
+
+/// Failures counted against one source address.
+#[derive(Debug, Clone, Copy)]
+struct SourceRecord {
+    failures: u32,
+    since: UnixTime,
+}
+
+/// Checks passwords for every protocol, with lockout and source throttling.
+#[derive(Debug)]
+pub struct Authenticator {
+    directory: Directory,
+    hasher: PasswordHasher,
+    policy: LockoutPolicy,
+    /// Verified instead of a real hash when the name is unknown.
+    decoy: PasswordHash,
+    /// Bounds concurrent argon2 work so a flood of logins cannot take every core.
+    verifiers: Semaphore,
+    sources: Mutex<HashMap<IpAddr, SourceRecord>>,
+    /// A running estimate of one verification, in microseconds: throttled answers wait this
+    /// long so they look like checked ones.
+    typical_verify_us: AtomicU64,
+}
+
+/// Source records kept before expired ones are swept.
+const SOURCE_SWEEP_AT: usize = 10_000;
+
+impl Authenticator {
+    /// An authenticator over `directory` with the `[auth]` settings. Hashes the decoy, so it
+    /// takes one password hash's time.
+    pub async fn new(
+        directory: Directory,
+        auth: &AuthConfig,
+    ) -> Result<Arc<Authenticator>, DirectoryError> {
+        let hasher = PasswordHasher::from_config(auth);
+        let decoy = {
+            let hasher = hasher.clone();
+            let secret = generate_initial_password();
+            tokio::task::spawn_blocking(move || hasher.hash(&secret, PasswordCost::Full))
+                .await
+                .map_err(|e| DirectoryError::Invalid(format!("hashing thread: {e}")))??
+        };
+        Ok(Arc::new(Authenticator {
+            directory,
+            verifiers: Semaphore::new(hasher.workers()),
+            hasher,
+            policy: LockoutPolicy::from(auth),
+            decoy,
+            sources: Mutex::new(HashMap::new()),
+            typical_verify_us: AtomicU64::new(20_000),
+        }))
+    }
+
+    /// The hasher new passwords are hashed with.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    /// Checks an official's password.
+    pub async fn login_official(
+        &self,
+        name: &LoginName,
+        password: &str,
+        source: IpAddr,
+    ) -> Result<LoginOutcome, DirectoryError> {
+        if self.source_throttled(source) {
+            self.wait_like_a_check().await;
+            return Ok(LoginOutcome::Refused);
+        }
+        let now = self.directory.now();
+        let found = self.directory.login_state(name).await?;
+        let stored = found
+            .as_ref()
+            .and_then(|(o, _)| o.password.as_ref())
+            .map(|p| p.hash.clone());
+        let matches = self
+            .verify(password, stored.unwrap_or_else(|| self.decoy.clone()))
+            .await
+            && stored_is_set(found.as_ref());
+        let Some((official, lockout)) = found else {
+            self.note_source_failure(source);
+            return Ok(LoginOutcome::Refused);
+        };
+        let usable = official.status == OfficialStatus::Active && !lockout.is_locked(now);
+        if matches && usable {
+            if lockout.failed_logins > 0 {
+                self.directory.clear_failed_logins(&official).await?;
+            }
+            return Ok(LoginOutcome::Accepted(Box::new(Principal::Official(
+                official,
+            ))));
+        }
+        self.note_source_failure(source);
+        if official.status == OfficialStatus::Active && !lockout.is_locked(now) {
+            self.directory
+                .record_failed_login(&official, self.policy)
+                .await?;
+        }
+        Ok(LoginOutcome::Refused)
+    }
+
+    /// Checks a service account's secret. Service accounts are not locked out (that would
+    /// let anyone cut a system off); their failures count against the source address.
+    pub async fn login_service(
+        &self,
+        name: &str,
+        password: &str,
+        source: IpAddr,
+    ) -> Result<LoginOutcome, DirectoryError> {
+        if self.source_throttled(source) {
+            self.wait_like_a_check().await;
+            return Ok(LoginOutcome::Refused);
+        }
+        let account = self.directory.service_account(name).await?;
+        let stored = account
+            .as_ref()
+            .map_or_else(|| self.decoy.clone(), |a| a.password_hash.clone());
+        let matches = self.verify(password, stored).await;
+        match account {
+            Some(account) if matches && account.status == OfficialStatus::Active => Ok(
+                LoginOutcome::Accepted(Box::new(Principal::Service(account))),
+            ),
+            _ => {
+                self.note_source_failure(source);
+                Ok(LoginOutcome::Refused)
+            }
+        }
+    }
+
+    /// The official `login` as stored now (for a password change by a bound session).
+    pub async fn official_for_change(&self, login: &str) -> Result<Official, DirectoryError> {
+        self.directory.official(login).await
+    }
+
+    /// Service account `id` as stored now, if it is still active.
+    pub async fn service_for_reset(
+        &self,
+        id: ServiceAccountId,
+    ) -> Result<Option<ServiceAccount>, DirectoryError> {
+        Ok(self
+            .directory
+            .service_accounts()
+            .await?
+            .into_iter()
+            .find(|s| s.id == id && s.status == OfficialStatus::Active))
+    }
+
+    /// An official changes their own password, proving the old one.
+    pub async fn change_own_password(
+        &self,
+        official: &Official,
+        old: &str,
+        new: &str,
+        source: IpAddr,
+    ) -> Result<(), PasswordChangeError> {
+        let name = LoginName::Login(official.login.clone());
+        match self.login_official(&name, old, source).await? {
+            LoginOutcome::Accepted(_) => {}
+            LoginOutcome::Refused => return Err(PasswordChangeError::WrongPassword),
+        }
+        check_chosen_password(new).map_err(|e| PasswordChangeError::Policy(e.to_string()))?;
+        let stored = self.stored_password(new, false).await?;
+        let actor = Actor(format!("official:{}", official.login));
+        self.directory
+            .set_password(&actor, &official.login, stored)
+            .await?;
+        Ok(())
+    }
+
+    /// A service account allowed to reset passwords sets `login`'s password, or generates
+    /// one when `new` is `None` (returned; the official must change it at next login).
+    pub async fn reset_password(
+        &self,
+        service: &ServiceAccount,
+        login: &str,
+        new: Option<&str>,
+    ) -> Result<Option<String>, PasswordChangeError> {
+        let official = self.directory.official(login).await?;
+        let in_scope = match service.scope_agency_id {
+            None => true,
+            Some(scope) => {
+                let agencies = self.directory.agencies().await?;
+                super::snapshot::agency_within(&agencies, official.agency_id, scope)
+            }
+        };
+        if !service.may_reset_passwords || !in_scope {
+            return Err(PasswordChangeError::NotAllowed(format!(
+                "service account {} may not reset the password of {}",
+                service.name, official.login
+            )));
+        }
+        let (password, generated) = match new {
+            Some(p) => {
+                check_chosen_password(p).map_err(|e| PasswordChangeError::Policy(e.to_string()))?;
+                (p.to_string(), None)
+            }
+            None => {
+                let p = generate_initial_password();
+                (p.clone(), Some(p))
+            }
+        };
+        let stored = self.stored_password(&password, generated.is_some()).await?;
+        let actor = Actor(format!("service:{}", service.name));
+        self.directory
+            .set_password(&actor, &official.login, stored)
+            .await?;
+        Ok(generated)
+    }
+
+    async fn stored_password(
+        &self,
+        password: &str,
+        must_change: bool,
+    ) -> Result<StoredPassword, DirectoryError> {
+        let _slot = self.verifiers.acquire().await;
+        let hasher = self.hasher.clone();
+        let secret = password.to_string();
+        let hash = tokio::task::spawn_blocking(move || hasher.hash(&secret, PasswordCost::Full))
+            .await
+            .map_err(|e| DirectoryError::Invalid(format!("hashing thread: {e}")))??;
+        Ok(StoredPassword {
+            hash,
+            cost: PasswordCost::Full,
+            must_change,
+        })
+    }
+
+    /// Verifies off the async threads, at most one per hashing worker at a time.
+    async fn verify(&self, password: &str, stored: PasswordHash) -> bool {
+        let Ok(_slot) = self.verifiers.acquire().await else {
+            return false;
+        };
+        let hasher = self.hasher.clone();
+        let password = password.to_string();
+        let started = Instant::now();
+        let ok = tokio::task::spawn_blocking(move || hasher.verify(&password, &stored))
+            .await
+            .unwrap_or(false);
+        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        // An exponential moving average: new = 7/8 old + 1/8 sample.
+        let old = self.typical_verify_us.load(Ordering::Relaxed);
+        self.typical_verify_us
+            .store(old - old / 8 + took / 8, Ordering::Relaxed);
+        ok
+    }
+
+    async fn wait_like_a_check(&self) {
+        let us = self.typical_verify_us.load(Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_micros(us)).await;
+    }
+
+    fn source_throttled(&self, source: IpAddr) -> bool {
+        let now = self.directory.now();
+        let sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        sources.get(&source).is_some_and(|r| {
+            now.0 - r.since.0 < self.policy.window_seconds
+                && r.failures >= self.policy.source_failures
+        })
+    }
+
+    fn note_source_failure(&self, source: IpAddr) {
+        let now = self.directory.now();
+        let window = self.policy.window_seconds;
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        if sources.len() >= SOURCE_SWEEP_AT {
+            sources.retain(|_, r| now.0 - r.since.0 < window);
+        }
+        let record = sources.entry(source).or_insert(SourceRecord {
+            failures: 0,
+            since: now,
+        });
+        if now.0 - record.since.0 >= window {
+            *record = SourceRecord {
+                failures: 0,
+                since: now,
+            };
+        }
+        record.failures = record.failures.saturating_add(1);
+    }
+}
+
+/// Whether the official found has a password at all (one without cannot log in, though
+/// the decoy was checked to take the same time).
+fn stored_is_set(found: Option<&(Official, Lockout)>) -> bool {
+    found.is_some_and(|(o, _)| o.password.is_some())
+}
+
+impl PasswordHasher {
+    /// The hasher for the `[auth]` settings.
+    pub fn from_config(auth: &AuthConfig) -> PasswordHasher {
+        PasswordHasher::new(Argon2Cost {
+            memory_kib: auth.argon2_memory_kib,
+            iterations: auth.argon2_iterations,
+            parallelism: auth.argon2_parallelism,
+        })
+        .with_workers(auth.hash_workers as usize)
+    }
+}
+
+impl Directory {
+    /// The official `name` refers to, with their lockout state: the latest committed state,
+    /// never a snapshot.
+    pub async fn login_state(
+        &self,
+        name: &LoginName,
+    ) -> Result<Option<(Official, Lockout)>, DirectoryError> {
+        let mut conn = self.read().await?;
+        let official = match name {
+            LoginName::Login(login) => match normalize_login(login) {
+                Ok(login) => conn.official_by_login(&login).await?,
+                Err(_) => None,
+            },
+            LoginName::Address(address) => match MailAddress::parse(address) {
+                Ok(parsed) => official_owning(&mut conn, &parsed.full()).await?,
+                Err(_) => None,
+            },
+        };
+        match official {
+            Some(official) => {
+                let lockout = conn.lockout_of(official.id).await?;
+                Ok(Some((official, lockout)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Counts a failed login; locks the account (with an audit row) when it reaches the
+    /// policy's limit.
+    pub async fn record_failed_login(
+        &self,
+        official: &Official,
+        policy: LockoutPolicy,
+    ) -> Result<(), DirectoryError> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let before = tx.lockout_of(official.id).await?;
+        let after = before.after_failure(now, policy);
+        tx.set_lockout(official.id, after).await?;
+        if after.locked_until.is_some() && !before.is_locked(now) {
+            let summary = json!({ "locked_until": after.locked_until.map(|t| t.0) });
+            self.commit_change(
+                tx,
+                &Actor("system:lockout".into()),
+                "official.locked",
+                format!("official:{}", official.login),
+                None,
+                Some(summary),
+            )
+            .await
+        } else {
+            tx.commit().await?;
+            Ok(())
+        }
+    }
+
+    /// Forgets an official's failed logins after a successful one.
+    pub async fn clear_failed_logins(&self, official: &Official) -> Result<(), DirectoryError> {
+        let mut tx = self.store.begin().await?;
+        tx.set_lockout(official.id, Lockout::default()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn official_owning(
+    conn: &mut Conn,
+    address: &str,
+) -> Result<Option<Official>, DirectoryError> {
+    use super::AddressOwner;
+    match conn.address_entry(address).await? {
+        Some(entry) => match entry.owner {
+            AddressOwner::Official(id) => Ok(conn.official_by_id(id).await?),
+            AddressOwner::Group(_) | AddressOwner::Agency(_) => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: LockoutPolicy = LockoutPolicy {
+        failures: 3,
+        window_seconds: 900,
+        source_failures: 50,
+    };
+
+    #[test]
+    fn locks_after_the_limit_within_the_window() {
+        let t = UnixTime(1_000_000);
+        let one = Lockout::default().after_failure(t, POLICY);
+        let two = one.after_failure(t.plus(10), POLICY);
+        assert_eq!((two.failed_logins, two.locked_until), (2, None));
+        let three = two.after_failure(t.plus(20), POLICY);
+        assert_eq!(three.locked_until, Some(t.plus(920)));
+        assert!(three.is_locked(t.plus(919)));
+        assert!(!three.is_locked(t.plus(920)));
+    }
+
+    #[test]
+    fn old_failures_start_a_new_count() {
+        let t = UnixTime(1_000_000);
+        let two = Lockout::default()
+            .after_failure(t, POLICY)
+            .after_failure(t.plus(1), POLICY);
+        let later = two.after_failure(t.plus(901), POLICY);
+        assert_eq!((later.failed_logins, later.locked_until), (1, None));
+        assert_eq!(later.failing_since, Some(t.plus(901)));
+    }
+
+    #[test]
+    fn addresses_and_logins_are_told_apart() {
+        assert_eq!(LoginName::parse(" AnNV "), LoginName::Login("annv".into()));
+        assert_eq!(
+            LoginName::parse("AnNV@VinhPhuc.gov.vn"),
+            LoginName::Address("annv@vinhphuc.gov.vn".into())
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! A whole-directory snapshot: every agency, official, group and service account with what
+//! lookups need beside the entity (aliases, nested group membership, the certificate in
+//! force), read in a handful of queries. The LDAP service searches it in memory and reloads
+//! it when the directory version moves; authentication never uses it (it reads the latest
+//! state from the store).
+
+use std::collections::{HashMap, HashSet};
+
+use super::{
+    Agency, AgencyId, Directory, DirectoryError, Group, GroupId, GroupMember, Official, OfficialId,
+    ServiceAccount,
+};
+
+/// The directory as of one version.
+#[derive(Debug, Clone, Default)]
+pub struct DirectorySnapshot {
+    /// The directory version the snapshot was read at (read before the entities, so a
+    /// change committed during the read makes the next check reload).
+    pub version: i64,
+    pub agencies: Vec<Agency>,
+    /// Every official, active and disabled, by login.
+    pub officials: Vec<OfficialCard>,
+    pub groups: Vec<GroupCard>,
+    pub services: Vec<ServiceAccount>,
+}
+
+/// An official with their lookups.
+#[derive(Debug, Clone)]
+pub struct OfficialCard {
+    pub official: Official,
+    /// Addresses besides the primary one.
+    pub aliases: Vec<String>,
+    /// Every group containing the official, directly or through nesting.
+    pub member_of: Vec<GroupId>,
+    /// DER of the certificate in force, if any.
+    pub certificate: Option<Vec<u8>>,
+}
+
+/// A group with its direct members.
+#[derive(Debug, Clone)]
+pub struct GroupCard {
+    pub group: Group,
+    /// The list address, for distribution lists that have one.
+    pub address: Option<String>,
+    pub members: Vec<GroupMember>,
+}
+
+impl DirectorySnapshot {
+    /// Whether `agency` is `scope` or below it in the agency tree.
+    pub fn agency_within(&self, agency: AgencyId, scope: AgencyId) -> bool {
+        agency_within(&self.agencies, agency, scope)
+    }
+}
+
+/// Whether `agency` is `scope` or below it, walking parents in `agencies`.
+pub fn agency_within(agencies: &[Agency], agency: AgencyId, scope: AgencyId) -> bool {
+    let parents: HashMap<AgencyId, Option<AgencyId>> =
+        agencies.iter().map(|a| (a.id, a.parent_id)).collect();
+    let mut at = Some(agency);
+    // The tree's depth bounds the walk; the guard stops a corrupt cycle.
+    for _ in 0..=agencies.len() {
+        match at {
+            Some(id) if id == scope => return true,
+            Some(id) => at = parents.get(&id).copied().flatten(),
+            None => return false,
+        }
+    }
+    false
+}
+
+impl Directory {
+    /// Reads the whole directory.
+    pub async fn snapshot(&self) -> Result<DirectorySnapshot, DirectoryError> {
+        let mut conn = self.read().await?;
+        let version = conn.directory_version().await?;
+        let agencies = conn.agencies().await?;
+        let officials = conn.all_officials().await?;
+        let aliases = conn.all_official_aliases().await?;
+        let groups = conn.groups().await?;
+        let memberships = conn.all_group_members().await?;
+        let group_addresses = conn.group_addresses().await?;
+        let certificates = conn.certificates_in_force(self.now()).await?;
+        let services = conn.service_accounts().await?;
+
+        let mut aliases_of: HashMap<OfficialId, Vec<String>> = HashMap::new();
+        for (official, address) in aliases {
+            aliases_of.entry(official).or_default().push(address);
+        }
+        let mut certificate_of: HashMap<OfficialId, Vec<u8>> = certificates.into_iter().collect();
+        let member_of = nested_membership(&memberships);
+        let mut members_of: HashMap<GroupId, Vec<GroupMember>> = HashMap::new();
+        for (group, member) in memberships {
+            members_of.entry(group).or_default().push(member);
+        }
+        let mut address_of: HashMap<GroupId, String> = HashMap::new();
+        for (group, address) in group_addresses {
+            address_of.entry(group).or_insert(address);
+        }
+        Ok(DirectorySnapshot {
+            version,
+            agencies,
+            officials: officials
+                .into_iter()
+                .map(|official| OfficialCard {
+                    aliases: aliases_of.remove(&official.id).unwrap_or_default(),
+                    member_of: member_of.get(&official.id).cloned().unwrap_or_default(),
+                    certificate: certificate_of.remove(&official.id),
+                    official,
+                })
+                .collect(),
+            groups: groups
+                .into_iter()
+                .map(|group| GroupCard {
+                    address: address_of.remove(&group.id),
+                    members: members_of.remove(&group.id).unwrap_or_default(),
+                    group,
+                })
+                .collect(),
+            services,
+        })
+    }
+}
+
+/// For each official, every group containing them directly or through nested groups, in
+/// memory from the direct memberships (the walk remembers what it has seen, so a cycle
+/// cannot loop).
+fn nested_membership(memberships: &[(GroupId, GroupMember)]) -> HashMap<OfficialId, Vec<GroupId>> {
+    let mut parents: HashMap<GroupId, Vec<GroupId>> = HashMap::new();
+    let mut direct: HashMap<OfficialId, Vec<GroupId>> = HashMap::new();
+    for (group, member) in memberships {
+        match member {
+            GroupMember::Official(o) => direct.entry(*o).or_default().push(*group),
+            GroupMember::Group(g) => parents.entry(*g).or_default().push(*group),
+        }
+    }
+    direct
+        .into_iter()
+        .map(|(official, groups)| {
+            let mut seen: HashSet<GroupId> = HashSet::new();
+            let mut pending = groups;
+            while let Some(group) = pending.pop() {
+                if seen.insert(group) {
+                    pending.extend(parents.get(&group).into_iter().flatten().copied());
+                }
+            }
+            let mut all: Vec<GroupId> = seen.into_iter().collect();
+            all.sort_by_key(|g| g.0);
+            (official, all)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership_follows_nesting_and_survives_cycles() {
+        let (a, b, c) = (GroupId(1), GroupId(2), GroupId(3));
+        let memberships = vec![
+            (a, GroupMember::Group(b)),
+            (b, GroupMember::Group(c)),
+            (c, GroupMember::Group(a)),
+            (c, GroupMember::Official(OfficialId(7))),
+            (b, GroupMember::Official(OfficialId(8))),
+        ];
+        let nested = nested_membership(&memberships);
+        assert_eq!(nested[&OfficialId(7)], vec![a, b, c]);
+        assert_eq!(nested[&OfficialId(8)], vec![a, b, c]);
+        let no_cycle = nested_membership(&[
+            (a, GroupMember::Group(b)),
+            (b, GroupMember::Official(OfficialId(8))),
+        ]);
+        assert_eq!(no_cycle[&OfficialId(8)], vec![a, b]);
+    }
+}

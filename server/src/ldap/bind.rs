@@ -1,0 +1,200 @@
+//! Bind: anonymous, or simple with a password for an official (by DN, login or address) or
+//! a service account (by DN). SASL is not offered.
+
+use ldap3_proto::proto::{
+    LdapBindCred, LdapBindRequest, LdapBindResponse, LdapMsg, LdapOp, LdapResultCode,
+};
+
+use super::access::Identity;
+use super::dn;
+use super::session::{result, Reply, Session};
+use crate::directory::{LoginName, LoginOutcome, Principal};
+
+/// Who a bind name refers to, before checking the password.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BindName {
+    Official(LoginName),
+    Service(String),
+    /// Not a name congvu knows how to resolve; checked against nothing, refused like a
+    /// wrong password.
+    Unknown,
+}
+
+/// The same words for every refused password, whatever the reason.
+const REFUSED: &str = "invalid credentials";
+
+/// Answers a bind request.
+pub async fn bind(session: &mut Session<'_>, msgid: i32, request: LdapBindRequest) -> Reply {
+    // Any bind attempt drops the previous identity (RFC 4513 §5.1).
+    session.identity = Identity::Anonymous;
+    let answer = |code: LdapResultCode, message: &str| {
+        Reply::one(LdapMsg {
+            msgid,
+            op: LdapOp::BindResponse(LdapBindResponse {
+                res: result(code, message),
+                saslcreds: None,
+            }),
+            ctrl: Vec::new(),
+        })
+    };
+    if request.version != 3 {
+        return answer(
+            LdapResultCode::ProtocolError,
+            "only LDAP version 3 is supported",
+        );
+    }
+    let password = match request.cred {
+        LdapBindCred::Simple(password) => password,
+        _ => {
+            return answer(
+                LdapResultCode::AuthMethodNotSupported,
+                "only simple binds are supported (over TLS)",
+            )
+        }
+    };
+    match (request.dn.is_empty(), password.is_empty()) {
+        (true, true) => return answer(LdapResultCode::Success, ""),
+        (false, true) => {
+            // RFC 4513 §5.1.2: a name without a password is an unauthenticated bind, which
+            // too many applications mistake for success.
+            return answer(
+                LdapResultCode::UnwillingToPerform,
+                "unauthenticated bind (a name with an empty password) is not allowed",
+            );
+        }
+        _ => {}
+    }
+    let settings = &session.service.settings;
+    let loopback_allowed =
+        settings.allow_plaintext_bind_on_loopback && session.peer.ip().is_loopback();
+    if !session.tls && !loopback_allowed {
+        return answer(
+            LdapResultCode::ConfidentialityRequired,
+            "use StartTLS or LDAPS before sending a password",
+        );
+    }
+    let name = resolve(&request.dn, &settings.base_dn);
+    let auth = &session.service.authenticator;
+    let source = session.peer.ip();
+    let outcome = match &name {
+        BindName::Official(login) => auth.login_official(login, &password, source).await,
+        BindName::Service(service) => auth.login_service(service, &password, source).await,
+        BindName::Unknown => {
+            auth.login_official(&LoginName::Login(String::new()), &password, source)
+                .await
+        }
+    };
+    match outcome.map(|o| match o {
+        LoginOutcome::Accepted(principal) => Some(*principal),
+        LoginOutcome::Refused => None,
+    }) {
+        Ok(Some(Principal::Official(official))) => {
+            let must_change = official.password.as_ref().is_some_and(|p| p.must_change);
+            session.identity = Identity::Official {
+                id: official.id,
+                dn: official_dn(&official.login, &settings.base_dn),
+                login: official.login,
+            };
+            metrics::counter!("congvu_ldap_binds_total", "result" => "success").increment(1);
+            let message = if must_change {
+                "password must be changed: use Password Modify or the mail portal"
+            } else {
+                ""
+            };
+            answer(LdapResultCode::Success, message)
+        }
+        Ok(Some(Principal::Service(account))) => {
+            session.identity = Identity::Service {
+                id: account.id,
+                dn: format!(
+                    "cn={},ou=services,{}",
+                    dn::escape_value(&account.name),
+                    settings.base_dn
+                ),
+                name: account.name,
+                scope: account.scope_agency_id,
+                may_reset_passwords: account.may_reset_passwords,
+            };
+            metrics::counter!("congvu_ldap_binds_total", "result" => "success").increment(1);
+            answer(LdapResultCode::Success, "")
+        }
+        Ok(None) => {
+            metrics::counter!("congvu_ldap_binds_total", "result" => "refused").increment(1);
+            answer(LdapResultCode::InvalidCredentials, REFUSED)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "LDAP bind failed");
+            answer(
+                LdapResultCode::Unavailable,
+                "the directory is unavailable; try again",
+            )
+        }
+    }
+}
+
+/// An official's DN.
+pub fn official_dn(login: &str, base_dn: &str) -> String {
+    format!("uid={},ou=people,{base_dn}", dn::escape_value(login))
+}
+
+/// Reads a bind name: `uid=…,ou=people,<base>`, `cn=…,ou=services,<base>`, or (as clients
+/// configured with "username only" send) a bare login or mail address.
+pub fn resolve(name: &str, base_dn: &str) -> BindName {
+    if !name.contains('=') {
+        return BindName::Official(LoginName::parse(name));
+    }
+    let (Some(key), Some(base)) = (dn::normalize(name), dn::normalize(base_dn)) else {
+        return BindName::Unknown;
+    };
+    let leaf = |container: &str, attribute: &str| -> Option<String> {
+        let rdn = key.strip_suffix(&format!(",{container},{base}"))?;
+        let value = rdn.strip_prefix(attribute)?;
+        // A single RDN: no unescaped separator left in it.
+        (!value.contains([',', '+', '\\'])).then(|| value.to_string())
+    };
+    if let Some(login) = leaf("ou=people", "uid=") {
+        return BindName::Official(LoginName::Login(login));
+    }
+    if let Some(address) = leaf("ou=people", "mail=") {
+        return BindName::Official(LoginName::Address(address));
+    }
+    if let Some(service) = leaf("ou=services", "cn=") {
+        return BindName::Service(service);
+    }
+    BindName::Unknown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "dc=vinhphuc,dc=gov,dc=vn";
+
+    #[test]
+    fn resolves_the_names_clients_send() {
+        assert_eq!(
+            resolve("UID=AnNV, ou=People,dc=VinhPhuc,dc=gov,dc=vn", BASE),
+            BindName::Official(LoginName::Login("annv".into()))
+        );
+        assert_eq!(
+            resolve("annv@vinhphuc.gov.vn", BASE),
+            BindName::Official(LoginName::Address("annv@vinhphuc.gov.vn".into()))
+        );
+        assert_eq!(
+            resolve("annv", BASE),
+            BindName::Official(LoginName::Login("annv".into()))
+        );
+        assert_eq!(
+            resolve("cn=qlvb,ou=services,dc=vinhphuc,dc=gov,dc=vn", BASE),
+            BindName::Service("qlvb".into())
+        );
+        assert_eq!(
+            resolve("uid=annv,ou=people,dc=other,dc=vn", BASE),
+            BindName::Unknown
+        );
+        assert_eq!(
+            resolve("uid=a\\,b,ou=people,dc=vinhphuc,dc=gov,dc=vn", BASE),
+            BindName::Unknown
+        );
+    }
+}

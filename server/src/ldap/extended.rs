@@ -1,0 +1,208 @@
+//! Extended operations: StartTLS (RFC 4511 §4.14), Who am I? (RFC 4532) and Password Modify
+//! (RFC 3062: officials change their own password; a service account allowed to reset
+//! passwords sets one for an official in its scope).
+
+use ldap3_proto::proto::{
+    LdapExtendedRequest, LdapExtendedResponse, LdapMsg, LdapOp, LdapPasswordModifyRequest,
+    LdapPasswordModifyResponse, LdapResultCode,
+};
+
+use super::access::Identity;
+use super::bind::{resolve, BindName};
+use super::schema::{OID_PASSWORD_MODIFY, OID_START_TLS, OID_WHO_AM_I};
+use super::session::{result, Next, Reply, Session};
+use crate::directory::{LoginName, PasswordChangeError};
+
+/// Answers an extended request.
+pub async fn extended(
+    session: &mut Session<'_>,
+    msgid: i32,
+    request: LdapExtendedRequest,
+) -> Reply {
+    match request.name.as_str() {
+        OID_START_TLS => start_tls(session, msgid),
+        OID_WHO_AM_I => {
+            let authzid = match session.identity.dn() {
+                "" => String::new(),
+                dn => format!("dn:{dn}"),
+            };
+            respond(
+                msgid,
+                LdapResultCode::Success,
+                "",
+                None,
+                Some(authzid.into_bytes()),
+            )
+        }
+        OID_PASSWORD_MODIFY => password_modify(session, msgid, &request).await,
+        other => respond(
+            msgid,
+            LdapResultCode::ProtocolError,
+            &format!("extended operation {other} is not supported"),
+            None,
+            None,
+        ),
+    }
+}
+
+fn respond(
+    msgid: i32,
+    code: LdapResultCode,
+    message: &str,
+    name: Option<&str>,
+    value: Option<Vec<u8>>,
+) -> Reply {
+    Reply::one(LdapMsg {
+        msgid,
+        op: LdapOp::ExtendedResponse(LdapExtendedResponse {
+            res: result(code, message),
+            name: name.map(str::to_string),
+            value,
+        }),
+        ctrl: Vec::new(),
+    })
+}
+
+fn start_tls(session: &Session<'_>, msgid: i32) -> Reply {
+    if session.tls {
+        return respond(
+            msgid,
+            LdapResultCode::OperationsError,
+            "TLS is already in use",
+            Some(OID_START_TLS),
+            None,
+        );
+    }
+    if session.service.tls.is_none() {
+        return respond(
+            msgid,
+            LdapResultCode::Unavailable,
+            "TLS is not configured",
+            Some(OID_START_TLS),
+            None,
+        );
+    }
+    let mut reply = respond(
+        msgid,
+        LdapResultCode::Success,
+        "",
+        Some(OID_START_TLS),
+        None,
+    );
+    reply.next = Next::StartTls;
+    reply
+}
+
+async fn password_modify(
+    session: &mut Session<'_>,
+    msgid: i32,
+    request: &LdapExtendedRequest,
+) -> Reply {
+    let fail = |code: LdapResultCode, message: &str| respond(msgid, code, message, None, None);
+    let Ok(modify) = LdapPasswordModifyRequest::try_from(request) else {
+        return fail(
+            LdapResultCode::ProtocolError,
+            "malformed Password Modify request",
+        );
+    };
+    let settings = &session.service.settings;
+    let loopback_allowed =
+        settings.allow_plaintext_bind_on_loopback && session.peer.ip().is_loopback();
+    if !session.tls && !loopback_allowed {
+        return fail(
+            LdapResultCode::ConfidentialityRequired,
+            "use StartTLS or LDAPS before sending a password",
+        );
+    }
+    let target = modify
+        .user_identity
+        .as_deref()
+        .map(|name| resolve(name, &settings.base_dn));
+    let auth = &session.service.authenticator;
+    let outcome = match &session.identity {
+        Identity::Anonymous => {
+            return fail(
+                LdapResultCode::InsufficentAccessRights,
+                "bind first to change a password",
+            )
+        }
+        Identity::Official { login, .. } => {
+            let own = match &target {
+                None => true,
+                Some(BindName::Official(LoginName::Login(l))) => l == login,
+                Some(_) => false,
+            };
+            if !own {
+                return fail(
+                    LdapResultCode::InsufficentAccessRights,
+                    "an official may change only their own password",
+                );
+            }
+            let (Some(old), Some(new)) = (&modify.old_password, &modify.new_password) else {
+                return fail(
+                    LdapResultCode::UnwillingToPerform,
+                    "give both the old and the new password",
+                );
+            };
+            let official = match auth.official_for_change(login).await {
+                Ok(o) => o,
+                Err(e) => return failed(msgid, e.into()),
+            };
+            auth.change_own_password(&official, old, new, session.peer.ip())
+                .await
+                .map(|()| None)
+        }
+        Identity::Service { id, .. } => {
+            let Some(BindName::Official(LoginName::Login(login))) = &target else {
+                return fail(
+                    LdapResultCode::UnwillingToPerform,
+                    "name the official whose password to reset (their DN)",
+                );
+            };
+            let service = match auth.service_for_reset(*id).await {
+                Ok(Some(s)) => s,
+                Ok(None) | Err(_) => {
+                    return fail(LdapResultCode::InsufficentAccessRights, "not allowed")
+                }
+            };
+            auth.reset_password(&service, login, modify.new_password.as_deref())
+                .await
+        }
+    };
+    match outcome {
+        Ok(generated) => Reply::one(LdapMsg {
+            msgid,
+            op: LdapOp::ExtendedResponse(
+                LdapPasswordModifyResponse {
+                    res: result(LdapResultCode::Success, ""),
+                    gen_password: generated,
+                }
+                .into(),
+            ),
+            ctrl: Vec::new(),
+        }),
+        Err(e) => failed(msgid, e),
+    }
+}
+
+fn failed(msgid: i32, error: PasswordChangeError) -> Reply {
+    let (code, message) = match &error {
+        PasswordChangeError::WrongPassword => (
+            LdapResultCode::InvalidCredentials,
+            "invalid credentials".to_string(),
+        ),
+        PasswordChangeError::NotAllowed(m) => (LdapResultCode::InsufficentAccessRights, m.clone()),
+        PasswordChangeError::Policy(m) => (LdapResultCode::ConstraintViolation, m.clone()),
+        PasswordChangeError::Directory(crate::directory::DirectoryError::NotFound { .. }) => {
+            (LdapResultCode::NoSuchObject, "no such official".to_string())
+        }
+        PasswordChangeError::Directory(e) => {
+            tracing::error!(error = %e, "password change failed");
+            (
+                LdapResultCode::Unavailable,
+                "the directory is unavailable; try again".to_string(),
+            )
+        }
+    };
+    respond(msgid, code, &message, None, None)
+}

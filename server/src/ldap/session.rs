@@ -1,0 +1,304 @@
+//! One LDAP connection: read requests, answer each in order, upgrade to TLS on StartTLS.
+//!
+//! Requests are answered one at a time, in arrival order. Before each, every request that
+//! has already arrived is read into a queue, so an Abandon can cancel a queued request and a
+//! client pipelining past `max_pending_requests` is answered `busy` instead of buffered.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use ldap3_proto::proto::{LdapMsg, LdapOp, LdapResult, LdapResultCode};
+use ldap3_proto::DisconnectionNotice;
+use tokio::io::AsyncWriteExt;
+use tokio_util::codec::Framed;
+
+use super::access::Identity;
+use super::frame::{FrameError, LdapFrames};
+use super::search::PagedSearch;
+use super::{bind, extended, search, LdapService};
+use crate::net::{Connection, ListenerKind, Stream};
+
+type Wire = Framed<Stream, LdapFrames>;
+
+/// A connection's state between requests.
+#[derive(Debug)]
+pub struct Session<'a> {
+    pub service: &'a LdapService,
+    pub peer: SocketAddr,
+    pub tls: bool,
+    pub identity: Identity,
+    /// Paged searches in progress, by cookie.
+    pub pages: HashMap<Vec<u8>, PagedSearch>,
+}
+
+/// What the loop does after answering a request.
+#[derive(Debug)]
+pub enum Next {
+    Continue,
+    /// StartTLS was accepted: upgrade before reading anything else.
+    StartTls,
+    Close,
+}
+
+/// The answers to one request and what comes next.
+#[derive(Debug)]
+pub struct Reply {
+    pub messages: Vec<LdapMsg>,
+    pub next: Next,
+}
+
+impl Reply {
+    pub fn one(msg: LdapMsg) -> Reply {
+        Reply {
+            messages: vec![msg],
+            next: Next::Continue,
+        }
+    }
+}
+
+/// An `LdapResult` with no matched DN or referral.
+pub fn result(code: LdapResultCode, message: impl Into<String>) -> LdapResult {
+    LdapResult {
+        code,
+        matcheddn: String::new(),
+        message: message.into(),
+        referral: Vec::new(),
+    }
+}
+
+/// The response a request of `op`'s kind takes, carrying `code`; `None` for requests that
+/// have no response (Unbind, Abandon).
+pub fn failure(msgid: i32, op: &LdapOp, code: LdapResultCode, message: &str) -> Option<LdapMsg> {
+    let res = result(code, message);
+    let op = match op {
+        LdapOp::BindRequest(_) => LdapOp::BindResponse(ldap3_proto::proto::LdapBindResponse {
+            res,
+            saslcreds: None,
+        }),
+        LdapOp::SearchRequest(_) => LdapOp::SearchResultDone(res),
+        LdapOp::ModifyRequest(_) => LdapOp::ModifyResponse(res),
+        LdapOp::AddRequest(_) => LdapOp::AddResponse(res),
+        LdapOp::DelRequest(_) => LdapOp::DelResponse(res),
+        LdapOp::ModifyDNRequest(_) => LdapOp::ModifyDNResponse(res),
+        LdapOp::CompareRequest(_) => LdapOp::CompareResult(res),
+        LdapOp::ExtendedRequest(_) => {
+            LdapOp::ExtendedResponse(ldap3_proto::proto::LdapExtendedResponse {
+                res,
+                name: None,
+                value: None,
+            })
+        }
+        _ => return None,
+    };
+    Some(LdapMsg {
+        msgid,
+        op,
+        ctrl: Vec::new(),
+    })
+}
+
+/// Serves `conn` to the end.
+pub async fn run(service: &LdapService, conn: Connection) {
+    let settings = &service.settings;
+    let frames = LdapFrames::new(
+        settings.max_request_bytes_unbound,
+        settings.max_request_bytes,
+    );
+    let mut wire = Framed::new(conn.stream, frames);
+    let mut session = Session {
+        service,
+        peer: conn.peer,
+        tls: conn.kind == ListenerKind::Ldaps,
+        identity: Identity::Anonymous,
+        pages: HashMap::new(),
+    };
+    let mut queue: VecDeque<LdapMsg> = VecDeque::new();
+    loop {
+        if queue.is_empty() {
+            let next = tokio::select! {
+                _ = conn.shutdown.cancelled() => {
+                    notify(&mut wire, LdapResultCode::Unavailable, "the server is shutting down").await;
+                    return;
+                }
+                next = tokio::time::timeout(settings.idle_timeout, wire.next()) => next,
+            };
+            match next {
+                Err(_) => {
+                    notify(&mut wire, LdapResultCode::Unavailable, "idle for too long").await;
+                    return;
+                }
+                Ok(None) => return,
+                Ok(Some(Err(e))) => return refuse_input(&mut wire, session.peer, &e).await,
+                Ok(Some(Ok(msg))) => queue.push_back(msg),
+            }
+        }
+        // Take in whatever else has already arrived.
+        while let Some(ready) = wire.next().now_or_never() {
+            match ready {
+                None => return,
+                Some(Err(e)) => return refuse_input(&mut wire, session.peer, &e).await,
+                Some(Ok(msg)) => {
+                    if let Some(busy) = admit(&mut queue, msg, settings.max_pending_requests) {
+                        if wire.send(busy).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        let Some(request) = queue.pop_front() else {
+            continue;
+        };
+        let reply = handle(&mut session, request).await;
+        let mut sent = Ok(());
+        for msg in reply.messages {
+            sent = wire.feed(msg).await;
+            if sent.is_err() {
+                break;
+            }
+        }
+        if sent.is_err() || wire.flush().await.is_err() {
+            return;
+        }
+        // The request cap grows once the client has proved who it is.
+        let cap = match session.identity {
+            Identity::Anonymous => settings.max_request_bytes_unbound,
+            _ => settings.max_request_bytes,
+        };
+        wire.codec_mut().set_max_bytes(cap);
+        match reply.next {
+            Next::Continue => {}
+            Next::Close => {
+                let _ = wire.get_mut().shutdown().await;
+                return;
+            }
+            Next::StartTls => match start_tls(service, wire, &queue).await {
+                Some(upgraded) => {
+                    wire = upgraded;
+                    session.tls = true;
+                }
+                None => return,
+            },
+        }
+    }
+}
+
+/// Queues a request, or applies an Abandon to the queue. Returns a `busy` answer when the
+/// queue is full.
+fn admit(queue: &mut VecDeque<LdapMsg>, msg: LdapMsg, max_pending: usize) -> Option<LdapMsg> {
+    if let LdapOp::AbandonRequest(target) = msg.op {
+        queue.retain(|m| m.msgid != target);
+        return None;
+    }
+    if queue.len() >= max_pending {
+        return failure(
+            msg.msgid,
+            &msg.op,
+            LdapResultCode::Busy,
+            "too many requests waiting on this connection",
+        );
+    }
+    queue.push_back(msg);
+    None
+}
+
+/// Answers one request.
+async fn handle(session: &mut Session<'_>, msg: LdapMsg) -> Reply {
+    let LdapMsg { msgid, op, ctrl } = msg;
+    if let Some(oid) = critical_unknown_control(&ctrl) {
+        let message = format!("control {oid} is not supported");
+        return reply_or_continue(failure(
+            msgid,
+            &op,
+            LdapResultCode::UnavailableCriticalExtension,
+            &message,
+        ));
+    }
+    match op {
+        LdapOp::BindRequest(request) => bind::bind(session, msgid, request).await,
+        LdapOp::SearchRequest(request) => search::search(session, msgid, request, &ctrl).await,
+        LdapOp::CompareRequest(request) => search::compare(session, msgid, request).await,
+        LdapOp::ExtendedRequest(request) => extended::extended(session, msgid, request).await,
+        LdapOp::UnbindRequest => Reply {
+            messages: Vec::new(),
+            next: Next::Close,
+        },
+        LdapOp::AbandonRequest(_) => Reply {
+            messages: Vec::new(),
+            next: Next::Continue,
+        },
+        op @ (LdapOp::AddRequest(_)
+        | LdapOp::ModifyRequest(_)
+        | LdapOp::DelRequest(_)
+        | LdapOp::ModifyDNRequest(_)) => reply_or_continue(failure(
+            msgid,
+            &op,
+            LdapResultCode::UnwillingToPerform,
+            "the directory is read-only over LDAP: changes are made with congvu-admin",
+        )),
+        // A response sent to the server, or an operation LDAPv3 clients do not send.
+        _ => Reply {
+            messages: vec![DisconnectionNotice::gen_response(
+                LdapResultCode::ProtocolError,
+                "unexpected message",
+            )],
+            next: Next::Close,
+        },
+    }
+}
+
+fn reply_or_continue(msg: Option<LdapMsg>) -> Reply {
+    Reply {
+        messages: msg.into_iter().collect(),
+        next: Next::Continue,
+    }
+}
+
+/// The OID of a control marked critical that congvu does not implement.
+fn critical_unknown_control(controls: &[ldap3_proto::control::LdapControl]) -> Option<&str> {
+    controls.iter().find_map(|c| match c {
+        ldap3_proto::control::LdapControl::Unknown {
+            oid,
+            criticality: true,
+            ..
+        } => Some(oid.as_str()),
+        _ => None,
+    })
+}
+
+/// Completes StartTLS. Anything the client sent after the request and before the
+/// handshake could have been injected by a man in the middle, so it ends the session.
+async fn start_tls(service: &LdapService, wire: Wire, queue: &VecDeque<LdapMsg>) -> Option<Wire> {
+    let parts = wire.into_parts();
+    if !parts.read_buf.is_empty() || !queue.is_empty() {
+        tracing::info!("LDAP client sent data after StartTLS before the handshake; closing");
+        return None;
+    }
+    let Stream::Plain(tcp) = parts.io else {
+        return None;
+    };
+    let acceptor = service.tls.as_ref()?;
+    let tls = tokio::time::timeout(service.settings.idle_timeout, acceptor.accept(tcp))
+        .await
+        .ok()?
+        .ok()?;
+    Some(Framed::new(Stream::Tls(Box::new(tls)), parts.codec))
+}
+
+/// Ends a connection whose input cannot be read as LDAP, telling the client why.
+async fn refuse_input(wire: &mut Wire, peer: SocketAddr, error: &FrameError) {
+    tracing::info!(%peer, %error, "LDAP input refused; disconnecting");
+    let message = match error {
+        FrameError::TooLarge(_) => "request too large",
+        _ => "malformed request",
+    };
+    notify(wire, LdapResultCode::ProtocolError, message).await;
+}
+
+/// Sends a Notice of Disconnection and closes.
+async fn notify(wire: &mut Wire, code: LdapResultCode, message: &str) {
+    let notice = DisconnectionNotice::gen_response(code, message);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), wire.send(notice)).await;
+    let _ = wire.get_mut().shutdown().await;
+}

@@ -1,0 +1,515 @@
+//! The directory information tree as LDAP entries, built from a directory snapshot and
+//! kept in memory: searches read it without touching the database. The cache follows the
+//! directory version, checking it at most once per `refresh` interval, so a change made by
+//! `congvu-admin` (or another node) shows within that interval.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+
+use super::attributes::{self as at, AttributeType};
+use super::dn;
+use crate::clock::UnixTime;
+use crate::directory::{
+    AgencyId, Directory, DirectoryError, DirectorySnapshot, GroupId, OfficialId, OfficialStatus,
+    ServiceAccountId,
+};
+
+/// What an entry stands for, as far as access rules care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// The base entry and the `ou=people`-style containers.
+    Structure,
+    Official {
+        id: OfficialId,
+        agency: AgencyId,
+    },
+    Agency(AgencyId),
+    Group,
+    Service(ServiceAccountId),
+}
+
+/// One attribute of an entry, with its values' comparable forms.
+#[derive(Debug, Clone)]
+pub struct Attribute {
+    pub kind: &'static AttributeType,
+    pub values: Vec<Vec<u8>>,
+    pub normalized: Vec<String>,
+    /// Readable only by the entry's owner and by service accounts (the HR id).
+    pub private: bool,
+}
+
+/// One entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub dn: String,
+    /// The DN's comparable form.
+    pub key: String,
+    pub kind: EntryKind,
+    pub attributes: Vec<Attribute>,
+}
+
+impl Entry {
+    /// The attribute of type `kind`, if the entry has it.
+    pub fn attribute(&self, kind: &AttributeType) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| std::ptr::eq(a.kind, kind))
+    }
+}
+
+/// Attributes with an equality index: what address books and login lookups search by.
+const INDEXED: [&AttributeType; 4] = [&at::UID, &at::MAIL, &at::MAIL_ALTERNATE, &at::CN];
+
+/// The whole tree at one directory version.
+#[derive(Debug)]
+pub struct Tree {
+    pub version: i64,
+    /// The base DN's comparable form.
+    pub base: String,
+    pub entries: Vec<Entry>,
+    by_key: HashMap<String, usize>,
+    /// `(attribute name, normalized value)` -> entries, for [`INDEXED`] attributes.
+    index: HashMap<(&'static str, String), Vec<usize>>,
+    agency_parents: HashMap<AgencyId, Option<AgencyId>>,
+}
+
+impl Tree {
+    /// The entry whose comparable DN is `key`.
+    pub fn get(&self, key: &str) -> Option<(usize, &Entry)> {
+        self.by_key.get(key).map(|&i| (i, &self.entries[i]))
+    }
+
+    /// Entries whose `kind` attribute equals normalized `value`; `None` when the attribute
+    /// has no index.
+    pub fn lookup(&self, kind: &AttributeType, value: &str) -> Option<&[usize]> {
+        if !INDEXED.iter().any(|i| std::ptr::eq(*i, kind)) {
+            return None;
+        }
+        Some(
+            self.index
+                .get(&(kind.name, value.to_string()))
+                .map_or(&[], Vec::as_slice),
+        )
+    }
+
+    /// `scope` and every agency below it.
+    pub fn agencies_within(&self, scope: AgencyId) -> HashSet<AgencyId> {
+        self.agency_parents
+            .keys()
+            .copied()
+            .filter(|&a| {
+                let mut at = Some(a);
+                for _ in 0..=self.agency_parents.len() {
+                    match at {
+                        Some(id) if id == scope => return true,
+                        Some(id) => at = self.agency_parents.get(&id).copied().flatten(),
+                        None => return false,
+                    }
+                }
+                false
+            })
+            .collect()
+    }
+
+    /// Builds the tree under `base_dn` from `snapshot`.
+    pub fn build(snapshot: &DirectorySnapshot, base_dn: &str) -> Tree {
+        let base_key = dn::normalize(base_dn).unwrap_or_else(|| base_dn.to_ascii_lowercase());
+        let mut builder = Builder {
+            entries: Vec::with_capacity(snapshot.officials.len() + snapshot.groups.len() + 64),
+        };
+        let first_label = base_dn
+            .split(',')
+            .next()
+            .and_then(|rdn| rdn.split_once('='))
+            .map_or("", |(_, v)| v.trim());
+        builder.push(
+            base_dn.to_string(),
+            EntryKind::Structure,
+            vec![
+                strings(&at::OBJECT_CLASS, ["top", "domain"]),
+                strings(&at::DC, [first_label]),
+            ],
+        );
+        let containers = ["people", "agencies", "groups", "services"];
+        for ou in containers {
+            builder.push(
+                format!("ou={ou},{base_dn}"),
+                EntryKind::Structure,
+                vec![
+                    strings(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
+                    strings(&at::OU, [ou]),
+                ],
+            );
+        }
+        let agency_dn = |code: &str| format!("ou={},ou=agencies,{base_dn}", dn::escape_value(code));
+        let group_dn = |name: &str| format!("cn={},ou=groups,{base_dn}", dn::escape_value(name));
+        let official_dn =
+            |login: &str| format!("uid={},ou=people,{base_dn}", dn::escape_value(login));
+        let agencies: HashMap<AgencyId, &str> = snapshot
+            .agencies
+            .iter()
+            .map(|a| (a.id, a.code.as_str()))
+            .collect();
+        let groups: HashMap<GroupId, &str> = snapshot
+            .groups
+            .iter()
+            .map(|g| (g.group.id, g.group.name.as_str()))
+            .collect();
+        let logins: HashMap<OfficialId, &str> = snapshot
+            .officials
+            .iter()
+            .filter(|c| c.official.status == OfficialStatus::Active)
+            .map(|c| (c.official.id, c.official.login.as_str()))
+            .collect();
+
+        for card in &snapshot.officials {
+            let o = &card.official;
+            if o.status != OfficialStatus::Active {
+                continue;
+            }
+            let dn = official_dn(&o.login);
+            let surname = if o.name.family.is_empty() {
+                &o.name.given
+            } else {
+                &o.name.family
+            };
+            let mut attrs = vec![
+                strings(
+                    &at::OBJECT_CLASS,
+                    ["top", "person", "organizationalPerson", "inetOrgPerson"],
+                ),
+                strings(&at::UID, [o.login.as_str()]),
+                strings(&at::CN, [o.name.full().as_str()]),
+                strings(&at::SN, [surname.as_str()]),
+                strings(&at::GIVEN_NAME, [o.name.given.as_str()]),
+                strings(&at::DISPLAY_NAME, [o.display_name.as_str()]),
+                strings(&at::MAIL, [o.primary_address.as_str()]),
+                strings(&at::MAIL_ALTERNATE, card.aliases.iter().map(String::as_str)),
+                strings(&at::TITLE, o.title.as_deref()),
+                strings(&at::TELEPHONE, o.phone.as_deref()),
+                strings(&at::OU, agencies.get(&o.agency_id).copied()),
+                strings(&at::DEPARTMENT, o.unit.as_deref()),
+                Attribute {
+                    private: true,
+                    ..strings(&at::EMPLOYEE_NUMBER, o.hr_id.as_deref())
+                },
+                strings(
+                    &at::MEMBER_OF,
+                    card.member_of
+                        .iter()
+                        .filter_map(|g| groups.get(g))
+                        .map(|name| group_dn(name))
+                        .collect::<Vec<_>>()
+                        .iter()
+                        .map(String::as_str),
+                ),
+                values(&at::CERTIFICATE, card.certificate.iter().cloned()),
+            ];
+            attrs.extend(operational(
+                &o.uuid,
+                o.created_at,
+                o.updated_at,
+                &dn,
+                "inetOrgPerson",
+            ));
+            builder.push(
+                dn,
+                EntryKind::Official {
+                    id: o.id,
+                    agency: o.agency_id,
+                },
+                attrs,
+            );
+        }
+        for a in &snapshot.agencies {
+            let dn = agency_dn(&a.code);
+            let parent = a
+                .parent_id
+                .and_then(|p| agencies.get(&p))
+                .map(|code| agency_dn(code));
+            let mut attrs = vec![
+                strings(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
+                strings(&at::OU, [a.code.as_str()]),
+                strings(&at::DESCRIPTION, [a.name.as_str()]),
+                strings(&at::BUSINESS_CATEGORY, [a.level.as_str()]),
+                strings(&at::SEE_ALSO, parent.as_deref()),
+            ];
+            attrs.extend(operational(
+                &a.uuid,
+                a.created_at,
+                a.updated_at,
+                &dn,
+                "organizationalUnit",
+            ));
+            builder.push(dn, EntryKind::Agency(a.id), attrs);
+        }
+        for card in &snapshot.groups {
+            let g = &card.group;
+            let dn = group_dn(&g.name);
+            let members: Vec<String> = card
+                .members
+                .iter()
+                .filter_map(|m| match m {
+                    crate::directory::GroupMember::Official(id) => {
+                        logins.get(id).map(|l| official_dn(l))
+                    }
+                    crate::directory::GroupMember::Group(id) => groups.get(id).map(|n| group_dn(n)),
+                })
+                .collect();
+            let mut attrs = vec![
+                strings(&at::OBJECT_CLASS, ["top", "groupOfNames"]),
+                strings(&at::CN, [g.name.as_str()]),
+                strings(
+                    &at::DESCRIPTION,
+                    g.description.as_deref().or(Some(g.display_name.as_str())),
+                ),
+                strings(&at::MAIL, card.address.as_deref()),
+                strings(&at::MEMBER, members.iter().map(String::as_str)),
+            ];
+            attrs.extend(operational(
+                &g.uuid,
+                g.created_at,
+                g.updated_at,
+                &dn,
+                "groupOfNames",
+            ));
+            builder.push(dn, EntryKind::Group, attrs);
+        }
+        for s in &snapshot.services {
+            if s.status != OfficialStatus::Active {
+                continue;
+            }
+            let dn = format!("cn={},ou=services,{base_dn}", dn::escape_value(&s.name));
+            let mut attrs = vec![
+                strings(&at::OBJECT_CLASS, ["top", "applicationProcess"]),
+                strings(&at::CN, [s.name.as_str()]),
+                strings(&at::DESCRIPTION, s.description.as_deref()),
+            ];
+            attrs.extend(operational(
+                &s.uuid,
+                s.created_at,
+                s.updated_at,
+                &dn,
+                "applicationProcess",
+            ));
+            builder.push(dn, EntryKind::Service(s.id), attrs);
+        }
+        builder.finish(
+            snapshot.version,
+            base_key,
+            snapshot
+                .agencies
+                .iter()
+                .map(|a| (a.id, a.parent_id))
+                .collect(),
+        )
+    }
+}
+
+struct Builder {
+    entries: Vec<Entry>,
+}
+
+impl Builder {
+    fn push(&mut self, dn: String, kind: EntryKind, attributes: Vec<Attribute>) {
+        let key = dn::normalize(&dn).unwrap_or_else(|| dn.to_lowercase());
+        let attributes = attributes
+            .into_iter()
+            .filter(|a| !a.values.is_empty())
+            .collect();
+        self.entries.push(Entry {
+            dn,
+            key,
+            kind,
+            attributes,
+        });
+    }
+
+    fn finish(
+        mut self,
+        version: i64,
+        base: String,
+        agency_parents: HashMap<AgencyId, Option<AgencyId>>,
+    ) -> Tree {
+        // hasSubordinates: every entry that is some other entry's parent.
+        let parents: HashSet<String> = self
+            .entries
+            .iter()
+            .map(|e| dn::parent(&e.key).to_string())
+            .collect();
+        for e in &mut self.entries {
+            let has = if parents.contains(&e.key) {
+                "TRUE"
+            } else {
+                "FALSE"
+            };
+            e.attributes.push(strings(&at::HAS_SUBORDINATES, [has]));
+            if e.attribute(&at::ENTRY_DN).is_none() {
+                let dn = e.dn.clone();
+                e.attributes.push(strings(&at::ENTRY_DN, [dn.as_str()]));
+                e.attributes.push(strings(
+                    &at::SUBSCHEMA_SUBENTRY,
+                    [super::schema::SUBSCHEMA_DN],
+                ));
+            }
+        }
+        let mut by_key = HashMap::with_capacity(self.entries.len());
+        let mut index: HashMap<(&'static str, String), Vec<usize>> = HashMap::new();
+        for (i, e) in self.entries.iter().enumerate() {
+            by_key.insert(e.key.clone(), i);
+            for kind in INDEXED {
+                if let Some(a) = e.attribute(kind) {
+                    for v in &a.normalized {
+                        index.entry((kind.name, v.clone())).or_default().push(i);
+                    }
+                }
+            }
+        }
+        Tree {
+            version,
+            base,
+            entries: self.entries,
+            by_key,
+            index,
+            agency_parents,
+        }
+    }
+}
+
+/// An attribute from string values (absent ones dropped).
+pub fn strings<'a>(
+    kind: &'static AttributeType,
+    vals: impl IntoIterator<Item = &'a str>,
+) -> Attribute {
+    values(kind, vals.into_iter().map(|v| v.as_bytes().to_vec()))
+}
+
+pub fn values(kind: &'static AttributeType, vals: impl IntoIterator<Item = Vec<u8>>) -> Attribute {
+    let values: Vec<Vec<u8>> = vals.into_iter().filter(|v| !v.is_empty()).collect();
+    let normalized = values
+        .iter()
+        .map(|v| at::normalize(kind.matching, v))
+        .collect();
+    Attribute {
+        kind,
+        values,
+        normalized,
+        private: false,
+    }
+}
+
+/// The operational attributes every stored entity carries.
+fn operational(
+    uuid: &str,
+    created: UnixTime,
+    modified: UnixTime,
+    dn: &str,
+    structural: &str,
+) -> Vec<Attribute> {
+    vec![
+        strings(&at::ENTRY_UUID, [uuid]),
+        strings(&at::CREATE_TIMESTAMP, [generalized_time(created).as_str()]),
+        strings(&at::MODIFY_TIMESTAMP, [generalized_time(modified).as_str()]),
+        strings(&at::STRUCTURAL_OBJECT_CLASS, [structural]),
+        strings(&at::ENTRY_DN, [dn]),
+        strings(&at::SUBSCHEMA_SUBENTRY, [super::schema::SUBSCHEMA_DN]),
+    ]
+}
+
+/// GeneralizedTime in UTC: `20261127080000Z`.
+pub fn generalized_time(t: UnixTime) -> String {
+    let format = time::macros::format_description!("[year][month][day][hour][minute][second]Z");
+    OffsetDateTime::from_unix_timestamp(t.0)
+        .ok()
+        .and_then(|dt| dt.format(&format).ok())
+        .unwrap_or_else(|| "19700101000000Z".into())
+}
+
+/// The current tree, rebuilt when the directory version moves.
+#[derive(Debug)]
+pub struct TreeCache {
+    directory: Directory,
+    base_dn: String,
+    refresh: Duration,
+    current: RwLock<Cached>,
+    /// One rebuild at a time; others keep serving the previous tree meanwhile.
+    rebuilding: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    tree: Arc<Tree>,
+    checked: Instant,
+    /// [`Directory::local_changes`] when the version was last checked.
+    local_changes: u64,
+}
+
+impl TreeCache {
+    /// Loads the tree for `base_dn`. It is re-checked against the directory version at once
+    /// after a change committed by this process, and otherwise when older than `refresh`
+    /// (which bounds how long changes by other processes or nodes take to show).
+    pub async fn load(
+        directory: Directory,
+        base_dn: String,
+        refresh: Duration,
+    ) -> Result<TreeCache, DirectoryError> {
+        let local_changes = directory.local_changes();
+        let snapshot = directory.snapshot().await?;
+        let tree = Arc::new(Tree::build(&snapshot, &base_dn));
+        Ok(TreeCache {
+            directory,
+            base_dn,
+            refresh,
+            current: RwLock::new(Cached {
+                tree,
+                checked: Instant::now(),
+                local_changes,
+            }),
+            rebuilding: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The tree to search: the cached one, after checking the version if it is due.
+    pub async fn current(&self) -> Result<Arc<Tree>, DirectoryError> {
+        let cached = self.read();
+        if !self.due(&cached) {
+            return Ok(cached.tree);
+        }
+        let _one = self.rebuilding.lock().await;
+        let cached = self.read();
+        if !self.due(&cached) {
+            return Ok(cached.tree);
+        }
+        let local_changes = self.directory.local_changes();
+        let version = self.directory.version().await?;
+        let tree = if version == cached.tree.version {
+            cached.tree
+        } else {
+            let snapshot = self.directory.snapshot().await?;
+            tracing::debug!(
+                version = snapshot.version,
+                "directory changed; LDAP tree rebuilt"
+            );
+            Arc::new(Tree::build(&snapshot, &self.base_dn))
+        };
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Cached {
+            tree: Arc::clone(&tree),
+            checked: Instant::now(),
+            local_changes,
+        };
+        Ok(tree)
+    }
+
+    fn due(&self, cached: &Cached) -> bool {
+        cached.local_changes != self.directory.local_changes()
+            || cached.checked.elapsed() >= self.refresh
+    }
+
+    fn read(&self) -> Cached {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}

@@ -1,0 +1,54 @@
+//! SQL for reading the whole directory at once (the LDAP snapshot): one statement per
+//! relation, never one per entity, so a province of 10,000 officials loads in a few queries.
+
+use super::{on_backend, Conn, StoreError};
+use crate::clock::UnixTime;
+use crate::directory::{GroupId, GroupMember, OfficialId};
+
+impl Conn {
+    /// Every official's non-primary addresses: `(official, address)` by official, address.
+    pub async fn all_official_aliases(&mut self) -> Result<Vec<(OfficialId, String)>, StoreError> {
+        let sql = "SELECT official_id, address FROM addresses \
+             WHERE official_id IS NOT NULL AND NOT is_primary ORDER BY official_id, address";
+        let rows: Vec<(i64, String)> =
+            on_backend!(self, c => sqlx::query_as(sql).fetch_all(&mut *c).await)?;
+        Ok(rows.into_iter().map(|(o, a)| (OfficialId(o), a)).collect())
+    }
+
+    /// Every direct group membership: `(group, member)`.
+    pub async fn all_group_members(&mut self) -> Result<Vec<(GroupId, GroupMember)>, StoreError> {
+        let sql = "SELECT group_id, official_id, member_group_id FROM group_members \
+             ORDER BY group_id, official_id, member_group_id";
+        let rows: Vec<(i64, Option<i64>, Option<i64>)> =
+            on_backend!(self, c => sqlx::query_as(sql).fetch_all(&mut *c).await)?;
+        rows.into_iter()
+            .map(|(group, official, nested)| match (official, nested) {
+                (Some(o), None) => Ok((GroupId(group), GroupMember::Official(OfficialId(o)))),
+                (None, Some(g)) => Ok((GroupId(group), GroupMember::Group(GroupId(g)))),
+                _ => Err(StoreError::Corrupt(format!(
+                    "group {group} has a member row with no single member"
+                ))),
+            })
+            .collect()
+    }
+
+    /// Each official's certificate in force at `now` (not revoked, within its validity),
+    /// the one that stays valid longest when there are several: `(official, DER)`.
+    pub async fn certificates_in_force(
+        &mut self,
+        now: UnixTime,
+    ) -> Result<Vec<(OfficialId, Vec<u8>)>, StoreError> {
+        let sql = "SELECT official_id, der FROM certificates \
+             WHERE revoked_at IS NULL AND not_before <= $1 AND not_after >= $1 \
+             ORDER BY official_id, not_after DESC, id DESC";
+        let rows: Vec<(i64, Vec<u8>)> =
+            on_backend!(self, c => sqlx::query_as(sql).bind(now.0).fetch_all(&mut *c).await)?;
+        let mut current: Vec<(OfficialId, Vec<u8>)> = Vec::new();
+        for (official, der) in rows {
+            if current.last().is_none_or(|(o, _)| o.0 != official) {
+                current.push((OfficialId(official), der));
+            }
+        }
+        Ok(current)
+    }
+}
