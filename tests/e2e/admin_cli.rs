@@ -843,6 +843,7 @@ async fn passwords_are_set_once_and_lockouts_cleared(backend: Backend) {
         id,
         Lockout {
             failed_logins: 5,
+            failing_since: Some(UnixTime(1_795_740_000)),
             locked_until: Some(UnixTime(1_795_741_200)),
         },
     )

@@ -127,7 +127,7 @@ impl Tree {
             base_dn.to_string(),
             EntryKind::Structure,
             vec![
-                strings(&at::OBJECT_CLASS, ["top", "domain"]),
+                strings(&at::OBJECT_CLASS, ["top", "domain", "dcObject"]),
                 strings(&at::DC, [first_label]),
             ],
         );
