@@ -6,5 +6,6 @@ mod admin_cli;
 mod binary;
 mod import;
 mod layering;
+mod ldap;
 mod lifecycle;
 mod store_suite;

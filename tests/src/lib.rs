@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod db;
+pub mod ldap;
 pub mod server;
 
 pub use db::{Backend, TestDb};
