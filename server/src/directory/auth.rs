@@ -9,14 +9,13 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 use super::admin_ops::{check_chosen_password, Lockout};
+use super::hash_pool::HashPool;
 use super::{
     generate_initial_password, normalize_login, Actor, Argon2Cost, Directory, DirectoryError,
     MailAddress, Official, OfficialStatus, PasswordCost, PasswordHash, PasswordHasher,
@@ -144,16 +143,18 @@ pub struct Authenticator {
     policy: LockoutPolicy,
     /// Verified instead of a real hash when the name is unknown.
     decoy: PasswordHash,
-    /// Bounds concurrent argon2 work so a flood of logins cannot take every core.
-    verifiers: Semaphore,
+    /// Where argon2 runs: bounded, off the async threads, at a lower priority.
+    pool: HashPool,
     sources: Mutex<HashMap<IpAddr, SourceRecord>>,
-    /// A running estimate of one verification, in microseconds: throttled answers wait this
-    /// long so they look like checked ones.
-    typical_verify_us: AtomicU64,
 }
 
 /// Source records kept before expired ones are swept.
 const SOURCE_SWEEP_AT: usize = 10_000;
+
+/// How long a throttled source waits for its refusal. Long enough that a flood from one
+/// address costs next to nothing (each of its connections gets one answer a second), and
+/// it reveals nothing: the answer is the same whether the name or password was right.
+const THROTTLED_ANSWER_DELAY: Duration = Duration::from_secs(1);
 
 impl Authenticator {
     /// An authenticator over `directory` with the `[auth]` settings. Hashes the decoy, so it
@@ -163,21 +164,21 @@ impl Authenticator {
         auth: &AuthConfig,
     ) -> Result<Arc<Authenticator>, DirectoryError> {
         let hasher = PasswordHasher::from_config(auth);
+        let pool = HashPool::new(hasher.workers());
         let decoy = {
             let hasher = hasher.clone();
             let secret = generate_initial_password();
-            tokio::task::spawn_blocking(move || hasher.hash(&secret, PasswordCost::Full))
+            pool.run(move || hasher.hash(&secret, PasswordCost::Full))
                 .await
-                .map_err(|e| DirectoryError::Invalid(format!("hashing thread: {e}")))??
+                .ok_or_else(|| DirectoryError::Invalid("the hashing threads are gone".into()))??
         };
         Ok(Arc::new(Authenticator {
             directory,
-            verifiers: Semaphore::new(hasher.workers()),
+            pool,
             hasher,
             policy: LockoutPolicy::from(auth),
             decoy,
             sources: Mutex::new(HashMap::new()),
-            typical_verify_us: AtomicU64::new(20_000),
         }))
     }
 
@@ -194,7 +195,7 @@ impl Authenticator {
         source: IpAddr,
     ) -> Result<LoginOutcome, DirectoryError> {
         if self.source_throttled(source) {
-            self.wait_like_a_check().await;
+            self.throttled_answer().await;
             return Ok(LoginOutcome::Refused);
         }
         let now = self.directory.now();
@@ -238,7 +239,7 @@ impl Authenticator {
         source: IpAddr,
     ) -> Result<LoginOutcome, DirectoryError> {
         if self.source_throttled(source) {
-            self.wait_like_a_check().await;
+            self.throttled_answer().await;
             return Ok(LoginOutcome::Refused);
         }
         let account = self.directory.service_account(name).await?;
@@ -342,12 +343,13 @@ impl Authenticator {
         password: &str,
         must_change: bool,
     ) -> Result<StoredPassword, DirectoryError> {
-        let _slot = self.verifiers.acquire().await;
         let hasher = self.hasher.clone();
         let secret = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || hasher.hash(&secret, PasswordCost::Full))
+        let hash = self
+            .pool
+            .run(move || hasher.hash(&secret, PasswordCost::Full))
             .await
-            .map_err(|e| DirectoryError::Invalid(format!("hashing thread: {e}")))??;
+            .ok_or_else(|| DirectoryError::Invalid("the hashing threads are gone".into()))??;
         Ok(StoredPassword {
             hash,
             cost: PasswordCost::Full,
@@ -355,28 +357,18 @@ impl Authenticator {
         })
     }
 
-    /// Verifies off the async threads, at most one per hashing worker at a time.
+    /// Verifies on the hashing pool.
     async fn verify(&self, password: &str, stored: PasswordHash) -> bool {
-        let Ok(_slot) = self.verifiers.acquire().await else {
-            return false;
-        };
         let hasher = self.hasher.clone();
         let password = password.to_string();
-        let started = Instant::now();
-        let ok = tokio::task::spawn_blocking(move || hasher.verify(&password, &stored))
+        self.pool
+            .run(move || hasher.verify(&password, &stored))
             .await
-            .unwrap_or(false);
-        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        // An exponential moving average: new = 7/8 old + 1/8 sample.
-        let old = self.typical_verify_us.load(Ordering::Relaxed);
-        self.typical_verify_us
-            .store(old - old / 8 + took / 8, Ordering::Relaxed);
-        ok
+            .unwrap_or(false)
     }
 
-    async fn wait_like_a_check(&self) {
-        let us = self.typical_verify_us.load(Ordering::Relaxed);
-        tokio::time::sleep(Duration::from_micros(us)).await;
+    async fn throttled_answer(&self) {
+        tokio::time::sleep(THROTTLED_ANSWER_DELAY).await;
     }
 
     fn source_throttled(&self, source: IpAddr) -> bool {

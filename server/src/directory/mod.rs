@@ -12,6 +12,7 @@ mod auth;
 mod certificate;
 mod domain;
 mod group;
+mod hash_pool;
 mod ids;
 mod import;
 mod names;
