@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout)]
 
 mod import;
+mod ldap;
 
 use clap::{Parser, Subcommand};
 
@@ -19,10 +20,14 @@ enum Workload {
     /// P1/P2: `congvu-admin user import` of N officials into SQLite and PostgreSQL, against
     /// the hashing floor measured in the same run.
     Import(import::ImportArgs),
+    /// L1–L3: LDAP searches, binds and searches under a bind flood, against OpenLDAP slapd
+    /// started and seeded with the same officials in the same run.
+    Ldap(ldap::LdapArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Args::parse().workload {
         Workload::Import(args) => import::run(args),
+        Workload::Ldap(args) => ldap::run(args),
     }
 }

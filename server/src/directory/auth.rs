@@ -145,7 +145,16 @@ pub struct Authenticator {
     decoy: PasswordHash,
     /// Where argon2 runs: bounded, off the async threads, at a lower priority.
     pool: HashPool,
-    sources: Mutex<HashMap<IpAddr, SourceRecord>>,
+    sources: Arc<Mutex<HashMap<IpAddr, SourceRecord>>>,
+}
+
+/// The result of one password check on the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verified {
+    Match,
+    Mismatch,
+    /// The source became throttled while the check waited its turn: not computed.
+    Skipped,
 }
 
 /// Source records kept before expired ones are swept.
@@ -178,7 +187,7 @@ impl Authenticator {
             hasher,
             policy: LockoutPolicy::from(auth),
             decoy,
-            sources: Mutex::new(HashMap::new()),
+            sources: Arc::default(),
         }))
     }
 
@@ -204,10 +213,18 @@ impl Authenticator {
             .as_ref()
             .and_then(|(o, _)| o.password.as_ref())
             .map(|p| p.hash.clone());
-        let matches = self
-            .verify(password, stored.unwrap_or_else(|| self.decoy.clone()))
-            .await
-            && stored_is_set(found.as_ref());
+        let verified = self
+            .verify(
+                password,
+                stored.unwrap_or_else(|| self.decoy.clone()),
+                source,
+            )
+            .await;
+        if verified == Verified::Skipped {
+            self.throttled_answer().await;
+            return Ok(LoginOutcome::Refused);
+        }
+        let matches = verified == Verified::Match && stored_is_set(found.as_ref());
         let Some((official, lockout)) = found else {
             self.note_source_failure(source);
             return Ok(LoginOutcome::Refused);
@@ -246,7 +263,12 @@ impl Authenticator {
         let stored = account
             .as_ref()
             .map_or_else(|| self.decoy.clone(), |a| a.password_hash.clone());
-        let matches = self.verify(password, stored).await;
+        let verified = self.verify(password, stored, source).await;
+        if verified == Verified::Skipped {
+            self.throttled_answer().await;
+            return Ok(LoginOutcome::Refused);
+        }
+        let matches = verified == Verified::Match;
         match account {
             Some(account) if matches && account.status == OfficialStatus::Active => Ok(
                 LoginOutcome::Accepted(Box::new(Principal::Service(account))),
@@ -357,14 +379,26 @@ impl Authenticator {
         })
     }
 
-    /// Verifies on the hashing pool.
-    async fn verify(&self, password: &str, stored: PasswordHash) -> bool {
+    /// Verifies on the hashing pool. Checks queue behind each other under load, so the
+    /// source throttle is looked at again when the check's turn comes: a flood from one
+    /// address stops costing hashes as soon as the throttle engages.
+    async fn verify(&self, password: &str, stored: PasswordHash, source: IpAddr) -> Verified {
         let hasher = self.hasher.clone();
         let password = password.to_string();
+        let sources = Arc::clone(&self.sources);
+        let (policy, now) = (self.policy, self.directory.now());
         self.pool
-            .run(move || hasher.verify(&password, &stored))
+            .run(move || {
+                if throttled(&sources, source, policy, now) {
+                    Verified::Skipped
+                } else if hasher.verify(&password, &stored) {
+                    Verified::Match
+                } else {
+                    Verified::Mismatch
+                }
+            })
             .await
-            .unwrap_or(false)
+            .unwrap_or(Verified::Mismatch)
     }
 
     async fn throttled_answer(&self) {
@@ -372,12 +406,7 @@ impl Authenticator {
     }
 
     fn source_throttled(&self, source: IpAddr) -> bool {
-        let now = self.directory.now();
-        let sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        sources.get(&source).is_some_and(|r| {
-            now.0 - r.since.0 < self.policy.window_seconds
-                && r.failures >= self.policy.source_failures
-        })
+        throttled(&self.sources, source, self.policy, self.directory.now())
     }
 
     fn note_source_failure(&self, source: IpAddr) {
@@ -399,6 +428,19 @@ impl Authenticator {
         }
         record.failures = record.failures.saturating_add(1);
     }
+}
+
+/// Whether `source` has failed too often within the window.
+fn throttled(
+    sources: &Mutex<HashMap<IpAddr, SourceRecord>>,
+    source: IpAddr,
+    policy: LockoutPolicy,
+    now: UnixTime,
+) -> bool {
+    let sources = sources.lock().unwrap_or_else(|e| e.into_inner());
+    sources.get(&source).is_some_and(|r| {
+        now.0 - r.since.0 < policy.window_seconds && r.failures >= policy.source_failures
+    })
 }
 
 /// Whether the official found has a password at all (one without cannot log in, though

@@ -167,7 +167,13 @@ impl Store {
     /// [`Conn::commit`], and dropping it rolls back.
     pub async fn begin(&self) -> Result<Conn, StoreError> {
         let inner = match &self.pools {
-            Pools::Sqlite { writer, .. } => ConnInner::SqliteTx(writer.begin().await?),
+            // IMMEDIATE takes the write lock at once, so a writer in another process (the
+            // admin CLI beside the server) makes this one wait out the busy timeout. A
+            // deferred BEGIN would read first and then fail at once with SQLITE_BUSY when it
+            // tried to upgrade to writing after the other committed.
+            Pools::Sqlite { writer, .. } => {
+                ConnInner::SqliteTx(writer.begin_with("BEGIN IMMEDIATE").await?)
+            }
             Pools::Postgres(pool) => ConnInner::PostgresTx(pool.begin().await?),
         };
         Ok(Conn {
