@@ -133,8 +133,13 @@ pub async fn run(service: &LdapService, conn: Connection) {
                 Ok(Some(Ok(msg))) => queue.push_back(msg),
             }
         }
-        // Take in whatever else has already arrived.
-        while let Some(ready) = wire.next().now_or_never() {
+        // Take in whatever else has already arrived and been read. Only the read buffer is
+        // looked at: trying the socket too would cost a system call per request, and
+        // pipelined requests arrive in the same reads anyway.
+        while !wire.read_buffer().is_empty() {
+            let Some(ready) = wire.next().now_or_never() else {
+                break;
+            };
             match ready {
                 None => return,
                 Some(Err(e)) => return refuse_input(&mut wire, session.peer, &e).await,
