@@ -16,14 +16,14 @@ use serde_json::json;
 
 use super::admin_ops::{check_chosen_password, Lockout};
 use super::hash_pool::HashPool;
+use super::official_ops::official_by_address_in;
 use super::{
     generate_initial_password, normalize_login, Actor, Argon2Cost, Directory, DirectoryError,
-    MailAddress, Official, OfficialStatus, PasswordCost, PasswordHash, PasswordHasher,
-    ServiceAccount, ServiceAccountId, StoredPassword,
+    Official, OfficialStatus, PasswordCost, PasswordHash, PasswordHasher, ServiceAccount,
+    StoredPassword,
 };
 use crate::clock::UnixTime;
 use crate::config::AuthConfig;
-use crate::store::Conn;
 
 /// How a client named the official logging in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,17 +285,16 @@ impl Authenticator {
         self.directory.official(login).await
     }
 
-    /// Service account `id` as stored now, if it is still active.
+    /// Service account `name` as stored now, if it is still active.
     pub async fn service_for_reset(
         &self,
-        id: ServiceAccountId,
+        name: &str,
     ) -> Result<Option<ServiceAccount>, DirectoryError> {
         Ok(self
             .directory
-            .service_accounts()
+            .service_account(name)
             .await?
-            .into_iter()
-            .find(|s| s.id == id && s.status == OfficialStatus::Active))
+            .filter(|s| s.status == OfficialStatus::Active))
     }
 
     /// An official changes their own password, proving the old one.
@@ -333,7 +332,11 @@ impl Authenticator {
             None => true,
             Some(scope) => {
                 let agencies = self.directory.agencies().await?;
-                super::snapshot::agency_within(&agencies, official.agency_id, scope)
+                super::snapshot::agency_within(
+                    &super::snapshot::agency_parents(&agencies),
+                    official.agency_id,
+                    scope,
+                )
             }
         };
         if !service.may_reset_passwords || !in_scope {
@@ -474,10 +477,7 @@ impl Directory {
                 Ok(login) => conn.official_by_login(&login).await?,
                 Err(_) => None,
             },
-            LoginName::Address(address) => match MailAddress::parse(address) {
-                Ok(parsed) => official_owning(&mut conn, &parsed.full()).await?,
-                Err(_) => None,
-            },
+            LoginName::Address(address) => official_by_address_in(&mut conn, address).await?,
         };
         match official {
             Some(official) => {
@@ -523,20 +523,6 @@ impl Directory {
         tx.set_lockout(official.id, Lockout::default()).await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-async fn official_owning(
-    conn: &mut Conn,
-    address: &str,
-) -> Result<Option<Official>, DirectoryError> {
-    use super::AddressOwner;
-    match conn.address_entry(address).await? {
-        Some(entry) => match entry.owner {
-            AddressOwner::Official(id) => Ok(conn.official_by_id(id).await?),
-            AddressOwner::Group(_) | AddressOwner::Agency(_) => Ok(None),
-        },
-        None => Ok(None),
     }
 }
 

@@ -51,7 +51,10 @@ pub use password::{
 };
 pub use service::{NewServiceAccount, ServiceAccount};
 pub use service_ops::MemberName;
-pub use snapshot::{agency_within, DirectorySnapshot, GroupCard, OfficialCard};
+pub use snapshot::{
+    agency_parents, agency_subtree, agency_within, AgencyParents, DirectorySnapshot, GroupCard,
+    OfficialCard,
+};
 pub use tree_ops::AgencyImportOutcome;
 
 mod admin_ops;

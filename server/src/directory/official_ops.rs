@@ -118,17 +118,8 @@ impl Directory {
         &self,
         address: &str,
     ) -> Result<Option<Official>, DirectoryError> {
-        let Ok(parsed) = MailAddress::parse(address) else {
-            return Ok(None);
-        };
         let mut conn = self.read().await?;
-        match conn.address_entry(&parsed.full()).await? {
-            Some(entry) => match entry.owner {
-                AddressOwner::Official(id) => Ok(conn.official_by_id(id).await?),
-                AddressOwner::Group(_) | AddressOwner::Agency(_) => Ok(None),
-            },
-            None => Ok(None),
-        }
+        official_by_address_in(&mut conn, address).await
     }
 
     /// The officials of agency `code`, by login.
@@ -323,6 +314,24 @@ pub(super) async fn apply_changes(
 }
 
 /// The official with `login` as seen by `conn`.
+/// The official owning `address` (primary or alias); `None` for an unknown or malformed
+/// address, or one that belongs to a group or an agency.
+pub(super) async fn official_by_address_in(
+    conn: &mut Conn,
+    address: &str,
+) -> Result<Option<Official>, DirectoryError> {
+    let Ok(parsed) = MailAddress::parse(address) else {
+        return Ok(None);
+    };
+    match conn.address_entry(&parsed.full()).await? {
+        Some(entry) => match entry.owner {
+            AddressOwner::Official(id) => Ok(conn.official_by_id(id).await?),
+            AddressOwner::Group(_) | AddressOwner::Agency(_) => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
 pub(super) async fn official_in(conn: &mut Conn, login: &str) -> Result<Official, DirectoryError> {
     let login = normalize_login(login)?;
     conn.official_by_login(&login)

@@ -45,20 +45,19 @@ pub struct GroupCard {
     pub members: Vec<GroupMember>,
 }
 
-impl DirectorySnapshot {
-    /// Whether `agency` is `scope` or below it in the agency tree.
-    pub fn agency_within(&self, agency: AgencyId, scope: AgencyId) -> bool {
-        agency_within(&self.agencies, agency, scope)
-    }
+/// Each agency's parent: the agency tree, for scope checks.
+pub type AgencyParents = HashMap<AgencyId, Option<AgencyId>>;
+
+/// The parent map of `agencies`.
+pub fn agency_parents(agencies: &[Agency]) -> AgencyParents {
+    agencies.iter().map(|a| (a.id, a.parent_id)).collect()
 }
 
-/// Whether `agency` is `scope` or below it, walking parents in `agencies`.
-pub fn agency_within(agencies: &[Agency], agency: AgencyId, scope: AgencyId) -> bool {
-    let parents: HashMap<AgencyId, Option<AgencyId>> =
-        agencies.iter().map(|a| (a.id, a.parent_id)).collect();
+/// Whether `agency` is `scope` or below it.
+pub fn agency_within(parents: &AgencyParents, agency: AgencyId, scope: AgencyId) -> bool {
     let mut at = Some(agency);
     // The tree's depth bounds the walk; the guard stops a corrupt cycle.
-    for _ in 0..=agencies.len() {
+    for _ in 0..=parents.len() {
         match at {
             Some(id) if id == scope => return true,
             Some(id) => at = parents.get(&id).copied().flatten(),
@@ -66,6 +65,15 @@ pub fn agency_within(agencies: &[Agency], agency: AgencyId, scope: AgencyId) -> 
         }
     }
     false
+}
+
+/// `scope` and every agency below it.
+pub fn agency_subtree(parents: &AgencyParents, scope: AgencyId) -> HashSet<AgencyId> {
+    parents
+        .keys()
+        .copied()
+        .filter(|&a| agency_within(parents, a, scope))
+        .collect()
 }
 
 impl Directory {

@@ -7,7 +7,7 @@ use ldap3_proto::proto::{
 
 use super::access::Identity;
 use super::dn;
-use super::session::{result, Reply, Session};
+use super::session::{result, Reply, Session, NEEDS_TLS, REFUSED, UNAVAILABLE};
 use crate::directory::{LoginName, LoginOutcome, Principal};
 
 /// Who a bind name refers to, before checking the password.
@@ -19,9 +19,6 @@ pub enum BindName {
     /// wrong password.
     Unknown,
 }
-
-/// The same words for every refused password, whatever the reason.
-const REFUSED: &str = "invalid credentials";
 
 /// Answers a bind request.
 pub async fn bind(session: &mut Session<'_>, msgid: i32, request: LdapBindRequest) -> Reply {
@@ -64,15 +61,10 @@ pub async fn bind(session: &mut Session<'_>, msgid: i32, request: LdapBindReques
         }
         _ => {}
     }
-    let settings = &session.service.settings;
-    let loopback_allowed =
-        settings.allow_plaintext_bind_on_loopback && session.peer.ip().is_loopback();
-    if !session.tls && !loopback_allowed {
-        return answer(
-            LdapResultCode::ConfidentialityRequired,
-            "use StartTLS or LDAPS before sending a password",
-        );
+    if !session.may_receive_password() {
+        return answer(LdapResultCode::ConfidentialityRequired, NEEDS_TLS);
     }
+    let settings = &session.service.settings;
     let name = resolve(&request.dn, &settings.base_dn);
     let auth = &session.service.authenticator;
     let source = session.peer.ip();
@@ -92,7 +84,7 @@ pub async fn bind(session: &mut Session<'_>, msgid: i32, request: LdapBindReques
             let must_change = official.password.as_ref().is_some_and(|p| p.must_change);
             session.identity = Identity::Official {
                 id: official.id,
-                dn: official_dn(&official.login, &settings.base_dn),
+                dn: dn::official(&official.login, &settings.base_dn),
                 login: official.login,
             };
             metrics::counter!("congvu_ldap_binds_total", "result" => "success").increment(1);
@@ -106,11 +98,7 @@ pub async fn bind(session: &mut Session<'_>, msgid: i32, request: LdapBindReques
         Ok(Some(Principal::Service(account))) => {
             session.identity = Identity::Service {
                 id: account.id,
-                dn: format!(
-                    "cn={},ou=services,{}",
-                    dn::escape_value(&account.name),
-                    settings.base_dn
-                ),
+                dn: dn::service(&account.name, &settings.base_dn),
                 name: account.name,
                 scope: account.scope_agency_id,
                 may_reset_passwords: account.may_reset_passwords,
@@ -124,17 +112,9 @@ pub async fn bind(session: &mut Session<'_>, msgid: i32, request: LdapBindReques
         }
         Err(e) => {
             tracing::error!(error = %e, "LDAP bind failed");
-            answer(
-                LdapResultCode::Unavailable,
-                "the directory is unavailable; try again",
-            )
+            answer(LdapResultCode::Unavailable, UNAVAILABLE)
         }
     }
-}
-
-/// An official's DN.
-pub fn official_dn(login: &str, base_dn: &str) -> String {
-    format!("uid={},ou=people,{base_dn}", dn::escape_value(login))
 }
 
 /// Reads a bind name: `uid=…,ou=people,<base>`, `cn=…,ou=services,<base>`, or (as clients

@@ -52,6 +52,26 @@ pub fn escape_value(value: &str) -> String {
     out
 }
 
+/// An official's DN under `base`.
+pub fn official(login: &str, base: &str) -> String {
+    format!("uid={},ou=people,{base}", escape_value(login))
+}
+
+/// An agency's DN under `base`.
+pub fn agency(code: &str, base: &str) -> String {
+    format!("ou={},ou=agencies,{base}", escape_value(code))
+}
+
+/// A group's or distribution list's DN under `base`.
+pub fn group(name: &str, base: &str) -> String {
+    format!("cn={},ou=groups,{base}", escape_value(name))
+}
+
+/// A service account's DN under `base`.
+pub fn service(name: &str, base: &str) -> String {
+    format!("cn={},ou=services,{base}", escape_value(name))
+}
+
 /// The parent of a normalized DN (`uid=a,ou=people,dc=x` -> `ou=people,dc=x`).
 pub fn parent(normalized: &str) -> &str {
     let bytes = normalized.as_bytes();

@@ -10,7 +10,7 @@ use ldap3_proto::proto::{
 use super::access::Identity;
 use super::bind::{resolve, BindName};
 use super::schema::{OID_PASSWORD_MODIFY, OID_START_TLS, OID_WHO_AM_I};
-use super::session::{result, Next, Reply, Session};
+use super::session::{result, Next, Reply, Session, NEEDS_TLS, REFUSED, UNAVAILABLE};
 use crate::directory::{LoginName, PasswordChangeError};
 
 /// Answers an extended request.
@@ -105,15 +105,10 @@ async fn password_modify(
             "malformed Password Modify request",
         );
     };
-    let settings = &session.service.settings;
-    let loopback_allowed =
-        settings.allow_plaintext_bind_on_loopback && session.peer.ip().is_loopback();
-    if !session.tls && !loopback_allowed {
-        return fail(
-            LdapResultCode::ConfidentialityRequired,
-            "use StartTLS or LDAPS before sending a password",
-        );
+    if !session.may_receive_password() {
+        return fail(LdapResultCode::ConfidentialityRequired, NEEDS_TLS);
     }
+    let settings = &session.service.settings;
     let target = modify
         .user_identity
         .as_deref()
@@ -152,14 +147,14 @@ async fn password_modify(
                 .await
                 .map(|()| None)
         }
-        Identity::Service { id, .. } => {
+        Identity::Service { name, .. } => {
             let Some(BindName::Official(LoginName::Login(login))) = &target else {
                 return fail(
                     LdapResultCode::UnwillingToPerform,
                     "name the official whose password to reset (their DN)",
                 );
             };
-            let service = match auth.service_for_reset(*id).await {
+            let service = match auth.service_for_reset(name).await {
                 Ok(Some(s)) => s,
                 Ok(None) | Err(_) => {
                     return fail(LdapResultCode::InsufficentAccessRights, "not allowed")
@@ -187,10 +182,9 @@ async fn password_modify(
 
 fn failed(msgid: i32, error: PasswordChangeError) -> Reply {
     let (code, message) = match &error {
-        PasswordChangeError::WrongPassword => (
-            LdapResultCode::InvalidCredentials,
-            "invalid credentials".to_string(),
-        ),
+        PasswordChangeError::WrongPassword => {
+            (LdapResultCode::InvalidCredentials, REFUSED.to_string())
+        }
         PasswordChangeError::NotAllowed(m) => (LdapResultCode::InsufficentAccessRights, m.clone()),
         PasswordChangeError::Policy(m) => (LdapResultCode::ConstraintViolation, m.clone()),
         PasswordChangeError::Directory(crate::directory::DirectoryError::NotFound { .. }) => {
@@ -198,10 +192,7 @@ fn failed(msgid: i32, error: PasswordChangeError) -> Reply {
         }
         PasswordChangeError::Directory(e) => {
             tracing::error!(error = %e, "password change failed");
-            (
-                LdapResultCode::Unavailable,
-                "the directory is unavailable; try again".to_string(),
-            )
+            (LdapResultCode::Unavailable, UNAVAILABLE.to_string())
         }
     };
     respond(msgid, code, &message, None, None)

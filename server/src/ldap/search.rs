@@ -18,7 +18,7 @@ use super::attributes::{self as at, AttributeType};
 use super::dn;
 use super::filter::Filter;
 use super::schema;
-use super::session::{result, Reply, Session};
+use super::session::{result, Reply, Session, NO_SUCH_ENTRY, UNAVAILABLE};
 use super::tree::{Entry, Tree};
 
 /// Paged searches a connection may hold open at once; the oldest is dropped past it.
@@ -160,10 +160,7 @@ pub async fn search(
         Err(e) => {
             tracing::error!(error = %e, "LDAP tree unavailable");
             return Reply::one(done(
-                result(
-                    LdapResultCode::Unavailable,
-                    "the directory is unavailable; try again",
-                ),
+                result(LdapResultCode::Unavailable, UNAVAILABLE),
                 Vec::new(),
             ));
         }
@@ -188,7 +185,7 @@ pub async fn search(
         .get(&base)
         .is_some_and(|(_, e)| reader.sight(e) != Sight::Hidden);
     if !visible_base {
-        let mut res = result(LdapResultCode::NoSuchObject, "no such entry");
+        let mut res = result(LdapResultCode::NoSuchObject, NO_SUCH_ENTRY);
         res.matcheddn = matched_dn(&tree, &reader, &base);
         return Reply::one(done(res, Vec::new()));
     }
@@ -435,7 +432,7 @@ pub async fn compare(session: &mut Session<'_>, msgid: i32, request: LdapCompare
     };
     let tree = match session.service.tree.current().await {
         Ok(tree) => tree,
-        Err(_) => return answer(LdapResultCode::Unavailable, "the directory is unavailable"),
+        Err(_) => return answer(LdapResultCode::Unavailable, UNAVAILABLE),
     };
     let reader = Reader::new(
         &session.identity,
@@ -446,7 +443,7 @@ pub async fn compare(session: &mut Session<'_>, msgid: i32, request: LdapCompare
         .and_then(|key| tree.get(&key).map(|(_, e)| e))
         .filter(|e| reader.sight(e) != Sight::Hidden);
     let Some(entry) = entry else {
-        return answer(LdapResultCode::NoSuchObject, "no such entry");
+        return answer(LdapResultCode::NoSuchObject, NO_SUCH_ENTRY);
     };
     let sight = reader.sight(entry);
     let Some(kind) = at::lookup(&request.atype) else {

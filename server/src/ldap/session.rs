@@ -32,6 +32,26 @@ pub struct Session<'a> {
     pub pages: HashMap<Vec<u8>, PagedSearch>,
 }
 
+/// The words for every refused password, whatever the reason: a client must not learn
+/// whether the name exists.
+pub const REFUSED: &str = "invalid credentials";
+/// A password sent where it could be read on the wire.
+pub const NEEDS_TLS: &str = "use StartTLS or LDAPS before sending a password";
+/// The store failed; the client may retry.
+pub const UNAVAILABLE: &str = "the directory is unavailable; try again";
+/// The named entry does not exist or is not visible to the client.
+pub const NO_SUCH_ENTRY: &str = "no such entry";
+
+impl Session<'_> {
+    /// Whether a password may be sent on this connection: over TLS, or in plain text from
+    /// the loopback address when the configuration allows it for local tools.
+    pub fn may_receive_password(&self) -> bool {
+        self.tls
+            || (self.service.settings.allow_plaintext_bind_on_loopback
+                && self.peer.ip().is_loopback())
+    }
+}
+
 /// What the loop does after answering a request.
 #[derive(Debug)]
 pub enum Next {

@@ -13,8 +13,8 @@ use super::attributes::{self as at, AttributeType};
 use super::dn;
 use crate::clock::UnixTime;
 use crate::directory::{
-    AgencyId, Directory, DirectoryError, DirectorySnapshot, GroupId, OfficialId, OfficialStatus,
-    ServiceAccountId,
+    agency_parents, agency_subtree, AgencyId, AgencyParents, Directory, DirectoryError,
+    DirectorySnapshot, GroupId, OfficialId, OfficialStatus, ServiceAccountId,
 };
 
 /// What an entry stands for, as far as access rules care.
@@ -71,7 +71,7 @@ pub struct Tree {
     by_key: HashMap<String, usize>,
     /// `(attribute name, normalized value)` -> entries, for [`INDEXED`] attributes.
     index: HashMap<(&'static str, String), Vec<usize>>,
-    agency_parents: HashMap<AgencyId, Option<AgencyId>>,
+    agency_parents: AgencyParents,
 }
 
 impl Tree {
@@ -95,21 +95,7 @@ impl Tree {
 
     /// `scope` and every agency below it.
     pub fn agencies_within(&self, scope: AgencyId) -> HashSet<AgencyId> {
-        self.agency_parents
-            .keys()
-            .copied()
-            .filter(|&a| {
-                let mut at = Some(a);
-                for _ in 0..=self.agency_parents.len() {
-                    match at {
-                        Some(id) if id == scope => return true,
-                        Some(id) => at = self.agency_parents.get(&id).copied().flatten(),
-                        None => return false,
-                    }
-                }
-                false
-            })
-            .collect()
+        agency_subtree(&self.agency_parents, scope)
     }
 
     /// Builds the tree under `base_dn` from `snapshot`.
@@ -142,10 +128,9 @@ impl Tree {
                 ],
             );
         }
-        let agency_dn = |code: &str| format!("ou={},ou=agencies,{base_dn}", dn::escape_value(code));
-        let group_dn = |name: &str| format!("cn={},ou=groups,{base_dn}", dn::escape_value(name));
-        let official_dn =
-            |login: &str| format!("uid={},ou=people,{base_dn}", dn::escape_value(login));
+        let agency_dn = |code: &str| dn::agency(code, base_dn);
+        let group_dn = |name: &str| dn::group(name, base_dn);
+        let official_dn = |login: &str| dn::official(login, base_dn);
         let agencies: HashMap<AgencyId, &str> = snapshot
             .agencies
             .iter()
@@ -280,7 +265,7 @@ impl Tree {
             if s.status != OfficialStatus::Active {
                 continue;
             }
-            let dn = format!("cn={},ou=services,{base_dn}", dn::escape_value(&s.name));
+            let dn = dn::service(&s.name, base_dn);
             let mut attrs = vec![
                 strings(&at::OBJECT_CLASS, ["top", "applicationProcess"]),
                 strings(&at::CN, [s.name.as_str()]),
@@ -298,11 +283,7 @@ impl Tree {
         builder.finish(
             snapshot.version,
             base_key,
-            snapshot
-                .agencies
-                .iter()
-                .map(|a| (a.id, a.parent_id))
-                .collect(),
+            agency_parents(&snapshot.agencies),
         )
     }
 }
@@ -326,12 +307,7 @@ impl Builder {
         });
     }
 
-    fn finish(
-        mut self,
-        version: i64,
-        base: String,
-        agency_parents: HashMap<AgencyId, Option<AgencyId>>,
-    ) -> Tree {
+    fn finish(mut self, version: i64, base: String, agency_parents: AgencyParents) -> Tree {
         // hasSubordinates: every entry that is some other entry's parent.
         let parents: HashSet<String> = self
             .entries
