@@ -6,7 +6,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use congvu::directory::{Argon2Cost, PasswordCost, PasswordHasher};
@@ -96,23 +95,6 @@ fn hr_list(n: usize) -> String {
     out
 }
 
-/// Runs `admin` with a config for `url`, failing with its output unless it exits 0.
-fn admin(binary: &Path, config: &Path, args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new(binary)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "{} {args:?} failed:\n{}{}",
-        binary.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
-}
-
 /// Prepares a database at `url` with the province and one department, then times the import.
 fn timed_import(
     args: &ImportArgs,
@@ -129,42 +111,10 @@ fn timed_import(
             dir.join("data").display().to_string()
         ),
     )?;
-    admin(
-        &args.admin,
-        &config,
-        &["domain", "add", "vinhphuc.gov.vn", "--primary"],
-    )?;
-    admin(
-        &args.admin,
-        &config,
-        &[
-            "agency",
-            "add",
-            "vinhphuc",
-            "--name",
-            "UBND tỉnh Vĩnh Phúc",
-            "--level",
-            "province",
-        ],
-    )?;
-    admin(
-        &args.admin,
-        &config,
-        &[
-            "agency",
-            "add",
-            "snv",
-            "--name",
-            "Sở Nội vụ",
-            "--level",
-            "department",
-            "--parent",
-            "vinhphuc",
-        ],
-    )?;
+    crate::admin::add_province(&args.admin, &config)?;
     let credentials = dir.join(format!("{label}-credentials.csv"));
     let started = Instant::now();
-    admin(
+    crate::admin::run(
         &args.admin,
         &config,
         &[
@@ -176,6 +126,7 @@ fn timed_import(
             "--credentials-out",
             &credentials.display().to_string(),
         ],
+        None,
     )?;
     let elapsed = started.elapsed();
     let written = std::fs::read_to_string(&credentials)?.lines().count() - 1;

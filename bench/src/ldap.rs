@@ -22,7 +22,6 @@
 //! This module owns its temporary directory, the two server processes it starts and the
 //! `ldap` section of the report; it never touches the system's slapd.
 
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -454,67 +453,14 @@ max_connections_per_ip = 1000
     Ok(config)
 }
 
-/// Runs congvu-admin with `config`, feeding it `stdin`, and returns its standard output.
-fn admin(
-    binary: &Path,
-    config: &Path,
-    args: &[&str],
-    stdin: Option<&str>,
-) -> anyhow::Result<String> {
-    let mut child = Command::new(binary)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("while starting {}", binary.display()))?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes())?;
-    }
-    let out = child.wait_with_output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "congvu-admin {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8(out.stdout)?)
-}
-
 fn seed_congvu(
     args: &LdapArgs,
     config: &Path,
     dir: &Path,
     cores: usize,
 ) -> anyhow::Result<Directory> {
-    let run = |a: &[&str]| admin(&args.admin, config, a, None);
-    run(&["domain", "add", DOMAIN, "--primary"])?;
-    run(&[
-        "agency",
-        "add",
-        "vinhphuc",
-        "--name",
-        "UBND tỉnh Vĩnh Phúc",
-        "--level",
-        "province",
-    ])?;
-    run(&[
-        "agency",
-        "add",
-        "snv",
-        "--name",
-        "Sở Nội vụ",
-        "--level",
-        "department",
-        "--parent",
-        "vinhphuc",
-    ])?;
+    let run = |a: &[&str]| crate::admin::run(&args.admin, config, a, None);
+    crate::admin::add_province(&args.admin, config)?;
     let list = dir.join("snv.csv");
     std::fs::write(&list, hr_list(args.officials))?;
     let credentials = dir.join("snv-credentials.csv");
@@ -601,7 +547,7 @@ fn admin_passwd(
 ) -> anyhow::Result<()> {
     let mut attempts = 0;
     loop {
-        let result = admin(
+        let result = crate::admin::run(
             admin_bin,
             config,
             &["user", "passwd", login, "--stdin", "--no-must-change"],

@@ -2,6 +2,7 @@
 //! its reference in one run (see ../shared/PERFORMANCE.md for the targets).
 #![allow(clippy::print_stdout)]
 
+mod admin;
 mod import;
 mod ldap;
 
