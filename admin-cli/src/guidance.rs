@@ -2,10 +2,14 @@
 //! and this module adds the command that helps, in one place for every command.
 
 use congvu::directory::DirectoryError;
+use congvu::queue::QueueError;
 use congvu::store::UniqueKey;
 
 /// The advice to print after `error`, if there is one.
 pub fn next_step(error: &anyhow::Error) -> Option<String> {
+    if let Some(QueueError::NotFound(_)) = error.downcast_ref::<QueueError>() {
+        return Some("see the entries with `congvu-admin queue list`".to_string());
+    }
     let advice = match error.downcast_ref::<DirectoryError>()? {
         DirectoryError::NotFound { kind, .. } => match *kind {
             "official" => "check the login with `congvu-admin user list`",

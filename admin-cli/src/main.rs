@@ -13,6 +13,7 @@ mod group;
 mod guidance;
 mod import;
 mod output;
+mod queue;
 mod report;
 mod service;
 mod user;
@@ -25,9 +26,10 @@ use clap::{CommandFactory, Parser, Subcommand};
 use congvu::clock::Clock;
 use congvu::config::Config;
 use congvu::directory::{Actor, Directory, PasswordHasher};
+use congvu::queue::Queue;
 use congvu::store::{Store, StoreOptions};
 
-/// Administer congvu: domains, agencies, officials, groups and service accounts.
+/// Administer congvu: domains, agencies, officials, groups, service accounts and the mail queue.
 #[derive(Debug, Parser)]
 #[command(name = "congvu-admin", bin_name = "congvu-admin", version)]
 #[command(after_help = "Exit status: 0 success, 1 the operation failed, 2 bad usage or config.")]
@@ -68,6 +70,9 @@ enum Command {
     /// Accounts for other systems that bind to LDAP.
     #[command(subcommand)]
     Service(service::ServiceCommand),
+    /// Mail waiting for delivery to other domains.
+    #[command(subcommand)]
+    Queue(queue::QueueCommand),
     /// Officials, mailboxes and storage per agency and per level.
     Report(report::ReportArgs),
     /// Print a shell completion script.
@@ -80,6 +85,7 @@ enum Command {
 #[derive(Debug)]
 pub struct Context {
     pub directory: Directory,
+    pub queue: Queue,
     pub hasher: PasswordHasher,
     pub actor: Actor,
     pub json: bool,
@@ -156,6 +162,7 @@ async fn run(command: Command, json: bool, config: Config) -> anyhow::Result<()>
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let ctx = Context {
         directory: Directory::new(store.clone(), Clock::system()),
+        queue: Queue::new(store.clone(), Clock::system()),
         hasher: PasswordHasher::from_config(&config.auth),
         actor: Actor::admin(&std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
         json,
@@ -167,6 +174,7 @@ async fn run(command: Command, json: bool, config: Config) -> anyhow::Result<()>
         Command::Alias(cmd) => alias::run(&ctx, cmd).await,
         Command::Group(cmd) => group::run(&ctx, cmd).await,
         Command::Service(cmd) => service::run(&ctx, cmd).await,
+        Command::Queue(cmd) => queue::run(&ctx, cmd).await,
         Command::Report(args) => report::run(&ctx, args).await,
         Command::Completions(_) | Command::Man(_) => Ok(()),
     };

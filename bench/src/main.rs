@@ -5,6 +5,7 @@
 mod admin;
 mod import;
 mod ldap;
+mod smtp;
 
 use clap::{Parser, Subcommand};
 
@@ -24,11 +25,15 @@ enum Workload {
     /// L1–L3: LDAP searches, binds and searches under a bind flood, against OpenLDAP slapd
     /// started and seeded with the same officials in the same run.
     Ldap(ldap::LdapArgs),
+    /// S1–S3: SMTP throughput into mailboxes, latency at a fixed rate and a circular to
+    /// every official, against a private Postfix delivering to Maildir in the same run.
+    Smtp(smtp::SmtpArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Args::parse().workload {
         Workload::Import(args) => import::run(args),
         Workload::Ldap(args) => ldap::run(args),
+        Workload::Smtp(args) => smtp::run(args),
     }
 }

@@ -17,12 +17,14 @@ use serde::Deserialize;
 
 mod document;
 mod listen;
+mod queue;
 mod schema;
 #[cfg(test)]
 mod tests;
 
 use document::Locator;
 pub use listen::{InvalidListenAddr, ListenAddr};
+pub use queue::QueueConfig;
 
 /// A configuration problem, displayed as `{location}: {message}`.
 ///
@@ -69,6 +71,9 @@ pub struct Config {
     /// `[auth]`: password hashing cost and lockout.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// `[queue]`: outbound delivery to other domains.
+    #[serde(default)]
+    pub queue: QueueConfig,
 }
 
 impl Default for Config {
@@ -88,6 +93,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
+            queue: QueueConfig::default(),
         }
     }
 }
@@ -146,6 +152,7 @@ impl Config {
         self.ldap.validate(at)?;
         self.limits.validate(at)?;
         self.auth.validate(at)?;
+        self.queue.validate(at)?;
         self.check_listeners_distinct(at)
     }
 
@@ -424,6 +431,12 @@ pub struct SmtpConfig {
     pub max_message_bytes: u64,
     /// Most RCPT TO per message.
     pub max_recipients: u32,
+    /// Error replies one session may earn before it is closed with 421.
+    pub max_errors: u32,
+    /// Failed AUTH attempts one session may make before it is closed with 421.
+    pub max_auth_failures: u32,
+    /// Longest one message's data (DATA or all its BDAT chunks) may take to arrive.
+    pub data_timeout_seconds: u64,
 }
 
 impl Default for SmtpConfig {
@@ -434,6 +447,9 @@ impl Default for SmtpConfig {
             submissions_listen: vec![loopback(2465)],
             max_message_bytes: 52_428_800,
             max_recipients: 1000,
+            max_errors: 20,
+            max_auth_failures: 3,
+            data_timeout_seconds: 600,
         }
     }
 }
@@ -446,7 +462,15 @@ impl SmtpConfig {
             self.max_message_bytes,
             1024..=2 * 1024 * 1024 * 1024, // 2 GiB
         )?;
-        in_range(at, "smtp.max_recipients", self.max_recipients, 1..=100_000)
+        in_range(at, "smtp.max_recipients", self.max_recipients, 1..=100_000)?;
+        in_range(at, "smtp.max_errors", self.max_errors, 1..=1000)?;
+        in_range(at, "smtp.max_auth_failures", self.max_auth_failures, 1..=100)?;
+        in_range(
+            at,
+            "smtp.data_timeout_seconds",
+            self.data_timeout_seconds,
+            10..=3600,
+        )
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod config;
 pub mod directory;
+pub mod dkim;
 pub mod http;
 pub mod imap;
 pub mod ldap;

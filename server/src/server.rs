@@ -13,10 +13,11 @@ use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::directory::{Authenticator, Directory, DirectoryError};
+use crate::directory::{load_recipients, Authenticator, Directory, DirectoryError};
 use crate::ldap::{LdapService, LdapSettings};
-use crate::mailstore::Mailstore;
+use crate::mailstore::{Intake, Mailstore};
 use crate::net::tls::{self, TlsError};
+use crate::smtp::{SmtpService, SmtpSettings};
 use crate::net::{
     self, AcceptContext, BindError, Connection, ConnectionHandler, ConnectionLimits, ListenerKind,
     Refusal,
@@ -49,6 +50,8 @@ pub struct Services {
     pub directory: Directory,
     pub mailstore: Mailstore,
     pub clock: Clock,
+    /// This node's outbound delivery workers.
+    pub queue: crate::queue::QueueHandle,
 }
 
 /// Routes each admitted connection to its protocol's session.
@@ -56,6 +59,7 @@ pub struct Services {
 struct Sessions {
     hostname: String,
     ldap: Arc<crate::ldap::LdapService>,
+    smtp: Arc<SmtpService>,
 }
 
 impl ConnectionHandler for Sessions {
@@ -66,7 +70,7 @@ impl ConnectionHandler for Sessions {
         metrics::gauge!("congvu_connections_open", "listener" => kind.as_str()).increment(1.0);
         match kind {
             ListenerKind::Smtp | ListenerKind::Submission | ListenerKind::Submissions => {
-                crate::smtp::serve(conn, &self.hostname).await
+                self.smtp.serve(conn).await
             }
             ListenerKind::Imap | ListenerKind::Imaps => crate::imap::serve(conn).await,
             ListenerKind::Ldap | ListenerKind::Ldaps => self.ldap.serve(conn).await,
@@ -142,13 +146,28 @@ impl RunningServer {
         let ldap = LdapService::new(
             LdapSettings::from_config(config),
             directory.clone(),
-            authenticator,
+            Arc::clone(&authenticator),
             Some(tls.clone()),
         )
         .await?;
+        let mailstore = Mailstore::new(store.clone(), clock.clone());
+        let queue_wakeup = Arc::new(tokio::sync::Notify::new());
+        let intake = {
+            let wakeup = Arc::clone(&queue_wakeup);
+            Intake::start(store.clone(), clock.clone(), Arc::new(move || wakeup.notify_one()))
+        };
+        let smtp = SmtpService::new(
+            SmtpSettings::from_config(config),
+            load_recipients(directory.clone()).await?,
+            authenticator,
+            intake,
+            mailstore.clone(),
+            Some(tls.clone()),
+        );
         let sessions = Arc::new(Sessions {
             hostname: config.server.hostname.clone(),
             ldap: Arc::new(ldap),
+            smtp: Arc::new(smtp),
         });
         let mut listeners = Vec::with_capacity(bound.len());
         for (kind, listener, address) in bound {
@@ -170,9 +189,17 @@ impl RunningServer {
                 ));
             }
         }
+        let queue = crate::queue::start(
+            config,
+            store.clone(),
+            clock.clone(),
+            shutdown.clone(),
+            &tracker,
+        );
         let services = Services {
+            queue,
             directory,
-            mailstore: Mailstore::new(store.clone(), clock.clone()),
+            mailstore,
             store,
             clock,
         };

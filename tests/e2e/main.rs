@@ -4,8 +4,44 @@
 mod admin;
 mod admin_cli;
 mod binary;
+mod dkim;
 mod import;
 mod layering;
 mod ldap;
 mod lifecycle;
+mod queue;
+mod smtp;
 mod store_suite;
+
+/// Longest one server test may run: a server that stops answering fails the test instead of
+/// hanging the suite.
+pub const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Runs each named test function once per backend, within [`TEST_DEADLINE`].
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                tokio::time::timeout(
+                    crate::TEST_DEADLINE,
+                    super::$name(congvu_tests::Backend::Sqlite),
+                )
+                .await
+                .expect("the test ran past its deadline")
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                tokio::time::timeout(
+                    crate::TEST_DEADLINE,
+                    super::$name(congvu_tests::Backend::Postgres),
+                )
+                .await
+                .expect("the test ran past its deadline")
+            })*
+        }
+    };
+}
+pub(crate) use backend_tests;

@@ -10,5 +10,7 @@
 pub mod db;
 pub mod ldap;
 pub mod server;
+pub mod smtp;
+pub mod smtp_sink;
 
 pub use db::{Backend, TestDb};

@@ -8,7 +8,7 @@ use serde::de::{DeserializeOwned, Visitor};
 use super::document::Locator;
 use super::{
     AuthConfig, Config, ConfigError, DatabaseConfig, HttpConfig, ImapConfig, LdapConfig,
-    LimitsConfig, ServerConfig, SmtpConfig, TlsConfig,
+    LimitsConfig, QueueConfig, ServerConfig, SmtpConfig, TlsConfig,
 };
 
 /// The section names, in the order `Config` declares them.
@@ -28,6 +28,7 @@ pub(super) fn section_keys(section: &str) -> Option<&'static [&'static str]> {
         "http" => field_names::<HttpConfig>(),
         "limits" => field_names::<LimitsConfig>(),
         "auth" => field_names::<AuthConfig>(),
+        "queue" => field_names::<QueueConfig>(),
         _ => return None,
     })
 }

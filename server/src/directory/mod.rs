@@ -10,6 +10,7 @@ mod attribute;
 mod audit;
 mod auth;
 mod certificate;
+mod dkim;
 mod domain;
 mod group;
 mod hash_pool;
@@ -19,6 +20,8 @@ mod names;
 mod official;
 mod password;
 mod service;
+mod following;
+mod recipients;
 mod snapshot;
 
 pub use address::{AddressEntry, AddressOwner, MailAddress};
@@ -34,6 +37,10 @@ pub use auth::{
     Authenticator, LockoutPolicy, LoginName, LoginOutcome, PasswordChangeError, Principal,
 };
 pub use certificate::{Certificate, NewCertificate};
+pub use dkim::{
+    default_dkim_selector, normalize_dkim_selector, DkimKey, DkimKeyError, DkimRecord, DomainDkimKey,
+    DEFAULT_DKIM_KEY_BITS, DKIM_KEY_BITS,
+};
 pub use domain::{normalize_domain, MailDomain, NewDomain, DEFAULT_ADDRESS_RULE};
 pub use group::{Group, GroupKind, GroupMember, NewGroup};
 pub use ids::{AgencyId, CertificateId, DomainId, GroupId, OfficialId, ServiceAccountId};
@@ -51,6 +58,11 @@ pub use password::{
 };
 pub use service::{NewServiceAccount, ServiceAccount};
 pub use service_ops::MemberName;
+pub use following::{Following, SnapshotView};
+pub use recipients::{
+    load_recipients, normalize_address, RecipientCache, RecipientIndex, RecipientLookup,
+    RECIPIENT_REFRESH,
+};
 pub use snapshot::{
     agency_parents, agency_subtree, agency_within, AgencyParents, DirectorySnapshot, GroupCard,
     OfficialCard,

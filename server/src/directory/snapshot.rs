@@ -22,6 +22,10 @@ pub struct DirectorySnapshot {
     pub officials: Vec<OfficialCard>,
     pub groups: Vec<GroupCard>,
     pub services: Vec<ServiceAccount>,
+    /// Each agency's own addresses (`vanthu@…`).
+    pub agency_addresses: Vec<(AgencyId, String)>,
+    /// The mail domains served, lowercase.
+    pub domains: Vec<String>,
 }
 
 /// An official with their lookups.
@@ -89,6 +93,8 @@ impl Directory {
         let group_addresses = conn.group_addresses().await?;
         let certificates = conn.certificates_in_force(self.now()).await?;
         let services = conn.service_accounts().await?;
+        let agency_addresses = conn.all_agency_addresses().await?;
+        let domains = conn.domain_names().await?;
 
         let mut aliases_of: HashMap<OfficialId, Vec<String>> = HashMap::new();
         for (official, address) in aliases {
@@ -125,6 +131,8 @@ impl Directory {
                 })
                 .collect(),
             services,
+            agency_addresses,
+            domains,
         })
     }
 }

@@ -99,7 +99,7 @@ impl LdapService {
         authenticator: Arc<Authenticator>,
         tls: Option<TlsAcceptor>,
     ) -> Result<LdapService, DirectoryError> {
-        let tree = tree::TreeCache::load(directory, settings.base_dn.clone(), TREE_REFRESH).await?;
+        let tree = tree::load_tree(directory, settings.base_dn.clone(), TREE_REFRESH).await?;
         Ok(LdapService {
             settings,
             authenticator,

@@ -4,8 +4,7 @@
 //! `congvu-admin` (or another node) shows within that interval.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
@@ -14,7 +13,7 @@ use super::dn;
 use crate::clock::UnixTime;
 use crate::directory::{
     agency_parents, agency_subtree, AgencyId, AgencyParents, Directory, DirectoryError,
-    DirectorySnapshot, GroupId, OfficialId, OfficialStatus, ServiceAccountId,
+    DirectorySnapshot, Following, SnapshotView, GroupId, OfficialId, OfficialStatus, ServiceAccountId,
 };
 
 /// What an entry stands for, as far as access rules care.
@@ -402,90 +401,23 @@ pub fn generalized_time(t: UnixTime) -> String {
         .unwrap_or_else(|| "19700101000000Z".into())
 }
 
+impl SnapshotView for Tree {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
 /// The current tree, rebuilt when the directory version moves.
-#[derive(Debug)]
-pub struct TreeCache {
+pub type TreeCache = Following<Tree>;
+
+/// Loads the tree for `base_dn`, following the directory (see [`Following`]).
+pub async fn load_tree(
     directory: Directory,
     base_dn: String,
     refresh: Duration,
-    current: RwLock<Cached>,
-    /// One rebuild at a time; others keep serving the previous tree meanwhile.
-    rebuilding: tokio::sync::Mutex<()>,
-}
-
-#[derive(Debug, Clone)]
-struct Cached {
-    tree: Arc<Tree>,
-    checked: Instant,
-    /// [`Directory::local_changes`] when the version was last checked.
-    local_changes: u64,
-}
-
-impl TreeCache {
-    /// Loads the tree for `base_dn`. It is re-checked against the directory version at once
-    /// after a change committed by this process, and otherwise when older than `refresh`
-    /// (which bounds how long changes by other processes or nodes take to show).
-    pub async fn load(
-        directory: Directory,
-        base_dn: String,
-        refresh: Duration,
-    ) -> Result<TreeCache, DirectoryError> {
-        let local_changes = directory.local_changes();
-        let snapshot = directory.snapshot().await?;
-        let tree = Arc::new(Tree::build(&snapshot, &base_dn));
-        Ok(TreeCache {
-            directory,
-            base_dn,
-            refresh,
-            current: RwLock::new(Cached {
-                tree,
-                checked: Instant::now(),
-                local_changes,
-            }),
-            rebuilding: tokio::sync::Mutex::new(()),
-        })
-    }
-
-    /// The tree to search: the cached one, after checking the version if it is due.
-    pub async fn current(&self) -> Result<Arc<Tree>, DirectoryError> {
-        let cached = self.read();
-        if !self.due(&cached) {
-            return Ok(cached.tree);
-        }
-        let _one = self.rebuilding.lock().await;
-        let cached = self.read();
-        if !self.due(&cached) {
-            return Ok(cached.tree);
-        }
-        let local_changes = self.directory.local_changes();
-        let version = self.directory.version().await?;
-        let tree = if version == cached.tree.version {
-            cached.tree
-        } else {
-            let snapshot = self.directory.snapshot().await?;
-            tracing::debug!(
-                version = snapshot.version,
-                "directory changed; LDAP tree rebuilt"
-            );
-            Arc::new(Tree::build(&snapshot, &self.base_dn))
-        };
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Cached {
-            tree: Arc::clone(&tree),
-            checked: Instant::now(),
-            local_changes,
-        };
-        Ok(tree)
-    }
-
-    fn due(&self, cached: &Cached) -> bool {
-        cached.local_changes != self.directory.local_changes()
-            || cached.checked.elapsed() >= self.refresh
-    }
-
-    fn read(&self) -> Cached {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
+) -> Result<TreeCache, DirectoryError> {
+    Following::load(directory, refresh, move |snapshot| {
+        Tree::build(snapshot, &base_dn)
+    })
+    .await
 }

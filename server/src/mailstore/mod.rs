@@ -4,6 +4,11 @@
 
 use std::fmt;
 
+mod intake;
+pub mod message;
+
+pub use intake::{utc_day, Incoming, Intake, Stored, Submission};
+
 use sha2::{Digest, Sha256};
 
 use crate::clock::{Clock, UnixTime};
@@ -150,6 +155,8 @@ pub struct DeliveredCopy {
 pub enum MailstoreError {
     #[error("no such mailbox")]
     NoSuchMailbox,
+    #[error("the mail store is shutting down")]
+    Stopped,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -170,6 +177,11 @@ impl Mailstore {
     /// An official's mailboxes, by name.
     pub async fn mailboxes(&self, official: OfficialId) -> Result<Vec<Mailbox>, MailstoreError> {
         Ok(self.store.read().await?.mailboxes_of(official).await?)
+    }
+
+    /// Bytes held in all of an official's mailboxes, for quota checks.
+    pub async fn usage(&self, official: OfficialId) -> Result<i64, MailstoreError> {
+        Ok(self.store.read().await?.mail_usage(official).await?)
     }
 
     /// Delivers one message to each of `mailboxes` in one transaction, storing the body once.

@@ -1,14 +1,41 @@
 //! The outbound queue: messages waiting for delivery to other domains. Each entry is one
 //! recipient of one stored body; a worker claims due entries under a lease, so that an entry
 //! whose worker died is taken up again when the lease expires, by this node or another.
+//!
+//! What happens to an entry after it is queued lives here: delivery over SMTP with lettre
+//! (`transfer`), where a domain's mail goes (`route`), the retry schedule (`schedule`),
+//! delivery status notifications (`dsn`), applying an attempt's outcome (`settle`), the
+//! delivery workers (`worker`) and the administrators' operations (`admin`). No SQL here
+//! (that is `store/queue.rs`) and no SMTP server types.
+
+mod admin;
+mod dsn;
+mod route;
+mod schedule;
+mod settle;
+mod transfer;
+mod worker;
+
+pub use admin::QueueSelector;
+pub use dsn::{build_dsn, DsnAction, DsnRecipient, DsnReport};
+pub use route::{SmartHost, SmartHostError};
+pub use schedule::RetryPolicy;
+pub use transfer::{Failure, TlsPolicy};
+pub use worker::{start, QueueHandle};
 
 use crate::clock::{Clock, UnixTime};
-use crate::mailstore::{BodyHash, BodyId};
+use crate::mailstore::{BodyHash, BodyId, MailstoreError};
 use crate::store::{Store, StoreError};
 
 /// A queue entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct QueueEntryId(pub i64);
+
+impl std::fmt::Display for QueueEntryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// One recipient of one message, waiting for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,11 +47,28 @@ pub struct QueueEntry {
     pub recipient: String,
     pub recipient_domain: String,
     pub next_attempt_at: UnixTime,
+    /// Attempts that failed so far.
     pub attempts: u32,
+    /// The reply or problem of the last failed attempt.
     pub last_error: Option<String>,
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<UnixTime>,
     pub created_at: UnixTime,
+    /// Held by an administrator: never claimed until released.
+    pub held: bool,
+    /// When the sender was told that delivery is delayed, if they were.
+    pub delay_notice_at: Option<UnixTime>,
+    /// When the last failed attempt ended.
+    pub last_attempt_at: Option<UnixTime>,
+    /// The server that gave the last error, when one answered.
+    pub last_remote: Option<String>,
+}
+
+impl QueueEntry {
+    /// Whether a live lease (at `now`) keeps other workers off this entry.
+    pub fn is_leased(&self, now: UnixTime) -> bool {
+        self.lease_owner.is_some() && self.lease_expires_at.is_some_and(|t| t > now)
+    }
 }
 
 /// A lease on claimed entries: who holds it and until when.
@@ -32,6 +76,19 @@ pub struct QueueEntry {
 pub struct Lease {
     pub owner: String,
     pub seconds: i64,
+}
+
+/// Why a queue operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue entry {0} does not exist")]
+    NotFound(QueueEntryId),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mailstore(#[from] MailstoreError),
 }
 
 /// The outbound queue over the store.
@@ -72,7 +129,8 @@ impl Queue {
         Ok(ids)
     }
 
-    /// Claims up to `limit` due entries that nobody holds (or whose lease expired).
+    /// Claims up to `limit` due entries that nobody holds (or whose lease expired) and that
+    /// no administrator has held.
     pub async fn claim_due(
         &self,
         lease: &Lease,
@@ -85,6 +143,29 @@ impl Queue {
             .await?;
         tx.commit().await?;
         Ok(claimed)
+    }
+
+    /// Extends every lease `lease.owner` holds by `lease.seconds` from now; returns how many
+    /// entries it holds.
+    pub async fn renew_leases(&self, lease: &Lease) -> Result<u64, StoreError> {
+        let mut tx = self.store.begin().await?;
+        let held = tx
+            .renew_queue_leases(&lease.owner, self.clock.now().plus(lease.seconds))
+            .await?;
+        tx.commit().await?;
+        Ok(held)
+    }
+
+    /// Gives up `owner`'s leases on `ids` without counting an attempt.
+    pub async fn release_leases(
+        &self,
+        ids: &[QueueEntryId],
+        owner: &str,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.store.begin().await?;
+        let released = tx.release_queue_leases(ids, owner).await?;
+        tx.commit().await?;
+        Ok(released)
     }
 
     /// Removes a delivered (or bounced) entry and releases its body.
@@ -111,5 +192,31 @@ impl Queue {
     /// Every entry, oldest first (for the admin CLI and tests).
     pub async fn entries(&self) -> Result<Vec<QueueEntry>, StoreError> {
         self.store.read().await?.queue_entries().await
+    }
+
+    /// One entry.
+    pub async fn entry(&self, id: QueueEntryId) -> Result<QueueEntry, QueueError> {
+        let mut found = self
+            .store
+            .read()
+            .await?
+            .selected_queue_entries(&QueueSelector::Entry(id))
+            .await?;
+        found.pop().ok_or(QueueError::NotFound(id))
+    }
+
+    /// The stored message an entry carries.
+    pub async fn body(&self, body: BodyId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.read().await?.body_data(body).await
+    }
+
+    /// How many entries the queue holds.
+    pub async fn size(&self) -> Result<i64, StoreError> {
+        self.store.read().await?.queue_size().await
+    }
+
+    /// The current time on this queue's clock.
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
     }
 }

@@ -1,17 +1,109 @@
-//! SMTP: MX (25), submission (587) and submissions (465).
+//! SMTP: MX (25), submission (587, STARTTLS) and submissions (465, implicit TLS).
 //!
-//! The session state machine arrives with the SMTP capability; until then each connection
-//! is greeted with a `421` that tells the client to try again later (RFC 5321 §3.8), so
-//! well-behaved senders queue their mail instead of losing it.
+//! One [`session::Session`] per connection reads commands with smtp-proto, passes each
+//! through one gate (state, identity, pipelining), and hands it to a small handler:
+//! `envelope` (MAIL, RCPT), `auth` (AUTH), `message` (DATA, BDAT and storing the message).
+//! Recipients are looked up in the directory's in-memory index; accepted mail goes to the
+//! mail store's intake, which answers only once it is committed and synced. Reply texts and
+//! the mapping from domain answers to replies live in `reply`.
+
+mod auth;
+mod envelope;
+mod framing;
+mod message;
+mod reply;
+mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
 
+use crate::config::Config;
+use crate::directory::{Authenticator, RecipientCache};
+use crate::mailstore::{Intake, Mailstore};
 use crate::net::{Connection, Refusal};
 
-/// RFC 5321 §4.2.3: 421 is "service not available, closing transmission channel".
-fn not_available(hostname: &str) -> String {
-    format!("421 4.3.2 {hostname} Service not available, try again later\r\n")
+pub use framing::{command_line, DataFault, DataReader, LineStatus};
+
+/// What the SMTP sessions are allowed and limited to.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    /// This host's name, in the greeting, EHLO and `Received:`.
+    pub hostname: String,
+    pub max_message_bytes: usize,
+    pub max_recipients: usize,
+    /// Error replies one session may earn before it is closed.
+    pub max_errors: u32,
+    /// Failed AUTH attempts one session may make before it is closed.
+    pub max_auth_failures: u32,
+    /// Longest wait for one command line.
+    pub command_timeout: Duration,
+    /// Longest one message's data may take to arrive.
+    pub data_timeout: Duration,
+}
+
+impl SmtpSettings {
+    /// The settings `config` describes.
+    pub fn from_config(config: &Config) -> SmtpSettings {
+        let smtp = &config.smtp;
+        SmtpSettings {
+            hostname: config.server.hostname.clone(),
+            max_message_bytes: usize::try_from(smtp.max_message_bytes).unwrap_or(usize::MAX),
+            max_recipients: smtp.max_recipients as usize,
+            max_errors: smtp.max_errors,
+            max_auth_failures: smtp.max_auth_failures,
+            command_timeout: Duration::from_secs(config.limits.request_timeout_seconds),
+            data_timeout: Duration::from_secs(smtp.data_timeout_seconds),
+        }
+    }
+}
+
+/// Everything SMTP sessions share.
+pub struct SmtpService {
+    settings: SmtpSettings,
+    recipients: RecipientCache,
+    authenticator: Arc<Authenticator>,
+    intake: Intake,
+    mailstore: Mailstore,
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for SmtpService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpService")
+            .field("settings", &self.settings)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpService {
+    /// The service over the shared domain parts.
+    pub fn new(
+        settings: SmtpSettings,
+        recipients: RecipientCache,
+        authenticator: Arc<Authenticator>,
+        intake: Intake,
+        mailstore: Mailstore,
+        tls: Option<TlsAcceptor>,
+    ) -> SmtpService {
+        SmtpService {
+            settings,
+            recipients,
+            authenticator,
+            intake,
+            mailstore,
+            tls,
+        }
+    }
+
+    /// Serves one SMTP connection until it ends.
+    pub async fn serve(&self, conn: Connection) {
+        session::Session::new(self, conn).run().await;
+    }
 }
 
 fn busy(hostname: &str, why: Refusal) -> String {
@@ -23,16 +115,7 @@ fn busy(hostname: &str, why: Refusal) -> String {
     }
 }
 
-/// Serves one SMTP connection.
-pub async fn serve(mut conn: Connection, hostname: &str) {
-    let _ = conn
-        .stream
-        .write_all(not_available(hostname).as_bytes())
-        .await;
-    let _ = conn.stream.shutdown().await;
-}
-
-/// Turns away a connection over the limits.
+/// Turns away a connection over the limits (RFC 5321 §3.8: 421 before closing).
 pub async fn refuse(mut stream: TcpStream, hostname: &str, why: Refusal) {
     let _ = stream.write_all(busy(hostname, why).as_bytes()).await;
     let _ = stream.shutdown().await;

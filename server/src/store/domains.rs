@@ -4,7 +4,7 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{DomainId, MailDomain};
+use crate::directory::{DomainDkimKey, DomainId, MailDomain};
 
 const COLUMNS: &str =
     "id, name, is_primary, default_quota_bytes, max_message_bytes, address_rule, \
@@ -86,11 +86,61 @@ impl Conn {
         Ok(row.map(MailDomain::from))
     }
 
+    /// Sets the DKIM selector and private key (PKCS#8 PEM) of the domain with id `id`.
+    pub async fn set_domain_dkim_key(
+        &mut self,
+        id: DomainId,
+        selector: &str,
+        private_key_pem: &str,
+        at: UnixTime,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE domains SET dkim_selector = $1, dkim_private_key = $2, updated_at = $3 \
+             WHERE id = $4";
+        on_backend!(self, c => sqlx::query(sql)
+            .bind(selector)
+            .bind(private_key_pem)
+            .bind(at.0)
+            .bind(id.0)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The DKIM key of the domain called `name` (lowercase), if it has one.
+    pub async fn domain_dkim_key(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<DomainDkimKey>, StoreError> {
+        let sql = "SELECT name, dkim_selector, dkim_private_key FROM domains \
+             WHERE name = $1 AND dkim_selector IS NOT NULL AND dkim_private_key IS NOT NULL";
+        let row: Option<(String, String, String)> =
+            on_backend!(self, c => sqlx::query_as(sql).bind(name).fetch_optional(&mut *c).await)?;
+        Ok(row.map(dkim_key))
+    }
+
+    /// Every domain's DKIM key, by domain name.
+    pub async fn domain_dkim_keys(&mut self) -> Result<Vec<DomainDkimKey>, StoreError> {
+        let sql = "SELECT name, dkim_selector, dkim_private_key FROM domains \
+             WHERE dkim_selector IS NOT NULL AND dkim_private_key IS NOT NULL ORDER BY name";
+        let rows: Vec<(String, String, String)> =
+            on_backend!(self, c => sqlx::query_as(sql).fetch_all(&mut *c).await)?;
+        Ok(rows.into_iter().map(dkim_key).collect())
+    }
+
     /// The primary domain, if one is marked.
     pub async fn primary_domain(&mut self) -> Result<Option<MailDomain>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM domains WHERE is_primary");
         let row: Option<DomainRow> =
             on_backend!(self, c => sqlx::query_as(&sql).fetch_optional(&mut *c).await)?;
         Ok(row.map(MailDomain::from))
+    }
+}
+
+fn dkim_key((domain, selector, private_key_pem): (String, String, String)) -> DomainDkimKey {
+    DomainDkimKey {
+        domain,
+        selector,
+        private_key_pem,
     }
 }

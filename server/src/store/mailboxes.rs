@@ -90,13 +90,17 @@ impl Conn {
         internal_date: UnixTime,
         size: u64,
     ) -> Result<Option<Uid>, StoreError> {
-        let take_uid =
-            "UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = $1 RETURNING uidnext - 1";
+        let take_uid = "UPDATE mailboxes SET uidnext = uidnext + 1, used_bytes = used_bytes + $2 \
+             WHERE id = $1 RETURNING uidnext - 1";
         let insert =
             "INSERT INTO mailbox_messages (mailbox_id, uid, body_id, flags, internal_date, size) \
              VALUES ($1, $2, $3, $4, $5, $6)";
         let uid: Option<i64> = on_backend!(self, c => {
-            let uid: Option<i64> = sqlx::query_scalar(take_uid).bind(mailbox.0).fetch_optional(&mut *c).await?;
+            let uid: Option<i64> = sqlx::query_scalar(take_uid)
+                .bind(mailbox.0)
+                .bind(size as i64)
+                .fetch_optional(&mut *c)
+                .await?;
             if let Some(uid) = uid {
                 sqlx::query(insert)
                     .bind(mailbox.0)
@@ -150,19 +154,27 @@ impl Conn {
         Ok(n > 0)
     }
 
-    /// Removes one message and returns the body it held (the caller releases it).
+    /// Removes one message, takes its bytes off the mailbox's usage, and returns the body it
+    /// held (the caller releases it).
     pub async fn delete_message(
         &mut self,
         mailbox: MailboxId,
         uid: Uid,
     ) -> Result<Option<BodyId>, StoreError> {
-        let sql =
-            "DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND uid = $2 RETURNING body_id";
-        let body: Option<i64> = on_backend!(self, c => sqlx::query_scalar(sql)
-            .bind(mailbox.0)
-            .bind(i64::from(uid.0))
-            .fetch_optional(&mut *c)
-            .await)?;
+        let delete = "DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND uid = $2 \
+             RETURNING body_id, size";
+        let release = "UPDATE mailboxes SET used_bytes = used_bytes - $1 WHERE id = $2";
+        let body: Option<i64> = on_backend!(self, c => {
+            let row: Option<(i64, i64)> = sqlx::query_as(delete)
+                .bind(mailbox.0)
+                .bind(i64::from(uid.0))
+                .fetch_optional(&mut *c)
+                .await?;
+            if let Some((_, size)) = row {
+                sqlx::query(release).bind(size).bind(mailbox.0).execute(&mut *c).await?;
+            }
+            Ok::<_, StoreError>(row.map(|(body, _)| body))
+        })?;
         Ok(body.map(BodyId))
     }
 }

@@ -28,6 +28,7 @@ mod agencies;
 mod audit;
 mod bodies;
 mod certificates;
+mod delivery;
 mod domains;
 mod error;
 mod groups;

@@ -3,7 +3,7 @@
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{GroupId, GroupMember, OfficialId};
+use crate::directory::{AgencyId, GroupId, GroupMember, OfficialId};
 
 impl Conn {
     /// Every official's non-primary addresses: `(official, address)` by official, address.
@@ -13,6 +13,20 @@ impl Conn {
         let rows: Vec<(i64, String)> =
             on_backend!(self, c => sqlx::query_as(sql).fetch_all(&mut *c).await)?;
         Ok(rows.into_iter().map(|(o, a)| (OfficialId(o), a)).collect())
+    }
+
+    /// Every agency's own addresses: `(agency, address)` by address.
+    pub async fn all_agency_addresses(&mut self) -> Result<Vec<(AgencyId, String)>, StoreError> {
+        let sql = "SELECT agency_id, address FROM addresses WHERE agency_id IS NOT NULL ORDER BY address";
+        let rows: Vec<(i64, String)> =
+            on_backend!(self, c => sqlx::query_as(sql).fetch_all(&mut *c).await)?;
+        Ok(rows.into_iter().map(|(a, address)| (AgencyId(a), address)).collect())
+    }
+
+    /// The names of every mail domain congvu serves.
+    pub async fn domain_names(&mut self) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT name FROM domains ORDER BY name";
+        Ok(on_backend!(self, c => sqlx::query_scalar(sql).fetch_all(&mut *c).await)?)
     }
 
     /// Every direct group membership: `(group, member)`.

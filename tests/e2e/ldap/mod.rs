@@ -14,35 +14,5 @@ mod paging;
 mod search;
 mod tools;
 
-/// Longest one LDAP test may run: a server that stops answering fails the test instead of
-/// hanging the suite.
-pub const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// Runs each named test function once per backend, within [`TEST_DEADLINE`].
-macro_rules! ldap_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                tokio::time::timeout(
-                    crate::ldap::TEST_DEADLINE,
-                    super::$name(congvu_tests::Backend::Sqlite),
-                )
-                .await
-                .expect("the test ran past its deadline")
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                tokio::time::timeout(
-                    crate::ldap::TEST_DEADLINE,
-                    super::$name(congvu_tests::Backend::Postgres),
-                )
-                .await
-                .expect("the test ran past its deadline")
-            })*
-        }
-    };
-}
-pub(crate) use ldap_tests;
+/// The LDAP tests run per backend like every server test.
+pub(crate) use crate::backend_tests as ldap_tests;

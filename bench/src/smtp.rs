@@ -1,0 +1,2549 @@
+//! S1–S3: congvu's SMTP service against a private Postfix that delivers to Maildir, in one
+//! run, on the same machine, with the same officials, the same messages and the same client.
+//!
+//! congvu is seeded the way an administrator would do it, with `congvu-admin` (an HR list
+//! import and, for S3, a distribution list holding every official); Postfix gets the same
+//! addresses as virtual mailboxes (`virtual_mailbox_maps`, one Maildir each, created up front
+//! as congvu's mailboxes are) and the list as a virtual alias. Both listen on loopback, keep
+//! their default durability (congvu: SQLite `synchronous=FULL` before 250; Postfix: fsync of
+//! the queue file before 250 and of each Maildir file before it is delivered), and are pinned
+//! to the last core while this client runs on the others. Each workload runs `--runs` times
+//! on each server, the servers alternating:
+//!
+//! - S1: `--sessions` parallel sessions send `--messages` messages of `--length` payload
+//!   bytes, each on a new connection, spread round-robin over the first `--mailboxes`
+//!   officials. The session is smtp-source's, byte for byte (HELO, MAIL, RCPT, DATA, the same
+//!   four headers and payload, QUIT); smtp-source itself cannot spread recipients (`-t` names
+//!   one address; `-r` and `-N` only prepend numbers to it), so this client sends them. For
+//!   Postfix, whose 250 comes before delivery, the run also waits until every message is a
+//!   file in its Maildir. A cross-check runs Postfix's own `smtp-source` with the same
+//!   parameters against one mailbox on both servers.
+//! - S2: the same messages at a fixed rate, half of the server's own S1 median, recording the
+//!   time from the final `<CRLF>.<CRLF>` to the 250.
+//! - S3: one 1 MiB circular to every official in one session; the time from connecting until
+//!   every official can read it (congvu: the 250 after DATA; Postfix: every Maildir file in
+//!   place) and the bytes the servers' storage grew by.
+//!
+//! congvu's acknowledged messages are counted in its INBOXes through the store afterwards.
+//! This module owns its working directory, the servers it starts (congvu as a child process,
+//! Postfix as a private instance with its own configuration, queue and data directories) and
+//! the `smtp` section of the report; it never touches the system's Postfix.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use congvu::mailstore::MailboxRole;
+use congvu::store::{Store, StoreOptions};
+use rand::{Rng, SeedableRng};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+#[derive(Debug, clap::Args)]
+pub struct SmtpArgs {
+    /// Officials in both servers; S3's circular goes to every one of them.
+    #[arg(long, default_value_t = 8_300)]
+    officials: usize,
+    /// Mailboxes S1 and S2 spread their messages over (the first officials).
+    #[arg(long, default_value_t = 1_000)]
+    mailboxes: usize,
+    /// S1: sessions at once (smtp-source -s).
+    #[arg(long, default_value_t = 20)]
+    sessions: usize,
+    /// S1: messages per run (smtp-source -m).
+    #[arg(long, default_value_t = 20_000)]
+    messages: usize,
+    /// S1, S2: payload bytes of each message after its headers (smtp-source -l).
+    #[arg(long, default_value_t = 4096)]
+    length: usize,
+    /// Runs of each workload on each server; the report gives medians and ranges.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// S2: seconds each fixed-rate run sends for.
+    #[arg(long, default_value_t = 20)]
+    rate_seconds: u64,
+    /// S2: seconds at the start of each run left out of the latencies.
+    #[arg(long, default_value_t = 2)]
+    rate_warmup: u64,
+    /// S2: sessions that may be open at once; a message due while all are busy starts late.
+    #[arg(long, default_value_t = 100)]
+    rate_sessions: usize,
+    /// S3: size of the circular in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    circular_bytes: usize,
+    /// S3: how the circular reaches every official, the same way on both servers: one
+    /// distribution list address, or one RCPT TO per official.
+    #[arg(long, value_enum, default_value = "list")]
+    circular_to: CircularTo,
+    /// Workloads to run; S2 needs S1's rate from the same run.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "s1,s2,s3")]
+    workloads: Vec<Workload>,
+    /// The servers to measure; the report is written only when both are.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "congvu,postfix"
+    )]
+    servers: Vec<ServerKind>,
+    /// Skip S1's cross-check with Postfix's smtp-source.
+    #[arg(long)]
+    no_smtp_source: bool,
+    /// Let servers and client share every core instead of pinning them apart.
+    #[arg(long)]
+    no_pin: bool,
+    /// The congvu-server binary (build it with --release).
+    #[arg(long, default_value = "target/release/congvu-server")]
+    server: PathBuf,
+    /// The congvu-admin binary that seeds congvu.
+    #[arg(long, default_value = "target/release/congvu-admin")]
+    admin: PathBuf,
+    #[arg(long, default_value = "/usr/sbin/postfix")]
+    postfix: PathBuf,
+    #[arg(long, default_value = "/usr/sbin/postmap")]
+    postmap: PathBuf,
+    #[arg(long, default_value = "/usr/sbin/smtp-source")]
+    smtp_source: PathBuf,
+    /// Working directory for both servers' data (default: a new temporary directory, removed
+    /// at the end). It must be empty or absent, and reachable by the `postfix` user.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Where to write the results table.
+    #[arg(long, default_value = "docs/PERFORMANCE.md")]
+    report: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ServerKind {
+    Congvu,
+    Postfix,
+}
+
+impl ServerKind {
+    fn name(self) -> &'static str {
+        match self {
+            ServerKind::Congvu => "congvu",
+            ServerKind::Postfix => "Postfix",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Workload {
+    S1,
+    S2,
+    S3,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CircularTo {
+    /// One RCPT TO naming a distribution list of every official.
+    List,
+    /// One RCPT TO per official.
+    Rcpt,
+}
+
+const DOMAIN: &str = "vinhphuc.gov.vn";
+const HOSTNAME: &str = "mail.vinhphuc.gov.vn";
+/// The envelope and header sender of every message: mail from outside, as an MX receives it.
+const SENDER: &str = "sender@example.org";
+/// What the client calls itself in HELO.
+const CLIENT_NAME: &str = "bench.example.org";
+/// The distribution list holding every official, on both servers.
+const LIST_NAME: &str = "toanthe";
+/// Owner of the Maildir files Postfix's virtual(8) writes (`virtual_uid_maps = static:…`).
+const VMAIL_ID: u32 = 5000;
+/// A session step slower than this counts as a failure rather than hanging the run.
+const STEP_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often the Maildirs are looked at while waiting for Postfix to deliver.
+const DELIVERY_POLL: Duration = Duration::from_millis(20);
+
+pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
+    check(&args)?;
+    let machine = Machine::probe();
+    let (_owned, work) = match &args.work_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            anyhow::ensure!(
+                std::fs::read_dir(dir)?.next().is_none(),
+                "--work-dir {} is not empty",
+                dir.display()
+            );
+            (None, dir.canonicalize()?)
+        }
+        None => {
+            let dir = tempfile::tempdir()?;
+            let path = dir.path().to_path_buf();
+            (Some(dir), path)
+        }
+    };
+    // Postfix's daemons (user postfix) and its delivery agent (VMAIL_ID) walk into it.
+    set_mode(&work, 0o755)?;
+
+    println!("seeding congvu with {} officials", args.officials);
+    let started = Instant::now();
+    let congvu_port = free_port()?;
+    let congvu_config = write_congvu_config(&args, &work, congvu_port)?;
+    let officials = seed_congvu(&args, &congvu_config, &work)?;
+    println!("  {:.1} s", started.elapsed().as_secs_f64());
+    let wants_list = args.workloads.contains(&Workload::S3)
+        && args.circular_to == CircularTo::List
+        && args.servers.contains(&ServerKind::Congvu);
+    if wants_list {
+        println!(
+            "adding the {} officials to the list {LIST_NAME}@{DOMAIN} (one congvu-admin call each)",
+            officials.len()
+        );
+        let started = Instant::now();
+        seed_congvu_list(&args, &congvu_config, &officials)?;
+        println!("  {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let postfix_setup = if args.servers.contains(&ServerKind::Postfix) {
+        println!("configuring a private Postfix with the same addresses");
+        Some(seed_postfix(&args, &work, &officials)?)
+    } else {
+        None
+    };
+
+    // Seeding used every core; from here the servers get the last core and the client the
+    // rest, so neither steals the other's CPU and CPU per message stays comparable.
+    let pin = (!args.no_pin && machine.cores >= 2).then(|| Pinning::split(machine.cores));
+    if let Some(pin) = &pin {
+        pin.pin_self()?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+
+    let mut servers: Vec<Server> = Vec::new();
+    let mut unavailable: Vec<(ServerKind, String)> = Vec::new();
+    for &kind in &args.servers {
+        let mut server = match kind {
+            ServerKind::Congvu => Server::Congvu(Congvu {
+                binary: args.server.clone(),
+                config: congvu_config.clone(),
+                data_dir: work.join("congvu-data"),
+                log: work.join("congvu.log"),
+                addr: SocketAddr::from((Ipv4Addr::LOCALHOST, congvu_port)),
+                pin: pin.as_ref().map(|p| p.server.clone()),
+                child: None,
+                ticks: machine.ticks,
+            }),
+            ServerKind::Postfix => Server::Postfix(Postfix::new(
+                &args,
+                postfix_setup
+                    .clone()
+                    .context("Postfix was not configured")?,
+                pin.as_ref().map(|p| p.server.clone()),
+                machine.ticks,
+            )),
+        };
+        server.start()?;
+        match runtime.block_on(server.wait_ready())? {
+            Greeting::Ready => servers.push(server),
+            Greeting::Refused(text) => {
+                println!("{}: SMTP not available: {text}", kind.name());
+                unavailable.push((kind, text));
+            }
+        }
+    }
+
+    let mut bench = Bench {
+        args: &args,
+        runtime: &runtime,
+        officials: &officials,
+        congvu_db: congvu_db_url(&work),
+        expected_congvu: HashMap::new(),
+    };
+    let figures = bench.measure(&mut servers).map_err(|e| {
+        let tails: Vec<String> = servers
+            .iter()
+            .map(|s| format!("{} log ends with:\n{}", s.kind().name(), s.log_tail()))
+            .collect();
+        e.context(tails.join("\n"))
+    })?;
+    drop(servers);
+
+    let report = Report {
+        args: &args,
+        machine: &machine,
+        pinned: pin.is_some(),
+        figures: &figures,
+        unavailable: &unavailable,
+    };
+    let section = report.render();
+    println!("{section}");
+    let measured = |kind| figures.iter().any(|f| f.kind == kind);
+    if measured(ServerKind::Congvu) && measured(ServerKind::Postfix) {
+        write_section(&args.report, &section)?;
+        println!("written to {}", args.report.display());
+    } else {
+        println!(
+            "(not written to {}: it needs both servers measured)",
+            args.report.display()
+        );
+    }
+    Ok(())
+}
+
+/// Refuses arguments and missing programs before any work starts.
+fn check(args: &SmtpArgs) -> anyhow::Result<()> {
+    for (what, path) in [
+        ("congvu-server", &args.server),
+        ("congvu-admin", &args.admin),
+    ] {
+        anyhow::ensure!(
+            path.exists(),
+            "{} not found: run `cargo build --release -p {what}` first",
+            path.display()
+        );
+    }
+    if args.servers.contains(&ServerKind::Postfix) {
+        for path in [&args.postfix, &args.postmap] {
+            anyhow::ensure!(
+                path.exists(),
+                "{} not found: apt-get install postfix",
+                path.display()
+            );
+        }
+        anyhow::ensure!(
+            nix::unistd::geteuid().is_root(),
+            "a private Postfix instance must be started as root (its daemons switch to the \
+             postfix user); run as root or with --servers congvu"
+        );
+    }
+    anyhow::ensure!(
+        args.mailboxes >= 1 && args.mailboxes <= args.officials,
+        "--mailboxes must be between 1 and --officials"
+    );
+    anyhow::ensure!(
+        args.sessions >= 1 && args.messages >= 1 && args.runs >= 1 && args.rate_sessions >= 1,
+        "--sessions, --messages, --runs and --rate-sessions must be at least 1"
+    );
+    anyhow::ensure!(
+        args.rate_seconds > args.rate_warmup,
+        "--rate-seconds must be longer than --rate-warmup"
+    );
+    anyhow::ensure!(
+        !args.workloads.contains(&Workload::S2) || args.workloads.contains(&Workload::S1),
+        "S2 runs at half of S1's rate measured in the same run: add s1 to --workloads"
+    );
+    anyhow::ensure!(
+        args.length >= 80 && args.circular_bytes >= 4096,
+        "--length must be at least 80 and --circular-bytes at least 4096"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// The machine
+
+/// The machine the figures belong to.
+#[derive(Debug)]
+struct Machine {
+    cores: usize,
+    cpu: String,
+    /// The 1-minute load average: other work on the machine skews every figure.
+    load: String,
+    /// Clock ticks per second of /proc/PID/stat times.
+    ticks: f64,
+}
+
+impl Machine {
+    fn probe() -> Machine {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, model)| model.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown CPU".into());
+        let ticks = Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0);
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().map(str::to_string))
+            .unwrap_or_else(|| "unknown".into());
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu,
+            load,
+            ticks,
+        }
+    }
+}
+
+/// Which cores the servers and the client run on.
+#[derive(Debug)]
+struct Pinning {
+    server: String,
+    client: String,
+}
+
+impl Pinning {
+    fn split(cores: usize) -> Pinning {
+        let last = cores - 1;
+        Pinning {
+            server: last.to_string(),
+            client: if last == 1 {
+                "0".into()
+            } else {
+                format!("0-{}", last - 1)
+            },
+        }
+    }
+
+    /// Moves this process, every thread of it, to the client cores; the programs it starts
+    /// from here on (smtp-source) inherit them.
+    fn pin_self(&self) -> anyhow::Result<()> {
+        let status = Command::new("taskset")
+            .args(["-a", "-p", "-c", &self.client])
+            .arg(std::process::id().to_string())
+            .stdout(Stdio::null())
+            .status()
+            .context("while running taskset (util-linux) to pin the client")?;
+        anyhow::ensure!(status.success(), "taskset could not pin the client");
+        Ok(())
+    }
+}
+
+/// `binary`, started on the server core when pinning.
+fn pinned(binary: &Path, core: Option<&str>) -> Command {
+    match core {
+        Some(core) => {
+            let mut command = Command::new("taskset");
+            command.args(["-c", core]).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("while setting the mode of {}", path.display()))
+}
+
+/// The fields of /proc/PID/stat after the command name, which may hold spaces: index 0 is
+/// field 3 of proc(5) (state), so field N is at N - 3.
+fn proc_stat(pid: u32) -> Option<Vec<u64>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after) = stat.rsplit_once(')')?;
+    Some(
+        after
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect(),
+    )
+}
+
+const PPID: usize = 4 - 3;
+const UTIME: usize = 14 - 3;
+const STIME: usize = 15 - 3;
+const CUTIME: usize = 16 - 3;
+const CSTIME: usize = 17 - 3;
+
+fn field(stat: &[u64], index: usize) -> u64 {
+    stat.get(index).copied().unwrap_or(0)
+}
+
+/// Bytes of every file and directory under `path`, as `du -sb` counts them.
+fn tree_bytes(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    let mut total = meta.len();
+    if meta.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for entry in entries.flatten() {
+                total += tree_bytes(&entry.path());
+            }
+        }
+    }
+    total
+}
+
+// ---------------------------------------------------------------------------------------
+// Seeding
+
+const FAMILY: [&str; 12] = [
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô",
+];
+const MIDDLE: [&str; 8] = ["Văn", "Thị", "Đức", "Minh", "Hồng", "Quốc", "Ngọc", "Thanh"];
+const GIVEN: [&str; 20] = [
+    "An", "Bình", "Cường", "Dũng", "Hà", "Hải", "Hùng", "Hương", "Lan", "Linh", "Mai", "Nam",
+    "Phúc", "Quang", "Sơn", "Thảo", "Trang", "Tuấn", "Yến", "Đạt",
+];
+const UNITS: [&str; 3] = ["Văn phòng", "Phòng Tổ chức cán bộ", "Thanh tra"];
+
+/// An official as congvu stored them: what both servers deliver to.
+#[derive(Debug, Clone)]
+struct Official {
+    login: String,
+    address: String,
+}
+
+/// A deterministic HR list of `n` officials, as `user import` reads it.
+fn hr_list(n: usize) -> String {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5321);
+    let mut out = String::from("Họ và tên;Chức vụ;Mã cán bộ;Phòng ban\n");
+    for i in 0..n {
+        out.push_str(&format!(
+            "{} {} {};{};SMTP-{:06};{}\n",
+            FAMILY[rng.random_range(0..FAMILY.len())],
+            MIDDLE[rng.random_range(0..MIDDLE.len())],
+            GIVEN[rng.random_range(0..GIVEN.len())],
+            if i % 10 == 0 {
+                "Trưởng phòng"
+            } else {
+                "Chuyên viên"
+            },
+            i + 1,
+            UNITS[i % UNITS.len()]
+        ));
+    }
+    out
+}
+
+fn congvu_db_url(work: &Path) -> String {
+    format!("sqlite://{}", work.join("congvu-data").join("congvu.db").display())
+}
+
+fn write_congvu_config(args: &SmtpArgs, dir: &Path, smtp_port: u16) -> anyhow::Result<PathBuf> {
+    let data = dir.join("congvu-data");
+    let config = dir.join("congvu.toml");
+    // Every listener but the MX one on a free port nobody uses. The log level stays at its
+    // default, as Postfix logs every message to its maillog. Recipients per message and
+    // connections per address are raised to what the workloads need, the same on Postfix.
+    std::fs::write(
+        &config,
+        format!(
+            r#"[server]
+hostname = "{HOSTNAME}"
+primary_domain = "{DOMAIN}"
+data_dir = {data:?}
+
+[database]
+url = "{db}"
+
+[tls]
+self_signed = true
+
+[smtp]
+listen = ["127.0.0.1:{smtp_port}"]
+submission_listen = ["127.0.0.1:0"]
+submissions_listen = ["127.0.0.1:0"]
+max_recipients = {recipients}
+
+[imap]
+listen = ["127.0.0.1:0"]
+imaps_listen = ["127.0.0.1:0"]
+
+[ldap]
+listen = ["127.0.0.1:0"]
+ldaps_listen = ["127.0.0.1:0"]
+
+[http]
+listen = ["127.0.0.1:0"]
+
+[limits]
+max_connections_per_ip = 1000
+"#,
+            data = data.display().to_string(),
+            db = congvu_db_url(dir),
+            recipients = recipient_limit(args),
+        ),
+    )?;
+    Ok(config)
+}
+
+/// Recipients one message may have on both servers: the default 1000, or every official
+/// when S3 names each of them.
+fn recipient_limit(args: &SmtpArgs) -> usize {
+    args.officials.max(1000)
+}
+
+fn seed_congvu(args: &SmtpArgs, config: &Path, dir: &Path) -> anyhow::Result<Vec<Official>> {
+    let run = |a: &[&str]| crate::admin::run(&args.admin, config, a, None);
+    crate::admin::add_province(&args.admin, config)?;
+    let list = dir.join("officials.csv");
+    std::fs::write(&list, hr_list(args.officials))?;
+    let credentials = dir.join("credentials.csv");
+    run(&[
+        "user",
+        "import",
+        "--agency",
+        "snv",
+        &list.display().to_string(),
+        "--credentials-out",
+        &credentials.display().to_string(),
+    ])?;
+    let officials = read_export(&run(&["user", "export", "--format", "csv"])?)?;
+    anyhow::ensure!(
+        officials.len() == args.officials,
+        "congvu holds {} officials, expected {}",
+        officials.len(),
+        args.officials
+    );
+    Ok(officials)
+}
+
+/// Reads the login and address columns of `congvu-admin user export --format csv`.
+fn read_export(csv: &str) -> anyhow::Result<Vec<Official>> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().context("empty export")?.split(',').collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .with_context(|| format!("export has no `{name}` column: {header:?}"))
+    };
+    let (login, email) = (column("login")?, column("email")?);
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            anyhow::ensure!(
+                !line.contains('"'),
+                "quoted export line (the generated list has no commas): {line}"
+            );
+            let cells: Vec<&str> = line.split(',').collect();
+            anyhow::ensure!(cells.len() == header.len(), "short export line: {line}");
+            Ok(Official {
+                login: cells[login].into(),
+                address: cells[email].to_ascii_lowercase(),
+            })
+        })
+        .collect()
+}
+
+/// The distribution list of every official, as an administrator adds it: the list, then
+/// one `group add-member` per official.
+fn seed_congvu_list(args: &SmtpArgs, config: &Path, officials: &[Official]) -> anyhow::Result<()> {
+    let address = format!("{LIST_NAME}@{DOMAIN}");
+    crate::admin::run(
+        &args.admin,
+        config,
+        &[
+            "group",
+            "add",
+            LIST_NAME,
+            "--display-name",
+            "Toàn thể cán bộ",
+            "--list",
+            "--address",
+            &address,
+        ],
+        None,
+    )?;
+    for (i, official) in officials.iter().enumerate() {
+        crate::admin::run(
+            &args.admin,
+            config,
+            &["group", "add-member", LIST_NAME, "--user", &official.login],
+            None,
+        )?;
+        if (i + 1) % 1000 == 0 {
+            println!("  {} members", i + 1);
+        }
+    }
+    Ok(())
+}
+
+/// Where the private Postfix instance keeps everything.
+#[derive(Debug, Clone)]
+struct PostfixSetup {
+    /// `config_directory`: main.cf, master.cf and the lookup tables.
+    config: PathBuf,
+    queue: PathBuf,
+    /// `virtual_mailbox_base`: one `LOGIN/Maildir/` per official.
+    maildir: PathBuf,
+    log: PathBuf,
+    addr: SocketAddr,
+    /// The Maildir `new/` folder of each official, in the order of the officials.
+    inboxes: Vec<PathBuf>,
+}
+
+fn seed_postfix(
+    args: &SmtpArgs,
+    dir: &Path,
+    officials: &[Official],
+) -> anyhow::Result<PostfixSetup> {
+    let config = dir.join("postfix");
+    let queue = dir.join("postfix-queue");
+    let data = dir.join("postfix-data");
+    let maildir = dir.join("maildir");
+    let log = dir.join("postfix.log");
+    for d in [&config, &queue, &data, &maildir] {
+        std::fs::create_dir_all(d)?;
+        set_mode(d, 0o755)?;
+    }
+    let postfix_user = nix::unistd::User::from_name("postfix")?
+        .context("no `postfix` user: apt-get install postfix")?;
+    std::os::unix::fs::chown(&data, Some(postfix_user.uid.as_raw()), None)?;
+    std::os::unix::fs::chown(&maildir, Some(VMAIL_ID), Some(VMAIL_ID))?;
+    let port = free_port()?;
+    let limit = recipient_limit(args);
+    // Defaults everywhere durability and delivery are concerned; only paths, the listener,
+    // the virtual domain and the limits the workloads need (the same on congvu) are set.
+    std::fs::write(
+        config.join("main.cf"),
+        format!(
+            "compatibility_level = 3.6\n\
+             queue_directory = {queue}\n\
+             data_directory = {data}\n\
+             mail_owner = postfix\n\
+             setgid_group = postdrop\n\
+             myhostname = {HOSTNAME}\n\
+             mydestination =\n\
+             inet_interfaces = loopback-only\n\
+             inet_protocols = ipv4\n\
+             mynetworks = 127.0.0.0/8\n\
+             alias_maps =\n\
+             alias_database =\n\
+             biff = no\n\
+             maillog_file = {log}\n\
+             maillog_file_prefixes = {dir}\n\
+             virtual_mailbox_domains = {DOMAIN}\n\
+             virtual_mailbox_maps = hash:{config}/vmailbox\n\
+             virtual_alias_maps = hash:{config}/valias\n\
+             virtual_mailbox_base = {maildir}\n\
+             virtual_uid_maps = static:{VMAIL_ID}\n\
+             virtual_gid_maps = static:{VMAIL_ID}\n\
+             smtpd_relay_restrictions = reject_unauth_destination\n\
+             smtpd_recipient_restrictions = permit_auth_destination, reject\n\
+             smtpd_client_connection_count_limit = 1000\n\
+             smtpd_recipient_limit = {limit}\n\
+             virtual_alias_expansion_limit = {limit}\n\
+             message_size_limit = 52428800\n",
+            queue = queue.display(),
+            data = data.display(),
+            log = log.display(),
+            dir = dir.display(),
+            config = config.display(),
+            maildir = maildir.display(),
+        ),
+    )?;
+    // Postfix's stock services with chroot off (a chroot would need copies of /etc files),
+    // and smtpd on a loopback port of its own.
+    std::fs::write(
+        config.join("master.cf"),
+        format!(
+            "127.0.0.1:{port} inet n - n - - smtpd\n\
+             pickup     unix  n - n 60 1 pickup\n\
+             cleanup    unix  n - n - 0 cleanup\n\
+             qmgr       unix  n - n 300 1 qmgr\n\
+             tlsmgr     unix  - - n 1000? 1 tlsmgr\n\
+             rewrite    unix  - - n - - trivial-rewrite\n\
+             bounce     unix  - - n - 0 bounce\n\
+             defer      unix  - - n - 0 bounce\n\
+             trace      unix  - - n - 0 bounce\n\
+             verify     unix  - - n - 1 verify\n\
+             flush      unix  n - n 1000? 0 flush\n\
+             proxymap   unix  - - n - - proxymap\n\
+             proxywrite unix  - - n - 1 proxymap\n\
+             smtp       unix  - - n - - smtp\n\
+             relay      unix  - - n - - smtp\n\
+             showq      unix  n - n - - showq\n\
+             error      unix  - - n - - error\n\
+             retry      unix  - - n - - error\n\
+             discard    unix  - - n - - discard\n\
+             local      unix  - n n - - local\n\
+             virtual    unix  - n n - - virtual\n\
+             lmtp       unix  - - n - - lmtp\n\
+             anvil      unix  - - n - 1 anvil\n\
+             scache     unix  - - n - 1 scache\n\
+             postlog    unix-dgram n - n - 1 postlogd\n"
+        ),
+    )?;
+    let mut vmailbox = String::new();
+    let mut members = Vec::with_capacity(officials.len());
+    let mut inboxes = Vec::with_capacity(officials.len());
+    for official in officials {
+        vmailbox.push_str(&format!("{} {}/Maildir/\n", official.address, official.login));
+        members.push(official.address.as_str());
+        // congvu creates every official's mailboxes at import; Postfix's Maildirs are
+        // created up front too, so neither pays for it during a run.
+        let home = maildir.join(&official.login).join("Maildir");
+        for sub in ["cur", "new", "tmp"] {
+            let d = home.join(sub);
+            std::fs::create_dir_all(&d)?;
+            std::os::unix::fs::chown(&d, Some(VMAIL_ID), Some(VMAIL_ID))?;
+        }
+        for d in [&home, &maildir.join(&official.login)] {
+            std::os::unix::fs::chown(d, Some(VMAIL_ID), Some(VMAIL_ID))?;
+            set_mode(d, 0o700)?;
+        }
+        inboxes.push(home.join("new"));
+    }
+    std::fs::write(config.join("vmailbox"), vmailbox)?;
+    std::fs::write(
+        config.join("valias"),
+        format!("{LIST_NAME}@{DOMAIN} {}\n", members.join(",")),
+    )?;
+    for table in ["vmailbox", "valias"] {
+        let out = Command::new(&args.postmap)
+            .arg("-c")
+            .arg(&config)
+            .arg(format!("hash:{}", config.join(table).display()))
+            .output()
+            .context("while running postmap")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "postmap {table} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(PostfixSetup {
+        config,
+        queue,
+        maildir,
+        log,
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        inboxes,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The servers
+
+/// What a server said when a client connected.
+#[derive(Debug)]
+enum Greeting {
+    Ready,
+    /// Anything but 220, e.g. `421 … Service not available`.
+    Refused(String),
+}
+
+/// A server under test; stopped when dropped.
+#[derive(Debug)]
+enum Server {
+    Congvu(Congvu),
+    Postfix(Postfix),
+}
+
+impl Server {
+    fn kind(&self) -> ServerKind {
+        match self {
+            Server::Congvu(_) => ServerKind::Congvu,
+            Server::Postfix(_) => ServerKind::Postfix,
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Server::Congvu(c) => c.addr,
+            Server::Postfix(p) => p.setup.addr,
+        }
+    }
+
+    fn start(&mut self) -> anyhow::Result<()> {
+        match self {
+            Server::Congvu(c) => c.start(),
+            Server::Postfix(p) => p.start(),
+        }
+    }
+
+    fn stop(&mut self) -> anyhow::Result<()> {
+        match self {
+            Server::Congvu(c) => c.stop(),
+            Server::Postfix(p) => p.stop(),
+        }
+    }
+
+    /// Server CPU time used so far: the congvu process, or every Postfix process.
+    fn cpu(&self) -> Duration {
+        match self {
+            Server::Congvu(c) => c.cpu(),
+            Server::Postfix(p) => p.cpu(),
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let log = match self {
+            Server::Congvu(c) => &c.log,
+            Server::Postfix(p) => &p.setup.log,
+        };
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// Waits until the server greets a client, or gives up after a minute.
+    async fn wait_ready(&mut self) -> anyhow::Result<Greeting> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Server::Congvu(c) = self {
+                if let Some(child) = c.child.as_mut() {
+                    if let Some(status) = child.try_wait()? {
+                        anyhow::bail!(
+                            "congvu-server exited with {status} before answering; its log:\n{}",
+                            self.log_tail()
+                        );
+                    }
+                }
+            }
+            match greeting(self.addr()).await {
+                Ok(Reply { code: 220, .. }) => return Ok(Greeting::Ready),
+                Ok(reply) => return Ok(Greeting::Refused(reply.text)),
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!(
+            "{} did not greet on {} within 60 s: {last}",
+            self.kind().name(),
+            self.addr()
+        )
+    }
+}
+
+/// congvu-server as a child process.
+#[derive(Debug)]
+struct Congvu {
+    binary: PathBuf,
+    config: PathBuf,
+    data_dir: PathBuf,
+    log: PathBuf,
+    addr: SocketAddr,
+    pin: Option<String>,
+    child: Option<Child>,
+    ticks: f64,
+}
+
+impl Congvu {
+    fn start(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let mut command = pinned(&self.binary, self.pin.as_deref());
+        let child = command
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("while starting {command:?}"))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// SIGTERM, then a graceful shutdown that closes the database; SIGKILL after 60 s.
+    fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id())?);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        anyhow::bail!("congvu-server did not stop within 60 s of SIGTERM")
+    }
+
+    /// taskset execs the server, so the child's pid is the server's.
+    fn cpu(&self) -> Duration {
+        let Some(stat) = self.child.as_ref().and_then(|c| proc_stat(c.id())) else {
+            return Duration::ZERO;
+        };
+        Duration::from_secs_f64((field(&stat, UTIME) + field(&stat, STIME)) as f64 / self.ticks)
+    }
+}
+
+impl Drop for Congvu {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A private Postfix instance: `postfix -c DIR start`, whose master daemonizes.
+#[derive(Debug)]
+struct Postfix {
+    postfix: PathBuf,
+    setup: PostfixSetup,
+    pin: Option<String>,
+    master: Option<u32>,
+    ticks: f64,
+}
+
+impl Postfix {
+    fn new(args: &SmtpArgs, setup: PostfixSetup, pin: Option<String>, ticks: f64) -> Postfix {
+        Postfix {
+            postfix: args.postfix.clone(),
+            setup,
+            pin,
+            master: None,
+            ticks,
+        }
+    }
+
+    fn control(&self, action: &str) -> anyhow::Result<std::process::Output> {
+        // The master and every daemon it starts inherit the server core.
+        let mut command = pinned(&self.postfix, self.pin.as_deref());
+        command
+            .arg("-c")
+            .arg(&self.setup.config)
+            .arg(action)
+            .output()
+            .with_context(|| format!("while running postfix {action}"))
+    }
+
+    fn start(&mut self) -> anyhow::Result<()> {
+        let out = self.control("start")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "postfix start failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pid_file = self.setup.queue.join("pid/master.pid");
+        let pid = std::fs::read_to_string(&pid_file)
+            .with_context(|| format!("while reading {}", pid_file.display()))?;
+        self.master = Some(
+            pid.trim()
+                .parse()
+                .with_context(|| format!("{} holds {pid:?}", pid_file.display()))?,
+        );
+        Ok(())
+    }
+
+    /// `postfix stop`, then `postfix abort` if the master is still there after 30 s.
+    fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(master) = self.master.take() else {
+            return Ok(());
+        };
+        let _ = self.control("stop");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if !Path::new(&format!("/proc/{master}")).exists() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.control("abort");
+        anyhow::bail!("the Postfix master did not stop within 30 s")
+    }
+
+    /// The master's own and reaped children's time, plus its live daemons' time. Every
+    /// Postfix process is the master's child, so nothing is missed or counted twice.
+    fn cpu(&self) -> Duration {
+        let Some(master) = self.master else {
+            return Duration::ZERO;
+        };
+        let mut ticks = proc_stat(master).map_or(0, |s| {
+            field(&s, UTIME) + field(&s, STIME) + field(&s, CUTIME) + field(&s, CSTIME)
+        });
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for entry in entries.flatten() {
+                let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                    continue;
+                };
+                if let Some(stat) = proc_stat(pid) {
+                    if field(&stat, PPID) == u64::from(master) {
+                        ticks += field(&stat, UTIME) + field(&stat, STIME);
+                    }
+                }
+            }
+        }
+        Duration::from_secs_f64(ticks as f64 / self.ticks)
+    }
+
+    /// Removes every delivered message, so the next run starts from empty Maildirs.
+    fn clear_maildirs(&self) -> anyhow::Result<()> {
+        for new in &self.setup.inboxes {
+            for entry in std::fs::read_dir(new)? {
+                std::fs::remove_file(entry?.path())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes of the Maildirs and the queue.
+    fn storage_bytes(&self) -> u64 {
+        tree_bytes(&self.setup.maildir) + tree_bytes(&self.setup.queue)
+    }
+
+    /// Waits until each inbox `i` holds `expected[i]` messages; returns when the last
+    /// arrived (to within [`DELIVERY_POLL`]), or fails after `limit`.
+    fn wait_delivered(&self, expected: &[usize], limit: Duration) -> anyhow::Result<Instant> {
+        let mut pending: Vec<(&Path, usize)> = self
+            .setup
+            .inboxes
+            .iter()
+            .zip(expected)
+            .filter(|(_, &n)| n > 0)
+            .map(|(dir, &n)| (dir.as_path(), n))
+            .collect();
+        let deadline = Instant::now() + limit;
+        loop {
+            pending.retain(|(dir, n)| std::fs::read_dir(dir).map_or(0, |d| d.count()) < *n);
+            let now = Instant::now();
+            if pending.is_empty() {
+                return Ok(now);
+            }
+            if now > deadline {
+                let missing: usize = pending
+                    .iter()
+                    .map(|(dir, n)| n - std::fs::read_dir(dir).map_or(0, |d| d.count()))
+                    .sum();
+                anyhow::bail!(
+                    "Postfix delivered all but {missing} messages within {} s (see {})",
+                    limit.as_secs(),
+                    self.setup.log.display()
+                );
+            }
+            std::thread::sleep(DELIVERY_POLL);
+        }
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The client
+
+/// One SMTP reply: its code and its lines joined.
+#[derive(Debug)]
+struct Reply {
+    code: u16,
+    text: String,
+}
+
+/// One SMTP connection. Commands go one at a time, without pipelining, like smtp-source.
+struct Session {
+    stream: BufReader<TcpStream>,
+    line: String,
+}
+
+impl Session {
+    async fn connect(addr: SocketAddr) -> Result<Session, String> {
+        let stream = tokio::time::timeout(STEP_TIMEOUT, TcpStream::connect(addr))
+            .await
+            .map_err(|_| "connect timed out".to_string())?
+            .map_err(|e| format!("connect: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        // As smtp-source does: the close resets the connection instead of leaving 20,000
+        // client ports in TIME_WAIT per run.
+        let _ = stream.set_zero_linger();
+        Ok(Session {
+            stream: BufReader::new(stream),
+            line: String::new(),
+        })
+    }
+
+    async fn reply(&mut self) -> Result<Reply, String> {
+        let mut text = String::new();
+        loop {
+            self.line.clear();
+            let n = tokio::time::timeout(STEP_TIMEOUT, self.stream.read_line(&mut self.line))
+                .await
+                .map_err(|_| "no reply within the step timeout".to_string())?
+                .map_err(|e| format!("read: {e}"))?;
+            if n == 0 {
+                return Err(if text.is_empty() {
+                    "the server closed the connection".into()
+                } else {
+                    format!("the server closed the connection after {text:?}")
+                });
+            }
+            let line = self.line.trim_end();
+            let code = line
+                .get(..3)
+                .and_then(|c| c.parse().ok())
+                .ok_or_else(|| format!("malformed reply line {line:?}"))?;
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(line);
+            // RFC 5321 §4.2.1: "NNN-" continues a reply, "NNN " (or "NNN") ends it.
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Ok(Reply { code, text });
+            }
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        tokio::time::timeout(STEP_TIMEOUT, self.stream.get_mut().write_all(bytes))
+            .await
+            .map_err(|_| "write timed out".to_string())?
+            .map_err(|e| format!("write: {e}"))
+    }
+
+    /// Sends `command` and expects a reply with code `expect`.
+    async fn command(&mut self, command: &str, expect: u16) -> Result<(), String> {
+        self.send(format!("{command}\r\n").as_bytes()).await?;
+        let reply = self.reply().await?;
+        if reply.code == expect {
+            Ok(())
+        } else {
+            Err(format!("{command} → {}", reply.text))
+        }
+    }
+}
+
+/// Connects and reads the greeting.
+async fn greeting(addr: SocketAddr) -> Result<Reply, String> {
+    let mut session = Session::connect(addr).await?;
+    let reply = session.reply().await?;
+    let _ = session.send(b"QUIT\r\n").await;
+    Ok(reply)
+}
+
+/// What one delivered message took.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    /// From the final `<CRLF>.<CRLF>` written to the 250 read.
+    data_to_250: Duration,
+}
+
+/// One message on a new connection: greeting, HELO, MAIL, RCPT for each recipient, DATA,
+/// `head` then `body` then `<CRLF>.<CRLF>`, QUIT. `body` must not end with CRLF: the
+/// terminator supplies it.
+async fn deliver(
+    addr: SocketAddr,
+    recipients: &[&str],
+    head: &[u8],
+    body: &[u8],
+) -> Result<Sent, String> {
+    let mut session = Session::connect(addr).await?;
+    let greeting = session.reply().await?;
+    if greeting.code != 220 {
+        return Err(format!("greeting {}", greeting.text));
+    }
+    session.command(&format!("HELO {CLIENT_NAME}"), 250).await?;
+    session.command(&format!("MAIL FROM:<{SENDER}>"), 250).await?;
+    for recipient in recipients {
+        session
+            .command(&format!("RCPT TO:<{recipient}>"), 250)
+            .await?;
+    }
+    session.command("DATA", 354).await?;
+    session.send(head).await?;
+    session.send(body).await?;
+    let written = Instant::now();
+    session.send(b"\r\n.\r\n").await?;
+    let reply = session.reply().await?;
+    let data_to_250 = written.elapsed();
+    if reply.code != 250 {
+        return Err(format!("end of DATA → {}", reply.text));
+    }
+    // The message is accepted; a failing QUIT does not undo that.
+    let _ = session.command("QUIT", 221).await;
+    Ok(Sent { data_to_250 })
+}
+
+/// smtp-source's payload for `-l length`: `X`s in 80-byte lines, each starting with a
+/// digit and ending with CRLF, the last line without one (the sender adds it).
+fn payload(length: usize) -> Vec<u8> {
+    let mut data = vec![b'X'; length];
+    let mut i = 80;
+    while i < length {
+        data[i - 80] = b"0123456789"[(i / 80) % 10];
+        data[i - 2] = b'\r';
+        data[i - 1] = b'\n';
+        i += 80;
+    }
+    data
+}
+
+/// smtp-source's headers for one message, with a unique Message-Id.
+fn smtp_source_head(recipient: &str, id: usize) -> String {
+    format!(
+        "From: <{SENDER}>\r\nTo: <{recipient}>\r\nDate: Mon, 5 Jan 2026 08:00:00 +0700\r\n\
+         Message-Id: <{id:08x}.{:04x}@{CLIENT_NAME}>\r\n\r\n",
+        std::process::id() & 0xffff
+    )
+}
+
+/// A circular of exactly `size` bytes (a text part and a base64 attachment), without its
+/// final CRLF, which the terminator supplies.
+fn circular(size: usize) -> Vec<u8> {
+    let boundary = "=_congvan_2026_01";
+    let head = format!(
+        "From: \"Văn phòng UBND tỉnh\" <{SENDER}>\r\n\
+         To: \"Toàn thể cán bộ\" <{LIST_NAME}@{DOMAIN}>\r\n\
+         Subject: =?UTF-8?B?VGjDtG5nIGLDoW8gbOG7i2NoIG5naOG7iSBU4bq/dA==?=\r\n\
+         Date: Mon, 5 Jan 2026 08:00:00 +0700\r\n\
+         Message-Id: <circular.2026.01@{CLIENT_NAME}>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n\
+         --{boundary}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n\
+         Kính gửi các cơ quan, đơn vị: Văn phòng UBND tỉnh gửi kèm thông báo lịch nghỉ Tết.\r\n\r\n\
+         --{boundary}\r\n\
+         Content-Type: application/pdf; name=\"thong-bao.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"thong-bao.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n"
+    );
+    let tail = format!("--{boundary}--");
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1_048_576);
+    let mut out = head.into_bytes();
+    // Lines of 76 base64 characters and a shorter last one, so the total comes out exact;
+    // one line of 77 where 76 would leave a single byte over.
+    let mut left = size.saturating_sub(out.len() + tail.len());
+    while left >= 2 {
+        let line = if left == 79 { 77 } else { (left - 2).min(76) };
+        out.extend((0..line).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())]));
+        out.extend_from_slice(b"\r\n");
+        left -= line + 2;
+    }
+    out.extend_from_slice(tail.as_bytes());
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Load
+
+/// What one S1 run measured.
+#[derive(Debug, Clone)]
+struct S1Run {
+    messages: usize,
+    /// From the first connection until the last 250.
+    accepted: Duration,
+    /// From the first connection until the last message was readable in its mailbox;
+    /// the same as `accepted` for congvu.
+    delivered: Duration,
+    /// Server CPU over `delivered`.
+    cpu: Duration,
+    failures: usize,
+    first_failure: Option<String>,
+}
+
+impl S1Run {
+    fn accepted_per_second(&self) -> f64 {
+        self.messages as f64 / self.accepted.as_secs_f64()
+    }
+
+    fn delivered_per_second(&self) -> f64 {
+        self.messages as f64 / self.delivered.as_secs_f64()
+    }
+
+    fn cpu_us_per_message(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.messages as f64
+    }
+}
+
+/// What one S2 run measured.
+#[derive(Debug, Clone)]
+struct S2Run {
+    /// Messages per second asked for.
+    rate: f64,
+    /// Messages sent and acknowledged after the warm-up.
+    measured: usize,
+    /// Messages per second acknowledged after the warm-up.
+    achieved: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    /// Messages that started more than 10 ms after their time: every session was busy.
+    late: usize,
+    cpu_us_per_message: f64,
+    failures: usize,
+    first_failure: Option<String>,
+}
+
+/// What one S3 run measured.
+#[derive(Debug, Clone)]
+struct S3Run {
+    /// From connecting until the 250 after DATA.
+    accepted: Duration,
+    /// From connecting until every official could read the circular.
+    readable: Duration,
+    /// Growth of the server's storage: congvu's data directory (checkpointed database),
+    /// Postfix's Maildirs plus queue.
+    bytes_added: i64,
+    cpu: Duration,
+    /// For congvu, what its INBOXes showed afterwards.
+    check: Option<String>,
+}
+
+/// Everything measured on one server.
+#[derive(Debug)]
+struct Figures {
+    kind: ServerKind,
+    s1: Vec<S1Run>,
+    /// S1 with Postfix's smtp-source, to one mailbox.
+    s1_source: Vec<S1Run>,
+    s2: Vec<S2Run>,
+    s3: Vec<S3Run>,
+    /// For congvu: whether every acknowledged S1/S2 message is in its INBOX.
+    census: Option<String>,
+}
+
+impl Figures {
+    fn new(kind: ServerKind) -> Figures {
+        Figures {
+            kind,
+            s1: Vec::new(),
+            s1_source: Vec::new(),
+            s2: Vec::new(),
+            s3: Vec::new(),
+            census: None,
+        }
+    }
+}
+
+/// The state of a measurement.
+struct Bench<'a> {
+    args: &'a SmtpArgs,
+    runtime: &'a tokio::runtime::Runtime,
+    officials: &'a [Official],
+    /// congvu's database, for the census.
+    congvu_db: String,
+    /// Messages congvu acknowledged per official, to be found in its INBOXes.
+    expected_congvu: HashMap<String, usize>,
+}
+
+impl Bench<'_> {
+    /// Runs the workloads phase by phase; in each phase the servers take turns, the order
+    /// flipping every run, so drift on a shared machine hits both sides of a ratio alike.
+    fn measure(&mut self, servers: &mut [Server]) -> anyhow::Result<Vec<Figures>> {
+        let mut figures: Vec<Figures> = servers.iter().map(|s| Figures::new(s.kind())).collect();
+        let runs = self.args.runs;
+        let order = |run: usize, n: usize| -> Vec<usize> {
+            if run % 2 == 0 {
+                (0..n).collect()
+            } else {
+                (0..n).rev().collect()
+            }
+        };
+        if self.args.workloads.contains(&Workload::S1) {
+            for run in 0..runs {
+                for i in order(run, servers.len()) {
+                    let name = servers[i].kind().name();
+                    println!("S1 run {}/{runs}: {name}", run + 1);
+                    let result = self.s1(&mut servers[i])?;
+                    println!(
+                        "  {:.0} accepted/s, {:.0} delivered/s, {} failures",
+                        result.accepted_per_second(),
+                        result.delivered_per_second(),
+                        result.failures
+                    );
+                    figures[i].s1.push(result);
+                    if !self.args.no_smtp_source && self.args.smtp_source.exists() {
+                        println!("S1 run {}/{runs}: {name}, smtp-source", run + 1);
+                        let result = self.s1_smtp_source(&mut servers[i])?;
+                        println!(
+                            "  {:.0} accepted/s, {:.0} delivered/s",
+                            result.accepted_per_second(),
+                            result.delivered_per_second()
+                        );
+                        figures[i].s1_source.push(result);
+                    }
+                }
+            }
+        }
+        if self.args.workloads.contains(&Workload::S2) {
+            let rates: Vec<f64> = figures
+                .iter()
+                .map(|f| {
+                    let accepted: Vec<f64> =
+                        f.s1.iter().map(S1Run::accepted_per_second).collect();
+                    median(&accepted) / 2.0
+                })
+                .collect();
+            for run in 0..runs {
+                for i in order(run, servers.len()) {
+                    println!(
+                        "S2 run {}/{runs}: {}, {:.0} messages/s",
+                        run + 1,
+                        servers[i].kind().name(),
+                        rates[i]
+                    );
+                    let result = self.s2(&mut servers[i], rates[i])?;
+                    println!(
+                        "  p50 {:.2} ms, p99 {:.2} ms, {:.0}/s achieved, {} late, {} failures",
+                        result.p50_ms,
+                        result.p99_ms,
+                        result.achieved,
+                        result.late,
+                        result.failures
+                    );
+                    figures[i].s2.push(result);
+                }
+            }
+        }
+        // congvu's INBOXes are counted with the server stopped, through the store.
+        for (server, f) in servers.iter_mut().zip(figures.iter_mut()) {
+            if let Server::Congvu(_) = server {
+                server.stop()?;
+                f.census = Some(self.census_check()?);
+            }
+        }
+        if self.args.workloads.contains(&Workload::S3) {
+            for run in 0..runs {
+                for i in order(run, servers.len()) {
+                    println!("S3 run {}/{runs}: {}", run + 1, servers[i].kind().name());
+                    let result = self.s3(&mut servers[i])?;
+                    println!(
+                        "  readable after {:.3} s (250 after {:.3} s), {} bytes added",
+                        result.readable.as_secs_f64(),
+                        result.accepted.as_secs_f64(),
+                        result.bytes_added
+                    );
+                    figures[i].s3.push(result);
+                }
+            }
+        }
+        Ok(figures)
+    }
+
+    /// One S1 run with this client: `--messages` messages over `--sessions` sessions,
+    /// message `i` to official `i mod --mailboxes`.
+    fn s1(&mut self, server: &mut Server) -> anyhow::Result<S1Run> {
+        let args = self.args;
+        let addr = server.addr();
+        let recipients: Arc<Vec<String>> = Arc::new(
+            self.officials[..args.mailboxes]
+                .iter()
+                .map(|o| o.address.clone())
+                .collect(),
+        );
+        let body = Arc::new(payload(args.length));
+        let cpu_before = server.cpu();
+        let started = Instant::now();
+        let outcome = self.runtime.block_on(async {
+            let next = Arc::new(AtomicUsize::new(0));
+            let failures = Arc::new(Mutex::new((0usize, None::<String>)));
+            let mut tasks = Vec::new();
+            for _ in 0..args.sessions {
+                let (next, failures) = (Arc::clone(&next), Arc::clone(&failures));
+                let (recipients, body) = (Arc::clone(&recipients), Arc::clone(&body));
+                let messages = args.messages;
+                tasks.push(tokio::spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= messages {
+                            break;
+                        }
+                        let to = &recipients[i % recipients.len()];
+                        let head = smtp_source_head(to, i);
+                        if let Err(e) = deliver(addr, &[to], head.as_bytes(), &body).await {
+                            record_failure(&failures, e);
+                        }
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await?;
+            }
+            let (n, first) = failures.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+            anyhow::Ok((n, first))
+        })?;
+        let accepted = started.elapsed();
+        let (failures, first_failure) = outcome;
+        let mut expected = vec![0usize; self.officials.len()];
+        for i in 0..args.messages {
+            expected[i % args.mailboxes] += 1;
+        }
+        // Failed messages are not known by recipient; a run with failures is reported
+        // as invalid, and its delivery wait would only time out.
+        let delivered = self.settle(server, &expected, started, failures == 0)?;
+        Ok(S1Run {
+            messages: args.messages,
+            accepted,
+            delivered: delivered.unwrap_or(accepted),
+            cpu: server.cpu().saturating_sub(cpu_before),
+            failures,
+            first_failure,
+        })
+    }
+
+    /// One S1 run with Postfix's smtp-source, to the first official only (it cannot spread).
+    fn s1_smtp_source(&mut self, server: &mut Server) -> anyhow::Result<S1Run> {
+        let args = self.args;
+        let to = &self.officials[0].address;
+        let cpu_before = server.cpu();
+        let started = Instant::now();
+        let out = Command::new(&args.smtp_source)
+            .args(["-s", &args.sessions.to_string()])
+            .args(["-m", &args.messages.to_string()])
+            .args(["-l", &args.length.to_string()])
+            .args(["-f", SENDER, "-t", to])
+            .arg(server.addr().to_string())
+            .output()
+            .context("while running smtp-source")?;
+        let accepted = started.elapsed();
+        let (failures, first_failure) = if out.status.success() {
+            (0, None)
+        } else {
+            (
+                1,
+                Some(format!(
+                    "smtp-source stopped: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )),
+            )
+        };
+        let mut expected = vec![0usize; self.officials.len()];
+        expected[0] = args.messages;
+        let delivered = self.settle(server, &expected, started, failures == 0)?;
+        Ok(S1Run {
+            messages: args.messages,
+            accepted,
+            delivered: delivered.unwrap_or(accepted),
+            cpu: server.cpu().saturating_sub(cpu_before),
+            failures,
+            first_failure,
+        })
+    }
+
+    /// After a run that sent `expected[i]` messages to official `i`: for Postfix, waits
+    /// until they are all delivered and returns how long that took from `started` (when
+    /// `wait` is set), then empties the Maildirs; for congvu, whose 250 means delivered,
+    /// notes them for the census.
+    fn settle(
+        &mut self,
+        server: &mut Server,
+        expected: &[usize],
+        started: Instant,
+        wait: bool,
+    ) -> anyhow::Result<Option<Duration>> {
+        match server {
+            Server::Congvu(_) => {
+                for (official, &n) in self.officials.iter().zip(expected) {
+                    if n > 0 {
+                        *self
+                            .expected_congvu
+                            .entry(official.login.clone())
+                            .or_default() += n;
+                    }
+                }
+                Ok(None)
+            }
+            Server::Postfix(postfix) => {
+                let delivered = if wait {
+                    let limit = Duration::from_secs(600).max(started.elapsed() * 20);
+                    Some(postfix.wait_delivered(expected, limit)? - started)
+                } else {
+                    None
+                };
+                postfix.clear_maildirs()?;
+                Ok(delivered)
+            }
+        }
+    }
+
+    /// One S2 run: messages due at a fixed `rate` for `--rate-seconds`, each on a new
+    /// connection to the next of `--mailboxes` officials, on up to `--rate-sessions`
+    /// sessions at once.
+    fn s2(&mut self, server: &mut Server, rate: f64) -> anyhow::Result<S2Run> {
+        let args = self.args;
+        anyhow::ensure!(
+            rate > 0.0,
+            "{}: S1 measured no rate",
+            server.kind().name()
+        );
+        let addr = server.addr();
+        let total = (rate * args.rate_seconds as f64).round() as usize;
+        let warm = (rate * args.rate_warmup as f64).round() as usize;
+        let recipients: Arc<Vec<String>> = Arc::new(
+            self.officials[..args.mailboxes]
+                .iter()
+                .map(|o| o.address.clone())
+                .collect(),
+        );
+        let body = Arc::new(payload(args.length));
+        let mut cpu_window = (Duration::ZERO, Duration::ZERO);
+        let started = Instant::now();
+        let (latencies, late, failures, first_failure, measured_span) =
+            self.runtime.block_on(async {
+                let next = Arc::new(AtomicUsize::new(0));
+                let failures = Arc::new(Mutex::new((0usize, None::<String>)));
+                let start = tokio::time::Instant::now() + Duration::from_millis(50);
+                let mut tasks = Vec::new();
+                for _ in 0..args.rate_sessions {
+                    let (next, failures) = (Arc::clone(&next), Arc::clone(&failures));
+                    let (recipients, body) = (Arc::clone(&recipients), Arc::clone(&body));
+                    tasks.push(tokio::spawn(async move {
+                        let mut mine: Vec<(usize, Duration, bool)> = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= total {
+                                break;
+                            }
+                            let due = start + Duration::from_secs_f64(i as f64 / rate);
+                            tokio::time::sleep_until(due).await;
+                            let late = due.elapsed() > Duration::from_millis(10);
+                            let to = &recipients[i % recipients.len()];
+                            let head = smtp_source_head(to, 1_000_000 + i);
+                            match deliver(addr, &[to], head.as_bytes(), &body).await {
+                                Ok(sent) => mine.push((i, sent.data_to_250, late)),
+                                Err(e) => record_failure(&failures, e),
+                            }
+                        }
+                        mine
+                    }));
+                }
+                // Server CPU over the measured part: from the first measured message due
+                // to the end of the run.
+                let warm_due = start + Duration::from_secs_f64(warm as f64 / rate);
+                tokio::time::sleep_until(warm_due).await;
+                cpu_window.0 = server.cpu();
+                let measured_from = Instant::now();
+                let mut all = Vec::new();
+                for task in tasks {
+                    all.extend(task.await?);
+                }
+                cpu_window.1 = server.cpu();
+                let span = measured_from.elapsed();
+                let (n, first) = failures.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+                let measured: Vec<(Duration, bool)> = all
+                    .into_iter()
+                    .filter(|(i, _, _)| *i >= warm)
+                    .map(|(_, d, late)| (d, late))
+                    .collect();
+                let late = measured.iter().filter(|(_, late)| *late).count();
+                let latencies: Vec<Duration> = measured.into_iter().map(|(d, _)| d).collect();
+                anyhow::Ok((latencies, late, n, first, span))
+            })?;
+        let mut expected = vec![0usize; self.officials.len()];
+        for i in 0..total {
+            expected[i % args.mailboxes] += 1;
+        }
+        // Postfix gets to deliver its backlog before anything else is measured.
+        self.settle(server, &expected, started, failures == 0)?;
+        let mut ms: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        ms.sort_by(f64::total_cmp);
+        let measured = ms.len();
+        Ok(S2Run {
+            rate,
+            measured,
+            achieved: measured as f64 / measured_span.as_secs_f64(),
+            p50_ms: percentile(&ms, 0.50),
+            p99_ms: percentile(&ms, 0.99),
+            max_ms: ms.last().copied().unwrap_or(0.0),
+            late,
+            cpu_us_per_message: cpu_window.1.saturating_sub(cpu_window.0).as_secs_f64() * 1e6
+                / measured.max(1) as f64,
+            failures,
+            first_failure,
+        })
+    }
+
+    /// One S3 run: the circular in one session, to the list or to every official.
+    fn s3(&mut self, server: &mut Server) -> anyhow::Result<S3Run> {
+        let message = circular(self.args.circular_bytes);
+        let list = format!("{LIST_NAME}@{DOMAIN}");
+        let recipients: Vec<&str> = match self.args.circular_to {
+            CircularTo::List => vec![list.as_str()],
+            CircularTo::Rcpt => self.officials.iter().map(|o| o.address.as_str()).collect(),
+        };
+        let addr = server.addr();
+        match server {
+            Server::Postfix(postfix) => {
+                let before = postfix.storage_bytes();
+                let cpu_before = postfix.cpu();
+                let started = Instant::now();
+                self.runtime
+                    .block_on(deliver(addr, &recipients, b"", &message))
+                    .map_err(|e| anyhow::anyhow!("Postfix refused the circular: {e}"))?;
+                let accepted = started.elapsed();
+                let expected = vec![1usize; self.officials.len()];
+                let limit = Duration::from_secs(3600);
+                let readable = postfix.wait_delivered(&expected, limit)? - started;
+                let cpu = postfix.cpu().saturating_sub(cpu_before);
+                let bytes_added = postfix.storage_bytes() as i64 - before as i64;
+                postfix.clear_maildirs()?;
+                Ok(S3Run {
+                    accepted,
+                    readable,
+                    bytes_added,
+                    cpu,
+                    check: None,
+                })
+            }
+            Server::Congvu(congvu) => {
+                // Stopped, its database is checkpointed (the census closes the last
+                // connection), so the data directory's size is the database's.
+                let census_before = self.census()?;
+                let before = tree_bytes(&congvu.data_dir);
+                congvu.start()?;
+                let greeting = self.runtime.block_on(server.wait_ready())?;
+                let Server::Congvu(congvu) = server else {
+                    unreachable!("matched above");
+                };
+                if let Greeting::Refused(text) = greeting {
+                    anyhow::bail!("congvu refused connections after a restart: {text}");
+                }
+                let cpu_before = congvu.cpu();
+                let started = Instant::now();
+                let sent = self.runtime.block_on(deliver(addr, &recipients, b"", &message));
+                let accepted = started.elapsed();
+                let cpu = congvu.cpu().saturating_sub(cpu_before);
+                congvu.stop()?;
+                sent.map_err(|e| anyhow::anyhow!("congvu refused the circular: {e}"))?;
+                let census_after = self.census()?;
+                let bytes_added = tree_bytes(&congvu.data_dir) as i64 - before as i64;
+                Ok(S3Run {
+                    accepted,
+                    readable: accepted,
+                    bytes_added,
+                    cpu,
+                    check: Some(circular_check(&census_before, &census_after)),
+                })
+            }
+        }
+    }
+
+    /// Every official's INBOX as congvu's store holds it; the server must be stopped.
+    fn census(&self) -> anyhow::Result<HashMap<String, Inbox>> {
+        self.runtime.block_on(inbox_census(&self.congvu_db))
+    }
+
+    /// Compares the INBOXes with what congvu acknowledged in S1 and S2.
+    fn census_check(&self) -> anyhow::Result<String> {
+        let census = self.census()?;
+        let acknowledged: usize = self.expected_congvu.values().sum();
+        let mut found = 0;
+        let mut short = Vec::new();
+        for (login, &n) in &self.expected_congvu {
+            let have = census.get(login).map_or(0, |i| i.messages);
+            found += have.min(n);
+            if have < n {
+                short.push(format!("{login} {have}/{n}"));
+            }
+        }
+        Ok(if short.is_empty() {
+            format!("all {acknowledged} acknowledged messages are in their INBOXes")
+        } else {
+            short.truncate(5);
+            format!(
+                "MISSING: {} of {acknowledged} acknowledged messages are not in their INBOXes \
+                 (e.g. {})",
+                acknowledged - found,
+                short.join(", ")
+            )
+        })
+    }
+}
+
+fn record_failure(failures: &Mutex<(usize, Option<String>)>, e: String) {
+    if let Ok(mut f) = failures.lock() {
+        f.0 += 1;
+        f.1.get_or_insert(e);
+    }
+}
+
+/// One official's INBOX.
+#[derive(Debug, Clone, Copy)]
+struct Inbox {
+    messages: usize,
+    /// The body of the newest message.
+    newest_body: Option<i64>,
+}
+
+async fn inbox_census(url: &str) -> anyhow::Result<HashMap<String, Inbox>> {
+    let store = Store::open(&StoreOptions {
+        url: url.to_string(),
+        max_connections: 2,
+        busy_timeout: Duration::from_secs(5),
+    })
+    .await?;
+    let mut census = HashMap::new();
+    {
+        let mut conn = store.read().await?;
+        for official in conn.all_officials().await? {
+            let inbox = conn
+                .mailboxes_of(official.id)
+                .await?
+                .into_iter()
+                .find(|m| m.role == Some(MailboxRole::Inbox))
+                .with_context(|| format!("{} has no INBOX", official.login))?;
+            let messages = conn.messages_in(inbox.id).await?;
+            census.insert(
+                official.login,
+                Inbox {
+                    messages: messages.len(),
+                    newest_body: messages.last().map(|m| m.body_id.0),
+                },
+            );
+        }
+    }
+    // Closing the last connection checkpoints the WAL into the database file.
+    store.close().await;
+    Ok(census)
+}
+
+/// Whether every official got exactly one more message, all sharing one stored body.
+fn circular_check(before: &HashMap<String, Inbox>, after: &HashMap<String, Inbox>) -> String {
+    let mut got = 0;
+    let mut bodies = std::collections::HashSet::new();
+    for (login, inbox) in after {
+        let had = before.get(login).map_or(0, |i| i.messages);
+        if inbox.messages == had + 1 {
+            got += 1;
+            bodies.extend(inbox.newest_body);
+        }
+    }
+    format!(
+        "{got} of {} officials got one copy; {} stored bod{}",
+        after.len(),
+        bodies.len(),
+        if bodies.len() == 1 { "y" } else { "ies" }
+    )
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+
+const BEGIN: &str = "<!-- smtp:begin -->";
+const END: &str = "<!-- smtp:end -->";
+
+/// Everything the report section says.
+#[derive(Debug)]
+struct Report<'a> {
+    args: &'a SmtpArgs,
+    machine: &'a Machine,
+    pinned: bool,
+    figures: &'a [Figures],
+    /// Servers that refused every connection, with what they said.
+    unavailable: &'a [(ServerKind, String)],
+}
+
+/// One row of the table; `None` figures print as a dash.
+struct Row {
+    id: &'static str,
+    what: String,
+    congvu: Option<String>,
+    postfix: Option<String>,
+    ratio: Option<String>,
+    target: &'static str,
+    met: Option<bool>,
+    /// Failed messages behind the figures: the row is then no measurement at all.
+    failures: usize,
+}
+
+impl Row {
+    fn render(&self) -> String {
+        let dash = || "—".to_string();
+        let met = match (self.failures, self.met) {
+            (0, Some(true)) => "met".to_string(),
+            (0, Some(false)) => "NOT met".to_string(),
+            (0, None) => dash(),
+            (n, _) => format!("invalid: {n} failed messages"),
+        };
+        format!(
+            "| {} | {} | {} | {} | {} | {} | {met} |\n",
+            self.id,
+            self.what,
+            self.congvu.clone().unwrap_or_else(dash),
+            self.postfix.clone().unwrap_or_else(dash),
+            self.ratio.clone().unwrap_or_else(dash),
+            self.target,
+        )
+    }
+}
+
+/// Median and range of one figure over the runs.
+#[derive(Debug, Clone, Copy)]
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(values: &[f64]) -> Option<Spread> {
+        if values.is_empty() {
+            return None;
+        }
+        Some(Spread {
+            median: median(values),
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        })
+    }
+
+    /// `median [min–max]` in `unit`, the range left out for a single run.
+    fn show(&self, unit: fn(f64) -> String) -> String {
+        if self.min == self.max {
+            unit(self.median)
+        } else {
+            format!(
+                "{} [{}–{}]",
+                unit(self.median),
+                unit(self.min),
+                unit(self.max)
+            )
+        }
+    }
+}
+
+fn per_second(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}/s")
+    } else {
+        format!("{v:.1}/s")
+    }
+}
+
+fn milliseconds(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
+}
+
+fn seconds(v: f64) -> String {
+    if v < 1.0 {
+        format!("{v:.3} s")
+    } else if v < 10.0 {
+        format!("{v:.2} s")
+    } else {
+        format!("{v:.1} s")
+    }
+}
+
+fn microseconds(v: f64) -> String {
+    format!("{v:.0} µs")
+}
+
+fn bytes(v: f64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if v.abs() < 1024.0 {
+        return format!("{v:.0} B");
+    }
+    let mut value = v / 1024.0;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.2} {}", UNITS[unit])
+}
+
+fn times(r: f64) -> String {
+    if !r.is_finite() {
+        "—".into()
+    } else if r < 0.01 {
+        "< 0.01×".into()
+    } else {
+        format!("{r:.2}×")
+    }
+}
+
+impl Report<'_> {
+    fn figures(&self, kind: ServerKind) -> Option<&Figures> {
+        self.figures.iter().find(|f| f.kind == kind)
+    }
+
+    fn render(&self) -> String {
+        let args = self.args;
+        let placement = if self.pinned {
+            format!(
+                "each server pinned to core {} and the client to the others (`taskset`)",
+                self.machine.cores - 1
+            )
+        } else {
+            "servers and client sharing every core".to_string()
+        };
+        let mut out = format!(
+            "{BEGIN}\n## S1–S3: SMTP against Postfix\n\n\
+             Measured by `bench/smtp.sh{command}`, release build, on {cores} cores ({cpu};\n\
+             1-minute load average {load} before the run), {placement}. Each workload ran {runs} time(s)\n\
+             on each server, the servers taking turns; figures are medians, ranges in brackets.\n\
+             Both servers hold the same {n} officials: congvu from `congvu-admin user import`, Postfix\n\
+             {postfix_version} as a private instance on loopback (`virtual_mailbox_maps` in a `hash:` table, one\n\
+             Maildir per official created before the runs, as congvu creates mailboxes at import; default\n\
+             fsync behaviour; no content filters; `smtpd_recipient_restrictions = permit_auth_destination,\n\
+             reject`). Each logs as it does by default: Postfix every message to its maillog, congvu at `info`.\n\n\
+             - S1: {messages} messages of {length} payload bytes on {sessions} parallel sessions, a new connection\n  \
+               per message, spread round-robin over {mailboxes} mailboxes. The session is smtp-source's byte for\n  \
+               byte (HELO, MAIL, RCPT, DATA, its four headers and payload, QUIT), sent by `congvu-bench`:\n  \
+               smtp-source names one recipient only (`-t`; `-r` and `-N` only prepend numbers to it).\n  \
+               congvu's 250 means the message is committed and synced into its INBOX; Postfix answers 250\n  \
+               once the message is queued and delivers after, so its rate runs until the last Maildir\n  \
+               file exists (the Maildirs are looked at every {poll} ms), and its 250 rate is shown beside it.\n\
+             - S1 check: `smtp-source -s {sessions} -m {messages} -l {length} -f {SENDER} -t <one official>` itself,\n  \
+               against both servers.\n\
+             - S2: the same messages, due at a fixed rate, half of each server's own S1 median (its 250\n  \
+               rate), for {rate_secs} s with the first {rate_warm} s left out, on up to {rate_sessions} sessions; the time\n  \
+               from writing the final `<CRLF>.<CRLF>` to reading the 250.\n\
+             - S3: one {circular} circular (a text part and a base64 attachment) in one session to {how};\n  \
+               the time from connecting until all {n} officials can read it (congvu: the 250 after DATA;\n  \
+               Postfix: every Maildir file in place). Bytes added: congvu's data directory with its SQLite\n  \
+               database checkpointed (the server is stopped before and after each S3 run), Postfix's\n  \
+               Maildirs and queue, both counted as `du -sb` counts them.\n\n",
+            command = user_arguments(),
+            cores = self.machine.cores,
+            cpu = self.machine.cpu,
+            load = self.machine.load,
+            runs = args.runs,
+            n = args.officials,
+            postfix_version = postfix_version(&args.postfix),
+            messages = args.messages,
+            length = args.length,
+            sessions = args.sessions,
+            mailboxes = args.mailboxes,
+            poll = DELIVERY_POLL.as_millis(),
+            rate_secs = args.rate_seconds,
+            rate_warm = args.rate_warmup,
+            rate_sessions = args.rate_sessions,
+            circular = bytes(args.circular_bytes as f64),
+            how = match args.circular_to {
+                CircularTo::List => format!(
+                    "one distribution list of every official, `{LIST_NAME}@{DOMAIN}` (congvu: `congvu-admin\n  \
+                     group add --list`, one `group add-member` per official; Postfix: one `virtual_alias_maps` entry)"
+                ),
+                CircularTo::Rcpt => "every official, one RCPT TO each".to_string(),
+            },
+        );
+        for (kind, text) in self.unavailable {
+            out.push_str(&format!(
+                "**{}: SMTP not available** (it greeted with `{}`): its column is empty.\n\n",
+                kind.name(),
+                text.trim()
+            ));
+        }
+        out.push_str(
+            "| id | what | congvu | Postfix | ratio | target | met? |\n\
+             |---|---|---|---|---|---|---|\n",
+        );
+        for row in self.rows() {
+            out.push_str(&row.render());
+        }
+        out.push_str(&self.details());
+        out.push_str(END);
+        out.push('\n');
+        out
+    }
+
+    fn rows(&self) -> Vec<Row> {
+        let c = self.figures(ServerKind::Congvu);
+        let p = self.figures(ServerKind::Postfix);
+        let spread = |f: Option<&Figures>, get: &dyn Fn(&Figures) -> Vec<f64>| {
+            f.and_then(|f| Spread::of(&get(f)))
+        };
+        let ratio = |a: Option<Spread>, b: Option<Spread>| Some(a?.median / b?.median);
+        let s1_failures = |f: Option<&Figures>| f.map_or(0, |f| f.s1.iter().map(|r| r.failures).sum());
+        let mut rows = Vec::new();
+        if self.args.workloads.contains(&Workload::S1) {
+            let delivered = |f: &Figures| f.s1.iter().map(S1Run::delivered_per_second).collect();
+            let accepted = |f: &Figures| f.s1.iter().map(S1Run::accepted_per_second).collect();
+            let cpu = |f: &Figures| f.s1.iter().map(S1Run::cpu_us_per_message).collect();
+            let (cd, pd) = (spread(c, &delivered), spread(p, &delivered));
+            let r = ratio(cd, pd);
+            let failures = s1_failures(c) + s1_failures(p);
+            rows.push(Row {
+                id: "S1",
+                what: format!(
+                    "messages/s accepted and delivered into {} mailboxes",
+                    self.args.mailboxes
+                ),
+                congvu: cd.map(|s| s.show(per_second)),
+                postfix: pd.map(|s| s.show(per_second)),
+                ratio: r.map(times),
+                target: "≥ 3×",
+                met: r.map(|r| r >= 3.0),
+                failures,
+            });
+            let (ca, pa) = (spread(c, &accepted), spread(p, &accepted));
+            rows.push(Row {
+                id: "S1",
+                what: "messages/s answered 250 (Postfix: queued, not yet delivered)".into(),
+                congvu: ca.map(|s| s.show(per_second)),
+                postfix: pa.map(|s| s.show(per_second)),
+                ratio: ratio(ca, pa).map(times),
+                target: "—",
+                met: None,
+                failures,
+            });
+            let (cc, pc) = (spread(c, &cpu), spread(p, &cpu));
+            rows.push(Row {
+                id: "S1",
+                what: "server CPU per message, until delivered (Postfix: all its processes)".into(),
+                congvu: cc.map(|s| s.show(microseconds)),
+                postfix: pc.map(|s| s.show(microseconds)),
+                ratio: ratio(cc, pc).map(times),
+                target: "—",
+                met: None,
+                failures,
+            });
+            let source_delivered =
+                |f: &Figures| f.s1_source.iter().map(S1Run::delivered_per_second).collect();
+            let (sc, sp) = (spread(c, &source_delivered), spread(p, &source_delivered));
+            if sc.is_some() || sp.is_some() {
+                let source_failures = |f: Option<&Figures>| {
+                    f.map_or(0, |f| f.s1_source.iter().map(|r| r.failures).sum::<usize>())
+                };
+                rows.push(Row {
+                    id: "S1 check",
+                    what: "smtp-source itself, all to one mailbox: messages/s delivered".into(),
+                    congvu: sc.map(|s| s.show(per_second)),
+                    postfix: sp.map(|s| s.show(per_second)),
+                    ratio: ratio(sc, sp).map(times),
+                    target: "—",
+                    met: None,
+                    failures: source_failures(c) + source_failures(p),
+                });
+            }
+        }
+        if self.args.workloads.contains(&Workload::S2) {
+            let p99 = |f: &Figures| f.s2.iter().map(|r| r.p99_ms).collect();
+            let p50 = |f: &Figures| f.s2.iter().map(|r| r.p50_ms).collect();
+            let rate = |f: Option<&Figures>| {
+                f.and_then(|f| f.s2.first())
+                    .map_or_else(|| "—".to_string(), |r| per_second(r.rate))
+            };
+            let failures = |f: Option<&Figures>| {
+                f.map_or(0, |f| f.s2.iter().map(|r| r.failures).sum::<usize>())
+            };
+            let failures = failures(c) + failures(p);
+            let (c99, p99) = (spread(c, &p99), spread(p, &p99));
+            let r = ratio(c99, p99);
+            rows.push(Row {
+                id: "S2",
+                what: format!(
+                    "p99 end of DATA → 250, at half of S1 (congvu {}, Postfix {})",
+                    rate(c),
+                    rate(p)
+                ),
+                congvu: c99.map(|s| s.show(milliseconds)),
+                postfix: p99.map(|s| s.show(milliseconds)),
+                ratio: r.map(times),
+                target: "≤ 0.5×",
+                met: r.map(|r| r <= 0.5),
+                failures,
+            });
+            let (c50, p50) = (spread(c, &p50), spread(p, &p50));
+            rows.push(Row {
+                id: "S2",
+                what: "p50 end of DATA → 250".into(),
+                congvu: c50.map(|s| s.show(milliseconds)),
+                postfix: p50.map(|s| s.show(milliseconds)),
+                ratio: ratio(c50, p50).map(times),
+                target: "—",
+                met: None,
+                failures,
+            });
+        }
+        if self.args.workloads.contains(&Workload::S3) {
+            let readable = |f: &Figures| f.s3.iter().map(|r| r.readable.as_secs_f64()).collect();
+            let added = |f: &Figures| f.s3.iter().map(|r| r.bytes_added as f64).collect();
+            let (ct, pt) = (spread(c, &readable), spread(p, &readable));
+            let faster = ratio(pt, ct);
+            rows.push(Row {
+                id: "S3",
+                what: format!(
+                    "{} circular to {} mailboxes: time until all can read it",
+                    bytes(self.args.circular_bytes as f64),
+                    self.args.officials
+                ),
+                congvu: ct.map(|s| s.show(seconds)),
+                postfix: pt.map(|s| s.show(seconds)),
+                ratio: faster.map(|r| format!("{r:.0}× faster")),
+                target: "≥ 50× faster",
+                met: faster.map(|r| r >= 50.0),
+                failures: 0,
+            });
+            let (cb, pb) = (spread(c, &added), spread(p, &added));
+            let share = ratio(cb, pb);
+            rows.push(Row {
+                id: "S3",
+                what: "disk bytes added".into(),
+                congvu: cb.map(|s| s.show(bytes)),
+                postfix: pb.map(|s| s.show(bytes)),
+                ratio: share.map(|r| {
+                    if r > 0.0 {
+                        format!("1/{:.0}", 1.0 / r)
+                    } else {
+                        times(r)
+                    }
+                }),
+                target: "≤ 1/300",
+                met: share.map(|r| r <= 1.0 / 300.0),
+                failures: 0,
+            });
+        }
+        rows
+    }
+
+    /// The figures behind the table that explain it.
+    fn details(&self) -> String {
+        let mut out = String::from("\n");
+        for f in self.figures {
+            let name = f.kind.name();
+            let mut parts = Vec::new();
+            if !f.s1.is_empty() {
+                parts.push(format!(
+                    "S1 runs: {}",
+                    f.s1.iter()
+                        .map(|r| format!(
+                            "{} delivered ({} answered 250)",
+                            per_second(r.delivered_per_second()),
+                            per_second(r.accepted_per_second())
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if !f.s1_source.is_empty() {
+                parts.push(format!(
+                    "smtp-source runs: {}",
+                    f.s1_source
+                        .iter()
+                        .map(|r| format!(
+                            "{} delivered ({} answered 250)",
+                            per_second(r.delivered_per_second()),
+                            per_second(r.accepted_per_second())
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if !f.s2.is_empty() {
+                parts.push(format!(
+                    "S2 runs at {}: {}",
+                    per_second(f.s2[0].rate),
+                    f.s2.iter()
+                        .map(|r| format!(
+                            "{} measured at {}, p50 {}, p99 {}, slowest {}, {} started late, {} of server CPU each",
+                            r.measured,
+                            per_second(r.achieved),
+                            milliseconds(r.p50_ms),
+                            milliseconds(r.p99_ms),
+                            milliseconds(r.max_ms),
+                            r.late,
+                            microseconds(r.cpu_us_per_message)
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
+            if !f.s3.is_empty() {
+                parts.push(format!(
+                    "S3 runs: {}",
+                    f.s3.iter()
+                        .map(|r| format!(
+                            "250 after {}, readable after {}, {} added, {} of server CPU{}",
+                            seconds(r.accepted.as_secs_f64()),
+                            seconds(r.readable.as_secs_f64()),
+                            bytes(r.bytes_added as f64),
+                            seconds(r.cpu.as_secs_f64()),
+                            r.check
+                                .as_deref()
+                                .map(|c| format!(" ({c})"))
+                                .unwrap_or_default()
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
+            if let Some(census) = &f.census {
+                parts.push(format!("INBOXes after S1 and S2: {census}"));
+            }
+            out.push_str(&format!("- {name}: {}.\n", parts.join(". ")));
+            let runs = f.s1.iter().chain(&f.s1_source);
+            for (what, first) in runs
+                .filter_map(|r| r.first_failure.as_ref().map(|e| ("S1", e)))
+                .chain(
+                    f.s2.iter()
+                        .filter_map(|r| r.first_failure.as_ref().map(|e| ("S2", e))),
+                )
+                .take(3)
+            {
+                out.push_str(&format!("- {name} {what}: a message failed: {first}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// Postfix's version, as `postconf -d mail_version` prints it.
+fn postfix_version(postfix: &Path) -> String {
+    let postconf = postfix.with_file_name("postconf");
+    Command::new(postconf)
+        .args(["-d", "-h", "mail_version"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "(version unknown)".into())
+}
+
+/// The options this run was given, less the paths bench/smtp.sh fills in.
+fn user_arguments() -> String {
+    const PATHS: [&str; 7] = [
+        "--server",
+        "--admin",
+        "--postfix",
+        "--postmap",
+        "--smtp-source",
+        "--work-dir",
+        "--report",
+    ];
+    let mut shown = String::new();
+    let mut arguments = std::env::args().skip(2);
+    while let Some(argument) = arguments.next() {
+        let name = argument.split('=').next().unwrap_or_default();
+        if PATHS.contains(&name) {
+            if !argument.contains('=') {
+                arguments.next();
+            }
+            continue;
+        }
+        shown.push(' ');
+        shown.push_str(&argument);
+    }
+    shown
+}
+
+fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
+    let document =
+        std::fs::read_to_string(path).unwrap_or_else(|_| "# congvu performance\n".into());
+    std::fs::write(path, place_section(&document, section))?;
+    Ok(())
+}
+
+/// Replaces the marked section of the report; a first one goes right after the LDAP section
+/// if there is one, else before the first `## ` section, else at the end. The import
+/// benchmark replaces its own section up to the next `## ` heading, so nothing is ever
+/// placed right after that section's heading.
+fn place_section(document: &str, section: &str) -> String {
+    const LDAP_END: &str = "<!-- ldap:end -->";
+    let section = section.trim_end();
+    if let (Some(begin), Some(end)) = (document.find(BEGIN), document.find(END)) {
+        if end > begin {
+            return format!(
+                "{}{section}{}",
+                &document[..begin],
+                &document[end + END.len()..]
+            );
+        }
+    }
+    if let Some(at) = document.find(LDAP_END) {
+        let after = at + LDAP_END.len();
+        let rest = document[after..].trim_start_matches('\n');
+        return format!("{}\n\n{section}\n\n{rest}", &document[..after])
+            .trim_end()
+            .to_string()
+            + "\n";
+    }
+    match document.find("\n## ") {
+        Some(at) => format!("{}{section}\n\n{}", &document[..=at], &document[at + 1..]),
+        None => format!("{}\n\n{section}\n", document.trim_end()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECTION: &str = "<!-- smtp:begin -->\n## S1–S3\n\n| a |\n<!-- smtp:end -->\n";
+
+    #[test]
+    fn section_goes_after_the_ldap_section_and_is_replaced_in_place() {
+        let document = "# title\n\nintro\n\n<!-- ldap:begin -->\n## L1\n<!-- ldap:end -->\n\n\
+                        ## P1/P2: import\n\ntable\n";
+        let placed = place_section(document, SECTION);
+        assert_eq!(
+            placed,
+            "# title\n\nintro\n\n<!-- ldap:begin -->\n## L1\n<!-- ldap:end -->\n\n\
+             <!-- smtp:begin -->\n## S1–S3\n\n| a |\n<!-- smtp:end -->\n\n\
+             ## P1/P2: import\n\ntable\n"
+        );
+        let again = place_section(&placed, &SECTION.replace("| a |", "| b |"));
+        assert_eq!(again, placed.replace("| a |", "| b |"));
+    }
+
+    #[test]
+    fn section_goes_before_the_first_heading_without_an_ldap_section() {
+        assert_eq!(
+            place_section("# title\n\n## P1/P2: import\n", SECTION),
+            "# title\n\n<!-- smtp:begin -->\n## S1–S3\n\n| a |\n<!-- smtp:end -->\n\n\
+             ## P1/P2: import\n"
+        );
+        assert_eq!(
+            place_section("# title\n", SECTION),
+            "# title\n\n<!-- smtp:begin -->\n## S1–S3\n\n| a |\n<!-- smtp:end -->\n"
+        );
+    }
+
+    #[test]
+    fn payload_is_smtp_source_s() {
+        let data = payload(200);
+        assert_eq!(data.len(), 200);
+        assert_eq!(&data[..2], b"1X");
+        assert_eq!(&data[78..82], b"\r\n2X");
+        assert_eq!(&data[158..160], b"\r\n");
+        assert!(data[160..].iter().all(|&b| b == b'X'));
+    }
+
+    #[test]
+    fn circular_has_the_asked_size_and_no_line_a_server_would_refuse() {
+        for size in [4096, 1 << 20, (1 << 20) + 1, (1 << 20) + 77] {
+            let message = circular(size);
+            assert_eq!(message.len(), size, "size {size}");
+            let text = std::str::from_utf8(&message).expect("UTF-8");
+            for line in text.split("\r\n") {
+                assert!(line.len() <= 998, "long line in size {size}");
+                assert!(!line.starts_with('.'), "a line needs dot-stuffing");
+                assert!(!line.contains('\n') && !line.contains('\r'), "bare CR or LF");
+            }
+            assert!(!text.ends_with("\r\n"));
+        }
+    }
+
+    #[test]
+    fn percentiles_take_the_nearest_rank() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&values, 0.5), 50.0);
+        assert_eq!(percentile(&values, 0.99), 99.0);
+        assert_eq!(percentile(&[7.0], 0.99), 7.0);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0]), 2.5);
+    }
+}

@@ -1,0 +1,117 @@
+//! In-memory views built from a directory snapshot that follow the directory version: the
+//! LDAP tree, the SMTP recipient index. A view is re-checked against the version at once
+//! after a change committed by this process, and otherwise when older than its refresh
+//! interval, which bounds how long changes made by `congvu-admin` or another node take to
+//! show. Authentication never reads a view: it reads the latest state from the store.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use super::{Directory, DirectoryError, DirectorySnapshot};
+
+/// Something built whole from one snapshot.
+pub trait SnapshotView: Send + Sync + 'static {
+    /// The directory version the view was built from.
+    fn version(&self) -> i64;
+}
+
+type Build<T> = Box<dyn Fn(&DirectorySnapshot) -> T + Send + Sync>;
+
+/// The current `T`, rebuilt when the directory version moves.
+pub struct Following<T> {
+    directory: Directory,
+    build: Build<T>,
+    refresh: Duration,
+    current: RwLock<Cached<T>>,
+    /// One rebuild at a time; others keep serving the previous view meanwhile.
+    rebuilding: tokio::sync::Mutex<()>,
+}
+
+impl<T> std::fmt::Debug for Following<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Following")
+            .field("refresh", &self.refresh)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Cached<T> {
+    view: Arc<T>,
+    checked: Instant,
+    /// [`Directory::local_changes`] when the version was last checked.
+    local_changes: u64,
+}
+
+impl<T> Clone for Cached<T> {
+    fn clone(&self) -> Self {
+        Cached {
+            view: Arc::clone(&self.view),
+            checked: self.checked,
+            local_changes: self.local_changes,
+        }
+    }
+}
+
+impl<T: SnapshotView> Following<T> {
+    /// Builds the first view from a fresh snapshot.
+    pub async fn load(
+        directory: Directory,
+        refresh: Duration,
+        build: impl Fn(&DirectorySnapshot) -> T + Send + Sync + 'static,
+    ) -> Result<Following<T>, DirectoryError> {
+        let local_changes = directory.local_changes();
+        let snapshot = directory.snapshot().await?;
+        let view = Arc::new(build(&snapshot));
+        Ok(Following {
+            directory,
+            build: Box::new(build),
+            refresh,
+            current: RwLock::new(Cached {
+                view,
+                checked: Instant::now(),
+                local_changes,
+            }),
+            rebuilding: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The view to read: the cached one, after checking the version if that is due.
+    pub async fn current(&self) -> Result<Arc<T>, DirectoryError> {
+        let cached = self.read();
+        if !self.due(&cached) {
+            return Ok(cached.view);
+        }
+        let _one = self.rebuilding.lock().await;
+        let cached = self.read();
+        if !self.due(&cached) {
+            return Ok(cached.view);
+        }
+        let local_changes = self.directory.local_changes();
+        let version = self.directory.version().await?;
+        let view = if version == cached.view.version() {
+            cached.view
+        } else {
+            let snapshot = self.directory.snapshot().await?;
+            tracing::debug!(version = snapshot.version, "directory changed; view rebuilt");
+            Arc::new((self.build)(&snapshot))
+        };
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Cached {
+            view: Arc::clone(&view),
+            checked: Instant::now(),
+            local_changes,
+        };
+        Ok(view)
+    }
+
+    fn due(&self, cached: &Cached<T>) -> bool {
+        cached.local_changes != self.directory.local_changes()
+            || cached.checked.elapsed() >= self.refresh
+    }
+
+    fn read(&self) -> Cached<T> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}

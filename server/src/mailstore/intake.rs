@@ -1,0 +1,217 @@
+//! Intake: makes accepted mail durable. Every SMTP session hands its message here and waits;
+//! one committer task writes whatever has arrived meanwhile (many sessions' messages) in one
+//! transaction, so one fsync acknowledges them all (group commit). Nothing is acknowledged
+//! before its transaction is committed and synced, and nothing is skipped to go faster.
+//!
+//! A message's local copies share one stored body and cost one row per recipient, written
+//! with multi-row statements; its remote recipients become queue entries sharing one body.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{BodyHash, MailstoreError, MessageFlags};
+use crate::clock::{Clock, UnixTime};
+use crate::directory::{AgencyId, OfficialId};
+use crate::store::{Conn, Store, StoreError};
+
+/// Messages one transaction may carry at most.
+const MAX_BATCH_MESSAGES: usize = 256;
+/// Body bytes one transaction may carry at most (a batch always takes at least one message).
+const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
+/// Messages waiting for the committer before senders wait for room.
+const QUEUE_DEPTH: usize = 1024;
+
+/// A message ready to be stored: who gets it and the bytes each kind of copy holds.
+#[derive(Debug, Clone, Default)]
+pub struct Incoming {
+    /// The envelope sender; empty for the null sender `<>`.
+    pub sender: String,
+    /// Officials who get a copy in their INBOX, each listed once.
+    pub local: Vec<OfficialId>,
+    /// What local copies hold: the message with `Return-Path:` and trace headers.
+    pub local_message: Vec<u8>,
+    /// Recipients in other domains, for the outbound queue.
+    pub remote: Vec<String>,
+    /// What the queue sends: the message with trace headers, without `Return-Path:`.
+    pub remote_message: Vec<u8>,
+    /// Set when an official submitted the message: counted for their agency.
+    pub submission: Option<Submission>,
+}
+
+/// A submitted message, as the e-government report counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Submission {
+    pub agency: AgencyId,
+    /// Whether the message carries an S/MIME signature.
+    pub signed: bool,
+}
+
+/// Where a message went, once durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stored {
+    /// Local copies written.
+    pub delivered: usize,
+    /// Queue entries written.
+    pub queued: usize,
+}
+
+/// A message with its bodies hashed, waiting for the committer.
+struct Job {
+    incoming: Incoming,
+    local_hash: Option<BodyHash>,
+    remote_hash: Option<BodyHash>,
+    reply: oneshot::Sender<Result<Stored, MailstoreError>>,
+}
+
+impl Job {
+    fn bytes(&self) -> usize {
+        self.incoming.local_message.len() + self.incoming.remote_message.len()
+    }
+}
+
+/// Hands accepted mail to the committer.
+#[derive(Clone)]
+pub struct Intake {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Intake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intake").finish_non_exhaustive()
+    }
+}
+
+impl Intake {
+    /// Starts the committer over `store`. `queued` is called after each commit that added
+    /// queue entries, so that outbound delivery starts at once.
+    pub fn start(store: Store, clock: Clock, queued: Arc<dyn Fn() + Send + Sync>) -> Intake {
+        let (jobs, receiver) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(commit_loop(store, clock, receiver, queued));
+        Intake { jobs }
+    }
+
+    /// Stores `incoming`; returns once it is committed and synced.
+    pub async fn accept(&self, incoming: Incoming) -> Result<Stored, MailstoreError> {
+        // Hashing here, in the session's task, keeps the committer's work to the writing.
+        let local_hash =
+            (!incoming.local.is_empty()).then(|| BodyHash::of(&incoming.local_message));
+        let remote_hash =
+            (!incoming.remote.is_empty()).then(|| BodyHash::of(&incoming.remote_message));
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            incoming,
+            local_hash,
+            remote_hash,
+            reply,
+        };
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| MailstoreError::Stopped)?;
+        answer.await.map_err(|_| MailstoreError::Stopped)?
+    }
+}
+
+async fn commit_loop(
+    store: Store,
+    clock: Clock,
+    mut receiver: mpsc::Receiver<Job>,
+    queued: Arc<dyn Fn() + Send + Sync>,
+) {
+    while let Some(first) = receiver.recv().await {
+        let mut bytes = first.bytes();
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH_MESSAGES && bytes < MAX_BATCH_BYTES {
+            match receiver.try_recv() {
+                Ok(job) => {
+                    bytes += job.bytes();
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let outcomes = match commit(&store, clock.now(), &batch).await {
+            Ok(stored) => stored.into_iter().map(Ok).collect(),
+            // One bad message must not fail the others: retry each in its own transaction.
+            Err(error) if batch.len() > 1 => {
+                tracing::warn!(%error, messages = batch.len(), "group commit failed; committing one by one");
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for job in &batch {
+                    let one = commit(&store, clock.now(), std::slice::from_ref(job)).await;
+                    outcomes.push(one.map(|mut s| s.remove(0)).map_err(MailstoreError::from));
+                }
+                outcomes
+            }
+            Err(error) => vec![Err(MailstoreError::from(error))],
+        };
+        metrics::histogram!("congvu_intake_batch_messages").record(batch.len() as f64);
+        let mut any_queued = false;
+        for (job, outcome) in batch.into_iter().zip(outcomes) {
+            any_queued |= matches!(&outcome, Ok(s) if s.queued > 0);
+            let _ = job.reply.send(outcome);
+        }
+        if any_queued {
+            queued();
+        }
+    }
+}
+
+/// Writes every job of `batch` in one transaction.
+async fn commit(store: &Store, now: UnixTime, batch: &[Job]) -> Result<Vec<Stored>, StoreError> {
+    let mut tx = store.begin().await?;
+    let mut stored = Vec::with_capacity(batch.len());
+    for job in batch {
+        stored.push(write(&mut tx, now, job).await?);
+    }
+    tx.commit().await?;
+    Ok(stored)
+}
+
+async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreError> {
+    let incoming = &job.incoming;
+    let mut stored = Stored::default();
+    if let Some(hash) = &job.local_hash {
+        let message = &incoming.local_message;
+        let holders = incoming.local.len() as i64;
+        let body = tx.put_body(hash, message, holders, now).await?;
+        let landed = tx
+            .deliver_to_inboxes(
+                body,
+                &incoming.local,
+                MessageFlags::default(),
+                message.len() as u64,
+                now,
+            )
+            .await?;
+        // An official without an INBOX gets nothing; give back the references held for them.
+        let missing = holders - landed.len() as i64;
+        if missing > 0 {
+            tx.release_body(body, missing).await?;
+        }
+        stored.delivered = landed.len();
+    }
+    if let Some(hash) = &job.remote_hash {
+        let message = &incoming.remote_message;
+        let body = tx
+            .put_body(hash, message, incoming.remote.len() as i64, now)
+            .await?;
+        for recipient in &incoming.remote {
+            tx.insert_queue_entry(body, &incoming.sender, recipient, now)
+                .await?;
+        }
+        stored.queued = incoming.remote.len();
+    }
+    if let Some(submission) = incoming.submission {
+        tx.count_submission(submission.agency, &utc_day(now), submission.signed)
+            .await?;
+    }
+    Ok(stored)
+}
+
+/// `YYYY-MM-DD` of `t` in UTC.
+pub fn utc_day(t: UnixTime) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t.0)
+        .map(|dt| dt.date().to_string())
+        .unwrap_or_else(|_| "1970-01-01".into())
+}

@@ -1,0 +1,241 @@
+//! Applying an attempt's outcome to its entries: delivered entries go (with their body
+//! references), failed and expired ones go with a delivery status notification to their
+//! sender, the rest wait for their next attempt, and a sender whose message has waited long
+//! enough hears once that it is delayed.
+//!
+//! A notification for a local sender lands in their INBOX; one for a sender elsewhere joins
+//! the queue from `<>`; nothing is ever sent about a message from `<>` (RFC 3464 §2: no
+//! bounce for a bounce). A notification is written before the entries it reports on are
+//! changed, so a crash in between repeats it rather than losing it.
+
+use std::collections::HashMap;
+
+use super::dsn::{build_dsn, DsnAction, DsnRecipient, DsnReport};
+use super::schedule::AfterFailure;
+use super::transfer::{Failure, RecipientOutcome};
+use super::worker::DeliveryAgent;
+use super::{QueueEntry, QueueError};
+use crate::clock::UnixTime;
+use crate::mailstore::{BodyHash, MessageFlags};
+use crate::store::Conn;
+
+/// What became of one attempt's entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Settled {
+    pub delivered: usize,
+    pub deferred: usize,
+    /// Given up, with a notification to the sender.
+    pub bounced: usize,
+    /// Given up without one: the message came from `<>`.
+    pub dropped: usize,
+    /// Delay notices sent.
+    pub delay_notices: usize,
+}
+
+/// Where a notification goes.
+enum NoticeRoute {
+    /// The INBOX of a local official.
+    Inbox(crate::mailstore::MailboxId),
+    /// The outbound queue, from `<>`.
+    Remote,
+    /// Nowhere: logged and dropped.
+    Nowhere,
+}
+
+/// An entry that waits for its next attempt.
+struct Retry<'a> {
+    entry: &'a QueueEntry,
+    failure: Failure,
+    at: UnixTime,
+    notify: bool,
+}
+
+impl DeliveryAgent {
+    /// Applies `outcomes` (one per entry of `entries`, all one message to one domain) and
+    /// sends the notification they call for.
+    pub(crate) async fn settle(
+        &self,
+        entries: &[QueueEntry],
+        message: &[u8],
+        outcomes: Vec<RecipientOutcome>,
+    ) -> Result<Settled, QueueError> {
+        let now = self.clock.now();
+        let mut delivered = Vec::new();
+        let mut given_up: Vec<(&QueueEntry, Failure)> = Vec::new();
+        let mut retries: Vec<Retry<'_>> = Vec::new();
+        for (entry, outcome) in entries.iter().zip(outcomes) {
+            match outcome {
+                RecipientOutcome::Delivered { .. } => delivered.push(entry.id),
+                RecipientOutcome::Failed(failure) => given_up.push((entry, failure)),
+                RecipientOutcome::Deferred(failure) => {
+                    let failures = entry.attempts.saturating_add(1);
+                    match self.retry.after_failure(entry.created_at, failures, now) {
+                        AfterFailure::Expired => {
+                            let failure = Failure {
+                                detail: format!(
+                                    "{} (given up after {failures} attempts over {} seconds)",
+                                    failure.detail, self.retry.expire_seconds
+                                ),
+                                ..failure
+                            };
+                            given_up.push((entry, failure))
+                        }
+                        AfterFailure::RetryAt(at) => retries.push(Retry {
+                            entry,
+                            notify: self.retry.delay_notice_due(
+                                entry.created_at,
+                                entry.delay_notice_at,
+                                now,
+                            ),
+                            failure,
+                            at,
+                        }),
+                    }
+                }
+            }
+        }
+        let sender = entries.first().map_or("", |e| e.sender.as_str());
+        let mut settled = Settled {
+            delivered: delivered.len(),
+            deferred: retries.len(),
+            ..Settled::default()
+        };
+        if sender.is_empty() {
+            for (entry, failure) in &given_up {
+                tracing::warn!(
+                    entry = entry.id.0,
+                    recipient = %entry.recipient,
+                    problem = %failure.detail,
+                    "dropping an undeliverable message from <> (no notification about a notification)"
+                );
+            }
+            settled.dropped = given_up.len();
+            for retry in &mut retries {
+                retry.notify = false;
+            }
+        } else {
+            settled.bounced = given_up.len();
+            settled.delay_notices = retries.iter().filter(|r| r.notify).count();
+        }
+
+        let mut report = Vec::new();
+        if !sender.is_empty() {
+            report.extend(given_up.iter().map(|(entry, failure)| DsnRecipient {
+                recipient: entry.recipient.clone(),
+                action: DsnAction::Failed,
+                failure: failure.clone(),
+                last_attempt: now,
+                will_retry_until: None,
+            }));
+            report.extend(retries.iter().filter(|r| r.notify).map(|r| DsnRecipient {
+                recipient: r.entry.recipient.clone(),
+                action: DsnAction::Delayed,
+                failure: r.failure.clone(),
+                last_attempt: now,
+                will_retry_until: Some(self.retry.expires_at(r.entry.created_at)),
+            }));
+        }
+        let notice = if report.is_empty() {
+            None
+        } else {
+            let arrival = entries.iter().map(|e| e.created_at).min().unwrap_or(now);
+            let unique = uuid::Uuid::new_v4().to_string();
+            Some(build_dsn(&DsnReport {
+                reporting_mta: &self.hostname,
+                original_sender: sender,
+                arrival,
+                now,
+                unique: &unique,
+                recipients: report,
+                original: message,
+            }))
+        };
+
+        let route = match &notice {
+            Some(_) => self.notice_route(sender).await?,
+            None => NoticeRoute::Nowhere,
+        };
+        if let (Some(notice), NoticeRoute::Inbox(inbox)) = (&notice, &route) {
+            self.mailstore
+                .deliver(&[*inbox], notice, MessageFlags::default())
+                .await?;
+        }
+
+        let mut tx = self.store.begin().await?;
+        if let (Some(notice), NoticeRoute::Remote) = (&notice, &route) {
+            let body = tx.put_body(&BodyHash::of(notice), notice, 1, now).await?;
+            tx.insert_queue_entry(body, "", sender, now).await?;
+        }
+        let finished: Vec<_> = delivered
+            .iter()
+            .copied()
+            .chain(given_up.iter().map(|(e, _)| e.id))
+            .collect();
+        release_finished(&mut tx, &finished, &self.lease.owner).await?;
+        for retry in &retries {
+            tx.defer_leased_queue_entry(
+                retry.entry.id,
+                &self.lease.owner,
+                retry.at,
+                &retry.failure.last_error(),
+                retry.failure.remote.as_deref(),
+                retry.notify.then_some(now),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+
+        if notice.is_some() {
+            let action = if given_up.is_empty() {
+                "delayed"
+            } else {
+                "failed"
+            };
+            metrics::counter!("congvu_queue_notifications_total", "action" => action).increment(1);
+        }
+        Ok(settled)
+    }
+
+    /// Where a notification to `sender` goes: a local official's INBOX when the sender's
+    /// domain is one of ours, the queue otherwise.
+    async fn notice_route(&self, sender: &str) -> Result<NoticeRoute, QueueError> {
+        let address = sender.to_lowercase();
+        let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+        let mut conn = self.store.read().await?;
+        if conn.domain_by_name(domain).await?.is_none() {
+            return Ok(NoticeRoute::Remote);
+        }
+        match conn.official_inbox_at(&address).await? {
+            Some(inbox) => Ok(NoticeRoute::Inbox(inbox)),
+            None => {
+                tracing::warn!(
+                    sender = %sender,
+                    "no local official receives mail at the sender address; the delivery status notification is dropped"
+                );
+                Ok(NoticeRoute::Nowhere)
+            }
+        }
+    }
+}
+
+/// Deletes the entries this node still holds among `ids` and releases their bodies, in the
+/// caller's transaction.
+async fn release_finished(
+    tx: &mut Conn,
+    ids: &[super::QueueEntryId],
+    owner: &str,
+) -> Result<(), QueueError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let bodies = tx.delete_leased_queue_entries(ids, owner).await?;
+    let mut holders: HashMap<_, i64> = HashMap::new();
+    for body in bodies {
+        *holders.entry(body).or_default() += 1;
+    }
+    for (body, count) in holders {
+        tx.release_body(body, count).await?;
+    }
+    Ok(())
+}

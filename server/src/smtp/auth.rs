@@ -1,0 +1,143 @@
+//! AUTH PLAIN (RFC 4616) and LOGIN on the submission ports, after TLS only. Officials log
+//! in with their login or any of their addresses; the password check is the directory's, with
+//! the same lockout and source throttling as LDAP and IMAP.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN};
+
+use super::reply::{self, Reply};
+use super::session::{End, Next, Session, MAX_AUTH_LINE};
+use crate::directory::{LoginName, LoginOutcome, Principal};
+
+/// RFC 4954 §4: "334 " with a base64 challenge; LOGIN's are "Username:" and "Password:".
+const PLAIN_CHALLENGE: &str = "334 \r\n";
+const USERNAME_CHALLENGE: &str = "334 VXNlcm5hbWU6\r\n";
+const PASSWORD_CHALLENGE: &str = "334 UGFzc3dvcmQ6\r\n";
+
+/// What a SASL exchange produced.
+enum Credentials {
+    Given { user: String, password: String },
+    Refused(Reply),
+}
+
+/// AUTH: runs the exchange, then the password check.
+pub async fn authenticate(
+    session: &mut Session<'_>,
+    mechanism: u64,
+    initial: &str,
+) -> Result<Next, End> {
+    let credentials = if mechanism == AUTH_PLAIN {
+        plain(session, initial).await?
+    } else if mechanism == AUTH_LOGIN {
+        login(session, initial).await?
+    } else {
+        Credentials::Refused(reply::AUTH_MECHANISM)
+    };
+    let (user, password) = match credentials {
+        Credentials::Given { user, password } => (user, password),
+        Credentials::Refused(refusal) => return Ok(session.respond(refusal)),
+    };
+    let outcome = session
+        .service
+        .authenticator
+        .login_official(&LoginName::parse(&user), &password, session.peer.ip())
+        .await;
+    match outcome {
+        Ok(LoginOutcome::Accepted(principal)) => match *principal {
+            Principal::Official(official) => {
+                tracing::info!(login = %official.login, peer = %session.peer, "SMTP AUTH accepted");
+                session.official = Some(official);
+                Ok(session.respond(reply::AUTH_OK))
+            }
+            Principal::Service(_) => Ok(failed(session)),
+        },
+        Ok(LoginOutcome::Refused) => Ok(failed(session)),
+        Err(error) => {
+            tracing::error!(%error, "SMTP AUTH could not be checked");
+            Ok(session.respond(reply::TRY_LATER))
+        }
+    }
+}
+
+fn failed(session: &mut Session<'_>) -> Next {
+    session.auth_failures += 1;
+    if session.auth_failures >= session.service.settings.max_auth_failures {
+        session.respond_raw(&reply::AUTH_TOO_MANY.to_wire());
+        return Next::Close;
+    }
+    session.respond(reply::AUTH_FAILED)
+}
+
+/// PLAIN: `authzid NUL authcid NUL passwd`, in the initial response or after a challenge.
+async fn plain(session: &mut Session<'_>, initial: &str) -> Result<Credentials, End> {
+    let response = if initial.is_empty() {
+        match response(session, PLAIN_CHALLENGE).await? {
+            Ok(bytes) => bytes,
+            Err(refusal) => return Ok(Credentials::Refused(refusal)),
+        }
+    } else {
+        match decode(initial) {
+            Ok(bytes) => bytes,
+            Err(refusal) => return Ok(Credentials::Refused(refusal)),
+        }
+    };
+    let mut parts = response.split(|&b| b == 0);
+    let (Some(authz), Some(user), Some(password), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Ok(Credentials::Refused(reply::AUTH_MALFORMED));
+    };
+    // Acting for someone else is not offered: the identity must be the login's own.
+    if !authz.is_empty() && authz != user {
+        return Ok(Credentials::Refused(reply::AUTH_FAILED));
+    }
+    Ok(match (String::from_utf8(user.to_vec()), String::from_utf8(password.to_vec())) {
+        (Ok(user), Ok(password)) => Credentials::Given { user, password },
+        _ => Credentials::Refused(reply::AUTH_MALFORMED),
+    })
+}
+
+/// LOGIN: the user name (possibly in the initial response), then the password.
+async fn login(session: &mut Session<'_>, initial: &str) -> Result<Credentials, End> {
+    let user = if initial.is_empty() {
+        response(session, USERNAME_CHALLENGE).await?
+    } else {
+        decode(initial)
+    };
+    let user = match user {
+        Ok(user) => user,
+        Err(refusal) => return Ok(Credentials::Refused(refusal)),
+    };
+    let password = match response(session, PASSWORD_CHALLENGE).await? {
+        Ok(password) => password,
+        Err(refusal) => return Ok(Credentials::Refused(refusal)),
+    };
+    Ok(match (String::from_utf8(user), String::from_utf8(password)) {
+        (Ok(user), Ok(password)) => Credentials::Given { user, password },
+        _ => Credentials::Refused(reply::AUTH_MALFORMED),
+    })
+}
+
+/// Sends a challenge and reads the client's base64 answer; `*` cancels (RFC 4954 §4).
+async fn response(
+    session: &mut Session<'_>,
+    challenge: &str,
+) -> Result<Result<Vec<u8>, Reply>, End> {
+    session.respond_raw(challenge);
+    let line = session.next_line(MAX_AUTH_LINE).await?;
+    let text = String::from_utf8_lossy(&line[..line.len() - 2]).into_owned();
+    if text.trim() == "*" {
+        return Ok(Err(reply::AUTH_CANCELLED));
+    }
+    Ok(decode(&text))
+}
+
+fn decode(text: &str) -> Result<Vec<u8>, Reply> {
+    let text = text.trim();
+    // RFC 4954 §4: "=" is an empty initial response.
+    if text == "=" {
+        return Ok(Vec::new());
+    }
+    STANDARD.decode(text).map_err(|_| reply::AUTH_MALFORMED)
+}

@@ -1,0 +1,187 @@
+//! SMTP framing, sans-IO: command lines and the DATA stream. Both take whatever bytes have
+//! arrived and answer "need more" on a partial frame, so the result never depends on how the
+//! input was split into reads (the tests feed every split).
+//!
+//! Only CRLF ends a line, and only `CRLF . CRLF` ends DATA (RFC 5321 §4.1.1.4): a bare CR or
+//! LF anywhere is reported, never taken as a line end, which is what defeats SMTP smuggling
+//! (a second message hidden behind `LF . CRLF` or `CR . CR` in the first).
+
+/// The outcome of looking for one command line at the start of a buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineStatus {
+    /// A whole line of this many bytes, CRLF included.
+    Line(usize),
+    /// No line end yet and still under the limit.
+    NeedMore,
+    /// No line end within the limit.
+    TooLong,
+    /// A line of this many bytes (LF included) holding a CR or LF that is not part of CRLF.
+    BareNewline(usize),
+}
+
+/// Finds the first line in `buf`, at most `max` bytes long including CRLF.
+pub fn command_line(buf: &[u8], max: usize) -> LineStatus {
+    let window = &buf[..buf.len().min(max)];
+    match memchr(b'\n', window) {
+        Some(lf) => {
+            let line = &buf[..=lf];
+            let crlf = lf > 0 && buf[lf - 1] == b'\r';
+            let inner = &line[..if crlf { lf - 1 } else { lf }];
+            if !crlf || inner.contains(&b'\r') {
+                LineStatus::BareNewline(lf + 1)
+            } else {
+                LineStatus::Line(lf + 1)
+            }
+        }
+        None if buf.len() >= max => LineStatus::TooLong,
+        None => LineStatus::NeedMore,
+    }
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+/// What was wrong with a message, found while reading it; the message is refused whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataFault {
+    /// Larger than the limit; reading went on without keeping the bytes.
+    TooLarge,
+    /// A CR or LF not part of CRLF.
+    BareNewline,
+    /// A line longer than the limit (RFC 5321 §4.5.3.1.6: 1000 octets with CRLF).
+    LineTooLong,
+}
+
+/// Reads a DATA stream: removes dot-stuffing, stops at `CRLF . CRLF`, keeps at most
+/// `max_size` bytes and checks every line.
+#[derive(Debug)]
+pub struct DataReader {
+    max_size: usize,
+    max_line: usize,
+    message: Vec<u8>,
+    fault: Option<DataFault>,
+    /// The line being read: its first bytes (enough to recognise `.CRLF`), its length so far
+    /// and its last byte.
+    line_head: [u8; 3],
+    line_len: usize,
+    last: u8,
+    /// Whether the previous line ended with CRLF: only then may `.CRLF` end the data.
+    after_crlf: bool,
+}
+
+impl DataReader {
+    /// A reader for one message.
+    pub fn new(max_size: usize, max_line: usize) -> DataReader {
+        DataReader {
+            max_size,
+            max_line,
+            message: Vec::new(),
+            fault: None,
+            line_head: [0; 3],
+            line_len: 0,
+            last: 0,
+            // DATA's own line ended with CRLF.
+            after_crlf: true,
+        }
+    }
+
+    /// Takes bytes from `input`. Returns `Some(n)` when the end of data was found after `n`
+    /// bytes (the rest belongs to the next command), `None` when all of `input` was taken
+    /// and more is needed.
+    pub fn feed(&mut self, input: &[u8]) -> Option<usize> {
+        let mut at = 0;
+        while at < input.len() {
+            let rest = &input[at..];
+            let (piece, ends_line) = match memchr(b'\n', rest) {
+                Some(lf) => (&rest[..=lf], true),
+                None => (rest, false),
+            };
+            at += piece.len();
+            if self.take(piece, ends_line) {
+                return Some(at);
+            }
+        }
+        None
+    }
+
+    /// The message read, or why it is refused. Call after [`DataReader::feed`] found the end.
+    pub fn finish(self) -> Result<Vec<u8>, DataFault> {
+        match self.fault {
+            Some(fault) => Err(fault),
+            None => Ok(self.message),
+        }
+    }
+
+    /// Takes one piece of a line; returns true at the end-of-data line.
+    fn take(&mut self, piece: &[u8], ends_line: bool) -> bool {
+        let start = self.line_len;
+        for (i, &b) in piece.iter().enumerate().take(3usize.saturating_sub(start)) {
+            self.line_head[start + i] = b;
+        }
+        // A CR inside the line (not the one before its LF) is bare.
+        let body_end = if ends_line { piece.len() - 1 } else { piece.len() };
+        let mut prev = self.last;
+        for &b in &piece[..body_end] {
+            if prev == b'\r' {
+                self.fault(DataFault::BareNewline);
+            }
+            prev = b;
+        }
+        self.line_len += piece.len();
+        if let Some(&b) = piece.last() {
+            self.last = b;
+        }
+        if !ends_line {
+            if self.line_len > self.max_line {
+                self.fault(DataFault::LineTooLong);
+            }
+            self.keep(piece, start);
+            return false;
+        }
+        let crlf = prev == b'\r';
+        if !crlf {
+            self.fault(DataFault::BareNewline);
+        }
+        let is_end = crlf && self.after_crlf && self.line_len == 3 && self.line_head[0] == b'.';
+        if !is_end {
+            if self.line_len > self.max_line {
+                self.fault(DataFault::LineTooLong);
+            }
+            self.keep(piece, start);
+        }
+        self.after_crlf = crlf;
+        self.line_len = 0;
+        self.last = 0;
+        is_end
+    }
+
+    /// Appends a piece of a line that began `start` bytes earlier, removing the stuffed dot
+    /// (RFC 5321 §4.5.2), unless the message is already refused.
+    fn keep(&mut self, piece: &[u8], start: usize) {
+        if self.fault.is_some() {
+            return;
+        }
+        let piece = if start == 0 && piece.first() == Some(&b'.') {
+            &piece[1..]
+        } else {
+            piece
+        };
+        if self.message.len() + piece.len() > self.max_size {
+            self.fault(DataFault::TooLarge);
+            return;
+        }
+        self.message.extend_from_slice(piece);
+    }
+
+    fn fault(&mut self, fault: DataFault) {
+        if self.fault.is_none() {
+            self.fault = Some(fault);
+            // The bytes are not needed any more: free them now, not at the end of the data.
+            self.message = Vec::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

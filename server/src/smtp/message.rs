@@ -1,0 +1,231 @@
+//! DATA and BDAT: reading the message (bounded, within a deadline), the checks made on the
+//! whole message, the trace headers, and handing it to the intake. `250` is sent only once
+//! the intake says the message is committed and synced.
+
+use std::fmt::Write as _;
+
+use tokio::time::Instant;
+
+use super::framing::DataReader;
+use super::reply::{self, Reply};
+use super::session::{End, Next, Session};
+use crate::mailstore::message::header_facts;
+use crate::mailstore::{Incoming, Submission};
+
+/// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with CRLF.
+const MAX_TEXT_LINE: usize = 1000;
+/// RFC 5321 §6.3: a message that has passed this many hosts is looping.
+const MAX_HOPS: usize = 50;
+
+/// DATA: 354, the message up to `CRLF.CRLF`, then the verdict.
+pub async fn data(session: &mut Session<'_>) -> Result<Next, End> {
+    session.respond(reply::START_DATA);
+    let settings = &session.service.settings;
+    let deadline = Instant::now() + settings.data_timeout;
+    let mut reader = DataReader::new(settings.max_message_bytes, MAX_TEXT_LINE);
+    loop {
+        match reader.feed(session.input()) {
+            Some(used) => {
+                let _ = session.input().split_to(used);
+                break;
+            }
+            None => {
+                session.input().clear();
+                session.read_more(deadline, false).await?;
+            }
+        }
+    }
+    match reader.finish() {
+        Ok(message) => Ok(finish(session, message).await),
+        Err(fault) => {
+            session.envelope = None;
+            Ok(session.respond(reply::for_data_fault(fault)))
+        }
+    }
+}
+
+/// BDAT (RFC 3030): a chunk of exactly `size` bytes; the last one ends the message.
+pub async fn bdat(session: &mut Session<'_>, size: usize, last: bool) -> Result<Next, End> {
+    let deadline = Instant::now() + session.service.settings.data_timeout;
+    let request = smtp_proto::Request::<String>::Bdat {
+        chunk_size: size,
+        is_last: last,
+    };
+    if let Some(refusal) = session.gate(&request) {
+        session.skip(size, deadline).await?;
+        return Ok(session.respond(refusal));
+    }
+    let max = session.service.settings.max_message_bytes;
+    let envelope = session.envelope.as_mut().expect("the gate passed only with a transaction");
+    let held = envelope.chunks.get_or_insert_with(Vec::new).len();
+    let fits = !envelope.chunks_too_large && held + size <= max;
+    if fits {
+        let mut chunk = Vec::with_capacity(size.min(1 << 20));
+        while chunk.len() < size {
+            if session.input().is_empty() {
+                session.read_more(deadline, false).await?;
+            }
+            let input = session.input();
+            let take = (size - chunk.len()).min(input.len());
+            chunk.extend_from_slice(&input.split_to(take));
+        }
+        let envelope = session.envelope.as_mut().expect("still in the transaction");
+        envelope.chunks.get_or_insert_with(Vec::new).extend_from_slice(&chunk);
+    } else {
+        envelope.chunks_too_large = true;
+        envelope.chunks = Some(Vec::new());
+        session.skip(size, deadline).await?;
+    }
+    if !last {
+        return Ok(session.respond(reply::chunk_received(size)));
+    }
+    let envelope = session.envelope.as_mut().expect("still in the transaction");
+    if envelope.chunks_too_large {
+        session.envelope = None;
+        return Ok(session.respond(reply::SIZE_EXCEEDED));
+    }
+    let message = envelope.chunks.take().unwrap_or_default();
+    Ok(finish(session, message).await)
+}
+
+/// Checks the whole message, adds the trace headers and stores it; ends the transaction.
+async fn finish(session: &mut Session<'_>, message: Vec<u8>) -> Next {
+    let verdict = store(session, message).await;
+    session.envelope = None;
+    session.respond(verdict)
+}
+
+async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
+    let Some(envelope) = session.envelope.as_ref() else {
+        return reply::NEED_MAIL;
+    };
+    if hops(&message) > MAX_HOPS {
+        return reply::TOO_MANY_HOPS;
+    }
+    let facts = header_facts(&message);
+    let service = session.service;
+    let index = match service.recipients.current().await {
+        Ok(index) => index,
+        Err(error) => {
+            tracing::error!(%error, "recipient index unavailable");
+            return reply::TRY_LATER;
+        }
+    };
+    let mut submission = None;
+    if let Some(official) = &session.official {
+        let owned = !facts.from.is_empty()
+            && facts.from.iter().all(|a| index.may_send_as(official.id, a));
+        if !owned {
+            return reply::FROM_NOT_OWNED;
+        }
+        submission = index.agency_of(official.id).map(|agency| Submission {
+            agency,
+            signed: facts.smime_signed,
+        });
+    }
+    // A message to one official that would not fit is refused whole (RFC 5321 §4.2.5: 552).
+    if let ([(official, quota)], []) = (envelope.direct.as_slice(), envelope.remote.as_slice()) {
+        if envelope.local.len() == 1 && *quota > 0 {
+            match service.mailstore.usage(*official).await {
+                Ok(used) if used + message.len() as i64 > *quota => return reply::MAILBOX_FULL,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(%error, "cannot read mailbox usage");
+                    return reply::TRY_LATER;
+                }
+            }
+        }
+    }
+    let id = queue_id();
+    let trace = received(session, &id, &envelope.recipients);
+    let mut remote_message = Vec::new();
+    if !envelope.remote.is_empty() {
+        remote_message.reserve(trace.len() + message.len());
+        remote_message.extend_from_slice(trace.as_bytes());
+        remote_message.extend_from_slice(&message);
+    }
+    let mut local_message = Vec::new();
+    if !envelope.local.is_empty() {
+        let return_path = format!("Return-Path: <{}>\r\n", envelope.sender);
+        local_message.reserve(return_path.len() + trace.len() + message.len());
+        local_message.extend_from_slice(return_path.as_bytes());
+        local_message.extend_from_slice(trace.as_bytes());
+        local_message.extend_from_slice(&message);
+    }
+    drop(message);
+    let incoming = Incoming {
+        sender: envelope.sender.clone(),
+        local: envelope.local.clone(),
+        local_message,
+        remote: envelope.remote.clone(),
+        remote_message,
+        submission,
+    };
+    match service.intake.accept(incoming).await {
+        Ok(stored) => {
+            tracing::info!(
+                %id, peer = %session.peer, delivered = stored.delivered, queued = stored.queued,
+                "message accepted"
+            );
+            reply::accepted(&id)
+        }
+        Err(error) => {
+            tracing::error!(%error, %id, "message could not be stored");
+            reply::TRY_LATER
+        }
+    }
+}
+
+/// `Received:` (RFC 5321 §4.4), with the protocol named as in RFC 3848.
+fn received(session: &Session<'_>, id: &str, recipients: &[String]) -> String {
+    let helo = session.greeting.as_ref().map_or("unknown", |g| g.name.as_str());
+    let extended = session.greeting.as_ref().is_some_and(|g| g.extended);
+    let protocol = match (extended, session.tls, session.official.is_some()) {
+        (false, _, _) => "SMTP",
+        (true, false, false) => "ESMTP",
+        (true, true, false) => "ESMTPS",
+        (true, false, true) => "ESMTPA",
+        (true, true, true) => "ESMTPSA",
+    };
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap_or_default();
+    let mut header = format!(
+        "Received: from {} ([{}])\r\n\tby {} (congvu) with {protocol} id {id}",
+        sanitize(helo),
+        session.peer.ip(),
+        session.service.settings.hostname
+    );
+    // Naming the recipient is useful for one, and would disclose a list's members for many.
+    if let [one] = recipients {
+        let _ = write!(header, "\r\n\tfor <{}>", sanitize(one));
+    }
+    let _ = write!(header, "; {now}\r\n");
+    header
+}
+
+/// A value from the client made safe for a header: printable, no line breaks, bounded.
+fn sanitize(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(255)
+        .collect()
+}
+
+/// How many `Received:` fields the header block holds.
+fn hops(message: &[u8]) -> usize {
+    let header_end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(message.len());
+    message[..header_end]
+        .split(|&b| b == b'\n')
+        .filter(|line| line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"received:"))
+        .count()
+}
+
+/// A short random id naming the message in replies and logs.
+fn queue_id() -> String {
+    format!("{:012X}", rand::random::<u64>() & 0xFFFF_FFFF_FFFF)
+}

@@ -1,0 +1,380 @@
+//! One SMTP connection: the read loop, the gate every command passes, EHLO/HELO, STARTTLS
+//! and the small commands. Replies are buffered and flushed whenever the session is about to
+//! wait for input, so a pipelining client gets a whole group's replies in one write
+//! (RFC 2920 §3.1).
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use smtp_proto::Request;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::framing::{command_line, LineStatus};
+use super::reply::{self, Reply};
+use super::{auth, envelope, message, SmtpService};
+use crate::directory::Official;
+use crate::net::{Connection, ListenerKind, Stream};
+
+/// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with CRLF.
+const MAX_COMMAND_LINE: usize = 512;
+/// RFC 4954 §4: AUTH lines and SASL responses may reach 12,288 octets.
+pub(super) const MAX_AUTH_LINE: usize = 12_288;
+
+/// Why a session ended before the client said QUIT.
+#[derive(Debug)]
+pub(super) enum End {
+    /// The client closed the connection or the network failed.
+    Gone,
+    /// The session must close after telling the client this.
+    Reply(Reply),
+}
+
+/// What the loop does after a command.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Next {
+    Continue,
+    Close,
+}
+
+/// The client's EHLO or HELO.
+#[derive(Debug, Clone)]
+pub(super) struct Greeting {
+    pub name: String,
+    /// EHLO (extensions advertised, pipelining allowed) rather than HELO.
+    pub extended: bool,
+}
+
+pub(super) struct Session<'a> {
+    pub service: &'a SmtpService,
+    kind: ListenerKind,
+    pub peer: SocketAddr,
+    stream: Option<Stream>,
+    input: BytesMut,
+    output: Vec<u8>,
+    shutdown: CancellationToken,
+    pub greeting: Option<Greeting>,
+    pub tls: bool,
+    /// The official who authenticated, on submission ports.
+    pub official: Option<Official>,
+    /// The mail transaction in progress.
+    pub envelope: Option<envelope::Envelope>,
+    errors: u32,
+    pub auth_failures: u32,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(service: &'a SmtpService, conn: Connection) -> Session<'a> {
+        let tls = matches!(conn.stream, Stream::Tls(_));
+        Session {
+            service,
+            kind: conn.kind,
+            peer: conn.peer,
+            stream: Some(conn.stream),
+            input: BytesMut::with_capacity(4096),
+            output: Vec::with_capacity(1024),
+            shutdown: conn.shutdown,
+            greeting: None,
+            tls,
+            official: None,
+            envelope: None,
+            errors: 0,
+            auth_failures: 0,
+        }
+    }
+
+    /// Whether this is a submission port (587 or 465), where officials authenticate.
+    pub fn is_submission(&self) -> bool {
+        matches!(
+            self.kind,
+            ListenerKind::Submission | ListenerKind::Submissions
+        )
+    }
+
+    pub async fn run(mut self) {
+        self.output
+            .extend_from_slice(reply::greeting(&self.service.settings.hostname).as_bytes());
+        loop {
+            let line = match self.next_line(MAX_AUTH_LINE).await {
+                Ok(line) => line,
+                Err(end) => return self.close(end).await,
+            };
+            match self.command(&line).await {
+                Ok(Next::Continue) => {}
+                Ok(Next::Close) => return self.close(End::Gone).await,
+                Err(end) => return self.close(end).await,
+            }
+        }
+    }
+
+    /// Parses and runs one command line.
+    async fn command(&mut self, line: &[u8]) -> Result<Next, End> {
+        if line.len() > MAX_COMMAND_LINE && !starts_with_auth(line) {
+            return Ok(self.respond(reply::LINE_TOO_LONG));
+        }
+        let request = match Request::parse(&mut line.iter()) {
+            Ok(request) => request,
+            Err(error) => return Ok(self.respond(reply::for_parse_error(&error))),
+        };
+        if self.breaks_pipelining(&request) {
+            tracing::info!(peer = %self.peer, command = request.name(), "SMTP client pipelined where RFC 2920 forbids it");
+            return Err(End::Reply(reply::PIPELINING_REFUSED));
+        }
+        if let Request::Bdat {
+            chunk_size,
+            is_last,
+        } = request
+        {
+            // The chunk follows whatever the answer: it is read before the gate's verdict.
+            return message::bdat(self, chunk_size, is_last).await;
+        }
+        if let Some(refusal) = self.gate(&request) {
+            return Ok(self.respond(refusal));
+        }
+        match request {
+            Request::Ehlo { host } => Ok(self.hello(host, true)),
+            Request::Helo { host } => Ok(self.hello(host, false)),
+            Request::Mail { from } => Ok(envelope::mail(self, from).await),
+            Request::Rcpt { to } => Ok(envelope::rcpt(self, to).await),
+            Request::Data => message::data(self).await,
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => auth::authenticate(self, mechanism, &initial_response).await,
+            Request::StartTls => self.start_tls().await,
+            Request::Rset => {
+                self.envelope = None;
+                Ok(self.respond(reply::RESET))
+            }
+            Request::Noop { .. } => Ok(self.respond(reply::OK)),
+            Request::Vrfy { .. } => Ok(self.respond(reply::VRFY_NOTHING)),
+            Request::Expn { .. } => Ok(self.respond(reply::EXPN_NOTHING)),
+            Request::Help { .. } => Ok(self.respond(reply::HELP)),
+            Request::Quit => {
+                self.respond(reply::BYE);
+                Ok(Next::Close)
+            }
+            Request::Lhlo { .. } => Ok(self.respond(reply::UNKNOWN_COMMAND)),
+            Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
+                Ok(self.respond(reply::NOT_IMPLEMENTED))
+            }
+            Request::Bdat { .. } => Ok(Next::Continue),
+        }
+    }
+
+    /// The one check of whether `request` is allowed in this state, for this client.
+    pub fn gate<T>(&self, request: &Request<T>) -> Option<Reply> {
+        let in_transaction = self.envelope.is_some();
+        match request {
+            Request::Mail { .. } if self.greeting.is_none() => Some(reply::NEED_HELO),
+            Request::Mail { .. } if self.is_submission() && self.official.is_none() => {
+                Some(reply::AUTH_REQUIRED)
+            }
+            Request::Mail { .. } if in_transaction => Some(reply::NESTED_MAIL),
+            Request::Rcpt { .. } if !in_transaction => Some(reply::NEED_MAIL),
+            Request::Data | Request::Bdat { .. } => match &self.envelope {
+                None => Some(reply::NEED_MAIL),
+                Some(e) if !e.has_recipients() => Some(reply::NEED_RCPT),
+                Some(e) if e.chunked() && matches!(request, Request::Data) => {
+                    Some(reply::BDAT_MIXED)
+                }
+                Some(_) => None,
+            },
+            Request::Auth { .. } if !self.is_submission() => Some(reply::AUTH_NOT_HERE),
+            Request::Auth { .. } if self.greeting.is_none() => Some(reply::NEED_HELO),
+            Request::Auth { .. } if !self.tls => Some(reply::TLS_REQUIRED_FOR_AUTH),
+            Request::Auth { .. } if self.official.is_some() => Some(reply::ALREADY_AUTHENTICATED),
+            Request::Auth { .. } if in_transaction => Some(reply::NESTED_MAIL),
+            Request::StartTls if self.tls => Some(reply::TLS_ACTIVE),
+            Request::StartTls if self.service.tls.is_none() => Some(reply::TLS_UNAVAILABLE),
+            _ => None,
+        }
+    }
+
+    /// RFC 2920 §3.1: EHLO, HELO, DATA, VRFY, EXPN, NOOP, STARTTLS and AUTH end a group — a
+    /// client must wait for their reply — and a client that greeted with HELO may not
+    /// pipeline at all. Unauthenticated clients that send on regardless are refused (the
+    /// bytes after STARTTLS are the CVE-2011-0411 injection).
+    fn breaks_pipelining<T>(&self, request: &Request<T>) -> bool {
+        if self.input.is_empty() || self.official.is_some() {
+            return false;
+        }
+        let ends_group = matches!(
+            request,
+            Request::Ehlo { .. }
+                | Request::Helo { .. }
+                | Request::Data
+                | Request::Vrfy { .. }
+                | Request::Expn { .. }
+                | Request::Noop { .. }
+                | Request::StartTls
+                | Request::Auth { .. }
+        );
+        let may_pipeline = self.greeting.as_ref().is_some_and(|g| g.extended);
+        ends_group || !may_pipeline
+    }
+
+    /// EHLO or HELO: a new greeting ends any transaction (RFC 5321 §4.1.4).
+    fn hello(&mut self, host: Cow<'_, str>, extended: bool) -> Next {
+        self.envelope = None;
+        self.greeting = Some(Greeting {
+            name: host.into_owned(),
+            extended,
+        });
+        let hostname = &self.service.settings.hostname;
+        if !extended {
+            let text = format!("250 {hostname}\r\n");
+            self.output.extend_from_slice(text.as_bytes());
+            return Next::Continue;
+        }
+        let mut lines = vec![
+            hostname.clone(),
+            "PIPELINING".into(),
+            format!("SIZE {}", self.service.settings.max_message_bytes),
+            "8BITMIME".into(),
+            "SMTPUTF8".into(),
+            "ENHANCEDSTATUSCODES".into(),
+            "CHUNKING".into(),
+        ];
+        if !self.tls && self.service.tls.is_some() {
+            lines.push("STARTTLS".into());
+        }
+        if self.is_submission() && self.tls && self.official.is_none() {
+            lines.push("AUTH PLAIN LOGIN".into());
+        }
+        let last = lines.len() - 1;
+        for (i, line) in lines.iter().enumerate() {
+            let sep = if i == last { ' ' } else { '-' };
+            self.output
+                .extend_from_slice(format!("250{sep}{line}\r\n").as_bytes());
+        }
+        Next::Continue
+    }
+
+    /// STARTTLS (RFC 3207): the handshake, then a fresh session state (§4.2).
+    async fn start_tls(&mut self) -> Result<Next, End> {
+        self.respond(reply::READY_FOR_TLS);
+        self.flush().await?;
+        let Some(Stream::Plain(tcp)) = self.stream.take() else {
+            return Err(End::Gone);
+        };
+        let Some(acceptor) = self.service.tls.clone() else {
+            return Err(End::Gone);
+        };
+        let timeout = self.service.settings.command_timeout;
+        let tls = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => tls,
+            _ => return Err(End::Gone),
+        };
+        self.stream = Some(Stream::Tls(Box::new(tls)));
+        self.tls = true;
+        self.greeting = None;
+        self.envelope = None;
+        self.input.clear();
+        Ok(Next::Continue)
+    }
+
+    /// Queues `reply`; closes the session once the client has earned too many errors.
+    pub fn respond(&mut self, reply: Reply) -> Next {
+        self.output.extend_from_slice(reply.to_wire().as_bytes());
+        if reply.is_error() {
+            self.errors += 1;
+            if self.errors >= self.service.settings.max_errors {
+                self.output
+                    .extend_from_slice(reply::TOO_MANY_ERRORS.to_wire().as_bytes());
+                return Next::Close;
+            }
+        }
+        Next::Continue
+    }
+
+    /// Queues a reply written as-is (SASL challenges).
+    pub fn respond_raw(&mut self, line: &str) {
+        self.output.extend_from_slice(line.as_bytes());
+    }
+
+    /// Sends the buffered replies.
+    pub async fn flush(&mut self) -> Result<(), End> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        let stream = self.stream.as_mut().ok_or(End::Gone)?;
+        stream
+            .write_all(&self.output)
+            .await
+            .map_err(|_| End::Gone)?;
+        self.output.clear();
+        Ok(())
+    }
+
+    /// The next CRLF-terminated line, at most `max` bytes, within the command deadline.
+    pub async fn next_line(&mut self, max: usize) -> Result<BytesMut, End> {
+        let deadline = Instant::now() + self.service.settings.command_timeout;
+        loop {
+            match command_line(&self.input, max) {
+                LineStatus::Line(n) => return Ok(self.input.split_to(n)),
+                LineStatus::NeedMore => self.read_more(deadline, true).await?,
+                LineStatus::TooLong => return Err(End::Reply(reply::LINE_TOO_LONG)),
+                LineStatus::BareNewline(_) => return Err(End::Reply(reply::BARE_NEWLINE)),
+            }
+        }
+    }
+
+    /// The bytes read and not yet used.
+    pub fn input(&mut self) -> &mut BytesMut {
+        &mut self.input
+    }
+
+    /// Flushes replies, then waits for more input until `deadline`. Between commands
+    /// (`idle`), a server shutdown ends the wait.
+    pub async fn read_more(&mut self, deadline: Instant, idle: bool) -> Result<(), End> {
+        self.flush().await?;
+        let stream = self.stream.as_mut().ok_or(End::Gone)?;
+        self.input.reserve(8192);
+        let read = tokio::time::timeout_at(deadline, stream.read_buf(&mut self.input));
+        let outcome = if idle {
+            tokio::select! {
+                outcome = read => outcome,
+                () = self.shutdown.cancelled() => return Err(End::Reply(reply::SHUTTING_DOWN)),
+            }
+        } else {
+            read.await
+        };
+        match outcome {
+            Err(_) => Err(End::Reply(reply::TIMEOUT)),
+            Ok(Ok(0)) | Ok(Err(_)) => Err(End::Gone),
+            Ok(Ok(_)) => Ok(()),
+        }
+    }
+
+    /// Reads and drops exactly `n` bytes (a refused BDAT chunk), within `deadline`.
+    pub async fn skip(&mut self, mut n: usize, deadline: Instant) -> Result<(), End> {
+        loop {
+            let here = n.min(self.input.len());
+            self.input.advance(here);
+            n -= here;
+            if n == 0 {
+                return Ok(());
+            }
+            self.read_more(deadline, false).await?;
+        }
+    }
+
+    /// Says goodbye if there is something to say, and closes.
+    async fn close(mut self, end: End) {
+        if let End::Reply(reply) = end {
+            self.output.extend_from_slice(reply.to_wire().as_bytes());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.flush()).await;
+        if let Some(mut stream) = self.stream.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), stream.shutdown()).await;
+        }
+    }
+}
+
+fn starts_with_auth(line: &[u8]) -> bool {
+    line.len() >= 5 && line[..5].eq_ignore_ascii_case(b"AUTH ")
+}

@@ -1,0 +1,106 @@
+//! SQL for delivering accepted mail: taking UIDs for many inboxes at once, inserting their
+//! message rows in multi-row statements, quota usage, and the per-agency submission counts.
+//! A circular to thousands of officials costs a few statements per few hundred recipients,
+//! all in the caller's one transaction.
+
+use super::{on_backend, Conn, StoreError};
+use crate::clock::UnixTime;
+use crate::directory::{AgencyId, OfficialId};
+use crate::mailstore::{BodyId, MailboxId, MessageFlags, Uid};
+
+/// Recipients per statement: well under SQLite's bound-parameter limit with six per row.
+const BATCH_ROWS: usize = 500;
+
+impl Conn {
+    /// Adds one message (`body`, `size` bytes) to the INBOX of each of `officials`, taking
+    /// each inbox's next UID and counting the bytes against its usage. Officials without an
+    /// inbox are skipped; returns where each copy landed.
+    pub async fn deliver_to_inboxes(
+        &mut self,
+        body: BodyId,
+        officials: &[OfficialId],
+        flags: MessageFlags,
+        size: u64,
+        now: UnixTime,
+    ) -> Result<Vec<(MailboxId, Uid)>, StoreError> {
+        let size = i64::try_from(size).map_err(|_| StoreError::Corrupt("message size".into()))?;
+        let mut landed = Vec::with_capacity(officials.len());
+        for chunk in officials.chunks(BATCH_ROWS) {
+            let taken: Vec<(i64, i64)> = on_backend!(self, c => {
+                let mut take = sqlx::QueryBuilder::new(
+                    "UPDATE mailboxes SET uidnext = uidnext + 1, used_bytes = used_bytes + ",
+                );
+                take.push_bind(size);
+                take.push(" WHERE role = 'inbox' AND official_id IN (");
+                let mut ids = take.separated(", ");
+                for official in chunk {
+                    ids.push_bind(official.0);
+                }
+                take.push(") RETURNING id, uidnext - 1");
+                take.build_query_as().fetch_all(&mut *c).await
+            })?;
+            if taken.is_empty() {
+                continue;
+            }
+            on_backend!(self, c => {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO mailbox_messages (mailbox_id, uid, body_id, flags, internal_date, size) ",
+                );
+                insert.push_values(&taken, |mut row, (mailbox, uid)| {
+                    row.push_bind(*mailbox)
+                        .push_bind(*uid)
+                        .push_bind(body.0)
+                        .push_bind(i64::from(flags.0))
+                        .push_bind(now.0)
+                        .push_bind(size);
+                });
+                insert.build().execute(&mut *c).await.map(|r| r.rows_affected())
+            })?;
+            for (mailbox, uid) in taken {
+                let uid = u32::try_from(uid)
+                    .map_err(|_| StoreError::Corrupt("UID space exhausted".into()))?;
+                landed.push((MailboxId(mailbox), Uid(uid)));
+            }
+        }
+        Ok(landed)
+    }
+
+    /// Bytes held in all of an official's mailboxes.
+    pub async fn mail_usage(&mut self, official: OfficialId) -> Result<i64, StoreError> {
+        let sql = "SELECT CAST(COALESCE(SUM(used_bytes), 0) AS BIGINT) FROM mailboxes WHERE official_id = $1";
+        let used: i64 = on_backend!(self, c => sqlx::query_scalar(sql).bind(official.0).fetch_one(&mut *c).await)?;
+        Ok(used)
+    }
+
+    /// Counts one submitted message for `agency` on `day` (YYYY-MM-DD), and whether it was
+    /// signed.
+    pub async fn count_submission(
+        &mut self,
+        agency: AgencyId,
+        day: &str,
+        signed: bool,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO submission_counts (agency_id, day, sent, signed) VALUES ($1, $2, 1, $3) \
+             ON CONFLICT (agency_id, day) DO UPDATE SET sent = submission_counts.sent + 1, \
+             signed = submission_counts.signed + excluded.signed";
+        on_backend!(self, c => sqlx::query(sql)
+            .bind(agency.0)
+            .bind(day)
+            .bind(i64::from(signed))
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Submitted and signed counts of one agency on one day.
+    pub async fn submission_count(
+        &mut self,
+        agency: AgencyId,
+        day: &str,
+    ) -> Result<(i64, i64), StoreError> {
+        let sql = "SELECT sent, signed FROM submission_counts WHERE agency_id = $1 AND day = $2";
+        let row: Option<(i64, i64)> = on_backend!(self, c => sqlx::query_as(sql).bind(agency.0).bind(day).fetch_optional(&mut *c).await)?;
+        Ok(row.unwrap_or((0, 0)))
+    }
+}
