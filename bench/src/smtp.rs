@@ -633,7 +633,8 @@ fn read_export(csv: &str) -> anyhow::Result<Vec<Official>> {
 }
 
 /// The distribution list of every official, as an administrator adds it: the list, then
-/// one `group add-member` per official.
+/// one `group add-member` per official, a few at a time (each call spends most of its time
+/// starting up and waiting for its commit, not on a core).
 fn seed_congvu_list(args: &SmtpArgs, config: &Path, officials: &[Official]) -> anyhow::Result<()> {
     let address = format!("{LIST_NAME}@{DOMAIN}");
     crate::admin::run(
@@ -651,18 +652,51 @@ fn seed_congvu_list(args: &SmtpArgs, config: &Path, officials: &[Official]) -> a
         ],
         None,
     )?;
-    for (i, official) in officials.iter().enumerate() {
-        crate::admin::run(
+    let next = AtomicUsize::new(0);
+    let added = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(official) = officials.get(i) else {
+                        return anyhow::Ok(());
+                    };
+                    add_member(args, config, &official.login)?;
+                    let n = added.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n % 1000 == 0 {
+                        println!("  {n} members");
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|worker| {
+            worker
+                .join()
+                .map_err(|_| anyhow::anyhow!("a group add-member thread panicked"))?
+        })
+    })
+}
+
+/// `group add-member`, retried when SQLite answers "database is locked" to one of several
+/// congvu-admin processes writing at once instead of waiting its turn.
+fn add_member(args: &SmtpArgs, config: &Path, login: &str) -> anyhow::Result<()> {
+    let mut attempts = 0;
+    loop {
+        let result = crate::admin::run(
             &args.admin,
             config,
-            &["group", "add-member", LIST_NAME, "--user", &official.login],
+            &["group", "add-member", LIST_NAME, "--user", login],
             None,
-        )?;
-        if (i + 1) % 1000 == 0 {
-            println!("  {} members", i + 1);
+        );
+        match result {
+            Err(e) if attempts < 20 && format!("{e}").contains("database is locked") => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(20 * attempts));
+            }
+            other => return other.map(drop),
         }
     }
-    Ok(())
 }
 
 /// Where the private Postfix instance keeps everything.

@@ -17,6 +17,7 @@ use crate::directory::{load_recipients, Authenticator, Directory, DirectoryError
 use crate::ldap::{LdapService, LdapSettings};
 use crate::mailstore::{Intake, Mailstore};
 use crate::net::tls::{self, TlsError};
+use crate::dkim::{DkimCache, DKIM_REFRESH};
 use crate::smtp::{SmtpService, SmtpSettings};
 use crate::net::{
     self, AcceptContext, BindError, Connection, ConnectionHandler, ConnectionLimits, ListenerKind,
@@ -151,10 +152,16 @@ impl RunningServer {
         )
         .await?;
         let mailstore = Mailstore::new(store.clone(), clock.clone());
-        let queue_wakeup = Arc::new(tokio::sync::Notify::new());
+        let queue = crate::queue::start(
+            config,
+            store.clone(),
+            clock.clone(),
+            shutdown.clone(),
+            &tracker,
+        );
         let intake = {
-            let wakeup = Arc::clone(&queue_wakeup);
-            Intake::start(store.clone(), clock.clone(), Arc::new(move || wakeup.notify_one()))
+            let queue = queue.clone();
+            Intake::start(store.clone(), clock.clone(), Arc::new(move || queue.wake()))
         };
         let smtp = SmtpService::new(
             SmtpSettings::from_config(config),
@@ -163,6 +170,7 @@ impl RunningServer {
             intake,
             mailstore.clone(),
             Some(tls.clone()),
+            DkimCache::load(directory.clone(), DKIM_REFRESH).await?,
         );
         let sessions = Arc::new(Sessions {
             hostname: config.server.hostname.clone(),
@@ -189,13 +197,6 @@ impl RunningServer {
                 ));
             }
         }
-        let queue = crate::queue::start(
-            config,
-            store.clone(),
-            clock.clone(),
-            shutdown.clone(),
-            &tracker,
-        );
         let services = Services {
             queue,
             directory,

@@ -119,8 +119,13 @@ impl ResolverCache<String, Txt> for Txts {
 async fn sign_and_verify(signers: &DkimSigners, name: &str, value: &str) -> Vec<DkimResult> {
     let mut message = signers.sign(MESSAGE.as_bytes()).expect("signed");
     message.extend_from_slice(MESSAGE.as_bytes());
+    verify(&message, name, value).await
+}
+
+/// Verifies every DKIM signature of `message` against the one record `name` = `value`.
+pub(crate) async fn verify(message: &[u8], name: &str, value: &str) -> Vec<DkimResult> {
     let txts = Txts::publishing(name, value);
-    let parsed = AuthenticatedMessage::parse(&message).unwrap();
+    let parsed = AuthenticatedMessage::parse(message).unwrap();
     MessageAuthenticator::new_cloudflare()
         .unwrap()
         .verify_dkim(Parameters::new(&parsed).with_txt_cache(&txts))

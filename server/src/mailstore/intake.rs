@@ -196,10 +196,8 @@ async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreE
         let body = tx
             .put_body(hash, message, incoming.remote.len() as i64, now)
             .await?;
-        for recipient in &incoming.remote {
-            tx.insert_queue_entry(body, &incoming.sender, recipient, now)
-                .await?;
-        }
+        tx.insert_queue_entries(body, &incoming.sender, &incoming.remote, now)
+            .await?;
         stored.queued = incoming.remote.len();
     }
     if let Some(submission) = incoming.submission {

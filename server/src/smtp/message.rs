@@ -113,6 +113,7 @@ async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
     };
     let mut submission = None;
     if let Some(official) = &session.official {
+        // Every official belongs to an agency; the index knows it for any it resolved.
         let owned = !facts.from.is_empty()
             && facts.from.iter().all(|a| index.may_send_as(official.id, a));
         if !owned {
@@ -137,7 +138,13 @@ async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
         }
     }
     let id = queue_id();
-    let trace = received(session, &id, &envelope.recipients);
+    let mut trace = received(session, &id, &envelope.recipients);
+    if submission.is_some() {
+        // Signed as submitted, below the trace header, so every copy carries the signature.
+        if let Some(signature) = service.dkim.current().await.sign(&message) {
+            trace.push_str(&String::from_utf8_lossy(&signature));
+        }
+    }
     let mut remote_message = Vec::new();
     if !envelope.remote.is_empty() {
         remote_message.reserve(trace.len() + message.len());

@@ -22,6 +22,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
+use crate::dkim::DkimCache;
 use crate::directory::{Authenticator, RecipientCache};
 use crate::mailstore::{Intake, Mailstore};
 use crate::net::{Connection, Refusal};
@@ -69,6 +70,8 @@ pub struct SmtpService {
     intake: Intake,
     mailstore: Mailstore,
     tls: Option<TlsAcceptor>,
+    /// Signs submitted mail for the domains that have a DKIM key.
+    dkim: DkimCache,
 }
 
 impl std::fmt::Debug for SmtpService {
@@ -89,6 +92,7 @@ impl SmtpService {
         intake: Intake,
         mailstore: Mailstore,
         tls: Option<TlsAcceptor>,
+        dkim: DkimCache,
     ) -> SmtpService {
         SmtpService {
             settings,
@@ -97,6 +101,7 @@ impl SmtpService {
             intake,
             mailstore,
             tls,
+            dkim,
         }
     }
 

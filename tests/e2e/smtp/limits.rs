@@ -242,7 +242,9 @@ async fn a_connection_past_the_per_address_limit_is_refused(backend: Backend) {
         return;
     };
     let addr = p.addr(ListenerKind::Smtp);
+    eprintln!("DEBUG addrs {:?}", p.server.listeners());
     let (mut first, greeting) = RawSmtp::connect(addr).await;
+    eprintln!("DEBUG local {:?}", first);
     assert_eq!(greeting.line(), "220 mail.vinhphuc.gov.vn ESMTP congvu");
     // The limit is per address, across listeners.
     let (_second, greeting) = RawSmtp::connect(p.addr(ListenerKind::Submission)).await;

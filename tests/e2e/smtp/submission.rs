@@ -3,10 +3,11 @@
 //! per-agency submission counts. lettre is the client where a real client's behaviour is
 //! the point.
 
-use congvu::directory::AgencyId;
+use congvu::directory::{Actor, AgencyId, DkimKey, DEFAULT_DKIM_KEY_BITS};
 use congvu::mailstore::utc_day;
 use congvu::net::ListenerKind;
 use congvu_tests::smtp::RawSmtp;
+use congvu_tests::smtp_sink::SmtpSink;
 use congvu_tests::Backend;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -20,7 +21,8 @@ smtp_tests!(
     auth_is_offered_and_accepted_only_after_tls,
     mail_requires_auth_and_wrong_passwords_close_the_session,
     sender_and_from_must_be_owned,
-    remote_recipients_are_queued_and_submissions_counted,
+    remote_recipients_are_queued_relayed_and_submissions_counted,
+    submitted_mail_is_dkim_signed_for_its_domain,
 );
 
 fn transport(p: &Province, kind: ListenerKind, who: (&str, &str)) -> AsyncSmtpTransport<Tokio1Executor> {
@@ -144,8 +146,9 @@ async fn sender_and_from_must_be_owned(backend: Backend) {
     assert_eq!(replies.last().unwrap().code, 250, "{replies:?}");
 }
 
-async fn remote_recipients_are_queued_and_submissions_counted(backend: Backend) {
-    let Some(p) = Province::start(backend).await else {
+async fn remote_recipients_are_queued_relayed_and_submissions_counted(backend: Backend) {
+    let sink = SmtpSink::builder().start().await;
+    let Some(p) = Province::start_with(backend, |c| c.queue.smart_host = Some(sink.smart_host())).await else {
         return;
     };
     let mut smtp = p.submission_as(ANNV).await;
@@ -162,18 +165,59 @@ async fn remote_recipients_are_queued_and_submissions_counted(backend: Backend) 
     let replies = send(&mut smtp, "annv@vinhphuc.gov.vn", &["vanlt@vinhphuc.gov.vn"], signed).await;
     assert_eq!(replies.last().unwrap().code, 250, "{replies:?}");
 
-    let services = p.server.services();
-    let mut conn = services.store.read().await.unwrap();
-    let queued = conn.queue_entries().await.unwrap();
-    let mut recipients: Vec<&str> = queued.iter().map(|e| e.recipient.as_str()).collect();
+    // The queue is woken by the commit: the relay sees one transaction for example.org.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sink.transactions().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "nothing relayed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let relayed = &sink.transactions()[0];
+    assert_eq!(relayed.mail_from, "annv@vinhphuc.gov.vn");
+    let mut recipients = relayed.rcpt_to.clone();
     recipients.sort();
     assert_eq!(recipients, ["other@example.org", "partner@example.org"]);
-    assert!(queued.iter().all(|e| e.sender == "annv@vinhphuc.gov.vn"));
-    let queued_body = services.mailstore.body(queued[0].body_id).await.unwrap().unwrap();
-    let text = String::from_utf8_lossy(&queued_body);
-    assert!(text.starts_with("Received: from laptop"), "no Return-Path on the queued copy: {text}");
+    let text = String::from_utf8_lossy(&relayed.data);
+    assert!(text.starts_with("Received: from laptop"), "no Return-Path on the relayed copy: {text}");
     assert!(text.ends_with(&body));
+    assert_eq!(p.inbox("vanlt").await.len(), 2);
 
+    let services = p.server.services();
+    let mut conn = services.store.read().await.unwrap();
     let agency: AgencyId = p.directory().official("annv").await.unwrap().agency_id;
     assert_eq!(conn.submission_count(agency, &utc_day(START)).await.unwrap(), (2, 1));
+}
+
+async fn submitted_mail_is_dkim_signed_for_its_domain(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    let key = DkimKey::generate(DEFAULT_DKIM_KEY_BITS).unwrap();
+    let record = p
+        .directory()
+        .set_dkim_key(&Actor::admin("it-snv"), "vinhphuc.gov.vn", Some("thu2026"), &key, false)
+        .await
+        .unwrap();
+    let mut smtp = p.submission_as(ANNV).await;
+    let body = message("annv@vinhphuc.gov.vn", "vanlt@vinhphuc.gov.vn", "co-chu-ky");
+    let replies = send(&mut smtp, "annv@vinhphuc.gov.vn", &["vanlt@vinhphuc.gov.vn"], &body).await;
+    assert_eq!(replies.last().unwrap().code, 250);
+    // From the alias's domain, which has no key: not signed.
+    let other = message("an.nguyen@snv.vinhphuc.gov.vn", "vanlt@vinhphuc.gov.vn", "khong-ky");
+    let replies = send(&mut smtp, "an.nguyen@snv.vinhphuc.gov.vn", &["vanlt@vinhphuc.gov.vn"], &other).await;
+    assert_eq!(replies.last().unwrap().code, 250);
+
+    let inbox = p.inbox("vanlt").await;
+    let signed = String::from_utf8_lossy(&inbox[0]);
+    assert!(signed.contains("\r\nDKIM-Signature: v=1; a=rsa-sha256;"), "{signed}");
+    assert!(signed.contains("d=vinhphuc.gov.vn"));
+    assert!(signed.contains("s=thu2026"));
+    let results = crate::dkim::verify(&inbox[0], &format!("{}.", record.name()), &record.value()).await;
+    assert_eq!(results, [mail_auth::DkimResult::Pass]);
+    assert!(!String::from_utf8_lossy(&inbox[1]).contains("DKIM-Signature:"));
+
+    // Mail from outside is never signed here.
+    let mut mx = p.mx().await;
+    let external = message("sender@example.org", "vanlt@vinhphuc.gov.vn", "ngoai");
+    send(&mut mx, "sender@example.org", &["vanlt@vinhphuc.gov.vn"], &external).await;
+    assert!(!String::from_utf8_lossy(&p.inbox("vanlt").await[2]).contains("DKIM-Signature:"));
 }
