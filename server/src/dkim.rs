@@ -6,8 +6,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+
+use std::time::Duration;
 
 use mail_auth::common::crypto::{Algorithm, RsaKey, Sha256, SigningKey};
 use mail_auth::common::headers::{HeaderWriter, Writable};
@@ -16,7 +16,7 @@ use mail_parser::MessageParser;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::directory::{Directory, DirectoryError, DomainDkimKey};
+use crate::directory::{Directory, DirectoryError, DomainDkimKey, Following, SnapshotView};
 
 /// The headers signed when present, in the order they are listed in `h=`. These are the
 /// ones RFC 6376 §5.4.1 names as the ones a signature should cover; absent ones are left
@@ -171,105 +171,26 @@ impl DkimSigners {
     }
 }
 
+impl SnapshotView for DkimSigners {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
 /// The current signers, reloaded when the directory version moves: checked at once after a
-/// change committed by this process, and otherwise at most once per refresh interval.
-pub struct DkimCache {
+/// change committed by this process, and otherwise at most once per refresh interval
+/// ([`DKIM_REFRESH`] in the server).
+pub type DkimCache = Following<DkimSigners>;
+
+/// Loads the signers and follows the directory (see [`Following`]).
+pub async fn load_dkim_signers(
     directory: Directory,
     refresh: Duration,
-    current: RwLock<Cached>,
-    /// One reload at a time; others keep signing with the previous signers meanwhile.
-    reloading: tokio::sync::Mutex<()>,
-}
-
-impl fmt::Debug for DkimCache {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DkimCache")
-            .field("refresh", &self.refresh)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Clone)]
-struct Cached {
-    signers: Arc<DkimSigners>,
-    checked: Instant,
-    /// [`Directory::local_changes`] when the version was last checked.
-    local_changes: u64,
-}
-
-impl DkimCache {
-    /// Loads the signers, to be re-checked against the directory version every `refresh`
-    /// ([`DKIM_REFRESH`] in the server).
-    pub async fn load(
-        directory: Directory,
-        refresh: Duration,
-    ) -> Result<DkimCache, DirectoryError> {
-        let local_changes = directory.local_changes();
-        let signers = Arc::new(DkimSigners::load(&directory).await?);
-        Ok(DkimCache {
-            directory,
-            refresh,
-            current: RwLock::new(Cached {
-                signers,
-                checked: Instant::now(),
-                local_changes,
-            }),
-            reloading: tokio::sync::Mutex::new(()),
-        })
-    }
-
-    /// The signers to use: the cached ones, after checking the version if that is due. When
-    /// the store cannot be read, the previous signers stay in use until the next check:
-    /// signing with a key a second old beats refusing mail.
-    pub async fn current(&self) -> Arc<DkimSigners> {
-        let cached = self.read();
-        if !self.due(&cached) {
-            return cached.signers;
-        }
-        let _one = self.reloading.lock().await;
-        let cached = self.read();
-        if !self.due(&cached) {
-            return cached.signers;
-        }
-        let local_changes = self.directory.local_changes();
-        let signers = match self.reload(&cached.signers).await {
-            Ok(signers) => signers,
-            Err(error) => {
-                tracing::warn!(%error, "cannot check the DKIM keys; signing with the previous ones");
-                cached.signers
-            }
-        };
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Cached {
-            signers: Arc::clone(&signers),
-            checked: Instant::now(),
-            local_changes,
-        };
-        signers
-    }
-
-    async fn reload(&self, old: &Arc<DkimSigners>) -> Result<Arc<DkimSigners>, DirectoryError> {
-        if self.directory.version().await? == old.version {
-            return Ok(Arc::clone(old));
-        }
-        let signers = DkimSigners::load(&self.directory).await?;
-        tracing::debug!(
-            version = signers.version,
-            "directory changed; DKIM signers reloaded"
-        );
-        Ok(Arc::new(signers))
-    }
-
-    fn due(&self, cached: &Cached) -> bool {
-        cached.local_changes != self.directory.local_changes()
-            || cached.checked.elapsed() >= self.refresh
-    }
-
-    fn read(&self) -> Cached {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
+) -> Result<DkimCache, DirectoryError> {
+    Following::load(directory, refresh, |directory: Directory| {
+        Box::pin(async move { DkimSigners::load(&directory).await })
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -14,15 +14,15 @@ use tokio_util::task::TaskTracker;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::directory::{load_recipients, Authenticator, Directory, DirectoryError};
+use crate::dkim::{load_dkim_signers, DKIM_REFRESH};
 use crate::ldap::{LdapService, LdapSettings};
 use crate::mailstore::{Intake, Mailstore};
 use crate::net::tls::{self, TlsError};
-use crate::dkim::{DkimCache, DKIM_REFRESH};
-use crate::smtp::{SmtpService, SmtpSettings};
 use crate::net::{
     self, AcceptContext, BindError, Connection, ConnectionHandler, ConnectionLimits, ListenerKind,
     Refusal,
 };
+use crate::smtp::{SmtpService, SmtpSettings};
 use crate::store::{Store, StoreError, StoreOptions};
 
 /// Why the server could not start.
@@ -170,7 +170,7 @@ impl RunningServer {
             intake,
             mailstore.clone(),
             Some(tls.clone()),
-            DkimCache::load(directory.clone(), DKIM_REFRESH).await?,
+            load_dkim_signers(directory.clone(), DKIM_REFRESH).await?,
         );
         let sessions = Arc::new(Sessions {
             hostname: config.server.hostname.clone(),

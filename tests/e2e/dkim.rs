@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use congvu::clock::Clock;
 use congvu::directory::{default_dkim_selector, Actor, Directory, DkimKey};
-use congvu::dkim::{DkimCache, DkimSigners, DKIM_REFRESH};
+use congvu::dkim::{load_dkim_signers, DkimSigners, DKIM_REFRESH};
 use congvu_tests::{Backend, TestDb};
 use mail_auth::common::parse::TxtRecordParser;
 use mail_auth::common::verify::DomainKey;
@@ -268,10 +268,13 @@ async fn replacing_a_key_takes_replace_and_a_new_selector(backend: Backend) {
             "record_value": format!("v=DKIM1; k=rsa; p={first_key}"),
         })
     );
-    let cache = DkimCache::load(directory.clone(), DKIM_REFRESH)
+    let cache = load_dkim_signers(directory.clone(), DKIM_REFRESH)
         .await
         .unwrap();
-    assert_eq!(cache.current().await.selector(DOMAIN), Some("congvu2026a"));
+    assert_eq!(
+        cache.current().await.unwrap().selector(DOMAIN),
+        Some("congvu2026a")
+    );
 
     fails(
         cli.run(&["domain", "dkim-keygen", DOMAIN, "--selector", "congvu2026b"]),
@@ -354,7 +357,7 @@ async fn replacing_a_key_takes_replace_and_a_new_selector(backend: Backend) {
     // The cache notices a change made by another process within its refresh interval.
     let deadline = Instant::now() + DKIM_REFRESH + Duration::from_secs(5);
     let signers = loop {
-        let signers = cache.current().await;
+        let signers = cache.current().await.unwrap();
         if signers.selector(DOMAIN) == Some("congvu2026b") {
             break signers;
         }
@@ -381,7 +384,7 @@ async fn replacing_a_key_takes_replace_and_a_new_selector(backend: Backend) {
         )
         .await
         .unwrap();
-    let signers = cache.current().await;
+    let signers = cache.current().await.unwrap();
     assert_eq!(signers.selector(DOMAIN), Some("congvu2026c"));
     assert_eq!(
         sign_and_verify(&signers, &format!("{}.", record.name()), &record.value()).await,

@@ -1,26 +1,29 @@
-//! In-memory views built from a directory snapshot that follow the directory version: the
-//! LDAP tree, the SMTP recipient index. A view is re-checked against the version at once
+//! In-memory views of the directory that follow its version: the LDAP tree, the SMTP
+//! recipient index, the DKIM signers. A view is re-checked against the version at once
 //! after a change committed by this process, and otherwise when older than its refresh
 //! interval, which bounds how long changes made by `congvu-admin` or another node take to
 //! show. Authentication never reads a view: it reads the latest state from the store.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::{Directory, DirectoryError, DirectorySnapshot};
 
-/// Something built whole from one snapshot.
+/// Something built whole from the directory at one version.
 pub trait SnapshotView: Send + Sync + 'static {
     /// The directory version the view was built from.
     fn version(&self) -> i64;
 }
 
-type Build<T> = Box<dyn Fn(&DirectorySnapshot) -> T + Send + Sync>;
+type Loading<T> = Pin<Box<dyn Future<Output = Result<T, DirectoryError>> + Send>>;
+type Load<T> = Box<dyn Fn(Directory) -> Loading<T> + Send + Sync>;
 
 /// The current `T`, rebuilt when the directory version moves.
 pub struct Following<T> {
     directory: Directory,
-    build: Build<T>,
+    load: Load<T>,
     refresh: Duration,
     current: RwLock<Cached<T>>,
     /// One rebuild at a time; others keep serving the previous view meanwhile.
@@ -53,18 +56,33 @@ impl<T> Clone for Cached<T> {
 }
 
 impl<T: SnapshotView> Following<T> {
-    /// Builds the first view from a fresh snapshot.
-    pub async fn load(
+    /// Follows a view built from a whole directory snapshot.
+    pub async fn from_snapshots(
         directory: Directory,
         refresh: Duration,
         build: impl Fn(&DirectorySnapshot) -> T + Send + Sync + 'static,
     ) -> Result<Following<T>, DirectoryError> {
+        let build = Arc::new(build);
+        Self::load(directory, refresh, move |directory: Directory| {
+            let build = Arc::clone(&build);
+            let loading: Loading<T> =
+                Box::pin(async move { Ok(build(&directory.snapshot().await?)) });
+            loading
+        })
+        .await
+    }
+
+    /// Follows a view `load` reads from the directory; loads the first one now.
+    pub async fn load(
+        directory: Directory,
+        refresh: Duration,
+        load: impl Fn(Directory) -> Loading<T> + Send + Sync + 'static,
+    ) -> Result<Following<T>, DirectoryError> {
         let local_changes = directory.local_changes();
-        let snapshot = directory.snapshot().await?;
-        let view = Arc::new(build(&snapshot));
+        let view = Arc::new(load(directory.clone()).await?);
         Ok(Following {
             directory,
-            build: Box::new(build),
+            load: Box::new(load),
             refresh,
             current: RwLock::new(Cached {
                 view,
@@ -91,9 +109,13 @@ impl<T: SnapshotView> Following<T> {
         let view = if version == cached.view.version() {
             cached.view
         } else {
-            let snapshot = self.directory.snapshot().await?;
-            tracing::debug!(version = snapshot.version, "directory changed; view rebuilt");
-            Arc::new((self.build)(&snapshot))
+            let view = (self.load)(self.directory.clone()).await?;
+            tracing::debug!(
+                version = view.version(),
+                view = std::any::type_name::<T>(),
+                "directory changed; view rebuilt"
+            );
+            Arc::new(view)
         };
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Cached {
             view: Arc::clone(&view),

@@ -111,7 +111,10 @@ impl RecipientIndex {
         for card in &snapshot.groups {
             if let Some(address) = &card.address {
                 let members = members_of.get(&card.group.id).cloned().unwrap_or_default();
-                holders.insert(normalize_address(address), members_holder(members.clone(), members));
+                holders.insert(
+                    normalize_address(address),
+                    members_holder(members.clone(), members),
+                );
             }
         }
         for (agency, address) in &snapshot.agency_addresses {
@@ -130,7 +133,10 @@ impl RecipientIndex {
             } else {
                 officers.clone()
             };
-            holders.insert(normalize_address(address), members_holder(receivers, officers));
+            holders.insert(
+                normalize_address(address),
+                members_holder(receivers, officers),
+            );
         }
         RecipientIndex {
             version: snapshot.version,
@@ -200,5 +206,5 @@ pub type RecipientCache = Following<RecipientIndex>;
 pub async fn load_recipients(
     directory: super::Directory,
 ) -> Result<RecipientCache, super::DirectoryError> {
-    Following::load(directory, RECIPIENT_REFRESH, RecipientIndex::build).await
+    Following::from_snapshots(directory, RECIPIENT_REFRESH, RecipientIndex::build).await
 }

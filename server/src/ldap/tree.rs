@@ -416,7 +416,7 @@ pub async fn load_tree(
     base_dn: String,
     refresh: Duration,
 ) -> Result<TreeCache, DirectoryError> {
-    Following::load(directory, refresh, move |snapshot| {
+    Following::from_snapshots(directory, refresh, move |snapshot| {
         Tree::build(snapshot, &base_dn)
     })
     .await

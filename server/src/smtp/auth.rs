@@ -92,10 +92,15 @@ async fn plain(session: &mut Session<'_>, initial: &str) -> Result<Credentials, 
     if !authz.is_empty() && authz != user {
         return Ok(Credentials::Refused(reply::AUTH_FAILED));
     }
-    Ok(match (String::from_utf8(user.to_vec()), String::from_utf8(password.to_vec())) {
-        (Ok(user), Ok(password)) => Credentials::Given { user, password },
-        _ => Credentials::Refused(reply::AUTH_MALFORMED),
-    })
+    Ok(
+        match (
+            String::from_utf8(user.to_vec()),
+            String::from_utf8(password.to_vec()),
+        ) {
+            (Ok(user), Ok(password)) => Credentials::Given { user, password },
+            _ => Credentials::Refused(reply::AUTH_MALFORMED),
+        },
+    )
 }
 
 /// LOGIN: the user name (possibly in the initial response), then the password.
@@ -113,10 +118,12 @@ async fn login(session: &mut Session<'_>, initial: &str) -> Result<Credentials, 
         Ok(password) => password,
         Err(refusal) => return Ok(Credentials::Refused(refusal)),
     };
-    Ok(match (String::from_utf8(user), String::from_utf8(password)) {
-        (Ok(user), Ok(password)) => Credentials::Given { user, password },
-        _ => Credentials::Refused(reply::AUTH_MALFORMED),
-    })
+    Ok(
+        match (String::from_utf8(user), String::from_utf8(password)) {
+            (Ok(user), Ok(password)) => Credentials::Given { user, password },
+            _ => Credentials::Refused(reply::AUTH_MALFORMED),
+        },
+    )
 }
 
 /// Sends a challenge and reads the client's base64 answer; `*` cancels (RFC 4954 §4).

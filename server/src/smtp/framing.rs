@@ -120,7 +120,11 @@ impl DataReader {
             self.line_head[start + i] = b;
         }
         // A CR inside the line (not the one before its LF) is bare.
-        let body_end = if ends_line { piece.len() - 1 } else { piece.len() };
+        let body_end = if ends_line {
+            piece.len() - 1
+        } else {
+            piece.len()
+        };
         let mut prev = self.last;
         for &b in &piece[..body_end] {
             if prev == b'\r' {

@@ -56,7 +56,10 @@ pub async fn bdat(session: &mut Session<'_>, size: usize, last: bool) -> Result<
         return Ok(session.respond(refusal));
     }
     let max = session.service.settings.max_message_bytes;
-    let envelope = session.envelope.as_mut().expect("the gate passed only with a transaction");
+    let envelope = session
+        .envelope
+        .as_mut()
+        .expect("the gate passed only with a transaction");
     let held = envelope.chunks.get_or_insert_with(Vec::new).len();
     let fits = !envelope.chunks_too_large && held + size <= max;
     if fits {
@@ -70,7 +73,10 @@ pub async fn bdat(session: &mut Session<'_>, size: usize, last: bool) -> Result<
             chunk.extend_from_slice(&input.split_to(take));
         }
         let envelope = session.envelope.as_mut().expect("still in the transaction");
-        envelope.chunks.get_or_insert_with(Vec::new).extend_from_slice(&chunk);
+        envelope
+            .chunks
+            .get_or_insert_with(Vec::new)
+            .extend_from_slice(&chunk);
     } else {
         envelope.chunks_too_large = true;
         envelope.chunks = Some(Vec::new());
@@ -114,8 +120,8 @@ async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
     let mut submission = None;
     if let Some(official) = &session.official {
         // Every official belongs to an agency; the index knows it for any it resolved.
-        let owned = !facts.from.is_empty()
-            && facts.from.iter().all(|a| index.may_send_as(official.id, a));
+        let owned =
+            !facts.from.is_empty() && facts.from.iter().all(|a| index.may_send_as(official.id, a));
         if !owned {
             return reply::FROM_NOT_OWNED;
         }
@@ -141,8 +147,16 @@ async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
     let mut trace = received(session, &id, &envelope.recipients);
     if submission.is_some() {
         // Signed as submitted, below the trace header, so every copy carries the signature.
-        if let Some(signature) = service.dkim.current().await.sign(&message) {
-            trace.push_str(&String::from_utf8_lossy(&signature));
+        match service.dkim.current().await {
+            Ok(signers) => {
+                if let Some(signature) = signers.sign(&message) {
+                    trace.push_str(&String::from_utf8_lossy(&signature));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "DKIM keys unavailable");
+                return reply::TRY_LATER;
+            }
         }
     }
     let mut remote_message = Vec::new();
@@ -185,7 +199,10 @@ async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
 
 /// `Received:` (RFC 5321 §4.4), with the protocol named as in RFC 3848.
 fn received(session: &Session<'_>, id: &str, recipients: &[String]) -> String {
-    let helo = session.greeting.as_ref().map_or("unknown", |g| g.name.as_str());
+    let helo = session
+        .greeting
+        .as_ref()
+        .map_or("unknown", |g| g.name.as_str());
     let extended = session.greeting.as_ref().is_some_and(|g| g.extended);
     let protocol = match (extended, session.tls, session.official.is_some()) {
         (false, _, _) => "SMTP",

@@ -22,8 +22,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
-use crate::dkim::DkimCache;
 use crate::directory::{Authenticator, RecipientCache};
+use crate::dkim::DkimCache;
 use crate::mailstore::{Intake, Mailstore};
 use crate::net::{Connection, Refusal};
 

@@ -65,9 +65,17 @@ pub const TLS_REQUIRED_FOR_AUTH: Reply = reply(
     "5.7.11",
     "Encryption required for requested authentication mechanism",
 );
-pub const AUTH_NOT_HERE: Reply = reply(503, "5.5.1", "AUTH not available on this port; use submission");
+pub const AUTH_NOT_HERE: Reply = reply(
+    503,
+    "5.5.1",
+    "AUTH not available on this port; use submission",
+);
 pub const ALREADY_AUTHENTICATED: Reply = reply(503, "5.5.1", "Already authenticated");
-pub const AUTH_MECHANISM: Reply = reply(504, "5.5.4", "Unrecognized authentication mechanism; use PLAIN or LOGIN");
+pub const AUTH_MECHANISM: Reply = reply(
+    504,
+    "5.5.4",
+    "Unrecognized authentication mechanism; use PLAIN or LOGIN",
+);
 pub const AUTH_FAILED: Reply = reply(535, "5.7.8", "Authentication credentials invalid");
 pub const AUTH_CANCELLED: Reply = reply(501, "5.0.0", "Authentication cancelled");
 pub const AUTH_MALFORMED: Reply = reply(501, "5.5.2", "Cannot decode the authentication response");
@@ -97,13 +105,21 @@ pub const RELAY_DENIED: Reply = reply(554, "5.7.1", "Relay access denied");
 pub const MAILBOX_FULL_RCPT: Reply = reply(452, "4.2.2", "Mailbox full");
 pub const MAILBOX_FULL: Reply = reply(552, "5.2.2", "Mailbox full");
 pub const TOO_MANY_RECIPIENTS: Reply = reply(452, "4.5.3", "Too many recipients");
-pub const SENDER_NOT_OWNED: Reply = reply(553, "5.7.1", "Sender address not owned by the authenticated user");
+pub const SENDER_NOT_OWNED: Reply = reply(
+    553,
+    "5.7.1",
+    "Sender address not owned by the authenticated user",
+);
 pub const FROM_NOT_OWNED: Reply = reply(
     553,
     "5.7.1",
     "From: header address not owned by the authenticated user",
 );
-pub const SIZE_EXCEEDED: Reply = reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+pub const SIZE_EXCEEDED: Reply = reply(
+    552,
+    "5.3.4",
+    "Message size exceeds fixed maximum message size",
+);
 pub const BARE_NEWLINE_IN_DATA: Reply = reply(
     554,
     "5.6.0",

@@ -80,7 +80,8 @@ impl Conn {
         day: &str,
         signed: bool,
     ) -> Result<(), StoreError> {
-        let sql = "INSERT INTO submission_counts (agency_id, day, sent, signed) VALUES ($1, $2, 1, $3) \
+        let sql =
+            "INSERT INTO submission_counts (agency_id, day, sent, signed) VALUES ($1, $2, 1, $3) \
              ON CONFLICT (agency_id, day) DO UPDATE SET sent = submission_counts.sent + 1, \
              signed = submission_counts.signed + excluded.signed";
         on_backend!(self, c => sqlx::query(sql)

@@ -23,8 +23,12 @@ async fn bdat<S>(smtp: &mut RawSmtp<S>, chunk: &[u8], last: bool) -> String
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let mut bytes = format!("BDAT {}{}\r\n", chunk.len(), if last { " LAST" } else { "" })
-        .into_bytes();
+    let mut bytes = format!(
+        "BDAT {}{}\r\n",
+        chunk.len(),
+        if last { " LAST" } else { "" }
+    )
+    .into_bytes();
     bytes.extend_from_slice(chunk);
     smtp.send(&bytes).await;
     smtp.reply().await.expect("closed after BDAT").line()
@@ -37,7 +41,9 @@ async fn envelope(smtp: &mut RawSmtp) {
         "250 2.1.0 Sender ok"
     );
     assert_eq!(
-        smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>")).await.line(),
+        smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>"))
+            .await
+            .line(),
         "250 2.1.5 Recipient ok"
     );
 }
@@ -82,8 +88,14 @@ async fn a_message_in_three_chunks_is_stored_byte_exact(backend: Backend) {
     content.extend_from_slice(b"\r\n");
     let (one, rest) = content.split_at(100);
     let (two, three) = rest.split_at(1200);
-    assert_eq!(bdat(&mut smtp, one, false).await, "250 2.0.0 100 octets received");
-    assert_eq!(bdat(&mut smtp, two, false).await, "250 2.0.0 1200 octets received");
+    assert_eq!(
+        bdat(&mut smtp, one, false).await,
+        "250 2.0.0 100 octets received"
+    );
+    assert_eq!(
+        bdat(&mut smtp, two, false).await,
+        "250 2.0.0 1200 octets received"
+    );
     let last = bdat(&mut smtp, three, true).await;
     assert!(is_accepted(&last), "{last}");
     assert_eq!(smtp.command("NOOP").await.line(), "250 2.0.0 Ok");
@@ -91,7 +103,9 @@ async fn a_message_in_three_chunks_is_stored_byte_exact(backend: Backend) {
     let inbox = p.inbox("annv").await;
     assert_eq!(inbox.len(), 1);
     assert!(
-        inbox[0].starts_with(format!("Return-Path: <{SENDER}>\r\nReceived: from relay.example.org ").as_bytes()),
+        inbox[0].starts_with(
+            format!("Return-Path: <{SENDER}>\r\nReceived: from relay.example.org ").as_bytes()
+        ),
         "{}",
         String::from_utf8_lossy(&inbox[0])
     );
@@ -105,18 +119,26 @@ async fn a_refused_bdat_still_consumes_its_chunk(backend: Backend) {
     let mut smtp = p.mx().await;
     // The chunks hold commands: were they read as commands, RSET and QUIT would answer.
     let chunk = b"RSET\r\nQUIT\r\n";
-    assert_eq!(bdat(&mut smtp, chunk, false).await, "503 5.5.1 Send MAIL first");
+    assert_eq!(
+        bdat(&mut smtp, chunk, false).await,
+        "503 5.5.1 Send MAIL first"
+    );
     assert_eq!(smtp.command("NOOP").await.line(), "250 2.0.0 Ok");
     assert_eq!(
         smtp.command(&format!("MAIL FROM:<{SENDER}>")).await.line(),
         "250 2.1.0 Sender ok"
     );
-    assert_eq!(bdat(&mut smtp, chunk, true).await, "554 5.5.1 No valid recipients");
+    assert_eq!(
+        bdat(&mut smtp, chunk, true).await,
+        "554 5.5.1 No valid recipients"
+    );
     assert_eq!(smtp.command("NOOP").await.line(), "250 2.0.0 Ok");
 
     // The transaction is still open and takes its recipient and a message.
     assert_eq!(
-        smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>")).await.line(),
+        smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>"))
+            .await
+            .line(),
         "250 2.1.5 Recipient ok"
     );
     let content = message(SENDER, ANNV_ADDRESS, "dong-bo");
@@ -144,9 +166,18 @@ async fn chunks_over_the_size_limit_are_refused_at_last(backend: Backend) {
     // and the verdict comes with LAST.
     envelope(&mut smtp).await;
     let over = whole(2049);
-    assert_eq!(bdat(&mut smtp, &over[..1024], false).await, "250 2.0.0 1024 octets received");
-    assert_eq!(bdat(&mut smtp, &over[1024..], false).await, "250 2.0.0 1025 octets received");
-    assert_eq!(bdat(&mut smtp, b"RSET\r\n", false).await, "250 2.0.0 6 octets received");
+    assert_eq!(
+        bdat(&mut smtp, &over[..1024], false).await,
+        "250 2.0.0 1024 octets received"
+    );
+    assert_eq!(
+        bdat(&mut smtp, &over[1024..], false).await,
+        "250 2.0.0 1025 octets received"
+    );
+    assert_eq!(
+        bdat(&mut smtp, b"RSET\r\n", false).await,
+        "250 2.0.0 6 octets received"
+    );
     assert_eq!(
         bdat(&mut smtp, b"", true).await,
         "552 5.3.4 Message size exceeds fixed maximum message size"
@@ -156,7 +187,10 @@ async fn chunks_over_the_size_limit_are_refused_at_last(backend: Backend) {
     // Exactly at the limit, in the same session.
     envelope(&mut smtp).await;
     let at_limit = whole(2048);
-    assert_eq!(bdat(&mut smtp, &at_limit[..1024], false).await, "250 2.0.0 1024 octets received");
+    assert_eq!(
+        bdat(&mut smtp, &at_limit[..1024], false).await,
+        "250 2.0.0 1024 octets received"
+    );
     let last = bdat(&mut smtp, &at_limit[1024..], true).await;
     assert!(is_accepted(&last), "{last}");
     let inbox = p.inbox("annv").await;
@@ -172,7 +206,10 @@ async fn data_after_a_chunk_is_refused(backend: Backend) {
     envelope(&mut smtp).await;
     let content = message(SENDER, ANNV_ADDRESS, "tron-lan");
     let (first, second) = content.as_bytes().split_at(40);
-    assert_eq!(bdat(&mut smtp, first, false).await, "250 2.0.0 40 octets received");
+    assert_eq!(
+        bdat(&mut smtp, first, false).await,
+        "250 2.0.0 40 octets received"
+    );
     assert_eq!(
         smtp.command("DATA").await.line(),
         "503 5.5.1 BDAT and DATA cannot be mixed in one message"

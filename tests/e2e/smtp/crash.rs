@@ -99,7 +99,8 @@ impl ServerChild {
                     smtp = event["address"].as_str().and_then(|a| a.parse().ok());
                 }
                 if event["message"] == "congvu ready" {
-                    return smtp.unwrap_or_else(|| panic!("no smtp listener; log:\n{}", seen.join("\n")));
+                    return smtp
+                        .unwrap_or_else(|| panic!("no smtp listener; log:\n{}", seen.join("\n")));
                 }
             }
             seen.push(line);
@@ -235,7 +236,9 @@ async fn deliver(addr: SocketAddr, to: &[&str], content: &[u8]) -> std::io::Resu
         write.write_all(line.as_bytes()).await?;
         reply(read).await
     };
-    if reply(&mut read).await? != 220 || step("EHLO loadgen.example.org\r\n".into(), &mut read).await? != 250 {
+    if reply(&mut read).await? != 220
+        || step("EHLO loadgen.example.org\r\n".into(), &mut read).await? != 250
+    {
         return Ok(false);
     }
     if step("MAIL FROM:<sender@example.org>\r\n".into(), &mut read).await? != 250 {
@@ -334,7 +337,12 @@ async fn acknowledged_mail_survives_sigkill_at_random_moments(backend: Backend) 
     for round in 0..ROUNDS {
         let mut child = ServerChild::spawn(&config);
         let addr = child.ready().await;
-        let before = attempts.lock().unwrap().iter().filter(|a| a.acknowledged).count();
+        let before = attempts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.acknowledged)
+            .count();
         let stop = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..CLIENTS)
             .map(|_| {
@@ -354,8 +362,16 @@ async fn acknowledged_mail_survives_sigkill_at_random_moments(backend: Backend) 
         for client in clients {
             client.await.unwrap();
         }
-        let after = attempts.lock().unwrap().iter().filter(|a| a.acknowledged).count();
-        assert!(after > before, "round {round}: no message was acknowledged in {load:?}");
+        let after = attempts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.acknowledged)
+            .count();
+        assert!(
+            after > before,
+            "round {round}: no message was acknowledged in {load:?}"
+        );
     }
 
     // The server starts again over what the last kill left, and stops cleanly.

@@ -112,7 +112,14 @@ impl Province {
         let mut bodies = Vec::new();
         for message in services.mailstore.messages(mailbox.id).await.unwrap() {
             assert_eq!(message.flags, MessageFlags::default());
-            bodies.push(services.mailstore.body(message.body_id).await.unwrap().unwrap());
+            bodies.push(
+                services
+                    .mailstore
+                    .body(message.body_id)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            );
         }
         bodies
     }
@@ -221,7 +228,13 @@ async fn seed(directory: &Directory) {
         .await
         .unwrap();
     for (code, name, level, parent, address) in [
-        ("vinhphuc", "UBND tỉnh Vĩnh Phúc", AgencyLevel::Province, None, None),
+        (
+            "vinhphuc",
+            "UBND tỉnh Vĩnh Phúc",
+            AgencyLevel::Province,
+            None,
+            None,
+        ),
         (
             "snv",
             "Sở Nội vụ",
@@ -272,7 +285,11 @@ async fn seed(directory: &Directory) {
         .unwrap();
     for (name, kind, address) in [
         ("lanhdao-snv", GroupKind::Group, None),
-        ("toanso-snv", GroupKind::List, Some("toanso@vinhphuc.gov.vn")),
+        (
+            "toanso-snv",
+            GroupKind::List,
+            Some("toanso@vinhphuc.gov.vn"),
+        ),
         ("vanthu-snv", GroupKind::Group, None),
     ] {
         let group = NewGroup {

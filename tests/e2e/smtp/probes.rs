@@ -58,7 +58,10 @@ async fn bare_cr_or_lf_in_a_command_closes_the_session(backend: Backend) {
     ] {
         let mut smtp = p.mx().await;
         smtp.send(bytes).await;
-        let reply = smtp.reply().await.unwrap_or_else(|| panic!("{what}: no reply"));
+        let reply = smtp
+            .reply()
+            .await
+            .unwrap_or_else(|| panic!("{what}: no reply"));
         assert_eq!(reply.line(), BARE_NEWLINE, "{what}");
         assert!(smtp.closed().await, "{what}: still open");
     }
@@ -85,7 +88,9 @@ async fn smuggled_end_of_data_forms_refuse_the_whole_message(backend: Backend) {
             250
         );
         assert_eq!(
-            smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>")).await.code,
+            smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>"))
+                .await
+                .code,
             250
         );
         assert_eq!(smtp.command("DATA").await.code, 354);
@@ -179,8 +184,16 @@ async fn data_sent_with_its_message_in_one_write_is_refused(backend: Backend) {
         return;
     };
     let mut smtp = p.mx().await;
-    assert_eq!(smtp.command(&format!("MAIL FROM:<{SENDER}>")).await.code, 250);
-    assert_eq!(smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>")).await.code, 250);
+    assert_eq!(
+        smtp.command(&format!("MAIL FROM:<{SENDER}>")).await.code,
+        250
+    );
+    assert_eq!(
+        smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>"))
+            .await
+            .code,
+        250
+    );
     let body = message(SENDER, ANNV_ADDRESS, "vo-van");
     smtp.send(format!("DATA\r\n{body}.\r\n").as_bytes()).await;
     assert_eq!(smtp.reply().await.unwrap().line(), SYNC_ERROR);
@@ -208,7 +221,10 @@ async fn starttls_resets_the_session(backend: Backend) {
         return;
     };
     let mut smtp = p.mx().await;
-    assert_eq!(smtp.command(&format!("MAIL FROM:<{SENDER}>")).await.code, 250);
+    assert_eq!(
+        smtp.command(&format!("MAIL FROM:<{SENDER}>")).await.code,
+        250
+    );
     assert_eq!(
         smtp.command("STARTTLS").await.line(),
         "220 2.0.0 Ready to start TLS"
@@ -220,7 +236,9 @@ async fn starttls_resets_the_session(backend: Backend) {
     let mut smtp = RawSmtp::over(tls);
     // RFC 3207 §4.2: the greeting and the transaction begun before TLS are forgotten.
     assert_eq!(
-        smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>")).await.line(),
+        smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>"))
+            .await
+            .line(),
         "503 5.5.1 Send MAIL first"
     );
     assert_eq!(
@@ -296,11 +314,15 @@ async fn non_ascii_addresses_need_smtputf8(backend: Backend) {
     assert_eq!(smtp.command("RSET").await.code, 250);
 
     assert_eq!(
-        smtp.command(&format!("MAIL FROM:<{sender}> SMTPUTF8")).await.line(),
+        smtp.command(&format!("MAIL FROM:<{sender}> SMTPUTF8"))
+            .await
+            .line(),
         "250 2.1.0 Sender ok"
     );
     assert_eq!(
-        smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>")).await.line(),
+        smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>"))
+            .await
+            .line(),
         "250 2.1.5 Recipient ok"
     );
     assert_eq!(smtp.command("DATA").await.code, 354);
@@ -350,18 +372,35 @@ async fn rset_ends_the_transaction(backend: Backend) {
         return;
     };
     let mut smtp = p.mx().await;
-    assert_eq!(smtp.command("MAIL FROM:<first@example.org>").await.code, 250);
-    assert_eq!(smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>")).await.code, 250);
+    assert_eq!(
+        smtp.command("MAIL FROM:<first@example.org>").await.code,
+        250
+    );
+    assert_eq!(
+        smtp.command(&format!("RCPT TO:<{ANNV_ADDRESS}>"))
+            .await
+            .code,
+        250
+    );
     assert_eq!(smtp.command("RSET").await.line(), "250 2.0.0 Reset");
-    assert_eq!(smtp.command("DATA").await.line(), "503 5.5.1 Send MAIL first");
+    assert_eq!(
+        smtp.command("DATA").await.line(),
+        "503 5.5.1 Send MAIL first"
+    );
     let body = message(SENDER, NHUNG_ADDRESS, "sau-rset");
     let replies = send(&mut smtp, SENDER, &[NHUNG_ADDRESS], &body).await;
     assert!(is_accepted(&replies.last().unwrap().line()), "{replies:?}");
-    assert!(p.inbox("annv").await.is_empty(), "the reset recipient got mail");
+    assert!(
+        p.inbox("annv").await.is_empty(),
+        "the reset recipient got mail"
+    );
     let inbox = p.inbox("nhunglth").await;
     assert_eq!(inbox.len(), 1);
     let stored = String::from_utf8_lossy(&inbox[0]);
-    assert!(stored.starts_with(&format!("Return-Path: <{SENDER}>\r\n")), "{stored}");
+    assert!(
+        stored.starts_with(&format!("Return-Path: <{SENDER}>\r\n")),
+        "{stored}"
+    );
 }
 
 async fn address_tricks_on_submission_never_reach_a_local_official(backend: Backend) {
@@ -369,16 +408,39 @@ async fn address_tricks_on_submission_never_reach_a_local_official(backend: Back
         return;
     };
     let mut smtp = p.submission_as(ANNV).await;
-    assert_eq!(smtp.command(&format!("MAIL FROM:<{ANNV_ADDRESS}>")).await.code, 250);
+    assert_eq!(
+        smtp.command(&format!("MAIL FROM:<{ANNV_ADDRESS}>"))
+            .await
+            .code,
+        250
+    );
     // Each names a local official and a remote domain; none may reach the official, and
     // what is accepted is queued as the literal remote address.
     for (rcpt, expected) in [
-        ("<vanlt%example.org@vinhphuc.gov.vn>", "550 5.1.1 No such recipient here"),
-        ("<example.org!vanlt@vinhphuc.gov.vn>", "550 5.1.1 No such recipient here"),
-        ("<\"vanlt@example.org\"@vinhphuc.gov.vn>", "550 5.1.1 No such recipient here"),
-        ("<vanlt%vinhphuc.gov.vn@example.org>", "250 2.1.5 Recipient ok"),
-        ("<@vinhphuc.gov.vn:partner@example.org>", "250 2.1.5 Recipient ok"),
-        ("<vanlt@vinhphuc.gov.vn.example.org>", "250 2.1.5 Recipient ok"),
+        (
+            "<vanlt%example.org@vinhphuc.gov.vn>",
+            "550 5.1.1 No such recipient here",
+        ),
+        (
+            "<example.org!vanlt@vinhphuc.gov.vn>",
+            "550 5.1.1 No such recipient here",
+        ),
+        (
+            "<\"vanlt@example.org\"@vinhphuc.gov.vn>",
+            "550 5.1.1 No such recipient here",
+        ),
+        (
+            "<vanlt%vinhphuc.gov.vn@example.org>",
+            "250 2.1.5 Recipient ok",
+        ),
+        (
+            "<@vinhphuc.gov.vn:partner@example.org>",
+            "250 2.1.5 Recipient ok",
+        ),
+        (
+            "<vanlt@vinhphuc.gov.vn.example.org>",
+            "250 2.1.5 Recipient ok",
+        ),
     ] {
         let reply = smtp.command(&format!("RCPT TO:{rcpt}")).await;
         assert_eq!(reply.line(), expected, "RCPT TO:{rcpt}");
@@ -389,7 +451,10 @@ async fn address_tricks_on_submission_never_reach_a_local_official(backend: Back
     smtp.send(b".\r\n").await;
     assert!(is_accepted(&smtp.reply().await.unwrap().line()));
 
-    assert!(p.inbox("vanlt").await.is_empty(), "a trick reached a local official");
+    assert!(
+        p.inbox("vanlt").await.is_empty(),
+        "a trick reached a local official"
+    );
     let services = p.server.services();
     let mut conn = services.store.read().await.unwrap();
     let mut queued: Vec<String> = conn

@@ -19,16 +19,29 @@ async fn delivers_with_return_path_and_received(backend: Backend) {
     };
     let mut smtp = p.mx().await;
     let body = message("sender@example.org", "annv@vinhphuc.gov.vn", "hello");
-    let replies = send(&mut smtp, "sender@example.org", &["annv@vinhphuc.gov.vn"], &body).await;
+    let replies = send(
+        &mut smtp,
+        "sender@example.org",
+        &["annv@vinhphuc.gov.vn"],
+        &body,
+    )
+    .await;
     let codes: Vec<u16> = replies.iter().map(|r| r.code).collect();
     assert_eq!(codes, [250, 250, 354, 250]);
-    assert!(replies[3].text().starts_with("2.0.0 Ok: queued as "), "{:?}", replies[3]);
+    assert!(
+        replies[3].text().starts_with("2.0.0 Ok: queued as "),
+        "{:?}",
+        replies[3]
+    );
 
     let inbox = p.inbox("annv").await;
     assert_eq!(inbox.len(), 1);
     let stored = String::from_utf8(inbox[0].clone()).unwrap();
     assert!(stored.starts_with("Return-Path: <sender@example.org>\r\nReceived: from relay.example.org ([127.0.0.1])\r\n\tby mail.vinhphuc.gov.vn (congvu) with ESMTP id "), "{stored}");
-    assert!(stored.contains("\r\n\tfor <annv@vinhphuc.gov.vn>; "), "{stored}");
+    assert!(
+        stored.contains("\r\n\tfor <annv@vinhphuc.gov.vn>; "),
+        "{stored}"
+    );
     assert!(stored.ends_with(&body), "{stored}");
     assert!(p.inbox("nhunglth").await.is_empty());
 }
@@ -57,7 +70,10 @@ async fn lists_aliases_and_agency_addresses_give_one_copy_each_over_one_body(bac
         assert!(inbox[0].ends_with(body.as_bytes()));
         bodies.push(inbox[0].clone());
     }
-    assert!(p.inbox("tuanpq").await.is_empty(), "disabled members get nothing");
+    assert!(
+        p.inbox("tuanpq").await.is_empty(),
+        "disabled members get nothing"
+    );
     assert!(bodies.windows(2).all(|w| w[0] == w[1]));
     // Several recipients: the trace header does not list them.
     assert!(!String::from_utf8_lossy(&bodies[0]).contains("\tfor <"));
@@ -76,24 +92,54 @@ async fn unknown_disabled_and_relay_recipients_are_refused(backend: Backend) {
         return;
     };
     let mut smtp = p.mx().await;
-    assert_eq!(smtp.command("MAIL FROM:<sender@example.org>").await.code, 250);
+    assert_eq!(
+        smtp.command("MAIL FROM:<sender@example.org>").await.code,
+        250
+    );
     for (rcpt, expected) in [
-        ("<nobody@vinhphuc.gov.vn>", "550 5.1.1 No such recipient here"),
-        ("<tuanpq@vinhphuc.gov.vn>", "550 5.1.1 No such recipient here"),
+        (
+            "<nobody@vinhphuc.gov.vn>",
+            "550 5.1.1 No such recipient here",
+        ),
+        (
+            "<tuanpq@vinhphuc.gov.vn>",
+            "550 5.1.1 No such recipient here",
+        ),
         ("<someone@example.net>", "554 5.7.1 Relay access denied"),
-        ("<annv%example.net@vinhphuc.gov.vn>", "550 5.1.1 No such recipient here"),
-        ("<example.net!annv@vinhphuc.gov.vn>", "550 5.1.1 No such recipient here"),
-        ("<\"annv@example.net\"@vinhphuc.gov.vn>", "550 5.1.1 No such recipient here"),
-        ("<@vinhphuc.gov.vn:annv@example.net>", "554 5.7.1 Relay access denied"),
-        ("<annv@vinhphuc.gov.vn.example.net>", "554 5.7.1 Relay access denied"),
+        (
+            "<annv%example.net@vinhphuc.gov.vn>",
+            "550 5.1.1 No such recipient here",
+        ),
+        (
+            "<example.net!annv@vinhphuc.gov.vn>",
+            "550 5.1.1 No such recipient here",
+        ),
+        (
+            "<\"annv@example.net\"@vinhphuc.gov.vn>",
+            "550 5.1.1 No such recipient here",
+        ),
+        (
+            "<@vinhphuc.gov.vn:annv@example.net>",
+            "554 5.7.1 Relay access denied",
+        ),
+        (
+            "<annv@vinhphuc.gov.vn.example.net>",
+            "554 5.7.1 Relay access denied",
+        ),
     ] {
         let reply = smtp.command(&format!("RCPT TO:{rcpt}")).await;
         assert_eq!(reply.line(), expected, "RCPT TO:{rcpt}");
     }
-    assert_eq!(smtp.command("DATA").await.line(), "554 5.5.1 No valid recipients");
+    assert_eq!(
+        smtp.command("DATA").await.line(),
+        "554 5.5.1 No valid recipients"
+    );
     let services = p.server.services();
     let mut conn = services.store.read().await.unwrap();
-    assert!(conn.queue_entries().await.unwrap().is_empty(), "nothing relayed");
+    assert!(
+        conn.queue_entries().await.unwrap().is_empty(),
+        "nothing relayed"
+    );
 }
 
 async fn a_full_mailbox_is_refused_at_rcpt_and_after_data(backend: Backend) {
@@ -116,9 +162,12 @@ async fn a_full_mailbox_is_refused_at_rcpt_and_after_data(backend: Backend) {
     assert_eq!(replies.last().unwrap().line(), "552 5.2.2 Mailbox full");
     // A declared size that does not fit is refused at RCPT.
     assert_eq!(
-        smtp.command(&format!("MAIL FROM:<sender@example.org> SIZE={}", big.len()))
-            .await
-            .code,
+        smtp.command(&format!(
+            "MAIL FROM:<sender@example.org> SIZE={}",
+            big.len()
+        ))
+        .await
+        .code,
         250
     );
     assert_eq!(

@@ -42,6 +42,16 @@ struct SwaksRun {
     stderr: String,
 }
 
+impl std::fmt::Display for SwaksRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "swaks exited with {:?}\n--- transcript ---\n{}--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
 /// Runs swaks against `kind` with `args`, in an empty home directory so that no user
 /// `.swaksrc` changes the outcome.
 async fn run(p: &Province, kind: ListenerKind, args: &[&str]) -> SwaksRun {
@@ -107,8 +117,11 @@ async fn swaks_delivers_on_the_mx_port(backend: Backend) {
         ],
     )
     .await;
-    assert_eq!(done.code, Some(0), "{done:?}");
-    assert!(done.stdout.contains("<-  250 2.0.0 Ok: queued as "), "{done:?}");
+    assert_eq!(done.code, Some(0), "{done}");
+    assert!(
+        done.stdout.contains("<-  250 2.0.0 Ok: queued as "),
+        "{done}"
+    );
     let inbox = inbox_text(&p, "annv").await;
     assert_eq!(inbox.len(), 1);
     let stored = &inbox[0];
@@ -117,19 +130,29 @@ async fn swaks_delivers_on_the_mx_port(backend: Backend) {
         "{stored}"
     );
     assert!(stored.contains("\r\nSubject: swaks-mx\r\n"), "{stored}");
-    assert!(stored.contains("\r\n\r\nKinh gui anh An, thu qua cong 25.\r\n"), "{stored}");
+    assert!(
+        stored.contains("\r\n\r\nKinh gui anh An, thu qua cong 25.\r\n"),
+        "{stored}"
+    );
 
     // A recipient nobody holds: swaks reports that no RCPT was accepted (24).
     let refused = run(
         &p,
         ListenerKind::Smtp,
-        &["--from", "sender@example.org", "--to", "nobody@vinhphuc.gov.vn"],
+        &[
+            "--from",
+            "sender@example.org",
+            "--to",
+            "nobody@vinhphuc.gov.vn",
+        ],
     )
     .await;
-    assert_eq!(refused.code, Some(24), "{refused:?}");
+    assert_eq!(refused.code, Some(24), "{refused}");
     assert!(
-        refused.stdout.contains("<** 550 5.1.1 No such recipient here"),
-        "{refused:?}"
+        refused
+            .stdout
+            .contains("<** 550 5.1.1 No such recipient here"),
+        "{refused}"
     );
 }
 
@@ -159,10 +182,11 @@ async fn swaks_submits_over_starttls_with_plain_and_login(backend: Backend) {
             ],
         )
         .await;
-        assert_eq!(done.code, Some(0), "{mechanism}: {done:?}");
+        assert_eq!(done.code, Some(0), "{mechanism}: {done}");
         assert!(
-            done.stdout.contains("<~  235 2.7.0 Authentication successful"),
-            "{mechanism}: {done:?}"
+            done.stdout
+                .contains("<~  235 2.7.0 Authentication successful"),
+            "{mechanism}: {done}"
         );
     }
     // A wrong password: swaks's AUTH failure (28), and nothing is sent.
@@ -184,10 +208,12 @@ async fn swaks_submits_over_starttls_with_plain_and_login(backend: Backend) {
         ],
     )
     .await;
-    assert_eq!(refused.code, Some(28), "{refused:?}");
+    assert_eq!(refused.code, Some(28), "{refused}");
     assert!(
-        refused.stdout.contains("<~* 535 5.7.8 Authentication credentials invalid"),
-        "{refused:?}"
+        refused
+            .stdout
+            .contains("<~* 535 5.7.8 Authentication credentials invalid"),
+        "{refused}"
     );
     assert!(p.inbox("annv").await.is_empty());
 
@@ -226,7 +252,7 @@ async fn swaks_pipelines_its_envelope(backend: Backend) {
         ],
     )
     .await;
-    assert_eq!(done.code, Some(0), "{done:?}");
+    assert_eq!(done.code, Some(0), "{done}");
     // The whole envelope went in one write, and each reply matched its command in order.
     let transcript = &done.stdout;
     let expected = [
@@ -246,6 +272,10 @@ async fn swaks_pipelines_its_envelope(backend: Backend) {
     for login in ["annv", "nhunglth"] {
         let inbox = inbox_text(&p, login).await;
         assert_eq!(inbox.len(), 1, "{login}");
-        assert!(inbox[0].contains("\r\nSubject: swaks-pipeline\r\n"), "{}", inbox[0]);
+        assert!(
+            inbox[0].contains("\r\nSubject: swaks-pipeline\r\n"),
+            "{}",
+            inbox[0]
+        );
     }
 }

@@ -24,7 +24,10 @@ fn read_every_split(input: &[u8], max_size: usize) -> (Result<Vec<u8>, DataFault
 fn data_ends_only_at_crlf_dot_crlf_and_unstuffs() {
     let input = b"Subject: x\r\n\r\n..leading dot\r\nline\r\n.\r\nQUIT\r\n";
     let (message, used) = read_every_split(input, 1 << 20);
-    assert_eq!(message.unwrap(), b"Subject: x\r\n\r\n.leading dot\r\nline\r\n");
+    assert_eq!(
+        message.unwrap(),
+        b"Subject: x\r\n\r\n.leading dot\r\nline\r\n"
+    );
     assert_eq!(&input[used..], b"QUIT\r\n");
 }
 
@@ -47,7 +50,11 @@ fn smuggling_forms_are_not_ends_and_refuse_the_message() {
     ] {
         let (message, used) = read_every_split(smuggled, 1 << 20);
         assert_eq!(message, Err(DataFault::BareNewline), "{smuggled:?}");
-        assert_eq!(used, smuggled.len(), "only the final CRLF.CRLF ends {smuggled:?}");
+        assert_eq!(
+            used,
+            smuggled.len(),
+            "only the final CRLF.CRLF ends {smuggled:?}"
+        );
     }
 }
 
@@ -79,7 +86,10 @@ fn lines_over_1000_octets_are_refused_and_1000_pass() {
 fn command_lines() {
     assert_eq!(command_line(b"NOOP\r\nQUIT", 512), LineStatus::Line(6));
     assert_eq!(command_line(b"NOOP\r", 512), LineStatus::NeedMore);
-    assert_eq!(command_line(b"NOOP\nQUIT\r\n", 512), LineStatus::BareNewline(5));
+    assert_eq!(
+        command_line(b"NOOP\nQUIT\r\n", 512),
+        LineStatus::BareNewline(5)
+    );
     assert_eq!(command_line(b"NO\rOP\r\n", 512), LineStatus::BareNewline(7));
     assert_eq!(command_line(&[b'a'; 512], 512), LineStatus::TooLong);
     let mut exact = vec![b'a'; 510];
