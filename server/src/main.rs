@@ -63,10 +63,13 @@ async fn run(config: Config) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Watching the signals starts before "ready": a supervisor that stops the server the
+    // moment it is ready must get a clean shutdown, not the signal's default death.
+    let signals = ShutdownSignals::watch();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), hostname = %config.server.hostname, "congvu ready");
     let token = server.shutdown_token();
     tokio::spawn(async move {
-        let signal = shutdown_signal().await;
+        let signal = signals.received().await;
         tracing::info!(
             signal,
             "shutting down: no new connections, open sessions may finish"
@@ -78,18 +81,41 @@ async fn run(config: Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Waits for SIGTERM (systemd stop) or SIGINT (Ctrl-C) and names it.
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-        },
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the server");
-            let _ = tokio::signal::ctrl_c().await;
-            "SIGINT"
+/// SIGTERM (systemd stop) and SIGINT (Ctrl-C), watched from creation on.
+struct ShutdownSignals {
+    term: Option<tokio::signal::unix::Signal>,
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    fn watch() -> ShutdownSignals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let watch = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(stream) => Some(stream),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch {name}");
+                None
+            }
+        };
+        ShutdownSignals {
+            term: watch(SignalKind::terminate(), "SIGTERM"),
+            interrupt: watch(SignalKind::interrupt(), "SIGINT"),
+        }
+    }
+
+    /// Waits for either signal and names it.
+    async fn received(mut self) -> &'static str {
+        async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            () = next(&mut self.term) => "SIGTERM",
+            () = next(&mut self.interrupt) => "SIGINT",
         }
     }
 }

@@ -134,6 +134,14 @@ pub struct Connection {
     _admission: Admission,
 }
 
+impl Connection {
+    /// Splits off the stream, keeping the connection's place in the limits for as long as
+    /// the returned [`Admission`] lives: a session that takes its stream must hold it.
+    pub fn into_stream(self) -> (Stream, Admission) {
+        (self.stream, self._admission)
+    }
+}
+
 /// Runs a protocol session over an admitted connection, or tells a refused peer why.
 pub trait ConnectionHandler: Send + Sync + 'static {
     /// Serves one connection until it ends.

@@ -108,7 +108,6 @@ async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
     if hops(&message) > MAX_HOPS {
         return reply::TOO_MANY_HOPS;
     }
-    let facts = header_facts(&message);
     let service = session.service;
     let index = match service.recipients.current().await {
         Ok(index) => index,
@@ -119,7 +118,7 @@ async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
     };
     let mut submission = None;
     if let Some(official) = &session.official {
-        // Every official belongs to an agency; the index knows it for any it resolved.
+        let facts = header_facts(&message);
         let owned =
             !facts.from.is_empty() && facts.from.iter().all(|a| index.may_send_as(official.id, a));
         if !owned {

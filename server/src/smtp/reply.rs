@@ -23,9 +23,13 @@ const fn reply(code: u16, status: &'static str, text: &'static str) -> Reply {
 }
 
 impl Reply {
-    /// The reply as sent: `code status text CRLF`.
+    /// The reply as sent: `code status text CRLF` (`code text CRLF` without a status).
     pub fn to_wire(&self) -> String {
-        format!("{} {} {}\r\n", self.code, self.status, self.text)
+        if self.status.is_empty() {
+            format!("{} {}\r\n", self.code, self.text)
+        } else {
+            format!("{} {} {}\r\n", self.code, self.status, self.text)
+        }
     }
 
     /// Whether the reply counts as an error against the session's error budget.

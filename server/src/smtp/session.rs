@@ -17,7 +17,7 @@ use super::framing::{command_line, LineStatus};
 use super::reply::{self, Reply};
 use super::{auth, envelope, message, SmtpService};
 use crate::directory::Official;
-use crate::net::{Connection, ListenerKind, Stream};
+use crate::net::{Admission, Connection, ListenerKind, Stream};
 
 /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with CRLF.
 const MAX_COMMAND_LINE: usize = 512;
@@ -64,25 +64,30 @@ pub(super) struct Session<'a> {
     pub envelope: Option<envelope::Envelope>,
     errors: u32,
     pub auth_failures: u32,
+    /// The connection's place in the limits, released when the session ends.
+    _admission: Admission,
 }
 
 impl<'a> Session<'a> {
     pub fn new(service: &'a SmtpService, conn: Connection) -> Session<'a> {
         let tls = matches!(conn.stream, Stream::Tls(_));
+        let (kind, peer, shutdown) = (conn.kind, conn.peer, conn.shutdown.clone());
+        let (stream, admission) = conn.into_stream();
         Session {
             service,
-            kind: conn.kind,
-            peer: conn.peer,
-            stream: Some(conn.stream),
+            kind,
+            peer,
+            stream: Some(stream),
             input: BytesMut::with_capacity(4096),
             output: Vec::with_capacity(1024),
-            shutdown: conn.shutdown,
+            shutdown,
             greeting: None,
             tls,
             official: None,
             envelope: None,
             errors: 0,
             auth_failures: 0,
+            _admission: admission,
         }
     }
 

@@ -367,7 +367,10 @@ async fn acknowledged_mail_survives_sigkill_at_random_moments(backend: Backend) 
     let to = recipients(number);
     let content = content(number, &to);
     let delivered = deliver(addr, &to, &content).await;
-    assert!(matches!(delivered, Ok(true)), "after the last restart: {delivered:?}");
+    assert!(
+        matches!(delivered, Ok(true)),
+        "after the last restart: {delivered:?}"
+    );
     attempts.lock().unwrap().push(Attempt {
         number,
         recipients: to,

@@ -139,7 +139,7 @@ async fn mail_and_rcpts_pipelined_after_ehlo_are_answered_in_order(backend: Back
             "250 2.1.5 Recipient ok",
             "550 5.1.1 No such recipient here",
             "250 2.1.5 Recipient ok",
-            "354  End data with <CR><LF>.<CR><LF>",
+            "354 End data with <CR><LF>.<CR><LF>",
         ]
     );
     let body = message(SENDER, ANNV_ADDRESS, "pipelining");

@@ -260,7 +260,7 @@ async fn swaks_pipelines_its_envelope(backend: Backend) {
         "<-  250 2.1.5 Recipient ok",
         "<** 550 5.1.1 No such recipient here",
         "<-  250 2.1.5 Recipient ok",
-        "<-  354  End data with <CR><LF>.<CR><LF>",
+        "<-  354 End data with <CR><LF>.<CR><LF>",
     ];
     let mut from = 0;
     for line in expected {
