@@ -522,7 +522,10 @@ fn hr_list(n: usize) -> String {
 }
 
 fn congvu_db_url(work: &Path) -> String {
-    format!("sqlite://{}", work.join("congvu-data").join("congvu.db").display())
+    format!(
+        "sqlite://{}",
+        work.join("congvu-data").join("congvu.db").display()
+    )
 }
 
 fn write_congvu_config(args: &SmtpArgs, dir: &Path, smtp_port: u16) -> anyhow::Result<PathBuf> {
@@ -809,7 +812,10 @@ fn seed_postfix(
     let mut members = Vec::with_capacity(officials.len());
     let mut inboxes = Vec::with_capacity(officials.len());
     for official in officials {
-        vmailbox.push_str(&format!("{} {}/Maildir/\n", official.address, official.login));
+        vmailbox.push_str(&format!(
+            "{} {}/Maildir/\n",
+            official.address, official.login
+        ));
         members.push(official.address.as_str());
         // congvu creates every official's mailboxes at import; Postfix's Maildirs are
         // created up front too, so neither pays for it during a run.
@@ -1276,7 +1282,9 @@ async fn deliver(
         return Err(format!("greeting {}", greeting.text));
     }
     session.command(&format!("HELO {CLIENT_NAME}"), 250).await?;
-    session.command(&format!("MAIL FROM:<{SENDER}>"), 250).await?;
+    session
+        .command(&format!("MAIL FROM:<{SENDER}>"), 250)
+        .await?;
     for recipient in recipients {
         session
             .command(&format!("RCPT TO:<{recipient}>"), 250)
@@ -1504,8 +1512,7 @@ impl Bench<'_> {
             let rates: Vec<f64> = figures
                 .iter()
                 .map(|f| {
-                    let accepted: Vec<f64> =
-                        f.s1.iter().map(S1Run::accepted_per_second).collect();
+                    let accepted: Vec<f64> = f.s1.iter().map(S1Run::accepted_per_second).collect();
                     median(&accepted) / 2.0
                 })
                 .collect();
@@ -1520,11 +1527,7 @@ impl Bench<'_> {
                     let result = self.s2(&mut servers[i], rates[i])?;
                     println!(
                         "  p50 {:.2} ms, p99 {:.2} ms, {:.0}/s achieved, {} late, {} failures",
-                        result.p50_ms,
-                        result.p99_ms,
-                        result.achieved,
-                        result.late,
-                        result.failures
+                        result.p50_ms, result.p99_ms, result.achieved, result.late, result.failures
                     );
                     figures[i].s2.push(result);
                 }
@@ -1594,7 +1597,10 @@ impl Bench<'_> {
             for task in tasks {
                 task.await?;
             }
-            let (n, first) = failures.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+            let (n, first) = failures
+                .lock()
+                .map_err(|_| anyhow::anyhow!("poisoned"))?
+                .clone();
             anyhow::Ok((n, first))
         })?;
         let accepted = started.elapsed();
@@ -1696,11 +1702,7 @@ impl Bench<'_> {
     /// sessions at once.
     fn s2(&mut self, server: &mut Server, rate: f64) -> anyhow::Result<S2Run> {
         let args = self.args;
-        anyhow::ensure!(
-            rate > 0.0,
-            "{}: S1 measured no rate",
-            server.kind().name()
-        );
+        anyhow::ensure!(rate > 0.0, "{}: S1 measured no rate", server.kind().name());
         let addr = server.addr();
         let total = (rate * args.rate_seconds as f64).round() as usize;
         let warm = (rate * args.rate_warmup as f64).round() as usize;
@@ -1754,7 +1756,10 @@ impl Bench<'_> {
                 }
                 cpu_window.1 = server.cpu();
                 let span = measured_from.elapsed();
-                let (n, first) = failures.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+                let (n, first) = failures
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("poisoned"))?
+                    .clone();
                 let measured: Vec<(Duration, bool)> = all
                     .into_iter()
                     .filter(|(i, _, _)| *i >= warm)
@@ -1835,7 +1840,9 @@ impl Bench<'_> {
                 }
                 let cpu_before = congvu.cpu();
                 let started = Instant::now();
-                let sent = self.runtime.block_on(deliver(addr, &recipients, b"", &message));
+                let sent = self
+                    .runtime
+                    .block_on(deliver(addr, &recipients, b"", &message));
                 let accepted = started.elapsed();
                 let cpu = congvu.cpu().saturating_sub(cpu_before);
                 congvu.stop()?;
@@ -2202,7 +2209,8 @@ impl Report<'_> {
             f.and_then(|f| Spread::of(&get(f)))
         };
         let ratio = |a: Option<Spread>, b: Option<Spread>| Some(a?.median / b?.median);
-        let s1_failures = |f: Option<&Figures>| f.map_or(0, |f| f.s1.iter().map(|r| r.failures).sum());
+        let s1_failures =
+            |f: Option<&Figures>| f.map_or(0, |f| f.s1.iter().map(|r| r.failures).sum());
         let mut rows = Vec::new();
         if self.args.workloads.contains(&Workload::S1) {
             let delivered = |f: &Figures| f.s1.iter().map(S1Run::delivered_per_second).collect();
@@ -2246,8 +2254,12 @@ impl Report<'_> {
                 met: None,
                 failures,
             });
-            let source_delivered =
-                |f: &Figures| f.s1_source.iter().map(S1Run::delivered_per_second).collect();
+            let source_delivered = |f: &Figures| {
+                f.s1_source
+                    .iter()
+                    .map(S1Run::delivered_per_second)
+                    .collect()
+            };
             let (sc, sp) = (spread(c, &source_delivered), spread(p, &source_delivered));
             if sc.is_some() || sp.is_some() {
                 let source_failures = |f: Option<&Figures>| {
@@ -2565,7 +2577,10 @@ mod tests {
             for line in text.split("\r\n") {
                 assert!(line.len() <= 998, "long line in size {size}");
                 assert!(!line.starts_with('.'), "a line needs dot-stuffing");
-                assert!(!line.contains('\n') && !line.contains('\r'), "bare CR or LF");
+                assert!(
+                    !line.contains('\n') && !line.contains('\r'),
+                    "bare CR or LF"
+                );
             }
             assert!(!text.ends_with("\r\n"));
         }

@@ -66,6 +66,9 @@ pub struct DataReader {
     line_head: [u8; 3],
     line_len: usize,
     last: u8,
+    /// Bytes of the current line held back because it may yet turn out to be `.CRLF` split
+    /// across reads (they are in `line_head`).
+    held: usize,
     /// Whether the previous line ended with CRLF: only then may `.CRLF` end the data.
     after_crlf: bool,
 }
@@ -81,6 +84,7 @@ impl DataReader {
             line_head: [0; 3],
             line_len: 0,
             last: 0,
+            held: 0,
             // DATA's own line ended with CRLF.
             after_crlf: true,
         }
@@ -140,7 +144,15 @@ impl DataReader {
             if self.line_len > self.max_line {
                 self.fault(DataFault::LineTooLong);
             }
-            self.keep(piece, start);
+            let may_end = self.after_crlf
+                && self.line_head[0] == b'.'
+                && (self.line_len == 1 || (self.line_len == 2 && self.line_head[1] == b'\r'));
+            if may_end {
+                self.held = self.line_len;
+            } else {
+                self.keep_held();
+                self.keep(piece, start);
+            }
             return false;
         }
         let crlf = prev == b'\r';
@@ -152,12 +164,23 @@ impl DataReader {
             if self.line_len > self.max_line {
                 self.fault(DataFault::LineTooLong);
             }
+            self.keep_held();
             self.keep(piece, start);
         }
+        self.held = 0;
         self.after_crlf = crlf;
         self.line_len = 0;
         self.last = 0;
         is_end
+    }
+
+    /// Appends the bytes held back at the start of this line: it is not the end after all.
+    fn keep_held(&mut self) {
+        if self.held > 0 {
+            let head = self.line_head;
+            let held = std::mem::take(&mut self.held);
+            self.keep(&head[..held], 0);
+        }
     }
 
     /// Appends a piece of a line that began `start` bytes earlier, removing the stuffed dot

@@ -99,3 +99,50 @@ fn command_lines() {
     over.extend_from_slice(b"\r\n");
     assert_eq!(command_line(&over, 512), LineStatus::TooLong);
 }
+
+/// Random inputs over the bytes that matter to framing: whatever the split into two reads,
+/// the reader finds the same end, the same message and the same fault, and a message it
+/// accepts never holds a bare CR or LF.
+#[test]
+fn random_inputs_frame_the_same_whatever_the_split() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5_17_79);
+    let alphabet = [b'a', b'.', b'\r', b'\n', b'\r', b'\n'];
+    for _ in 0..3000 {
+        let len = rng.random_range(0..40);
+        let mut input: Vec<u8> = (0..len)
+            .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+            .collect();
+        input.extend_from_slice(b"\r\n.\r\n");
+        let (message, used) = read_every_split(&input, 1 << 20);
+        assert!(used <= input.len());
+        assert!(
+            input[..used].ends_with(b"\r\n.\r\n") || used == 3,
+            "{input:?}"
+        );
+        if let Ok(message) = message {
+            for (i, &b) in message.iter().enumerate() {
+                if b == b'\n' {
+                    assert!(i > 0 && message[i - 1] == b'\r', "bare LF kept: {input:?}");
+                }
+                if b == b'\r' {
+                    assert_eq!(message.get(i + 1), Some(&b'\n'), "bare CR kept: {input:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn command_lines_frame_the_same_whatever_arrives_first() {
+    let input = b"EHLO x\r\nMAIL FROM:<a@b>\r\n";
+    for cut in 0..=input.len() {
+        let status = command_line(&input[..cut], 512);
+        let expected = if cut >= 8 {
+            LineStatus::Line(8)
+        } else {
+            LineStatus::NeedMore
+        };
+        assert_eq!(status, expected, "after {cut} bytes");
+    }
+}
