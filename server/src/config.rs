@@ -464,7 +464,12 @@ impl SmtpConfig {
         )?;
         in_range(at, "smtp.max_recipients", self.max_recipients, 1..=100_000)?;
         in_range(at, "smtp.max_errors", self.max_errors, 1..=1000)?;
-        in_range(at, "smtp.max_auth_failures", self.max_auth_failures, 1..=100)?;
+        in_range(
+            at,
+            "smtp.max_auth_failures",
+            self.max_auth_failures,
+            1..=100,
+        )?;
         in_range(
             at,
             "smtp.data_timeout_seconds",

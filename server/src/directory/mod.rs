@@ -12,6 +12,7 @@ mod auth;
 mod certificate;
 mod dkim;
 mod domain;
+mod following;
 mod group;
 mod hash_pool;
 mod ids;
@@ -19,9 +20,8 @@ mod import;
 mod names;
 mod official;
 mod password;
-mod service;
-mod following;
 mod recipients;
+mod service;
 mod snapshot;
 
 pub use address::{AddressEntry, AddressOwner, MailAddress};
@@ -38,10 +38,11 @@ pub use auth::{
 };
 pub use certificate::{Certificate, NewCertificate};
 pub use dkim::{
-    default_dkim_selector, normalize_dkim_selector, DkimKey, DkimKeyError, DkimRecord, DomainDkimKey,
-    DEFAULT_DKIM_KEY_BITS, DKIM_KEY_BITS,
+    default_dkim_selector, normalize_dkim_selector, DkimKey, DkimKeyError, DkimRecord,
+    DomainDkimKey, DEFAULT_DKIM_KEY_BITS, DKIM_KEY_BITS,
 };
 pub use domain::{normalize_domain, MailDomain, NewDomain, DEFAULT_ADDRESS_RULE};
+pub use following::{Following, SnapshotView};
 pub use group::{Group, GroupKind, GroupMember, NewGroup};
 pub use ids::{AgencyId, CertificateId, DomainId, GroupId, OfficialId, ServiceAccountId};
 pub use import::{
@@ -56,13 +57,12 @@ pub use official::{
 pub use password::{
     generate_initial_password, Argon2Cost, PasswordCost, PasswordHash, PasswordHasher,
 };
-pub use service::{NewServiceAccount, ServiceAccount};
-pub use service_ops::MemberName;
-pub use following::{Following, SnapshotView};
 pub use recipients::{
     load_recipients, normalize_address, RecipientCache, RecipientIndex, RecipientLookup,
     RECIPIENT_REFRESH,
 };
+pub use service::{NewServiceAccount, ServiceAccount};
+pub use service_ops::MemberName;
 pub use snapshot::{
     agency_parents, agency_subtree, agency_within, AgencyParents, DirectorySnapshot, GroupCard,
     OfficialCard,

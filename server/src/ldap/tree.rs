@@ -13,7 +13,8 @@ use super::dn;
 use crate::clock::UnixTime;
 use crate::directory::{
     agency_parents, agency_subtree, AgencyId, AgencyParents, Directory, DirectoryError,
-    DirectorySnapshot, Following, SnapshotView, GroupId, OfficialId, OfficialStatus, ServiceAccountId,
+    DirectorySnapshot, Following, GroupId, OfficialId, OfficialStatus, ServiceAccountId,
+    SnapshotView,
 };
 
 /// What an entry stands for, as far as access rules care.

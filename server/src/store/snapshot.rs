@@ -17,10 +17,14 @@ impl Conn {
 
     /// Every agency's own addresses: `(agency, address)` by address.
     pub async fn all_agency_addresses(&mut self) -> Result<Vec<(AgencyId, String)>, StoreError> {
-        let sql = "SELECT agency_id, address FROM addresses WHERE agency_id IS NOT NULL ORDER BY address";
+        let sql =
+            "SELECT agency_id, address FROM addresses WHERE agency_id IS NOT NULL ORDER BY address";
         let rows: Vec<(i64, String)> =
             on_backend!(self, c => sqlx::query_as(sql).fetch_all(&mut *c).await)?;
-        Ok(rows.into_iter().map(|(a, address)| (AgencyId(a), address)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(a, address)| (AgencyId(a), address))
+            .collect())
     }
 
     /// The names of every mail domain congvu serves.
