@@ -157,7 +157,13 @@ impl SinkBuilder {
         });
         let accepting = Arc::clone(&shared);
         let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
+            loop {
+                // An accept error (a connection reset before it was taken, no file handle
+                // free for a moment) concerns one connection, not the listener.
+                let Ok((stream, _)) = listener.accept().await else {
+                    tokio::task::yield_now().await;
+                    continue;
+                };
                 let shared = Arc::clone(&accepting);
                 tokio::spawn(async move { shared.serve(stream).await });
             }

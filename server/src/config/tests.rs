@@ -41,9 +41,9 @@ fn addrs(list: &[&str]) -> Vec<ListenAddr> {
         .collect()
 }
 
-const SMTP_KEYS: &str =
-    "listen, submission_listen, submissions_listen, max_message_bytes, max_recipients";
-const SECTIONS: &str = "server, database, tls, smtp, imap, ldap, http, limits, auth";
+const SMTP_KEYS: &str = "listen, submission_listen, submissions_listen, max_message_bytes, \
+     max_recipients, max_errors, max_auth_failures, data_timeout_seconds";
+const SECTIONS: &str = "server, database, tls, smtp, imap, ldap, http, limits, auth, queue";
 
 // ---- unknown names -------------------------------------------------------------------
 

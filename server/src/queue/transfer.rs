@@ -23,6 +23,9 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::Address;
 
+/// How long the server gets to answer QUIT.
+const QUIT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How much TLS a hop needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsPolicy {
@@ -259,7 +262,11 @@ async fn attempt_hop(
         Err(e) => return Err(e.into_failure()),
     };
     let outcomes = transaction(&mut conn, hop, settings, envelope).await;
-    let _ = tokio::time::timeout(settings.command_timeout, conn.quit()).await;
+    // A connection that broke mid-transaction is only dropped; a polite QUIT gets a short
+    // wait, since the outcomes are already decided.
+    if outcomes.is_ok() {
+        let _ = tokio::time::timeout(QUIT_TIMEOUT, conn.quit()).await;
+    }
     outcomes
 }
 
@@ -342,7 +349,9 @@ async fn open(
                 Err(e) => Err(e.to_string()),
             };
             if let Err(e) = upgraded {
-                conn.abort().await;
+                // lettre leaves a connection whose TLS upgrade failed without a stream: it
+                // must not be written to again (not even QUIT), only dropped.
+                drop(conn);
                 return Err(OpenError::Tls(Failure::local(
                     "4.7.5",
                     format!("TLS with {} failed: {e}", hop.name),

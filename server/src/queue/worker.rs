@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use super::route::{Route, Router};
 use super::schedule::RetryPolicy;
+use super::settle::Settled;
 use super::transfer::{transfer, Envelope, RecipientOutcome, TlsPolicy, TransferSettings};
 use super::{Lease, Queue, QueueEntry, QueueEntryId};
 use crate::clock::Clock;
@@ -39,6 +40,9 @@ struct Progress {
     passes_finished: u64,
     /// Entries claimed by all passes so far.
     claimed: u64,
+    /// Passes that did not look at the whole queue: no worker was free, or the database
+    /// could not be asked.
+    inconclusive: u64,
     /// Groups handed to workers and not yet settled.
     in_flight: u64,
 }
@@ -56,8 +60,10 @@ impl QueueHandle {
         self.wake.notify_one();
     }
 
-    /// Wakes the workers and returns once they are idle: a pass begun after this call found
-    /// nothing to claim, and no delivery is running. Returns at once if the workers stopped.
+    /// Wakes the workers and returns once they are idle: a pass begun after this call looked
+    /// at the queue and found nothing to claim, and no delivery is running. Returns at once if
+    /// the workers stopped.
+    ///
     /// For tests and tools that need the queue to have done what it can at this moment.
     pub async fn wait_idle(&self) {
         let mut progress = self.progress.clone();
@@ -70,7 +76,7 @@ impl QueueHandle {
             let Ok(after) = done.map(|p| *p) else {
                 return;
             };
-            if after.claimed == before.claimed {
+            if after.claimed == before.claimed && after.inconclusive == before.inconclusive {
                 return;
             }
         }
@@ -205,6 +211,8 @@ impl Dispatcher {
         loop {
             self.progress.send_modify(|p| p.passes_started += 1);
             let claimed = self.pass().await;
+            let inconclusive = u64::from(claimed.is_none());
+            let claimed = claimed.unwrap_or(0);
             if gauge_updated.is_none_or(|t| t.elapsed() >= poll) {
                 if let Ok(size) = self.agent.queue.size().await {
                     metrics::gauge!("congvu_queue_entries").set(size as f64);
@@ -214,6 +222,7 @@ impl Dispatcher {
             self.progress.send_modify(|p| {
                 p.passes_finished += 1;
                 p.claimed += claimed as u64;
+                p.inconclusive += inconclusive;
             });
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
@@ -224,18 +233,19 @@ impl Dispatcher {
         tracing::info!("outbound queue stopped");
     }
 
-    /// Claims what the free workers can take and starts them; returns the entries claimed.
-    async fn pass(&self) -> usize {
+    /// Claims what the free workers can take and starts them; returns the entries claimed,
+    /// `None` when no worker was free or the database could not be asked.
+    async fn pass(&self) -> Option<usize> {
         let free = self.workers.available_permits();
         if free == 0 {
-            return 0;
+            return None;
         }
         let limit = u32::try_from(free * ENTRIES_PER_WORKER).unwrap_or(u32::MAX);
         let entries = match self.agent.queue.claim_due(&self.agent.lease, limit).await {
             Ok(entries) => entries,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot claim queue entries");
-                return 0;
+                return None;
             }
         };
         let claimed = entries.len();
@@ -250,7 +260,7 @@ impl Dispatcher {
             };
             self.tracker.spawn(worker.run(group));
         }
-        claimed
+        Some(claimed)
     }
 }
 
@@ -285,8 +295,27 @@ struct Worker {
     wake: Arc<Notify>,
 }
 
+/// Counts a group in flight until dropped, also when its worker panics, so that
+/// [`QueueHandle::wait_idle`] never waits for a task that is gone.
+struct InFlight {
+    progress: Arc<watch::Sender<Progress>>,
+    wake: Arc<Notify>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.progress.send_modify(|p| p.in_flight -= 1);
+        // A worker is free: look for more now.
+        self.wake.notify_one();
+    }
+}
+
 impl Worker {
     async fn run(self, group: Vec<QueueEntry>) {
+        let _in_flight = InFlight {
+            progress: Arc::clone(&self.progress),
+            wake: Arc::clone(&self.wake),
+        };
         let ids: Vec<QueueEntryId> = group.iter().map(|e| e.id).collect();
         let permit = tokio::select! {
             permit = Arc::clone(&self.workers).acquire_owned() => permit.ok(),
@@ -299,10 +328,11 @@ impl Worker {
             };
             match attempt {
                 Some((message, outcomes)) => {
-                    if let Err(e) = self.agent.settle(&group, &message, outcomes.clone()).await {
-                        tracing::error!(error = %e, entries = ?ids, "cannot record a delivery attempt; the entries are retried when their lease expires");
-                    } else {
-                        record_metrics(&group, &outcomes);
+                    match self.agent.settle(&group, &message, outcomes).await {
+                        Ok(settled) => record_metrics(&settled),
+                        Err(e) => {
+                            tracing::error!(error = %e, entries = ?ids, "cannot record a delivery attempt; the entries are retried when their lease expires")
+                        }
                     }
                 }
                 None => self.release(&ids).await,
@@ -311,9 +341,6 @@ impl Worker {
             self.release(&ids).await;
         }
         drop(permit);
-        self.progress.send_modify(|p| p.in_flight -= 1);
-        // A worker is free: look for more now.
-        self.wake.notify_one();
     }
 
     /// Shutdown came first: the entries are due again for any node.
@@ -329,15 +356,19 @@ impl Worker {
     }
 }
 
-fn record_metrics(group: &[QueueEntry], outcomes: &[RecipientOutcome]) {
-    let _ = group;
-    for outcome in outcomes {
-        let result = match outcome {
-            RecipientOutcome::Delivered { .. } => "delivered",
-            RecipientOutcome::Deferred(_) => "deferred",
-            RecipientOutcome::Failed(_) => "failed",
-        };
-        metrics::counter!("congvu_queue_attempts_total", "result" => result).increment(1);
+/// Counts what an attempt did, per entry (`/metrics`).
+fn record_metrics(settled: &Settled) {
+    let counts = [
+        ("congvu_queue_delivered_total", settled.delivered),
+        ("congvu_queue_deferred_total", settled.deferred),
+        ("congvu_queue_bounced_total", settled.bounced),
+        ("congvu_queue_dropped_total", settled.dropped),
+        ("congvu_queue_delay_notices_total", settled.delay_notices),
+    ];
+    for (name, n) in counts {
+        if n > 0 {
+            metrics::counter!(name).increment(n as u64);
+        }
     }
 }
 

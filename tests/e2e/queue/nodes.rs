@@ -104,7 +104,12 @@ async fn an_expired_lease_is_taken_over(backend: Backend) {
     assert_eq!(t.sink.connections(), 0, "taken before the lease expired");
     t.advance(1).await;
     let sent = t.sink.transactions();
-    assert_eq!(sent.len(), 1, "delivered once after the lease expired");
+    assert_eq!(
+        sent.len(),
+        1,
+        "delivered once after the lease expired: {:#?}",
+        t.entries().await
+    );
     assert_eq!(sent[0].data, OUTBOUND);
     assert_eq!(t.entries().await, []);
     assert_eq!(t.body_holders(OUTBOUND).await, None);
