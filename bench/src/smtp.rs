@@ -767,7 +767,8 @@ fn seed_postfix(
              smtpd_client_connection_count_limit = 1000\n\
              smtpd_recipient_limit = {limit}\n\
              virtual_alias_expansion_limit = {limit}\n\
-             message_size_limit = 52428800\n",
+             message_size_limit = 52428800\n\
+             virtual_mailbox_limit = 52428800\n",
             queue = queue.display(),
             data = data.display(),
             log = log.display(),
@@ -926,32 +927,32 @@ impl Server {
 
     /// Waits until the server greets a client, or gives up after a minute.
     async fn wait_ready(&mut self) -> anyhow::Result<Greeting> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut last = String::new();
-        while Instant::now() < deadline {
-            if let Server::Congvu(c) = self {
-                if let Some(child) = c.child.as_mut() {
-                    if let Some(status) = child.try_wait()? {
-                        anyhow::bail!(
-                            "congvu-server exited with {status} before answering; its log:\n{}",
-                            self.log_tail()
-                        );
-                    }
-                }
-            }
-            match greeting(self.addr()).await {
-                Ok(Reply { code: 220, .. }) => return Ok(Greeting::Ready),
-                Ok(reply) => return Ok(Greeting::Refused(reply.text)),
-                Err(e) => last = e,
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        match self {
+            Server::Congvu(c) => c.wait_ready().await,
+            Server::Postfix(p) => await_greeting("Postfix", p.setup.addr, || Ok(())).await,
         }
-        anyhow::bail!(
-            "{} did not greet on {} within 60 s: {last}",
-            self.kind().name(),
-            self.addr()
-        )
     }
+}
+
+/// Waits until `addr` greets a client, checking `alive` between attempts; gives up after a
+/// minute.
+async fn await_greeting(
+    name: &str,
+    addr: SocketAddr,
+    mut alive: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<Greeting> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        alive()?;
+        match greeting(addr).await {
+            Ok(Reply { code: 220, .. }) => return Ok(Greeting::Ready),
+            Ok(reply) => return Ok(Greeting::Refused(reply.text)),
+            Err(e) => last = e,
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("{name} did not greet on {addr} within 60 s: {last}")
 }
 
 /// congvu-server as a child process.
@@ -1005,6 +1006,19 @@ impl Congvu {
         anyhow::bail!("congvu-server did not stop within 60 s of SIGTERM")
     }
 
+    async fn wait_ready(&mut self) -> anyhow::Result<Greeting> {
+        let log = self.log.clone();
+        let child = self.child.as_mut().context("congvu-server is not running")?;
+        await_greeting("congvu", self.addr, || match child.try_wait()? {
+            Some(status) => anyhow::bail!(
+                "congvu-server exited with {status} before answering; see {}",
+                log.display()
+            ),
+            None => Ok(()),
+        })
+        .await
+    }
+
     /// taskset execs the server, so the child's pid is the server's.
     fn cpu(&self) -> Duration {
         let Some(stat) = self.child.as_ref().and_then(|c| proc_stat(c.id())) else {
@@ -1031,6 +1045,8 @@ struct Postfix {
     pin: Option<String>,
     master: Option<u32>,
     ticks: f64,
+    /// How much of the maillog has been looked at for delivery trouble.
+    log_seen: std::cell::Cell<u64>,
 }
 
 impl Postfix {
@@ -1041,6 +1057,7 @@ impl Postfix {
             pin,
             master: None,
             ticks,
+            log_seen: std::cell::Cell::new(0),
         }
     }
 
@@ -1142,11 +1159,18 @@ impl Postfix {
             .map(|(dir, &n)| (dir.as_path(), n))
             .collect();
         let deadline = Instant::now() + limit;
+        let mut poll = 0u64;
         loop {
+            poll += 1;
             pending.retain(|(dir, n)| std::fs::read_dir(dir).map_or(0, |d| d.count()) < *n);
             let now = Instant::now();
             if pending.is_empty() {
                 return Ok(now);
+            }
+            if poll % 25 == 0 {
+                if let Some(trouble) = self.log_trouble() {
+                    anyhow::bail!("Postfix cannot deliver: {trouble}");
+                }
             }
             if now > deadline {
                 let missing: usize = pending
@@ -1161,6 +1185,28 @@ impl Postfix {
             }
             std::thread::sleep(DELIVERY_POLL);
         }
+    }
+
+    /// The first line of the maillog, since the last look, saying that mail cannot be
+    /// delivered as configured: waiting for the Maildirs to fill would then be in vain.
+    fn log_trouble(&self) -> Option<String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = std::fs::File::open(&self.setup.log).ok()?;
+        file.seek(SeekFrom::Start(self.log_seen.get())).ok()?;
+        let mut text = String::new();
+        let read = file.read_to_string(&mut text).ok()?;
+        // Only whole lines count as seen, so a line being written is read again in full.
+        let whole = text.rfind('\n').map_or(0, |i| i + 1);
+        self.log_seen
+            .set(self.log_seen.get() + whole.min(read) as u64);
+        text[..whole]
+            .lines()
+            .find(|line| {
+                [" fatal: ", " panic: ", "status=deferred", "status=bounced"]
+                    .iter()
+                    .any(|sign| line.contains(sign))
+            })
+            .map(str::to_string)
     }
 }
 
@@ -1831,11 +1877,7 @@ impl Bench<'_> {
                 let census_before = self.census()?;
                 let before = tree_bytes(&congvu.data_dir);
                 congvu.start()?;
-                let greeting = self.runtime.block_on(server.wait_ready())?;
-                let Server::Congvu(congvu) = server else {
-                    unreachable!("matched above");
-                };
-                if let Greeting::Refused(text) = greeting {
+                if let Greeting::Refused(text) = self.runtime.block_on(congvu.wait_ready())? {
                     anyhow::bail!("congvu refused connections after a restart: {text}");
                 }
                 let cpu_before = congvu.cpu();
