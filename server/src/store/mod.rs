@@ -211,8 +211,10 @@ impl Store {
     pub async fn close(&self) {
         match &self.pools {
             Pools::Sqlite { writer, reader } => {
-                writer.close().await;
+                // Readers first: the last connection to close checkpoints the WAL into the
+                // database and removes it, and only the read-write one can.
                 reader.close().await;
+                writer.close().await;
             }
             Pools::Postgres(pool) => pool.close().await,
         }
