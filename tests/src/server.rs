@@ -33,3 +33,21 @@ pub fn test_config(db: &TestDb) -> Config {
 pub async fn start(db: &TestDb) -> RunningServer {
     RunningServer::start(&test_config(db)).await.unwrap()
 }
+
+/// A TLS connector that trusts only the self-signed certificate a test server generated in
+/// the data directory of `db` (see [`test_config`]).
+pub fn tls_connector(db: &TestDb) -> tokio_rustls::TlsConnector {
+    let pem = std::fs::read(db.dir.path().join("data/tls/self-signed-cert.pem")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(client))
+}

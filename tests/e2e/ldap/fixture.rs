@@ -233,19 +233,7 @@ impl Province {
     /// A TLS connector that trusts the server's generated self-signed certificate, for
     /// server name [`HOSTNAME`].
     pub fn tls_connector(&self) -> tokio_rustls::TlsConnector {
-        let pem = std::fs::read(self.db.dir.path().join("data/tls/self-signed-cert.pem")).unwrap();
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        tokio_rustls::TlsConnector::from(std::sync::Arc::new(client))
+        server::tls_connector(&self.db)
     }
 }
 
