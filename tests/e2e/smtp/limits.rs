@@ -310,7 +310,7 @@ async fn a_client_trickling_one_command_is_cut_off_at_the_command_deadline(backe
     let (reply, took) = trickle(&mut smtp, bytes, Duration::from_millis(300)).await;
     assert_eq!(reply.line(), TIMEOUT);
     assert!(
-        took >= Duration::from_millis(1_500) && took < Duration::from_millis(3_500),
+        took >= Duration::from_millis(1_500) && took < Duration::from_millis(8_000),
         "cut off after {took:?}"
     );
     assert!(smtp.closed().await);
@@ -342,7 +342,7 @@ async fn a_message_trickled_past_the_data_deadline_is_dropped(backend: Backend) 
     let (reply, took) = trickle(&mut smtp, bytes, Duration::from_millis(300)).await;
     assert_eq!(reply.line(), TIMEOUT);
     assert!(
-        took >= Duration::from_millis(9_500) && took < Duration::from_millis(12_000),
+        took >= Duration::from_millis(9_500) && took < Duration::from_millis(20_000),
         "cut off after {took:?}"
     );
     assert!(smtp.closed().await);
