@@ -22,7 +22,7 @@
 //! This module owns its temporary directory, the two server processes it starts and the
 //! `ldap` section of the report; it never touches the system's slapd.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +39,9 @@ use ldap3::{ldap_escape, Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEnt
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
+
+use crate::machine::{free_port, pinned, Machine, Pinning};
+use crate::report::{user_arguments, write_section, Markers};
 
 #[derive(Debug, clap::Args)]
 pub struct LdapArgs {
@@ -197,12 +200,12 @@ pub fn run(args: LdapArgs) -> anyhow::Result<()> {
     for &kind in &args.servers {
         let server = match (kind, &slapd) {
             (ServerKind::Congvu, _) => {
-                let mut command = pinned(&args.server, pin.as_ref());
+                let mut command = pinned(&args.server, pin.as_ref().map(|p| p.server.as_str()));
                 command.arg("--config").arg(&congvu_config);
                 Server::spawn(command, congvu_port, dir.path().join("congvu.log"))?
             }
             (ServerKind::Slapd, Some((conf, port))) => {
-                let mut command = pinned(&args.slapd, pin.as_ref());
+                let mut command = pinned(&args.slapd, pin.as_ref().map(|p| p.server.as_str()));
                 // -d keeps slapd in the foreground, so the child's pid is slapd's own.
                 command
                     .arg("-f")
@@ -244,7 +247,7 @@ pub fn run(args: LdapArgs) -> anyhow::Result<()> {
     let section = report.render();
     println!("{section}");
     if report.congvu.is_some() && report.slapd.is_some() {
-        write_section(&args.report, &section)?;
+        write_section(&args.report, MARKERS, &section)?;
         println!("written to {}", args.report.display());
     } else {
         println!(
@@ -285,84 +288,6 @@ fn check(args: &LdapArgs) -> anyhow::Result<()> {
         "--connections, --flood and --seconds must be at least 1"
     );
     Ok(())
-}
-
-/// The machine the figures belong to.
-#[derive(Debug)]
-struct Machine {
-    cores: usize,
-    cpu: String,
-    /// The 1-minute load average: other work on the machine skews every figure.
-    load: String,
-    /// Clock ticks per second of /proc/PID/stat times.
-    ticks: f64,
-}
-
-impl Machine {
-    fn probe() -> Machine {
-        let cpu = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|info| {
-                info.lines()
-                    .find(|l| l.starts_with("model name"))
-                    .and_then(|l| l.split_once(':'))
-                    .map(|(_, model)| model.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown CPU".into());
-        let ticks = Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-            .unwrap_or(100.0);
-        let load = std::fs::read_to_string("/proc/loadavg")
-            .ok()
-            .and_then(|l| l.split_whitespace().next().map(str::to_string))
-            .unwrap_or_else(|| "unknown".into());
-        Machine {
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            cpu,
-            load,
-            ticks,
-        }
-    }
-}
-
-/// Which cores the servers and the client run on.
-#[derive(Debug)]
-struct Pinning {
-    server: String,
-    client: String,
-}
-
-impl Pinning {
-    fn split(cores: usize) -> Pinning {
-        let last = cores - 1;
-        Pinning {
-            server: last.to_string(),
-            client: if last == 1 {
-                "0".into()
-            } else {
-                format!("0-{}", last - 1)
-            },
-        }
-    }
-
-    /// Moves this process, every thread of it, to the client cores.
-    fn pin_self(&self) -> anyhow::Result<()> {
-        let status = Command::new("taskset")
-            .args(["-a", "-p", "-c", &self.client])
-            .arg(std::process::id().to_string())
-            .stdout(Stdio::null())
-            .status()
-            .context("while running taskset (util-linux) to pin the client")?;
-        anyhow::ensure!(status.success(), "taskset could not pin the client");
-        Ok(())
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -804,17 +729,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn pinned(binary: &Path, pin: Option<&Pinning>) -> Command {
-    match pin {
-        Some(pin) => {
-            let mut command = Command::new("taskset");
-            command.args(["-c", &pin.server]).arg(binary);
-            command
-        }
-        None => Command::new(binary),
     }
 }
 
@@ -1905,6 +1819,14 @@ async fn flood_phase(
 
 const BEGIN: &str = "<!-- ldap:begin -->";
 const END: &str = "<!-- ldap:end -->";
+/// This benchmark's section of docs/PERFORMANCE.md.
+const MARKERS: Markers = Markers {
+    begin: BEGIN,
+    end: END,
+    after: None,
+};
+/// The options bench/ldap.sh fills in, left out of the command the report shows.
+const PATH_OPTIONS: [&str; 4] = ["--server", "--admin", "--slapd", "--slapadd"];
 
 /// Everything the report section says.
 #[derive(Debug)]
@@ -1972,7 +1894,7 @@ fn ratio(ours: Option<f64>, reference: Option<f64>) -> Option<f64> {
 impl Report<'_> {
     fn render(&self) -> String {
         let args = self.args;
-        let command = user_arguments();
+        let command = user_arguments(&PATH_OPTIONS);
         let placement = if self.pinned {
             format!(
                 "each server pinned to core {} and the client to the others (`taskset`)",
@@ -2273,78 +2195,35 @@ impl Report<'_> {
     }
 }
 
-/// The options this run was given, less the binary paths bench/ldap.sh fills in.
-fn user_arguments() -> String {
-    const PATHS: [&str; 4] = ["--server", "--admin", "--slapd", "--slapadd"];
-    let mut shown = String::new();
-    let mut arguments = std::env::args().skip(2);
-    while let Some(argument) = arguments.next() {
-        let name = argument.split('=').next().unwrap_or_default();
-        if PATHS.contains(&name) {
-            if !argument.contains('=') {
-                arguments.next();
-            }
-            continue;
-        }
-        shown.push(' ');
-        shown.push_str(&argument);
-    }
-    shown
-}
-
 /// Wrong answers behind some runs.
 fn wrong(runs: &[Option<&Run>]) -> u64 {
     runs.iter().flatten().map(|r| r.wrong).sum()
 }
 
-/// Replaces the marked section of the report, or inserts it before the first `## `
-/// section: the import benchmark replaces its own section up to the next `## ` heading,
-/// so a section placed after it would lose its opening marker.
-fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
-    let document =
-        std::fs::read_to_string(path).unwrap_or_else(|_| "# congvu performance\n".into());
-    std::fs::write(path, place_section(&document, section))?;
-    Ok(())
-}
-
-fn place_section(document: &str, section: &str) -> String {
-    let section = section.trim_end();
-    match (document.find(BEGIN), document.find(END)) {
-        (Some(begin), Some(end)) if end > begin => format!(
-            "{}{section}{}",
-            &document[..begin],
-            &document[end + END.len()..]
-        ),
-        _ => match document.find("\n## ") {
-            Some(at) => format!("{}{section}\n\n{}", &document[..=at], &document[at + 1..]),
-            None => format!("{}\n\n{section}\n", document.trim_end()),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::place_section;
 
     const SECTION: &str = "<!-- ldap:begin -->\n## L1–L3\n\n| a |\n<!-- ldap:end -->\n";
 
     #[test]
     fn section_goes_before_the_first_heading_and_is_replaced_in_place() {
         let document = "# title\n\nintro\n\n## P1/P2: import\n\ntable\n";
-        let placed = place_section(document, SECTION);
+        let placed = place_section(document, MARKERS, SECTION);
         assert_eq!(
             placed,
             "# title\n\nintro\n\n<!-- ldap:begin -->\n## L1–L3\n\n| a |\n<!-- ldap:end -->\n\n\
              ## P1/P2: import\n\ntable\n"
         );
-        let again = place_section(&placed, &SECTION.replace("| a |", "| b |"));
+        let again = place_section(&placed, MARKERS, &SECTION.replace("| a |", "| b |"));
         assert_eq!(again, placed.replace("| a |", "| b |"));
     }
 
     #[test]
     fn section_is_appended_to_a_document_without_sections() {
         assert_eq!(
-            place_section("# title\n", SECTION),
+            place_section("# title\n", MARKERS, SECTION),
             "# title\n\n<!-- ldap:begin -->\n## L1–L3\n\n| a |\n<!-- ldap:end -->\n"
         );
     }

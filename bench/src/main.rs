@@ -5,6 +5,8 @@
 mod admin;
 mod import;
 mod ldap;
+mod machine;
+mod report;
 mod smtp;
 
 use clap::{Parser, Subcommand};

@@ -30,7 +30,7 @@
 //! the `smtp` section of the report; it never touches the system's Postfix.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,6 +43,9 @@ use congvu::store::{Store, StoreOptions};
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+
+use crate::machine::{free_port, pinned, Machine, Pinning};
+use crate::report::{user_arguments, write_section, Markers};
 
 #[derive(Debug, clap::Args)]
 pub struct SmtpArgs {
@@ -281,7 +284,7 @@ pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
     println!("{section}");
     let measured = |kind| figures.iter().any(|f| f.kind == kind);
     if measured(ServerKind::Congvu) && measured(ServerKind::Postfix) {
-        write_section(&args.report, &section)?;
+        write_section(&args.report, MARKERS, &section)?;
         println!("written to {}", args.report.display());
     } else {
         println!(
@@ -343,97 +346,6 @@ fn check(args: &SmtpArgs) -> anyhow::Result<()> {
 
 // ---------------------------------------------------------------------------------------
 // The machine
-
-/// The machine the figures belong to.
-#[derive(Debug)]
-struct Machine {
-    cores: usize,
-    cpu: String,
-    /// The 1-minute load average: other work on the machine skews every figure.
-    load: String,
-    /// Clock ticks per second of /proc/PID/stat times.
-    ticks: f64,
-}
-
-impl Machine {
-    fn probe() -> Machine {
-        let cpu = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|info| {
-                info.lines()
-                    .find(|l| l.starts_with("model name"))
-                    .and_then(|l| l.split_once(':'))
-                    .map(|(_, model)| model.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown CPU".into());
-        let ticks = Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-            .unwrap_or(100.0);
-        let load = std::fs::read_to_string("/proc/loadavg")
-            .ok()
-            .and_then(|l| l.split_whitespace().next().map(str::to_string))
-            .unwrap_or_else(|| "unknown".into());
-        Machine {
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            cpu,
-            load,
-            ticks,
-        }
-    }
-}
-
-/// Which cores the servers and the client run on.
-#[derive(Debug)]
-struct Pinning {
-    server: String,
-    client: String,
-}
-
-impl Pinning {
-    fn split(cores: usize) -> Pinning {
-        let last = cores - 1;
-        Pinning {
-            server: last.to_string(),
-            client: if last == 1 {
-                "0".into()
-            } else {
-                format!("0-{}", last - 1)
-            },
-        }
-    }
-
-    /// Moves this process, every thread of it, to the client cores; the programs it starts
-    /// from here on (smtp-source) inherit them.
-    fn pin_self(&self) -> anyhow::Result<()> {
-        let status = Command::new("taskset")
-            .args(["-a", "-p", "-c", &self.client])
-            .arg(std::process::id().to_string())
-            .stdout(Stdio::null())
-            .status()
-            .context("while running taskset (util-linux) to pin the client")?;
-        anyhow::ensure!(status.success(), "taskset could not pin the client");
-        Ok(())
-    }
-}
-
-/// `binary`, started on the server core when pinning.
-fn pinned(binary: &Path, core: Option<&str>) -> Command {
-    match core {
-        Some(core) => {
-            let mut command = Command::new("taskset");
-            command.args(["-c", core]).arg(binary);
-            command
-        }
-        None => Command::new(binary),
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
 
 fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -2042,23 +1954,15 @@ async fn inbox_census(url: &str) -> anyhow::Result<HashMap<String, Inbox>> {
         }
     }
     store.close().await;
-    checkpoint(url).await?;
+    check_checkpointed(url)?;
     Ok(census)
 }
 
-/// Folds the WAL into the database file, so that the data directory's size is what the
-/// data takes. The store closes its read-only connections last, and those cannot do it; a
-/// read-write connection that is the last one to close checkpoints and deletes the WAL.
-async fn checkpoint(url: &str) -> anyhow::Result<()> {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
-    use sqlx::{ConnectOptions as _, Connection as _};
-    let options: SqliteConnectOptions = url.parse()?;
+/// Checks that the WAL was folded into the database file, so that the data directory's size
+/// is what the data takes: closing the store does that when nobody else holds it open.
+fn check_checkpointed(url: &str) -> anyhow::Result<()> {
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
     let wal = PathBuf::from(format!("{}-wal", options.get_filename().display()));
-    let conn = options
-        .journal_mode(SqliteJournalMode::Wal)
-        .connect()
-        .await?;
-    conn.close().await?;
     anyhow::ensure!(
         !wal.exists(),
         "{} is still there: another process holds the database open",
@@ -2109,6 +2013,22 @@ fn median(values: &[f64]) -> f64 {
 
 const BEGIN: &str = "<!-- smtp:begin -->";
 const END: &str = "<!-- smtp:end -->";
+/// This benchmark's section of docs/PERFORMANCE.md: after the LDAP one when first placed.
+const MARKERS: Markers = Markers {
+    begin: BEGIN,
+    end: END,
+    after: Some("<!-- ldap:end -->"),
+};
+/// The options bench/smtp.sh fills in, left out of the command the report shows.
+const PATH_OPTIONS: [&str; 7] = [
+    "--server",
+    "--admin",
+    "--postfix",
+    "--postmap",
+    "--smtp-source",
+    "--work-dir",
+    "--report",
+];
 
 /// Everything the report section says.
 #[derive(Debug)]
@@ -2269,7 +2189,7 @@ impl Report<'_> {
              Maildir per official created before the runs, as congvu creates mailboxes at import; default\n\
              fsync behaviour; no content filters; `smtpd_recipient_restrictions = permit_auth_destination,\n\
              reject`). Each logs as it does by default: Postfix every message to its maillog, congvu at `info`.\n\n",
-            command = user_arguments(),
+            command = user_arguments(&PATH_OPTIONS),
             cores = self.machine.cores,
             cpu = self.machine.cpu,
             load = self.machine.load,
@@ -2673,73 +2593,10 @@ fn postfix_version(postfix: &Path) -> String {
         .unwrap_or_else(|| "(version unknown)".into())
 }
 
-/// The options this run was given, less the paths bench/smtp.sh fills in.
-fn user_arguments() -> String {
-    const PATHS: [&str; 7] = [
-        "--server",
-        "--admin",
-        "--postfix",
-        "--postmap",
-        "--smtp-source",
-        "--work-dir",
-        "--report",
-    ];
-    let mut shown = String::new();
-    let mut arguments = std::env::args().skip(2);
-    while let Some(argument) = arguments.next() {
-        let name = argument.split('=').next().unwrap_or_default();
-        if PATHS.contains(&name) {
-            if !argument.contains('=') {
-                arguments.next();
-            }
-            continue;
-        }
-        shown.push(' ');
-        shown.push_str(&argument);
-    }
-    shown
-}
-
-fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
-    let document =
-        std::fs::read_to_string(path).unwrap_or_else(|_| "# congvu performance\n".into());
-    std::fs::write(path, place_section(&document, section))?;
-    Ok(())
-}
-
-/// Replaces the marked section of the report; a first one goes right after the LDAP section
-/// if there is one, else before the first `## ` section, else at the end. The import
-/// benchmark replaces its own section up to the next `## ` heading, so nothing is ever
-/// placed right after that section's heading.
-fn place_section(document: &str, section: &str) -> String {
-    const LDAP_END: &str = "<!-- ldap:end -->";
-    let section = section.trim_end();
-    if let (Some(begin), Some(end)) = (document.find(BEGIN), document.find(END)) {
-        if end > begin {
-            return format!(
-                "{}{section}{}",
-                &document[..begin],
-                &document[end + END.len()..]
-            );
-        }
-    }
-    if let Some(at) = document.find(LDAP_END) {
-        let after = at + LDAP_END.len();
-        let rest = document[after..].trim_start_matches('\n');
-        return format!("{}\n\n{section}\n\n{rest}", &document[..after])
-            .trim_end()
-            .to_string()
-            + "\n";
-    }
-    match document.find("\n## ") {
-        Some(at) => format!("{}{section}\n\n{}", &document[..=at], &document[at + 1..]),
-        None => format!("{}\n\n{section}\n", document.trim_end()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::place_section;
 
     const SECTION: &str = "<!-- smtp:begin -->\n## S1–S3\n\n| a |\n<!-- smtp:end -->\n";
 
@@ -2747,26 +2604,26 @@ mod tests {
     fn section_goes_after_the_ldap_section_and_is_replaced_in_place() {
         let document = "# title\n\nintro\n\n<!-- ldap:begin -->\n## L1\n<!-- ldap:end -->\n\n\
                         ## P1/P2: import\n\ntable\n";
-        let placed = place_section(document, SECTION);
+        let placed = place_section(document, MARKERS, SECTION);
         assert_eq!(
             placed,
             "# title\n\nintro\n\n<!-- ldap:begin -->\n## L1\n<!-- ldap:end -->\n\n\
              <!-- smtp:begin -->\n## S1–S3\n\n| a |\n<!-- smtp:end -->\n\n\
              ## P1/P2: import\n\ntable\n"
         );
-        let again = place_section(&placed, &SECTION.replace("| a |", "| b |"));
+        let again = place_section(&placed, MARKERS, &SECTION.replace("| a |", "| b |"));
         assert_eq!(again, placed.replace("| a |", "| b |"));
     }
 
     #[test]
     fn section_goes_before_the_first_heading_without_an_ldap_section() {
         assert_eq!(
-            place_section("# title\n\n## P1/P2: import\n", SECTION),
+            place_section("# title\n\n## P1/P2: import\n", MARKERS, SECTION),
             "# title\n\n<!-- smtp:begin -->\n## S1–S3\n\n| a |\n<!-- smtp:end -->\n\n\
              ## P1/P2: import\n"
         );
         assert_eq!(
-            place_section("# title\n", SECTION),
+            place_section("# title\n", MARKERS, SECTION),
             "# title\n\n<!-- smtp:begin -->\n## S1–S3\n\n| a |\n<!-- smtp:end -->\n"
         );
     }
