@@ -109,3 +109,18 @@ pub fn run_admin(config: &Path, dir: &Path, args: &[&str]) -> AdminRun {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// The run's standard output as JSON; panics with both outputs if it is not JSON.
+pub fn json_of(run: &AdminRun) -> serde_json::Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr:\n{}", run.stdout, run.stderr))
+}
+
+/// Asserts a failed run: its exit status, its exact message, and nothing on stdout.
+#[track_caller]
+pub fn fails(run: AdminRun, code: i32, stderr: &str) {
+    assert_eq!(
+        (run.code, run.stderr.as_str(), run.stdout.as_str()),
+        (Some(code), stderr, ""),
+    );
+}

@@ -17,7 +17,7 @@ use congvu::store::Store;
 use congvu_tests::{Backend, TestDb};
 use serde_json::{json, Value};
 
-use crate::admin::{run_admin, AdminCli, AdminRun};
+use crate::admin::{fails, json_of, run_admin, AdminCli, AdminRun};
 use crate::store_suite::on_both_backends;
 
 on_both_backends!(
@@ -95,20 +95,6 @@ impl InProcess {
 
 fn summary(text: &Option<String>) -> Value {
     serde_json::from_str(text.as_deref().unwrap()).unwrap()
-}
-
-fn json_of(run: &AdminRun) -> Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr:\n{}", run.stdout, run.stderr))
-}
-
-/// Asserts a failed run: its exit status, its exact message, and nothing on stdout.
-#[track_caller]
-fn fails(run: AdminRun, code: i32, stderr: &str) {
-    assert_eq!(
-        (run.code, run.stderr.as_str(), run.stdout.as_str()),
-        (Some(code), stderr, ""),
-    );
 }
 
 /// Asserts a usage error reported by clap: status 2, its `error:` line, nothing on stdout.

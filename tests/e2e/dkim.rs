@@ -20,7 +20,7 @@ use mail_auth::{
 };
 use serde_json::{json, Value};
 
-use crate::admin::{AdminCli, AdminRun};
+use crate::admin::{fails, json_of, AdminCli};
 use crate::backend_tests;
 
 backend_tests!(
@@ -133,20 +133,6 @@ pub(crate) async fn verify(message: &[u8], name: &str, value: &str) -> Vec<DkimR
         .iter()
         .map(|o| o.result().clone())
         .collect()
-}
-
-fn json_of(run: &AdminRun) -> Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr:\n{}", run.stdout, run.stderr))
-}
-
-/// Asserts a failed run: its exit status, its exact message, and nothing on stdout.
-#[track_caller]
-fn fails(run: AdminRun, code: i32, stderr: &str) {
-    assert_eq!(
-        (run.code, run.stderr.as_str(), run.stdout.as_str()),
-        (Some(code), stderr, ""),
-    );
 }
 
 async fn directory(db: &TestDb) -> Directory {

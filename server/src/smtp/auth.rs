@@ -6,14 +6,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN};
 
-use super::reply::{self, Reply};
+use super::reply::{self, Reply, PASSWORD_CHALLENGE, PLAIN_CHALLENGE, USERNAME_CHALLENGE};
 use super::session::{End, Next, Session, MAX_AUTH_LINE};
 use crate::directory::{LoginName, LoginOutcome, Principal};
-
-/// RFC 4954 §4: "334 " with a base64 challenge; LOGIN's are "Username:" and "Password:".
-const PLAIN_CHALLENGE: &str = "334 \r\n";
-const USERNAME_CHALLENGE: &str = "334 VXNlcm5hbWU6\r\n";
-const PASSWORD_CHALLENGE: &str = "334 UGFzc3dvcmQ6\r\n";
 
 /// What a SASL exchange produced.
 enum Credentials {

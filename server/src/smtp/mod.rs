@@ -111,17 +111,10 @@ impl SmtpService {
     }
 }
 
-fn busy(hostname: &str, why: Refusal) -> String {
-    match why {
-        Refusal::ServerBusy => format!("421 4.3.2 {hostname} Too busy, try again later\r\n"),
-        Refusal::TooManyFromAddress => {
-            format!("421 4.7.0 {hostname} Too many connections from your address\r\n")
-        }
-    }
-}
-
 /// Turns away a connection over the limits (RFC 5321 §3.8: 421 before closing).
 pub async fn refuse(mut stream: TcpStream, hostname: &str, why: Refusal) {
-    let _ = stream.write_all(busy(hostname, why).as_bytes()).await;
+    let _ = stream
+        .write_all(reply::refused_connection(hostname, why).as_bytes())
+        .await;
     let _ = stream.shutdown().await;
 }

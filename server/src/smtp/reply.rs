@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use super::framing::DataFault;
 use crate::directory::RecipientLookup;
+use crate::net::Refusal;
 
 /// One reply line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +164,60 @@ pub fn chunk_received(octets: usize) -> Reply {
         text: Cow::Owned(format!("{octets} octets received")),
     }
 }
+
+/// The answer to a connection over the limits, before closing it (RFC 5321 §3.8).
+pub fn refused_connection(hostname: &str, why: Refusal) -> String {
+    match why {
+        Refusal::ServerBusy => format!("421 4.3.2 {hostname} Too busy, try again later\r\n"),
+        Refusal::TooManyFromAddress => {
+            format!("421 4.7.0 {hostname} Too many connections from your address\r\n")
+        }
+    }
+}
+
+/// What an EHLO reply offers beside the extensions every session has.
+#[derive(Debug, Clone, Copy)]
+pub struct Offered {
+    pub max_message_bytes: usize,
+    pub starttls: bool,
+    pub auth: bool,
+}
+
+/// The EHLO reply (RFC 5321 §4.1.1.1): the host name, then one extension a line.
+pub fn ehlo(hostname: &str, offered: &Offered) -> String {
+    let mut lines = vec![
+        hostname.to_string(),
+        "PIPELINING".into(),
+        format!("SIZE {}", offered.max_message_bytes),
+        "8BITMIME".into(),
+        "SMTPUTF8".into(),
+        "ENHANCEDSTATUSCODES".into(),
+        "CHUNKING".into(),
+    ];
+    if offered.starttls {
+        lines.push("STARTTLS".into());
+    }
+    if offered.auth {
+        lines.push("AUTH PLAIN LOGIN".into());
+    }
+    let last = lines.len() - 1;
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| format!("250{}{line}\r\n", if i == last { ' ' } else { '-' }))
+        .collect()
+}
+
+/// The HELO reply: the host name alone.
+pub fn helo(hostname: &str) -> String {
+    format!("250 {hostname}\r\n")
+}
+
+/// SASL challenges (RFC 4954 §4): "334 " and base64; LOGIN's are "Username:" and
+/// "Password:".
+pub const PLAIN_CHALLENGE: &str = "334 \r\n";
+pub const USERNAME_CHALLENGE: &str = "334 VXNlcm5hbWU6\r\n";
+pub const PASSWORD_CHALLENGE: &str = "334 UGFzc3dvcmQ6\r\n";
 
 /// The greeting (RFC 5321 §4.2: 220 with the host name).
 pub fn greeting(hostname: &str) -> String {

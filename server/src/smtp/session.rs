@@ -230,32 +230,17 @@ impl<'a> Session<'a> {
             extended,
         });
         let hostname = &self.service.settings.hostname;
-        if !extended {
-            let text = format!("250 {hostname}\r\n");
-            self.output.extend_from_slice(text.as_bytes());
-            return Next::Continue;
-        }
-        let mut lines = vec![
-            hostname.clone(),
-            "PIPELINING".into(),
-            format!("SIZE {}", self.service.settings.max_message_bytes),
-            "8BITMIME".into(),
-            "SMTPUTF8".into(),
-            "ENHANCEDSTATUSCODES".into(),
-            "CHUNKING".into(),
-        ];
-        if !self.tls && self.service.tls.is_some() {
-            lines.push("STARTTLS".into());
-        }
-        if self.is_submission() && self.tls && self.official.is_none() {
-            lines.push("AUTH PLAIN LOGIN".into());
-        }
-        let last = lines.len() - 1;
-        for (i, line) in lines.iter().enumerate() {
-            let sep = if i == last { ' ' } else { '-' };
-            self.output
-                .extend_from_slice(format!("250{sep}{line}\r\n").as_bytes());
-        }
+        let text = if extended {
+            let offered = reply::Offered {
+                max_message_bytes: self.service.settings.max_message_bytes,
+                starttls: !self.tls && self.service.tls.is_some(),
+                auth: self.is_submission() && self.tls && self.official.is_none(),
+            };
+            reply::ehlo(hostname, &offered)
+        } else {
+            reply::helo(hostname)
+        };
+        self.output.extend_from_slice(text.as_bytes());
         Next::Continue
     }
 

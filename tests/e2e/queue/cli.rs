@@ -10,7 +10,7 @@ use congvu_tests::{Backend, TestDb};
 use serde_json::{json, Value};
 
 use super::{ANNV, OUTBOUND, START};
-use crate::admin::{AdminCli, AdminRun};
+use crate::admin::{fails, json_of, AdminCli, AdminRun};
 use crate::store_suite::on_both_backends;
 
 on_both_backends!(
@@ -62,19 +62,6 @@ async fn four_entries(db: &TestDb) -> (Store, Queue) {
         .await
         .unwrap();
     (store, queue)
-}
-
-fn json_of(run: &AdminRun) -> Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr:\n{}", run.stdout, run.stderr))
-}
-
-#[track_caller]
-fn fails(run: AdminRun, code: i32, stderr: &str) {
-    assert_eq!(
-        (run.code, run.stderr.as_str(), run.stdout.as_str()),
-        (Some(code), stderr, ""),
-    );
 }
 
 #[track_caller]
