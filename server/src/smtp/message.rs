@@ -203,7 +203,7 @@ fn received(session: &Session<'_>, id: &str, recipients: &[String]) -> String {
         .as_ref()
         .map_or("unknown", |g| g.name.as_str());
     let extended = session.greeting.as_ref().is_some_and(|g| g.extended);
-    let protocol = match (extended, session.tls, session.official.is_some()) {
+    let protocol = match (extended, session.is_tls(), session.official.is_some()) {
         (false, _, _) => "SMTP",
         (true, false, false) => "ESMTP",
         (true, true, false) => "ESMTPS",

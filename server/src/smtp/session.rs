@@ -57,7 +57,6 @@ pub(super) struct Session<'a> {
     output: Vec<u8>,
     shutdown: CancellationToken,
     pub greeting: Option<Greeting>,
-    pub tls: bool,
     /// The official who authenticated, on submission ports.
     pub official: Option<Official>,
     /// The mail transaction in progress.
@@ -70,7 +69,6 @@ pub(super) struct Session<'a> {
 
 impl<'a> Session<'a> {
     pub fn new(service: &'a SmtpService, conn: Connection) -> Session<'a> {
-        let tls = matches!(conn.stream, Stream::Tls(_));
         let (kind, peer, shutdown) = (conn.kind, conn.peer, conn.shutdown.clone());
         let (stream, admission) = conn.into_stream();
         Session {
@@ -82,13 +80,17 @@ impl<'a> Session<'a> {
             output: Vec::with_capacity(1024),
             shutdown,
             greeting: None,
-            tls,
             official: None,
             envelope: None,
             errors: 0,
             auth_failures: 0,
             _admission: admission,
         }
+    }
+
+    /// Whether the connection runs over TLS (implicit, or after STARTTLS).
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Some(Stream::Tls(_)))
     }
 
     /// Whether this is a submission port (587 or 465), where officials authenticate.
@@ -190,10 +192,10 @@ impl<'a> Session<'a> {
             },
             Request::Auth { .. } if !self.is_submission() => Some(reply::AUTH_NOT_HERE),
             Request::Auth { .. } if self.greeting.is_none() => Some(reply::NEED_HELO),
-            Request::Auth { .. } if !self.tls => Some(reply::TLS_REQUIRED_FOR_AUTH),
+            Request::Auth { .. } if !self.is_tls() => Some(reply::TLS_REQUIRED_FOR_AUTH),
             Request::Auth { .. } if self.official.is_some() => Some(reply::ALREADY_AUTHENTICATED),
             Request::Auth { .. } if in_transaction => Some(reply::NESTED_MAIL),
-            Request::StartTls if self.tls => Some(reply::TLS_ACTIVE),
+            Request::StartTls if self.is_tls() => Some(reply::TLS_ACTIVE),
             Request::StartTls if self.service.tls.is_none() => Some(reply::TLS_UNAVAILABLE),
             _ => None,
         }
@@ -233,8 +235,8 @@ impl<'a> Session<'a> {
         let text = if extended {
             let offered = reply::Offered {
                 max_message_bytes: self.service.settings.max_message_bytes,
-                starttls: !self.tls && self.service.tls.is_some(),
-                auth: self.is_submission() && self.tls && self.official.is_none(),
+                starttls: !self.is_tls() && self.service.tls.is_some(),
+                auth: self.is_submission() && self.is_tls() && self.official.is_none(),
             };
             reply::ehlo(hostname, &offered)
         } else {
@@ -260,7 +262,6 @@ impl<'a> Session<'a> {
             _ => return Err(End::Gone),
         };
         self.stream = Some(Stream::Tls(Box::new(tls)));
-        self.tls = true;
         self.greeting = None;
         self.envelope = None;
         self.input.clear();
