@@ -149,6 +149,7 @@ impl Config {
         self.database.validate(at)?;
         self.tls.validate(at)?;
         self.smtp.validate(at)?;
+        self.imap.validate(at)?;
         self.ldap.validate(at)?;
         self.limits.validate(at)?;
         self.auth.validate(at)?;
@@ -489,6 +490,19 @@ pub struct ImapConfig {
     /// IMAP over implicit TLS (port 993).
     #[serde(deserialize_with = "listen::one_or_many")]
     pub imaps_listen: Vec<ListenAddr>,
+    /// Longest command line (the parts outside literals), in bytes.
+    pub max_command_bytes: u32,
+    /// Largest literal accepted (APPEND's message is one), in bytes.
+    pub max_literal_bytes: u32,
+    /// Open IMAP sessions one official may hold at once (phones, desktops, webmail).
+    pub max_connections_per_official: u32,
+    /// Failed logins one session may make before it is closed.
+    pub max_auth_failures: u32,
+    /// BAD replies one session may earn before it is closed.
+    pub max_errors: u32,
+    /// A session that sends nothing for this long is closed (RFC 3501 §5.4: at least 30
+    /// minutes); IDLE restarts the clock.
+    pub idle_timeout_seconds: u64,
 }
 
 impl Default for ImapConfig {
@@ -496,7 +510,49 @@ impl Default for ImapConfig {
         ImapConfig {
             listen: vec![loopback(2143)],
             imaps_listen: vec![loopback(2993)],
+            max_command_bytes: 65_536,
+            max_literal_bytes: 52_428_800,
+            max_connections_per_official: 20,
+            max_auth_failures: 3,
+            max_errors: 20,
+            idle_timeout_seconds: 1800,
         }
+    }
+}
+
+impl ImapConfig {
+    fn validate(&self, at: &Locator<'_>) -> Result<(), ConfigError> {
+        in_range(
+            at,
+            "imap.max_command_bytes",
+            self.max_command_bytes,
+            1024..=1024 * 1024,
+        )?;
+        in_range(
+            at,
+            "imap.max_literal_bytes",
+            self.max_literal_bytes,
+            1024..=1024 * 1024 * 1024,
+        )?;
+        in_range(
+            at,
+            "imap.max_connections_per_official",
+            self.max_connections_per_official,
+            1..=1000,
+        )?;
+        in_range(
+            at,
+            "imap.max_auth_failures",
+            self.max_auth_failures,
+            1..=100,
+        )?;
+        in_range(at, "imap.max_errors", self.max_errors, 1..=1000)?;
+        in_range(
+            at,
+            "imap.idle_timeout_seconds",
+            self.idle_timeout_seconds,
+            10..=86_400,
+        )
     }
 }
 

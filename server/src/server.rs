@@ -61,6 +61,7 @@ struct Sessions {
     hostname: String,
     ldap: Arc<crate::ldap::LdapService>,
     smtp: Arc<SmtpService>,
+    imap: Arc<crate::imap::ImapService>,
 }
 
 impl ConnectionHandler for Sessions {
@@ -73,7 +74,7 @@ impl ConnectionHandler for Sessions {
             ListenerKind::Smtp | ListenerKind::Submission | ListenerKind::Submissions => {
                 self.smtp.serve(conn).await
             }
-            ListenerKind::Imap | ListenerKind::Imaps => crate::imap::serve(conn).await,
+            ListenerKind::Imap | ListenerKind::Imaps => self.imap.serve(conn).await,
             ListenerKind::Ldap | ListenerKind::Ldaps => self.ldap.serve(conn).await,
             // HTTP runs on its own server (axum), never through this handler.
             ListenerKind::Http => {}
@@ -163,6 +164,17 @@ impl RunningServer {
             let queue = queue.clone();
             Intake::start(store.clone(), clock.clone(), Arc::new(move || queue.wake()))
         };
+        let imap = crate::imap::ImapService::new(
+            crate::imap::ImapSettings::from_config(config),
+            Arc::clone(&authenticator),
+            mailstore.clone(),
+            Some(tls.clone()),
+        );
+        {
+            // Other nodes' mailbox changes wake this node's IMAP sessions (PostgreSQL only).
+            let (store, token) = (store.clone(), shutdown.clone());
+            tracker.spawn(async move { store.follow_other_nodes(token).await });
+        }
         let smtp = SmtpService::new(
             SmtpSettings::from_config(config),
             load_recipients(directory.clone()).await?,
@@ -176,6 +188,7 @@ impl RunningServer {
             hostname: config.server.hostname.clone(),
             ldap: Arc::new(ldap),
             smtp: Arc::new(smtp),
+            imap: Arc::new(imap),
         });
         let mut listeners = Vec::with_capacity(bound.len());
         for (kind, listener, address) in bound {

@@ -526,6 +526,34 @@ impl Directory {
     }
 }
 
+/// Why a SASL PLAIN response (RFC 4616) was not accepted as credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainRefusal {
+    /// Not `authzid NUL authcid NUL passwd` in UTF-8.
+    Malformed,
+    /// An authorisation identity other than the login's own: acting for someone else is not
+    /// offered.
+    ActingForOther,
+}
+
+/// The login name and password in a decoded SASL PLAIN response, for every protocol that
+/// offers PLAIN (SMTP AUTH, IMAP AUTHENTICATE).
+pub fn plain_credentials(response: &[u8]) -> Result<(String, String), PlainRefusal> {
+    let mut parts = response.split(|&b| b == 0);
+    let (Some(authz), Some(user), Some(password), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(PlainRefusal::Malformed);
+    };
+    if !authz.is_empty() && authz != user {
+        return Err(PlainRefusal::ActingForOther);
+    }
+    match (std::str::from_utf8(user), std::str::from_utf8(password)) {
+        (Ok(user), Ok(password)) => Ok((user.to_owned(), password.to_owned())),
+        _ => Err(PlainRefusal::Malformed),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,7 +34,8 @@ pub use agency::{normalize_agency_code, Agency, AgencyLevel, NewAgency};
 pub use attribute::{attribute_value, optional_attribute, required_attribute, MAX_ATTRIBUTE_CHARS};
 pub use audit::{Actor, AuditEntry, AuditRecord};
 pub use auth::{
-    Authenticator, LockoutPolicy, LoginName, LoginOutcome, PasswordChangeError, Principal,
+    plain_credentials, Authenticator, LockoutPolicy, LoginName, LoginOutcome, PasswordChangeError,
+    PlainRefusal, Principal,
 };
 pub use certificate::{Certificate, NewCertificate};
 pub use dkim::{

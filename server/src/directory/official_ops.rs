@@ -365,6 +365,7 @@ pub(super) fn default_mailboxes(official: &Official) -> Vec<Mailbox> {
             role: Some(*role),
             uidvalidity,
             uidnext: Uid(1),
+            highestmodseq: 1,
             subscribed: true,
             created_at: official.created_at,
         })

@@ -1,25 +1,152 @@
-//! IMAP: 143 with STARTTLS and 993 with implicit TLS.
+//! IMAP (RFC 3501 and the extensions mail clients rely on): 143 with STARTTLS and 993 with
+//! implicit TLS.
 //!
-//! The session state machine arrives with the IMAP capability; until then each connection
-//! gets an untagged `BYE` (RFC 3501 §7.1.5) and is closed.
+//! `framing` reads client messages with imap-codec's fragmentizer under the size limits;
+//! one [`session::Session`] per connection holds the protocol state and hands each command
+//! to a small handler: `account` (greeting, capabilities, STARTTLS, login, ID, NAMESPACE,
+//! ENABLE), `folders` (the authenticated-state commands: LIST, SELECT, CREATE, STATUS,
+//! APPEND, QUOTA…) and `selected` (FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE, IDLE and the
+//! unsolicited updates that keep a session in step with others on the same mailbox).
+//! `fetch` and `search` turn stored messages into FETCH items and SEARCH answers; `utf7`
+//! encodes folder names; reply texts live in `reply`. Responses are encoded by imap-codec.
+
+mod account;
+mod fetch;
+mod flags;
+mod folders;
+mod framing;
+mod reply;
+mod search;
+mod selected;
+mod session;
+mod utf7;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
 
+use crate::config::Config;
+use crate::directory::{Authenticator, OfficialId};
+use crate::mailstore::Mailstore;
 use crate::net::{Connection, Refusal};
 
-const NOT_AVAILABLE: &[u8] =
-    b"* BYE [UNAVAILABLE] congvu IMAP service is not available, try again later\r\n";
-const BUSY: &[u8] = b"* BYE [UNAVAILABLE] Too many connections, try again later\r\n";
-
-/// Serves one IMAP connection.
-pub async fn serve(mut conn: Connection) {
-    let _ = conn.stream.write_all(NOT_AVAILABLE).await;
-    let _ = conn.stream.shutdown().await;
+/// What IMAP sessions are allowed and limited to.
+#[derive(Debug, Clone)]
+pub struct ImapSettings {
+    pub max_command_bytes: u32,
+    pub max_literal_bytes: u32,
+    pub max_connections_per_official: u32,
+    pub max_auth_failures: u32,
+    pub max_errors: u32,
+    /// A silent session is closed after this long; IDLE restarts the clock.
+    pub idle_timeout: Duration,
 }
 
-/// Turns away a connection over the limits.
-pub async fn refuse(mut stream: TcpStream, _why: Refusal) {
-    let _ = stream.write_all(BUSY).await;
+impl ImapSettings {
+    /// The settings `config` describes.
+    pub fn from_config(config: &Config) -> ImapSettings {
+        let imap = &config.imap;
+        ImapSettings {
+            max_command_bytes: imap.max_command_bytes,
+            max_literal_bytes: imap.max_literal_bytes,
+            max_connections_per_official: imap.max_connections_per_official,
+            max_auth_failures: imap.max_auth_failures,
+            max_errors: imap.max_errors,
+            idle_timeout: Duration::from_secs(imap.idle_timeout_seconds),
+        }
+    }
+}
+
+/// Everything IMAP sessions share.
+pub struct ImapService {
+    settings: ImapSettings,
+    authenticator: Arc<Authenticator>,
+    mailstore: Mailstore,
+    tls: Option<TlsAcceptor>,
+    /// Open sessions per logged-in official.
+    sessions_per_official: Mutex<HashMap<OfficialId, u32>>,
+}
+
+impl std::fmt::Debug for ImapService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapService")
+            .field("settings", &self.settings)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImapService {
+    /// The service over the shared domain parts.
+    pub fn new(
+        settings: ImapSettings,
+        authenticator: Arc<Authenticator>,
+        mailstore: Mailstore,
+        tls: Option<TlsAcceptor>,
+    ) -> ImapService {
+        ImapService {
+            settings,
+            authenticator,
+            mailstore,
+            tls,
+            sessions_per_official: Mutex::default(),
+        }
+    }
+
+    /// Serves one IMAP connection until it ends.
+    pub async fn serve(&self, conn: Connection) {
+        session::Session::new(self, conn).run().await;
+    }
+
+    /// Takes one of an official's session places; `None` when they hold all of them.
+    fn claim_session(&self, official: OfficialId) -> Option<OfficialSession<'_>> {
+        let mut open = self
+            .sessions_per_official
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(official).or_insert(0);
+        if *count >= self.settings.max_connections_per_official {
+            return None;
+        }
+        *count += 1;
+        Some(OfficialSession {
+            service: self,
+            official,
+        })
+    }
+}
+
+/// One of an official's session places, given back when the session ends.
+#[derive(Debug)]
+struct OfficialSession<'s> {
+    service: &'s ImapService,
+    official: OfficialId,
+}
+
+impl Drop for OfficialSession<'_> {
+    fn drop(&mut self) {
+        let mut open = self
+            .service
+            .sessions_per_official
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.official) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.official);
+            }
+        }
+    }
+}
+
+/// Turns away a connection over the limits (RFC 3501 §7.1.5: an untagged BYE, then close).
+pub async fn refuse(mut stream: TcpStream, why: Refusal) {
+    let _ = stream
+        .write_all(reply::refused_connection(why).as_bytes())
+        .await;
     let _ = stream.shutdown().await;
 }

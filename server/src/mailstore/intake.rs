@@ -60,6 +60,8 @@ pub struct Stored {
 struct Job {
     incoming: Incoming,
     local_hash: Option<BodyHash>,
+    /// The local copy's structure (JSON), worked out once for every recipient's FETCH.
+    local_shape: Option<String>,
     remote_hash: Option<BodyHash>,
     reply: oneshot::Sender<Result<Stored, MailstoreError>>,
 }
@@ -96,12 +98,15 @@ impl Intake {
         // Hashing here, in the session's task, keeps the committer's work to the writing.
         let local_hash =
             (!incoming.local.is_empty()).then(|| BodyHash::of(&incoming.local_message));
+        let local_shape = (!incoming.local.is_empty())
+            .then(|| super::shape::MessageShape::of(&incoming.local_message).to_json());
         let remote_hash =
             (!incoming.remote.is_empty()).then(|| BodyHash::of(&incoming.remote_message));
         let (reply, answer) = oneshot::channel();
         let job = Job {
             incoming,
             local_hash,
+            local_shape,
             remote_hash,
             reply,
         };
@@ -174,7 +179,8 @@ async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreE
     if let Some(hash) = &job.local_hash {
         let message = &incoming.local_message;
         let holders = incoming.local.len() as i64;
-        let body = tx.put_body(hash, message, holders, now).await?;
+        let shape = job.local_shape.as_deref();
+        let body = tx.put_body(hash, message, shape, holders, now).await?;
         let landed = tx
             .deliver_to_inboxes(
                 body,
@@ -194,7 +200,7 @@ async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreE
     if let Some(hash) = &job.remote_hash {
         let message = &incoming.remote_message;
         let body = tx
-            .put_body(hash, message, incoming.remote.len() as i64, now)
+            .put_body(hash, message, None, incoming.remote.len() as i64, now)
             .await?;
         tx.insert_queue_entries(body, &incoming.sender, &incoming.remote, now)
             .await?;

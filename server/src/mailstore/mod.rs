@@ -4,9 +4,13 @@
 
 use std::fmt;
 
+mod folders;
 mod intake;
 pub mod message;
+pub mod shape;
+pub mod text;
 
+pub use folders::{ChangedFlags, CopiedUids, FlagChange, MAX_NAME_BYTES, SEPARATOR};
 pub use intake::{utc_day, Incoming, Intake, Stored, Submission};
 
 use sha2::{Digest, Sha256};
@@ -104,6 +108,9 @@ pub struct Mailbox {
     pub role: Option<MailboxRole>,
     pub uidvalidity: u32,
     pub uidnext: Uid,
+    /// The change counter (RFC 7162 HIGHESTMODSEQ): raised by every append, flag change and
+    /// expunge in this mailbox.
+    pub highestmodseq: u64,
     pub subscribed: bool,
     pub created_at: UnixTime,
 }
@@ -141,6 +148,8 @@ pub struct MailboxMessage {
     pub keywords: Vec<String>,
     pub internal_date: UnixTime,
     pub size: u64,
+    /// The mailbox's change counter when this message last changed (RFC 7162 mod-sequence).
+    pub modseq: u64,
 }
 
 /// Where a delivered copy landed.
@@ -155,6 +164,16 @@ pub struct DeliveredCopy {
 pub enum MailstoreError {
     #[error("no such mailbox")]
     NoSuchMailbox,
+    #[error("no such message")]
+    NoSuchMessage,
+    #[error("a mailbox with that name already exists")]
+    AlreadyExists,
+    #[error("INBOX cannot be deleted or renamed")]
+    Protected,
+    #[error("invalid mailbox name")]
+    InvalidName,
+    #[error("over quota")]
+    OverQuota,
     #[error("the mail store is shutting down")]
     Stopped,
     #[error(transparent)]
@@ -194,13 +213,20 @@ impl Mailstore {
     ) -> Result<Vec<DeliveredCopy>, MailstoreError> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
+        let shape = shape::MessageShape::of(message).to_json();
         let body = tx
-            .put_body(&BodyHash::of(message), message, mailboxes.len() as i64, now)
+            .put_body(
+                &BodyHash::of(message),
+                message,
+                Some(&shape),
+                mailboxes.len() as i64,
+                now,
+            )
             .await?;
         let mut copies = Vec::with_capacity(mailboxes.len());
         for &mailbox_id in mailboxes {
             let uid = tx
-                .append_message(mailbox_id, body, flags, now, message.len() as u64)
+                .append_message(mailbox_id, body, flags, &[], now, message.len() as u64)
                 .await?
                 .ok_or(MailstoreError::NoSuchMailbox)?;
             copies.push(DeliveredCopy { mailbox_id, uid });
@@ -229,7 +255,7 @@ impl Mailstore {
         uids: &[Uid],
     ) -> Result<Vec<Uid>, MailstoreError> {
         let mut tx = self.store.begin().await?;
-        let mut removed = Vec::new();
+        let mut removed = Vec::with_capacity(uids.len());
         for &uid in uids {
             if let Some(body) = tx.delete_message(mailbox, uid).await? {
                 tx.release_body(body, 1).await?;

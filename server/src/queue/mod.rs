@@ -117,6 +117,7 @@ impl Queue {
             .put_body(
                 &BodyHash::of(message),
                 message,
+                None,
                 recipients.len() as i64,
                 now,
             )

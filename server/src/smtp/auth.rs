@@ -8,7 +8,7 @@ use smtp_proto::{AUTH_LOGIN, AUTH_PLAIN};
 
 use super::reply::{self, Reply, PASSWORD_CHALLENGE, PLAIN_CHALLENGE, USERNAME_CHALLENGE};
 use super::session::{End, Next, Session, MAX_AUTH_LINE};
-use crate::directory::{LoginName, LoginOutcome, Principal};
+use crate::directory::{plain_credentials, LoginName, LoginOutcome, PlainRefusal, Principal};
 
 /// What a SASL exchange produced.
 enum Credentials {
@@ -77,25 +77,11 @@ async fn plain(session: &mut Session<'_>, initial: &str) -> Result<Credentials, 
             Err(refusal) => return Ok(Credentials::Refused(refusal)),
         }
     };
-    let mut parts = response.split(|&b| b == 0);
-    let (Some(authz), Some(user), Some(password), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Ok(Credentials::Refused(reply::AUTH_MALFORMED));
-    };
-    // Acting for someone else is not offered: the identity must be the login's own.
-    if !authz.is_empty() && authz != user {
-        return Ok(Credentials::Refused(reply::AUTH_FAILED));
-    }
-    Ok(
-        match (
-            String::from_utf8(user.to_vec()),
-            String::from_utf8(password.to_vec()),
-        ) {
-            (Ok(user), Ok(password)) => Credentials::Given { user, password },
-            _ => Credentials::Refused(reply::AUTH_MALFORMED),
-        },
-    )
+    Ok(match plain_credentials(&response) {
+        Ok((user, password)) => Credentials::Given { user, password },
+        Err(PlainRefusal::Malformed) => Credentials::Refused(reply::AUTH_MALFORMED),
+        Err(PlainRefusal::ActingForOther) => Credentials::Refused(reply::AUTH_FAILED),
+    })
 }
 
 /// LOGIN: the user name (possibly in the initial response), then the password.

@@ -5,18 +5,21 @@ use crate::clock::UnixTime;
 use crate::mailstore::{BodyHash, BodyId};
 
 impl Conn {
-    /// Stores `data` under `hash` if it is new, and adds `holders` references to it either
-    /// way; returns the body's id.
+    /// Stores `data` under `hash` if it is new, with its structure `shape` (JSON, for
+    /// bodies mail clients will read), and adds `holders` references to it either way;
+    /// returns the body's id.
     pub async fn put_body(
         &mut self,
         hash: &BodyHash,
         data: &[u8],
+        shape: Option<&str>,
         holders: i64,
         now: UnixTime,
     ) -> Result<BodyId, StoreError> {
-        let sql = "INSERT INTO message_bodies (sha256, size, refcount, data, created_at) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (sha256) DO UPDATE SET refcount = message_bodies.refcount + excluded.refcount \
+        let sql = "INSERT INTO message_bodies (sha256, size, refcount, data, created_at, shape) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (sha256) DO UPDATE SET refcount = message_bodies.refcount + excluded.refcount, \
+             shape = COALESCE(message_bodies.shape, excluded.shape) \
              RETURNING id";
         let id: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
             .bind(&hash.0[..])
@@ -24,6 +27,7 @@ impl Conn {
             .bind(holders)
             .bind(data)
             .bind(now.0)
+            .bind(shape)
             .fetch_one(&mut *c)
             .await)?;
         Ok(BodyId(id))

@@ -26,9 +26,10 @@ impl Conn {
         let size = i64::try_from(size).map_err(|_| StoreError::Corrupt("message size".into()))?;
         let mut landed = Vec::with_capacity(officials.len());
         for chunk in officials.chunks(BATCH_ROWS) {
-            let taken: Vec<(i64, i64)> = on_backend!(self, c => {
+            let taken: Vec<(i64, i64, i64)> = on_backend!(self, c => {
                 let mut take = sqlx::QueryBuilder::new(
-                    "UPDATE mailboxes SET uidnext = uidnext + 1, used_bytes = used_bytes + ",
+                    "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1, \
+                     used_bytes = used_bytes + ",
                 );
                 take.push_bind(size);
                 take.push(" WHERE role = 'inbox' AND official_id IN (");
@@ -36,7 +37,7 @@ impl Conn {
                 for official in chunk {
                     ids.push_bind(official.0);
                 }
-                take.push(") RETURNING id, uidnext - 1");
+                take.push(") RETURNING id, uidnext - 1, highestmodseq");
                 take.build_query_as().fetch_all(&mut *c).await
             })?;
             if taken.is_empty() {
@@ -44,21 +45,24 @@ impl Conn {
             }
             on_backend!(self, c => {
                 let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO mailbox_messages (mailbox_id, uid, body_id, flags, internal_date, size) ",
+                    "INSERT INTO mailbox_messages \
+                     (mailbox_id, uid, body_id, flags, internal_date, size, modseq) ",
                 );
-                insert.push_values(&taken, |mut row, (mailbox, uid)| {
+                insert.push_values(&taken, |mut row, (mailbox, uid, modseq)| {
                     row.push_bind(*mailbox)
                         .push_bind(*uid)
                         .push_bind(body.0)
                         .push_bind(i64::from(flags.0))
                         .push_bind(now.0)
-                        .push_bind(size);
+                        .push_bind(size)
+                        .push_bind(*modseq);
                 });
                 insert.build().execute(&mut *c).await.map(|r| r.rows_affected())
             })?;
-            for (mailbox, uid) in taken {
+            for (mailbox, uid, _) in taken {
                 let uid = u32::try_from(uid)
                     .map_err(|_| StoreError::Corrupt("UID space exhausted".into()))?;
+                self.touch(MailboxId(mailbox));
                 landed.push((MailboxId(mailbox), Uid(uid)));
             }
         }

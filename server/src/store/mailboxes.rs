@@ -9,16 +9,18 @@ use crate::mailstore::{
     BodyId, Mailbox, MailboxId, MailboxMessage, MailboxRole, MessageFlags, Uid,
 };
 
-const COLUMNS: &str = "id, official_id, name, role, uidvalidity, uidnext, subscribed, created_at";
+pub(super) const COLUMNS: &str =
+    "id, official_id, name, role, uidvalidity, uidnext, highestmodseq, subscribed, created_at";
 
 #[derive(FromRow)]
-struct MailboxRow {
+pub(super) struct MailboxRow {
     id: i64,
     official_id: i64,
     name: String,
     role: Option<String>,
     uidvalidity: i64,
     uidnext: i64,
+    highestmodseq: i64,
     subscribed: bool,
     created_at: i64,
 }
@@ -38,6 +40,7 @@ impl TryFrom<MailboxRow> for Mailbox {
             role,
             uidvalidity: u32::try_from(r.uidvalidity).map_err(|_| corrupt("uidvalidity"))?,
             uidnext: Uid(u32::try_from(r.uidnext).map_err(|_| corrupt("uidnext"))?),
+            highestmodseq: u64::try_from(r.highestmodseq).map_err(|_| corrupt("highestmodseq"))?,
             subscribed: r.subscribed,
             created_at: UnixTime(r.created_at),
             name: r.name,
@@ -54,6 +57,7 @@ struct MessageRow {
     keywords: String,
     internal_date: i64,
     size: i64,
+    modseq: i64,
 }
 
 impl From<MessageRow> for MailboxMessage {
@@ -66,6 +70,7 @@ impl From<MessageRow> for MailboxMessage {
             keywords: r.keywords.split_whitespace().map(str::to_string).collect(),
             internal_date: UnixTime(r.internal_date),
             size: r.size as u64,
+            modseq: r.modseq as u64,
         }
     }
 }
@@ -81,39 +86,46 @@ impl Conn {
 
     /// Adds a message to a mailbox under the next UID; `None` if the mailbox does not exist.
     /// The UID is taken by incrementing `uidnext` in the same statement, so concurrent
-    /// deliveries (also from other nodes) never share one.
+    /// deliveries (also from other nodes) never share one; the mailbox's change counter rises
+    /// with it.
     pub async fn append_message(
         &mut self,
         mailbox: MailboxId,
         body: BodyId,
         flags: MessageFlags,
+        keywords: &[String],
         internal_date: UnixTime,
         size: u64,
     ) -> Result<Option<Uid>, StoreError> {
-        let take_uid = "UPDATE mailboxes SET uidnext = uidnext + 1, used_bytes = used_bytes + $2 \
-             WHERE id = $1 RETURNING uidnext - 1";
-        let insert =
-            "INSERT INTO mailbox_messages (mailbox_id, uid, body_id, flags, internal_date, size) \
-             VALUES ($1, $2, $3, $4, $5, $6)";
+        let take_uid = "UPDATE mailboxes SET uidnext = uidnext + 1, used_bytes = used_bytes + $2, \
+             highestmodseq = highestmodseq + 1 WHERE id = $1 RETURNING uidnext - 1, highestmodseq";
+        let insert = "INSERT INTO mailbox_messages \
+             (mailbox_id, uid, body_id, flags, keywords, internal_date, size, modseq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
         let uid: Option<i64> = on_backend!(self, c => {
-            let uid: Option<i64> = sqlx::query_scalar(take_uid)
+            let taken: Option<(i64, i64)> = sqlx::query_as(take_uid)
                 .bind(mailbox.0)
                 .bind(size as i64)
                 .fetch_optional(&mut *c)
                 .await?;
-            if let Some(uid) = uid {
+            if let Some((uid, modseq)) = taken {
                 sqlx::query(insert)
                     .bind(mailbox.0)
                     .bind(uid)
                     .bind(body.0)
                     .bind(i64::from(flags.0))
+                    .bind(keywords.join(" "))
                     .bind(internal_date.0)
                     .bind(size as i64)
+                    .bind(modseq)
                     .execute(&mut *c)
                     .await?;
             }
-            Ok::<_, StoreError>(uid)
+            Ok::<_, StoreError>(taken.map(|(uid, _)| uid))
         })?;
+        if uid.is_some() {
+            self.touch(mailbox);
+        }
         uid.map(|u| {
             u32::try_from(u)
                 .map(Uid)
@@ -127,31 +139,46 @@ impl Conn {
         &mut self,
         mailbox: MailboxId,
     ) -> Result<Vec<MailboxMessage>, StoreError> {
-        let sql = "SELECT mailbox_id, uid, body_id, flags, keywords, internal_date, size \
+        let sql = "SELECT mailbox_id, uid, body_id, flags, keywords, internal_date, size, modseq \
              FROM mailbox_messages WHERE mailbox_id = $1 ORDER BY uid";
         let rows: Vec<MessageRow> =
             on_backend!(self, c => sqlx::query_as(sql).bind(mailbox.0).fetch_all(&mut *c).await)?;
         Ok(rows.into_iter().map(MailboxMessage::from).collect())
     }
 
-    /// Sets a message's flags and keywords; returns whether the message exists.
+    /// Sets a message's flags and keywords under mod-sequence `modseq` (from
+    /// [`Conn::raise_modseq`]); returns whether the message exists.
     pub async fn set_message_flags(
         &mut self,
         mailbox: MailboxId,
         uid: Uid,
         flags: MessageFlags,
         keywords: &[String],
+        modseq: u64,
     ) -> Result<bool, StoreError> {
-        let sql = "UPDATE mailbox_messages SET flags = $1, keywords = $2 WHERE mailbox_id = $3 AND uid = $4";
+        let sql = "UPDATE mailbox_messages SET flags = $1, keywords = $2, modseq = $5 \
+             WHERE mailbox_id = $3 AND uid = $4";
         let n = on_backend!(self, c => sqlx::query(sql)
             .bind(i64::from(flags.0))
             .bind(keywords.join(" "))
             .bind(mailbox.0)
             .bind(i64::from(uid.0))
+            .bind(modseq as i64)
             .execute(&mut *c)
             .await
             .map(|r| r.rows_affected()))?;
+        self.touch(mailbox);
         Ok(n > 0)
+    }
+
+    /// Raises a mailbox's change counter and returns the new value, the mod-sequence of the
+    /// change this transaction makes; `None` if the mailbox does not exist.
+    pub async fn raise_modseq(&mut self, mailbox: MailboxId) -> Result<Option<u64>, StoreError> {
+        let sql = "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1 \
+             RETURNING highestmodseq";
+        let modseq: Option<i64> = on_backend!(self, c => sqlx::query_scalar(sql).bind(mailbox.0).fetch_optional(&mut *c).await)?;
+        self.touch(mailbox);
+        Ok(modseq.map(|m| m as u64))
     }
 
     /// Removes one message, takes its bytes off the mailbox's usage, and returns the body it
@@ -163,7 +190,8 @@ impl Conn {
     ) -> Result<Option<BodyId>, StoreError> {
         let delete = "DELETE FROM mailbox_messages WHERE mailbox_id = $1 AND uid = $2 \
              RETURNING body_id, size";
-        let release = "UPDATE mailboxes SET used_bytes = used_bytes - $1 WHERE id = $2";
+        let release = "UPDATE mailboxes SET used_bytes = used_bytes - $1, \
+             highestmodseq = highestmodseq + 1 WHERE id = $2";
         let body: Option<i64> = on_backend!(self, c => {
             let row: Option<(i64, i64)> = sqlx::query_as(delete)
                 .bind(mailbox.0)
@@ -175,6 +203,9 @@ impl Conn {
             }
             Ok::<_, StoreError>(row.map(|(body, _)| body))
         })?;
+        if body.is_some() {
+            self.touch(mailbox);
+        }
         Ok(body.map(BodyId))
     }
 }

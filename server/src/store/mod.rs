@@ -22,25 +22,31 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
+use crate::mailstore::MailboxId;
+
 mod addresses;
 mod admin;
 mod agencies;
 mod audit;
 mod bodies;
 mod certificates;
+mod changes;
 mod delivery;
 mod domains;
 mod error;
 mod groups;
 mod import;
 mod mailboxes;
+mod messages;
 mod officials;
 mod queue;
 mod service_accounts;
 mod snapshot;
 
+pub use changes::MailboxChanges;
 pub use error::{StoreError, UniqueKey};
 pub use import::{AddressHolder, HrIdHolder};
+pub use messages::MailboxCounts;
 
 /// Expands `$body` once per backend with `$c` bound to that backend's `&mut Connection`.
 macro_rules! on_backend {
@@ -105,6 +111,8 @@ pub struct Store {
     /// Write transactions committed through this store (any clone of it): lets in-memory
     /// views notice this process's own changes at once, without asking the database.
     commits: Arc<AtomicU64>,
+    /// Sessions watching mailboxes, woken when a transaction that touched one commits.
+    changes: Arc<MailboxChanges>,
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +130,9 @@ pub struct Conn {
     inner: ConnInner,
     /// The store's commit counter, for transactions.
     commits: Option<Arc<AtomicU64>>,
+    /// Where to announce the mailboxes this transaction touched, once it commits.
+    changes: Option<Arc<MailboxChanges>>,
+    touched: Vec<MailboxId>,
 }
 
 #[derive(Debug)]
@@ -180,6 +191,8 @@ impl Store {
         Ok(Conn {
             inner,
             commits: Some(Arc::clone(&self.commits)),
+            changes: Some(Arc::clone(&self.changes)),
+            touched: Vec::new(),
         })
     }
 
@@ -192,12 +205,53 @@ impl Store {
         Ok(Conn {
             inner,
             commits: None,
+            changes: None,
+            touched: Vec::new(),
         })
     }
 
     /// How many write transactions this process has committed through this store.
     pub fn local_commits(&self) -> u64 {
         self.commits.load(Ordering::Acquire)
+    }
+
+    /// Who is watching which mailbox, woken by every committed change to it.
+    pub fn mailbox_changes(&self) -> &MailboxChanges {
+        &self.changes
+    }
+
+    /// On PostgreSQL, follows the mailbox changes other nodes commit (LISTEN) until
+    /// `shutdown`, waking this node's watchers; on SQLite, where this process is the only
+    /// writer, returns at once. A lost connection is re-established after a second.
+    pub async fn follow_other_nodes(&self, shutdown: tokio_util::sync::CancellationToken) {
+        let Pools::Postgres(pool) = &self.pools else {
+            return;
+        };
+        while !shutdown.is_cancelled() {
+            let listener = async {
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(changes::CHANNEL).await?;
+                loop {
+                    let notification = listener.recv().await?;
+                    self.changes
+                        .notify(changes::parse_payload(notification.payload()));
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), sqlx::Error>(())
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                result = listener => {
+                    if let Err(error) = result {
+                        tracing::warn!(%error, "lost the mailbox-change listener; reconnecting");
+                    }
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
     }
 
     /// Checks that the database answers (for `/healthz`).
@@ -234,16 +288,36 @@ impl Conn {
     /// Commits a transaction (synced to disk before returning: SQLite runs with
     /// `synchronous=FULL`, PostgreSQL with `synchronous_commit=on`). On a plain connection
     /// there is nothing to commit.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.touched.sort_unstable_by_key(|m| m.0);
+        self.touched.dedup();
         match self.inner {
             ConnInner::SqliteTx(tx) => tx.commit().await?,
-            ConnInner::PostgresTx(tx) => tx.commit().await?,
+            ConnInner::PostgresTx(mut tx) => {
+                // Delivered to every listening node when (and only if) this commits.
+                for payload in changes::payloads(&self.touched) {
+                    sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(changes::CHANNEL)
+                        .bind(payload)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?
+            }
             ConnInner::Sqlite(_) | ConnInner::Postgres(_) => {}
         }
         if let Some(commits) = self.commits {
             commits.fetch_add(1, Ordering::AcqRel);
         }
+        if let Some(changes) = self.changes {
+            changes.notify(self.touched);
+        }
         Ok(())
+    }
+
+    /// Notes that this transaction changed `mailbox`, so its watchers are woken on commit.
+    pub(crate) fn touch(&mut self, mailbox: MailboxId) {
+        self.touched.push(mailbox);
     }
 }
 
@@ -287,6 +361,7 @@ async fn open_sqlite(options: &StoreOptions) -> Result<Store, StoreError> {
     Ok(Store {
         pools: Pools::Sqlite { writer, reader },
         commits: Arc::default(),
+        changes: Arc::default(),
     })
 }
 
@@ -308,6 +383,7 @@ async fn open_postgres(options: &StoreOptions) -> Result<Store, StoreError> {
     Ok(Store {
         pools: Pools::Postgres(pool),
         commits: Arc::default(),
+        changes: Arc::default(),
     })
 }
 

@@ -143,11 +143,11 @@ async fn uids_ascend_per_mailbox_and_flags_persist(backend: Backend) {
     let keywords = vec!["$Forwarded".to_string(), "$Label1".to_string()];
     let mut tx = f.store.begin().await.unwrap();
     assert!(tx
-        .set_message_flags(a, Uid(2), flags, &keywords)
+        .set_message_flags(a, Uid(2), flags, &keywords, 2)
         .await
         .unwrap());
     assert!(!tx
-        .set_message_flags(a, Uid(4), flags, &keywords)
+        .set_message_flags(a, Uid(4), flags, &keywords, 2)
         .await
         .unwrap());
     tx.commit().await.unwrap();

@@ -1,0 +1,13 @@
+-- What IMAP needs beyond the foundation (PostgreSQL).
+-- Keep in step with migrations/sqlite/0006_imap.sql: same columns and constraint names.
+
+-- The body's structure (envelope, MIME parts with byte ranges) as JSON, computed once when the
+-- body is first stored, so FETCH ENVELOPE/BODYSTRUCTURE and section reads never re-parse it.
+-- NULL for bodies stored before this column existed; those are parsed when first fetched.
+ALTER TABLE message_bodies ADD COLUMN shape TEXT;
+
+-- Each mailbox's change counter (RFC 7162 HIGHESTMODSEQ): raised by every append, flag change
+-- and expunge, so a session learns whether anything changed with one indexed read.
+ALTER TABLE mailboxes ADD COLUMN highestmodseq BIGINT NOT NULL DEFAULT 1;
+-- The counter's value when the message last changed.
+ALTER TABLE mailbox_messages ADD COLUMN modseq BIGINT NOT NULL DEFAULT 1;

@@ -1,0 +1,202 @@
+//! Commands about the connection and the account: CAPABILITY, STARTTLS, LOGIN,
+//! AUTHENTICATE PLAIN (with SASL-IR, RFC 4959), ID (RFC 2971), NAMESPACE (RFC 2342) and
+//! ENABLE (RFC 5161). Logins go through the directory's authenticator, so lockout and
+//! per-address throttling are shared with LDAP and SMTP.
+
+use std::borrow::Cow;
+
+use imap_codec::imap_types::auth::{AuthMechanism, AuthenticateData};
+use imap_codec::imap_types::core::{AString, IString, NString, QuotedChar, Tag};
+use imap_codec::imap_types::extensions::namespace::Namespace;
+use imap_codec::imap_types::response::{Code, Data};
+use imap_codec::imap_types::secret::Secret;
+
+use super::framing::{Expect, Received};
+use super::reply;
+use super::session::{Done, End, Session};
+use crate::directory::{plain_credentials, LoginName, LoginOutcome, Principal};
+use crate::mailstore::SEPARATOR;
+use crate::net::Stream;
+
+impl Session<'_> {
+    pub(super) fn capability(&mut self) -> Done {
+        let list = reply::capabilities(self.is_tls(), self.account.is_some());
+        self.data(Data::Capability(list));
+        Done::ok(reply::DONE)
+    }
+
+    pub(super) fn id(
+        &mut self,
+        _client: Option<Vec<(IString<'static>, NString<'static>)>>,
+    ) -> Done {
+        let field = |s: &'static str| IString::try_from(s).ok();
+        let parameters = [("name", "congvu"), ("vendor", "congvu")]
+            .into_iter()
+            .filter_map(|(k, v)| Some((field(k)?, NString(field(v)))))
+            .collect();
+        self.data(Data::Id {
+            parameters: Some(parameters),
+        });
+        Done::ok(reply::DONE)
+    }
+
+    pub(super) fn namespace(&mut self) -> Done {
+        let personal = IString::try_from("").ok().map(|prefix| Namespace {
+            prefix,
+            delimiter: QuotedChar::try_from(SEPARATOR).ok(),
+            extensions: Vec::new(),
+        });
+        self.data(Data::Namespace {
+            personal: personal.into_iter().collect(),
+            other: Vec::new(),
+            shared: Vec::new(),
+        });
+        Done::ok(reply::DONE)
+    }
+
+    /// None of the extensions ENABLE can turn on are offered, so none are enabled.
+    pub(super) fn enable(&mut self) -> Done {
+        self.data(Data::Enabled {
+            capabilities: Vec::new(),
+        });
+        Done::ok(reply::DONE)
+    }
+
+    /// STARTTLS (RFC 3501 §6.2.1): OK, the handshake, and a clean slate: anything the client
+    /// sent after the command in plaintext is dropped.
+    pub(super) async fn start_tls(&mut self, tag: Tag<'static>) -> Result<bool, End> {
+        if self.is_tls() {
+            return Ok(self.complete(tag, Done::bad(reply::TLS_ACTIVE)));
+        }
+        let Some(acceptor) = self.service.tls.clone() else {
+            return Ok(self.complete(tag, Done::bad(reply::NOT_SUPPORTED)));
+        };
+        self.complete(tag, Done::ok(reply::TLS_GO));
+        self.flush().await?;
+        let Some(Stream::Plain(tcp)) = self.take_stream() else {
+            return Err(End);
+        };
+        let handshake =
+            tokio::time::timeout(std::time::Duration::from_secs(60), acceptor.accept(tcp)).await;
+        match handshake {
+            Ok(Ok(tls)) => self.put_stream(Stream::Tls(Box::new(tls))),
+            _ => return Err(End),
+        }
+        self.reader.discard_buffered();
+        Ok(false)
+    }
+
+    pub(super) async fn login(
+        &mut self,
+        username: AString<'static>,
+        password: Secret<AString<'static>>,
+    ) -> Done {
+        if !self.is_tls() {
+            return Done::no(Some(reply::code("PRIVACYREQUIRED")), reply::TLS_FIRST);
+        }
+        let user = String::from_utf8_lossy(username.as_ref()).into_owned();
+        let password = String::from_utf8_lossy(password.declassify().as_ref()).into_owned();
+        self.check_credentials(&user, &password).await
+    }
+
+    /// AUTHENTICATE PLAIN, with the response inline (SASL-IR) or after an empty challenge.
+    pub(super) async fn authenticate(
+        &mut self,
+        mechanism: AuthMechanism<'static>,
+        initial: Option<Secret<Cow<'static, [u8]>>>,
+    ) -> Result<Done, End> {
+        if self.account.is_some() {
+            return Ok(Done::bad(reply::WRONG_STATE));
+        }
+        if !self.is_tls() {
+            return Ok(Done::no(
+                Some(reply::code("PRIVACYREQUIRED")),
+                reply::TLS_FIRST,
+            ));
+        }
+        if mechanism != AuthMechanism::Plain {
+            return Ok(Done::no(None, reply::AUTH_MECHANISM));
+        }
+        let response = match initial {
+            Some(response) => response.declassify().to_vec(),
+            None => {
+                self.raw(b"+ \r\n");
+                self.flush().await?;
+                let idle = self.service.settings.idle_timeout;
+                let received = self.read_authenticate_data(idle).await?;
+                match received {
+                    Received::AuthenticateData(AuthenticateData::Continue(data)) => {
+                        data.declassify().to_vec()
+                    }
+                    Received::AuthenticateData(AuthenticateData::Cancel) => {
+                        return Ok(Done::bad(reply::AUTH_CANCELLED))
+                    }
+                    _ => return Ok(Done::bad(reply::AUTH_MALFORMED)),
+                }
+            }
+        };
+        Ok(match plain_credentials(&response) {
+            Ok((user, password)) => self.check_credentials(&user, &password).await,
+            Err(_) => self.failed_login(),
+        })
+    }
+
+    async fn read_authenticate_data(&mut self, idle: std::time::Duration) -> Result<Received, End> {
+        let mut stream = self.take_stream().ok_or(End)?;
+        let received = self
+            .reader
+            .next(&mut stream, Expect::AuthenticateData, idle)
+            .await;
+        self.put_stream(stream);
+        match received {
+            Ok(received) => Ok(received),
+            Err(fault) => {
+                self.read_fault(fault);
+                let _ = self.flush().await;
+                Err(End)
+            }
+        }
+    }
+
+    async fn check_credentials(&mut self, user: &str, password: &str) -> Done {
+        let outcome = self
+            .service
+            .authenticator
+            .login_official(&LoginName::parse(user), password, self.peer.ip())
+            .await;
+        match outcome {
+            Ok(LoginOutcome::Accepted(principal)) => match *principal {
+                Principal::Official(official) => {
+                    let login = official.login.clone();
+                    match self.enter(official) {
+                        true => {
+                            tracing::info!(%login, peer = %self.peer, "IMAP login");
+                            let list = reply::capabilities(true, true);
+                            Done::ok_code(Code::Capability(list), reply::LOGIN_OK)
+                        }
+                        false => Done::no(Some(reply::code("LIMIT")), reply::TOO_MANY_SESSIONS),
+                    }
+                }
+                Principal::Service(_) => self.failed_login(),
+            },
+            Ok(LoginOutcome::Refused) => self.failed_login(),
+            Err(error) => {
+                tracing::error!(%error, "IMAP login could not be checked");
+                Done::no(Some(reply::code("UNAVAILABLE")), reply::LOGIN_UNAVAILABLE)
+            }
+        }
+    }
+
+    /// One more failed login; the session closes after too many.
+    fn failed_login(&mut self) -> Done {
+        self.auth_failures += 1;
+        let done = Done::no(
+            Some(reply::code("AUTHENTICATIONFAILED")),
+            reply::LOGIN_FAILED,
+        );
+        if self.auth_failures >= self.service.settings.max_auth_failures {
+            return done.then_close(reply::BYE_TOO_MANY_FAILURES);
+        }
+        done
+    }
+}

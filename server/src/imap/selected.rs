@@ -1,0 +1,580 @@
+//! The selected mailbox: the session's view of it (messages in sequence order, the UIDs it
+//! has told the client about), the commands that work on that view (FETCH, STORE, SEARCH,
+//! COPY, MOVE, EXPUNGE, CLOSE) and IDLE, and keeping the view in step with changes other
+//! sessions and deliveries commit (unsolicited EXISTS, EXPUNGE and FETCH FLAGS).
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+
+use imap_codec::imap_types::core::{Charset, Tag, Vec1};
+use imap_codec::imap_types::extensions::uidplus::{UidElement, UidSet};
+use imap_codec::imap_types::fetch::{
+    MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName,
+};
+use imap_codec::imap_types::flag::{Flag, StoreResponse, StoreType};
+use imap_codec::imap_types::mailbox::Mailbox as WireMailbox;
+use imap_codec::imap_types::response::{Code, Data};
+use imap_codec::imap_types::search::SearchKey;
+use imap_codec::imap_types::sequence::SequenceSet;
+use tokio::sync::watch;
+
+use super::fetch::{self, FetchedMessage};
+use super::folders::folder_name;
+use super::framing::{Expect, Received};
+use super::search::{self, SearchError, SearchScope};
+use super::session::{Done, End, Session};
+use super::{flags, reply};
+use crate::mailstore::{
+    FlagChange, Mailbox, MailboxMessage, Mailstore, MailstoreError, MessageFlags, Uid,
+};
+
+/// The session's view of its selected mailbox.
+#[derive(Debug)]
+pub(super) struct Selected {
+    pub mailbox: Mailbox,
+    pub read_only: bool,
+    /// Messages in sequence order (sequence number = index + 1), ascending UIDs.
+    pub messages: Vec<MailboxMessage>,
+    /// Messages that arrived while this session had the mailbox selected (`\Recent`).
+    pub recent: HashSet<Uid>,
+    /// The mailbox's change counter when the view was last brought up to date.
+    known_modseq: u64,
+    /// Wakes when a change to this mailbox commits.
+    changes: watch::Receiver<u64>,
+}
+
+impl Selected {
+    /// Opens `mailbox`, reading its messages.
+    pub(super) async fn open(
+        mailstore: &Mailstore,
+        mailbox: Mailbox,
+        read_only: bool,
+    ) -> Result<Selected, MailstoreError> {
+        // Watch first: a change committed between the read and the watch is then not missed.
+        let changes = mailstore.watch(mailbox.id);
+        let known_modseq = mailstore.highest_modseq(mailbox.id).await?;
+        let messages = mailstore.messages(mailbox.id).await?;
+        let mailbox = mailstore.mailbox(mailbox.id).await?;
+        Ok(Selected {
+            mailbox,
+            read_only,
+            messages,
+            recent: HashSet::new(),
+            known_modseq,
+            changes,
+        })
+    }
+
+    pub(super) fn exists(&self) -> u32 {
+        self.messages.len() as u32
+    }
+
+    /// The sequence number of the first unseen message.
+    pub(super) fn first_unseen(&self) -> Option<NonZeroU32> {
+        let index = self
+            .messages
+            .iter()
+            .position(|m| !m.flags.contains(MessageFlags::SEEN))?;
+        NonZeroU32::new(index as u32 + 1)
+    }
+
+    /// Keywords used by any message, for FLAGS and PERMANENTFLAGS.
+    pub(super) fn keywords_in_use(&self) -> Vec<String> {
+        let mut seen: Vec<String> = Vec::new();
+        for keyword in self.messages.iter().flat_map(|m| &m.keywords) {
+            if !seen.iter().any(|k| k.eq_ignore_ascii_case(keyword)) {
+                seen.push(keyword.clone());
+            }
+        }
+        seen
+    }
+
+    /// Brings the view up to date; returns the untagged responses that tell the client.
+    /// Without `expunges_allowed`, expunged messages stay in the view (and the next call
+    /// reports them), so sequence numbers do not shift under the running command.
+    async fn refresh(
+        &mut self,
+        mailstore: &Mailstore,
+        expunges_allowed: bool,
+    ) -> Result<Vec<Data<'static>>, MailstoreError> {
+        let modseq = mailstore.highest_modseq(self.mailbox.id).await?;
+        if modseq == self.known_modseq {
+            return Ok(Vec::new());
+        }
+        let current = mailstore.messages(self.mailbox.id).await?;
+        let mut updates = Vec::new();
+        let by_uid: HashMap<Uid, &MailboxMessage> = current.iter().map(|m| (m.uid, m)).collect();
+        let gone = self.messages.iter().any(|m| !by_uid.contains_key(&m.uid));
+        if expunges_allowed && gone {
+            // Highest first, so each number still means what the client thinks it means.
+            for index in (0..self.messages.len()).rev() {
+                if !by_uid.contains_key(&self.messages[index].uid) {
+                    let message = self.messages.remove(index);
+                    self.recent.remove(&message.uid);
+                    if let Some(seq) = NonZeroU32::new(index as u32 + 1) {
+                        updates.push(Data::Expunge(seq));
+                    }
+                }
+            }
+        }
+        for (index, message) in self.messages.iter_mut().enumerate() {
+            let Some(now) = by_uid.get(&message.uid) else {
+                continue;
+            };
+            if now.flags != message.flags || now.keywords != message.keywords {
+                message.flags = now.flags;
+                message.keywords = now.keywords.clone();
+                message.modseq = now.modseq;
+                let flags = flags::fetched(
+                    message.flags,
+                    &message.keywords,
+                    self.recent.contains(&message.uid),
+                );
+                if let (Some(seq), Some(uid)) = (
+                    NonZeroU32::new(index as u32 + 1),
+                    NonZeroU32::new(message.uid.0),
+                ) {
+                    updates.push(Data::Fetch {
+                        seq,
+                        items: Vec1::unvalidated(vec![
+                            MessageDataItem::Flags(flags),
+                            MessageDataItem::Uid(uid),
+                        ]),
+                    });
+                }
+            }
+        }
+        let last = self.messages.last().map_or(Uid(0), |m| m.uid);
+        let arrived: Vec<MailboxMessage> = current.into_iter().filter(|m| m.uid > last).collect();
+        if !arrived.is_empty() {
+            self.recent.extend(arrived.iter().map(|m| m.uid));
+            self.messages.extend(arrived);
+            updates.push(Data::Exists(self.exists()));
+            updates.push(Data::Recent(self.recent.len() as u32));
+        }
+        if expunges_allowed || !gone {
+            self.known_modseq = modseq;
+        }
+        Ok(updates)
+    }
+}
+
+impl Session<'_> {
+    /// Sends the updates other sessions caused since the view was last brought up to date.
+    pub(super) async fn send_updates(&mut self, expunges_allowed: bool) {
+        let Some(selected) = self.selected.as_mut() else {
+            return;
+        };
+        match selected
+            .refresh(&self.service.mailstore, expunges_allowed)
+            .await
+        {
+            Ok(updates) => updates.into_iter().for_each(|data| self.data(data)),
+            Err(MailstoreError::NoSuchMailbox) => {
+                // Deleted by another session: nothing more can be said about it.
+                self.selected = None;
+                self.untagged_ok(Some(reply::code("CLOSED")), reply::BYE_MAILBOX_GONE);
+            }
+            Err(error) => tracing::warn!(%error, "IMAP view could not be refreshed"),
+        }
+    }
+
+    fn view(&self) -> Option<&Selected> {
+        self.selected.as_ref()
+    }
+
+    pub(super) async fn fetch(
+        &mut self,
+        set: SequenceSet,
+        names: MacroOrMessageDataItemNames<'static>,
+        uid: bool,
+    ) -> Result<Done, End> {
+        let mut items = fetch::item_names(names);
+        if uid && !items.contains(&MessageDataItemName::Uid) {
+            items.push(MessageDataItemName::Uid);
+        }
+        let Some(view) = self.view() else {
+            return Ok(Done::bad(reply::WRONG_STATE));
+        };
+        let indexes = search::resolve(&set, &view.messages, uid);
+        let needs = fetch::needs(&items);
+        if fetch::marks_seen(&items) && !view.read_only {
+            let unseen: Vec<Uid> = indexes
+                .iter()
+                .map(|&i| &view.messages[i])
+                .filter(|m| !m.flags.contains(MessageFlags::SEEN))
+                .map(|m| m.uid)
+                .collect();
+            if !unseen.is_empty() {
+                if let Err(error) = self
+                    .set_flags(&unseen, FlagChange::Add, MessageFlags::SEEN, &[])
+                    .await
+                {
+                    return Ok(Done::refused(&error));
+                }
+                if !items.contains(&MessageDataItemName::Flags) {
+                    items.push(MessageDataItemName::Flags);
+                }
+            }
+        }
+        let mailstore = self.service.mailstore.clone();
+        for index in indexes {
+            let Some(view) = self.view() else { break };
+            let Some(message) = view.messages.get(index).cloned() else {
+                continue;
+            };
+            let recent = view.recent.contains(&message.uid);
+            let shape = if needs.shape {
+                match mailstore.shape(message.body_id).await {
+                    Ok(shape) => Some(shape),
+                    Err(MailstoreError::NoSuchMessage) => continue,
+                    Err(error) => return Ok(Done::refused(&error)),
+                }
+            } else {
+                None
+            };
+            let body = if needs.body {
+                match mailstore.body(message.body_id).await {
+                    Ok(Some(body)) => Some(body),
+                    Ok(None) => continue,
+                    Err(error) => return Ok(Done::refused(&error)),
+                }
+            } else {
+                None
+            };
+            let flag_list = flags::fetched(message.flags, &message.keywords, recent);
+            let fetched = FetchedMessage {
+                message: &message,
+                flags: &flag_list,
+                shape: shape.as_ref(),
+                body: body.as_deref(),
+            };
+            let data = fetch::message_items(&items, &fetched);
+            if let (Ok(data), Some(seq)) = (Vec1::try_from(data), NonZeroU32::new(index as u32 + 1))
+            {
+                self.data(Data::Fetch { seq, items: data });
+            }
+            self.flush_if_large().await?;
+        }
+        Ok(Done::ok(reply::DONE))
+    }
+
+    /// Changes flags in the mail store and in the view.
+    async fn set_flags(
+        &mut self,
+        uids: &[Uid],
+        change: FlagChange,
+        bits: MessageFlags,
+        keywords: &[String],
+    ) -> Result<(), MailstoreError> {
+        let Some(view) = self.selected.as_mut() else {
+            return Ok(());
+        };
+        let changed = self
+            .service
+            .mailstore
+            .change_flags(view.mailbox.id, uids, change, bits, keywords)
+            .await?;
+        let by_uid: HashMap<Uid, usize> = view
+            .messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.uid, i))
+            .collect();
+        for c in changed {
+            if let Some(&i) = by_uid.get(&c.uid) {
+                let message = &mut view.messages[i];
+                message.flags = c.flags;
+                message.keywords = c.keywords;
+                message.modseq = c.modseq;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn store(
+        &mut self,
+        set: SequenceSet,
+        kind: StoreType,
+        response: StoreResponse,
+        flag_list: Vec<Flag<'static>>,
+        uid: bool,
+    ) -> Done {
+        let Some(view) = self.view() else {
+            return Done::bad(reply::WRONG_STATE);
+        };
+        if view.read_only {
+            return Done::no(Some(Code::ReadOnly), reply::READ_ONLY);
+        }
+        let indexes = search::resolve(&set, &view.messages, uid);
+        let uids: Vec<Uid> = indexes.iter().map(|&i| view.messages[i].uid).collect();
+        let (bits, keywords) = flags::split(&flag_list);
+        let change = match kind {
+            StoreType::Replace => FlagChange::Replace,
+            StoreType::Add => FlagChange::Add,
+            StoreType::Remove => FlagChange::Remove,
+        };
+        if let Err(error) = self.set_flags(&uids, change, bits, &keywords).await {
+            return Done::refused(&error);
+        }
+        if response == StoreResponse::Answer {
+            let Some(view) = self.view() else {
+                return Done::ok(reply::DONE);
+            };
+            let mut answers = Vec::with_capacity(indexes.len());
+            for index in indexes {
+                let message = &view.messages[index];
+                let mut items = vec![MessageDataItem::Flags(flags::fetched(
+                    message.flags,
+                    &message.keywords,
+                    view.recent.contains(&message.uid),
+                ))];
+                if uid {
+                    items.extend(NonZeroU32::new(message.uid.0).map(MessageDataItem::Uid));
+                }
+                if let Some(seq) = NonZeroU32::new(index as u32 + 1) {
+                    answers.push(Data::Fetch {
+                        seq,
+                        items: Vec1::unvalidated(items),
+                    });
+                }
+            }
+            answers.into_iter().for_each(|data| self.data(data));
+        }
+        Done::ok(reply::DONE)
+    }
+
+    /// COPY and MOVE (RFC 6851), answering COPYUID (RFC 4315).
+    pub(super) async fn copy(
+        &mut self,
+        set: SequenceSet,
+        target: WireMailbox<'static>,
+        uid: bool,
+        remove_source: bool,
+    ) -> Done {
+        let (Some(view), Some(official)) = (self.view(), self.official().cloned()) else {
+            return Done::bad(reply::WRONG_STATE);
+        };
+        if remove_source && view.read_only {
+            return Done::no(Some(Code::ReadOnly), reply::READ_ONLY);
+        }
+        let messages: Vec<MailboxMessage> = search::resolve(&set, &view.messages, uid)
+            .into_iter()
+            .map(|i| view.messages[i].clone())
+            .collect();
+        let Some(name) = folder_name(&target) else {
+            return Done::no(Some(Code::TryCreate), reply::NO_SUCH_MAILBOX);
+        };
+        let mailstore = self.service.mailstore.clone();
+        let target = match mailstore.mailbox_named(&official, &name).await {
+            Ok(Some(target)) => target,
+            Ok(None) => return Done::no(Some(Code::TryCreate), reply::NO_SUCH_MAILBOX),
+            Err(error) => return Done::refused(&error),
+        };
+        if messages.is_empty() {
+            return Done::ok(reply::DONE);
+        }
+        let (validity, copied) = match mailstore
+            .copy(&official, &messages, target.id, remove_source)
+            .await
+        {
+            Ok(copied) => copied,
+            Err(error) => return Done::refused(&error),
+        };
+        let code = copy_uid(validity, &copied);
+        if remove_source {
+            // RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGEs.
+            if let Some(code) = code {
+                self.untagged_ok(Some(code), reply::DONE);
+            }
+            return Done::ok(reply::DONE);
+        }
+        match code {
+            Some(code) => Done::ok_code(code, reply::DONE),
+            None => Done::ok(reply::DONE),
+        }
+    }
+
+    /// EXPUNGE and UID EXPUNGE (RFC 4315): removes the `\Deleted` messages (in `only`, if
+    /// given); the EXPUNGE responses follow from bringing the view up to date.
+    pub(super) async fn expunge(&mut self, only: Option<SequenceSet>) -> Done {
+        let Some(view) = self.view() else {
+            return Done::bad(reply::WRONG_STATE);
+        };
+        if view.read_only {
+            return Done::no(Some(Code::ReadOnly), reply::READ_ONLY);
+        }
+        let within: Option<HashSet<usize>> = only.map(|set| {
+            search::resolve(&set, &view.messages, true)
+                .into_iter()
+                .collect()
+        });
+        let doomed: Vec<Uid> = view
+            .messages
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| {
+                m.flags.contains(MessageFlags::DELETED)
+                    && within.as_ref().is_none_or(|w| w.contains(i))
+            })
+            .map(|(_, m)| m.uid)
+            .collect();
+        let mailbox = view.mailbox.id;
+        if doomed.is_empty() {
+            return Done::ok(reply::DONE);
+        }
+        match self.service.mailstore.expunge(mailbox, &doomed).await {
+            Ok(_) => Done::ok(reply::DONE),
+            Err(error) => Done::refused(&error),
+        }
+    }
+
+    /// CLOSE: expunges silently (unless read-only) and leaves the mailbox.
+    pub(super) async fn close(&mut self) -> Done {
+        let Some(view) = self.selected.take() else {
+            return Done::bad(reply::WRONG_STATE);
+        };
+        if view.read_only {
+            return Done::ok(reply::DONE);
+        }
+        let doomed: Vec<Uid> = view
+            .messages
+            .iter()
+            .filter(|m| m.flags.contains(MessageFlags::DELETED))
+            .map(|m| m.uid)
+            .collect();
+        if !doomed.is_empty() {
+            if let Err(error) = self
+                .service
+                .mailstore
+                .expunge(view.mailbox.id, &doomed)
+                .await
+            {
+                return Done::refused(&error);
+            }
+        }
+        Done::ok(reply::DONE)
+    }
+
+    pub(super) async fn search(
+        &mut self,
+        charset: Option<Charset<'static>>,
+        criteria: Vec1<SearchKey<'static>>,
+        uid: bool,
+    ) -> Done {
+        if let Some(charset) = charset {
+            let name = charset.as_ref().to_ascii_uppercase();
+            if name != "UTF-8" && name != "US-ASCII" {
+                return Done::no(
+                    Some(Code::BadCharset {
+                        allowed: Vec::new(),
+                    }),
+                    reply::BAD_CHARSET,
+                );
+            }
+        }
+        let Some(view) = self.view() else {
+            return Done::bad(reply::WRONG_STATE);
+        };
+        let scope = SearchScope {
+            messages: &view.messages,
+            recent: &view.recent,
+        };
+        let found = match search::search(&self.service.mailstore, &scope, criteria.as_ref()).await {
+            Ok(found) => found,
+            Err(SearchError::TooDeep) => return Done::bad(reply::SEARCH_TOO_DEEP),
+            Err(SearchError::Mailstore(error)) => return Done::refused(&error),
+        };
+        let numbers: Vec<NonZeroU32> = found
+            .into_iter()
+            .filter_map(|i| {
+                let n = if uid {
+                    view.messages[i].uid.0
+                } else {
+                    i as u32 + 1
+                };
+                NonZeroU32::new(n)
+            })
+            .collect();
+        self.data(Data::Search(numbers));
+        Done::ok(reply::DONE)
+    }
+
+    /// IDLE (RFC 2177): updates as they commit, until DONE. Each wake-up restarts the idle
+    /// clock, so an IDLE session is never closed for silence.
+    pub(super) async fn idle(&mut self, tag: Tag<'static>) -> Result<bool, End> {
+        self.send_updates(true).await;
+        self.raw(b"+ ");
+        self.raw(reply::IDLING.as_bytes());
+        self.raw(b"\r\n");
+        self.flush().await?;
+        let idle = self.service.settings.idle_timeout;
+        let mut changes = self.selected.as_ref().map(|s| s.changes.clone());
+        loop {
+            let mut stream = self.take_stream().ok_or(End)?;
+            let shutdown = self.shutdown().clone();
+            let event = tokio::select! {
+                received = self.reader.next(&mut stream, Expect::IdleDone, idle) => Some(received),
+                _ = wait_for(&mut changes) => None,
+                () = shutdown.cancelled() => {
+                    self.put_stream(stream);
+                    self.bye(None, reply::BYE_SHUTDOWN);
+                    return Ok(true);
+                }
+            };
+            self.put_stream(stream);
+            match event {
+                None => {
+                    self.send_updates(true).await;
+                    self.flush().await?;
+                }
+                Some(Ok(Received::IdleDone)) => break,
+                Some(Ok(_)) => return Ok(self.complete(tag, Done::bad(reply::PARSE_ERROR))),
+                Some(Err(fault)) => {
+                    self.read_fault(fault);
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(self.complete(tag, Done::ok(reply::DONE)))
+    }
+}
+
+/// Waits for the next committed change; forever when there is nothing to watch.
+async fn wait_for(changes: &mut Option<watch::Receiver<u64>>) {
+    match changes {
+        Some(receiver) => {
+            if receiver.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// The COPYUID code for copies made.
+fn copy_uid(validity: u32, copied: &[(Uid, Uid)]) -> Option<Code<'static>> {
+    let uid_validity = NonZeroU32::new(validity)?;
+    let source = uid_set(copied.iter().map(|(s, _)| *s))?;
+    let destination = uid_set(copied.iter().map(|(_, d)| *d))?;
+    Some(Code::CopyUid {
+        uid_validity,
+        source,
+        destination,
+    })
+}
+
+/// UIDs, in the order given, as a set with consecutive runs written as ranges.
+fn uid_set(uids: impl Iterator<Item = Uid>) -> Option<UidSet> {
+    let mut elements: Vec<UidElement> = Vec::new();
+    for uid in uids.filter_map(|u| NonZeroU32::new(u.0)) {
+        match elements.last_mut() {
+            Some(UidElement::Single(start)) if start.get() + 1 == uid.get() => {
+                *elements.last_mut()? = UidElement::Range(*start, uid);
+            }
+            Some(UidElement::Range(_, end)) if end.get() + 1 == uid.get() => *end = uid,
+            _ => elements.push(UidElement::Single(uid)),
+        }
+    }
+    Vec1::try_from(elements).ok().map(UidSet)
+}

@@ -1,0 +1,418 @@
+//! What an official does to their own folders and the messages in them: create, rename,
+//! delete and subscribe; append, copy, move, flag and expunge. Each operation is one
+//! transaction, durable when it returns, and wakes the sessions watching the mailboxes it
+//! changed. Quota is checked here, so every way in (IMAP APPEND, COPY, delivery) obeys it.
+
+use std::collections::HashSet;
+
+use super::shape::MessageShape;
+use super::{
+    BodyHash, BodyId, Mailbox, MailboxId, MailboxMessage, MailboxRole, Mailstore, MailstoreError,
+    MessageFlags, Uid,
+};
+use crate::clock::UnixTime;
+use crate::directory::Official;
+use crate::store::{MailboxCounts, StoreError, UniqueKey};
+
+/// The hierarchy separator in mailbox names (`Công văn/2024`).
+pub const SEPARATOR: char = '/';
+
+/// Longest mailbox name accepted, in bytes.
+pub const MAX_NAME_BYTES: usize = 512;
+
+/// How a flag change applies (RFC 3501 STORE `FLAGS`, `+FLAGS`, `-FLAGS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagChange {
+    Replace,
+    Add,
+    Remove,
+}
+
+/// A message's flags after a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedFlags {
+    pub uid: Uid,
+    pub flags: MessageFlags,
+    pub keywords: Vec<String>,
+    pub modseq: u64,
+}
+
+/// Where copies landed: (source UID, new UID), in source order.
+pub type CopiedUids = Vec<(Uid, Uid)>;
+
+impl Mailstore {
+    /// One of an official's mailboxes by name; `INBOX` in any case names the inbox.
+    pub async fn mailbox_named(
+        &self,
+        official: &Official,
+        name: &str,
+    ) -> Result<Option<Mailbox>, MailstoreError> {
+        let mailboxes = self.mailboxes(official.id).await?;
+        Ok(find_named(mailboxes, name))
+    }
+
+    /// A mailbox's message and unseen counts.
+    pub async fn counts(&self, mailbox: MailboxId) -> Result<MailboxCounts, MailstoreError> {
+        Ok(self.store.read().await?.mailbox_counts(mailbox).await?)
+    }
+
+    /// A mailbox as it is now; `NoSuchMailbox` once deleted.
+    pub async fn mailbox(&self, mailbox: MailboxId) -> Result<Mailbox, MailstoreError> {
+        self.store
+            .read()
+            .await?
+            .mailbox(mailbox)
+            .await?
+            .ok_or(MailstoreError::NoSuchMailbox)
+    }
+
+    /// A mailbox's change counter, to tell cheaply whether anything changed.
+    pub async fn highest_modseq(&self, mailbox: MailboxId) -> Result<u64, MailstoreError> {
+        self.store
+            .read()
+            .await?
+            .highest_modseq(mailbox)
+            .await?
+            .ok_or(MailstoreError::NoSuchMailbox)
+    }
+
+    /// Creates a folder (and any missing parents, RFC 3501 §6.3.3).
+    pub async fn create_folder(
+        &self,
+        official: &Official,
+        name: &str,
+    ) -> Result<(), MailstoreError> {
+        let name = valid_name(name)?;
+        let existing = self.mailboxes(official.id).await?;
+        if find_named(existing.clone(), &name).is_some() {
+            return Err(MailstoreError::AlreadyExists);
+        }
+        let now = self.clock.now();
+        // A recreated name must not reuse an earlier UIDVALIDITY: take the time, and at least
+        // one more than any of the official's mailboxes has.
+        let mut uidvalidity = existing
+            .iter()
+            .map(|m| m.uidvalidity)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1)
+            .max(u32::try_from(now.0).unwrap_or(u32::MAX));
+        let mut tx = self.store.begin().await?;
+        let mut prefix = String::new();
+        for (i, segment) in name.split(SEPARATOR).enumerate() {
+            if i > 0 {
+                prefix.push(SEPARATOR);
+            }
+            prefix.push_str(segment);
+            if find_named(existing.clone(), &prefix).is_none() {
+                tx.create_mailbox(official.id, &prefix, uidvalidity, now)
+                    .await
+                    .map_err(exists_if_taken)?;
+                uidvalidity = uidvalidity.saturating_add(1);
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a folder and its messages. INBOX cannot be deleted.
+    pub async fn delete_folder(
+        &self,
+        official: &Official,
+        name: &str,
+    ) -> Result<(), MailstoreError> {
+        let mailbox = self
+            .mailbox_named(official, name)
+            .await?
+            .ok_or(MailstoreError::NoSuchMailbox)?;
+        if mailbox.role == Some(MailboxRole::Inbox) {
+            return Err(MailstoreError::Protected);
+        }
+        let mut tx = self.store.begin().await?;
+        for body in tx.delete_mailbox(mailbox.id).await? {
+            tx.release_body(body, 1).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Renames a folder and every folder under it. INBOX cannot be renamed.
+    pub async fn rename_folder(
+        &self,
+        official: &Official,
+        from: &str,
+        to: &str,
+    ) -> Result<(), MailstoreError> {
+        let to = valid_name(to)?;
+        let mailboxes = self.mailboxes(official.id).await?;
+        let source = find_named(mailboxes.clone(), from).ok_or(MailstoreError::NoSuchMailbox)?;
+        if source.role == Some(MailboxRole::Inbox) {
+            return Err(MailstoreError::Protected);
+        }
+        if find_named(mailboxes.clone(), &to).is_some() {
+            return Err(MailstoreError::AlreadyExists);
+        }
+        let children = format!("{}{SEPARATOR}", source.name);
+        let mut tx = self.store.begin().await?;
+        for mailbox in &mailboxes {
+            let renamed = if mailbox.id == source.id {
+                to.clone()
+            } else if let Some(rest) = mailbox.name.strip_prefix(&children) {
+                format!("{to}{SEPARATOR}{rest}")
+            } else {
+                continue;
+            };
+            tx.rename_mailbox(mailbox.id, &renamed)
+                .await
+                .map_err(exists_if_taken)?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Subscribes to a folder or unsubscribes from it.
+    pub async fn subscribe(
+        &self,
+        official: &Official,
+        name: &str,
+        subscribed: bool,
+    ) -> Result<(), MailstoreError> {
+        let mailbox = self
+            .mailbox_named(official, name)
+            .await?
+            .ok_or(MailstoreError::NoSuchMailbox)?;
+        let mut tx = self.store.begin().await?;
+        tx.set_subscribed(mailbox.id, subscribed).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends a message to one of the official's mailboxes, storing the body once (shared
+    /// with every other copy of the same bytes). Durable when this returns; refused when it
+    /// would take the official over quota.
+    pub async fn append(
+        &self,
+        official: &Official,
+        mailbox: MailboxId,
+        message: &[u8],
+        flags: MessageFlags,
+        keywords: &[String],
+        internal_date: Option<UnixTime>,
+    ) -> Result<(u32, Uid), MailstoreError> {
+        self.check_quota(official, message.len() as u64).await?;
+        let target = self.mailbox(mailbox).await?;
+        if target.official_id != official.id {
+            return Err(MailstoreError::NoSuchMailbox);
+        }
+        // Parsing happens before the transaction, so the writer only writes.
+        let shape = MessageShape::of(message).to_json();
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let body = tx
+            .put_body(&BodyHash::of(message), message, Some(&shape), 1, now)
+            .await?;
+        let uid = tx
+            .append_message(
+                mailbox,
+                body,
+                flags,
+                keywords,
+                internal_date.unwrap_or(now),
+                message.len() as u64,
+            )
+            .await?
+            .ok_or(MailstoreError::NoSuchMailbox)?;
+        tx.commit().await?;
+        Ok((target.uidvalidity, uid))
+    }
+
+    /// Changes the flags of `uids` in `mailbox`; returns the messages whose flags changed,
+    /// with their new flags.
+    pub async fn change_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        change: FlagChange,
+        flags: MessageFlags,
+        keywords: &[String],
+    ) -> Result<Vec<ChangedFlags>, MailstoreError> {
+        let wanted: HashSet<Uid> = uids.iter().copied().collect();
+        let current = self.messages(mailbox).await?;
+        let mut tx = self.store.begin().await?;
+        let mut modseq = None;
+        let mut changed = Vec::new();
+        for message in current.iter().filter(|m| wanted.contains(&m.uid)) {
+            let (new_flags, new_keywords) = apply(change, message, flags, keywords);
+            if new_flags == message.flags && new_keywords == message.keywords {
+                continue;
+            }
+            let modseq = match modseq {
+                Some(m) => m,
+                None => *modseq.insert(
+                    tx.raise_modseq(mailbox)
+                        .await?
+                        .ok_or(MailstoreError::NoSuchMailbox)?,
+                ),
+            };
+            if tx
+                .set_message_flags(mailbox, message.uid, new_flags, &new_keywords, modseq)
+                .await?
+            {
+                changed.push(ChangedFlags {
+                    uid: message.uid,
+                    flags: new_flags,
+                    keywords: new_keywords,
+                    modseq,
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Copies messages to another of the official's mailboxes, sharing their bodies; with
+    /// `remove_source`, removes them from the source in the same transaction (MOVE).
+    pub async fn copy(
+        &self,
+        official: &Official,
+        messages: &[MailboxMessage],
+        to: MailboxId,
+        remove_source: bool,
+    ) -> Result<(u32, CopiedUids), MailstoreError> {
+        let target = self.mailbox(to).await?;
+        if target.official_id != official.id {
+            return Err(MailstoreError::NoSuchMailbox);
+        }
+        if !remove_source {
+            let bytes = messages.iter().map(|m| m.size).sum();
+            self.check_quota(official, bytes).await?;
+        }
+        let mut tx = self.store.begin().await?;
+        let mut copied = Vec::with_capacity(messages.len());
+        for message in messages {
+            let uid = tx
+                .copy_message(message, to)
+                .await?
+                .ok_or(MailstoreError::NoSuchMailbox)?;
+            if remove_source {
+                if let Some(body) = tx.delete_message(message.mailbox_id, message.uid).await? {
+                    tx.release_body(body, 1).await?;
+                }
+            }
+            copied.push((message.uid, uid));
+        }
+        tx.commit().await?;
+        Ok((target.uidvalidity, copied))
+    }
+
+    /// The structure of a stored body: kept since it was stored, or worked out now (and kept)
+    /// for bodies stored before structures were.
+    pub async fn shape(&self, body: BodyId) -> Result<MessageShape, MailstoreError> {
+        if let Some(json) = self.store.read().await?.body_shape(body).await? {
+            if let Some(shape) = MessageShape::from_json(&json) {
+                return Ok(shape);
+            }
+        }
+        let bytes = self
+            .body(body)
+            .await?
+            .ok_or(MailstoreError::NoSuchMessage)?;
+        let shape = MessageShape::of(&bytes);
+        let mut tx = self.store.begin().await?;
+        tx.set_body_shape(body, &shape.to_json()).await?;
+        tx.commit().await?;
+        Ok(shape)
+    }
+
+    /// Refuses `adding` more bytes when they would take the official over quota (0 means
+    /// unlimited).
+    pub async fn check_quota(
+        &self,
+        official: &Official,
+        adding: u64,
+    ) -> Result<(), MailstoreError> {
+        if official.quota_bytes <= 0 {
+            return Ok(());
+        }
+        let used = self.usage(official.id).await?;
+        if used.saturating_add(adding as i64) > official.quota_bytes {
+            return Err(MailstoreError::OverQuota);
+        }
+        Ok(())
+    }
+
+    /// Wakes with a new value whenever a change to `mailbox` commits (on any node, on
+    /// PostgreSQL).
+    pub fn watch(&self, mailbox: MailboxId) -> tokio::sync::watch::Receiver<u64> {
+        self.store.mailbox_changes().watch(mailbox)
+    }
+}
+
+/// The mailbox called `name`; `INBOX` is case-insensitive (RFC 3501 §5.1).
+fn find_named(mailboxes: Vec<Mailbox>, name: &str) -> Option<Mailbox> {
+    if name.eq_ignore_ascii_case("INBOX") {
+        return mailboxes
+            .into_iter()
+            .find(|m| m.role == Some(MailboxRole::Inbox));
+    }
+    mailboxes.into_iter().find(|m| m.name == name)
+}
+
+/// `name` as stored: NFC, without a trailing separator; refuses empty segments, control
+/// characters and over-long names.
+fn valid_name(name: &str) -> Result<String, MailstoreError> {
+    use unicode_normalization::UnicodeNormalization;
+    let name: String = name.trim_end_matches(SEPARATOR).nfc().collect();
+    let bad = name.is_empty()
+        || name.len() > MAX_NAME_BYTES
+        || name.eq_ignore_ascii_case("INBOX")
+        || name.split(SEPARATOR).any(|s| s.is_empty())
+        || name.chars().any(|c| c.is_control() || c == '*' || c == '%');
+    if bad {
+        return Err(MailstoreError::InvalidName);
+    }
+    Ok(name)
+}
+
+fn exists_if_taken(error: StoreError) -> MailstoreError {
+    match error {
+        StoreError::Duplicate(UniqueKey::MailboxName) => MailstoreError::AlreadyExists,
+        other => MailstoreError::Store(other),
+    }
+}
+
+/// A message's flags and keywords after `change`.
+fn apply(
+    change: FlagChange,
+    message: &MailboxMessage,
+    flags: MessageFlags,
+    keywords: &[String],
+) -> (MessageFlags, Vec<String>) {
+    match change {
+        FlagChange::Replace => (flags, dedup(keywords.iter().cloned())),
+        FlagChange::Add => (
+            message.flags.with(flags),
+            dedup(message.keywords.iter().chain(keywords).cloned()),
+        ),
+        FlagChange::Remove => (
+            MessageFlags(message.flags.0 & !flags.0),
+            message
+                .keywords
+                .iter()
+                .filter(|k| !keywords.iter().any(|r| r.eq_ignore_ascii_case(k)))
+                .cloned()
+                .collect(),
+        ),
+    }
+}
+
+/// Keywords in first-seen order, without case-insensitive repeats.
+fn dedup(keywords: impl Iterator<Item = String>) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for k in keywords {
+        if !kept.iter().any(|have| have.eq_ignore_ascii_case(&k)) {
+            kept.push(k);
+        }
+    }
+    kept
+}

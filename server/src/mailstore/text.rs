@@ -1,0 +1,219 @@
+//! Text matching for mail search, independent of any protocol: a prepared search string
+//! that matches Vietnamese text with or without diacritics, and the decoded header fields
+//! and body text of a stored message that it is matched against. Reads message bytes only;
+//! never touches the store.
+
+use std::sync::LazyLock;
+
+use mail_parser::decoders::html::html_to_text;
+use mail_parser::{HeaderName, HeaderValue, Message, MessageParser, PartType};
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+
+/// A search string, prepared once: matches case-insensitively; when the needle has no
+/// diacritics it also matches text with them ("ha noi" finds "Hà Nội", "đ" folds to "d"),
+/// when it has them it matches only the same letters (so "Hà" does not find "Hạ").
+///
+/// Both sides are compared in NFC, lowercase, with every run of whitespace read as one
+/// space, so a phrase still matches where a mail client wrapped the line inside it.
+#[derive(Debug, Clone)]
+pub struct TextMatcher {
+    needle: Vec<char>,
+    /// For each prefix length `n + 1` of `needle`, the length of its longest proper prefix
+    /// that is also a suffix (Knuth–Morris–Pratt), so a haystack is read once, without
+    /// backtracking and without allocating.
+    borders: Vec<usize>,
+    /// Whether haystacks are folded to unmarked letters before comparing.
+    fold: bool,
+    /// An ASCII haystack can only hold an ASCII needle.
+    ascii: bool,
+}
+
+impl TextMatcher {
+    /// Prepares `needle` for matching.
+    pub fn new(needle: &str) -> TextMatcher {
+        let exact: Vec<char> = comparable(needle.chars().nfc(), false).collect();
+        let folded: Vec<char> = comparable(exact.iter().copied(), true).collect();
+        // A needle that folding leaves alone was typed without marks: the official wants
+        // every marked spelling too. One with marks asks for exactly those letters.
+        let fold = folded == exact;
+        let needle = if fold { folded } else { exact };
+        TextMatcher {
+            borders: borders(&needle),
+            ascii: needle.iter().all(char::is_ascii),
+            needle,
+            fold,
+        }
+    }
+
+    /// Whether `haystack` contains the needle.
+    pub fn matches(&self, haystack: &str) -> bool {
+        if self.needle.is_empty() {
+            return true;
+        }
+        if haystack.is_ascii() {
+            // ASCII is already NFC and has nothing to fold.
+            return self.ascii && self.occurs_in(comparable(haystack.chars(), false));
+        }
+        match is_nfc_quick(haystack.chars()) {
+            IsNormalized::Yes => self.occurs_in(comparable(haystack.chars(), self.fold)),
+            IsNormalized::No | IsNormalized::Maybe => {
+                self.occurs_in(comparable(haystack.chars().nfc(), self.fold))
+            }
+        }
+    }
+
+    /// Streams `text` through the needle's automaton.
+    fn occurs_in(&self, text: impl Iterator<Item = char>) -> bool {
+        let mut matched = 0;
+        for c in text {
+            while matched > 0 && self.needle[matched] != c {
+                matched = self.borders[matched - 1];
+            }
+            if self.needle[matched] == c {
+                matched += 1;
+                if matched == self.needle.len() {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// The KMP border table of `needle`.
+fn borders(needle: &[char]) -> Vec<usize> {
+    let mut table = vec![0; needle.len()];
+    let mut border = 0;
+    for i in 1..needle.len() {
+        while border > 0 && needle[i] != needle[border] {
+            border = table[border - 1];
+        }
+        if needle[i] == needle[border] {
+            border += 1;
+        }
+        table[i] = border;
+    }
+    table
+}
+
+/// `chars` (already NFC) as compared: lowercase, optionally folded, whitespace runs as one
+/// space.
+fn comparable(chars: impl Iterator<Item = char>, fold: bool) -> impl Iterator<Item = char> {
+    let mut after_space = false;
+    chars
+        .flat_map(char::to_lowercase)
+        .filter_map(move |c| if fold { unmarked(c) } else { Some(c) })
+        .filter_map(move |c| {
+            if !c.is_whitespace() {
+                after_space = false;
+                Some(c)
+            } else if after_space {
+                None
+            } else {
+                after_space = true;
+                Some(' ')
+            }
+        })
+}
+
+/// `c` without its marks: `ộ` and `ọ` become `o`, `đ` becomes `d` (which Unicode
+/// decomposition alone does not do), a stray combining mark disappears. Letters deunicode
+/// would spell with several ASCII characters (`ß`, `æ`) or other scripts stay as they are:
+/// folding removes marks, it does not transliterate.
+fn unmarked(c: char) -> Option<char> {
+    if c.is_ascii() {
+        return Some(c);
+    }
+    match deunicode::deunicode_char(c) {
+        Some("") => None,
+        Some(plain) if plain.len() == 1 => plain
+            .chars()
+            .next()
+            .map(|p| p.to_ascii_lowercase())
+            .or(Some(c)),
+        _ => Some(c),
+    }
+}
+
+/// Reads every header field as unstructured text, so encoded-words are decoded in address
+/// fields too and nothing is dropped for not fitting a structured grammar.
+static HEADER_TEXT: LazyLock<MessageParser> = LazyLock::new(|| {
+    // An empty map would select mail-parser's built-in per-field parsers; one entry makes
+    // it consult the map and fall back to the text default for every other field.
+    MessageParser::new()
+        .header_text(HeaderName::Subject)
+        .default_header_text()
+});
+
+/// Decoded header fields of a message (name lowercase, value with encoded-words decoded).
+pub fn decoded_headers(message: &[u8]) -> Vec<(String, String)> {
+    let Some(parsed) = HEADER_TEXT.parse_headers(message) else {
+        return Vec::new();
+    };
+    parsed
+        .headers()
+        .iter()
+        .map(|header| {
+            let value = match header.value() {
+                HeaderValue::Text(text) => text.trim().to_string(),
+                HeaderValue::TextList(list) => list.join(", "),
+                HeaderValue::Empty => String::new(),
+                _ => raw_value(message, header.offset_start(), header.offset_end()),
+            };
+            (header.name().to_ascii_lowercase(), value)
+        })
+        .collect()
+}
+
+/// The undecoded value between two offsets, for a field the text parser did not return as
+/// text.
+fn raw_value(message: &[u8], start: u32, end: u32) -> String {
+    message
+        .get(start as usize..end as usize)
+        .map(|raw| String::from_utf8_lossy(raw).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The decoded text of the message's body parts (text/plain and text/html stripped to text), for BODY/TEXT search.
+pub fn body_text(message: &[u8]) -> String {
+    let mut text = String::new();
+    if let Some(parsed) = MessageParser::new().parse(message) {
+        collect_text(&parsed, &mut text);
+    }
+    text
+}
+
+/// Appends the readable text of `message`: its body (the plain alternative where there is
+/// one, so a multipart/alternative is not read twice), its text attachments, and attached
+/// messages' headers and text.
+fn collect_text(message: &Message<'_>, out: &mut String) {
+    for pos in 0..message.text_body_count() {
+        if let Some(text) = message.body_text(pos) {
+            push_part(out, &text);
+        }
+    }
+    for part in message.attachments() {
+        match &part.body {
+            PartType::Text(text) => push_part(out, text),
+            PartType::Html(html) => push_part(out, &html_to_text(html)),
+            PartType::Message(attached) => {
+                for (_, value) in decoded_headers(attached.raw_message()) {
+                    push_part(out, &value);
+                }
+                collect_text(attached, out);
+            }
+            PartType::Binary(_) | PartType::InlineBinary(_) | PartType::Multipart(_) => {}
+        }
+    }
+}
+
+/// Appends one part, kept apart from the previous so words do not run together.
+fn push_part(out: &mut String, text: &str) {
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(text);
+}
+
+#[cfg(test)]
+mod tests;

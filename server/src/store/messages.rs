@@ -1,0 +1,160 @@
+//! SQL for what mail clients do to their mailboxes: create, rename, delete and subscribe to
+//! folders, count what is in them, copy messages between them, and read a body's stored
+//! structure.
+
+use super::{on_backend, Conn, StoreError};
+use crate::clock::UnixTime;
+use crate::directory::OfficialId;
+use crate::mailstore::{BodyId, Mailbox, MailboxId, MailboxMessage, Uid};
+
+/// Messages in a mailbox and how many of them are unseen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailboxCounts {
+    pub messages: u64,
+    pub unseen: u64,
+}
+
+impl Conn {
+    /// One of an official's mailboxes, by its exact name.
+    pub async fn mailbox_named(
+        &mut self,
+        official: OfficialId,
+        name: &str,
+    ) -> Result<Option<Mailbox>, StoreError> {
+        Ok(self
+            .mailboxes_of(official)
+            .await?
+            .into_iter()
+            .find(|m| m.name == name))
+    }
+
+    /// A mailbox by id.
+    pub async fn mailbox(&mut self, mailbox: MailboxId) -> Result<Option<Mailbox>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM mailboxes WHERE id = $1",
+            super::mailboxes::COLUMNS
+        );
+        let row: Option<super::mailboxes::MailboxRow> = on_backend!(self, c => sqlx::query_as(&sql).bind(mailbox.0).fetch_optional(&mut *c).await)?;
+        row.map(Mailbox::try_from).transpose()
+    }
+
+    /// Creates a mailbox without a special role.
+    pub async fn create_mailbox(
+        &mut self,
+        official: OfficialId,
+        name: &str,
+        uidvalidity: u32,
+        now: UnixTime,
+    ) -> Result<MailboxId, StoreError> {
+        let sql = "INSERT INTO mailboxes (official_id, name, role, uidvalidity, uidnext, subscribed, created_at) \
+             VALUES ($1, $2, NULL, $3, 1, $4, $5) RETURNING id";
+        let id: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
+            .bind(official.0)
+            .bind(name)
+            .bind(i64::from(uidvalidity))
+            .bind(true)
+            .bind(now.0)
+            .fetch_one(&mut *c)
+            .await)?;
+        Ok(MailboxId(id))
+    }
+
+    /// Deletes a mailbox and the messages in it; returns the bodies they held, each once
+    /// per message (the caller releases them).
+    pub async fn delete_mailbox(&mut self, mailbox: MailboxId) -> Result<Vec<BodyId>, StoreError> {
+        let messages = "DELETE FROM mailbox_messages WHERE mailbox_id = $1 RETURNING body_id";
+        let mailbox_row = "DELETE FROM mailboxes WHERE id = $1";
+        let bodies: Vec<i64> = on_backend!(self, c => {
+            let bodies: Vec<i64> = sqlx::query_scalar(messages).bind(mailbox.0).fetch_all(&mut *c).await?;
+            sqlx::query(mailbox_row).bind(mailbox.0).execute(&mut *c).await?;
+            Ok::<_, StoreError>(bodies)
+        })?;
+        self.touch(mailbox);
+        Ok(bodies.into_iter().map(BodyId).collect())
+    }
+
+    /// Gives a mailbox a new name.
+    pub async fn rename_mailbox(
+        &mut self,
+        mailbox: MailboxId,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE mailboxes SET name = $1 WHERE id = $2";
+        on_backend!(self, c => sqlx::query(sql).bind(name).bind(mailbox.0).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Subscribes to a mailbox or unsubscribes from it.
+    pub async fn set_subscribed(
+        &mut self,
+        mailbox: MailboxId,
+        subscribed: bool,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE mailboxes SET subscribed = $1 WHERE id = $2";
+        on_backend!(self, c => sqlx::query(sql).bind(subscribed).bind(mailbox.0).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// How many messages a mailbox holds and how many are unseen.
+    pub async fn mailbox_counts(
+        &mut self,
+        mailbox: MailboxId,
+    ) -> Result<MailboxCounts, StoreError> {
+        let sql = "SELECT CAST(COUNT(*) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN flags % 2 = 0 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM mailbox_messages WHERE mailbox_id = $1";
+        let (messages, unseen): (i64, i64) =
+            on_backend!(self, c => sqlx::query_as(sql).bind(mailbox.0).fetch_one(&mut *c).await)?;
+        Ok(MailboxCounts {
+            messages: messages as u64,
+            unseen: unseen as u64,
+        })
+    }
+
+    /// A mailbox's change counter; `None` if it no longer exists.
+    pub async fn highest_modseq(&mut self, mailbox: MailboxId) -> Result<Option<u64>, StoreError> {
+        let sql = "SELECT highestmodseq FROM mailboxes WHERE id = $1";
+        let modseq: Option<i64> = on_backend!(self, c => sqlx::query_scalar(sql).bind(mailbox.0).fetch_optional(&mut *c).await)?;
+        Ok(modseq.map(|m| m as u64))
+    }
+
+    /// Copies one message into `to` under a new UID, sharing its body; `None` if `to` is gone.
+    pub async fn copy_message(
+        &mut self,
+        message: &MailboxMessage,
+        to: MailboxId,
+    ) -> Result<Option<Uid>, StoreError> {
+        self.hold_body(message.body_id, 1).await?;
+        self.append_message(
+            to,
+            message.body_id,
+            message.flags,
+            &message.keywords,
+            message.internal_date,
+            message.size,
+        )
+        .await
+    }
+
+    /// Adds `holders` references to a stored body.
+    pub async fn hold_body(&mut self, body: BodyId, holders: i64) -> Result<(), StoreError> {
+        let sql = "UPDATE message_bodies SET refcount = refcount + $1 WHERE id = $2";
+        on_backend!(self, c => sqlx::query(sql).bind(holders).bind(body.0).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// A body's stored structure (JSON), if it was computed when the body was stored.
+    pub async fn body_shape(&mut self, body: BodyId) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT shape FROM message_bodies WHERE id = $1";
+        let shape: Option<Option<String>> = on_backend!(self, c => sqlx::query_scalar(sql).bind(body.0).fetch_optional(&mut *c).await)?;
+        Ok(shape.flatten())
+    }
+
+    /// Stores a body's structure computed after the fact (bodies stored before structures
+    /// were kept).
+    pub async fn set_body_shape(&mut self, body: BodyId, shape: &str) -> Result<(), StoreError> {
+        let sql = "UPDATE message_bodies SET shape = $1 WHERE id = $2 AND shape IS NULL";
+        on_backend!(self, c => sqlx::query(sql).bind(shape).bind(body.0).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+}
