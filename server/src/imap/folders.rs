@@ -14,6 +14,7 @@ use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox as WireMailbox};
 use imap_codec::imap_types::response::{Code, Data};
 use imap_codec::imap_types::status::{StatusDataItem, StatusDataItemName};
 
+use super::extended_list::ListOptions;
 use super::selected::Selected;
 use super::session::{Done, Session};
 use super::{flags, reply, utf7};
@@ -133,13 +134,37 @@ impl Session<'_> {
         }
     }
 
-    /// LIST and LSUB (RFC 3501 §6.3.8–9): names matching `reference` + `pattern`, with
-    /// `*` matching anything and `%` anything but the separator.
+    /// LSUB (RFC 3501 §6.3.9): the subscribed names LIST would give.
+    pub(super) async fn lsub(
+        &mut self,
+        reference: WireMailbox<'static>,
+        pattern: ListMailbox<'static>,
+    ) -> Done {
+        let options = ListOptions {
+            subscribed_only: true,
+            ..ListOptions::default()
+        };
+        self.list_matching(reference, pattern, options, true).await
+    }
+
+    /// LIST (RFC 3501 §6.3.8, with RFC 5258 options as RFC 6154 uses them).
     pub(super) async fn list(
         &mut self,
         reference: WireMailbox<'static>,
         pattern: ListMailbox<'static>,
-        subscribed_only: bool,
+        options: ListOptions,
+    ) -> Done {
+        self.list_matching(reference, pattern, options, false).await
+    }
+
+    /// Names matching `reference` + `pattern`, with `*` matching anything and `%` anything
+    /// but the separator.
+    async fn list_matching(
+        &mut self,
+        reference: WireMailbox<'static>,
+        pattern: ListMailbox<'static>,
+        options: ListOptions,
+        as_lsub: bool,
     ) -> Done {
         let Some(official) = self.official().cloned() else {
             return Done::bad(reply::WRONG_STATE);
@@ -172,15 +197,20 @@ impl Session<'_> {
             Err(error) => return Done::refused(&error),
         };
         for mailbox in &mailboxes {
-            if subscribed_only && !mailbox.subscribed {
+            if options.subscribed_only && !mailbox.subscribed
+                || options.special_use_only && special_use(mailbox).is_none()
+            {
                 continue;
             }
             let shown = shown_name(mailbox);
             if !wildcard_match(&full, &shown) {
                 continue;
             }
-            let items = attributes(mailbox, &mailboxes);
-            let entry = if subscribed_only {
+            let mut items = attributes(mailbox, &mailboxes);
+            if options.return_subscribed && mailbox.subscribed {
+                items.push(attribute("Subscribed"));
+            }
+            let entry = if as_lsub {
                 Data::Lsub {
                     items,
                     delimiter,
@@ -327,10 +357,8 @@ impl Session<'_> {
             Ok(used) => used,
             Err(error) => return Done::refused(&error),
         };
-        let (Ok(root), Some(storage)) = (
-            AString::try_from(QUOTA_ROOT),
-            Atom::try_from("STORAGE").ok().map(Resource::from),
-        ) else {
+        let (Ok(root), Some(storage)) = (AString::try_from(QUOTA_ROOT), Some(Resource::Storage))
+        else {
             return Done::ok(reply::DONE);
         };
         let usage = QuotaGet::new(
@@ -384,16 +412,20 @@ fn attributes(mailbox: &Mailbox, all: &[Mailbox]) -> Vec<FlagNameAttribute<'stat
     } else {
         "HasNoChildren"
     })];
-    let special = match mailbox.role {
+    items.extend(special_use(mailbox).map(attribute));
+    items
+}
+
+/// A mailbox's special-use attribute (RFC 6154), without the backslash.
+fn special_use(mailbox: &Mailbox) -> Option<&'static str> {
+    match mailbox.role {
         Some(MailboxRole::Sent) => Some("Sent"),
         Some(MailboxRole::Drafts) => Some("Drafts"),
         Some(MailboxRole::Trash) => Some("Trash"),
         Some(MailboxRole::Junk) => Some("Junk"),
         Some(MailboxRole::Archive) => Some("Archive"),
         Some(MailboxRole::Inbox) | None => None,
-    };
-    items.extend(special.map(attribute));
-    items
+    }
 }
 
 fn attribute(name: &'static str) -> FlagNameAttribute<'static> {

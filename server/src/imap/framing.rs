@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use imap_codec::decode::Decoder;
 use imap_codec::fragmentizer::{FragmentInfo, Fragmentizer, LiteralAnnouncement};
 use imap_codec::imap_types::auth::AuthenticateData;
 use imap_codec::imap_types::command::Command;
@@ -13,6 +14,8 @@ use imap_codec::imap_types::core::{LiteralMode, Tag};
 use imap_codec::imap_types::IntoStatic;
 use imap_codec::{AuthenticateDataCodec, CommandCodec, IdleDoneCodec};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::extended_list::{self, ListOptions};
 
 /// The continuation that invites a synchronising literal.
 const GO_AHEAD: &[u8] = b"+ Ready for literal data\r\n";
@@ -30,7 +33,8 @@ pub(super) enum Expect {
 /// One message from the client.
 #[derive(Debug)]
 pub(super) enum Received {
-    Command(Command<'static>),
+    /// A command, with the LIST options it carried (see `extended_list`).
+    Command(Command<'static>, ListOptions),
     AuthenticateData(AuthenticateData<'static>),
     IdleDone,
     /// Bytes that do not parse as what was expected; the tag if one could be read.
@@ -177,8 +181,17 @@ impl Reader {
             || Received::Malformed(self.fragmentizer.decode_tag().map(IntoStatic::into_static));
         match expect {
             Expect::Command => match self.fragmentizer.decode_message(&CommandCodec::default()) {
-                Ok(command) => Received::Command(command.into_static()),
-                Err(_) => malformed(),
+                Ok(command) => Received::Command(command.into_static(), ListOptions::default()),
+                Err(_) => {
+                    let message = self.fragmentizer.message_bytes();
+                    let Some((list, options)) = extended_list::rewrite(message) else {
+                        return malformed();
+                    };
+                    match CommandCodec::default().decode(&list) {
+                        Ok((b"", command)) => Received::Command(command.into_static(), options),
+                        _ => malformed(),
+                    }
+                }
             },
             Expect::AuthenticateData => {
                 match self

@@ -11,6 +11,7 @@
 //! encodes folder names; reply texts live in `reply`. Responses are encoded by imap-codec.
 
 mod account;
+mod extended_list;
 mod fetch;
 mod flags;
 mod folders;

@@ -184,6 +184,8 @@ enum Criterion {
     Keyword(String, bool),
     Recent,
     InternalDay(DayTest),
+    /// The `Date:` header's day; a message without a readable one is dated by its internal
+    /// date, so it is not lost to every sent-date search.
     SentDay(DayTest),
     Larger(u64),
     Smaller(u64),

@@ -41,6 +41,9 @@ pub(super) struct Selected {
     known_modseq: u64,
     /// Wakes when a change to this mailbox commits.
     changes: watch::Receiver<u64>,
+    /// Messages expunged elsewhere that the client has not been told about yet, because
+    /// EXPUNGE could not be sent at the time.
+    expunges_held: bool,
 }
 
 impl Selected {
@@ -62,6 +65,7 @@ impl Selected {
             recent: HashSet::new(),
             known_modseq,
             changes,
+            expunges_held: false,
         })
     }
 
@@ -97,6 +101,13 @@ impl Selected {
         mailstore: &Mailstore,
         expunges_allowed: bool,
     ) -> Result<Vec<Data<'static>>, MailstoreError> {
+        // Every committed change to the mailbox (this session's own included) wakes the
+        // watch, so without a wake-up or held-back expunges there is nothing to ask for.
+        let woken = self.changes.has_changed().unwrap_or(true);
+        if !woken && !self.expunges_held {
+            return Ok(Vec::new());
+        }
+        self.changes.borrow_and_update();
         let modseq = mailstore.highest_modseq(self.mailbox.id).await?;
         if modseq == self.known_modseq {
             return Ok(Vec::new());
@@ -152,7 +163,8 @@ impl Selected {
             updates.push(Data::Exists(self.exists()));
             updates.push(Data::Recent(self.recent.len() as u32));
         }
-        if expunges_allowed || !gone {
+        self.expunges_held = gone && !expunges_allowed;
+        if !self.expunges_held {
             self.known_modseq = modseq;
         }
         Ok(updates)

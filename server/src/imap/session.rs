@@ -15,6 +15,7 @@ use imap_codec::{GreetingCodec, ResponseCodec};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
+use super::extended_list::ListOptions;
 use super::framing::{Expect, ReadFault, Reader, Received};
 use super::selected::Selected;
 use super::{reply, ImapService, OfficialSession};
@@ -154,10 +155,12 @@ impl<'s> Session<'s> {
                 }
             };
             let close = match received {
-                Ok(Received::Command(command)) => match self.command(command).await {
-                    Ok(close) => close,
-                    Err(End) => return,
-                },
+                Ok(Received::Command(command, options)) => {
+                    match self.command(command, options).await {
+                        Ok(close) => close,
+                        Err(End) => return,
+                    }
+                }
                 Ok(Received::Malformed(tag)) => self.refuse_malformed(tag, reply::PARSE_ERROR),
                 Ok(Received::LiteralRefused(tag)) => {
                     self.refuse_malformed(tag, reply::LITERAL_TOO_LARGE)
@@ -181,7 +184,11 @@ impl<'s> Session<'s> {
     }
 
     /// Runs one command and writes its completion; `true` when the session ends.
-    async fn command(&mut self, command: Command<'static>) -> Result<bool, End> {
+    async fn command(
+        &mut self,
+        command: Command<'static>,
+        options: ListOptions,
+    ) -> Result<bool, End> {
         let Command { tag, body } = command;
         let name = body.name();
         // RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH by sequence
@@ -199,7 +206,7 @@ impl<'s> Session<'s> {
                 mechanism,
                 initial_response,
             } => self.authenticate(mechanism, initial_response).await?,
-            body => self.route(body, tag.clone()).await?,
+            body => self.route(body, options).await?,
         };
         tracing::debug!(command = name, status = ?done.kind, peer = %self.peer, "IMAP command");
         if done.kind != StatusKind::Bad && self.selected.is_some() {
@@ -236,7 +243,11 @@ impl<'s> Session<'s> {
     }
 
     /// Routes a command by the session's state.
-    async fn route(&mut self, body: CommandBody<'static>, tag: Tag<'static>) -> Result<Done, End> {
+    async fn route(
+        &mut self,
+        body: CommandBody<'static>,
+        options: ListOptions,
+    ) -> Result<Done, End> {
         let logged_in = self.account.is_some();
         let selected = self.selected.is_some();
         Ok(match body {
@@ -314,11 +325,11 @@ impl<'s> Session<'s> {
             CommandBody::List {
                 reference,
                 mailbox_wildcard,
-            } => self.list(reference, mailbox_wildcard, false).await,
+            } => self.list(reference, mailbox_wildcard, options).await,
             CommandBody::Lsub {
                 reference,
                 mailbox_wildcard,
-            } => self.list(reference, mailbox_wildcard, true).await,
+            } => self.lsub(reference, mailbox_wildcard).await,
             CommandBody::Status {
                 mailbox,
                 item_names,
@@ -334,10 +345,7 @@ impl<'s> Session<'s> {
             CommandBody::GetQuota { root } => self.get_quota(root).await,
             CommandBody::GetQuotaRoot { mailbox } => self.get_quota_root(mailbox).await,
             CommandBody::SetQuota { .. } => Done::no(None, reply::QUOTA_READ_ONLY),
-            _ => {
-                let _ = tag;
-                Done::bad(reply::NOT_SUPPORTED)
-            }
+            _ => Done::bad(reply::NOT_SUPPORTED),
         })
     }
 

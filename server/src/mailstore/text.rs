@@ -117,23 +117,35 @@ fn comparable(chars: impl Iterator<Item = char>, fold: bool) -> impl Iterator<It
 }
 
 /// `c` without its marks: `ộ` and `ọ` become `o`, `đ` becomes `d` (which Unicode
-/// decomposition alone does not do), a stray combining mark disappears. Letters deunicode
-/// would spell with several ASCII characters (`ß`, `æ`) or other scripts stay as they are:
-/// folding removes marks, it does not transliterate.
+/// decomposition alone does not do), a stray combining mark disappears. Only Latin letters
+/// are folded, and only to one letter: `ß` and `æ` stay, and so do other scripts (deunicode
+/// would spell `п` as `p`), because folding removes marks, it does not transliterate.
 fn unmarked(c: char) -> Option<char> {
     if c.is_ascii() {
         return Some(c);
     }
-    match deunicode::deunicode_char(c) {
-        Some("") => None,
-        Some(plain) if plain.len() == 1 => plain
-            .chars()
-            .next()
-            .map(|p| p.to_ascii_lowercase())
-            .or(Some(c)),
+    if COMBINING_MARKS.contains(&c) {
+        return None;
+    }
+    if !c.is_alphabetic() || !MARKED_LATIN.iter().any(|block| block.contains(&c)) {
+        return Some(c);
+    }
+    match deunicode::deunicode_char(c).map(str::as_bytes) {
+        Some(&[plain]) if plain.is_ascii_alphabetic() => {
+            Some(char::from(plain.to_ascii_lowercase()))
+        }
         _ => Some(c),
     }
 }
+
+/// Combining Diacritical Marks: what NFC could not join to a letter.
+const COMBINING_MARKS: std::ops::RangeInclusive<char> = '\u{0300}'..='\u{036F}';
+
+/// The blocks holding every marked Latin letter Vietnamese uses: Latin-1 Supplement (`à`),
+/// Latin Extended-A (`đ`, `ĩ`), Latin Extended-B (`ơ`, `ư`) and Latin Extended Additional
+/// (`ạ`, `ộ`, `ỹ`).
+const MARKED_LATIN: [std::ops::RangeInclusive<char>; 2] =
+    ['\u{00C0}'..='\u{024F}', '\u{1E00}'..='\u{1EFF}'];
 
 /// Reads every header field as unstructured text, so encoded-words are decoded in address
 /// fields too and nothing is dropped for not fitting a structured grammar.

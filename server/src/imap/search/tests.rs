@@ -39,9 +39,25 @@ fn set(text: &str) -> SequenceSet {
     text.parse().unwrap()
 }
 
+/// `text` with each quoted string that holds non-ASCII sent as a non-synchronising
+/// literal, as clients must (RFC 3501 quoted strings are 7-bit).
+fn with_literals(text: &str) -> String {
+    let mut out = String::new();
+    for (i, piece) in text.split('"').enumerate() {
+        if i % 2 == 0 {
+            out.push_str(piece);
+        } else if piece.is_ascii() {
+            out.push_str(&format!("\"{piece}\""));
+        } else {
+            out.push_str(&format!("{{{}+}}\r\n{piece}", piece.len()));
+        }
+    }
+    out
+}
+
 /// The criteria of `SEARCH <keys>` as a client would send them.
 fn keys(text: &str) -> Vec<SearchKey<'static>> {
-    let line = format!("A1 SEARCH {text}\r\n");
+    let line = format!("A1 SEARCH CHARSET UTF-8 {}\r\n", with_literals(text));
     let (_, command) = CommandCodec::default().decode(line.as_bytes()).unwrap();
     match command.body {
         CommandBody::Search { criteria, .. } => criteria

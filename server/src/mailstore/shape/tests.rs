@@ -483,3 +483,25 @@ fn long_vietnamese_names_split_into_encoded_words() {
     }
     assert_eq!(String::from_utf8(decoded).expect("utf-8"), name);
 }
+
+#[test]
+fn nested_messages_are_capped_and_still_store() {
+    let mut raw = String::new();
+    for level in 0..200 {
+        raw.push_str(&format!(
+            "Subject: level {level}\r\nContent-Type: message/rfc822\r\n\r\n"
+        ));
+    }
+    raw.push_str("Subject: innermost\r\n\r\nhello\r\n");
+    let shape = MessageShape::of(raw.as_bytes());
+
+    let mut levels = 0;
+    let mut current = &shape;
+    while let Some(embedded) = current.root.message.as_deref() {
+        levels += 1;
+        current = embedded;
+    }
+    assert_eq!(levels, MAX_DEPTH);
+    assert_eq!(shape.part(&[1, 1]).map(|p| p.body.end), Some(raw.len()));
+    assert_eq!(MessageShape::from_json(&shape.to_json()), Some(shape));
+}
