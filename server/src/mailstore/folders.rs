@@ -348,13 +348,16 @@ impl Mailstore {
     }
 }
 
-/// The mailbox called `name`; `INBOX` is case-insensitive (RFC 3501 §5.1).
+/// The mailbox called `name` (in any Unicode normal form: names are stored in NFC);
+/// `INBOX` is case-insensitive (RFC 3501 §5.1).
 fn find_named(mailboxes: Vec<Mailbox>, name: &str) -> Option<Mailbox> {
+    use unicode_normalization::UnicodeNormalization;
     if name.eq_ignore_ascii_case("INBOX") {
         return mailboxes
             .into_iter()
             .find(|m| m.role == Some(MailboxRole::Inbox));
     }
+    let name: String = name.nfc().collect();
     mailboxes.into_iter().find(|m| m.name == name)
 }
 
