@@ -11,3 +11,5 @@ ALTER TABLE message_bodies ADD COLUMN shape TEXT;
 ALTER TABLE mailboxes ADD COLUMN highestmodseq INTEGER NOT NULL DEFAULT 1;
 -- The counter's value when the message last changed.
 ALTER TABLE mailbox_messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
+-- A session brings its view up to date by reading only what changed since it last looked.
+CREATE INDEX mailbox_messages_modseq ON mailbox_messages (mailbox_id, modseq);

@@ -94,7 +94,7 @@ impl Selected {
     }
 
     /// Brings the view up to date; returns the untagged responses that tell the client.
-    /// Without `expunges_allowed`, expunged messages stay in the view (and the next call
+    /// Without `expunges_allowed`, expunged messages stay in the view (and a later call
     /// reports them), so sequence numbers do not shift under the running command.
     async fn refresh(
         &mut self,
@@ -108,66 +108,104 @@ impl Selected {
             return Ok(Vec::new());
         }
         self.changes.borrow_and_update();
-        let modseq = mailstore.highest_modseq(self.mailbox.id).await?;
-        if modseq == self.known_modseq {
+        let (modseq, changed) = mailstore
+            .changed_since(self.mailbox.id, self.known_modseq)
+            .await?;
+        if modseq == self.known_modseq && !self.expunges_held {
             return Ok(Vec::new());
         }
-        let current = mailstore.messages(self.mailbox.id).await?;
+        self.known_modseq = modseq;
         let mut updates = Vec::new();
-        let by_uid: HashMap<Uid, &MailboxMessage> = current.iter().map(|m| (m.uid, m)).collect();
-        let gone = self.messages.iter().any(|m| !by_uid.contains_key(&m.uid));
-        if expunges_allowed && gone {
-            // Highest first, so each number still means what the client thinks it means.
-            for index in (0..self.messages.len()).rev() {
-                if !by_uid.contains_key(&self.messages[index].uid) {
-                    let message = self.messages.remove(index);
-                    self.recent.remove(&message.uid);
-                    if let Some(seq) = NonZeroU32::new(index as u32 + 1) {
-                        updates.push(Data::Expunge(seq));
-                    }
-                }
+        if !changed.is_empty() || self.expunges_held {
+            let counts = mailstore.counts(self.mailbox.id).await?;
+            let arrived = self.apply_changes(changed, &mut updates);
+            if counts.messages != self.messages.len() as u64 {
+                self.expunge_gone(mailstore, expunges_allowed, &mut updates)
+                    .await?;
+            } else {
+                self.expunges_held = false;
             }
-        }
-        for (index, message) in self.messages.iter_mut().enumerate() {
-            let Some(now) = by_uid.get(&message.uid) else {
-                continue;
-            };
-            if now.flags != message.flags || now.keywords != message.keywords {
-                message.flags = now.flags;
-                message.keywords = now.keywords.clone();
-                message.modseq = now.modseq;
-                let flags = flags::fetched(
-                    message.flags,
-                    &message.keywords,
-                    self.recent.contains(&message.uid),
-                );
-                if let (Some(seq), Some(uid)) = (
-                    NonZeroU32::new(index as u32 + 1),
-                    NonZeroU32::new(message.uid.0),
-                ) {
-                    updates.push(Data::Fetch {
-                        seq,
-                        items: Vec1::unvalidated(vec![
-                            MessageDataItem::Flags(flags),
-                            MessageDataItem::Uid(uid),
-                        ]),
-                    });
-                }
+            if arrived > 0 {
+                updates.push(Data::Exists(self.exists()));
+                updates.push(Data::Recent(self.recent.len() as u32));
             }
-        }
-        let last = self.messages.last().map_or(Uid(0), |m| m.uid);
-        let arrived: Vec<MailboxMessage> = current.into_iter().filter(|m| m.uid > last).collect();
-        if !arrived.is_empty() {
-            self.recent.extend(arrived.iter().map(|m| m.uid));
-            self.messages.extend(arrived);
-            updates.push(Data::Exists(self.exists()));
-            updates.push(Data::Recent(self.recent.len() as u32));
-        }
-        self.expunges_held = gone && !expunges_allowed;
-        if !self.expunges_held {
-            self.known_modseq = modseq;
+        } else {
+            // Only removals can raise the counter without changing or adding a message.
+            self.expunge_gone(mailstore, expunges_allowed, &mut updates)
+                .await?;
         }
         Ok(updates)
+    }
+
+    /// Applies changed and arrived messages to the view, queueing FETCH FLAGS for changed
+    /// ones; returns how many arrived (appended at the end, not yet announced).
+    fn apply_changes(
+        &mut self,
+        changed: Vec<MailboxMessage>,
+        updates: &mut Vec<Data<'static>>,
+    ) -> usize {
+        let last = self.messages.last().map_or(Uid(0), |m| m.uid);
+        let mut arrived = 0;
+        for message in changed {
+            if message.uid > last {
+                self.recent.insert(message.uid);
+                self.messages.push(message);
+                arrived += 1;
+                continue;
+            }
+            let Ok(index) = self.messages.binary_search_by_key(&message.uid, |m| m.uid) else {
+                continue;
+            };
+            let held = &mut self.messages[index];
+            if held.flags == message.flags && held.keywords == message.keywords {
+                held.modseq = message.modseq;
+                continue;
+            }
+            *held = message;
+            let recent = self.recent.contains(&held.uid);
+            let flags = flags::fetched(held.flags, &held.keywords, recent);
+            if let (Some(seq), Some(uid)) = (
+                NonZeroU32::new(index as u32 + 1),
+                NonZeroU32::new(held.uid.0),
+            ) {
+                updates.push(Data::Fetch {
+                    seq,
+                    items: Vec1::unvalidated(vec![
+                        MessageDataItem::Flags(flags),
+                        MessageDataItem::Uid(uid),
+                    ]),
+                });
+            }
+        }
+        arrived
+    }
+
+    /// Finds messages expunged elsewhere and, when allowed, drops them from the view with
+    /// EXPUNGE responses (highest first, so each number means what the client thinks);
+    /// otherwise holds them back for a later command.
+    async fn expunge_gone(
+        &mut self,
+        mailstore: &Mailstore,
+        expunges_allowed: bool,
+        updates: &mut Vec<Data<'static>>,
+    ) -> Result<(), MailstoreError> {
+        let present: HashSet<Uid> = mailstore.uids(self.mailbox.id).await?.into_iter().collect();
+        let gone = self.messages.iter().any(|m| !present.contains(&m.uid));
+        if !expunges_allowed {
+            self.expunges_held = gone;
+            return Ok(());
+        }
+        for index in (0..self.messages.len()).rev() {
+            if !present.contains(&self.messages[index].uid) {
+                let message = self.messages.remove(index);
+                self.recent.remove(&message.uid);
+                if let Some(seq) = NonZeroU32::new(index as u32 + 1) {
+                    updates.push(Data::Expunge(seq));
+                }
+            }
+        }
+        self.expunges_held = false;
+        Ok(())
     }
 }
 

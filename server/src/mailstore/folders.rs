@@ -3,8 +3,6 @@
 //! transaction, durable when it returns, and wakes the sessions watching the mailboxes it
 //! changed. Quota is checked here, so every way in (IMAP APPEND, COPY, delivery) obeys it.
 
-use std::collections::HashSet;
-
 use super::shape::MessageShape;
 use super::{
     BodyHash, BodyId, Mailbox, MailboxId, MailboxMessage, MailboxRole, Mailstore, MailstoreError,
@@ -64,6 +62,29 @@ impl Mailstore {
             .mailbox(mailbox)
             .await?
             .ok_or(MailstoreError::NoSuchMailbox)
+    }
+
+    /// A mailbox's change counter and the messages that changed or arrived after
+    /// mod-sequence `since`, read together.
+    pub async fn changed_since(
+        &self,
+        mailbox: MailboxId,
+        since: u64,
+    ) -> Result<(u64, Vec<MailboxMessage>), MailstoreError> {
+        let mut conn = self.store.read().await?;
+        let modseq = conn
+            .highest_modseq(mailbox)
+            .await?
+            .ok_or(MailstoreError::NoSuchMailbox)?;
+        if modseq <= since {
+            return Ok((modseq, Vec::new()));
+        }
+        Ok((modseq, conn.messages_changed_since(mailbox, since).await?))
+    }
+
+    /// The UIDs in a mailbox, ascending.
+    pub async fn uids(&self, mailbox: MailboxId) -> Result<Vec<Uid>, MailstoreError> {
+        Ok(self.store.read().await?.uids_in(mailbox).await?)
     }
 
     /// A mailbox's change counter, to tell cheaply whether anything changed.
@@ -236,12 +257,11 @@ impl Mailstore {
         flags: MessageFlags,
         keywords: &[String],
     ) -> Result<Vec<ChangedFlags>, MailstoreError> {
-        let wanted: HashSet<Uid> = uids.iter().copied().collect();
-        let current = self.messages(mailbox).await?;
         let mut tx = self.store.begin().await?;
+        let current = tx.messages_for_update(mailbox, uids).await?;
         let mut modseq = None;
         let mut changed = Vec::new();
-        for message in current.iter().filter(|m| wanted.contains(&m.uid)) {
+        for message in &current {
             let (new_flags, new_keywords) = apply(change, message, flags, keywords);
             if new_flags == message.flags && new_keywords == message.keywords {
                 continue;

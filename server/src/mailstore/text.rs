@@ -31,8 +31,8 @@ pub struct TextMatcher {
 impl TextMatcher {
     /// Prepares `needle` for matching.
     pub fn new(needle: &str) -> TextMatcher {
-        let exact: Vec<char> = comparable(needle.chars().nfc(), false).collect();
-        let folded: Vec<char> = comparable(exact.iter().copied(), true).collect();
+        let exact = comparable_string(needle.chars().nfc(), false);
+        let folded = comparable_string(exact.iter().copied(), true);
         // A needle that folding leaves alone was typed without marks: the official wants
         // every marked spelling too. One with marks asks for exactly those letters.
         let fold = folded == exact;
@@ -52,31 +52,28 @@ impl TextMatcher {
         }
         if haystack.is_ascii() {
             // ASCII is already NFC and has nothing to fold.
-            return self.ascii && self.occurs_in(comparable(haystack.chars(), false));
+            return self.ascii && self.occurs_in(haystack.bytes().map(char::from), false);
         }
         match is_nfc_quick(haystack.chars()) {
-            IsNormalized::Yes => self.occurs_in(comparable(haystack.chars(), self.fold)),
+            IsNormalized::Yes => self.occurs_in(haystack.chars(), self.fold),
             IsNormalized::No | IsNormalized::Maybe => {
-                self.occurs_in(comparable(haystack.chars().nfc(), self.fold))
+                self.occurs_in(haystack.chars().nfc(), self.fold)
             }
         }
     }
 
-    /// Streams `text` through the needle's automaton.
-    fn occurs_in(&self, text: impl Iterator<Item = char>) -> bool {
+    /// Streams `text` (NFC) through the needle's automaton.
+    fn occurs_in(&self, text: impl Iterator<Item = char>, fold: bool) -> bool {
         let mut matched = 0;
-        for c in text {
+        for_each_comparable(text, fold, |c| {
             while matched > 0 && self.needle[matched] != c {
                 matched = self.borders[matched - 1];
             }
             if self.needle[matched] == c {
                 matched += 1;
-                if matched == self.needle.len() {
-                    return true;
-                }
             }
-        }
-        false
+            matched == self.needle.len()
+        })
     }
 }
 
@@ -96,24 +93,51 @@ fn borders(needle: &[char]) -> Vec<usize> {
     table
 }
 
-/// `chars` (already NFC) as compared: lowercase, optionally folded, whitespace runs as one
-/// space.
-fn comparable(chars: impl Iterator<Item = char>, fold: bool) -> impl Iterator<Item = char> {
+/// `chars` (NFC) as compared, collected.
+fn comparable_string(chars: impl Iterator<Item = char>, fold: bool) -> Vec<char> {
+    let mut out = Vec::new();
+    for_each_comparable(chars, fold, |c| {
+        out.push(c);
+        false
+    });
+    out
+}
+
+/// Feeds `chars` (NFC) to `take` as compared: lowercase, optionally folded, each run of
+/// whitespace as one space. Stops, returning `true`, as soon as `take` does.
+fn for_each_comparable(
+    chars: impl Iterator<Item = char>,
+    fold: bool,
+    mut take: impl FnMut(char) -> bool,
+) -> bool {
     let mut after_space = false;
-    chars
-        .flat_map(char::to_lowercase)
-        .filter_map(move |c| if fold { unmarked(c) } else { Some(c) })
-        .filter_map(move |c| {
-            if !c.is_whitespace() {
-                after_space = false;
-                Some(c)
-            } else if after_space {
-                None
-            } else {
-                after_space = true;
-                Some(' ')
+    let mut feed = |c: char| {
+        if c.is_whitespace() {
+            if after_space {
+                return false;
             }
-        })
+            after_space = true;
+            return take(' ');
+        }
+        after_space = false;
+        take(c)
+    };
+    for c in chars {
+        // Most of any mail is ASCII, even Vietnamese: skip the general lowercase mapping.
+        if c.is_ascii() {
+            if feed(c.to_ascii_lowercase()) {
+                return true;
+            }
+            continue;
+        }
+        for lower in c.to_lowercase() {
+            let compared = if fold { unmarked(lower) } else { Some(lower) };
+            if compared.is_some_and(&mut feed) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// `c` without its marks: `ộ` and `ọ` become `o`, `đ` becomes `d` (which Unicode

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{on_backend, Conn, StoreError};
+use super::{on_backend, Conn, Raw, StoreError};
 use crate::clock::UnixTime;
 use crate::directory::OfficialId;
 use crate::mailstore::{
@@ -144,6 +144,58 @@ impl Conn {
         let rows: Vec<MessageRow> =
             on_backend!(self, c => sqlx::query_as(sql).bind(mailbox.0).fetch_all(&mut *c).await)?;
         Ok(rows.into_iter().map(MailboxMessage::from).collect())
+    }
+
+    /// The messages in a mailbox that changed (or arrived) after mod-sequence `since`, by UID.
+    pub async fn messages_changed_since(
+        &mut self,
+        mailbox: MailboxId,
+        since: u64,
+    ) -> Result<Vec<MailboxMessage>, StoreError> {
+        let sql = "SELECT mailbox_id, uid, body_id, flags, keywords, internal_date, size, modseq \
+             FROM mailbox_messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid";
+        let rows: Vec<MessageRow> = on_backend!(self, c => sqlx::query_as(sql).bind(mailbox.0).bind(since as i64).fetch_all(&mut *c).await)?;
+        Ok(rows.into_iter().map(MailboxMessage::from).collect())
+    }
+
+    /// Messages by UID, locked until this transaction ends (on PostgreSQL; SQLite's one
+    /// writer holds the whole database), so a flag change reads what it then overwrites.
+    pub async fn messages_for_update(
+        &mut self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+    ) -> Result<Vec<MailboxMessage>, StoreError> {
+        let lock = match self.raw() {
+            Raw::Sqlite(_) => "",
+            Raw::Postgres(_) => " FOR UPDATE",
+        };
+        let mut found = Vec::with_capacity(uids.len());
+        for chunk in uids.chunks(500) {
+            let rows: Vec<MessageRow> = on_backend!(self, c => {
+                let mut query = sqlx::QueryBuilder::new(
+                    "SELECT mailbox_id, uid, body_id, flags, keywords, internal_date, size, modseq \
+                     FROM mailbox_messages WHERE mailbox_id = ",
+                );
+                query.push_bind(mailbox.0);
+                query.push(" AND uid IN (");
+                let mut list = query.separated(", ");
+                for uid in chunk {
+                    list.push_bind(i64::from(uid.0));
+                }
+                query.push(") ORDER BY uid");
+                query.push(lock);
+                query.build_query_as().fetch_all(&mut *c).await
+            })?;
+            found.extend(rows.into_iter().map(MailboxMessage::from));
+        }
+        Ok(found)
+    }
+
+    /// The UIDs in a mailbox, ascending.
+    pub async fn uids_in(&mut self, mailbox: MailboxId) -> Result<Vec<Uid>, StoreError> {
+        let sql = "SELECT uid FROM mailbox_messages WHERE mailbox_id = $1 ORDER BY uid";
+        let uids: Vec<i64> = on_backend!(self, c => sqlx::query_scalar(sql).bind(mailbox.0).fetch_all(&mut *c).await)?;
+        Ok(uids.into_iter().map(|u| Uid(u as u32)).collect())
     }
 
     /// Sets a message's flags and keywords under mod-sequence `modseq` (from
