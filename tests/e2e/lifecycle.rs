@@ -68,7 +68,7 @@ async fn listeners_greet_and_metrics_count_connections() {
     assert_eq!(
         read_greeting(&mut imap).await,
         "* OK [CAPABILITY IMAP4REV1 STARTTLS LOGINDISABLED LITERAL+ IDLE ID NAMESPACE ENABLE \
-         UNSELECT UIDPLUS MOVE QUOTA SPECIAL-USE] congvu IMAP ready\r\n"
+         UNSELECT UIDPLUS MOVE QUOTA CONDSTORE SPECIAL-USE] congvu IMAP ready\r\n"
     );
 
     let http = running.local_addr(ListenerKind::Http).unwrap();

@@ -6,7 +6,8 @@
 use std::borrow::Cow;
 
 use imap_codec::imap_types::auth::{AuthMechanism, AuthenticateData};
-use imap_codec::imap_types::core::{AString, IString, NString, QuotedChar, Tag};
+use imap_codec::imap_types::core::{AString, IString, NString, QuotedChar, Tag, Vec1};
+use imap_codec::imap_types::extensions::enable::CapabilityEnable;
 use imap_codec::imap_types::extensions::namespace::Namespace;
 use imap_codec::imap_types::response::{Code, Data};
 use imap_codec::imap_types::secret::Secret;
@@ -54,10 +55,16 @@ impl Session<'_> {
         Done::ok(reply::DONE)
     }
 
-    /// None of the extensions ENABLE can turn on are offered, so none are enabled.
-    pub(super) fn enable(&mut self) -> Done {
+    /// ENABLE: CONDSTORE is the one extension offered that can be enabled.
+    pub(super) fn enable(&mut self, asked: Vec1<CapabilityEnable<'static>>) -> Done {
+        let condstore = asked.as_ref().contains(&CapabilityEnable::CondStore);
+        let mut enabled = Vec::new();
+        if condstore && !self.condstore {
+            self.condstore = true;
+            enabled.push(CapabilityEnable::CondStore);
+        }
         self.data(Data::Enabled {
-            capabilities: Vec::new(),
+            capabilities: enabled,
         });
         Done::ok(reply::DONE)
     }

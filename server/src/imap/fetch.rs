@@ -150,6 +150,9 @@ fn message_item(
             MessageDataItem::Rfc822Size(u32::try_from(m.message.size).unwrap_or(u32::MAX))
         }
         MessageDataItemName::Uid => MessageDataItem::Uid(NonZeroU32::new(m.message.uid.0)?),
+        MessageDataItemName::ModSeq => {
+            MessageDataItem::ModSeq(std::num::NonZeroU64::new(m.message.modseq)?)
+        }
         MessageDataItemName::Envelope => MessageDataItem::Envelope(envelope(&shape?.envelope)),
         MessageDataItemName::BodyStructure => {
             MessageDataItem::BodyStructure(structure(&shape?.root, true))

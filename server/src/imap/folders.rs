@@ -3,7 +3,9 @@
 //! APPEND (with APPENDUID, RFC 4315) and the quota commands (RFC 9208). Folder names arrive
 //! and leave in modified UTF-7 and are Unicode everywhere else.
 
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
+
+use imap_codec::imap_types::command::SelectParameter;
 
 use imap_codec::imap_types::core::{AString, Atom, QuotedChar};
 use imap_codec::imap_types::datetime::DateTime;
@@ -25,7 +27,21 @@ use crate::mailstore::{Mailbox, MailboxRole, MailstoreError, SEPARATOR};
 const QUOTA_ROOT: &str = "";
 
 impl Session<'_> {
-    pub(super) async fn select(&mut self, mailbox: WireMailbox<'static>, read_only: bool) -> Done {
+    pub(super) async fn select(
+        &mut self,
+        mailbox: WireMailbox<'static>,
+        parameters: Vec<SelectParameter>,
+        read_only: bool,
+    ) -> Done {
+        if parameters
+            .iter()
+            .any(|p| matches!(p, SelectParameter::QResync { .. }))
+        {
+            return Done::bad(reply::NOT_SUPPORTED);
+        }
+        if parameters.contains(&SelectParameter::CondStore) {
+            self.condstore = true;
+        }
         // Selecting anything, even a mailbox that fails to open, leaves the old one.
         self.selected = None;
         let Some(official) = self.official().cloned() else {
@@ -64,6 +80,9 @@ impl Session<'_> {
         }
         if let Some(next) = NonZeroU32::new(selected.mailbox.uidnext.0) {
             self.untagged_ok(Some(Code::UidNext(next)), "Predicted next UID");
+        }
+        if let Some(highest) = NonZeroU64::new(selected.highest_modseq()) {
+            self.untagged_ok(Some(Code::HighestModSeq(highest)), "Highest");
         }
         self.selected = Some(selected);
         if read_only {
@@ -262,6 +281,9 @@ impl Session<'_> {
                 }
                 StatusDataItemName::UidValidity => {
                     NonZeroU32::new(found.uidvalidity).map(StatusDataItem::UidValidity)
+                }
+                StatusDataItemName::HighestModSeq => {
+                    Some(StatusDataItem::HighestModSeq(found.highestmodseq))
                 }
                 _ => None,
             })

@@ -47,6 +47,7 @@ pub(super) const TRY_LATER: &str = "Temporary server failure, try again";
 pub(super) const IDLING: &str = "idling";
 pub(super) const NO_SUCH_QUOTA_ROOT: &str = "No such quota root";
 pub(super) const QUOTA_READ_ONLY: &str = "Quotas are set by the administrators";
+pub(super) const CONDITIONAL_STORE_FAILED: &str = "Conditional STORE failed for some messages";
 pub(super) const SOME_EXPUNGED: &str = "Some messages were expunged meanwhile";
 
 /// The untagged BYE for a connection turned away at accept.
@@ -80,6 +81,7 @@ pub(super) fn capabilities(tls: bool, logged_in: bool) -> Vec1<Capability<'stati
         Capability::UidPlus,
         Capability::Move,
         Capability::Quota,
+        Capability::CondStore,
         Capability::from(Atom::unvalidated("SPECIAL-USE")),
     ]);
     Vec1::unvalidated(list)

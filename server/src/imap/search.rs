@@ -189,6 +189,8 @@ enum Criterion {
     SentDay(DayTest),
     Larger(u64),
     Smaller(u64),
+    /// Changed at or after this mod-sequence (RFC 7162 `MODSEQ`).
+    ModSeq(u64),
     /// A header field (lowercase name) containing the text; an empty text asks only that
     /// the field be there.
     Header(String, TextMatcher),
@@ -240,6 +242,7 @@ impl Criterion {
             SearchKey::SentSince(date) => Criterion::SentDay(DayTest::Since(day_of(date))),
             SearchKey::Larger(n) => Criterion::Larger(u64::from(*n)),
             SearchKey::Smaller(n) => Criterion::Smaller(u64::from(*n)),
+            SearchKey::ModSequence { modseq, .. } => Criterion::ModSeq(*modseq),
             SearchKey::From(text) => header("from", text.as_ref()),
             SearchKey::To(text) => header("to", text.as_ref()),
             SearchKey::Cc(text) => header("cc", text.as_ref()),
@@ -287,6 +290,7 @@ impl Criterion {
             Criterion::InternalDay(test) => Some(test.holds(vietnam_day(message.internal_date))),
             Criterion::Larger(n) => Some(message.size > *n),
             Criterion::Smaller(n) => Some(message.size < *n),
+            Criterion::ModSeq(n) => Some(message.modseq >= *n),
             Criterion::SentDay(test) => content.map(|c| {
                 test.holds(
                     c.sent_day()

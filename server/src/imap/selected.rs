@@ -4,8 +4,9 @@
 //! sessions and deliveries commit (unsolicited EXISTS, EXPUNGE and FETCH FLAGS).
 
 use std::collections::{HashMap, HashSet};
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
 
+use imap_codec::imap_types::command::{FetchModifier, StoreModifier};
 use imap_codec::imap_types::core::{Charset, Tag, Vec1};
 use imap_codec::imap_types::extensions::uidplus::{UidElement, UidSet};
 use imap_codec::imap_types::fetch::{
@@ -15,7 +16,7 @@ use imap_codec::imap_types::flag::{Flag, StoreResponse, StoreType};
 use imap_codec::imap_types::mailbox::Mailbox as WireMailbox;
 use imap_codec::imap_types::response::{Code, Data};
 use imap_codec::imap_types::search::SearchKey;
-use imap_codec::imap_types::sequence::SequenceSet;
+use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use tokio::sync::watch;
 
 use super::fetch::{self, FetchedMessage};
@@ -25,7 +26,8 @@ use super::search::{self, SearchError, SearchScope};
 use super::session::{Done, End, Session};
 use super::{flags, reply};
 use crate::mailstore::{
-    FlagChange, Mailbox, MailboxMessage, Mailstore, MailstoreError, MessageFlags, Uid,
+    FlagChange, FlagOutcome, FlagUpdate, Mailbox, MailboxMessage, Mailstore, MailstoreError,
+    MessageFlags, Uid,
 };
 
 /// The session's view of its selected mailbox.
@@ -69,6 +71,11 @@ impl Selected {
         })
     }
 
+    /// The mailbox's change counter as this view last saw it.
+    pub(super) fn highest_modseq(&self) -> u64 {
+        self.known_modseq
+    }
+
     pub(super) fn exists(&self) -> u32 {
         self.messages.len() as u32
     }
@@ -100,6 +107,7 @@ impl Selected {
         &mut self,
         mailstore: &Mailstore,
         expunges_allowed: bool,
+        with_modseq: bool,
     ) -> Result<Vec<Data<'static>>, MailstoreError> {
         // Every committed change to the mailbox (this session's own included) wakes the
         // watch, so without a wake-up or held-back expunges there is nothing to ask for.
@@ -118,7 +126,7 @@ impl Selected {
         let mut updates = Vec::new();
         if !changed.is_empty() || self.expunges_held {
             let counts = mailstore.counts(self.mailbox.id).await?;
-            let arrived = self.apply_changes(changed, &mut updates);
+            let arrived = self.apply_changes(changed, with_modseq, &mut updates);
             if counts.messages != self.messages.len() as u64 {
                 self.expunge_gone(mailstore, expunges_allowed, &mut updates)
                     .await?;
@@ -142,6 +150,7 @@ impl Selected {
     fn apply_changes(
         &mut self,
         changed: Vec<MailboxMessage>,
+        with_modseq: bool,
         updates: &mut Vec<Data<'static>>,
     ) -> usize {
         let last = self.messages.last().map_or(Uid(0), |m| m.uid);
@@ -168,12 +177,13 @@ impl Selected {
                 NonZeroU32::new(index as u32 + 1),
                 NonZeroU32::new(held.uid.0),
             ) {
+                let mut items = vec![MessageDataItem::Flags(flags), MessageDataItem::Uid(uid)];
+                if with_modseq {
+                    items.extend(NonZeroU64::new(held.modseq).map(MessageDataItem::ModSeq));
+                }
                 updates.push(Data::Fetch {
                     seq,
-                    items: Vec1::unvalidated(vec![
-                        MessageDataItem::Flags(flags),
-                        MessageDataItem::Uid(uid),
-                    ]),
+                    items: Vec1::unvalidated(items),
                 });
             }
         }
@@ -216,7 +226,7 @@ impl Session<'_> {
             return;
         };
         match selected
-            .refresh(&self.service.mailstore, expunges_allowed)
+            .refresh(&self.service.mailstore, expunges_allowed, self.condstore)
             .await
         {
             Ok(updates) => updates.into_iter().for_each(|data| self.data(data)),
@@ -238,15 +248,33 @@ impl Session<'_> {
         set: SequenceSet,
         names: MacroOrMessageDataItemNames<'static>,
         uid: bool,
+        modifiers: Vec<FetchModifier>,
     ) -> Result<Done, End> {
         let mut items = fetch::item_names(names);
         if uid && !items.contains(&MessageDataItemName::Uid) {
             items.push(MessageDataItemName::Uid);
         }
+        let mut changed_since = None;
+        for modifier in modifiers {
+            match modifier {
+                FetchModifier::ChangedSince(since) => changed_since = Some(since.get()),
+                FetchModifier::Vanished => return Ok(Done::bad(reply::NOT_SUPPORTED)),
+            }
+        }
+        // RFC 7162 §3.1: asking for mod-sequences turns CONDSTORE on for the session.
+        if changed_since.is_some() || items.contains(&MessageDataItemName::ModSeq) {
+            self.condstore = true;
+            if !items.contains(&MessageDataItemName::ModSeq) {
+                items.push(MessageDataItemName::ModSeq);
+            }
+        }
         let Some(view) = self.view() else {
             return Ok(Done::bad(reply::WRONG_STATE));
         };
-        let indexes = search::resolve(&set, &view.messages, uid);
+        let mut indexes = search::resolve(&set, &view.messages, uid);
+        if let Some(since) = changed_since {
+            indexes.retain(|&i| view.messages[i].modseq > since);
+        }
         let needs = fetch::needs(&items);
         if fetch::marks_seen(&items) && !view.read_only {
             let unseen: Vec<Uid> = indexes
@@ -256,10 +284,13 @@ impl Session<'_> {
                 .map(|m| m.uid)
                 .collect();
             if !unseen.is_empty() {
-                if let Err(error) = self
-                    .set_flags(&unseen, FlagChange::Add, MessageFlags::SEEN, &[])
-                    .await
-                {
+                let seen = FlagUpdate {
+                    change: FlagChange::Add,
+                    flags: MessageFlags::SEEN,
+                    keywords: &[],
+                    unchanged_since: None,
+                };
+                if let Err(error) = self.set_flags(&unseen, &seen).await {
                     return Ok(Done::refused(&error));
                 }
                 if !items.contains(&MessageDataItemName::Flags) {
@@ -309,21 +340,20 @@ impl Session<'_> {
         Ok(Done::ok(reply::DONE))
     }
 
-    /// Changes flags in the mail store and in the view.
+    /// Changes flags in the mail store and in the view; returns the UIDs left alone because
+    /// they changed after `update.unchanged_since`.
     async fn set_flags(
         &mut self,
         uids: &[Uid],
-        change: FlagChange,
-        bits: MessageFlags,
-        keywords: &[String],
-    ) -> Result<(), MailstoreError> {
+        update: &FlagUpdate<'_>,
+    ) -> Result<Vec<Uid>, MailstoreError> {
         let Some(view) = self.selected.as_mut() else {
-            return Ok(());
+            return Ok(Vec::new());
         };
-        let changed = self
+        let FlagOutcome { changed, modified } = self
             .service
             .mailstore
-            .change_flags(view.mailbox.id, uids, change, bits, keywords)
+            .change_flags(view.mailbox.id, uids, update)
             .await?;
         let by_uid: HashMap<Uid, usize> = view
             .messages
@@ -339,7 +369,7 @@ impl Session<'_> {
                 message.modseq = c.modseq;
             }
         }
-        Ok(())
+        Ok(modified)
     }
 
     pub(super) async fn store(
@@ -349,7 +379,15 @@ impl Session<'_> {
         response: StoreResponse,
         flag_list: Vec<Flag<'static>>,
         uid: bool,
+        modifiers: Vec<StoreModifier>,
     ) -> Done {
+        let unchanged_since = modifiers
+            .into_iter()
+            .map(|StoreModifier::UnchangedSince(since)| since)
+            .next();
+        if unchanged_since.is_some() {
+            self.condstore = true;
+        }
         let Some(view) = self.view() else {
             return Done::bad(reply::WRONG_STATE);
         };
@@ -359,21 +397,31 @@ impl Session<'_> {
         let indexes = search::resolve(&set, &view.messages, uid);
         let uids: Vec<Uid> = indexes.iter().map(|&i| view.messages[i].uid).collect();
         let (bits, keywords) = flags::split(&flag_list);
-        let change = match kind {
-            StoreType::Replace => FlagChange::Replace,
-            StoreType::Add => FlagChange::Add,
-            StoreType::Remove => FlagChange::Remove,
+        let update = FlagUpdate {
+            change: match kind {
+                StoreType::Replace => FlagChange::Replace,
+                StoreType::Add => FlagChange::Add,
+                StoreType::Remove => FlagChange::Remove,
+            },
+            flags: bits,
+            keywords: &keywords,
+            unchanged_since,
         };
-        if let Err(error) = self.set_flags(&uids, change, bits, &keywords).await {
-            return Done::refused(&error);
-        }
+        let modified = match self.set_flags(&uids, &update).await {
+            Ok(modified) => modified,
+            Err(error) => return Done::refused(&error),
+        };
+        let with_modseq = self.condstore;
         if response == StoreResponse::Answer {
             let Some(view) = self.view() else {
                 return Done::ok(reply::DONE);
             };
             let mut answers = Vec::with_capacity(indexes.len());
-            for index in indexes {
+            for &index in &indexes {
                 let message = &view.messages[index];
+                if modified.contains(&message.uid) {
+                    continue;
+                }
                 let mut items = vec![MessageDataItem::Flags(flags::fetched(
                     message.flags,
                     &message.keywords,
@@ -381,6 +429,9 @@ impl Session<'_> {
                 ))];
                 if uid {
                     items.extend(NonZeroU32::new(message.uid.0).map(MessageDataItem::Uid));
+                }
+                if with_modseq {
+                    items.extend(NonZeroU64::new(message.modseq).map(MessageDataItem::ModSeq));
                 }
                 if let Some(seq) = NonZeroU32::new(index as u32 + 1) {
                     answers.push(Data::Fetch {
@@ -391,7 +442,27 @@ impl Session<'_> {
             }
             answers.into_iter().for_each(|data| self.data(data));
         }
-        Done::ok(reply::DONE)
+        if modified.is_empty() {
+            return Done::ok(reply::DONE);
+        }
+        // RFC 7162 §3.1.3: the messages left alone, by sequence number or UID.
+        let Some(view) = self.view() else {
+            return Done::ok(reply::DONE);
+        };
+        let numbers = indexes
+            .iter()
+            .filter(|&&i| modified.contains(&view.messages[i].uid))
+            .map(|&i| {
+                if uid {
+                    view.messages[i].uid.0
+                } else {
+                    i as u32 + 1
+                }
+            });
+        match number_set(numbers) {
+            Some(set) => Done::ok_code(Code::Modified(set), reply::CONDITIONAL_STORE_FAILED),
+            None => Done::ok(reply::DONE),
+        }
     }
 
     /// COPY and MOVE (RFC 6851), answering COPYUID (RFC 4315).
@@ -535,6 +606,10 @@ impl Session<'_> {
             Err(SearchError::TooDeep) => return Done::bad(reply::SEARCH_TOO_DEEP),
             Err(SearchError::Mailstore(error)) => return Done::refused(&error),
         };
+        let highest = uses_modseq(criteria.as_ref())
+            .then(|| found.iter().map(|&i| view.messages[i].modseq).max())
+            .flatten()
+            .and_then(NonZeroU64::new);
         let numbers: Vec<NonZeroU32> = found
             .into_iter()
             .filter_map(|i| {
@@ -546,7 +621,10 @@ impl Session<'_> {
                 NonZeroU32::new(n)
             })
             .collect();
-        self.data(Data::Search(numbers));
+        if highest.is_some() {
+            self.condstore = true;
+        }
+        self.data(Data::Search(numbers, highest));
         Done::ok(reply::DONE)
     }
 
@@ -588,6 +666,41 @@ impl Session<'_> {
         }
         Ok(self.complete(tag, Done::ok(reply::DONE)))
     }
+}
+
+/// Whether the criteria mention MODSEQ anywhere (RFC 7162 §3.1.5).
+fn uses_modseq(keys: &[SearchKey<'_>]) -> bool {
+    keys.iter().any(|key| match key {
+        SearchKey::ModSequence { .. } => true,
+        SearchKey::And(keys) => uses_modseq(keys.as_ref()),
+        SearchKey::Not(key) => uses_modseq(std::slice::from_ref(key)),
+        SearchKey::Or(a, b) => {
+            uses_modseq(std::slice::from_ref(a)) || uses_modseq(std::slice::from_ref(b))
+        }
+        _ => false,
+    })
+}
+
+/// Numbers as a sequence set, consecutive runs as ranges.
+fn number_set(numbers: impl Iterator<Item = u32>) -> Option<SequenceSet> {
+    let mut runs: Vec<(NonZeroU32, NonZeroU32)> = Vec::new();
+    for n in numbers.filter_map(NonZeroU32::new) {
+        match runs.last_mut() {
+            Some((_, end)) if end.get() + 1 == n.get() => *end = n,
+            _ => runs.push((n, n)),
+        }
+    }
+    let sequences: Vec<Sequence> = runs
+        .into_iter()
+        .map(|(start, end)| {
+            if start == end {
+                Sequence::Single(SeqOrUid::Value(start))
+            } else {
+                Sequence::Range(SeqOrUid::Value(start), SeqOrUid::Value(end))
+            }
+        })
+        .collect();
+    Vec1::try_from(sequences).ok().map(SequenceSet)
 }
 
 /// Waits for the next committed change; forever when there is nothing to watch.

@@ -105,6 +105,8 @@ pub(super) struct Session<'s> {
     pub(super) selected: Option<Selected>,
     pub(super) auth_failures: u32,
     errors: u32,
+    /// CONDSTORE is on (RFC 7162 §3.1): FETCH responses for flag changes carry MODSEQ.
+    pub(super) condstore: bool,
 }
 
 impl<'s> Session<'s> {
@@ -125,6 +127,7 @@ impl<'s> Session<'s> {
             selected: None,
             auth_failures: 0,
             errors: 0,
+            condstore: false,
         }
     }
 
@@ -297,14 +300,22 @@ impl<'s> Session<'s> {
                 sequence_set,
                 macro_or_item_names,
                 uid,
-            } => self.fetch(sequence_set, macro_or_item_names, uid).await?,
+                modifiers,
+            } => {
+                self.fetch(sequence_set, macro_or_item_names, uid, modifiers)
+                    .await?
+            }
             CommandBody::Store {
                 sequence_set,
                 kind,
                 response,
                 flags,
                 uid,
-            } => self.store(sequence_set, kind, response, flags, uid).await,
+                modifiers,
+            } => {
+                self.store(sequence_set, kind, response, flags, uid, modifiers)
+                    .await
+            }
             CommandBody::Copy {
                 sequence_set,
                 mailbox,
@@ -315,8 +326,14 @@ impl<'s> Session<'s> {
                 mailbox,
                 uid,
             } => self.copy(sequence_set, mailbox, uid, true).await,
-            CommandBody::Select { mailbox } => self.select(mailbox, false).await,
-            CommandBody::Examine { mailbox } => self.select(mailbox, true).await,
+            CommandBody::Select {
+                mailbox,
+                parameters,
+            } => self.select(mailbox, parameters, false).await,
+            CommandBody::Examine {
+                mailbox,
+                parameters,
+            } => self.select(mailbox, parameters, true).await,
             CommandBody::Create { mailbox } => self.create(mailbox).await,
             CommandBody::Delete { mailbox } => self.delete(mailbox).await,
             CommandBody::Rename { from, to } => self.rename(from, to).await,
@@ -341,7 +358,7 @@ impl<'s> Session<'s> {
                 message,
             } => self.append(mailbox, flags, date, message).await,
             CommandBody::Namespace => self.namespace(),
-            CommandBody::Enable { .. } => self.enable(),
+            CommandBody::Enable { capabilities } => self.enable(capabilities),
             CommandBody::GetQuota { root } => self.get_quota(root).await,
             CommandBody::GetQuotaRoot { mailbox } => self.get_quota_root(mailbox).await,
             CommandBody::SetQuota { .. } => Done::no(None, reply::QUOTA_READ_ONLY),

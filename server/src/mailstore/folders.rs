@@ -35,6 +35,25 @@ pub struct ChangedFlags {
     pub modseq: u64,
 }
 
+/// A flag change asked for by a client.
+#[derive(Debug, Clone, Copy)]
+pub struct FlagUpdate<'a> {
+    pub change: FlagChange,
+    pub flags: MessageFlags,
+    pub keywords: &'a [String],
+    /// RFC 7162 UNCHANGEDSINCE: messages changed after this mod-sequence are left alone.
+    pub unchanged_since: Option<u64>,
+}
+
+/// What a flag change did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagOutcome {
+    /// Messages whose flags changed, with their new flags.
+    pub changed: Vec<ChangedFlags>,
+    /// Messages left alone because they changed after `unchanged_since`.
+    pub modified: Vec<Uid>,
+}
+
 /// Where copies landed: (source UID, new UID), in source order.
 pub type CopiedUids = Vec<(Uid, Uid)>;
 
@@ -248,21 +267,29 @@ impl Mailstore {
     }
 
     /// Changes the flags of `uids` in `mailbox`; returns the messages whose flags changed,
-    /// with their new flags.
+    /// with their new flags, and those left alone because they changed after
+    /// `update.unchanged_since`.
     pub async fn change_flags(
         &self,
         mailbox: MailboxId,
         uids: &[Uid],
-        change: FlagChange,
-        flags: MessageFlags,
-        keywords: &[String],
-    ) -> Result<Vec<ChangedFlags>, MailstoreError> {
+        update: &FlagUpdate<'_>,
+    ) -> Result<FlagOutcome, MailstoreError> {
         let mut tx = self.store.begin().await?;
         let current = tx.messages_for_update(mailbox, uids).await?;
         let mut modseq = None;
         let mut changed = Vec::new();
+        let mut modified = Vec::new();
         for message in &current {
-            let (new_flags, new_keywords) = apply(change, message, flags, keywords);
+            if update
+                .unchanged_since
+                .is_some_and(|since| message.modseq > since)
+            {
+                modified.push(message.uid);
+                continue;
+            }
+            let (new_flags, new_keywords) =
+                apply(update.change, message, update.flags, update.keywords);
             if new_flags == message.flags && new_keywords == message.keywords {
                 continue;
             }
@@ -287,7 +314,7 @@ impl Mailstore {
             }
         }
         tx.commit().await?;
-        Ok(changed)
+        Ok(FlagOutcome { changed, modified })
     }
 
     /// Copies messages to another of the official's mailboxes, sharing their bodies; with

@@ -10,7 +10,9 @@ pub mod message;
 pub mod shape;
 pub mod text;
 
-pub use folders::{ChangedFlags, CopiedUids, FlagChange, MAX_NAME_BYTES, SEPARATOR};
+pub use folders::{
+    ChangedFlags, CopiedUids, FlagChange, FlagOutcome, FlagUpdate, MAX_NAME_BYTES, SEPARATOR,
+};
 pub use intake::{utc_day, Incoming, Intake, Stored, Submission};
 
 use sha2::{Digest, Sha256};
