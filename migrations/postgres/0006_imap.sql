@@ -13,3 +13,7 @@ ALTER TABLE mailboxes ADD COLUMN highestmodseq BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE mailbox_messages ADD COLUMN modseq BIGINT NOT NULL DEFAULT 1;
 -- A session brings its view up to date by reading only what changed since it last looked.
 CREATE INDEX mailbox_messages_modseq ON mailbox_messages (mailbox_id, modseq);
+-- The last UIDVALIDITY given to any of an official's mailboxes. It outlives deleted
+-- mailboxes, so a folder deleted and created again, even within the same second, never gets a
+-- value it had before (RFC 3501 §2.3.1.1).
+ALTER TABLE officials ADD COLUMN last_uidvalidity BIGINT NOT NULL DEFAULT 0;

@@ -501,7 +501,7 @@ pub struct ImapConfig {
     /// BAD replies one session may earn before it is closed.
     pub max_errors: u32,
     /// A session that sends nothing for this long is closed (RFC 3501 §5.4: at least 30
-    /// minutes); IDLE restarts the clock.
+    /// minutes); a session in IDLE is not.
     pub idle_timeout_seconds: u64,
 }
 

@@ -5,6 +5,7 @@ mod admin;
 mod admin_cli;
 mod binary;
 mod dkim;
+mod imap;
 mod import;
 mod layering;
 mod ldap;

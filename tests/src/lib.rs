@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod db;
+pub mod imap;
 pub mod ldap;
 pub mod server;
 pub mod smtp;

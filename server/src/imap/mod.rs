@@ -43,7 +43,7 @@ pub struct ImapSettings {
     pub max_connections_per_official: u32,
     pub max_auth_failures: u32,
     pub max_errors: u32,
-    /// A silent session is closed after this long; IDLE restarts the clock.
+    /// A silent session is closed after this long; a session in IDLE is not.
     pub idle_timeout: Duration,
 }
 

@@ -45,6 +45,7 @@ pub(super) const BAD_CHARSET: &str = "Only UTF-8 and US-ASCII searches are suppo
 pub(super) const SEARCH_TOO_DEEP: &str = "Search criteria nested too deeply";
 pub(super) const TRY_LATER: &str = "Temporary server failure, try again";
 pub(super) const IDLING: &str = "idling";
+pub(super) const STILL_HERE: &str = "Still here";
 pub(super) const NO_SUCH_QUOTA_ROOT: &str = "No such quota root";
 pub(super) const QUOTA_READ_ONLY: &str = "Quotas are set by the administrators";
 pub(super) const CONDITIONAL_STORE_FAILED: &str = "Conditional STORE failed for some messages";

@@ -24,8 +24,10 @@ pub(crate) struct SearchScope<'a> {
     pub recent: &'a HashSet<Uid>,
 }
 
-/// The deepest nesting of NOT, OR and parenthesised lists a search may use.
-pub(crate) const MAX_SEARCH_DEPTH: usize = 16;
+/// The deepest nesting of NOT, OR and parenthesised lists a search may use. imap-codec's
+/// parser refuses a ninth level before a command reaches us; this bound holds for keys
+/// built any other way.
+pub(crate) const MAX_SEARCH_DEPTH: usize = 8;
 
 /// Why a search gave no result.
 #[derive(Debug, thiserror::Error)]

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 use super::fetch::{self, FetchedMessage};
 use super::folders::folder_name;
-use super::framing::{Expect, Received};
+use super::framing::{Expect, ReadFault, Received};
 use super::search::{self, SearchError, SearchScope};
 use super::session::{Done, End, Session};
 use super::{flags, reply};
@@ -628,21 +628,22 @@ impl Session<'_> {
         Done::ok(reply::DONE)
     }
 
-    /// IDLE (RFC 2177): updates as they commit, until DONE. Each wake-up restarts the idle
-    /// clock, so an IDLE session is never closed for silence.
+    /// IDLE (RFC 2177): updates as they commit, until DONE. A client in IDLE is waiting,
+    /// not gone, so it is not closed for silence; instead it hears `* OK Still here` every
+    /// [`IDLE_KEEPALIVE`], which keeps NAT mappings open and finds dead peers (the write
+    /// fails).
     pub(super) async fn idle(&mut self, tag: Tag<'static>) -> Result<bool, End> {
         self.send_updates(true).await;
         self.raw(b"+ ");
         self.raw(reply::IDLING.as_bytes());
         self.raw(b"\r\n");
         self.flush().await?;
-        let idle = self.service.settings.idle_timeout;
         let mut changes = self.selected.as_ref().map(|s| s.changes.clone());
         loop {
             let mut stream = self.take_stream().ok_or(End)?;
             let shutdown = self.shutdown().clone();
             let event = tokio::select! {
-                received = self.reader.next(&mut stream, Expect::IdleDone, idle) => Some(received),
+                received = self.reader.next(&mut stream, Expect::IdleDone, IDLE_KEEPALIVE) => Some(received),
                 _ = wait_for(&mut changes) => None,
                 () = shutdown.cancelled() => {
                     self.put_stream(stream);
@@ -657,6 +658,10 @@ impl Session<'_> {
                     self.flush().await?;
                 }
                 Some(Ok(Received::IdleDone)) => break,
+                Some(Err(ReadFault::TimedOut)) => {
+                    self.untagged_ok(None, reply::STILL_HERE);
+                    self.flush().await?;
+                }
                 Some(Ok(_)) => return Ok(self.complete(tag, Done::bad(reply::PARSE_ERROR))),
                 Some(Err(fault)) => {
                     self.read_fault(fault);
@@ -667,6 +672,9 @@ impl Session<'_> {
         Ok(self.complete(tag, Done::ok(reply::DONE)))
     }
 }
+
+/// How often a client in IDLE hears that the server is still there.
+const IDLE_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Whether the criteria mention MODSEQ anywhere (RFC 7162 §3.1.5).
 fn uses_modseq(keys: &[SearchKey<'_>]) -> bool {

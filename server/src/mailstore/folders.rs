@@ -128,9 +128,9 @@ impl Mailstore {
             return Err(MailstoreError::AlreadyExists);
         }
         let now = self.clock.now();
-        // A recreated name must not reuse an earlier UIDVALIDITY: take the time, and at least
-        // one more than any of the official's mailboxes has.
-        let mut uidvalidity = existing
+        // A recreated name must not reuse an earlier UIDVALIDITY: at least the time, more
+        // than any mailbox the official has, and more than any given before (kept by the store).
+        let at_least = existing
             .iter()
             .map(|m| m.uidvalidity)
             .max()
@@ -145,10 +145,10 @@ impl Mailstore {
             }
             prefix.push_str(segment);
             if find_named(existing.clone(), &prefix).is_none() {
+                let uidvalidity = tx.take_uidvalidity(official.id, at_least).await?;
                 tx.create_mailbox(official.id, &prefix, uidvalidity, now)
                     .await
                     .map_err(exists_if_taken)?;
-                uidvalidity = uidvalidity.saturating_add(1);
             }
         }
         tx.commit().await?;

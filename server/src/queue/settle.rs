@@ -163,7 +163,9 @@ impl DeliveryAgent {
 
         let mut tx = self.store.begin().await?;
         if let (Some(notice), NoticeRoute::Remote) = (&notice, &route) {
-            let body = tx.put_body(&BodyHash::of(notice), notice, None, 1, now).await?;
+            let body = tx
+                .put_body(&BodyHash::of(notice), notice, None, 1, now)
+                .await?;
             tx.insert_queue_entry(body, "", sender, now).await?;
         }
         let finished: Vec<_> = delivered

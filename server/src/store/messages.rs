@@ -59,6 +59,25 @@ impl Conn {
         Ok(MailboxId(id))
     }
 
+    /// Takes the next UIDVALIDITY for one of an official's new mailboxes: `at_least`, or one
+    /// more than the last one given, whichever is larger. Taken in one statement, so two
+    /// mailboxes (also on two nodes) never share one.
+    pub async fn take_uidvalidity(
+        &mut self,
+        official: OfficialId,
+        at_least: u32,
+    ) -> Result<u32, StoreError> {
+        let sql = "UPDATE officials SET last_uidvalidity = CASE \
+             WHEN last_uidvalidity + 1 > $2 THEN last_uidvalidity + 1 ELSE $2 END \
+             WHERE id = $1 RETURNING last_uidvalidity";
+        let taken: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
+            .bind(official.0)
+            .bind(i64::from(at_least))
+            .fetch_one(&mut *c)
+            .await)?;
+        u32::try_from(taken).map_err(|_| StoreError::Corrupt("UIDVALIDITY space exhausted".into()))
+    }
+
     /// Deletes a mailbox and the messages in it; returns the bodies they held, each once
     /// per message (the caller releases them).
     pub async fn delete_mailbox(&mut self, mailbox: MailboxId) -> Result<Vec<BodyId>, StoreError> {

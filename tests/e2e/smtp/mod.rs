@@ -5,7 +5,7 @@
 
 mod chunking;
 mod crash;
-mod fixture;
+pub(crate) mod fixture;
 mod limits;
 mod probes;
 mod receive;

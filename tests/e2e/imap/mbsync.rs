@@ -1,0 +1,298 @@
+//! A real mail client against the server: `mbsync` (Debian package isync) syncs An's
+//! mailbox, Vietnamese folder names included, with a local Maildir both ways. What the
+//! server holds (delivered over SMTP, appended over IMAP) arrives in the Maildir byte for
+//! byte; a message put in the Maildir, and a new local folder, arrive on the server at the
+//! next sync.
+//!
+//! Skipped, with a note, only where mbsync is not installed and `CI` is unset: under CI a
+//! missing mbsync fails the test.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use congvu::net::ListenerKind;
+use congvu_tests::Backend;
+
+use super::fixture::{self, Province, ANNV};
+use super::{append, deliver, imap_tests, logged_in, stored};
+
+imap_tests!(mbsync_syncs_vietnamese_folders_both_ways);
+
+/// Longest one mbsync run may take.
+const SYNC_DEADLINE: Duration = Duration::from_secs(60);
+
+/// `Công văn đến` in modified UTF-7.
+const CONG_VAN_DEN: &str = "C&APQ-ng v&AQM-n &AREevw-n";
+/// `Hồ sơ`.
+const HO_SO: &str = "H&HtM- s&AaE-";
+/// `Hồ sơ/2024`.
+const HO_SO_2024: &str = "H&HtM- s&AaE-/2024";
+/// `Lưu trữ`.
+const LUU_TRU: &str = "L&AbA-u tr&Hu8-";
+
+/// Whether mbsync can run here; without it the test is skipped, except under CI.
+fn mbsync_available() -> bool {
+    let found = Command::new("mbsync")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "mbsync is not installed (Debian package isync); .ci/run installs it"
+        );
+        eprintln!("mbsync is not installed (Debian package isync): test skipped");
+    }
+    found
+}
+
+/// An mbsync configuration syncing An's whole mailbox over IMAPS with `maildir`.
+fn write_config(home: &Path, port: u16, certificate: &Path, maildir: &Path) -> PathBuf {
+    let text = format!(
+        "IMAPAccount congvu\n\
+         Host 127.0.0.1\n\
+         Port {port}\n\
+         User {user}\n\
+         Pass {password}\n\
+         SSLType IMAPS\n\
+         CertificateFile {certificate}\n\
+         SystemCertificates no\n\
+         \n\
+         IMAPStore congvu-remote\n\
+         Account congvu\n\
+         \n\
+         MaildirStore congvu-local\n\
+         Path {maildir}/\n\
+         Inbox {maildir}/INBOX\n\
+         SubFolders Verbatim\n\
+         \n\
+         Channel congvu\n\
+         Far :congvu-remote:\n\
+         Near :congvu-local:\n\
+         Patterns *\n\
+         Create Both\n\
+         Expunge None\n\
+         SyncState *\n",
+        user = ANNV.0,
+        password = ANNV.1,
+        certificate = certificate.display(),
+        maildir = maildir.display(),
+    );
+    let path = home.join("mbsyncrc");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs `mbsync -a` with `config`; fails the test if it fails or runs past the deadline.
+async fn sync(config: &Path, home: &Path) {
+    let config = config.to_path_buf();
+    let home = home.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new("mbsync")
+            .arg("-c")
+            .arg(&config)
+            .arg("-a")
+            .env("HOME", &home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + SYNC_DEADLINE;
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let output = child.wait_with_output().unwrap();
+                panic!(
+                    "mbsync ran past {SYNC_DEADLINE:?}:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "mbsync failed ({}):\n{}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    })
+    .await
+    .unwrap()
+}
+
+/// Every message file in each Maildir folder under `root` (by folder path relative to
+/// `root`), its bytes, sorted.
+fn maildir(root: &Path) -> BTreeMap<String, Vec<Vec<u8>>> {
+    let mut folders = BTreeMap::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        if dir.join("cur").is_dir() {
+            let name = dir
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let mut messages = Vec::new();
+            for sub in ["cur", "new"] {
+                for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+                    messages.push(std::fs::read(entry.unwrap().path()).unwrap());
+                }
+            }
+            messages.sort();
+            folders.insert(name, messages);
+        }
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let is_maildir_part = ["cur", "new", "tmp"]
+                .iter()
+                .any(|part| path.file_name().is_some_and(|n| n == *part));
+            if path.is_dir() && !is_maildir_part {
+                pending.push(path);
+            }
+        }
+    }
+    folders
+}
+
+/// Puts `message` into the Maildir folder at `dir` as a new, unsynced message.
+fn drop_into(dir: &Path, name: &str, message: &[u8]) {
+    for part in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(dir.join(part)).unwrap();
+    }
+    std::fs::write(dir.join("new").join(name), message).unwrap();
+}
+
+/// A message as mbsync keeps it in a Maildir: with LF line ends.
+fn with_lf(message: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(message)
+        .replace("\r\n", "\n")
+        .into_bytes()
+}
+
+/// A message without the `X-TUID:` field mbsync adds to recognise its own copies.
+fn without_tuid(message: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(message);
+    let kept: Vec<&str> = text
+        .split_inclusive('\n')
+        .filter(|line| !line.starts_with("X-TUID: "))
+        .collect();
+    kept.concat().into_bytes()
+}
+
+/// A folder's messages as mbsync keeps them, comparable with [`server_side`].
+fn local_side(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut messages: Vec<Vec<u8>> = messages.iter().map(|m| without_tuid(m)).collect();
+    messages.sort();
+    messages
+}
+
+/// A folder's messages as the server stores them, comparable with [`local_side`].
+fn server_side(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut messages: Vec<Vec<u8>> = messages.iter().map(|m| with_lf(m)).collect();
+    messages.sort();
+    messages
+}
+
+async fn mbsync_syncs_vietnamese_folders_both_ways(backend: Backend) {
+    if !mbsync_available() {
+        return;
+    }
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    // On the server: a delivered message in INBOX, two filed into a Vietnamese folder and
+    // one in a Vietnamese folder's subfolder.
+    let delivered = fixture::message("vp@example.org", "annv@vinhphuc.gov.vn", "Giay moi hop");
+    deliver(&p, &[ANNV.0], &delivered).await;
+    let mut imap = logged_in(&p, ANNV).await;
+    imap.command("a", &format!("CREATE \"{CONG_VAN_DEN}\""))
+        .await;
+    imap.command("b", &format!("CREATE \"{HO_SO_2024}\"")).await;
+    for (n, folder) in [(1, CONG_VAN_DEN), (2, CONG_VAN_DEN), (3, HO_SO_2024)] {
+        let message = format!(
+            "From: <vanthu.snv@vinhphuc.gov.vn>\r\nSubject: =?UTF-8?B?Q8O0bmcgdsSDbiBz4buRIDE=?= {n}\r\nMessage-ID: <cv-{n}@vinhphuc.gov.vn>\r\n\r\nCông văn số {n}.\r\n"
+        );
+        let lines = append(
+            &mut imap,
+            "c",
+            &format!("\"{folder}\""),
+            "",
+            message.as_bytes(),
+        )
+        .await;
+        assert!(lines[0].starts_with("c OK "), "{lines:?}");
+    }
+
+    let home = p.db.dir.path().join("mbsync");
+    let mail = home.join("Mail");
+    std::fs::create_dir_all(&mail).unwrap();
+    let certificate = p.db.dir.path().join("data/tls/self-signed-cert.pem");
+    let port = p.addr(ListenerKind::Imaps).port();
+    let config = write_config(&home, port, &certificate, &mail);
+
+    sync(&config, &home).await;
+    let local = maildir(&mail);
+    // mbsync 1.4 keeps IMAP's modified UTF-7 names as they are.
+    let folders: Vec<&str> = local.keys().map(String::as_str).collect();
+    assert_eq!(
+        folders,
+        [
+            CONG_VAN_DEN,
+            "Drafts",
+            HO_SO,
+            HO_SO_2024,
+            "INBOX",
+            "Junk",
+            "Sent",
+            "Trash"
+        ]
+    );
+    for (folder, name) in [
+        ("INBOX", "INBOX"),
+        (CONG_VAN_DEN, "Công văn đến"),
+        (HO_SO_2024, "Hồ sơ/2024"),
+        ("Sent", "Sent"),
+    ] {
+        let on_server = stored(&p, ANNV.0, name).await;
+        assert_eq!(
+            local_side(&local[folder]),
+            server_side(&on_server),
+            "{name}"
+        );
+    }
+    assert_eq!(local[CONG_VAN_DEN].len(), 2);
+    assert_eq!(local["INBOX"].len(), 1);
+
+    // In the Maildir: a new message in the Vietnamese folder and a new folder.
+    let reply = b"From: <annv@vinhphuc.gov.vn>\nSubject: Tra loi cong van 1\nMessage-ID: <tl-1@vinhphuc.gov.vn>\n\nDa nhan.\n";
+    drop_into(&mail.join(CONG_VAN_DEN), "1795741300.tl1.laptop", reply);
+    let archived = "From: <annv@vinhphuc.gov.vn>\nSubject: Lưu trữ\nMessage-ID: <lt-1@vinhphuc.gov.vn>\n\nHồ sơ đã xử lý.\n";
+    drop_into(
+        &mail.join(LUU_TRU),
+        "1795741301.lt1.laptop",
+        archived.as_bytes(),
+    );
+    sync(&config, &home).await;
+
+    let cong_van = stored(&p, ANNV.0, "Công văn đến").await;
+    assert_eq!(cong_van.len(), 3);
+    assert_eq!(without_tuid(&with_lf(&cong_van[2])), reply);
+    let luu_tru = stored(&p, ANNV.0, "Lưu trữ").await;
+    assert_eq!(luu_tru.len(), 1);
+    assert_eq!(without_tuid(&with_lf(&luu_tru[0])), archived.as_bytes());
+    // Both copies came back with CRLF line ends, as IMAP has them.
+    assert!(!String::from_utf8_lossy(&luu_tru[0])
+        .replace("\r\n", "")
+        .contains('\n'));
+    // The next sync finds nothing new either way.
+    sync(&config, &home).await;
+    assert_eq!(stored(&p, ANNV.0, "Công văn đến").await.len(), 3);
+    assert_eq!(maildir(&mail)[CONG_VAN_DEN].len(), 3);
+}
