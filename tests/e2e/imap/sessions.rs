@@ -415,3 +415,54 @@ async fn concurrent_appends_get_distinct_ascending_uids(backend: Backend) {
         .collect();
     assert_eq!(stored_uids, all);
 }
+
+/// Two nodes on one PostgreSQL database: a client in IDLE on one hears of mail that the
+/// other delivered, within a second (the change travels with NOTIFY). SQLite has one node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_on_one_node_hears_mail_delivered_by_another() {
+    let test = async {
+        let Some(p) = Province::start(Backend::Postgres).await else {
+            return;
+        };
+        let config = congvu_tests::server::test_config(&p.db);
+        let other = congvu::server::RunningServer::start_with_clock(&config, p.clock.clone())
+            .await
+            .unwrap();
+        let (mut idler, _) = selected(&p, ANNV, "INBOX").await;
+        idler.send(b"i IDLE\r\n").await;
+        assert_eq!(idler.read_line().await.as_deref(), Some("+ idling"));
+
+        let (mut smtp, greeting) =
+            congvu_tests::smtp::RawSmtp::connect(other.local_addr(ListenerKind::Smtp).unwrap())
+                .await;
+        assert_eq!(greeting.code, 220);
+        assert_eq!(smtp.command("EHLO relay.example.org").await.code, 250);
+        let message = fixture::message("vp@example.org", "annv@vinhphuc.gov.vn", "Lien nut");
+        let replies = fixture::send(
+            &mut smtp,
+            "vp@example.org",
+            &["annv@vinhphuc.gov.vn"],
+            &message,
+        )
+        .await;
+        assert_eq!(replies.last().unwrap().code, 250, "{replies:?}");
+        let delivered_at = Instant::now();
+        assert_eq!(idler.read_line().await.as_deref(), Some("* 1 EXISTS"));
+        let waited = delivered_at.elapsed();
+        assert!(
+            waited < WAKE_UP,
+            "IDLE on the other node woke {waited:?} after delivery"
+        );
+        idler.send(b"DONE\r\n").await;
+        let rest = idler.until_tagged("i").await;
+        assert_eq!(
+            rest.last().map(String::as_str),
+            Some("i OK Completed"),
+            "{rest:?}"
+        );
+        assert!(other.stop().await);
+    };
+    tokio::time::timeout(crate::TEST_DEADLINE, test)
+        .await
+        .expect("the test ran past its deadline");
+}
