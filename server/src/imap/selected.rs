@@ -26,8 +26,8 @@ use super::search::{self, SearchError, SearchScope};
 use super::session::{Done, End, Session};
 use super::{flags, reply};
 use crate::mailstore::{
-    FlagChange, FlagOutcome, FlagUpdate, Mailbox, MailboxMessage, Mailstore, MailstoreError,
-    MessageFlags, Uid,
+    BodyId, FlagChange, FlagOutcome, FlagUpdate, Mailbox, MailboxMessage, Mailstore,
+    MailstoreError, MessageFlags, Uid,
 };
 
 /// The session's view of its selected mailbox.
@@ -299,43 +299,55 @@ impl Session<'_> {
             }
         }
         let mailstore = self.service.mailstore.clone();
-        for index in indexes {
-            let Some(view) = self.view() else { break };
-            let Some(message) = view.messages.get(index).cloned() else {
-                continue;
-            };
-            let recent = view.recent.contains(&message.uid);
-            let shape = if needs.shape {
-                match mailstore.shape(message.body_id).await {
-                    Ok(shape) => Some(shape),
-                    Err(MailstoreError::NoSuchMessage) => continue,
-                    Err(error) => return Ok(Done::refused(&error)),
+        // Structures are read a batch at a time: one statement per batch instead of one per
+        // message when a client lists a whole mailbox.
+        for batch in indexes.chunks(FETCH_BATCH) {
+            let shapes = match (needs.shape, self.view()) {
+                (true, Some(view)) => {
+                    let bodies: Vec<BodyId> =
+                        batch.iter().map(|&i| view.messages[i].body_id).collect();
+                    match mailstore.shapes(&bodies).await {
+                        Ok(shapes) => shapes,
+                        Err(error) => return Ok(Done::refused(&error)),
+                    }
                 }
-            } else {
-                None
+                _ => HashMap::new(),
             };
-            let body = if needs.body {
-                match mailstore.body(message.body_id).await {
-                    Ok(Some(body)) => Some(body),
-                    Ok(None) => continue,
-                    Err(error) => return Ok(Done::refused(&error)),
+            for &index in batch {
+                let Some(view) = self.view() else { break };
+                let Some(message) = view.messages.get(index).cloned() else {
+                    continue;
+                };
+                let recent = view.recent.contains(&message.uid);
+                let shape = shapes.get(&message.body_id);
+                if needs.shape && shape.is_none() {
+                    // Its body is gone: expunged meanwhile by another session.
+                    continue;
                 }
-            } else {
-                None
-            };
-            let flag_list = flags::fetched(message.flags, &message.keywords, recent);
-            let fetched = FetchedMessage {
-                message: &message,
-                flags: &flag_list,
-                shape: shape.as_ref(),
-                body: body.as_deref(),
-            };
-            let data = fetch::message_items(&items, &fetched);
-            if let (Ok(data), Some(seq)) = (Vec1::try_from(data), NonZeroU32::new(index as u32 + 1))
-            {
-                self.data(Data::Fetch { seq, items: data });
+                let body = if needs.body {
+                    match mailstore.body(message.body_id).await {
+                        Ok(Some(body)) => Some(body),
+                        Ok(None) => continue,
+                        Err(error) => return Ok(Done::refused(&error)),
+                    }
+                } else {
+                    None
+                };
+                let flag_list = flags::fetched(message.flags, &message.keywords, recent);
+                let fetched = FetchedMessage {
+                    message: &message,
+                    flags: &flag_list,
+                    shape,
+                    body: body.as_deref(),
+                };
+                let data = fetch::message_items(&items, &fetched);
+                if let (Ok(data), Some(seq)) =
+                    (Vec1::try_from(data), NonZeroU32::new(index as u32 + 1))
+                {
+                    self.data(Data::Fetch { seq, items: data });
+                }
+                self.flush_if_large().await?;
             }
-            self.flush_if_large().await?;
         }
         Ok(Done::ok(reply::DONE))
     }
@@ -672,6 +684,9 @@ impl Session<'_> {
         Ok(self.complete(tag, Done::ok(reply::DONE)))
     }
 }
+
+/// Messages whose structures one FETCH reads in one statement.
+const FETCH_BATCH: usize = 256;
 
 /// How often a client in IDLE hears that the server is still there.
 const IDLE_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(120);

@@ -371,6 +371,30 @@ impl Mailstore {
         Ok(shape)
     }
 
+    /// The structures of many bodies at once (FETCH over a range), read in few statements.
+    pub async fn shapes(
+        &self,
+        bodies: &[BodyId],
+    ) -> Result<std::collections::HashMap<BodyId, MessageShape>, MailstoreError> {
+        let stored = self.store.read().await?.body_shapes(bodies).await?;
+        let mut shapes: std::collections::HashMap<BodyId, MessageShape> = stored
+            .into_iter()
+            .filter_map(|(id, json)| Some((id, MessageShape::from_json(&json)?)))
+            .collect();
+        // Bodies stored before structures were kept: worked out (and kept) one by one.
+        let missing: Vec<BodyId> = bodies
+            .iter()
+            .copied()
+            .filter(|b| !shapes.contains_key(b))
+            .collect();
+        for body in missing {
+            if let Ok(shape) = self.shape(body).await {
+                shapes.insert(body, shape);
+            }
+        }
+        Ok(shapes)
+    }
+
     /// Refuses `adding` more bytes when they would take the official over quota (0 means
     /// unlimited).
     pub async fn check_quota(

@@ -248,6 +248,9 @@ pub async fn accept_loop<H: ConnectionHandler>(
             }
         };
         metrics::counter!("congvu_connections_total", "listener" => kind.as_str()).increment(1);
+        // Every protocol here answers a request with a reply the client waits for; Nagle's
+        // algorithm would hold a short reply back behind an unacknowledged long one.
+        let _ = stream.set_nodelay(true);
         let admission = match ctx.limits.admit(peer.ip()) {
             Ok(a) => a,
             Err(why) => {

@@ -162,6 +162,30 @@ impl Conn {
         Ok(())
     }
 
+    /// The stored structures (JSON) of many bodies, in few statements; bodies without one
+    /// are left out.
+    pub async fn body_shapes(
+        &mut self,
+        bodies: &[BodyId],
+    ) -> Result<Vec<(BodyId, String)>, StoreError> {
+        let mut found = Vec::with_capacity(bodies.len());
+        for chunk in bodies.chunks(500) {
+            let rows: Vec<(i64, String)> = on_backend!(self, c => {
+                let mut query = sqlx::QueryBuilder::new(
+                    "SELECT id, shape FROM message_bodies WHERE shape IS NOT NULL AND id IN (",
+                );
+                let mut list = query.separated(", ");
+                for body in chunk {
+                    list.push_bind(body.0);
+                }
+                query.push(")");
+                query.build_query_as().fetch_all(&mut *c).await
+            })?;
+            found.extend(rows.into_iter().map(|(id, shape)| (BodyId(id), shape)));
+        }
+        Ok(found)
+    }
+
     /// A body's stored structure (JSON), if it was computed when the body was stored.
     pub async fn body_shape(&mut self, body: BodyId) -> Result<Option<String>, StoreError> {
         let sql = "SELECT shape FROM message_bodies WHERE id = $1";
