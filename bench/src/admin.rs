@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::Context as _;
+use rand::{Rng, SeedableRng};
 
 /// Runs `binary --config config args…`, feeding it `stdin`, and returns its standard output;
 /// fails with everything it printed unless it exits 0.
@@ -71,4 +72,75 @@ pub fn add_province(binary: &Path, config: &Path) -> anyhow::Result<()> {
         run(binary, config, step, None)?;
     }
     Ok(())
+}
+
+pub(crate) const FAMILY: [&str; 12] = [
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô",
+];
+
+pub(crate) const MIDDLE: [&str; 8] = ["Văn", "Thị", "Đức", "Minh", "Hồng", "Quốc", "Ngọc", "Thanh"];
+
+pub(crate) const GIVEN: [&str; 20] = [
+    "An", "Bình", "Cường", "Dũng", "Hà", "Hải", "Hùng", "Hương", "Lan", "Linh", "Mai", "Nam",
+    "Phúc", "Quang", "Sơn", "Thảo", "Trang", "Tuấn", "Yến", "Đạt",
+];
+
+pub(crate) const UNITS: [&str; 3] = ["Văn phòng", "Phòng Tổ chức cán bộ", "Thanh tra"];
+
+/// An official as congvu stored them.
+#[derive(Debug, Clone)]
+pub(crate) struct Official {
+    pub(crate) login: String,
+    pub(crate) address: String,
+}
+
+/// A deterministic HR list of `n` officials, as `user import` reads it: the same `seed`
+/// gives the same names; HR ids are `{prefix}-000001` onwards.
+pub(crate) fn hr_list(n: usize, seed: u64, prefix: &str) -> String {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut out = String::from("Họ và tên;Chức vụ;Mã cán bộ;Phòng ban\n");
+    for i in 0..n {
+        out.push_str(&format!(
+            "{} {} {};{};{prefix}-{:06};{}\n",
+            FAMILY[rng.random_range(0..FAMILY.len())],
+            MIDDLE[rng.random_range(0..MIDDLE.len())],
+            GIVEN[rng.random_range(0..GIVEN.len())],
+            if i % 10 == 0 {
+                "Trưởng phòng"
+            } else {
+                "Chuyên viên"
+            },
+            i + 1,
+            UNITS[i % UNITS.len()]
+        ));
+    }
+    out
+}
+
+/// Reads the login and address columns of `congvu-admin user export --format csv`.
+pub(crate) fn read_export(csv: &str) -> anyhow::Result<Vec<Official>> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().context("empty export")?.split(',').collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .with_context(|| format!("export has no `{name}` column: {header:?}"))
+    };
+    let (login, email) = (column("login")?, column("email")?);
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            anyhow::ensure!(
+                !line.contains('"'),
+                "quoted export line (the generated list has no commas): {line}"
+            );
+            let cells: Vec<&str> = line.split(',').collect();
+            anyhow::ensure!(cells.len() == header.len(), "short export line: {line}");
+            Ok(Official {
+                login: cells[login].into(),
+                address: cells[email].to_ascii_lowercase(),
+            })
+        })
+        .collect()
 }

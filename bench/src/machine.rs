@@ -99,3 +99,36 @@ pub fn pinned(binary: &Path, core: Option<&str>) -> Command {
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
+
+pub(crate) fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("while setting the mode of {}", path.display()))
+}
+
+/// The fields of /proc/PID/stat after the command name, which may hold spaces: index 0 is
+/// field 3 of proc(5) (state), so field N is at N - 3.
+pub(crate) fn proc_stat(pid: u32) -> Option<Vec<u64>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after) = stat.rsplit_once(')')?;
+    Some(
+        after
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect(),
+    )
+}
+
+pub(crate) const PPID: usize = 4 - 3;
+
+pub(crate) const UTIME: usize = 14 - 3;
+
+pub(crate) const STIME: usize = 15 - 3;
+
+pub(crate) const CUTIME: usize = 16 - 3;
+
+pub(crate) const CSTIME: usize = 17 - 3;
+
+pub(crate) fn field(stat: &[u64], index: usize) -> u64 {
+    stat.get(index).copied().unwrap_or(0)
+}

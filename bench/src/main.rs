@@ -3,6 +3,8 @@
 #![allow(clippy::print_stdout)]
 
 mod admin;
+mod figures;
+mod imap;
 mod import;
 mod ldap;
 mod machine;
@@ -21,6 +23,9 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Workload {
+    /// I1, M1: mbsync sync and FETCH throughput of one mailbox, and memory with idle
+    /// connections, against a private Dovecot seeded with the same officials and messages.
+    Imap(imap::ImapArgs),
     /// P1/P2: `congvu-admin user import` of N officials into SQLite and PostgreSQL, against
     /// the hashing floor measured in the same run.
     Import(import::ImportArgs),
@@ -34,6 +39,7 @@ enum Workload {
 
 fn main() -> anyhow::Result<()> {
     match Args::parse().workload {
+        Workload::Imap(args) => imap::run(args),
         Workload::Import(args) => import::run(args),
         Workload::Ldap(args) => ldap::run(args),
         Workload::Smtp(args) => smtp::run(args),

@@ -44,7 +44,14 @@ use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::machine::{free_port, pinned, Machine, Pinning};
+use crate::admin::{hr_list, read_export, Official};
+use crate::figures::{
+    median, microseconds, milliseconds, per_second, percentile, seconds, times, turns, Spread,
+};
+use crate::machine::{
+    field, free_port, pinned, proc_stat, set_mode, Machine, Pinning, CSTIME, CUTIME, PPID, STIME,
+    UTIME,
+};
 use crate::report::{user_arguments, write_section, Markers};
 
 #[derive(Debug, clap::Args)]
@@ -347,35 +354,6 @@ fn check(args: &SmtpArgs) -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------------------
 // The machine
 
-fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("while setting the mode of {}", path.display()))
-}
-
-/// The fields of /proc/PID/stat after the command name, which may hold spaces: index 0 is
-/// field 3 of proc(5) (state), so field N is at N - 3.
-fn proc_stat(pid: u32) -> Option<Vec<u64>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, after) = stat.rsplit_once(')')?;
-    Some(
-        after
-            .split_whitespace()
-            .map(|f| f.parse().unwrap_or(0))
-            .collect(),
-    )
-}
-
-const PPID: usize = 4 - 3;
-const UTIME: usize = 14 - 3;
-const STIME: usize = 15 - 3;
-const CUTIME: usize = 16 - 3;
-const CSTIME: usize = 17 - 3;
-
-fn field(stat: &[u64], index: usize) -> u64 {
-    stat.get(index).copied().unwrap_or(0)
-}
-
 /// Bytes of every file and directory under `path`, as `du -sb` counts them.
 fn tree_bytes(path: &Path) -> u64 {
     let Ok(meta) = std::fs::symlink_metadata(path) else {
@@ -394,45 +372,6 @@ fn tree_bytes(path: &Path) -> u64 {
 
 // ---------------------------------------------------------------------------------------
 // Seeding
-
-const FAMILY: [&str; 12] = [
-    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô",
-];
-const MIDDLE: [&str; 8] = ["Văn", "Thị", "Đức", "Minh", "Hồng", "Quốc", "Ngọc", "Thanh"];
-const GIVEN: [&str; 20] = [
-    "An", "Bình", "Cường", "Dũng", "Hà", "Hải", "Hùng", "Hương", "Lan", "Linh", "Mai", "Nam",
-    "Phúc", "Quang", "Sơn", "Thảo", "Trang", "Tuấn", "Yến", "Đạt",
-];
-const UNITS: [&str; 3] = ["Văn phòng", "Phòng Tổ chức cán bộ", "Thanh tra"];
-
-/// An official as congvu stored them: what both servers deliver to.
-#[derive(Debug, Clone)]
-struct Official {
-    login: String,
-    address: String,
-}
-
-/// A deterministic HR list of `n` officials, as `user import` reads it.
-fn hr_list(n: usize) -> String {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(5321);
-    let mut out = String::from("Họ và tên;Chức vụ;Mã cán bộ;Phòng ban\n");
-    for i in 0..n {
-        out.push_str(&format!(
-            "{} {} {};{};SMTP-{:06};{}\n",
-            FAMILY[rng.random_range(0..FAMILY.len())],
-            MIDDLE[rng.random_range(0..MIDDLE.len())],
-            GIVEN[rng.random_range(0..GIVEN.len())],
-            if i % 10 == 0 {
-                "Trưởng phòng"
-            } else {
-                "Chuyên viên"
-            },
-            i + 1,
-            UNITS[i % UNITS.len()]
-        ));
-    }
-    out
-}
 
 fn congvu_db_url(work: &Path) -> String {
     format!(
@@ -499,7 +438,7 @@ fn seed_congvu(args: &SmtpArgs, config: &Path, dir: &Path) -> anyhow::Result<Vec
     let run = |a: &[&str]| crate::admin::run(&args.admin, config, a, None);
     crate::admin::add_province(&args.admin, config)?;
     let list = dir.join("officials.csv");
-    std::fs::write(&list, hr_list(args.officials))?;
+    std::fs::write(&list, hr_list(args.officials, 5321, "SMTP"))?;
     let credentials = dir.join("credentials.csv");
     run(&[
         "user",
@@ -518,34 +457,6 @@ fn seed_congvu(args: &SmtpArgs, config: &Path, dir: &Path) -> anyhow::Result<Vec
         args.officials
     );
     Ok(officials)
-}
-
-/// Reads the login and address columns of `congvu-admin user export --format csv`.
-fn read_export(csv: &str) -> anyhow::Result<Vec<Official>> {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines.next().context("empty export")?.split(',').collect();
-    let column = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .with_context(|| format!("export has no `{name}` column: {header:?}"))
-    };
-    let (login, email) = (column("login")?, column("email")?);
-    lines
-        .filter(|l| !l.is_empty())
-        .map(|line| {
-            anyhow::ensure!(
-                !line.contains('"'),
-                "quoted export line (the generated list has no commas): {line}"
-            );
-            let cells: Vec<&str> = line.split(',').collect();
-            anyhow::ensure!(cells.len() == header.len(), "short export line: {line}");
-            Ok(Official {
-                login: cells[login].into(),
-                address: cells[email].to_ascii_lowercase(),
-            })
-        })
-        .collect()
 }
 
 /// The distribution list of every official, as an administrator adds it: the list, then
@@ -1902,15 +1813,6 @@ impl Bench<'_> {
     }
 }
 
-/// The order the servers take in run `run`: as given, then reversed, and so on.
-fn turns(run: usize, servers: usize) -> Vec<usize> {
-    if run % 2 == 0 {
-        (0..servers).collect()
-    } else {
-        (0..servers).rev().collect()
-    }
-}
-
 fn record_failure(failures: &Mutex<(usize, Option<String>)>, e: String) {
     if let Ok(mut f) = failures.lock() {
         f.0 += 1;
@@ -1990,24 +1892,6 @@ fn circular_check(before: &HashMap<String, Inbox>, after: &HashMap<String, Inbox
     )
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Report
 
@@ -2075,71 +1959,6 @@ impl Row {
     }
 }
 
-/// Median and range of one figure over the runs.
-#[derive(Debug, Clone, Copy)]
-struct Spread {
-    median: f64,
-    min: f64,
-    max: f64,
-}
-
-impl Spread {
-    fn of(values: &[f64]) -> Option<Spread> {
-        if values.is_empty() {
-            return None;
-        }
-        Some(Spread {
-            median: median(values),
-            min: values.iter().copied().fold(f64::INFINITY, f64::min),
-            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        })
-    }
-
-    /// `median [min–max]` in `unit`, the range left out for a single run.
-    fn show(&self, unit: fn(f64) -> String) -> String {
-        if self.min == self.max {
-            unit(self.median)
-        } else {
-            format!(
-                "{} [{}–{}]",
-                unit(self.median),
-                unit(self.min),
-                unit(self.max)
-            )
-        }
-    }
-}
-
-fn per_second(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0}/s")
-    } else {
-        format!("{v:.1}/s")
-    }
-}
-
-fn milliseconds(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0} ms")
-    } else {
-        format!("{v:.2} ms")
-    }
-}
-
-fn seconds(v: f64) -> String {
-    if v < 1.0 {
-        format!("{v:.3} s")
-    } else if v < 10.0 {
-        format!("{v:.2} s")
-    } else {
-        format!("{v:.1} s")
-    }
-}
-
-fn microseconds(v: f64) -> String {
-    format!("{v:.0} µs")
-}
-
 fn bytes(v: f64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if v.abs() < 1024.0 {
@@ -2152,16 +1971,6 @@ fn bytes(v: f64) -> String {
         unit += 1;
     }
     format!("{value:.2} {}", UNITS[unit])
-}
-
-fn times(r: f64) -> String {
-    if !r.is_finite() {
-        "—".into()
-    } else if r < 0.01 {
-        "< 0.01×".into()
-    } else {
-        format!("{r:.2}×")
-    }
 }
 
 impl Report<'_> {
@@ -2654,15 +2463,5 @@ mod tests {
             }
             assert!(!text.ends_with("\r\n"));
         }
-    }
-
-    #[test]
-    fn percentiles_take_the_nearest_rank() {
-        let values: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&values, 0.5), 50.0);
-        assert_eq!(percentile(&values, 0.99), 99.0);
-        assert_eq!(percentile(&[7.0], 0.99), 7.0);
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0]), 2.5);
     }
 }

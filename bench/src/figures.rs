@@ -1,0 +1,121 @@
+//! Figures as the benchmark reports print them: the median and range of a figure over
+//! runs, and the units each is shown in. Shared by every workload's report.
+
+/// The nearest-rank percentile `p` (0–1) of values sorted ascending.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// The median of values in any order.
+pub(crate) fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Median and range of one figure over the runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spread {
+    pub(crate) median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    pub(crate) fn of(values: &[f64]) -> Option<Spread> {
+        if values.is_empty() {
+            return None;
+        }
+        Some(Spread {
+            median: median(values),
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        })
+    }
+
+    /// `median [min–max]` in `unit`, the range left out for a single run.
+    pub(crate) fn show(&self, unit: fn(f64) -> String) -> String {
+        if self.min == self.max {
+            unit(self.median)
+        } else {
+            format!(
+                "{} [{}–{}]",
+                unit(self.median),
+                unit(self.min),
+                unit(self.max)
+            )
+        }
+    }
+}
+
+pub(crate) fn per_second(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}/s")
+    } else {
+        format!("{v:.1}/s")
+    }
+}
+
+pub(crate) fn milliseconds(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
+}
+
+pub(crate) fn seconds(v: f64) -> String {
+    if v < 1.0 {
+        format!("{v:.3} s")
+    } else if v < 10.0 {
+        format!("{v:.2} s")
+    } else {
+        format!("{v:.1} s")
+    }
+}
+
+pub(crate) fn microseconds(v: f64) -> String {
+    format!("{v:.0} µs")
+}
+
+pub(crate) fn times(r: f64) -> String {
+    if !r.is_finite() {
+        "—".into()
+    } else if r < 0.01 {
+        "< 0.01×".into()
+    } else {
+        format!("{r:.2}×")
+    }
+}
+
+/// The order the servers take in run `run`: as given, then reversed, and so on.
+pub(crate) fn turns(run: usize, servers: usize) -> Vec<usize> {
+    if run % 2 == 0 {
+        (0..servers).collect()
+    } else {
+        (0..servers).rev().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{median, percentile};
+
+    #[test]
+    fn percentiles_take_the_nearest_rank() {
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&values, 0.5), 50.0);
+        assert_eq!(percentile(&values, 0.99), 99.0);
+        assert_eq!(percentile(&[7.0], 0.99), 7.0);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0]), 2.5);
+    }
+}

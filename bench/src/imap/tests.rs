@@ -1,0 +1,296 @@
+use super::*;
+use crate::admin::Official;
+use crate::report::place_section;
+
+/// A FETCH response with a literal holding CRLFs and a line that itself ends in `{3}`,
+/// followed by the tagged completion.
+const FETCH_WITH_LITERAL: &[u8] =
+    b"* 7 FETCH (UID 7 BODY[] {22}\r\nSubject: a {3}\r\n\r\nhi\r\n)\r\nb4 OK FETCH done\r\n";
+const FIRST_RESPONSE_LEN: usize = 55;
+
+#[test]
+fn a_response_ends_after_its_literals_whatever_the_split() {
+    assert_eq!(
+        &FETCH_WITH_LITERAL[FIRST_RESPONSE_LEN - 3..FIRST_RESPONSE_LEN],
+        b")\r\n"
+    );
+    for cut in 0..FETCH_WITH_LITERAL.len() {
+        let part = &FETCH_WITH_LITERAL[..cut];
+        let expected = (cut >= FIRST_RESPONSE_LEN).then_some(FIRST_RESPONSE_LEN);
+        assert_eq!(response_end(part), expected, "cut at {cut}");
+    }
+    let rest = &FETCH_WITH_LITERAL[FIRST_RESPONSE_LEN..];
+    assert_eq!(response_end(rest), Some(rest.len()));
+}
+
+#[test]
+fn a_literal_is_announced_only_by_digits_in_braces_at_the_line_end() {
+    assert_eq!(literal_size(b"* 1 FETCH (BODY[] {4711}"), Some(4711));
+    assert_eq!(literal_size(b"{0}"), Some(0));
+    assert_eq!(literal_size(b"* OK {x}"), None);
+    assert_eq!(literal_size(b"* OK {}"), None);
+    assert_eq!(literal_size(b"* OK {12} done"), None);
+    assert_eq!(literal_size(b"* OK done"), None);
+}
+
+#[test]
+fn an_empty_literal_ends_a_response_at_the_next_line_end() {
+    let response = b"* 1 FETCH (BODY[] {0}\r\n)\r\n";
+    for cut in 0..response.len() {
+        assert_eq!(response_end(&response[..cut]), None, "cut at {cut}");
+    }
+    assert_eq!(response_end(response), Some(response.len()));
+}
+
+#[test]
+fn untagged_numbers_and_fetch_items_are_read() {
+    assert_eq!(
+        untagged_number(b"* 10000 EXISTS\r\n", b"EXISTS"),
+        Some(10_000)
+    );
+    assert_eq!(
+        untagged_number(b"* 3 FETCH (FLAGS ())\r\n", b"FETCH"),
+        Some(3)
+    );
+    assert_eq!(untagged_number(b"* 3 RECENT\r\n", b"EXISTS"), None);
+    assert_eq!(
+        untagged_number(b"* OK [UIDVALIDITY 9] x\r\n", b"EXISTS"),
+        None
+    );
+    assert_eq!(untagged_number(b"b1 OK\r\n", b"EXISTS"), None);
+    let fetch = b"* 3 FETCH (UID 3 RFC822.SIZE 20480 FLAGS (\\Seen))\r\n";
+    assert_eq!(number_after(fetch, b"RFC822.SIZE "), Some(20_480));
+    assert_eq!(number_after(fetch, b"UID "), Some(3));
+    assert_eq!(number_after(fetch, b"MODSEQ "), None);
+}
+
+#[test]
+fn a_process_tree_holds_the_root_and_all_its_descendants_only() {
+    let parents = [
+        (1, 0),
+        (10, 1),
+        (11, 10),
+        (12, 10),
+        (13, 11),
+        (20, 1),
+        (21, 20),
+    ];
+    let mut tree = descendants(10, &parents);
+    tree.sort_unstable();
+    assert_eq!(tree, vec![10, 11, 12, 13]);
+    assert_eq!(descendants(99, &parents), vec![99]);
+}
+
+#[test]
+fn proc_memory_fields_are_read_in_kib() {
+    let status = "Name:\tdovecot\nVmHWM:\t    9000 kB\nVmRSS:\t    4321 kB\nThreads:\t1\n";
+    assert_eq!(kib_field(status, "VmRSS:"), Some(4321));
+    let rollup =
+        "00400000-7fff [rollup]\nRss:                5000 kB\nPss:                1234 kB\n";
+    assert_eq!(kib_field(rollup, "Pss:"), Some(1234));
+    assert_eq!(kib_field(rollup, "Swap:"), None);
+}
+
+#[test]
+fn the_mailbox_mixes_shapes_in_every_twenty_messages() {
+    let shapes: Vec<Shape> = (0..20).map(Shape::of).collect();
+    let count = |s: Shape| shapes.iter().filter(|&&x| x == s).count();
+    assert_eq!(count(Shape::Attachment), 1);
+    assert_eq!(count(Shape::Alternative), 2);
+    assert_eq!(count(Shape::English), 5);
+    assert_eq!(count(Shape::VietnameseEightBit), 6);
+    assert_eq!(count(Shape::VietnameseEncoded), 6);
+}
+
+#[test]
+fn messages_are_in_size_and_well_formed_for_append() {
+    let to = "an.nguyen@vinhphuc.gov.vn";
+    for i in 0..60 {
+        let message = corpus_message(i, to).expect("message");
+        assert!(
+            MESSAGE_BYTES.contains(&message.len()),
+            "message {i} has {} bytes",
+            message.len()
+        );
+        // Every line ends in CRLF and fits RFC 5322's 998 characters.
+        let mut line = 0;
+        for (at, &b) in message.iter().enumerate() {
+            match b {
+                b'\n' => {
+                    assert!(at > 0 && message[at - 1] == b'\r', "bare LF in message {i}");
+                    line = 0;
+                }
+                b'\r' => assert_eq!(message.get(at + 1), Some(&b'\n'), "bare CR in message {i}"),
+                _ => {
+                    line += 1;
+                    assert!(line <= 998, "long line in message {i}");
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&message);
+        assert!(text.contains(&format!("Message-ID: <{i}.")), "message {i}");
+        match Shape::of(i) {
+            Shape::Attachment => {
+                assert!(text.contains("multipart/mixed"), "message {i}");
+                assert!(
+                    text.contains("Content-Disposition: attachment"),
+                    "message {i}"
+                );
+            }
+            Shape::Alternative => {
+                assert!(text.contains("multipart/alternative"), "message {i}");
+                assert!(text.contains("text/html"), "message {i}");
+            }
+            Shape::VietnameseEightBit => {
+                assert!(
+                    text.contains("Content-Transfer-Encoding: 8bit"),
+                    "message {i}"
+                );
+                assert!(text.contains("Kính gửi đồng chí"), "message {i}");
+            }
+            Shape::VietnameseEncoded | Shape::English => {
+                assert!(text.contains("Content-Type: text/plain"), "message {i}");
+            }
+        }
+    }
+}
+
+#[test]
+fn mbsync_pulls_inbox_over_implicit_tls_with_the_run_certificate() {
+    let config = mbsync_config(
+        loopback(2993),
+        "an.nguyen",
+        Path::new("/w/tls/cert.pem"),
+        Path::new("/w/mail"),
+    );
+    for line in [
+        "Host 127.0.0.1",
+        "Port 2993",
+        "User an.nguyen",
+        "Pass Bench-an.nguyen-2026",
+        "SSLType IMAPS",
+        "CertificateFile /w/tls/cert.pem",
+        "Inbox /w/mail/INBOX",
+        "Far :far:INBOX",
+        "Near :near:INBOX",
+        "Sync Pull",
+        "FSync no",
+    ] {
+        assert!(
+            config.lines().any(|l| l == line),
+            "missing {line:?} in\n{config}"
+        );
+    }
+}
+
+#[test]
+fn dovecot_users_get_the_chosen_passwords_hash_or_the_initial_one() {
+    let officials: Vec<Official> = ["an", "binh", "cuong"]
+        .iter()
+        .map(|login| Official {
+            login: login.to_string(),
+            address: format!("{login}@{DOMAIN}"),
+        })
+        .collect();
+    let file = passwd_file(&officials, 1).expect("passwd-file");
+    let lines: Vec<&str> = file.lines().collect();
+    assert_eq!(lines.len(), 3);
+    let hash_of = |line: &str| line.split(':').nth(1).unwrap_or_default().to_string();
+    assert!(lines[0].starts_with("an:{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(lines[1].starts_with("binh:{ARGON2ID}$argon2id$"));
+    assert_ne!(hash_of(lines[0]), hash_of(lines[1]));
+    assert_eq!(hash_of(lines[1]), hash_of(lines[2]));
+    let hasher = PasswordHasher::new(Argon2Cost::FULL_DEFAULT);
+    let stored = congvu::directory::PasswordHash(
+        hash_of(lines[0])
+            .trim_start_matches("{ARGON2ID}")
+            .to_string(),
+    );
+    assert!(hasher.verify(&chosen_password("an"), &stored));
+}
+
+#[test]
+fn rates_become_time_ratios_against_the_target() {
+    let run = |bodies: usize| FetchRun {
+        listing: vec![Duration::from_millis(500)],
+        listing_wall: Duration::from_secs(1),
+        listing_cpu: Duration::ZERO,
+        listed: 1000,
+        bodies: vec![Duration::from_millis(1); bodies],
+        bodies_wall: Duration::from_secs(1),
+        bodies_cpu: Duration::ZERO,
+        body_bytes: 0,
+        failures: 0,
+        first_failure: None,
+    };
+    let figures = |kind, bodies| Figures {
+        kind,
+        seed: None,
+        sync: Vec::new(),
+        fetch: vec![run(bodies)],
+        memory: None,
+    };
+    let (c, d) = (
+        figures(ServerKind::Congvu, 2000),
+        figures(ServerKind::Dovecot, 1000),
+    );
+    let args = ImapArgs {
+        officials: 10,
+        messages: 10,
+        runs: 1,
+        sessions: 8,
+        seconds: 1,
+        idle: 1,
+        ldap_idle: 1,
+        workloads: vec![Workload::I1],
+        servers: vec![ServerKind::Congvu, ServerKind::Dovecot],
+        no_pin: false,
+        server: PathBuf::new(),
+        admin: PathBuf::new(),
+        dovecot: PathBuf::new(),
+        mbsync: PathBuf::new(),
+        work_dir: None,
+        report: PathBuf::new(),
+    };
+    let machine = Machine {
+        cores: 2,
+        cpu: "test".into(),
+        load: "0".into(),
+        ticks: 100.0,
+    };
+    let corpus = Corpus::default();
+    let report = Report {
+        args: &args,
+        machine: &machine,
+        pinned: true,
+        corpus: &corpus,
+        figures: &[],
+        unavailable: &[],
+    };
+    let rows = report.fetch_rows(Some(&c), Some(&d));
+    let bodies = rows
+        .iter()
+        .find(|r| r.what.contains("BODY.PEEK[]`, random n"))
+        .expect("body row");
+    assert_eq!(bodies.ratio, Some(0.5));
+    assert_eq!(bodies.met, Some(true));
+    let listing = &rows[0];
+    assert_eq!(listing.ratio, Some(1.0));
+    assert_eq!(listing.met, Some(false));
+    assert!(bodies.render().ends_with("| 0.50× | ≤ 0.7× | met |\n"));
+}
+
+#[test]
+fn section_goes_after_the_smtp_section_and_is_replaced_in_place() {
+    const SECTION: &str = "<!-- imap:begin -->\n## I1\n\n| a |\n<!-- imap:end -->\n";
+    let document = "# title\n\n<!-- smtp:begin -->\n## S1\n<!-- smtp:end -->\n\n\
+                    ## P1/P2: import\n";
+    let placed = place_section(document, MARKERS, SECTION);
+    assert_eq!(
+        placed,
+        "# title\n\n<!-- smtp:begin -->\n## S1\n<!-- smtp:end -->\n\n\
+         <!-- imap:begin -->\n## I1\n\n| a |\n<!-- imap:end -->\n\n## P1/P2: import\n"
+    );
+    let again = place_section(&placed, MARKERS, &SECTION.replace("| a |", "| b |"));
+    assert_eq!(again, placed.replace("| a |", "| b |"));
+}
