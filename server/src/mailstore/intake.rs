@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::message::Signing;
 use super::{BodyHash, MailstoreError, MessageFlags};
 use crate::clock::{Clock, UnixTime};
 use crate::directory::{AgencyId, OfficialId};
@@ -43,8 +44,9 @@ pub struct Incoming {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Submission {
     pub agency: AgencyId,
-    /// Whether the message carries an S/MIME signature.
-    pub signed: bool,
+    /// The official who submitted it: the submission day counts as a day they were active.
+    pub official: OfficialId,
+    pub signing: Signing,
 }
 
 /// Where a message went, once durable.
@@ -207,8 +209,10 @@ async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreE
         stored.queued = incoming.remote.len();
     }
     if let Some(submission) = incoming.submission {
-        tx.count_submission(submission.agency, &utc_day(now), submission.signed)
+        let day = utc_day(now);
+        tx.count_submission(submission.agency, &day, submission.signing)
             .await?;
+        tx.record_activity(submission.official, &day).await?;
     }
     Ok(stored)
 }

@@ -15,6 +15,18 @@ pub struct HeaderFacts {
     pub smime_signed: bool,
 }
 
+/// How a submitted message is signed, as the e-government report counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    /// No S/MIME signature at the top level.
+    Unsigned,
+    /// S/MIME-signed, but the signature does not verify or the signer is not one of the
+    /// sender's certificates in the directory.
+    Unverified,
+    /// S/MIME-signed by one of the sender's valid directory certificates, and it verifies.
+    Verified,
+}
+
 /// Reads the header of `message`.
 pub fn header_facts(message: &[u8]) -> HeaderFacts {
     let Some(parsed) = MessageParser::new().parse_headers(message) else {

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::framing::DataReader;
 use super::reply::{self, Reply};
 use super::session::{End, Next, Session};
-use crate::mailstore::message::header_facts;
+use crate::mailstore::message::{header_facts, Signing};
 use crate::mailstore::{Incoming, Submission};
 
 /// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with CRLF.
@@ -124,9 +124,15 @@ async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
         if !owned {
             return reply::FROM_NOT_OWNED;
         }
+        let signing = if facts.smime_signed {
+            Signing::Unverified
+        } else {
+            Signing::Unsigned
+        };
         submission = index.agency_of(official.id).map(|agency| Submission {
             agency,
-            signed: facts.smime_signed,
+            official: official.id,
+            signing,
         });
     }
     // A message to one official that would not fit is refused whole (RFC 5321 §4.2.5: 552).

@@ -6,6 +6,7 @@
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
 use crate::directory::{AgencyId, OfficialId};
+use crate::mailstore::message::Signing;
 use crate::mailstore::{BodyId, MailboxId, MessageFlags, Uid};
 
 /// Recipients per statement: well under SQLite's bound-parameter limit with six per row.
@@ -76,36 +77,59 @@ impl Conn {
         Ok(used)
     }
 
-    /// Counts one submitted message for `agency` on `day` (YYYY-MM-DD), and whether it was
-    /// signed.
+    /// Counts one submitted message for `agency` on `day` (YYYY-MM-DD), by how it was signed.
     pub async fn count_submission(
         &mut self,
         agency: AgencyId,
         day: &str,
-        signed: bool,
+        signing: Signing,
     ) -> Result<(), StoreError> {
-        let sql =
-            "INSERT INTO submission_counts (agency_id, day, sent, signed) VALUES ($1, $2, 1, $3) \
+        let (signed, verified) = match signing {
+            Signing::Unsigned => (0_i64, 0_i64),
+            Signing::Unverified => (1, 0),
+            Signing::Verified => (1, 1),
+        };
+        let sql = "INSERT INTO submission_counts (agency_id, day, sent, signed, verified) \
+             VALUES ($1, $2, 1, $3, $4) \
              ON CONFLICT (agency_id, day) DO UPDATE SET sent = submission_counts.sent + 1, \
-             signed = submission_counts.signed + excluded.signed";
+             signed = submission_counts.signed + excluded.signed, \
+             verified = submission_counts.verified + excluded.verified";
         on_backend!(self, c => sqlx::query(sql)
             .bind(agency.0)
             .bind(day)
-            .bind(i64::from(signed))
+            .bind(signed)
+            .bind(verified)
             .execute(&mut *c)
             .await
             .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
-    /// Submitted and signed counts of one agency on one day.
+    /// Notes that `official` was active on `day` (YYYY-MM-DD); once per day is kept.
+    pub async fn record_activity(
+        &mut self,
+        official: OfficialId,
+        day: &str,
+    ) -> Result<(), StoreError> {
+        let sql = "INSERT INTO activity_days (official_id, day) VALUES ($1, $2) \
+             ON CONFLICT (official_id, day) DO NOTHING";
+        on_backend!(self, c => sqlx::query(sql)
+            .bind(official.0)
+            .bind(day)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Submitted, signed and verified-signed counts of one agency on one day.
     pub async fn submission_count(
         &mut self,
         agency: AgencyId,
         day: &str,
-    ) -> Result<(i64, i64), StoreError> {
-        let sql = "SELECT sent, signed FROM submission_counts WHERE agency_id = $1 AND day = $2";
-        let row: Option<(i64, i64)> = on_backend!(self, c => sqlx::query_as(sql).bind(agency.0).bind(day).fetch_optional(&mut *c).await)?;
-        Ok(row.unwrap_or((0, 0)))
+    ) -> Result<(i64, i64, i64), StoreError> {
+        let sql = "SELECT sent, signed, verified FROM submission_counts WHERE agency_id = $1 AND day = $2";
+        let row: Option<(i64, i64, i64)> = on_backend!(self, c => sqlx::query_as(sql).bind(agency.0).bind(day).fetch_optional(&mut *c).await)?;
+        Ok(row.unwrap_or((0, 0, 0)))
     }
 }
