@@ -19,6 +19,7 @@ pub fn next_step(error: &anyhow::Error) -> Option<String> {
             "domain" => "check the name with `congvu-admin domain list`",
             "alias" => "see the official's addresses with `congvu-admin user show LOGIN`",
             "member" => "see the members with `congvu-admin group members NAME`",
+            "certificate" => "see the certificates with `congvu-admin cert list`",
             _ => return None,
         },
         DirectoryError::Taken { what, .. } => match what {
@@ -34,6 +35,9 @@ pub fn next_step(error: &anyhow::Error) -> Option<String> {
             UniqueKey::AgencyCode => "choose another code, or see it with `congvu-admin agency show CODE`",
             UniqueKey::GroupName => "choose another name, or see it with `congvu-admin group members NAME`",
             UniqueKey::GroupMember => "nothing to do: it is already a member",
+            UniqueKey::CertificateFingerprint => {
+                "nothing to do: it is already in the directory; `congvu-admin cert list` shows who holds it"
+            }
             UniqueKey::ServiceAccountName => "choose another name, or see `congvu-admin service list`",
             UniqueKey::DomainName | UniqueKey::PrimaryDomain => {
                 "see the domains with `congvu-admin domain list`"

@@ -6,6 +6,7 @@
 
 mod agency;
 mod alias;
+mod cert;
 mod completions;
 mod domain;
 mod export;
@@ -70,6 +71,9 @@ enum Command {
     /// Accounts for other systems that bind to LDAP.
     #[command(subcommand)]
     Service(service::ServiceCommand),
+    /// Officials' digital-signature certificates.
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
     /// Mail waiting for delivery to other domains.
     #[command(subcommand)]
     Queue(queue::QueueCommand),
@@ -174,6 +178,7 @@ async fn run(command: Command, json: bool, config: Config) -> anyhow::Result<()>
         Command::Alias(cmd) => alias::run(&ctx, cmd).await,
         Command::Group(cmd) => group::run(&ctx, cmd).await,
         Command::Service(cmd) => service::run(&ctx, cmd).await,
+        Command::Cert(cmd) => cert::run(&ctx, cmd).await,
         Command::Queue(cmd) => queue::run(&ctx, cmd).await,
         Command::Report(args) => report::run(&ctx, args).await,
         Command::Completions(_) | Command::Man(_) => Ok(()),

@@ -10,11 +10,18 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::{Directory, DirectoryError, DirectorySnapshot};
+use crate::clock::UnixTime;
 
 /// Something built whole from the directory at one version.
 pub trait SnapshotView: Send + Sync + 'static {
     /// The directory version the view was built from.
     fn version(&self) -> i64;
+
+    /// When the view goes stale by time alone, without any write (a certificate it serves
+    /// expires); `None` when only writes change it.
+    fn stale_at(&self) -> Option<UnixTime> {
+        None
+    }
 }
 
 type Loading<T> = Pin<Box<dyn Future<Output = Result<T, DirectoryError>> + Send>>;
@@ -106,7 +113,7 @@ impl<T: SnapshotView> Following<T> {
         }
         let local_changes = self.directory.local_changes();
         let version = self.directory.version().await?;
-        let view = if version == cached.view.version() {
+        let view = if version == cached.view.version() && !self.timed_out(&cached) {
             cached.view
         } else {
             let view = (self.load)(self.directory.clone()).await?;
@@ -128,6 +135,14 @@ impl<T: SnapshotView> Following<T> {
     fn due(&self, cached: &Cached<T>) -> bool {
         cached.local_changes != self.directory.local_changes()
             || cached.checked.elapsed() >= self.refresh
+            || self.timed_out(cached)
+    }
+
+    fn timed_out(&self, cached: &Cached<T>) -> bool {
+        cached
+            .view
+            .stale_at()
+            .is_some_and(|at| self.directory.now() >= at)
     }
 
     fn read(&self) -> Cached<T> {

@@ -37,7 +37,14 @@ pub use auth::{
     plain_credentials, Authenticator, LockoutPolicy, LoginName, LoginOutcome, PasswordChangeError,
     PlainRefusal, Principal,
 };
-pub use certificate::{Certificate, NewCertificate};
+pub use certificate::{
+    fingerprint, read_certificate_file, Certificate, CertificateFile, CertificateFileError,
+    CertificateStanding, NewCertificate,
+};
+pub use certificate_ops::{
+    CertificateFileOutcome, CertificateFilter, CertificateListing, ExpiryNoticeDue,
+    ImportedCertificate, MIN_FINGERPRINT_PREFIX,
+};
 pub use dkim::{
     default_dkim_selector, normalize_dkim_selector, DkimKey, DkimKeyError, DkimRecord,
     DomainDkimKey, DEFAULT_DKIM_KEY_BITS, DKIM_KEY_BITS,
@@ -71,6 +78,7 @@ pub use snapshot::{
 pub use tree_ops::AgencyImportOutcome;
 
 mod admin_ops;
+mod certificate_ops;
 mod official_ops;
 mod service_ops;
 mod tree_ops;
@@ -158,7 +166,8 @@ impl Directory {
         Directory { store, clock }
     }
 
-    fn now(&self) -> UnixTime {
+    /// The directory's clock reading: what validity and lockout windows are judged by.
+    pub fn now(&self) -> UnixTime {
         self.clock.now()
     }
 

@@ -6,6 +6,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::clock::UnixTime;
+
 use super::{
     Agency, AgencyId, Directory, DirectoryError, Group, GroupId, GroupMember, Official, OfficialId,
     ServiceAccount,
@@ -26,6 +28,9 @@ pub struct DirectorySnapshot {
     pub agency_addresses: Vec<(AgencyId, String)>,
     /// The mail domains served, lowercase.
     pub domains: Vec<String>,
+    /// When the certificates in force next change by time alone (one expires or one starts):
+    /// a view built from this snapshot is stale from then on, even if nothing was written.
+    pub certificates_change_at: Option<UnixTime>,
 }
 
 /// An official with their lookups.
@@ -91,7 +96,9 @@ impl Directory {
         let groups = conn.groups().await?;
         let memberships = conn.all_group_members().await?;
         let group_addresses = conn.group_addresses().await?;
-        let certificates = conn.certificates_in_force(self.now()).await?;
+        let now = self.now();
+        let certificates = conn.certificates_in_force(now).await?;
+        let next_start = conn.next_certificate_start(now).await?;
         let services = conn.service_accounts().await?;
         let agency_addresses = conn.all_agency_addresses().await?;
         let domains = conn.domain_names().await?;
@@ -100,7 +107,16 @@ impl Directory {
         for (official, address) in aliases {
             aliases_of.entry(official).or_default().push(address);
         }
-        let mut certificate_of: HashMap<OfficialId, Vec<u8>> = certificates.into_iter().collect();
+        // A certificate valid through `not_after` is out of force one second later.
+        let certificates_change_at = certificates
+            .iter()
+            .map(|(_, _, not_after)| not_after.plus(1))
+            .chain(next_start)
+            .min();
+        let mut certificate_of: HashMap<OfficialId, Vec<u8>> = certificates
+            .into_iter()
+            .map(|(official, der, _)| (official, der))
+            .collect();
         let member_of = nested_membership(&memberships);
         let mut members_of: HashMap<GroupId, Vec<GroupMember>> = HashMap::new();
         for (group, member) in memberships {
@@ -133,6 +149,7 @@ impl Directory {
             services,
             agency_addresses,
             domains,
+            certificates_change_at,
         })
     }
 }

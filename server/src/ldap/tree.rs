@@ -65,6 +65,8 @@ const INDEXED: [&AttributeType; 4] = [&at::UID, &at::MAIL, &at::MAIL_ALTERNATE, 
 #[derive(Debug)]
 pub struct Tree {
     pub version: i64,
+    /// When a served certificate expires or a stored one starts: the tree is rebuilt then.
+    pub stale_at: Option<UnixTime>,
     /// The base DN's comparable form.
     pub base: String,
     pub entries: Vec<Entry>,
@@ -280,11 +282,13 @@ impl Tree {
             ));
             builder.push(dn, EntryKind::Service(s.id), attrs);
         }
-        builder.finish(
+        let mut tree = builder.finish(
             snapshot.version,
             base_key,
             agency_parents(&snapshot.agencies),
-        )
+        );
+        tree.stale_at = snapshot.certificates_change_at;
+        tree
     }
 }
 
@@ -344,6 +348,7 @@ impl Builder {
         }
         Tree {
             version,
+            stale_at: None,
             base,
             entries: self.entries,
             by_key,
@@ -405,6 +410,10 @@ pub fn generalized_time(t: UnixTime) -> String {
 impl SnapshotView for Tree {
     fn version(&self) -> i64 {
         self.version
+    }
+
+    fn stale_at(&self) -> Option<UnixTime> {
+        self.stale_at
     }
 }
 

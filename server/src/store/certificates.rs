@@ -98,4 +98,103 @@ impl Conn {
             .map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }
+
+    /// The certificate with this fingerprint, whoever holds it.
+    pub async fn certificate_by_fingerprint(
+        &mut self,
+        fingerprint: &str,
+    ) -> Result<Option<Certificate>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM certificates WHERE fingerprint_sha256 = $1");
+        let row: Option<CertificateRow> = on_backend!(self, c => sqlx::query_as(&sql).bind(fingerprint).fetch_optional(&mut *c).await)?;
+        Ok(row.map(Certificate::from))
+    }
+
+    /// Certificates whose fingerprint starts with `prefix` (lowercase hex), at most `limit`.
+    pub async fn certificates_by_fingerprint_prefix(
+        &mut self,
+        prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<Certificate>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM certificates WHERE fingerprint_sha256 LIKE $1 ORDER BY id LIMIT $2"
+        );
+        let pattern = format!("{prefix}%");
+        let rows: Vec<CertificateRow> = on_backend!(self, c => sqlx::query_as(&sql).bind(&pattern).bind(limit).fetch_all(&mut *c).await)?;
+        Ok(rows.into_iter().map(Certificate::from).collect())
+    }
+
+    /// Every certificate, by holder then newest validity first.
+    pub async fn all_certificates(&mut self) -> Result<Vec<Certificate>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM certificates ORDER BY official_id, not_after DESC, id");
+        let rows: Vec<CertificateRow> =
+            on_backend!(self, c => sqlx::query_as(&sql).fetch_all(&mut *c).await)?;
+        Ok(rows.into_iter().map(Certificate::from).collect())
+    }
+
+    /// Certificates of active officials that are valid at `now`, end by `until`, have not
+    /// been noticed, and are their holder's latest (a holder who already has a certificate
+    /// that lasts longer needs no warning).
+    pub async fn certificates_due_notice(
+        &mut self,
+        now: UnixTime,
+        until: UnixTime,
+    ) -> Result<Vec<Certificate>, StoreError> {
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("c.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM certificates c JOIN officials o ON o.id = c.official_id \
+             WHERE o.status = 'active' AND c.revoked_at IS NULL AND c.expiry_notice_at IS NULL \
+             AND c.not_before <= $1 AND c.not_after >= $1 AND c.not_after <= $2 \
+             AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.official_id = c.official_id \
+                 AND n.revoked_at IS NULL AND n.not_after > c.not_after) \
+             ORDER BY c.not_after, c.id"
+        );
+        let rows: Vec<CertificateRow> = on_backend!(self, c => sqlx::query_as(&sql).bind(now.0).bind(until.0).fetch_all(&mut *c).await)?;
+        Ok(rows.into_iter().map(Certificate::from).collect())
+    }
+
+    /// Records that the expiry notice for `id` is being sent; false when one already was,
+    /// so that of several nodes only one sends it.
+    pub async fn claim_expiry_notice(
+        &mut self,
+        id: CertificateId,
+        at: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE certificates SET expiry_notice_at = $1 \
+             WHERE id = $2 AND expiry_notice_at IS NULL";
+        let n = on_backend!(self, c => sqlx::query(sql)
+            .bind(at.0)
+            .bind(id.0)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    /// When the expiry notice for `id` was sent, if it was.
+    pub async fn expiry_notice_at(
+        &mut self,
+        id: CertificateId,
+    ) -> Result<Option<UnixTime>, StoreError> {
+        let sql = "SELECT expiry_notice_at FROM certificates WHERE id = $1";
+        let at: Option<Option<i64>> = on_backend!(self, c => sqlx::query_scalar(sql).bind(id.0).fetch_optional(&mut *c).await)?;
+        Ok(at.flatten().map(UnixTime))
+    }
+
+    /// The DER of `official`'s certificates valid at `now` and not revoked, newest first.
+    pub async fn valid_certificates_of(
+        &mut self,
+        official: OfficialId,
+        now: UnixTime,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let sql = "SELECT der FROM certificates WHERE official_id = $1 AND revoked_at IS NULL \
+             AND not_before <= $2 AND not_after >= $2 ORDER BY not_after DESC, id DESC";
+        Ok(
+            on_backend!(self, c => sqlx::query_scalar(sql).bind(official.0).bind(now.0).fetch_all(&mut *c).await)?,
+        )
+    }
 }

@@ -51,22 +51,34 @@ impl Conn {
     }
 
     /// Each official's certificate in force at `now` (not revoked, within its validity),
-    /// the one that stays valid longest when there are several: `(official, DER)`.
+    /// the one that stays valid longest when there are several: `(official, DER, not_after)`.
     pub async fn certificates_in_force(
         &mut self,
         now: UnixTime,
-    ) -> Result<Vec<(OfficialId, Vec<u8>)>, StoreError> {
-        let sql = "SELECT official_id, der FROM certificates \
+    ) -> Result<Vec<(OfficialId, Vec<u8>, UnixTime)>, StoreError> {
+        let sql = "SELECT official_id, der, not_after FROM certificates \
              WHERE revoked_at IS NULL AND not_before <= $1 AND not_after >= $1 \
              ORDER BY official_id, not_after DESC, id DESC";
-        let rows: Vec<(i64, Vec<u8>)> =
+        let rows: Vec<(i64, Vec<u8>, i64)> =
             on_backend!(self, c => sqlx::query_as(sql).bind(now.0).fetch_all(&mut *c).await)?;
-        let mut current: Vec<(OfficialId, Vec<u8>)> = Vec::new();
-        for (official, der) in rows {
-            if current.last().is_none_or(|(o, _)| o.0 != official) {
-                current.push((OfficialId(official), der));
+        let mut current: Vec<(OfficialId, Vec<u8>, UnixTime)> = Vec::new();
+        for (official, der, not_after) in rows {
+            if current.last().is_none_or(|(o, _, _)| o.0 != official) {
+                current.push((OfficialId(official), der, UnixTime(not_after)));
             }
         }
         Ok(current)
+    }
+
+    /// The earliest start of validity after `now` among unrevoked certificates.
+    pub async fn next_certificate_start(
+        &mut self,
+        now: UnixTime,
+    ) -> Result<Option<UnixTime>, StoreError> {
+        let sql =
+            "SELECT MIN(not_before) FROM certificates WHERE revoked_at IS NULL AND not_before > $1";
+        let at: Option<i64> =
+            on_backend!(self, c => sqlx::query_scalar(sql).bind(now.0).fetch_one(&mut *c).await)?;
+        Ok(at.map(UnixTime))
     }
 }
