@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 mod document;
 mod listen;
+mod certificates;
 mod queue;
 mod schema;
 #[cfg(test)]
@@ -24,6 +25,7 @@ mod tests;
 
 use document::Locator;
 pub use listen::{InvalidListenAddr, ListenAddr};
+pub use certificates::CertificatesConfig;
 pub use queue::QueueConfig;
 
 /// A configuration problem, displayed as `{location}: {message}`.
@@ -74,6 +76,9 @@ pub struct Config {
     /// `[queue]`: outbound delivery to other domains.
     #[serde(default)]
     pub queue: QueueConfig,
+    /// `[certificates]`: expiry warnings for officials' signing certificates.
+    #[serde(default)]
+    pub certificates: CertificatesConfig,
 }
 
 impl Default for Config {
@@ -94,6 +99,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
             queue: QueueConfig::default(),
+            certificates: CertificatesConfig::default(),
         }
     }
 }
@@ -154,6 +160,7 @@ impl Config {
         self.limits.validate(at)?;
         self.auth.validate(at)?;
         self.queue.validate(at)?;
+        self.certificates.validate(at)?;
         self.check_listeners_distinct(at)
     }
 

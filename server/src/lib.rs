@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod dkim;
+pub mod expiry;
 pub mod http;
 pub mod imap;
 pub mod ldap;

@@ -53,6 +53,8 @@ pub struct Services {
     pub clock: Clock,
     /// This node's outbound delivery workers.
     pub queue: crate::queue::QueueHandle,
+    /// Certificate expiry notices (the server also sends them on its own schedule).
+    pub expiry: crate::expiry::ExpiryNotices,
 }
 
 /// Routes each admitted connection to its protocol's session.
@@ -153,6 +155,17 @@ impl RunningServer {
         )
         .await?;
         let mailstore = Mailstore::new(store.clone(), clock.clone());
+        let expiry = crate::expiry::ExpiryNotices::new(
+            directory.clone(),
+            mailstore.clone(),
+            config.certificates.expiry_warning_days,
+            &config.server.primary_domain,
+            &config.server.hostname,
+        );
+        tracker.spawn(expiry.clone().run(
+            Duration::from_secs(config.certificates.expiry_check_seconds),
+            shutdown.clone(),
+        ));
         let queue = crate::queue::start(
             config,
             store.clone(),
@@ -216,6 +229,7 @@ impl RunningServer {
             mailstore,
             store,
             clock,
+            expiry,
         };
         Ok(RunningServer {
             listeners,

@@ -7,8 +7,8 @@ use serde::de::{DeserializeOwned, Visitor};
 
 use super::document::Locator;
 use super::{
-    AuthConfig, Config, ConfigError, DatabaseConfig, HttpConfig, ImapConfig, LdapConfig,
-    LimitsConfig, QueueConfig, ServerConfig, SmtpConfig, TlsConfig,
+    AuthConfig, CertificatesConfig, Config, ConfigError, DatabaseConfig, HttpConfig, ImapConfig,
+    LdapConfig, LimitsConfig, QueueConfig, ServerConfig, SmtpConfig, TlsConfig,
 };
 
 /// The section names, in the order `Config` declares them.
@@ -29,6 +29,7 @@ pub(super) fn section_keys(section: &str) -> Option<&'static [&'static str]> {
         "limits" => field_names::<LimitsConfig>(),
         "auth" => field_names::<AuthConfig>(),
         "queue" => field_names::<QueueConfig>(),
+        "certificates" => field_names::<CertificatesConfig>(),
         _ => return None,
     })
 }

@@ -43,7 +43,8 @@ fn addrs(list: &[&str]) -> Vec<ListenAddr> {
 
 const SMTP_KEYS: &str = "listen, submission_listen, submissions_listen, max_message_bytes, \
      max_recipients, max_errors, max_auth_failures, data_timeout_seconds";
-const SECTIONS: &str = "server, database, tls, smtp, imap, ldap, http, limits, auth, queue";
+const SECTIONS: &str =
+    "server, database, tls, smtp, imap, ldap, http, limits, auth, queue, certificates";
 
 // ---- unknown names -------------------------------------------------------------------
 
@@ -249,7 +250,7 @@ fn out_of_range_number_names_the_range() {
 #[test]
 fn every_range_is_enforced_at_both_ends() {
     // (section, key, low, high, other keys the bounds depend on)
-    let limits: [(&str, &str, u64, u64, &str); 15] = [
+    let limits: [(&str, &str, u64, u64, &str); 17] = [
         ("server", "shutdown_grace_seconds", 1, 3600, ""),
         ("database", "max_connections", 1, 1000, ""),
         ("database", "busy_timeout_ms", 1, 600_000, ""),
@@ -270,6 +271,8 @@ fn every_range_is_enforced_at_both_ends() {
         ("auth", "lockout_failures", 1, 1000, ""),
         ("auth", "lockout_window_seconds", 1, 86_400, ""),
         ("auth", "hash_workers", 0, 256, ""),
+        ("certificates", "expiry_warning_days", 1, 365, ""),
+        ("certificates", "expiry_check_seconds", 60, 86_400, ""),
         (
             "limits",
             "max_connections_per_ip",

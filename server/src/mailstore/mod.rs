@@ -237,6 +237,38 @@ impl Mailstore {
         Ok(copies)
     }
 
+    /// Delivers the expiry notice for `certificate` to `inbox`, unless one was already sent.
+    /// The claim and the delivery are one transaction, so the notice arrives exactly once
+    /// whatever the number of nodes and wherever a crash falls. Returns whether it was sent.
+    pub async fn deliver_expiry_notice(
+        &self,
+        inbox: MailboxId,
+        certificate: crate::directory::CertificateId,
+        message: &[u8],
+    ) -> Result<bool, MailstoreError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        if !tx.claim_expiry_notice(certificate, now).await? {
+            return Ok(false);
+        }
+        let shape = shape::MessageShape::of(message).to_json();
+        let body = tx
+            .put_body(&BodyHash::of(message), message, Some(&shape), 1, now)
+            .await?;
+        tx.append_message(
+            inbox,
+            body,
+            MessageFlags::default(),
+            &[],
+            now,
+            message.len() as u64,
+        )
+        .await?
+        .ok_or(MailstoreError::NoSuchMailbox)?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// The messages in a mailbox, by UID.
     pub async fn messages(
         &self,
