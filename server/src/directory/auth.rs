@@ -19,8 +19,8 @@ use super::hash_pool::HashPool;
 use super::official_ops::official_by_address_in;
 use super::{
     generate_initial_password, normalize_login, Actor, Argon2Cost, Directory, DirectoryError,
-    Official, OfficialStatus, PasswordCost, PasswordHash, PasswordHasher, ServiceAccount,
-    StoredPassword,
+    Official, OfficialId, OfficialStatus, PasswordCost, PasswordHash, PasswordHasher,
+    ServiceAccount, StoredPassword,
 };
 use crate::clock::UnixTime;
 use crate::config::AuthConfig;
@@ -146,6 +146,9 @@ pub struct Authenticator {
     /// Where argon2 runs: bounded, off the async threads, at a lower priority.
     pool: HashPool,
     sources: Arc<Mutex<HashMap<IpAddr, SourceRecord>>>,
+    /// The last day (UTC) each official was recorded active by this process, so that a
+    /// day's activity is written once, not at every login.
+    active_on: Mutex<HashMap<OfficialId, String>>,
 }
 
 /// The result of one password check on the pool.
@@ -188,6 +191,7 @@ impl Authenticator {
             policy: LockoutPolicy::from(auth),
             decoy,
             sources: Arc::default(),
+            active_on: Mutex::default(),
         }))
     }
 
@@ -234,6 +238,7 @@ impl Authenticator {
             if lockout.failed_logins > 0 {
                 self.directory.clear_failed_logins(&official).await?;
             }
+            self.note_active(official.id, now).await;
             return Ok(LoginOutcome::Accepted(Box::new(Principal::Official(
                 official,
             ))));
@@ -245,6 +250,28 @@ impl Authenticator {
                 .await?;
         }
         Ok(LoginOutcome::Refused)
+    }
+
+    /// Records that `official` was active today, once per day per process. A failure is
+    /// logged, never turned into a refused login: the report loses a day, nobody loses access.
+    async fn note_active(&self, official: OfficialId, now: UnixTime) {
+        let day = crate::mailstore::utc_day(now);
+        let seen = {
+            let active = self.active_on.lock().unwrap_or_else(|e| e.into_inner());
+            active.get(&official) == Some(&day)
+        };
+        if seen {
+            return;
+        }
+        match self.directory.record_activity(official, &day).await {
+            Ok(()) => {
+                self.active_on
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(official, day);
+            }
+            Err(error) => tracing::warn!(%error, "cannot record an official's activity"),
+        }
     }
 
     /// Checks a service account's secret. Service accounts are not locked out (that would
@@ -515,6 +542,18 @@ impl Directory {
             tx.commit().await?;
             Ok(())
         }
+    }
+
+    /// Records that `official` signed in on `day` (YYYY-MM-DD, UTC).
+    pub async fn record_activity(
+        &self,
+        official: OfficialId,
+        day: &str,
+    ) -> Result<(), DirectoryError> {
+        let mut tx = self.store.begin().await?;
+        tx.record_activity(official, day).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Forgets an official's failed logins after a successful one.
