@@ -4,6 +4,7 @@
 mod admin;
 mod admin_cli;
 mod binary;
+mod certificates;
 mod dkim;
 mod imap;
 mod import;

@@ -7,7 +7,7 @@
 mod access;
 mod bind;
 mod filters;
-mod fixture;
+pub(crate) mod fixture;
 mod limits;
 mod operations;
 mod paging;
