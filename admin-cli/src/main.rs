@@ -9,6 +9,7 @@ mod alias;
 mod cert;
 mod completions;
 mod domain;
+mod egov;
 mod export;
 mod group;
 mod guidance;
@@ -77,7 +78,8 @@ enum Command {
     /// Mail waiting for delivery to other domains.
     #[command(subcommand)]
     Queue(queue::QueueCommand),
-    /// Officials, mailboxes and storage per agency and per level.
+    /// Officials, mailboxes and storage per agency and per level; `report egov`: the
+    /// e-government report.
     Report(report::ReportArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),

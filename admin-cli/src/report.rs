@@ -1,11 +1,12 @@
 //! `congvu-admin report`: officials, mailboxes and storage per level and per agency, as a
-//! table, CSV or JSON. The counting is done by the store, one query per aggregate.
+//! table, CSV or JSON; `report egov` is the e-government report (see `egov.rs`). The
+//! counting is done by the store, one query per aggregate.
 
 use clap::ValueEnum;
 use congvu::directory::{Usage, UsageReport};
 use serde_json::json;
 
-use crate::{output, Context};
+use crate::{egov, output, Context};
 
 /// How `report` prints.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -15,12 +16,23 @@ pub enum ReportFormat {
     Json,
 }
 
-/// `report`.
+/// `report`: the usage report, or one of the other reports named as a subcommand.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ReportArgs {
+    #[command(subcommand)]
+    command: Option<ReportCommand>,
     /// table (the default), csv or json; --json is the same as --format json.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     format: ReportFormat,
+}
+
+/// The reports besides the usage report.
+#[derive(Debug, clap::Subcommand)]
+pub enum ReportCommand {
+    /// E-government: mailboxes, active officials, certificates and the share of sent mail
+    /// validly signed, per level and per agency over a period, against the targets.
+    Egov(egov::EgovArgs),
 }
 
 /// The CSV header; agency rows count the agency and everything below it.
@@ -40,6 +52,9 @@ pub const CSV_COLUMNS: [&str; 11] = [
 
 /// Prints the usage report.
 pub async fn run(ctx: &Context, args: ReportArgs) -> anyhow::Result<()> {
+    if let Some(ReportCommand::Egov(args)) = args.command {
+        return egov::run(ctx, args).await;
+    }
     let report = ctx.directory.usage_report().await?;
     let format = if ctx.json {
         ReportFormat::Json

@@ -15,17 +15,19 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-mod document;
-mod listen;
 mod certificates;
+mod document;
+mod http;
+mod listen;
 mod queue;
 mod schema;
 #[cfg(test)]
 mod tests;
 
-use document::Locator;
-pub use listen::{InvalidListenAddr, ListenAddr};
 pub use certificates::CertificatesConfig;
+use document::Locator;
+pub use http::HttpConfig;
+pub use listen::{InvalidListenAddr, ListenAddr};
 pub use queue::QueueConfig;
 
 /// A configuration problem, displayed as `{location}: {message}`.
@@ -157,6 +159,7 @@ impl Config {
         self.smtp.validate(at)?;
         self.imap.validate(at)?;
         self.ldap.validate(at)?;
+        self.http.validate(at)?;
         self.limits.validate(at)?;
         self.auth.validate(at)?;
         self.queue.validate(at)?;
@@ -676,23 +679,6 @@ fn is_simple_dn(dn: &str) -> bool {
         }
         None => false,
     })
-}
-
-/// `[http]`. An empty listener list disables it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpConfig {
-    /// Plain HTTP; put a TLS-terminating proxy in front of it in production.
-    #[serde(deserialize_with = "listen::one_or_many")]
-    pub listen: Vec<ListenAddr>,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            listen: vec![loopback(8025)],
-        }
-    }
 }
 
 /// `[limits]`.

@@ -18,6 +18,7 @@ pub mod mailstore;
 pub mod net;
 pub mod queue;
 pub mod server;
+pub mod smime;
 pub mod smtp;
 pub mod store;
 pub mod telemetry;

@@ -209,8 +209,12 @@ impl RunningServer {
             listeners.push((kind, address));
             if kind == ListenerKind::Http {
                 let (store, token) = (store.clone(), shutdown.clone());
+                let autoconfig = crate::http::Autoconfig::new(
+                    crate::http::AutoconfigSettings::from_config(config),
+                    directory.clone(),
+                );
                 tracker.spawn(async move {
-                    if let Err(e) = crate::http::serve(listener, store, token).await {
+                    if let Err(e) = crate::http::serve(listener, store, autoconfig, token).await {
                         tracing::error!(error = %e, "HTTP listener failed");
                     }
                 });

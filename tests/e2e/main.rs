@@ -6,6 +6,8 @@ mod admin_cli;
 mod binary;
 mod certificates;
 mod dkim;
+mod egov_report;
+mod http;
 mod imap;
 mod import;
 mod layering;

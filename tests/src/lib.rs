@@ -12,6 +12,7 @@ pub mod db;
 pub mod imap;
 pub mod ldap;
 pub mod server;
+pub mod smime;
 pub mod smtp;
 pub mod smtp_sink;
 

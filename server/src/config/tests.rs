@@ -717,6 +717,14 @@ fn development_config_loads_with_the_development_ports() {
             primary_domain: "vinhphuc.gov.vn".to_owned(),
             ..ServerConfig::default()
         },
+        // Autoconfiguration offers the development listeners' ports.
+        http: HttpConfig {
+            imaps_port: 2993,
+            imap_port: 2143,
+            submissions_port: 2465,
+            submission_port: 2587,
+            ..HttpConfig::default()
+        },
         ..Config::default()
     };
     assert_eq!(config, expected);
@@ -789,6 +797,105 @@ fn production_config_loads_once_certificates_exist() {
     assert_eq!(config.ldap.listen, addrs(&["[::]:389"]));
     assert_eq!(config.ldap.ldaps_listen, addrs(&["[::]:636"]));
     assert_eq!(config.http.listen, addrs(&["127.0.0.1:8080"]));
+    assert_eq!(
+        config.http.mail_hostname.as_deref(),
+        Some("mail.vinhphuc.gov.vn")
+    );
+    assert_eq!(
+        config.http.display_name.as_deref(),
+        Some("Thư công vụ tỉnh Vĩnh Phúc")
+    );
+}
+
+// ---- [http] autoconfiguration --------------------------------------------------------
+
+#[test]
+fn autoconfig_defaults_are_the_standard_ports() {
+    let http = HttpConfig::default();
+    assert_eq!(http.mail_hostname, None);
+    assert_eq!(http.display_name, None);
+    assert_eq!(
+        (
+            http.imaps_port,
+            http.imap_port,
+            http.submissions_port,
+            http.submission_port
+        ),
+        (993, 143, 465, 587)
+    );
+}
+
+#[test]
+fn autoconfig_ports_and_names_are_read_from_file_and_environment() {
+    let config = load_with_env(
+        "[http]\nmail_hostname = \"imap.vinhphuc.gov.vn\"\nimap_port = 0\ndisplay_name = \"Sở Nội vụ\"\n",
+        &[("CONGVU_HTTP__SUBMISSIONS_PORT", "10465")],
+    )
+    .unwrap();
+    assert_eq!(
+        config.http.mail_hostname.as_deref(),
+        Some("imap.vinhphuc.gov.vn")
+    );
+    assert_eq!(config.http.imap_port, 0);
+    assert_eq!(config.http.imaps_port, 993);
+    assert_eq!(config.http.submissions_port, 10465);
+    assert_eq!(config.http.display_name.as_deref(), Some("Sở Nội vụ"));
+}
+
+#[test]
+fn autoconfig_port_beyond_65535_is_refused() {
+    assert_eq!(
+        error("[http]\nimaps_port = 65536\n"),
+        "test.toml:2: http.imaps_port: invalid value: integer `65536`, expected a whole number from 0 to 65535"
+    );
+    assert_eq!(
+        error("[http]\nsubmission_port = -1\n"),
+        "test.toml:2: http.submission_port: invalid value: integer `-1`, expected a whole number from 0 to 65535"
+    );
+}
+
+#[test]
+fn autoconfig_mail_hostname_must_be_a_host_name() {
+    for bad in [
+        "",
+        "mail server.gov.vn",
+        "mail..gov.vn",
+        "-mail.gov.vn",
+        "mail.gov.vn/x",
+    ] {
+        assert_eq!(
+            error(&format!("[http]\nmail_hostname = {bad:?}\n")),
+            format!(
+                "test.toml:2: http.mail_hostname must be the host name mail clients connect to, of letters, digits, '-' and '.', such as \"mail.vinhphuc.gov.vn\", or unset to use server.hostname; got {bad:?}"
+            )
+        );
+    }
+    for good in [
+        "mail.vinhphuc.gov.vn",
+        "Mail-1.VinhPhuc.gov.vn",
+        "203.0.113.25",
+    ] {
+        let config = load(&format!("[http]\nmail_hostname = {good:?}\n")).unwrap();
+        assert_eq!(config.http.mail_hostname.as_deref(), Some(good));
+    }
+}
+
+#[test]
+fn autoconfig_display_name_must_be_printable() {
+    // Each value as written in TOML, and the string it stands for.
+    for (toml, value) in [
+        (r#""""#, ""),
+        (r#""  ""#, "  "),
+        (r#""Sở\u0001Nội vụ""#, "Sở\u{1}Nội vụ"),
+        (r#""Sở\nNội vụ""#, "Sở\nNội vụ"),
+    ] {
+        assert_eq!(
+            error(&format!("[http]\ndisplay_name = {toml}\n")),
+            format!(
+                "test.toml:2: http.display_name must be a non-empty name without control characters, such as \"Thư công vụ tỉnh Vĩnh Phúc\", or unset to use server.primary_domain; got {value:?}"
+            )
+        );
+    }
 }
 
 // ---- reading files -------------------------------------------------------------------

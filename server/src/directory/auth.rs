@@ -195,6 +195,11 @@ impl Authenticator {
         }))
     }
 
+    /// The directory it authenticates against.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
     /// The hasher new passwords are hashed with.
     pub fn hasher(&self) -> &PasswordHasher {
         &self.hasher

@@ -204,7 +204,7 @@ fn leaf_of(ders: &[Vec<u8>]) -> Result<&[u8], CertificateFileError> {
 
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, CertificateFileError> {
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         Ok(_) => Err(CertificateFileError::Malformed(
             "bytes follow the certificate".into(),
         )),

@@ -12,6 +12,7 @@ mod auth;
 mod certificate;
 mod dkim;
 mod domain;
+mod egov;
 mod following;
 mod group;
 mod hash_pool;
@@ -50,6 +51,10 @@ pub use dkim::{
     DomainDkimKey, DEFAULT_DKIM_KEY_BITS, DKIM_KEY_BITS,
 };
 pub use domain::{normalize_domain, MailDomain, NewDomain, DEFAULT_ADDRESS_RULE};
+pub use egov::{
+    EgovAgency, EgovCounts, EgovLevel, EgovReport, PeriodError, ReportPeriod, SignedShare,
+    SignedShareTarget, UtcDay,
+};
 pub use following::{Following, SnapshotView};
 pub use group::{Group, GroupKind, GroupMember, NewGroup};
 pub use ids::{AgencyId, CertificateId, DomainId, GroupId, OfficialId, ServiceAccountId};

@@ -1,5 +1,5 @@
 //! The HTTP listener: `/healthz` for load balancers and systemd watchdogs, `/metrics` in
-//! the Prometheus text format. Client autoconfiguration joins it later.
+//! the Prometheus text format, and mail client autoconfiguration ([`autoconfig`]).
 
 use std::sync::OnceLock;
 
@@ -13,6 +13,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::Store;
+
+mod autoconfig;
+
+pub use autoconfig::{Autoconfig, AutoconfigSettings, MAX_AUTODISCOVER_REQUEST_BYTES};
 
 /// The process-wide Prometheus recorder. `metrics` has one global recorder, so every server
 /// started in this process (tests start many) shares it.
@@ -35,10 +39,12 @@ struct HttpState {
     metrics: PrometheusHandle,
 }
 
-/// Serves HTTP on `listener` until `shutdown` is cancelled.
+/// Serves HTTP on `listener` until `shutdown` is cancelled: health and metrics over
+/// `store`, client autoconfiguration from `autoconfig`.
 pub async fn serve(
     listener: TcpListener,
     store: Store,
+    autoconfig: Autoconfig,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let state = HttpState {
@@ -48,7 +54,8 @@ pub async fn serve(
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
-        .with_state(state);
+        .with_state(state)
+        .merge(autoconfig.router());
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

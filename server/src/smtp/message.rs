@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use super::framing::DataReader;
 use super::reply::{self, Reply};
 use super::session::{End, Next, Session};
+use crate::directory::OfficialId;
 use crate::mailstore::message::{header_facts, Signing};
 use crate::mailstore::{Incoming, Submission};
 
@@ -94,6 +95,44 @@ pub async fn bdat(session: &mut Session<'_>, size: usize, last: bool) -> Result<
     Ok(finish(session, message).await)
 }
 
+/// How a signed submission is signed: checked against the sender's valid directory
+/// certificates, off the async threads (the digest covers the whole message).
+async fn signature_class(
+    session: &Session<'_>,
+    official: OfficialId,
+    message: &[u8],
+) -> Result<Signing, Reply> {
+    let directory = session.service.authenticator.directory();
+    let certificates = match directory.signing_certificates(official).await {
+        Ok(certificates) => certificates,
+        Err(error) => {
+            tracing::error!(%error, "cannot read the sender's certificates");
+            return Err(reply::TRY_LATER);
+        }
+    };
+    if certificates.is_empty() {
+        return Ok(Signing::Unverified);
+    }
+    let message = message.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let certificates: Vec<&[u8]> = certificates.iter().map(Vec::as_slice).collect();
+        crate::smime::classify(&message, &certificates)
+    })
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "signature check failed");
+        reply::TRY_LATER
+    })
+}
+
+fn signing_label(signing: Signing) -> &'static str {
+    match signing {
+        Signing::Verified => "verified",
+        Signing::Unverified => "unverified",
+        Signing::Unsigned => "unsigned",
+    }
+}
+
 /// Checks the whole message, adds the trace headers and stores it; ends the transaction.
 async fn finish(session: &mut Session<'_>, message: Vec<u8>) -> Next {
     let verdict = store(session, message).await;
@@ -125,10 +164,15 @@ async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
             return reply::FROM_NOT_OWNED;
         }
         let signing = if facts.smime_signed {
-            Signing::Unverified
+            match signature_class(session, official.id, &message).await {
+                Ok(signing) => signing,
+                Err(reply) => return reply,
+            }
         } else {
             Signing::Unsigned
         };
+        metrics::counter!("congvu_smtp_submissions_total", "signing" => signing_label(signing))
+            .increment(1);
         submission = index.agency_of(official.id).map(|agency| Submission {
             agency,
             official: official.id,

@@ -33,6 +33,7 @@ mod certificates;
 mod changes;
 mod delivery;
 mod domains;
+mod egov;
 mod error;
 mod groups;
 mod import;

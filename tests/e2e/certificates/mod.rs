@@ -5,6 +5,7 @@
 mod cli;
 mod expiry;
 mod ldap;
+mod signing;
 
 use congvu_tests::certificates::{CertificateRequest, IssuedCertificate, IssuingCa};
 
