@@ -455,34 +455,18 @@ fn build_report(agencies: Vec<Agency>, own: &HashMap<AgencyId, Usage>) -> UsageR
     };
     let code_of: HashMap<AgencyId, String> =
         agencies.iter().map(|a| (a.id, a.code.clone())).collect();
-    let mut children: HashMap<Option<AgencyId>, Vec<&Agency>> = HashMap::new();
-    for a in &agencies {
-        children.entry(a.parent_id).or_default().push(a);
-    }
-    for list in children.values_mut() {
-        list.sort_by(|x, y| x.code.cmp(&y.code));
-    }
-
-    // Depth-first order; an explicit stack keeps a deep (or corrupt) tree off the call stack.
-    let mut ordered: Vec<(&Agency, usize)> = Vec::with_capacity(agencies.len());
-    let mut stack: Vec<(&Agency, usize)> = children
-        .get(&None)
-        .map(|roots| roots.iter().rev().map(|a| (*a, 0)).collect())
-        .unwrap_or_default();
-    while let Some((agency, depth)) = stack.pop() {
-        ordered.push((agency, depth));
-        if let Some(kids) = children.get(&Some(agency.id)) {
-            stack.extend(kids.iter().rev().map(|a| (*a, depth + 1)));
-        }
-    }
-
+    let ordered = super::agency::tree_order(&agencies);
+    // Children come after their parent in depth-first order: walked backwards, each agency's
+    // subtree is complete when it is reached, and is then added to its parent's.
     let mut subtree: HashMap<AgencyId, Usage> = HashMap::new();
+    let mut below: HashMap<AgencyId, Usage> = HashMap::new();
     for (agency, _) in ordered.iter().rev() {
         let mut sum = own_of(agency.id);
-        for kid in children.get(&Some(agency.id)).into_iter().flatten() {
-            if let Some(k) = subtree.get(&kid.id) {
-                sum.add(k);
-            }
+        if let Some(kids) = below.remove(&agency.id) {
+            sum.add(&kids);
+        }
+        if let Some(parent) = agency.parent_id {
+            below.entry(parent).or_default().add(&sum);
         }
         subtree.insert(agency.id, sum);
     }

@@ -1,6 +1,7 @@
 //! The agency tree: the province at the root, departments and districts under it, communes
 //! and wards under districts.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -121,4 +122,29 @@ pub fn normalize_agency_code(code: &str) -> Result<String, DirectoryError> {
             "\"{code}\" is not an agency code: use 1-32 letters, digits, '-' or '_', e.g. stttt"
         )))
     }
+}
+
+/// The agencies depth-first from the root, children by code, each with its depth: the order
+/// `congvu-admin agency tree` and the usage report show.
+pub(super) fn tree_order(agencies: &[Agency]) -> Vec<(&Agency, usize)> {
+    let mut children: HashMap<Option<AgencyId>, Vec<&Agency>> = HashMap::new();
+    for a in agencies {
+        children.entry(a.parent_id).or_default().push(a);
+    }
+    for list in children.values_mut() {
+        list.sort_by(|x, y| x.code.cmp(&y.code));
+    }
+    // An explicit stack keeps a deep (or corrupt) tree off the call stack.
+    let mut ordered = Vec::with_capacity(agencies.len());
+    let mut stack: Vec<(&Agency, usize)> = children
+        .get(&None)
+        .map(|roots| roots.iter().rev().map(|a| (*a, 0)).collect())
+        .unwrap_or_default();
+    while let Some((agency, depth)) = stack.pop() {
+        ordered.push((agency, depth));
+        if let Some(kids) = children.get(&Some(agency.id)) {
+            stack.extend(kids.iter().rev().map(|a| (*a, depth + 1)));
+        }
+    }
+    ordered
 }

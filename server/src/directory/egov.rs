@@ -339,7 +339,7 @@ fn build_egov_report(
         })
         .collect();
     let mut total = EgovCounts::default();
-    for (agency, depth) in tree_order(agencies) {
+    for (agency, depth) in super::agency::tree_order(agencies) {
         let counts = EgovCounts {
             agencies: 1,
             ..own.get(&agency.id).copied().unwrap_or_default()
@@ -363,31 +363,6 @@ fn build_egov_report(
         levels,
         total,
     }
-}
-
-/// The agencies depth-first from the root, children by code, each with its depth: the order
-/// `congvu-admin agency tree` and the usage report show.
-fn tree_order(agencies: &[Agency]) -> Vec<(&Agency, usize)> {
-    let mut children: HashMap<Option<AgencyId>, Vec<&Agency>> = HashMap::new();
-    for a in agencies {
-        children.entry(a.parent_id).or_default().push(a);
-    }
-    for list in children.values_mut() {
-        list.sort_by(|x, y| x.code.cmp(&y.code));
-    }
-    // An explicit stack keeps a deep (or corrupt) tree off the call stack.
-    let mut ordered = Vec::with_capacity(agencies.len());
-    let mut stack: Vec<(&Agency, usize)> = children
-        .get(&None)
-        .map(|roots| roots.iter().rev().map(|a| (*a, 0)).collect())
-        .unwrap_or_default();
-    while let Some((agency, depth)) = stack.pop() {
-        ordered.push((agency, depth));
-        if let Some(kids) = children.get(&Some(agency.id)) {
-            stack.extend(kids.iter().rev().map(|a| (*a, depth + 1)));
-        }
-    }
-    ordered
 }
 
 #[cfg(test)]
