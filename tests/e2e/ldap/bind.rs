@@ -374,10 +374,14 @@ async fn starttls_discards_bytes_sent_before_the_handshake(backend: Backend) {
             // The first answer over TLS is to this request, not to the one sent in the clear.
             assert_eq!(secure.who_am_i(3).await, "");
         }
-        // Closed without a byte more: nothing was answered in the clear.
-        Err(e) => assert_eq!(
-            e.kind(),
-            std::io::ErrorKind::UnexpectedEof,
+        // Closed without a byte more: nothing was answered in the clear. A close with the
+        // pipelined request still unread reaches the client as a reset (Linux sends RST for
+        // it), which carries no data either; cleartext would fail the handshake as corrupt.
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+            ),
             "the server sent something other than TLS after the StartTLS answer: {e}"
         ),
     }
