@@ -116,7 +116,9 @@ pub fn normalize(matching: Matching, value: &[u8]) -> String {
             let text = String::from_utf8_lossy(value);
             super::dn::normalize(&text).unwrap_or_else(|| fold_case(&text))
         }
-        Matching::Octets => String::from_utf8_lossy(value).into_owned(),
+        // Bytes as they are, in hex: DER is not text, and lossy text would make two
+        // certificates equal.
+        Matching::Octets => hex::encode(value),
     }
 }
 

@@ -187,6 +187,10 @@ fn compile(filter: &LdapFilter, max_depth: usize, depth: usize) -> Result<Filter
     let assertion =
         |attr: &str, value: &str, make: fn(&'static AttributeType, String) -> Filter| {
             match at::lookup(attr) {
+                // Octet-string values arrive hex-encoded already (ldap/frame.rs).
+                Some(kind) if matches!(kind.matching, Matching::Octets) => {
+                    make(kind, value.to_ascii_lowercase())
+                }
                 Some(kind) => make(kind, at::normalize(kind.matching, value.as_bytes())),
                 None => Filter::Undefined,
             }

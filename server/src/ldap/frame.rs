@@ -1,8 +1,16 @@
 //! Framing of LDAP messages on the wire: `ldap3_proto`'s BER codec behind a size cap that is
 //! checked from the message's length header, before its body is buffered, so a client
 //! announcing a huge request is turned away without the server allocating for it.
+//!
+//! One rewrite happens between the BER and `ldap3_proto`'s message types: ldap3_proto keeps
+//! filter assertion values as UTF-8 `String`s, which the DER of a certificate is not, so the
+//! value of an equality or approximate match on an octet-string attribute (`userCertificate`,
+//! `userPassword`) is carried as lowercase hex, and the filter compiler compares it as such.
 
 use bytes::BytesMut;
+use ldap3_lber::common::TagClass;
+use ldap3_lber::parse::Parser;
+use ldap3_lber::structure::{StructureTag, PL};
 use ldap3_proto::proto::LdapMsg;
 use ldap3_proto::LdapCodec;
 use tokio_util::codec::{Decoder, Encoder};
@@ -96,11 +104,71 @@ impl Decoder for LdapFrames {
             buf.reserve(total - buf.len());
             return Ok(None);
         }
-        match self.inner.decode(buf) {
-            Ok(Some(msg)) => Ok(Some(msg)),
-            // The whole element is here, so "incomplete" means its insides lie.
-            Ok(None) | Err(_) => Err(FrameError::Malformed),
+        let element = buf.split_to(total);
+        // The whole element is here, so "incomplete" means its insides lie.
+        let tag = match Parser::new(MAX_BER_DEPTH).parse(&element) {
+            Ok(([], tag)) => tag,
+            _ => return Err(FrameError::Malformed),
+        };
+        LdapMsg::try_from(octet_assertions_as_hex(tag))
+            .map(Some)
+            .map_err(|_| FrameError::Malformed)
+    }
+}
+
+/// RFC 4511 §4.5.1: `searchRequest` is `[APPLICATION 3]`, its filter the seventh element.
+const SEARCH_REQUEST: u64 = 3;
+const SEARCH_FILTER_INDEX: usize = 6;
+/// Filter choices (RFC 4511 §4.5.1.7): and, or, not, equalityMatch, approxMatch.
+const FILTER_AND: u64 = 0;
+const FILTER_OR: u64 = 1;
+const FILTER_NOT: u64 = 2;
+const FILTER_EQUALITY: u64 = 3;
+const FILTER_APPROX: u64 = 8;
+
+/// `message` with the values of equality and approximate matches on octet-string attributes
+/// hex-encoded (see the module header).
+fn octet_assertions_as_hex(mut message: StructureTag) -> StructureTag {
+    if let PL::C(parts) = &mut message.payload {
+        if let Some(op) = parts.get_mut(1) {
+            if op.class == TagClass::Application && op.id == SEARCH_REQUEST {
+                if let PL::C(fields) = &mut op.payload {
+                    if let Some(filter) = fields.get_mut(SEARCH_FILTER_INDEX) {
+                        rewrite_filter(filter);
+                    }
+                }
+            }
         }
+    }
+    message
+}
+
+fn rewrite_filter(filter: &mut StructureTag) {
+    if filter.class != TagClass::Context {
+        return;
+    }
+    let PL::C(parts) = &mut filter.payload else {
+        return;
+    };
+    match filter.id {
+        FILTER_AND | FILTER_OR | FILTER_NOT => parts.iter_mut().for_each(rewrite_filter),
+        FILTER_EQUALITY | FILTER_APPROX => {
+            if let [attribute, value] = parts.as_mut_slice() {
+                let octets = match &attribute.payload {
+                    PL::P(name) => std::str::from_utf8(name)
+                        .ok()
+                        .and_then(super::attributes::lookup)
+                        .is_some_and(|kind| {
+                            matches!(kind.matching, super::attributes::Matching::Octets)
+                        }),
+                    PL::C(_) => false,
+                };
+                if let (true, PL::P(bytes)) = (octets, &mut value.payload) {
+                    *bytes = hex::encode(&bytes).into_bytes();
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -128,6 +196,57 @@ mod tests {
         frames.set_max_bytes(2_000_000);
         let mut buf = BytesMut::from(&[0x30, 0x83, 0x10, 0x00, 0x00][..]);
         assert!(matches!(frames.decode(&mut buf), Ok(None)));
+    }
+
+    #[test]
+    fn octet_string_assertions_are_carried_as_hex() {
+        use ldap3_proto::proto::{
+            LdapDerefAliases, LdapFilter, LdapOp, LdapSearchRequest, LdapSearchScope,
+        };
+        let filter = LdapFilter::And(vec![
+            LdapFilter::Equality("userCertificate;binary".into(), "0\u{1}".into()),
+            LdapFilter::Not(Box::new(LdapFilter::Approx(
+                "USERPASSWORD".into(),
+                "ab".into(),
+            ))),
+            LdapFilter::Equality("cn".into(), "An".into()),
+        ]);
+        let request = LdapMsg {
+            msgid: 7,
+            op: LdapOp::SearchRequest(LdapSearchRequest {
+                base: "dc=vinhphuc,dc=gov,dc=vn".into(),
+                scope: LdapSearchScope::Subtree,
+                aliases: LdapDerefAliases::Never,
+                sizelimit: 0,
+                timelimit: 0,
+                typesonly: false,
+                filter,
+                attrs: vec![],
+            }),
+            ctrl: vec![],
+        };
+        let mut frames = LdapFrames::new(4096, 4096);
+        let mut buf = BytesMut::new();
+        frames.encode(request, &mut buf).unwrap();
+        let Some(LdapMsg {
+            op: LdapOp::SearchRequest(decoded),
+            ..
+        }) = frames.decode(&mut buf).unwrap()
+        else {
+            panic!("not a search request");
+        };
+        assert!(buf.is_empty());
+        assert_eq!(
+            decoded.filter,
+            LdapFilter::And(vec![
+                LdapFilter::Equality("userCertificate;binary".into(), "3001".into()),
+                LdapFilter::Not(Box::new(LdapFilter::Approx(
+                    "USERPASSWORD".into(),
+                    "6162".into()
+                ))),
+                LdapFilter::Equality("cn".into(), "An".into()),
+            ])
+        );
     }
 
     #[test]

@@ -138,5 +138,49 @@ async fn colleagues_find_each_others_certificates_by_address(backend: Backend) {
         .filter(|(name, _)| name.to_ascii_lowercase().starts_with("usercertificate"))
         .flat_map(|(_, values)| values.clone())
         .collect();
-    assert_eq!(certificates, vec![issued.der]);
+    assert_eq!(certificates, vec![issued.der.clone()]);
+
+    // Found by the certificate itself: the exact DER, escaped byte by byte in the filter.
+    let by_value = |der: &[u8]| {
+        let escaped: String = der.iter().map(|b| format!("\\{b:02x}")).collect();
+        format!("(userCertificate;binary={escaped})")
+    };
+    let (entries, result) = ldap::search(
+        &mut client,
+        PEOPLE,
+        Scope::Subtree,
+        &by_value(&issued.der),
+        &["uid"],
+    )
+    .await;
+    result.success().unwrap();
+    assert_eq!(ldap::dns(&entries).len(), 1);
+    assert_eq!(entries[0].single("uid"), "vanlt");
+    let other = ca.issue(&CertificateRequest::for_address(
+        "vanlt@vinhphuc.gov.vn",
+        start - DAY,
+        start + 365 * DAY,
+    ));
+    let (entries, result) = ldap::search(
+        &mut client,
+        PEOPLE,
+        Scope::Subtree,
+        &format!("(|{}(uid=nobody))", by_value(&other.der)),
+        &["uid"],
+    )
+    .await;
+    result.success().unwrap();
+    assert!(entries.is_empty());
+    // Compare carries the value as bytes too.
+    let dn = "uid=vanlt,ou=people,dc=vinhphuc,dc=gov,dc=vn";
+    let compared = client
+        .compare(dn, "userCertificate;binary", issued.der.as_slice())
+        .await
+        .unwrap();
+    assert_eq!(compared.0.rc, 6, "compareTrue");
+    let compared = client
+        .compare(dn, "userCertificate;binary", other.der.as_slice())
+        .await
+        .unwrap();
+    assert_eq!(compared.0.rc, 5, "compareFalse");
 }
