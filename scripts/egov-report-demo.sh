@@ -2,7 +2,7 @@
 # Renders the e-government report of a province-shaped demo database and takes its
 # screenshot (docs/egov-report.png): a temporary SQLite database with Vĩnh Phúc's tree
 # (1 province office, 20 departments, 9 districts and cities, 136 communes and wards, about
-# 8,300 officials) seeded by bench/src/bin/egov-report-demo.rs, the report for the first
+# 8,300 officials) seeded by `congvu-bench egov-demo` (bench/src/egov_demo.rs), the report for the first
 # half of 2026 as HTML, and headless Chromium at A4 proportions (1240x1754).
 #
 # Usage: scripts/egov-report-demo.sh [--png FILE] [--html FILE] [--keep]
@@ -27,7 +27,7 @@ command -v chromium >/dev/null 2>&1 \
     || { echo "chromium is not installed (Debian: apt-get install chromium)" >&2; exit 1; }
 
 target="${CARGO_TARGET_DIR:-target}"
-cargo build -q -p congvu-admin -p congvu-bench --bin congvu-admin --bin egov-report-demo
+cargo build -q -p congvu-admin -p congvu-bench --bin congvu-admin --bin congvu-bench
 admin="$target/debug/congvu-admin"
 
 dir="$(mktemp -d)"
@@ -37,7 +37,7 @@ else
     trap 'rm -rf "$dir"' EXIT
 fi
 
-"$target/debug/egov-report-demo" --admin "$admin" --dir "$dir" --from 2026-01-01 --to 2026-06-30
+"$target/debug/congvu-bench" egov-demo --admin "$admin" --dir "$dir" --from 2026-01-01 --to 2026-06-30
 "$admin" --config "$dir/congvu.toml" report egov --from 2026-01-01 --to 2026-06-30 \
     --format html --output "$dir/egov-report.html"
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \

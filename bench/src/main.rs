@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout)]
 
 mod admin;
+mod egov_demo;
 mod figures;
 mod imap;
 mod import;
@@ -35,6 +36,9 @@ enum Workload {
     /// S1–S3: SMTP throughput into mailboxes, latency at a fixed rate and a circular to
     /// every official, against a private Postfix delivering to Maildir in the same run.
     Smtp(smtp::SmtpArgs),
+    /// A province-shaped database with certificates and signed-mail counts, for showing
+    /// `congvu-admin report egov` (scripts/egov-report-demo.sh).
+    EgovDemo(egov_demo::EgovDemoArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,5 +47,6 @@ fn main() -> anyhow::Result<()> {
         Workload::Import(args) => import::run(args),
         Workload::Ldap(args) => ldap::run(args),
         Workload::Smtp(args) => smtp::run(args),
+        Workload::EgovDemo(args) => egov_demo::run(args),
     }
 }

@@ -132,7 +132,7 @@ impl ExpiryNotices {
             .to((o.display_name.as_str(), o.primary_address.as_str()))
             .subject(format!(
                 "Chứng thư số sắp hết hạn / Your signing certificate expires on {}",
-                utc_day(c.not_after)
+                crate::mailstore::utc_day(c.not_after)
             ))
             .date(mail_builder::headers::date::Date::new(now.0))
             .message_id(format!(
@@ -166,10 +166,6 @@ fn utc_time(t: UnixTime) -> String {
     let at =
         time::OffsetDateTime::from_unix_timestamp(t.0).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!("{} {:02}:{:02} UTC", at.date(), at.hour(), at.minute())
-}
-
-fn utc_day(t: UnixTime) -> String {
-    crate::mailstore::utc_day(t)
 }
 
 #[cfg(test)]

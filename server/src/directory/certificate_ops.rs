@@ -10,7 +10,6 @@ use super::{
     agency_parents, agency_subtree, not_found, Actor, AddressOwner, AgencyId, Certificate,
     CertificateStanding, Directory, DirectoryError, Official, OfficialId,
 };
-use crate::clock::UnixTime;
 use crate::store::Conn;
 
 /// The shortest fingerprint prefix `cert revoke` accepts: 8 hex digits, as with Git hashes.
@@ -264,11 +263,8 @@ impl Directory {
                  (at least {MIN_FINGERPRINT_PREFIX} digits), as `cert list` shows it"
             )));
         }
-        let found = self
-            .read()
-            .await?
-            .certificates_by_fingerprint_prefix(&prefix, 2)
-            .await?;
+        let mut tx = self.store.begin().await?;
+        let found = tx.certificates_by_fingerprint_prefix(&prefix, 2).await?;
         let certificate = match found.as_slice() {
             [one] => one.clone(),
             [] => return Err(not_found("certificate", &prefix)),
@@ -284,14 +280,12 @@ impl Directory {
                 certificate.fingerprint_sha256
             )));
         }
-        let login = self
-            .read()
-            .await?
+        let login = tx
             .official_by_id(certificate.official_id)
             .await?
             .map(|o| o.login)
             .unwrap_or_default();
-        self.revoke_certificate(actor, &login, &certificate.fingerprint_sha256)
+        self.commit_revocation(tx, actor, &login, &certificate)
             .await?;
         Ok(Certificate {
             revoked_at: Some(self.now()),
@@ -331,14 +325,6 @@ impl Directory {
             }
         }
         Ok(notices)
-    }
-
-    /// When the expiry notice for `certificate` was sent, if it was.
-    pub async fn expiry_notice_sent(
-        &self,
-        certificate: super::CertificateId,
-    ) -> Result<Option<UnixTime>, DirectoryError> {
-        Ok(self.read().await?.expiry_notice_at(certificate).await?)
     }
 }
 

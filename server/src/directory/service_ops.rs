@@ -325,13 +325,25 @@ impl Directory {
             .into_iter()
             .find(|c| c.fingerprint_sha256 == fingerprint && c.revoked_at.is_none())
             .ok_or_else(|| not_found("certificate", &fingerprint))?;
+        self.commit_revocation(tx, actor, &official.login, &cert)
+            .await
+    }
+
+    /// Revokes `cert`, held by `login`, in `tx`, and commits it with its audit row.
+    pub(super) async fn commit_revocation(
+        &self,
+        mut tx: Conn,
+        actor: &Actor,
+        login: &str,
+        cert: &Certificate,
+    ) -> Result<(), DirectoryError> {
         tx.revoke_certificate(cert.id, self.now()).await?;
-        let after = json!({ "revoked": fingerprint });
+        let after = json!({ "revoked": cert.fingerprint_sha256 });
         self.commit_change(
             tx,
             actor,
             "certificate.revoke",
-            format!("official:{}", official.login),
+            format!("official:{login}"),
             None,
             Some(after),
         )

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::{Clock, UnixTime};
 use crate::directory::OfficialId;
-use crate::store::{Store, StoreError};
+use crate::store::{Conn, Store, StoreError};
 
 /// A stored message body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -213,26 +213,8 @@ impl Mailstore {
         message: &[u8],
         flags: MessageFlags,
     ) -> Result<Vec<DeliveredCopy>, MailstoreError> {
-        let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        let shape = shape::MessageShape::of(message).to_json();
-        let body = tx
-            .put_body(
-                &BodyHash::of(message),
-                message,
-                Some(&shape),
-                mailboxes.len() as i64,
-                now,
-            )
-            .await?;
-        let mut copies = Vec::with_capacity(mailboxes.len());
-        for &mailbox_id in mailboxes {
-            let uid = tx
-                .append_message(mailbox_id, body, flags, &[], now, message.len() as u64)
-                .await?
-                .ok_or(MailstoreError::NoSuchMailbox)?;
-            copies.push(DeliveredCopy { mailbox_id, uid });
-        }
+        let copies = put_copies(&mut tx, mailboxes, message, flags, self.clock.now()).await?;
         tx.commit().await?;
         Ok(copies)
     }
@@ -251,20 +233,7 @@ impl Mailstore {
         if !tx.claim_expiry_notice(certificate, now).await? {
             return Ok(false);
         }
-        let shape = shape::MessageShape::of(message).to_json();
-        let body = tx
-            .put_body(&BodyHash::of(message), message, Some(&shape), 1, now)
-            .await?;
-        tx.append_message(
-            inbox,
-            body,
-            MessageFlags::default(),
-            &[],
-            now,
-            message.len() as u64,
-        )
-        .await?
-        .ok_or(MailstoreError::NoSuchMailbox)?;
+        put_copies(&mut tx, &[inbox], message, MessageFlags::default(), now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -299,4 +268,34 @@ impl Mailstore {
         tx.commit().await?;
         Ok(removed)
     }
+}
+
+/// Stores `message` once and a copy of it in each of `mailboxes`, in the caller's
+/// transaction.
+async fn put_copies(
+    tx: &mut Conn,
+    mailboxes: &[MailboxId],
+    message: &[u8],
+    flags: MessageFlags,
+    now: UnixTime,
+) -> Result<Vec<DeliveredCopy>, MailstoreError> {
+    let shape = shape::MessageShape::of(message).to_json();
+    let body = tx
+        .put_body(
+            &BodyHash::of(message),
+            message,
+            Some(&shape),
+            mailboxes.len() as i64,
+            now,
+        )
+        .await?;
+    let mut copies = Vec::with_capacity(mailboxes.len());
+    for &mailbox_id in mailboxes {
+        let uid = tx
+            .append_message(mailbox_id, body, flags, &[], now, message.len() as u64)
+            .await?
+            .ok_or(MailstoreError::NoSuchMailbox)?;
+        copies.push(DeliveredCopy { mailbox_id, uid });
+    }
+    Ok(copies)
 }

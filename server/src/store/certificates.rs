@@ -175,16 +175,6 @@ impl Conn {
         Ok(n > 0)
     }
 
-    /// When the expiry notice for `id` was sent, if it was.
-    pub async fn expiry_notice_at(
-        &mut self,
-        id: CertificateId,
-    ) -> Result<Option<UnixTime>, StoreError> {
-        let sql = "SELECT expiry_notice_at FROM certificates WHERE id = $1";
-        let at: Option<Option<i64>> = on_backend!(self, c => sqlx::query_scalar(sql).bind(id.0).fetch_optional(&mut *c).await)?;
-        Ok(at.flatten().map(UnixTime))
-    }
-
     /// The DER of `official`'s certificates valid at `now` and not revoked, newest first.
     pub async fn valid_certificates_of(
         &mut self,

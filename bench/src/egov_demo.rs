@@ -1,4 +1,4 @@
-//! `egov-report-demo`: a province-shaped SQLite database for showing `congvu-admin report
+//! `congvu-bench egov-demo`: a province-shaped SQLite database for showing `congvu-admin report
 //! egov` (scripts/egov-report-demo.sh renders it and takes docs/egov-report.png).
 //!
 //! Vĩnh Phúc's tree: the province, 20 departments, 9 districts and cities, 136 communes and
@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::admin::hr_list;
 use anyhow::Context as _;
-use clap::Parser;
 use congvu::clock::{Clock, UnixTime};
 use congvu::directory::{
     ascii_word, fingerprint, AgencyLevel, Certificate, CertificateId, Directory, ReportPeriod,
@@ -27,8 +27,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// Seed a demo province for the e-government report.
-#[derive(Debug, Parser)]
-struct Args {
+#[derive(Debug, clap::Args)]
+pub struct EgovDemoArgs {
     /// The congvu-admin binary that loads the agencies and officials.
     #[arg(long, default_value = "target/debug/congvu-admin")]
     admin: PathBuf,
@@ -276,25 +276,6 @@ const DISTRICTS: [(&str, &str, &str, &[&str]); 9] = [
 /// Communes whose officials are not loaded: no mailboxes there yet.
 const NOT_ONBOARDED: [&str; 2] = ["sl-caophong", "vt-tancuong"];
 
-const FAMILY: [&str; 16] = [
-    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ",
-    "Hồ", "Ngô", "Dương", "Lý",
-];
-const MIDDLE: [&str; 12] = [
-    "Văn", "Thị", "Đức", "Minh", "Thu", "Hồng", "Quốc", "Ngọc", "Thanh", "Hữu", "Xuân", "Kim",
-];
-const GIVEN: [&str; 30] = [
-    "An", "Bình", "Cường", "Dũng", "Hà", "Hải", "Hạnh", "Hùng", "Hương", "Lan", "Linh", "Long",
-    "Mai", "Nam", "Nga", "Ngọc", "Phúc", "Quang", "Sơn", "Thảo", "Trang", "Tuấn", "Việt", "Yến",
-    "Đạt", "Đông", "Ánh", "Uyên", "Ước", "Ly",
-];
-const UNITS: [&str; 4] = [
-    "Văn phòng",
-    "Phòng Tổ chức cán bộ",
-    "Phòng Kế hoạch - Tài chính",
-    "Thanh tra",
-];
-
 /// One agency to create: code, name, level, parent code, officials to load.
 struct Plan {
     code: String,
@@ -438,31 +419,8 @@ fn admin(binary: &Path, config: &Path, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An HR list of `n` officials for `code`, as `user import` reads it.
-fn hr_list(rng: &mut StdRng, code: &str, n: usize) -> String {
-    let mut out = String::from("Họ và tên;Chức vụ;Mã cán bộ;Phòng ban\n");
-    for i in 0..n {
-        let title = match i {
-            0 => "Thủ trưởng",
-            1 | 2 => "Phó Thủ trưởng",
-            _ if i % 12 == 0 => "Trưởng phòng",
-            _ if i % 25 == 1 => "Văn thư",
-            _ => "Chuyên viên",
-        };
-        out.push_str(&format!(
-            "{} {} {};{title};{code}-{:05};{}\n",
-            FAMILY[rng.random_range(0..FAMILY.len())],
-            MIDDLE[rng.random_range(0..MIDDLE.len())],
-            GIVEN[rng.random_range(0..GIVEN.len())],
-            i + 1,
-            UNITS[i % UNITS.len()],
-        ));
-    }
-    out
-}
-
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+/// Builds the demo province and writes its report.
+pub fn run(args: EgovDemoArgs) -> anyhow::Result<()> {
     let period = ReportPeriod::new(args.from, args.to)?;
     let mut rng = StdRng::seed_from_u64(args.seed);
     std::fs::create_dir_all(&args.dir)?;
@@ -502,7 +460,7 @@ fn main() -> anyhow::Result<()> {
     let mut loaded = 0;
     for p in plans.iter().filter(|p| p.officials > 0) {
         let list = args.dir.join(format!("hr-{}.csv", p.code));
-        std::fs::write(&list, hr_list(&mut rng, &p.code, p.officials))?;
+        std::fs::write(&list, hr_list(p.officials, rng.random(), &p.code))?;
         let credentials = args.dir.join(format!("credentials-{}.csv", p.code));
         admin(
             &args.admin,
