@@ -168,7 +168,7 @@ impl Config {
     }
 
     /// Every listener list, by key path, in declaration order.
-    fn listeners(&self) -> [(&'static str, &[ListenAddr]); 8] {
+    fn listeners(&self) -> [(&'static str, &[ListenAddr]); 9] {
         [
             ("smtp.listen", &self.smtp.listen),
             ("smtp.submission_listen", &self.smtp.submission_listen),
@@ -178,6 +178,7 @@ impl Config {
             ("ldap.listen", &self.ldap.listen),
             ("ldap.ldaps_listen", &self.ldap.ldaps_listen),
             ("http.listen", &self.http.listen),
+            ("http.https_listen", &self.http.https_listen),
         ]
     }
 
@@ -749,6 +750,9 @@ pub struct AuthConfig {
     /// Failed logins from one IP address within the window after which that address is
     /// refused without checking, for the rest of the window.
     pub lockout_source_failures: u32,
+    /// Days an initial password (generated, or set by an administrator to be changed) stays
+    /// good for choosing a password; after that it is refused like a wrong one.
+    pub initial_password_days: u32,
 }
 
 impl Default for AuthConfig {
@@ -761,6 +765,7 @@ impl Default for AuthConfig {
             lockout_window_seconds: 900,
             hash_workers: 0,
             lockout_source_failures: 50,
+            initial_password_days: 14,
         }
     }
 }
@@ -797,6 +802,12 @@ impl AuthConfig {
             "auth.lockout_source_failures",
             self.lockout_source_failures,
             1..=1_000_000,
+        )?;
+        in_range(
+            at,
+            "auth.initial_password_days",
+            self.initial_password_days,
+            1..=365,
         )?;
         in_range(at, "auth.hash_workers", self.hash_workers, 0..=256)
     }

@@ -64,6 +64,7 @@ struct Sessions {
     ldap: Arc<crate::ldap::LdapService>,
     smtp: Arc<SmtpService>,
     imap: Arc<crate::imap::ImapService>,
+    http: Arc<crate::http::HttpService>,
 }
 
 impl ConnectionHandler for Sessions {
@@ -78,8 +79,7 @@ impl ConnectionHandler for Sessions {
             }
             ListenerKind::Imap | ListenerKind::Imaps => self.imap.serve(conn).await,
             ListenerKind::Ldap | ListenerKind::Ldaps => self.ldap.serve(conn).await,
-            // HTTP runs on its own server (axum), never through this handler.
-            ListenerKind::Http => {}
+            ListenerKind::Http | ListenerKind::Https => self.http.serve(conn).await,
         }
         metrics::gauge!("congvu_connections_open", "listener" => kind.as_str()).decrement(1.0);
         tracing::debug!(listener = %kind, %peer, "connection closed");
@@ -91,8 +91,9 @@ impl ConnectionHandler for Sessions {
                 crate::smtp::refuse(stream, &self.hostname, why).await
             }
             ListenerKind::Imap | ListenerKind::Imaps => crate::imap::refuse(stream, why).await,
-            ListenerKind::Ldap | ListenerKind::Ldaps | ListenerKind::Http => {
-                crate::ldap::refuse(stream, why).await
+            ListenerKind::Ldap | ListenerKind::Ldaps => crate::ldap::refuse(stream, why).await,
+            ListenerKind::Http | ListenerKind::Https => {
+                crate::http::refuse(kind, stream, why).await
             }
         }
     }
@@ -183,6 +184,12 @@ impl RunningServer {
             mailstore.clone(),
             Some(tls.clone()),
         );
+        let http = http_service(config, &store, &directory, &authenticator, &mailstore);
+        tracker.spawn(sweep_portal(
+            directory.clone(),
+            crate::http::PortalSettings::from_config(config).sessions,
+            shutdown.clone(),
+        ));
         {
             // Other nodes' mailbox changes wake this node's IMAP sessions (PostgreSQL only).
             let (store, token) = (store.clone(), shutdown.clone());
@@ -202,30 +209,18 @@ impl RunningServer {
             ldap: Arc::new(ldap),
             smtp: Arc::new(smtp),
             imap: Arc::new(imap),
+            http: Arc::new(http),
         });
         let mut listeners = Vec::with_capacity(bound.len());
         for (kind, listener, address) in bound {
             tracing::info!(listener = %kind, %address, "listening");
             listeners.push((kind, address));
-            if kind == ListenerKind::Http {
-                let (store, token) = (store.clone(), shutdown.clone());
-                let autoconfig = crate::http::Autoconfig::new(
-                    crate::http::AutoconfigSettings::from_config(config),
-                    directory.clone(),
-                );
-                tracker.spawn(async move {
-                    if let Err(e) = crate::http::serve(listener, store, autoconfig, token).await {
-                        tracing::error!(error = %e, "HTTP listener failed");
-                    }
-                });
-            } else {
-                tracker.spawn(net::accept_loop(
-                    kind,
-                    listener,
-                    Arc::clone(&sessions),
-                    ctx.clone(),
-                ));
-            }
+            tracker.spawn(net::accept_loop(
+                kind,
+                listener,
+                Arc::clone(&sessions),
+                ctx.clone(),
+            ));
         }
         let services = Services {
             queue,
@@ -293,6 +288,53 @@ impl RunningServer {
     }
 }
 
+/// The HTTP listeners' service: health, metrics, autoconfiguration and the portal.
+fn http_service(
+    config: &Config,
+    store: &Store,
+    directory: &Directory,
+    authenticator: &Arc<Authenticator>,
+    mailstore: &Mailstore,
+) -> crate::http::HttpService {
+    let autoconfig = crate::http::Autoconfig::new(
+        crate::http::AutoconfigSettings::from_config(config),
+        directory.clone(),
+    );
+    let portal_settings = crate::http::PortalSettings::from_config(config);
+    let settings = crate::http::HttpSettings {
+        header_timeout: Duration::from_secs(config.http.header_timeout_seconds),
+        request_timeout: Duration::from_secs(config.http.request_timeout_seconds),
+        public_https: portal_settings.public_https(),
+    };
+    let portal = crate::http::Portal::new(
+        portal_settings,
+        Arc::clone(authenticator),
+        mailstore.clone(),
+    );
+    crate::http::HttpService::new(store.clone(), autoconfig, portal, settings)
+}
+
+/// How often ended portal sessions and expired reset links are forgotten.
+const PORTAL_SWEEP: Duration = Duration::from_secs(600);
+
+/// Forgets ended portal sessions and expired reset links now and then. They are refused
+/// when used whether or not they were swept; this only keeps the tables small.
+async fn sweep_portal(
+    directory: Directory,
+    policy: crate::directory::SessionPolicy,
+    shutdown: CancellationToken,
+) {
+    loop {
+        if let Err(error) = directory.sweep_portal(policy).await {
+            tracing::warn!(%error, "cannot sweep ended portal sessions");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(PORTAL_SWEEP) => {}
+        }
+    }
+}
+
 fn tls_acceptor(config: &Config) -> Result<tokio_rustls::TlsAcceptor, TlsError> {
     let (cert, key) = match (&config.tls.cert, &config.tls.key) {
         (Some(cert), Some(key)) => (cert.clone(), key.clone()),
@@ -320,6 +362,7 @@ async fn bind_all(
         (ListenerKind::Ldap, &config.ldap.listen),
         (ListenerKind::Ldaps, &config.ldap.ldaps_listen),
         (ListenerKind::Http, &config.http.listen),
+        (ListenerKind::Https, &config.http.https_listen),
     ];
     let mut bound = Vec::new();
     for (kind, addresses) in wanted {

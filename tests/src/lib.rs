@@ -7,6 +7,7 @@
 //! PostgreSQL server is available.
 #![allow(clippy::unwrap_used)]
 
+pub mod browser;
 pub mod certificates;
 pub mod db;
 pub mod imap;

@@ -687,7 +687,13 @@ fn default_values_are_the_documented_ones() {
             ("ldap.listen", addrs(&["127.0.0.1:3389"])),
             ("ldap.ldaps_listen", addrs(&["127.0.0.1:3636"])),
             ("http.listen", addrs(&["127.0.0.1:8025"])),
+            ("http.https_listen", addrs(&[])),
         ]
+    );
+    assert_eq!(config.auth.initial_password_days, 14);
+    assert_eq!(
+        config.http.portal_url("mail.vinhphuc.gov.vn"),
+        "https://mail.vinhphuc.gov.vn/"
     );
 }
 
@@ -723,6 +729,7 @@ fn development_config_loads_with_the_development_ports() {
             imap_port: 2143,
             submissions_port: 2465,
             submission_port: 2587,
+            public_url: Some("http://127.0.0.1:8025/".to_owned()),
             ..HttpConfig::default()
         },
         ..Config::default()
@@ -925,5 +932,58 @@ fn load_reads_the_file_and_names_it_in_messages() {
             "{}:4: limits.max_connections must be between 1 and 1000000, got 0",
             path.display()
         )
+    );
+}
+
+#[test]
+fn the_portal_address_is_a_plain_http_or_https_url() {
+    for good in [
+        "https://mail.vinhphuc.gov.vn/",
+        "https://mail.vinhphuc.gov.vn",
+        "http://127.0.0.1:8025/",
+        "https://portal.vinhphuc.gov.vn:8443/thu-cong-vu/",
+    ] {
+        let config = load(&format!("[http]\npublic_url = {good:?}\n")).unwrap();
+        assert!(config.http.portal_url("x").ends_with('/'), "{good}");
+    }
+    for bad in [
+        "mail.vinhphuc.gov.vn",
+        "ftp://mail.vinhphuc.gov.vn/",
+        "https://mail vinhphuc.gov.vn/",
+        "https://mail.vinhphuc.gov.vn/?next=x",
+        "https://mail.vinhphuc.gov.vn:0/",
+        "https://mail.vinhphuc.gov.vn/\"><script>",
+    ] {
+        assert_eq!(
+            error(&format!("[http]\npublic_url = {bad:?}\n")),
+            format!(
+                "test.toml:2: http.public_url must be the portal's address as officials type it, http:// or https:// and a host name, with an optional port and path and no query, such as \"https://mail.vinhphuc.gov.vn/\"; got {bad:?}"
+            )
+        );
+    }
+}
+
+#[test]
+fn portal_session_limits_and_deadlines_are_bounded() {
+    assert_eq!(
+        error("[http]\nsession_idle_minutes = 0\n"),
+        "test.toml:2: http.session_idle_minutes must be between 1 and 1440, got 0"
+    );
+    assert_eq!(
+        error("[http]\nsession_lifetime_hours = 169\n"),
+        "test.toml:2: http.session_lifetime_hours must be between 1 and 168, got 169"
+    );
+    assert_eq!(
+        error("[http]\nheader_timeout_seconds = 0\n"),
+        "test.toml:2: http.header_timeout_seconds must be between 1 and 3600, got 0"
+    );
+    assert!(error("[auth]\ninitial_password_days = 0\n")
+        .starts_with("test.toml:2: auth.initial_password_days"));
+    assert_eq!(
+        load("[auth]\ninitial_password_days = 365\n")
+            .unwrap()
+            .auth
+            .initial_password_days,
+        365
     );
 }

@@ -4,8 +4,14 @@
 //! by a service account allowed to reset them.
 //!
 //! Every refusal looks the same from outside: an unknown name, a wrong password, a disabled
-//! or locked account all answer [`LoginOutcome::Refused`], and an unknown name is checked
-//! against a decoy hash so it costs the same time as a wrong password.
+//! or locked account, an expired initial password all answer [`LoginOutcome::Refused`], and
+//! an unknown name is checked against a decoy hash so it costs the same time as a wrong
+//! password.
+//!
+//! An initial password (generated, reset, or set by an administrator to be changed) opens
+//! nothing but the choice of a new one: a correct one answers [`LoginOutcome::MustChange`],
+//! which every protocol turns into its own "change your password first" refusal, and the
+//! portal into its "choose your password" page.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,6 +23,7 @@ use serde_json::json;
 use super::admin_ops::{check_chosen_password, Lockout};
 use super::hash_pool::HashPool;
 use super::official_ops::official_by_address_in;
+use super::password_policy::{check_official_password, PasswordWeakness};
 use super::{
     generate_initial_password, normalize_login, Actor, Argon2Cost, Directory, DirectoryError,
     Official, OfficialId, OfficialStatus, PasswordCost, PasswordHash, PasswordHasher,
@@ -44,8 +51,10 @@ impl LoginName {
     }
 }
 
-/// Who a successful login is.
+/// Who a successful login is. Made once per login and moved, never stored in bulk, so the
+/// size difference between the variants costs nothing worth a box.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Principal {
     Official(Official),
     Service(ServiceAccount),
@@ -55,6 +64,8 @@ pub enum Principal {
 #[derive(Debug, Clone)]
 pub enum LoginOutcome {
     Accepted(Box<Principal>),
+    /// The right initial password, still within its days: good only for choosing a new one.
+    MustChange(Box<Official>),
     /// Unknown name, wrong password, disabled, locked or throttled: deliberately one case.
     Refused,
 }
@@ -124,6 +135,9 @@ pub enum PasswordChangeError {
     /// The new password breaks the policy; the message says how.
     #[error("{0}")]
     Policy(String),
+    /// The password an official chose for themselves is refused, for this reason.
+    #[error("{0}")]
+    Weak(PasswordWeakness),
     #[error(transparent)]
     Directory(#[from] DirectoryError),
 }
@@ -141,6 +155,8 @@ pub struct Authenticator {
     directory: Directory,
     hasher: PasswordHasher,
     policy: LockoutPolicy,
+    /// How long an initial password stays good for choosing a password.
+    initial_valid_seconds: i64,
     /// Verified instead of a real hash when the name is unknown.
     decoy: PasswordHash,
     /// Where argon2 runs: bounded, off the async threads, at a lower priority.
@@ -158,6 +174,13 @@ enum Verified {
     Mismatch,
     /// The source became throttled while the check waited its turn: not computed.
     Skipped,
+}
+
+/// Where an initial password stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InitialStanding {
+    Valid,
+    Expired,
 }
 
 /// Source records kept before expired ones are swept.
@@ -184,11 +207,13 @@ impl Authenticator {
                 .await
                 .ok_or_else(|| DirectoryError::Invalid("the hashing threads are gone".into()))??
         };
+        let initial_valid_seconds = i64::from(auth.initial_password_days) * 86_400;
         Ok(Arc::new(Authenticator {
             directory,
             pool,
             hasher,
             policy: LockoutPolicy::from(auth),
+            initial_valid_seconds,
             decoy,
             sources: Arc::default(),
             active_on: Mutex::default(),
@@ -243,10 +268,14 @@ impl Authenticator {
             if lockout.failed_logins > 0 {
                 self.directory.clear_failed_logins(&official).await?;
             }
-            self.note_active(official.id, now).await;
-            return Ok(LoginOutcome::Accepted(Box::new(Principal::Official(
-                official,
-            ))));
+            return Ok(match self.initial_standing(&official, now) {
+                Some(InitialStanding::Expired) => LoginOutcome::Refused,
+                Some(InitialStanding::Valid) => LoginOutcome::MustChange(Box::new(official)),
+                None => {
+                    self.note_active(official.id, now).await;
+                    LoginOutcome::Accepted(Box::new(Principal::Official(official)))
+                }
+            });
         }
         self.note_source_failure(source);
         if official.status == OfficialStatus::Active && !lockout.is_locked(now) {
@@ -255,6 +284,18 @@ impl Authenticator {
                 .await?;
         }
         Ok(LoginOutcome::Refused)
+    }
+
+    /// Whether the official's password is an initial one, and if so whether it has expired
+    /// at `now`. A password without a recorded time counts as set long ago.
+    fn initial_standing(&self, official: &Official, now: UnixTime) -> Option<InitialStanding> {
+        official.password.as_ref().filter(|p| p.must_change)?;
+        let set_at = official.password_set_at.unwrap_or(UnixTime(0));
+        Some(if now.0 - set_at.0 >= self.initial_valid_seconds {
+            InitialStanding::Expired
+        } else {
+            InitialStanding::Valid
+        })
     }
 
     /// Records that `official` was active today, once per day per process. A failure is
@@ -329,7 +370,8 @@ impl Authenticator {
             .filter(|s| s.status == OfficialStatus::Active))
     }
 
-    /// An official changes their own password, proving the old one.
+    /// An official changes their own password, proving the old one (an initial password
+    /// proves it too: changing it is what it is for).
     pub async fn change_own_password(
         &self,
         official: &Official,
@@ -338,12 +380,54 @@ impl Authenticator {
         source: IpAddr,
     ) -> Result<(), PasswordChangeError> {
         let name = LoginName::Login(official.login.clone());
-        match self.login_official(&name, old, source).await? {
-            LoginOutcome::Accepted(_) => {}
+        let current = match self.login_official(&name, old, source).await? {
+            LoginOutcome::Accepted(principal) => match *principal {
+                Principal::Official(current) => current,
+                Principal::Service(_) => return Err(PasswordChangeError::WrongPassword),
+            },
+            LoginOutcome::MustChange(current) => *current,
             LoginOutcome::Refused => return Err(PasswordChangeError::WrongPassword),
+        };
+        check_official_password(new, &current).map_err(PasswordChangeError::Weak)?;
+        if old == new {
+            return Err(PasswordChangeError::Weak(PasswordWeakness::SameAsCurrent));
         }
-        check_chosen_password(new).map_err(|e| PasswordChangeError::Policy(e.to_string()))?;
-        let stored = self.stored_password(new, false).await?;
+        self.store_chosen_password(&current, new, source).await
+    }
+
+    /// An official who proved who they are another way (an initial password at sign-in, a
+    /// reset link) chooses a password. It must differ from the password it replaces.
+    pub async fn choose_password(
+        &self,
+        official: &Official,
+        new: &str,
+        source: IpAddr,
+    ) -> Result<(), PasswordChangeError> {
+        check_official_password(new, official).map_err(PasswordChangeError::Weak)?;
+        if let Some(current) = &official.password {
+            let (hasher, stored, candidate) =
+                (self.hasher.clone(), current.hash.clone(), new.to_string());
+            let same = self
+                .pool
+                .run_for(Some(source), move || hasher.verify(&candidate, &stored))
+                .await
+                .unwrap_or(false);
+            if same {
+                return Err(PasswordChangeError::Weak(PasswordWeakness::SameAsCurrent));
+            }
+        }
+        self.store_chosen_password(official, new, source).await
+    }
+
+    /// Hashes a password the official chose at the full cost and stores it; every portal
+    /// session and reset link of theirs ends.
+    async fn store_chosen_password(
+        &self,
+        official: &Official,
+        new: &str,
+        source: IpAddr,
+    ) -> Result<(), PasswordChangeError> {
+        let stored = self.stored_password(new, false, Some(source)).await?;
         let actor = Actor(format!("official:{}", official.login));
         self.directory
             .set_password(&actor, &official.login, stored)
@@ -387,7 +471,9 @@ impl Authenticator {
                 (p.clone(), Some(p))
             }
         };
-        let stored = self.stored_password(&password, generated.is_some()).await?;
+        let stored = self
+            .stored_password(&password, generated.is_some(), None)
+            .await?;
         let actor = Actor(format!("service:{}", service.name));
         self.directory
             .set_password(&actor, &official.login, stored)
@@ -399,12 +485,13 @@ impl Authenticator {
         &self,
         password: &str,
         must_change: bool,
+        source: Option<IpAddr>,
     ) -> Result<StoredPassword, DirectoryError> {
         let hasher = self.hasher.clone();
         let secret = password.to_string();
         let hash = self
             .pool
-            .run(move || hasher.hash(&secret, PasswordCost::Full))
+            .run_for(source, move || hasher.hash(&secret, PasswordCost::Full))
             .await
             .ok_or_else(|| DirectoryError::Invalid("the hashing threads are gone".into()))??;
         Ok(StoredPassword {
@@ -423,7 +510,7 @@ impl Authenticator {
         let sources = Arc::clone(&self.sources);
         let (policy, now) = (self.policy, self.directory.now());
         self.pool
-            .run(move || {
+            .run_for(Some(source), move || {
                 if throttled(&sources, source, policy, now) {
                     Verified::Skipped
                 } else if hasher.verify(&password, &stored) {

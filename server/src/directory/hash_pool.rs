@@ -3,18 +3,97 @@
 //! async workers, and at a lower CPU priority: under a flood of logins, lookups (LDAP
 //! searches, SMTP recipient checks, IMAP commands) keep their share of the cores while the
 //! logins queue.
+//!
+//! The queue is fair per source address: each source has its own queue and the threads take
+//! one job from each queued source in turn. With a single FIFO a flood from many addresses
+//! put an official's correct login behind the whole backlog (a bind once waited 16 s); now a
+//! new source waits for at most one job per other queued source. Jobs whose caller stopped
+//! waiting are dropped unrun, so an abandoned flood costs no hashes.
+//!
+//! This module owns only the threads and their queues; what a job computes, and whether a
+//! source should be heard at all (throttling, lockout), is the caller's business.
 
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::IpAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Condvar, Mutex};
 
 use thread_priority::{ThreadPriority, ThreadPriorityValue};
+use tokio::sync::oneshot;
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// A fixed pool of low-priority threads for password work.
-#[derive(Debug)]
+/// A fixed pool of low-priority threads for password work, served fairly per source.
 pub struct HashPool {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    shared: Arc<Shared>,
+    /// Threads that started; with none, a job would wait forever.
+    workers: usize,
+}
+
+/// What the pool and its threads share.
+struct Shared {
+    queues: Mutex<Queues>,
+    /// Signalled when a job is queued or the pool closes.
+    ready: Condvar,
+}
+
+/// The waiting jobs, one queue per source, and the order in which sources are served.
+#[derive(Default)]
+struct Queues {
+    /// Each source's jobs, oldest first. A source with no jobs has no entry, so a flood from
+    /// many one-off addresses leaves nothing behind.
+    by_source: HashMap<Option<IpAddr>, VecDeque<Box<dyn Job>>>,
+    /// The sources with jobs, next to be served at the front: a source is here exactly
+    /// while its queue is non-empty.
+    turn: VecDeque<Option<IpAddr>>,
+    /// Set when the pool is dropped: no caller can be waiting any more.
+    closed: bool,
+}
+
+/// One password check waiting for a thread.
+trait Job: Send {
+    /// Whether the caller stopped waiting, so the result would be thrown away.
+    fn abandoned(&self) -> bool;
+    fn run(self: Box<Self>);
+}
+
+struct Pending<F, T> {
+    work: F,
+    done: oneshot::Sender<T>,
+}
+
+impl<F: FnOnce() -> T + Send, T: Send> Job for Pending<F, T> {
+    fn abandoned(&self) -> bool {
+        self.done.is_closed()
+    }
+
+    fn run(self: Box<Self>) {
+        // The caller may have left while the work ran; the result then has no one to go to.
+        let _ = self.done.send((self.work)());
+    }
+}
+
+impl Queues {
+    fn push(&mut self, source: Option<IpAddr>, job: Box<dyn Job>) {
+        let queue = self.by_source.entry(source).or_default();
+        if queue.is_empty() {
+            self.turn.push_back(source);
+        }
+        queue.push_back(job);
+    }
+
+    /// The oldest job of the source whose turn it is.
+    fn pop(&mut self) -> Option<Box<dyn Job>> {
+        let source = self.turn.pop_front()?;
+        // `turn` holds exactly the sources with a non-empty queue, so the entry exists.
+        let queue = self.by_source.get_mut(&source)?;
+        let job = queue.pop_front();
+        if queue.is_empty() {
+            self.by_source.remove(&source);
+        } else {
+            self.turn.push_back(source);
+        }
+        job
+    }
 }
 
 /// The priority of hashing threads on the cross-platform 0–99 scale; 25 is a niceness of
@@ -22,12 +101,15 @@ pub struct HashPool {
 const HASHING_PRIORITY: u8 = 25;
 
 impl HashPool {
-    /// Starts `workers` threads.
+    /// Starts `workers` threads (at least one).
     pub fn new(workers: usize) -> HashPool {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
+        let shared = Arc::new(Shared {
+            queues: Mutex::default(),
+            ready: Condvar::new(),
+        });
+        let mut started = 0;
         for n in 0..workers.max(1) {
-            let queue = Arc::clone(&queue);
+            let shared = Arc::clone(&shared);
             let spawned = std::thread::Builder::new()
                 .name(format!("congvu-hash-{n}"))
                 .spawn(move || {
@@ -38,50 +120,144 @@ impl HashPool {
                             tracing::debug!(error = ?e, "cannot lower the hashing thread's priority");
                         }
                     }
-                    loop {
-                        let job = match queue.lock() {
-                            Ok(q) => q.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(),
-                            // The pool was dropped.
-                            Err(_) => return,
-                        }
-                    }
+                    serve(&shared);
                 });
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start a password hashing thread");
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => tracing::error!(error = %e, "cannot start a password hashing thread"),
             }
         }
         HashPool {
-            jobs: Mutex::new(jobs),
+            shared,
+            workers: started,
         }
     }
 
-    /// Runs `work` on the pool and waits for its result; `None` if the pool is gone.
+    /// Runs `work` for `source` on the pool and waits for its result; `None` if the pool has
+    /// no threads or `work` panicked. The job is queued when the returned future is first
+    /// polled, and dropped unrun if the future is dropped before a thread reaches it.
+    pub async fn run_for<T: Send + 'static>(
+        &self,
+        source: Option<IpAddr>,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        if self.workers == 0 {
+            return None;
+        }
+        let (done, result) = oneshot::channel();
+        self.shared
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(source, Box::new(Pending { work, done }));
+        self.shared.ready.notify_one();
+        result.await.ok()
+    }
+
+    /// Runs `work` on the pool and waits for its result, in the one queue shared by all
+    /// callers without a source; `None` if the pool has no threads or `work` panicked.
     pub async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
-        let (done, result) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = done.send(work());
-        });
-        self.jobs.lock().ok()?.send(job).ok()?;
-        result.await.ok()
+        self.run_for(None, work).await
+    }
+
+    /// Jobs waiting for a thread.
+    #[cfg(test)]
+    fn queued(&self) -> usize {
+        let queues = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues.by_source.values().map(VecDeque::len).sum()
+    }
+}
+
+/// A hashing thread's life: take the next fair job until the pool closes.
+fn serve(shared: &Shared) {
+    loop {
+        let job = {
+            let mut queues = shared.queues.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if queues.closed {
+                    return;
+                }
+                if let Some(job) = queues.pop() {
+                    break job;
+                }
+                queues = shared.ready.wait(queues).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        // Checked after the wait for a turn, the longest part of a job's life under a flood.
+        if job.abandoned() {
+            continue;
+        }
+        // A panicking check would otherwise end the thread and shrink the fixed pool for good;
+        // its caller still learns of it, as its result sender is dropped.
+        if std::panic::catch_unwind(AssertUnwindSafe(|| job.run())).is_err() {
+            tracing::error!("a password hashing job panicked");
+        }
+    }
+}
+
+impl Drop for HashPool {
+    /// Tells the threads to stop without joining them: one may be midway through a hash, and
+    /// the pool is dropped on async threads that must not block for it.
+    fn drop(&mut self) {
+        self.shared
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .closed = true;
+        self.shared.ready.notify_all();
+    }
+}
+
+impl fmt::Debug for HashPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HashPool")
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
     use super::*;
+
+    const FLOODER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+    const OFFICIAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
 
     /// The niceness of the calling thread, from /proc (field 19 of its stat line).
     fn own_niceness() -> i64 {
         let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
         let after_name = &stat[stat.rfind(')').unwrap() + 2..];
         after_name.split(' ').nth(16).unwrap().parse().unwrap()
+    }
+
+    /// Occupies the pool's only thread until the returned sender is used or dropped.
+    async fn block_the_thread(pool: &Arc<HashPool>) -> std::sync::mpsc::Sender<()> {
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let (started, running) = oneshot::channel();
+        let blocked = Arc::clone(pool);
+        tokio::spawn(async move {
+            blocked
+                .run(move || {
+                    started.send(()).unwrap();
+                    let _ = gate.recv();
+                })
+                .await
+        });
+        running.await.unwrap();
+        release
+    }
+
+    /// Yields to the spawned callers until `count` jobs are queued.
+    async fn until_queued(pool: &HashPool, count: usize) {
+        while pool.queued() != count {
+            tokio::task::yield_now().await;
+        }
     }
 
     #[tokio::test]
@@ -91,5 +267,95 @@ mod tests {
         let there = pool.run(own_niceness).await.unwrap();
         assert!(there > here, "pool thread nice {there}, caller nice {here}");
         assert_eq!(pool.run(|| 6 * 7).await, Some(42));
+    }
+
+    #[tokio::test]
+    async fn a_new_source_waits_for_one_job_per_queued_source_not_the_backlog() {
+        let pool = Arc::new(HashPool::new(1));
+        let release = block_the_thread(&pool).await;
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let mut callers = Vec::new();
+        for (source, expected_queued) in std::iter::repeat_n(FLOODER, 50).chain([OFFICIAL]).zip(1..)
+        {
+            let (caller_pool, served) = (Arc::clone(&pool), Arc::clone(&served));
+            callers.push(tokio::spawn(async move {
+                caller_pool
+                    .run_for(Some(source), move || served.lock().unwrap().push(source))
+                    .await
+            }));
+            until_queued(&pool, expected_queued).await;
+        }
+        release.send(()).unwrap();
+        for caller in callers {
+            assert_eq!(caller.await.unwrap(), Some(()));
+        }
+        let served = served.lock().unwrap();
+        let mut expected = vec![FLOODER, OFFICIAL];
+        expected.extend(std::iter::repeat_n(FLOODER, 49));
+        assert_eq!(*served, expected);
+    }
+
+    #[tokio::test]
+    async fn skips_a_job_whose_caller_left_before_its_turn() {
+        let pool = Arc::new(HashPool::new(1));
+        let release = block_the_thread(&pool).await;
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (left_pool, left_runs) = (Arc::clone(&pool), Arc::clone(&runs));
+        let left = tokio::spawn(async move {
+            left_pool
+                .run_for(Some(FLOODER), move || {
+                    left_runs.fetch_add(1, Ordering::SeqCst)
+                })
+                .await
+        });
+        until_queued(&pool, 1).await;
+        left.abort();
+        assert!(left.await.unwrap_err().is_cancelled());
+        let (after_pool, after_runs) = (Arc::clone(&pool), Arc::clone(&runs));
+        let after = tokio::spawn(async move {
+            after_pool
+                .run_for(Some(OFFICIAL), move || {
+                    after_runs.fetch_add(1, Ordering::SeqCst)
+                })
+                .await
+        });
+        until_queued(&pool, 2).await;
+        release.send(()).unwrap();
+        // The abandoned job was queued first, so it was skipped before this one ran.
+        assert_eq!(after.await.unwrap(), Some(0));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(pool.queued(), 0);
+    }
+
+    #[tokio::test]
+    async fn serves_many_sources_then_stops_its_threads_when_dropped() {
+        let pool = Arc::new(HashPool::new(2));
+        let callers: Vec<_> = (0..40u8)
+            .map(|n| {
+                let pool = Arc::clone(&pool);
+                let source = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, n));
+                tokio::spawn(async move { pool.run_for(Some(source), move || n).await })
+            })
+            .collect();
+        for (n, caller) in (0..40u8).zip(callers) {
+            assert_eq!(caller.await.unwrap(), Some(n));
+        }
+        assert_eq!(pool.run(|| 6 * 7).await, Some(42));
+        {
+            let queues = pool.shared.queues.lock().unwrap();
+            assert!(queues.by_source.is_empty() && queues.turn.is_empty());
+        }
+
+        // The threads hold the only other references to the shared state.
+        let shared = Arc::downgrade(&pool.shared);
+        drop(Arc::into_inner(pool).unwrap());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while shared.upgrade().is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "the hashing threads outlived their pool"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 }

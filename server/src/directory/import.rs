@@ -408,6 +408,7 @@ impl Directory {
             hr_id: create.employee_id.clone(),
             status: OfficialStatus::Active,
             password: Some(password),
+            password_set_at: Some(now),
             quota_bytes: domain.default_quota_bytes,
             created_at: now,
             updated_at: now,

@@ -21,6 +21,8 @@ mod import;
 mod names;
 mod official;
 mod password;
+mod password_policy;
+mod portal;
 mod recipients;
 mod service;
 mod snapshot;
@@ -69,6 +71,11 @@ pub use official::{
 };
 pub use password::{
     generate_initial_password, Argon2Cost, PasswordCost, PasswordHash, PasswordHasher,
+};
+pub use password_policy::{check_official_password, PasswordWeakness};
+pub use portal::{
+    new_csrf_token, AccountOverview, OpenedSession, PortalSession, SessionPolicy, SessionPurpose,
+    DEFAULT_RESET_LINK_HOURS, MAX_RESET_LINK_HOURS,
 };
 pub use recipients::{
     load_recipients, normalize_address, RecipientCache, RecipientIndex, RecipientLookup,

@@ -106,6 +106,8 @@ pub struct Official {
     pub hr_id: Option<String>,
     pub status: OfficialStatus,
     pub password: Option<StoredPassword>,
+    /// When the current password was set: an initial password expires some days after it.
+    pub password_set_at: Option<UnixTime>,
     pub quota_bytes: i64,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,

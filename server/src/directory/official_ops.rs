@@ -69,6 +69,7 @@ impl Directory {
             phone: optional_attribute("phone", new.phone.as_deref())?,
             hr_id,
             status: OfficialStatus::Active,
+            password_set_at: new.password.as_ref().map(|_| now),
             password: new.password,
             quota_bytes,
             created_at: now,
@@ -190,8 +191,10 @@ impl Directory {
         Ok(official)
     }
 
-    /// Stores a new (already hashed) password for `login`. The audit row records the cost
-    /// class and the must-change flag, never the hash.
+    /// Stores a new (already hashed) password for `login`. Every reset link and portal
+    /// session of the official ends with the old password: whoever held them proved
+    /// something that is no longer true. The audit row records the cost class and the
+    /// must-change flag, never the hash.
     pub async fn set_password(
         &self,
         actor: &Actor,
@@ -202,6 +205,8 @@ impl Directory {
         let official = official_in(&mut tx, login).await?;
         tx.set_official_password(official.id, Some(&password), self.now())
             .await?;
+        tx.delete_reset_links(official.id).await?;
+        tx.delete_portal_sessions_of(official.id).await?;
         let after = json!({ "cost": password.cost.as_str(), "must_change": password.must_change });
         self.commit_change(
             tx,

@@ -186,6 +186,13 @@ impl Session<'_> {
                 }
                 Principal::Service(_) => self.failed_login(),
             },
+            Ok(LoginOutcome::MustChange(official)) => {
+                tracing::info!(login = %official.login, peer = %self.peer, "IMAP login with an initial password refused");
+                Done::no_with(
+                    Some(reply::code("EXPIRED")),
+                    reply::login_must_change(&self.service.settings.portal_url),
+                )
+            }
             Ok(LoginOutcome::Refused) => self.failed_login(),
             Err(error) => {
                 tracing::error!(%error, "IMAP login could not be checked");

@@ -45,6 +45,8 @@ pub struct ImapSettings {
     pub max_errors: u32,
     /// A silent session is closed after this long; a session in IDLE is not.
     pub idle_timeout: Duration,
+    /// The portal's address, named where an initial password is refused.
+    pub portal_url: String,
 }
 
 impl ImapSettings {
@@ -58,6 +60,7 @@ impl ImapSettings {
             max_auth_failures: imap.max_auth_failures,
             max_errors: imap.max_errors,
             idle_timeout: Duration::from_secs(imap.idle_timeout_seconds),
+            portal_url: config.http.portal_url(&config.server.hostname),
         }
     }
 }

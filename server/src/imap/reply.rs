@@ -28,6 +28,12 @@ pub(super) const TLS_ACTIVE: &str = "TLS is already active";
 pub(super) const TLS_GO: &str = "Begin TLS negotiation now";
 pub(super) const LOGIN_OK: &str = "Logged in";
 pub(super) const LOGIN_FAILED: &str = "Authentication failed";
+
+/// The refusal of a correct initial password (RFC 5530 `EXPIRED`): it is good only for
+/// choosing a password, at the portal.
+pub(super) fn login_must_change(portal_url: &str) -> String {
+    format!("Password must be changed first: sign in at {portal_url} to choose your own")
+}
 pub(super) const LOGIN_UNAVAILABLE: &str = "Authentication is unavailable, try again later";
 pub(super) const TOO_MANY_SESSIONS: &str = "Too many sessions open for this account";
 pub(super) const AUTH_CANCELLED: &str = "Authentication cancelled";

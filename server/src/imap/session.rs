@@ -35,7 +35,7 @@ pub(super) struct End;
 pub(super) struct Done {
     pub kind: StatusKind,
     pub code: Option<Code<'static>>,
-    pub text: &'static str,
+    pub text: std::borrow::Cow<'static, str>,
     /// The session closes after this reply (LOGOUT, too many failures).
     pub close: bool,
     /// The BYE sent after the tagged reply when the session closes because of it.
@@ -55,11 +55,18 @@ impl Done {
     pub(super) fn bad(text: &'static str) -> Done {
         Done::with(StatusKind::Bad, None, text)
     }
+    /// A NO whose text is made at run time (it names the portal's address).
+    pub(super) fn no_with(code: Option<Code<'static>>, text: String) -> Done {
+        Done {
+            text: text.into(),
+            ..Done::with(StatusKind::No, code, "")
+        }
+    }
     fn with(kind: StatusKind, code: Option<Code<'static>>, text: &'static str) -> Done {
         Done {
             kind,
             code,
-            text,
+            text: text.into(),
             close: false,
             farewell: None,
         }

@@ -1,12 +1,19 @@
 //! Bind: anonymous, or simple with a password for an official (by DN, login or address) or
 //! a service account (by DN). SASL is not offered.
+//!
+//! An official's initial password binds as OpenLDAP's ppolicy binds a `pwdReset` entry: the
+//! bind succeeds, carries the password policy response control with `changeAfterReset` when
+//! the client asked for it, and the connection may do nothing but change the password
+//! ([`Session::must_change`]).
 
+use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
     LdapBindCred, LdapBindRequest, LdapBindResponse, LdapMsg, LdapOp, LdapResultCode,
 };
 
 use super::access::Identity;
 use super::dn;
+use super::schema::OID_PASSWORD_POLICY;
 use super::session::{result, Reply, Session, NEEDS_TLS, REFUSED, UNAVAILABLE};
 use crate::directory::{LoginName, LoginOutcome, Principal};
 
@@ -20,10 +27,20 @@ pub enum BindName {
     Unknown,
 }
 
+/// The password policy response control's value (draft-behera-ldap-password-policy §6.2):
+/// `SEQUENCE { error [1] ENUMERATED changeAfterReset(2) }`.
+const PPOLICY_CHANGE_AFTER_RESET: [u8; 5] = [0x30, 0x03, 0x81, 0x01, 0x02];
+
 /// Answers a bind request.
-pub async fn bind(session: &mut Session<'_>, msgid: i32, request: LdapBindRequest) -> Reply {
+pub async fn bind(
+    session: &mut Session<'_>,
+    msgid: i32,
+    request: LdapBindRequest,
+    controls: &[LdapControl],
+) -> Reply {
     // Any bind attempt drops the previous identity (RFC 4513 §5.1).
     session.identity = Identity::Anonymous;
+    session.must_change = false;
     let answer = |code: LdapResultCode, message: &str| {
         Reply::one(LdapMsg {
             msgid,
@@ -34,6 +51,9 @@ pub async fn bind(session: &mut Session<'_>, msgid: i32, request: LdapBindReques
             ctrl: Vec::new(),
         })
     };
+    let asked_policy = controls
+        .iter()
+        .any(|c| matches!(c, LdapControl::PasswordPolicyRequest { .. }));
     if request.version != 3 {
         return answer(
             LdapResultCode::ProtocolError,
@@ -76,24 +96,38 @@ pub async fn bind(session: &mut Session<'_>, msgid: i32, request: LdapBindReques
                 .await
         }
     };
-    match outcome.map(|o| match o {
+    let outcome = outcome.map(|o| match o {
         LoginOutcome::Accepted(principal) => Some(*principal),
+        LoginOutcome::MustChange(official) => {
+            session.must_change = true;
+            Some(Principal::Official(*official))
+        }
         LoginOutcome::Refused => None,
-    }) {
+    });
+    match outcome {
         Ok(Some(Principal::Official(official))) => {
-            let must_change = official.password.as_ref().is_some_and(|p| p.must_change);
             session.identity = Identity::Official {
                 id: official.id,
                 dn: dn::official(&official.login, &settings.base_dn),
                 login: official.login,
             };
             metrics::counter!("congvu_ldap_binds_total", "result" => "success").increment(1);
-            let message = if must_change {
-                "password must be changed: use Password Modify or the mail portal"
-            } else {
-                ""
-            };
-            answer(LdapResultCode::Success, message)
+            if !session.must_change {
+                return answer(LdapResultCode::Success, "");
+            }
+            let message = format!(
+                "password must be changed: use Password Modify, or sign in at {} to choose a new one",
+                settings.portal_url
+            );
+            let mut reply = answer(LdapResultCode::Success, &message);
+            if asked_policy {
+                reply.messages[0].ctrl.push(LdapControl::Unknown {
+                    oid: OID_PASSWORD_POLICY.to_string(),
+                    criticality: false,
+                    value: Some(PPOLICY_CHANGE_AFTER_RESET.to_vec()),
+                });
+            }
+            reply
         }
         Ok(Some(Principal::Service(account))) => {
             session.identity = Identity::Service {

@@ -143,9 +143,14 @@ async fn password_modify(
                 Ok(o) => o,
                 Err(e) => return failed(msgid, e.into()),
             };
-            auth.change_own_password(&official, old, new, session.peer.ip())
-                .await
-                .map(|()| None)
+            let changed = auth
+                .change_own_password(&official, old, new, session.peer.ip())
+                .await;
+            if changed.is_ok() {
+                // The initial password is gone: the connection is a whole one again.
+                session.must_change = false;
+            }
+            changed.map(|()| None)
         }
         Identity::Service { name, .. } => {
             let Some(BindName::Official(LoginName::Login(login))) = &target else {
@@ -187,6 +192,7 @@ fn failed(msgid: i32, error: PasswordChangeError) -> Reply {
         }
         PasswordChangeError::NotAllowed(m) => (LdapResultCode::InsufficentAccessRights, m.clone()),
         PasswordChangeError::Policy(m) => (LdapResultCode::ConstraintViolation, m.clone()),
+        PasswordChangeError::Weak(why) => (LdapResultCode::ConstraintViolation, why.to_string()),
         PasswordChangeError::Directory(crate::directory::DirectoryError::NotFound { .. }) => {
             (LdapResultCode::NoSuchObject, "no such official".to_string())
         }

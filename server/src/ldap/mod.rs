@@ -49,6 +49,8 @@ pub struct LdapSettings {
     pub max_filter_depth: usize,
     pub max_pending_requests: usize,
     pub idle_timeout: Duration,
+    /// The portal's address, named where an initial password limits a connection.
+    pub portal_url: String,
 }
 
 impl LdapSettings {
@@ -66,6 +68,7 @@ impl LdapSettings {
             max_filter_depth: ldap.max_filter_depth as usize,
             max_pending_requests: ldap.max_pending_requests as usize,
             idle_timeout: Duration::from_secs(ldap.idle_timeout_seconds),
+            portal_url: config.http.portal_url(&config.server.hostname),
         }
     }
 }

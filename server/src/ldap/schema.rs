@@ -12,6 +12,8 @@ pub const OID_PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
 pub const OID_START_TLS: &str = "1.3.6.1.4.1.1466.20037";
 pub const OID_WHO_AM_I: &str = "1.3.6.1.4.1.4203.1.11.3";
 pub const OID_PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
+/// The password policy control (draft-behera-ldap-password-policy), as OpenLDAP's ppolicy.
+pub const OID_PASSWORD_POLICY: &str = "1.3.6.1.4.1.42.2.27.8.5.1";
 /// RFC 3673: `+` selects all operational attributes.
 const OID_ALL_OPERATIONAL: &str = "1.3.6.1.4.1.4203.1.5.1";
 
@@ -25,7 +27,10 @@ pub fn root_dse(base_dn: &str) -> Entry {
             strings(&at::OBJECT_CLASS, ["top"]),
             strings(&at::NAMING_CONTEXTS, [base_dn]),
             strings(&at::SUPPORTED_LDAP_VERSION, ["3"]),
-            strings(&at::SUPPORTED_CONTROL, [OID_PAGED_RESULTS]),
+            strings(
+                &at::SUPPORTED_CONTROL,
+                [OID_PAGED_RESULTS, OID_PASSWORD_POLICY],
+            ),
             strings(
                 &at::SUPPORTED_EXTENSION,
                 [OID_START_TLS, OID_WHO_AM_I, OID_PASSWORD_MODIFY],

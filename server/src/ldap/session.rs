@@ -15,6 +15,7 @@ use tokio_util::codec::Framed;
 
 use super::access::Identity;
 use super::frame::{FrameError, LdapFrames};
+use super::schema::{OID_PASSWORD_MODIFY, OID_START_TLS, OID_WHO_AM_I};
 use super::search::PagedSearch;
 use super::{bind, extended, search, LdapService};
 use crate::net::{Connection, ListenerKind, Stream};
@@ -28,6 +29,9 @@ pub struct Session<'a> {
     pub peer: SocketAddr,
     pub tls: bool,
     pub identity: Identity,
+    /// Bound with an initial password: until it is changed the connection may only change
+    /// it, ask who it is, start TLS and leave (as OpenLDAP's ppolicy with `pwdReset`).
+    pub must_change: bool,
     /// Paged searches in progress, by cookie.
     pub pages: HashMap<Vec<u8>, PagedSearch>,
 }
@@ -131,6 +135,7 @@ pub async fn run(service: &LdapService, conn: Connection) {
         peer: conn.peer,
         tls: conn.kind == ListenerKind::Ldaps,
         identity: Identity::Anonymous,
+        must_change: false,
         pages: HashMap::new(),
     };
     let mut queue: VecDeque<LdapMsg> = VecDeque::new();
@@ -240,8 +245,20 @@ async fn handle(session: &mut Session<'_>, msg: LdapMsg) -> Reply {
             &message,
         ));
     }
+    if session.must_change && !allowed_before_change(&op) {
+        let message = format!(
+            "password must be changed first: use Password Modify, or sign in at {} to choose a new one",
+            session.service.settings.portal_url
+        );
+        return reply_or_continue(failure(
+            msgid,
+            &op,
+            LdapResultCode::UnwillingToPerform,
+            &message,
+        ));
+    }
     match op {
-        LdapOp::BindRequest(request) => bind::bind(session, msgid, request).await,
+        LdapOp::BindRequest(request) => bind::bind(session, msgid, request, &ctrl).await,
         LdapOp::SearchRequest(request) => search::search(session, msgid, request, &ctrl).await,
         LdapOp::CompareRequest(request) => search::compare(session, msgid, request).await,
         LdapOp::ExtendedRequest(request) => extended::extended(session, msgid, request).await,
@@ -270,6 +287,18 @@ async fn handle(session: &mut Session<'_>, msg: LdapMsg) -> Reply {
             )],
             next: Next::Close,
         },
+    }
+}
+
+/// What a connection bound with an initial password may still ask.
+fn allowed_before_change(op: &LdapOp) -> bool {
+    match op {
+        LdapOp::BindRequest(_) | LdapOp::UnbindRequest | LdapOp::AbandonRequest(_) => true,
+        LdapOp::ExtendedRequest(request) => matches!(
+            request.name.as_str(),
+            OID_START_TLS | OID_WHO_AM_I | OID_PASSWORD_MODIFY
+        ),
+        _ => false,
     }
 }
 

@@ -35,8 +35,10 @@ pub enum ListenerKind {
     Ldap,
     /// LDAP over implicit TLS (port 636).
     Ldaps,
-    /// Health, metrics and client autoconfiguration.
+    /// The officials' portal, health, metrics and client autoconfiguration.
     Http,
+    /// The same over implicit TLS (port 443).
+    Https,
 }
 
 impl ListenerKind {
@@ -51,6 +53,7 @@ impl ListenerKind {
             ListenerKind::Ldap => "ldap",
             ListenerKind::Ldaps => "ldaps",
             ListenerKind::Http => "http",
+            ListenerKind::Https => "https",
         }
     }
 
@@ -58,7 +61,10 @@ impl ListenerKind {
     pub fn implicit_tls(self) -> bool {
         matches!(
             self,
-            ListenerKind::Submissions | ListenerKind::Imaps | ListenerKind::Ldaps
+            ListenerKind::Submissions
+                | ListenerKind::Imaps
+                | ListenerKind::Ldaps
+                | ListenerKind::Https
         )
     }
 }

@@ -47,6 +47,11 @@ pub async fn authenticate(
             }
             Principal::Service(_) => Ok(failed(session)),
         },
+        Ok(LoginOutcome::MustChange(official)) => {
+            tracing::info!(login = %official.login, peer = %session.peer, "SMTP AUTH with an initial password refused");
+            let refusal = reply::auth_must_change(&session.service.settings.portal_url);
+            Ok(session.respond(refusal))
+        }
         Ok(LoginOutcome::Refused) => Ok(failed(session)),
         Err(error) => {
             tracing::error!(%error, "SMTP AUTH could not be checked");

@@ -44,6 +44,8 @@ pub struct SmtpSettings {
     pub command_timeout: Duration,
     /// Longest one message's data may take to arrive.
     pub data_timeout: Duration,
+    /// The portal's address, named where an initial password is refused.
+    pub portal_url: String,
 }
 
 impl SmtpSettings {
@@ -58,6 +60,7 @@ impl SmtpSettings {
             max_auth_failures: smtp.max_auth_failures,
             command_timeout: Duration::from_secs(config.limits.request_timeout_seconds),
             data_timeout: Duration::from_secs(smtp.data_timeout_seconds),
+            portal_url: config.http.portal_url(&config.server.hostname),
         }
     }
 }

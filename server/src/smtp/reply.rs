@@ -82,6 +82,17 @@ pub const AUTH_MECHANISM: Reply = reply(
     "Unrecognized authentication mechanism; use PLAIN or LOGIN",
 );
 pub const AUTH_FAILED: Reply = reply(535, "5.7.8", "Authentication credentials invalid");
+
+/// The refusal of a correct initial password: it is good only for choosing a password, at
+/// the portal. Nothing is sent with it.
+pub fn auth_must_change(portal_url: &str) -> Reply {
+    Reply {
+        code: 535,
+        status: "5.7.8",
+        text: format!("Password must be changed first: sign in at {portal_url} to choose your own")
+            .into(),
+    }
+}
 pub const AUTH_CANCELLED: Reply = reply(501, "5.0.0", "Authentication cancelled");
 pub const AUTH_MALFORMED: Reply = reply(501, "5.5.2", "Cannot decode the authentication response");
 pub const AUTH_TOO_MANY: Reply = reply(421, "4.7.0", "Too many failed authentications; closing");

@@ -59,7 +59,7 @@ impl Conn {
     }
 }
 
-/// Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters at 18 columns.
+/// Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters at 19 columns.
 const BATCH_ROWS: usize = 1000;
 
 impl Conn {
@@ -76,7 +76,7 @@ impl Conn {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO officials (uuid, login, family_name, middle_name, given_name, display_name, \
                      agency_id, unit, title, phone, hr_id, status, password_hash, password_cost, \
-                     must_change_password, quota_bytes, created_at, updated_at) ",
+                     must_change_password, password_set_at, quota_bytes, created_at, updated_at) ",
                 );
                 insert.push_values(chunk, |mut row, o| {
                     let password = o.password.as_ref();
@@ -95,6 +95,7 @@ impl Conn {
                         .push_bind(password.map(|p| p.hash.0.as_str()))
                         .push_bind(password.map_or("full", |p| p.cost.as_str()))
                         .push_bind(password.is_some_and(|p| p.must_change))
+                        .push_bind(o.password_set_at.map(|t| t.0))
                         .push_bind(o.quota_bytes)
                         .push_bind(o.created_at.0)
                         .push_bind(o.updated_at.0);

@@ -40,6 +40,7 @@ mod import;
 mod mailboxes;
 mod messages;
 mod officials;
+mod portal;
 mod queue;
 mod service_accounts;
 mod snapshot;
@@ -48,6 +49,7 @@ pub use changes::MailboxChanges;
 pub use error::{StoreError, UniqueKey};
 pub use import::{AddressHolder, HrIdHolder};
 pub use messages::MailboxCounts;
+pub use portal::PortalSessionRow;
 
 /// Expands `$body` once per backend with `$c` bound to that backend's `&mut Connection`.
 macro_rules! on_backend {

@@ -12,8 +12,8 @@ use crate::directory::{
 };
 
 const COLUMNS: &str = "id, uuid, login, family_name, middle_name, given_name, display_name, agency_id, \
-     unit, title, phone, hr_id, status, password_hash, password_cost, must_change_password, quota_bytes, \
-     created_at, updated_at";
+     unit, title, phone, hr_id, status, password_hash, password_cost, must_change_password, password_set_at, \
+     quota_bytes, created_at, updated_at";
 
 #[derive(FromRow)]
 struct OfficialRow {
@@ -33,6 +33,7 @@ struct OfficialRow {
     password_hash: Option<String>,
     password_cost: String,
     must_change_password: bool,
+    password_set_at: Option<i64>,
     quota_bytes: i64,
     created_at: i64,
     updated_at: i64,
@@ -72,6 +73,7 @@ impl TryFrom<OfficialRow> for Official {
             hr_id: r.hr_id,
             status: r.status.parse().map_err(|_| corrupt("status"))?,
             password,
+            password_set_at: r.password_set_at.map(UnixTime),
             quota_bytes: r.quota_bytes,
             created_at: UnixTime(r.created_at),
             updated_at: UnixTime(r.updated_at),
@@ -94,8 +96,8 @@ impl Conn {
     pub async fn insert_official(&mut self, o: &Official) -> Result<OfficialId, StoreError> {
         let sql = "INSERT INTO officials (uuid, login, family_name, middle_name, given_name, display_name, \
              agency_id, unit, title, phone, hr_id, status, password_hash, password_cost, must_change_password, \
-             quota_bytes, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id";
+             password_set_at, quota_bytes, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id";
         let password = o.password.as_ref();
         let id: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
             .bind(&o.uuid)
@@ -113,6 +115,7 @@ impl Conn {
             .bind(password.map(|p| p.hash.0.as_str()))
             .bind(password.map_or("full", |p| p.cost.as_str()))
             .bind(password.is_some_and(|p| p.must_change))
+            .bind(o.password_set_at.map(|t| t.0))
             .bind(o.quota_bytes)
             .bind(o.created_at.0)
             .bind(o.updated_at.0)
@@ -154,7 +157,7 @@ impl Conn {
         now: UnixTime,
     ) -> Result<(), StoreError> {
         let sql = "UPDATE officials SET password_hash = $1, password_cost = $2, must_change_password = $3, \
-             updated_at = $4 WHERE id = $5";
+             password_set_at = $4, updated_at = $4 WHERE id = $5";
         on_backend!(self, c => sqlx::query(sql)
             .bind(password.map(|p| p.hash.0.as_str()))
             .bind(password.map_or("full", |p| p.cost.as_str()))

@@ -1,0 +1,181 @@
+//! The account page, and the sessions list with "sign out everywhere".
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Form;
+
+use super::{
+    clear_cookie, csrf_refused, forms, page, pages, redirect, same_token, unavailable, Lang,
+    Portal, Visit, SESSION_COOKIE,
+};
+use crate::clock::UnixTime;
+use crate::directory::Actor;
+
+/// `GET /account`: who the official is in the directory, their mailbox and certificate.
+pub(super) async fn account(State(portal): State<Portal>, visit: Visit) -> Response {
+    let (session, official) = match portal.account_session(&visit).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let overview = match portal.directory().account_overview(official.id).await {
+        Ok(overview) => overview,
+        Err(e) => return unavailable(&visit, &e),
+    };
+    let used = match portal.state.mailstore.usage(official.id).await {
+        Ok(bytes) => bytes,
+        Err(e) => return unavailable(&visit, &e),
+    };
+    let t = visit.texts();
+    let o = &overview.official;
+    let total = o.quota_bytes.max(1);
+    let html = pages::render(&pages::AccountPage {
+        t,
+        csrf: &session.csrf_token,
+        current: "account",
+        notice: visit.saved.then_some(t.password_changed),
+        name: &o.display_name,
+        login: &o.login,
+        agencies: overview
+            .agency_chain
+            .iter()
+            .map(|a| a.name.clone())
+            .collect(),
+        unit: o.unit.as_deref(),
+        title: o.title.as_deref(),
+        addresses: &overview.addresses,
+        groups: &overview.groups,
+        quota_used: bytes(used),
+        quota_total: bytes(o.quota_bytes),
+        quota_tenths: u8::try_from((used.max(0) * 10 / total).min(10)).unwrap_or(10),
+        certificate: overview
+            .certificate
+            .as_ref()
+            .map(|c| pages::CertificateView {
+                expires: local_time(c.not_after, visit.lang),
+                serial: c.serial.clone(),
+                issuer: c.issuer.clone(),
+            }),
+        recent_days: &overview.recent_days,
+    });
+    page(&visit, StatusCode::OK, html, &[])
+}
+
+/// `GET /sessions`.
+pub(super) async fn sessions(State(portal): State<Portal>, visit: Visit) -> Response {
+    let (session, official) = match portal.account_session(&visit).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let policy = portal.state.settings.sessions;
+    let all = match portal
+        .directory()
+        .portal_sessions_of(official.id, policy)
+        .await
+    {
+        Ok(all) => all,
+        Err(e) => return unavailable(&visit, &e),
+    };
+    let token = visit.session_token.as_deref().unwrap_or_default();
+    let sessions = all
+        .iter()
+        .map(|s| pages::SessionView {
+            started: local_time(s.started_at, visit.lang),
+            last_seen: local_time(s.last_seen_at, visit.lang),
+            source: s.source.clone(),
+            browser: s.user_agent.clone(),
+            this: s.is_opened_by(token),
+        })
+        .collect();
+    let html = pages::render(&pages::SessionsPage {
+        t: visit.texts(),
+        csrf: &session.csrf_token,
+        current: "sessions",
+        sessions,
+    });
+    page(&visit, StatusCode::OK, html, &[])
+}
+
+/// `POST /sessions/end-all`: every session of the official ends, this one too.
+pub(super) async fn end_all(
+    State(portal): State<Portal>,
+    visit: Visit,
+    form: Result<Form<forms::Confirm>, FormRejection>,
+) -> Response {
+    let form = match forms::read(&visit, form) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let (session, official) = match portal.account_session(&visit).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if !same_token(&session.csrf_token, form.csrf.as_deref()) {
+        return csrf_refused(&visit);
+    }
+    let actor = Actor(format!("official:{}", official.login));
+    if let Err(e) = portal
+        .directory()
+        .end_portal_sessions_of(&actor, &official)
+        .await
+    {
+        return unavailable(&visit, &e);
+    }
+    redirect("/", &[clear_cookie(SESSION_COOKIE, visit.https)])
+}
+
+/// A size in the units people read: `1,2 GB` in Vietnamese, `1.2 GB` in English.
+fn bytes(n: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = n.max(0) as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `HH:MM DD/MM/YYYY` in Vietnam's time zone (UTC+7), which every official lives in.
+pub(super) fn local_time(t: UnixTime, lang: Lang) -> String {
+    let local = time::OffsetDateTime::from_unix_timestamp(t.0 + 7 * 3600)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let zone = match lang {
+        Lang::Vi => "giờ Việt Nam",
+        Lang::En => "Vietnam time",
+    };
+    format!(
+        "{:02}:{:02} {:02}/{:02}/{} ({zone})",
+        local.hour(),
+        local.minute(),
+        local.day(),
+        u8::from(local.month()),
+        local.year()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_in_their_unit() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1536), "1.5 KB");
+        assert_eq!(bytes(2 << 30), "2.0 GB");
+    }
+
+    #[test]
+    fn times_are_vietnam_time() {
+        // 2026-03-15 01:30 UTC is 08:30 in Vietnam.
+        assert_eq!(
+            local_time(UnixTime(1_773_538_200), Lang::Vi),
+            "08:30 15/03/2026 (giờ Việt Nam)"
+        );
+    }
+}
