@@ -248,29 +248,48 @@ impl Directory {
         login: &str,
         hours: u32,
     ) -> Result<String, DirectoryError> {
+        let mut issued = self
+            .issue_reset_links(actor, &[login.to_string()], hours)
+            .await?;
+        Ok(issued.pop().map(|(_, token)| token).unwrap_or_default())
+    }
+
+    /// Makes a one-time link for each of `logins`, valid for `hours`, in one transaction with
+    /// an audit row each (without the token); returns `(login, token)` in the same order.
+    pub async fn issue_reset_links(
+        &self,
+        actor: &Actor,
+        logins: &[String],
+        hours: u32,
+    ) -> Result<Vec<(String, String)>, DirectoryError> {
         if !(1..=MAX_RESET_LINK_HOURS).contains(&hours) {
             return Err(DirectoryError::Invalid(format!(
                 "a reset link lasts 1 to {MAX_RESET_LINK_HOURS} hours, not {hours}"
             )));
         }
-        let mut tx = self.store.begin().await?;
-        let official = official_in(&mut tx, login).await?;
-        let token = new_token();
         let now = self.now();
         let expires_at = now.plus(i64::from(hours) * 3600);
-        let key = token_key(&token).ok_or_else(|| DirectoryError::Invalid("bad token".into()))?;
-        tx.insert_reset_link(&key, official.id, now, expires_at)
-            .await?;
-        self.commit_change(
-            tx,
-            actor,
-            "official.reset_link",
-            format!("official:{}", official.login),
-            None,
-            Some(json!({ "expires_at": expires_at.0 })),
-        )
-        .await?;
-        Ok(token)
+        let mut tx = self.store.begin().await?;
+        let mut issued = Vec::with_capacity(logins.len());
+        for login in logins {
+            let official = official_in(&mut tx, login).await?;
+            let token = new_token();
+            let key =
+                token_key(&token).ok_or_else(|| DirectoryError::Invalid("bad token".into()))?;
+            tx.insert_reset_link(&key, official.id, now, expires_at)
+                .await?;
+            let record = super::audit_record(
+                actor,
+                "official.reset_link",
+                format!("official:{}", official.login),
+                None,
+                Some(json!({ "expires_at": expires_at.0 })),
+            );
+            tx.record_change(&record, now).await?;
+            issued.push((official.login, token));
+        }
+        tx.commit().await?;
+        Ok(issued)
     }
 
     /// The active official a reset link is for, while it is unused and unexpired.

@@ -153,7 +153,7 @@ async fn an_official_changes_their_own_password(backend: Backend) {
         return;
     };
     let mut client = p.bound(ANNV).await;
-    let new = "Mật khẩu mới của An 2027";
+    let new = "Mật khẩu mới tháng Chạp 2027";
     password_modify(&mut client, None, Some(ANNV.password()), Some(new))
         .await
         .success()
@@ -167,12 +167,12 @@ async fn an_official_changes_their_own_password(backend: Backend) {
     );
 
     // Naming oneself, by DN or by login, is the same change.
-    let newer = "An-matkhau-2028-moi";
+    let newer = "Đồi-chè-Tam-Đảo-2028";
     password_modify(&mut client, Some(&ANNV.dn()), Some(new), Some(newer))
         .await
         .success()
         .unwrap();
-    let newest = "An-matkhau-2029-moi";
+    let newest = "Sương-mù-Tam-Đảo-2029";
     password_modify(&mut client, Some("annv"), Some(newer), Some(newest))
         .await
         .success()
@@ -214,7 +214,7 @@ async fn new_passwords_must_be_long_enough(backend: Backend) {
         assert_eq!(result.rc, 19, "{short:?}: {result}");
     }
     assert_eq!(bind_rc(&p, &ANNV.dn(), ANNV.password()).await, 0);
-    let ten = "ấầẩẫậắằẳẵặ";
+    let ten = "ấ8#Qz!kưVđ";
     assert_eq!(ten.chars().count(), 10);
     password_modify(&mut client, None, Some(ANNV.password()), Some(ten))
         .await
@@ -230,7 +230,7 @@ async fn must_change_is_cleared_by_a_change(backend: Backend) {
     let mut client = p.anonymous().await;
     let first = bind(&mut client, &HA.dn(), HA.password()).await;
     assert!(first.text.contains("must be changed"), "{first}");
-    let new = "Hà-đổi-mật-khẩu-2026";
+    let new = "Đổi-mật-khẩu-tháng-3-2026";
     password_modify(&mut client, None, Some(HA.password()), Some(new))
         .await
         .success()

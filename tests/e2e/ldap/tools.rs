@@ -291,7 +291,7 @@ async fn ldappasswd_changes_an_officials_own_password(backend: Backend) {
     };
     let url = format!("ldap://{}", p.ldap_addr());
     let dn = ANNV.dn();
-    let new = "Mat-khau-moi-cua-An-2027";
+    let new = "Mat-khau-moi-thang-Chap-2027";
     let short = run(
         &p,
         "ldappasswd",

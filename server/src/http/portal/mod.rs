@@ -31,7 +31,7 @@ use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use cookie::{Cookie, SameSite};
 
@@ -116,8 +116,8 @@ impl Portal {
     pub(super) fn router<S>(self) -> Router<S> {
         Router::new()
             .route("/", get(sign_in::home))
-            .route("/sign-in", post(sign_in::sign_in))
-            .route("/sign-out", post(sign_in::sign_out))
+            .route("/sign-in", get(back_home).post(sign_in::sign_in))
+            .route("/sign-out", get(back_home).post(sign_in::sign_out))
             .route(
                 "/choose-password",
                 get(password::choose_form).post(password::choose),
@@ -132,10 +132,11 @@ impl Portal {
             )
             .route("/account", get(account::account))
             .route("/sessions", get(account::sessions))
-            .route("/sessions/end-all", post(account::end_all))
+            .route("/sessions/end-all", get(back_home).post(account::end_all))
             .route("/setup", get(setup::setup))
             .route("/setup/apple.mobileconfig", get(setup::mobileconfig))
             .route("/static/portal.css", get(stylesheet))
+            .route("/favicon.ico", get(no_icon))
             .fallback(not_found)
             .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
             .with_state(self)
@@ -415,6 +416,30 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "max-age=3600"),
         ],
         include_str!("portal.css"),
+    )
+        .into_response()
+}
+
+/// A page reached by GET at an address that only takes forms (the language switch on a page
+/// a form answered): the portal's home, in the language asked for.
+async fn back_home(uri: axum::http::Uri) -> Response {
+    let lang = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("lang="))
+        .and_then(Lang::parse);
+    match lang {
+        Some(lang) => redirect(&format!("/?lang={}", lang.code()), &[]),
+        None => redirect("/", &[]),
+    }
+}
+
+/// Browsers ask for an icon whatever the page says; the portal has none.
+async fn no_icon() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(header::CACHE_CONTROL, "max-age=86400")],
     )
         .into_response()
 }
