@@ -3,30 +3,29 @@
 use axum::extract::rejection::FormRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::Form;
 
 use super::{
-    clear_cookie, csrf_refused, forms, page, pages, redirect, same_token, unavailable, Lang,
-    Portal, Visit, SESSION_COOKIE,
+    clear_cookie, forms, page, pages, redirect, unavailable, Answer, Lang, Portal, Visit,
+    SESSION_COOKIE,
 };
 use crate::clock::UnixTime;
 use crate::directory::Actor;
 
 /// `GET /account`: who the official is in the directory, their mailbox and certificate.
-pub(super) async fn account(State(portal): State<Portal>, visit: Visit) -> Response {
-    let (session, official) = match portal.account_session(&visit).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let overview = match portal.directory().account_overview(official.id).await {
-        Ok(overview) => overview,
-        Err(e) => return unavailable(&visit, &e),
-    };
-    let used = match portal.state.mailstore.usage(official.id).await {
-        Ok(bytes) => bytes,
-        Err(e) => return unavailable(&visit, &e),
-    };
+pub(super) async fn account(State(portal): State<Portal>, visit: Visit) -> Answer {
+    let (session, official) = portal.account_session(&visit).await?;
+    let overview = portal
+        .directory()
+        .account_overview(official.id)
+        .await
+        .map_err(|e| unavailable(&visit, &e))?;
+    let used = portal
+        .state
+        .mailstore
+        .usage(official.id)
+        .await
+        .map_err(|e| unavailable(&visit, &e))?;
     let t = visit.texts();
     let o = &overview.official;
     let total = o.quota_bytes.max(1);
@@ -59,24 +58,18 @@ pub(super) async fn account(State(portal): State<Portal>, visit: Visit) -> Respo
             }),
         recent_days: &overview.recent_days,
     });
-    page(&visit, StatusCode::OK, html, &[])
+    Ok(page(&visit, StatusCode::OK, html, &[]))
 }
 
 /// `GET /sessions`.
-pub(super) async fn sessions(State(portal): State<Portal>, visit: Visit) -> Response {
-    let (session, official) = match portal.account_session(&visit).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(super) async fn sessions(State(portal): State<Portal>, visit: Visit) -> Answer {
+    let (session, official) = portal.account_session(&visit).await?;
     let policy = portal.state.settings.sessions;
-    let all = match portal
+    let all = portal
         .directory()
         .portal_sessions_of(official.id, policy)
         .await
-    {
-        Ok(all) => all,
-        Err(e) => return unavailable(&visit, &e),
-    };
+        .map_err(|e| unavailable(&visit, &e))?;
     let token = visit.session_token.as_deref().unwrap_or_default();
     let sessions = all
         .iter()
@@ -94,7 +87,7 @@ pub(super) async fn sessions(State(portal): State<Portal>, visit: Visit) -> Resp
         current: "sessions",
         sessions,
     });
-    page(&visit, StatusCode::OK, html, &[])
+    Ok(page(&visit, StatusCode::OK, html, &[]))
 }
 
 /// `POST /sessions/end-all`: every session of the official ends, this one too.
@@ -102,30 +95,20 @@ pub(super) async fn end_all(
     State(portal): State<Portal>,
     visit: Visit,
     form: Result<Form<forms::Confirm>, FormRejection>,
-) -> Response {
-    let form = match forms::read(&visit, form) {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
-    let (session, official) = match portal.account_session(&visit).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    if !same_token(&session.csrf_token, form.csrf.as_deref()) {
-        return csrf_refused(&visit);
-    }
+) -> Answer {
+    let form = forms::read(&visit, form)?;
+    let (session, official) = portal.account_session(&visit).await?;
+    visit.check_csrf(&session.csrf_token, form.csrf.as_deref())?;
     let actor = Actor(format!("official:{}", official.login));
-    if let Err(e) = portal
+    portal
         .directory()
         .end_portal_sessions_of(&actor, &official)
         .await
-    {
-        return unavailable(&visit, &e);
-    }
-    redirect("/", &[clear_cookie(SESSION_COOKIE, visit.https)])
+        .map_err(|e| unavailable(&visit, &e))?;
+    Ok(redirect("/", &[clear_cookie(SESSION_COOKIE, visit.https)]))
 }
 
-/// A size in the units people read: `1,2 GB` in Vietnamese, `1.2 GB` in English.
+/// A size in the units people read (`1.5 KB`, `2.0 GB`).
 fn bytes(n: i64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut value = n.max(0) as f64;

@@ -203,6 +203,9 @@ impl Portal {
     }
 }
 
+/// What a handler answers: its page, or the page that ended it early (`?`).
+type Answer = Result<Response, Response>;
+
 /// What every handler knows about the request: who sent it, over what, in which language,
 /// with which cookies.
 #[derive(Debug, Clone)]
@@ -228,6 +231,24 @@ impl Visit {
 
     fn texts(&self) -> &'static texts::Texts {
         self.lang.texts()
+    }
+
+    /// Refuses a form that does not carry `expected`, its CSRF token (403, nothing changed).
+    fn check_csrf(&self, expected: &str, given: Option<&str>) -> Result<(), Response> {
+        if same_token(expected, given) {
+            Ok(())
+        } else {
+            Err(csrf_refused(self))
+        }
+    }
+
+    /// Refuses a password sent over plain HTTP from another machine (403, nothing read).
+    fn check_password_transport(&self) -> Result<(), Response> {
+        if self.may_send_password() {
+            Ok(())
+        } else {
+            Err(needs_https(self))
+        }
     }
 }
 

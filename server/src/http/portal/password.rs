@@ -9,69 +9,79 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
 
-use super::sign_in::{anonymous_csrf, anonymous_csrf_matches};
+use super::sign_in::{anonymous_csrf, check_anonymous_csrf};
 use super::texts::{weakness, MIN_LENGTH};
-use super::{
-    csrf_refused, forms, message, needs_https, page, pages, redirect, same_token, unavailable,
-    Portal, Visit,
-};
+use super::{forms, message, page, pages, redirect, unavailable, Answer, Portal, Visit};
 use crate::directory::{Official, PasswordChangeError, PortalSession, SessionPurpose};
 
 /// Where the account page goes after a password was saved (it shows a notice).
 const SAVED: &str = "/account?saved=password";
 
-/// `GET /choose-password`.
-pub(super) async fn choose_form(State(portal): State<Portal>, visit: Visit) -> Response {
-    match choosing(&portal, &visit).await {
-        Ok((session, official)) => {
-            let intro = visit.texts().choose_intro;
-            choose_page(
-                &visit,
-                &session.csrf_token,
-                "/choose-password",
-                intro,
-                &official,
-                StatusCode::OK,
-                None,
-            )
-        }
-        Err(response) => response,
+/// The choose-password form as one page fills it: where it posts, and for whom.
+struct ChooseForm<'a> {
+    visit: &'a Visit,
+    csrf: &'a str,
+    action: &'a str,
+    intro: &'a str,
+    official: &'a Official,
+    /// Set when the anonymous CSRF cookie is new.
+    cookies: &'a [String],
+}
+
+impl ChooseForm<'_> {
+    fn page(&self, status: StatusCode, error: Option<String>) -> Response {
+        let html = pages::render(&pages::ChoosePage {
+            t: self.visit.texts(),
+            csrf: self.csrf,
+            action: self.action,
+            intro: self.intro,
+            name: &self.official.display_name,
+            address: &self.official.primary_address,
+            min_length: MIN_LENGTH,
+            error,
+        });
+        page(self.visit, status, html, self.cookies)
     }
+
+    /// The form again, with the reason the choice was refused next to the field.
+    fn refused(&self, why: String) -> Response {
+        self.page(StatusCode::UNPROCESSABLE_ENTITY, Some(why))
+    }
+}
+
+/// `GET /choose-password`.
+pub(super) async fn choose_form(State(portal): State<Portal>, visit: Visit) -> Answer {
+    let (session, official) = choosing(&portal, &visit).await?;
+    let form = ChooseForm {
+        visit: &visit,
+        csrf: &session.csrf_token,
+        action: "/choose-password",
+        intro: visit.texts().choose_intro,
+        official: &official,
+        cookies: &[],
+    };
+    Ok(form.page(StatusCode::OK, None))
 }
 
 /// `POST /choose-password`: the official signed in with an initial password chooses theirs.
 pub(super) async fn choose(
     State(portal): State<Portal>,
     visit: Visit,
-    form: Result<Form<forms::Choose>, FormRejection>,
-) -> Response {
-    let form = match forms::read(&visit, form) {
-        Ok(form) => form,
-        Err(response) => return response,
+    posted: Result<Form<forms::Choose>, FormRejection>,
+) -> Answer {
+    let posted = forms::read(&visit, posted)?;
+    let (session, official) = choosing(&portal, &visit).await?;
+    visit.check_csrf(&session.csrf_token, posted.csrf.as_deref())?;
+    visit.check_password_transport()?;
+    let form = ChooseForm {
+        visit: &visit,
+        csrf: &session.csrf_token,
+        action: "/choose-password",
+        intro: visit.texts().choose_intro,
+        official: &official,
+        cookies: &[],
     };
-    let (session, official) = match choosing(&portal, &visit).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    if !same_token(&session.csrf_token, form.csrf.as_deref()) {
-        return csrf_refused(&visit);
-    }
-    if !visit.may_send_password() {
-        return needs_https(&visit);
-    }
-    let refused = |why: String| {
-        let intro = visit.texts().choose_intro;
-        choose_page(
-            &visit,
-            &session.csrf_token,
-            "/choose-password",
-            intro,
-            &official,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(why),
-        )
-    };
-    save_choice(&portal, &visit, &official, &form, refused).await
+    Ok(save_choice(&portal, &form, &posted).await)
 }
 
 /// The choose-password session and its official; an account session has nothing to
@@ -92,30 +102,19 @@ pub(super) async fn reset_form(
     State(portal): State<Portal>,
     visit: Visit,
     Path(token): Path<String>,
-) -> Response {
-    let official = match linked_official(&portal, &visit, &token).await {
-        Ok(official) => official,
-        Err(response) => return response,
-    };
-    let (csrf, cookie) = anonymous_csrf(&visit);
+) -> Answer {
+    let official = linked_official(&portal, &visit, &token).await?;
+    let (csrf, cookies) = anonymous_csrf(&visit);
     let action = format!("/reset/{token}");
-    let mut response = choose_page(
-        &visit,
-        &csrf,
-        &action,
-        visit.texts().reset_intro,
-        &official,
-        StatusCode::OK,
-        None,
-    );
-    for value in cookie {
-        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
-            response
-                .headers_mut()
-                .append(axum::http::header::SET_COOKIE, value);
-        }
-    }
-    response
+    let form = ChooseForm {
+        visit: &visit,
+        csrf: &csrf,
+        action: &action,
+        intro: visit.texts().reset_intro,
+        official: &official,
+        cookies: &cookies,
+    };
+    Ok(form.page(StatusCode::OK, None))
 }
 
 /// `POST /reset/{token}`: chooses a password without knowing one; the link dies with it.
@@ -123,36 +122,22 @@ pub(super) async fn reset(
     State(portal): State<Portal>,
     visit: Visit,
     Path(token): Path<String>,
-    form: Result<Form<forms::Choose>, FormRejection>,
-) -> Response {
-    let form = match forms::read(&visit, form) {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
-    if !anonymous_csrf_matches(&visit, form.csrf.as_deref()) {
-        return csrf_refused(&visit);
-    }
-    if !visit.may_send_password() {
-        return needs_https(&visit);
-    }
-    let official = match linked_official(&portal, &visit, &token).await {
-        Ok(official) => official,
-        Err(response) => return response,
-    };
-    let csrf = visit.csrf_cookie.clone().unwrap_or_default();
+    posted: Result<Form<forms::Choose>, FormRejection>,
+) -> Answer {
+    let posted = forms::read(&visit, posted)?;
+    check_anonymous_csrf(&visit, posted.csrf.as_deref())?;
+    visit.check_password_transport()?;
+    let official = linked_official(&portal, &visit, &token).await?;
     let action = format!("/reset/{token}");
-    let refused = |why: String| {
-        choose_page(
-            &visit,
-            &csrf,
-            &action,
-            visit.texts().reset_intro,
-            &official,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(why),
-        )
+    let form = ChooseForm {
+        visit: &visit,
+        csrf: visit.csrf_cookie.as_deref().unwrap_or_default(),
+        action: &action,
+        intro: visit.texts().reset_intro,
+        official: &official,
+        cookies: &[],
     };
-    save_choice(&portal, &visit, &official, &form, refused).await
+    Ok(save_choice(&portal, &form, &posted).await)
 }
 
 /// The official a reset link is for, or the page saying it no longer works (used, expired
@@ -178,20 +163,15 @@ async fn linked_official(
 }
 
 /// Checks the two entries, stores the choice, and continues in a new account session.
-async fn save_choice(
-    portal: &Portal,
-    visit: &Visit,
-    official: &Official,
-    form: &forms::Choose,
-    refused: impl FnOnce(String) -> Response,
-) -> Response {
-    if form.new != form.confirm {
-        return refused(visit.texts().mismatch.to_string());
+async fn save_choice(portal: &Portal, form: &ChooseForm<'_>, posted: &forms::Choose) -> Response {
+    let (visit, official) = (form.visit, form.official);
+    if posted.new != posted.confirm {
+        return form.refused(visit.texts().mismatch.to_string());
     }
     let chosen = portal
         .state
         .authenticator
-        .choose_password(official, &form.new, visit.peer.address.ip())
+        .choose_password(official, &posted.new, visit.peer.address.ip())
         .await;
     match chosen {
         Ok(()) => {
@@ -200,108 +180,65 @@ async fn save_choice(
                 .open_session(visit, official.id, SessionPurpose::Account, SAVED)
                 .await
         }
-        Err(PasswordChangeError::Weak(why)) => refused(weakness(visit.lang, &why)),
+        Err(PasswordChangeError::Weak(why)) => form.refused(weakness(visit.lang, &why)),
         Err(e) => unavailable(visit, &e),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn choose_page(
-    visit: &Visit,
-    csrf: &str,
-    action: &str,
-    intro: &str,
-    official: &Official,
-    status: StatusCode,
-    error: Option<String>,
-) -> Response {
-    let html = pages::render(&pages::ChoosePage {
-        t: visit.texts(),
-        csrf,
-        action,
-        intro,
-        name: &official.display_name,
-        address: &official.primary_address,
-        min_length: MIN_LENGTH,
-        error,
-    });
-    page(visit, status, html, &[])
-}
-
 /// `GET /password`.
-pub(super) async fn change_form(State(portal): State<Portal>, visit: Visit) -> Response {
-    match portal.account_session(&visit).await {
-        Ok((session, official)) => {
-            change_page(&visit, &session, &official, StatusCode::OK, false, None)
-        }
-        Err(response) => response,
-    }
+pub(super) async fn change_form(State(portal): State<Portal>, visit: Visit) -> Answer {
+    let (session, official) = portal.account_session(&visit).await?;
+    Ok(change_page(
+        &visit,
+        &session,
+        &official,
+        StatusCode::OK,
+        false,
+        None,
+    ))
 }
 
 /// `POST /password`: the official changes their password, proving the current one.
 pub(super) async fn change(
     State(portal): State<Portal>,
     visit: Visit,
-    form: Result<Form<forms::Change>, FormRejection>,
-) -> Response {
-    let form = match forms::read(&visit, form) {
-        Ok(form) => form,
-        Err(response) => return response,
+    posted: Result<Form<forms::Change>, FormRejection>,
+) -> Answer {
+    let posted = forms::read(&visit, posted)?;
+    let (session, official) = portal.account_session(&visit).await?;
+    visit.check_csrf(&session.csrf_token, posted.csrf.as_deref())?;
+    visit.check_password_transport()?;
+    let refused = |status, current_wrong, why| {
+        change_page(&visit, &session, &official, status, current_wrong, why)
     };
-    let (session, official) = match portal.account_session(&visit).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    if !same_token(&session.csrf_token, form.csrf.as_deref()) {
-        return csrf_refused(&visit);
-    }
-    if !visit.may_send_password() {
-        return needs_https(&visit);
-    }
-    if form.new != form.confirm {
+    if posted.new != posted.confirm {
         let why = visit.texts().mismatch.to_string();
-        return change_page(
-            &visit,
-            &session,
-            &official,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            false,
-            Some(why),
-        );
+        return Ok(refused(StatusCode::UNPROCESSABLE_ENTITY, false, Some(why)));
     }
     let changed = portal
         .state
         .authenticator
-        .change_own_password(&official, &form.current, &form.new, visit.peer.address.ip())
+        .change_own_password(
+            &official,
+            &posted.current,
+            &posted.new,
+            visit.peer.address.ip(),
+        )
         .await;
-    match changed {
+    Ok(match changed {
         Ok(()) => {
             tracing::info!(login = %official.login, peer = %visit.peer.address, "password changed in the portal");
             portal
                 .open_session(&visit, official.id, SessionPurpose::Account, SAVED)
                 .await
         }
-        Err(PasswordChangeError::WrongPassword) => change_page(
-            &visit,
-            &session,
-            &official,
-            StatusCode::UNAUTHORIZED,
-            true,
-            None,
-        ),
+        Err(PasswordChangeError::WrongPassword) => refused(StatusCode::UNAUTHORIZED, true, None),
         Err(PasswordChangeError::Weak(why)) => {
             let why = weakness(visit.lang, &why);
-            change_page(
-                &visit,
-                &session,
-                &official,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                false,
-                Some(why),
-            )
+            refused(StatusCode::UNPROCESSABLE_ENTITY, false, Some(why))
         }
         Err(e) => unavailable(&visit, &e),
-    }
+    })
 }
 
 fn change_page(

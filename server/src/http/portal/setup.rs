@@ -4,11 +4,11 @@
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use plist::{Dictionary, Value};
 use sha2::{Digest, Sha256};
 
-use super::{page, pages, unavailable, Portal, Visit};
+use super::{page, pages, unavailable, Answer, Portal, Visit};
 use crate::directory::Official;
 use crate::http::AutoconfigSettings;
 
@@ -52,11 +52,8 @@ fn prefer(host: &str, implicit: u16, starttls: u16) -> Endpoint<'_> {
 }
 
 /// `GET /setup`.
-pub(super) async fn setup(State(portal): State<Portal>, visit: Visit) -> Response {
-    let (session, official) = match portal.account_session(&visit).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(super) async fn setup(State(portal): State<Portal>, visit: Visit) -> Answer {
+    let (session, official) = portal.account_session(&visit).await?;
     let t = visit.texts();
     let mail = &portal.state.settings.mail;
     let mut rows = vec![(
@@ -92,23 +89,18 @@ pub(super) async fn setup(State(portal): State<Portal>, visit: Visit) -> Respons
         login: &official.login,
         rows,
     });
-    page(&visit, StatusCode::OK, html, &[])
+    Ok(page(&visit, StatusCode::OK, html, &[]))
 }
 
 /// `GET /setup/apple.mobileconfig`: a configuration profile with the official's IMAP and
 /// SMTP account. The password is not in it: the device asks for it.
-pub(super) async fn mobileconfig(State(portal): State<Portal>, visit: Visit) -> Response {
-    let (_, official) = match portal.account_session(&visit).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+pub(super) async fn mobileconfig(State(portal): State<Portal>, visit: Visit) -> Answer {
+    let (_, official) = portal.account_session(&visit).await?;
     let profile = apple_profile(&official, &portal.state.settings.mail);
     let mut xml = Vec::new();
-    if let Err(e) = plist::to_writer_xml(&mut xml, &profile) {
-        return unavailable(&visit, &e);
-    }
+    plist::to_writer_xml(&mut xml, &profile).map_err(|e| unavailable(&visit, &e))?;
     let filename = format!("attachment; filename=\"{}.mobileconfig\"", official.login);
-    (
+    Ok((
         [
             (
                 header::CONTENT_TYPE,
@@ -119,7 +111,7 @@ pub(super) async fn mobileconfig(State(portal): State<Portal>, visit: Visit) -> 
         ],
         xml,
     )
-        .into_response()
+        .into_response())
 }
 
 /// The profile (Apple's Configuration Profile Reference, `com.apple.mail.managed`). Its

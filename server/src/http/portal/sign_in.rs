@@ -7,21 +7,21 @@ use axum::response::Response;
 use axum::Form;
 
 use super::{
-    clear_cookie, csrf_refused, forms, needs_https, page, pages, redirect, same_token,
-    session_cookie, unavailable, Portal, Visit, CSRF_COOKIE, SESSION_COOKIE,
+    clear_cookie, forms, page, pages, redirect, session_cookie, unavailable, Answer, Portal, Visit,
+    CSRF_COOKIE, SESSION_COOKIE,
 };
 use crate::directory::{LoginName, LoginOutcome, Principal, SessionPurpose};
 
+/// Longest login read from the form; longer ones are cut, and refused like any unknown one.
+const MAX_LOGIN_CHARS: usize = 320;
+
 /// `/`: the sign-in page, or where a signed-in visitor belongs.
-pub(super) async fn home(State(portal): State<Portal>, visit: Visit) -> Response {
-    match portal.session(&visit).await {
-        Err(response) => response,
-        Ok(Some(session)) if session.purpose == SessionPurpose::Account => {
-            redirect("/account", &[])
-        }
-        Ok(Some(_)) => redirect("/choose-password", &[]),
-        Ok(None) => sign_in_page(&visit, StatusCode::OK, "", false),
-    }
+pub(super) async fn home(State(portal): State<Portal>, visit: Visit) -> Answer {
+    Ok(match portal.session(&visit).await? {
+        Some(session) if session.purpose == SessionPurpose::Account => redirect("/account", &[]),
+        Some(_) => redirect("/choose-password", &[]),
+        None => sign_in_page(&visit, StatusCode::OK, "", false),
+    })
 }
 
 /// The sign-in form, with the anonymous CSRF token (a double-submit cookie).
@@ -48,12 +48,9 @@ pub(super) fn anonymous_csrf(visit: &Visit) -> (String, Vec<String>) {
     }
 }
 
-/// Whether an anonymous form carries the token its cookie holds.
-pub(super) fn anonymous_csrf_matches(visit: &Visit, given: Option<&str>) -> bool {
-    visit
-        .csrf_cookie
-        .as_deref()
-        .is_some_and(|expected| same_token(expected, given))
+/// Refuses an anonymous form that does not carry the token its cookie holds.
+pub(super) fn check_anonymous_csrf(visit: &Visit, given: Option<&str>) -> Result<(), Response> {
+    visit.check_csrf(visit.csrf_cookie.as_deref().unwrap_or_default(), given)
 }
 
 /// `POST /sign-in`: an official's own password opens the portal; an initial one opens only
@@ -62,18 +59,11 @@ pub(super) async fn sign_in(
     State(portal): State<Portal>,
     visit: Visit,
     form: Result<Form<forms::SignIn>, FormRejection>,
-) -> Response {
-    let form = match forms::read(&visit, form) {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
-    if !anonymous_csrf_matches(&visit, form.csrf.as_deref()) {
-        return csrf_refused(&visit);
-    }
-    if !visit.may_send_password() {
-        return needs_https(&visit);
-    }
-    let login: String = form.login.chars().take(320).collect();
+) -> Answer {
+    let form = forms::read(&visit, form)?;
+    check_anonymous_csrf(&visit, form.csrf.as_deref())?;
+    visit.check_password_transport()?;
+    let login: String = form.login.chars().take(MAX_LOGIN_CHARS).collect();
     let outcome = portal
         .state
         .authenticator
@@ -82,18 +72,20 @@ pub(super) async fn sign_in(
             &form.password,
             visit.peer.address.ip(),
         )
-        .await;
-    match outcome {
-        Ok(LoginOutcome::Accepted(principal)) => match *principal {
+        .await
+        .map_err(|e| unavailable(&visit, &e))?;
+    let refused = || sign_in_page(&visit, StatusCode::UNAUTHORIZED, &login, true);
+    Ok(match outcome {
+        LoginOutcome::Accepted(principal) => match *principal {
             Principal::Official(official) => {
                 tracing::info!(login = %official.login, peer = %visit.peer.address, "portal sign-in");
                 portal
                     .open_session(&visit, official.id, SessionPurpose::Account, "/account")
                     .await
             }
-            Principal::Service(_) => sign_in_page(&visit, StatusCode::UNAUTHORIZED, &login, true),
+            Principal::Service(_) => refused(),
         },
-        Ok(LoginOutcome::MustChange(official)) => {
+        LoginOutcome::MustChange(official) => {
             tracing::info!(login = %official.login, peer = %visit.peer.address, "portal sign-in with an initial password");
             portal
                 .open_session(
@@ -104,9 +96,8 @@ pub(super) async fn sign_in(
                 )
                 .await
         }
-        Ok(LoginOutcome::Refused) => sign_in_page(&visit, StatusCode::UNAUTHORIZED, &login, true),
-        Err(e) => unavailable(&visit, &e),
-    }
+        LoginOutcome::Refused => refused(),
+    })
 }
 
 /// `POST /sign-out`: ends this session.
@@ -114,23 +105,17 @@ pub(super) async fn sign_out(
     State(portal): State<Portal>,
     visit: Visit,
     form: Result<Form<forms::Confirm>, FormRejection>,
-) -> Response {
-    let form = match forms::read(&visit, form) {
-        Ok(form) => form,
-        Err(response) => return response,
+) -> Answer {
+    let form = forms::read(&visit, form)?;
+    let signed_out = redirect("/", &[clear_cookie(SESSION_COOKIE, visit.https)]);
+    let (Some(session), Some(token)) = (portal.session(&visit).await?, &visit.session_token) else {
+        return Ok(signed_out);
     };
-    let session = match portal.session(&visit).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return redirect("/", &[clear_cookie(SESSION_COOKIE, visit.https)]),
-        Err(response) => return response,
-    };
-    if !same_token(&session.csrf_token, form.csrf.as_deref()) {
-        return csrf_refused(&visit);
-    }
-    if let Some(token) = &visit.session_token {
-        if let Err(e) = portal.directory().end_portal_session(token).await {
-            return unavailable(&visit, &e);
-        }
-    }
-    redirect("/", &[clear_cookie(SESSION_COOKIE, visit.https)])
+    visit.check_csrf(&session.csrf_token, form.csrf.as_deref())?;
+    portal
+        .directory()
+        .end_portal_session(token)
+        .await
+        .map_err(|e| unavailable(&visit, &e))?;
+    Ok(signed_out)
 }
