@@ -13,6 +13,7 @@ mod import;
 mod layering;
 mod ldap;
 mod lifecycle;
+mod portal;
 mod queue;
 mod smtp;
 mod store_suite;

@@ -170,17 +170,20 @@ async fn password_modify(
         }
     };
     match outcome {
-        Ok(generated) => Reply::one(LdapMsg {
+        Ok(Some(generated)) => Reply::one(LdapMsg {
             msgid,
             op: LdapOp::ExtendedResponse(
                 LdapPasswordModifyResponse {
                     res: result(LdapResultCode::Success, ""),
-                    gen_password: generated,
+                    gen_password: Some(generated),
                 }
                 .into(),
             ),
             ctrl: Vec::new(),
         }),
+        // RFC 3062 §2: without a generated password the response carries no value at all;
+        // an empty value makes ldappasswd look for one and print a BER error.
+        Ok(None) => respond(msgid, LdapResultCode::Success, "", None, None),
         Err(e) => failed(msgid, e),
     }
 }
