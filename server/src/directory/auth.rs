@@ -138,6 +138,9 @@ pub enum PasswordChangeError {
     /// The password an official chose for themselves is refused, for this reason.
     #[error("{0}")]
     Weak(PasswordWeakness),
+    /// The reset link was used, expired or revoked while the password was being chosen.
+    #[error("the reset link is no longer valid")]
+    LinkSpent,
     #[error(transparent)]
     Directory(#[from] DirectoryError),
 }
@@ -395,13 +398,15 @@ impl Authenticator {
         self.store_chosen_password(&current, new, source).await
     }
 
-    /// An official who proved who they are another way (an initial password at sign-in, a
-    /// reset link) chooses a password. It must differ from the password it replaces.
+    /// An official who proved who they are another way (an initial password at sign-in, or
+    /// the reset link `link`, which this uses up) chooses a password. It must differ from the
+    /// password it replaces.
     pub async fn choose_password(
         &self,
         official: &Official,
         new: &str,
         source: IpAddr,
+        link: Option<&str>,
     ) -> Result<(), PasswordChangeError> {
         check_official_password(new, official).map_err(PasswordChangeError::Weak)?;
         if let Some(current) = &official.password {
@@ -416,7 +421,19 @@ impl Authenticator {
                 return Err(PasswordChangeError::Weak(PasswordWeakness::SameAsCurrent));
             }
         }
-        self.store_chosen_password(official, new, source).await
+        let Some(link) = link else {
+            return self.store_chosen_password(official, new, source).await;
+        };
+        let stored = self.stored_password(new, false, Some(source)).await?;
+        let actor = Actor(format!("official:{}", official.login));
+        match self
+            .directory
+            .set_password_from_link(&actor, link, official.id, stored)
+            .await?
+        {
+            true => Ok(()),
+            false => Err(PasswordChangeError::LinkSpent),
+        }
     }
 
     /// Hashes a password the official chose at the full cost and stores it; every portal

@@ -203,6 +203,18 @@ impl Directory {
     ) -> Result<(), DirectoryError> {
         let mut tx = self.store.begin().await?;
         let official = official_in(&mut tx, login).await?;
+        self.commit_password(tx, actor, &official, password).await
+    }
+
+    /// Writes `password` for `official` in `tx`, ends their reset links and portal sessions,
+    /// and commits with the audit row.
+    pub(super) async fn commit_password(
+        &self,
+        mut tx: Conn,
+        actor: &Actor,
+        official: &Official,
+        password: StoredPassword,
+    ) -> Result<(), DirectoryError> {
         tx.set_official_password(official.id, Some(&password), self.now())
             .await?;
         tx.delete_reset_links(official.id).await?;

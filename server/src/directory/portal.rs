@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::official_ops::official_in;
 use super::{
     not_found, Actor, AddressOwner, Agency, Certificate, CertificateStanding, Directory,
-    DirectoryError, GroupMember, Official, OfficialId, OfficialStatus,
+    DirectoryError, GroupMember, Official, OfficialId, OfficialStatus, StoredPassword,
 };
 use crate::clock::UnixTime;
 use crate::store::PortalSessionRow;
@@ -308,6 +308,31 @@ impl Directory {
             .official_by_id(id)
             .await?
             .filter(|o| o.status == OfficialStatus::Active))
+    }
+
+    /// Uses up the reset link `token` to store `password` for the official it was issued to,
+    /// in one transaction; `false` (and nothing written) when the link is no longer good or
+    /// is not `official`'s.
+    pub async fn set_password_from_link(
+        &self,
+        actor: &Actor,
+        token: &str,
+        official: OfficialId,
+        password: StoredPassword,
+    ) -> Result<bool, DirectoryError> {
+        let Some(key) = token_key(token) else {
+            return Ok(false);
+        };
+        let mut tx = self.store.begin().await?;
+        if tx.consume_reset_link(&key, self.now()).await? != Some(official) {
+            return Ok(false);
+        }
+        let official = tx
+            .official_by_id(official)
+            .await?
+            .ok_or_else(|| not_found("official", &official.0.to_string()))?;
+        self.commit_password(tx, actor, &official, password).await?;
+        Ok(true)
     }
 
     /// Opens a portal session for `official`.

@@ -196,6 +196,7 @@ fn failed(msgid: i32, error: PasswordChangeError) -> Reply {
         PasswordChangeError::NotAllowed(m) => (LdapResultCode::InsufficentAccessRights, m.clone()),
         PasswordChangeError::Policy(m) => (LdapResultCode::ConstraintViolation, m.clone()),
         PasswordChangeError::Weak(why) => (LdapResultCode::ConstraintViolation, why.to_string()),
+        PasswordChangeError::LinkSpent => (LdapResultCode::InvalidCredentials, REFUSED.to_string()),
         PasswordChangeError::Directory(crate::directory::DirectoryError::NotFound { .. }) => {
             (LdapResultCode::NoSuchObject, "no such official".to_string())
         }

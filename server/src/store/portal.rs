@@ -61,6 +61,23 @@ impl Conn {
         Ok(id.map(OfficialId))
     }
 
+    /// Uses up a reset link: removes it and returns whom it was for, if it existed and had
+    /// not expired at `now`. Of two uses at once, one gets the official.
+    pub async fn consume_reset_link(
+        &mut self,
+        token_sha256: &[u8],
+        now: UnixTime,
+    ) -> Result<Option<OfficialId>, StoreError> {
+        let sql = "DELETE FROM reset_links WHERE token_sha256 = $1 AND expires_at > $2 \
+             RETURNING official_id";
+        let id: Option<i64> = on_backend!(self, c => sqlx::query_scalar(sql)
+            .bind(token_sha256)
+            .bind(now.0)
+            .fetch_optional(&mut *c)
+            .await)?;
+        Ok(id.map(OfficialId))
+    }
+
     /// Removes every reset link of `official`; returns how many there were.
     pub async fn delete_reset_links(&mut self, official: OfficialId) -> Result<u64, StoreError> {
         let sql = "DELETE FROM reset_links WHERE official_id = $1";

@@ -20,6 +20,8 @@ const SAVED: &str = "/account?saved=password";
 /// The choose-password form as one page fills it: where it posts, and for whom.
 struct ChooseForm<'a> {
     visit: &'a Visit,
+    /// The reset link the form came from, used up by the choice.
+    link: Option<&'a str>,
     csrf: &'a str,
     action: &'a str,
     intro: &'a str,
@@ -54,6 +56,7 @@ pub(super) async fn choose_form(State(portal): State<Portal>, visit: Visit) -> A
     let (session, official) = choosing(&portal, &visit).await?;
     let form = ChooseForm {
         visit: &visit,
+        link: None,
         csrf: &session.csrf_token,
         action: "/choose-password",
         intro: visit.texts().choose_intro,
@@ -75,6 +78,7 @@ pub(super) async fn choose(
     visit.check_password_transport()?;
     let form = ChooseForm {
         visit: &visit,
+        link: None,
         csrf: &session.csrf_token,
         action: "/choose-password",
         intro: visit.texts().choose_intro,
@@ -108,6 +112,7 @@ pub(super) async fn reset_form(
     let action = format!("/reset/{token}");
     let form = ChooseForm {
         visit: &visit,
+        link: Some(&token),
         csrf: &csrf,
         action: &action,
         intro: visit.texts().reset_intro,
@@ -131,6 +136,7 @@ pub(super) async fn reset(
     let action = format!("/reset/{token}");
     let form = ChooseForm {
         visit: &visit,
+        link: Some(&token),
         csrf: visit.csrf_cookie.as_deref().unwrap_or_default(),
         action: &action,
         intro: visit.texts().reset_intro,
@@ -140,8 +146,7 @@ pub(super) async fn reset(
     Ok(save_choice(&portal, &form, &posted).await)
 }
 
-/// The official a reset link is for, or the page saying it no longer works (used, expired
-/// or never issued: one page for all, which tells a guesser nothing).
+/// The official a reset link is for, or the page saying it no longer works.
 async fn linked_official(
     portal: &Portal,
     visit: &Visit,
@@ -149,17 +154,20 @@ async fn linked_official(
 ) -> Result<Official, Response> {
     match portal.directory().official_for_reset_link(token).await {
         Ok(Some(official)) => Ok(official),
-        Ok(None) => {
-            let t = visit.texts();
-            Err(message(
-                visit,
-                StatusCode::GONE,
-                t.link_invalid_title,
-                t.link_invalid,
-            ))
-        }
+        Ok(None) => Err(link_gone(visit)),
         Err(e) => Err(unavailable(visit, &e)),
     }
+}
+
+/// A link used, expired or never issued: one page for all, which tells a guesser nothing.
+fn link_gone(visit: &Visit) -> Response {
+    let t = visit.texts();
+    message(
+        visit,
+        StatusCode::GONE,
+        t.link_invalid_title,
+        t.link_invalid,
+    )
 }
 
 /// Checks the two entries, stores the choice, and continues in a new account session.
@@ -171,7 +179,7 @@ async fn save_choice(portal: &Portal, form: &ChooseForm<'_>, posted: &forms::Cho
     let chosen = portal
         .state
         .authenticator
-        .choose_password(official, &posted.new, visit.peer.address.ip())
+        .choose_password(official, &posted.new, visit.peer.address.ip(), form.link)
         .await;
     match chosen {
         Ok(()) => {
@@ -181,6 +189,7 @@ async fn save_choice(portal: &Portal, form: &ChooseForm<'_>, posted: &forms::Cho
                 .await
         }
         Err(PasswordChangeError::Weak(why)) => form.refused(weakness(visit.lang, &why)),
+        Err(PasswordChangeError::LinkSpent) => link_gone(visit),
         Err(e) => unavailable(visit, &e),
     }
 }
