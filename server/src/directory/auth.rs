@@ -267,18 +267,19 @@ impl Authenticator {
             return Ok(LoginOutcome::Refused);
         };
         let usable = official.status == OfficialStatus::Active && !lockout.is_locked(now);
-        if matches && usable {
+        // An expired initial password counts as a wrong one, failure and all.
+        let standing = self.initial_standing(&official, now);
+        if matches && usable && standing != Some(InitialStanding::Expired) {
             if lockout.failed_logins > 0 {
                 self.directory.clear_failed_logins(&official).await?;
             }
-            return Ok(match self.initial_standing(&official, now) {
-                Some(InitialStanding::Expired) => LoginOutcome::Refused,
-                Some(InitialStanding::Valid) => LoginOutcome::MustChange(Box::new(official)),
-                None => {
-                    self.note_active(official.id, now).await;
-                    LoginOutcome::Accepted(Box::new(Principal::Official(official)))
-                }
-            });
+            if standing == Some(InitialStanding::Valid) {
+                return Ok(LoginOutcome::MustChange(Box::new(official)));
+            }
+            self.note_active(official.id, now).await;
+            return Ok(LoginOutcome::Accepted(Box::new(Principal::Official(
+                official,
+            ))));
         }
         self.note_source_failure(source);
         if official.status == OfficialStatus::Active && !lockout.is_locked(now) {
