@@ -95,6 +95,9 @@ pub struct Context {
     pub hasher: PasswordHasher,
     pub actor: Actor,
     pub json: bool,
+    /// Where officials sign in to the portal (`[http] public_url`), ending in `/`: printed
+    /// next to initial passwords, and the base of reset links.
+    pub portal_url: String,
 }
 
 /// A command invoked in a way it cannot run, found after parsing (for example a deletion
@@ -172,6 +175,7 @@ async fn run(command: Command, json: bool, config: Config) -> anyhow::Result<()>
         hasher: PasswordHasher::from_config(&config.auth),
         actor: Actor::admin(&std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
         json,
+        portal_url: config.http.portal_url(&config.server.hostname),
     };
     let result = match command {
         Command::Domain(cmd) => domain::run(&ctx, cmd).await,

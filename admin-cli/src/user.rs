@@ -3,10 +3,11 @@
 use std::io::{BufRead, Read};
 
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
+use congvu::clock::UnixTime;
 use congvu::directory::{
     check_chosen_password, generate_initial_password, NewOfficial, OfficialChanges,
     OfficialDetails, OfficialFilter, OfficialStatus, PasswordCost, PersonName, StoredPassword,
-    MAX_PASSWORD_CHARS,
+    DEFAULT_RESET_LINK_HOURS, MAX_PASSWORD_CHARS, MAX_RESET_LINK_HOURS,
 };
 use serde_json::json;
 
@@ -65,6 +66,13 @@ pub enum UserCommand {
     },
     /// Set a new password: generated (--generate) or read from standard input (--stdin).
     Passwd(PasswdArgs),
+    /// Print a one-time link at which the official chooses a password, without knowing any.
+    ResetLink {
+        login: String,
+        /// How long the link works, in hours (1 to 720).
+        #[arg(long, default_value_t = DEFAULT_RESET_LINK_HOURS, value_parser = link_hours())]
+        hours: u32,
+    },
     /// Clear an official's failed logins and lockout.
     Unlock { login: String },
     /// Onboard an agency's officials from its HR list (CSV or XLSX).
@@ -178,9 +186,10 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
             };
             let official = ctx.directory.add_official(&ctx.actor, new).await?;
             if ctx.json {
-                output::json(
-                    &json!({ "login": official.login, "address": official.primary_address, "initial_password": initial }),
-                );
+                output::json(&json!({
+                    "login": official.login, "address": official.primary_address,
+                    "initial_password": initial, "sign_in": ctx.portal_url,
+                }));
             } else {
                 output::line(&format!(
                     "added {} <{}>",
@@ -189,6 +198,7 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
                 output::line(&format!(
                     "initial password (shown once, must be changed at first login): {initial}"
                 ));
+                output::line(&sign_in_hint(ctx));
             }
         }
         UserCommand::Show { login } => {
@@ -201,6 +211,7 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Enable { login } => set_status(ctx, &login, OfficialStatus::Active).await?,
         UserCommand::Delete { login, yes } => delete(ctx, &login, yes).await?,
         UserCommand::Passwd(args) => passwd(ctx, args).await?,
+        UserCommand::ResetLink { login, hours } => reset_link(ctx, &login, hours).await?,
         UserCommand::Unlock { login } => unlock(ctx, &login).await?,
         UserCommand::Import(args) => crate::import::run_user_import(ctx, args).await?,
         UserCommand::Export(args) => crate::export::run(ctx, args).await?,
@@ -443,18 +454,78 @@ async fn passwd(ctx: &Context, args: PasswdArgs) -> anyhow::Result<()> {
         .await?;
     let login = &official.login;
     match (ctx.json, args.generate) {
-        (true, true) => output::json(
-            &json!({ "login": login, "initial_password": password, "must_change": true }),
-        ),
+        (true, true) => output::json(&json!({
+            "login": login, "initial_password": password, "must_change": true,
+            "sign_in": ctx.portal_url,
+        })),
         (true, false) => output::json(&json!({ "login": login, "must_change": must_change })),
-        (false, true) => output::line(&format!(
-            "new initial password for {login} (shown once, must be changed at first login): {password}"
-        )),
+        (false, true) => {
+            output::line(&format!(
+                "new initial password for {login} (shown once, must be changed at first login): {password}"
+            ));
+            output::line(&sign_in_hint(ctx));
+        }
         (false, false) if must_change => output::line(&format!(
             "password of {login} set; it must be changed at next login"
         )),
         (false, false) => output::line(&format!("password of {login} set")),
     }
+    Ok(())
+}
+
+/// Where an official takes an initial password: it is good for choosing one's own and
+/// nothing else.
+fn sign_in_hint(ctx: &Context) -> String {
+    format!("sign in at {} to choose a password", ctx.portal_url)
+}
+
+/// The accepted lifetimes of a reset link, in hours: `--hours`, and `user import
+/// --link-hours`.
+pub fn link_hours() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(1..=i64::from(MAX_RESET_LINK_HOURS))
+}
+
+/// The address of the portal page behind a reset link's token.
+pub fn reset_url(portal_url: &str, token: &str) -> String {
+    format!("{portal_url}reset/{token}")
+}
+
+/// When a link issued now for `hours` stops working. Read before issuing: the directory
+/// stamps the link at most a moment later, so the link never dies before the time printed.
+pub fn link_expiry(ctx: &Context, hours: u32) -> UnixTime {
+    ctx.directory.now().plus(i64::from(hours) * 3600)
+}
+
+/// A time as officials read it, in Vietnam's zone (UTC+7 all year, no daylight saving):
+/// `YYYY-MM-DD HH:MM:SS +07:00`.
+pub fn vietnam_time(t: UnixTime) -> String {
+    const OFFSET_SECONDS: i64 = 7 * 3600;
+    let shifted = output::time(UnixTime(t.0 + OFFSET_SECONDS));
+    let civil = shifted.strip_suffix(" UTC").unwrap_or(&shifted);
+    format!("{civil} +07:00")
+}
+
+/// `user reset-link`: one link, printed once; only its hash is stored.
+async fn reset_link(ctx: &Context, login: &str, hours: u32) -> anyhow::Result<()> {
+    let official = ctx.directory.official(login).await?;
+    let expires_at = link_expiry(ctx, hours);
+    let token = ctx
+        .directory
+        .issue_reset_link(&ctx.actor, &official.login, hours)
+        .await?;
+    let url = reset_url(&ctx.portal_url, &token);
+    if ctx.json {
+        output::json(&json!({ "login": official.login, "url": url, "expires_at": expires_at.0 }));
+        return Ok(());
+    }
+    output::line(&format!(
+        "one-time link for {} <{}> to choose a password, valid until {} ({}):",
+        official.login,
+        official.primary_address,
+        vietnam_time(expires_at),
+        output::time(expires_at)
+    ));
+    output::line(&url);
     Ok(())
 }
 
@@ -510,4 +581,34 @@ async fn unlock(ctx: &Context, login: &str) -> anyhow::Result<()> {
         )),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vietnam_time_is_seven_hours_ahead_across_midnight() {
+        assert_eq!(
+            vietnam_time(UnixTime(1_773_626_400)),
+            "2026-03-16 09:00:00 +07:00"
+        );
+        // 2026-12-08 17:43:23 UTC is already the 9th in Vietnam.
+        assert_eq!(
+            vietnam_time(UnixTime(1_796_751_803)),
+            "2026-12-09 00:43:23 +07:00"
+        );
+        assert_eq!(
+            output::time(UnixTime(1_796_751_803)),
+            "2026-12-08 17:43:23 UTC"
+        );
+    }
+
+    #[test]
+    fn reset_urls_hang_under_the_portal() {
+        assert_eq!(
+            reset_url("https://mail.vinhphuc.gov.vn/", "abc"),
+            "https://mail.vinhphuc.gov.vn/reset/abc"
+        );
+    }
 }

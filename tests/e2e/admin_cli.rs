@@ -709,7 +709,9 @@ async fn passwords_are_set_once_and_lockouts_cleared(backend: Backend) {
         .strip_prefix(
             "new initial password for annv (shown once, must be changed at first login): ",
         )
-        .and_then(|rest| rest.strip_suffix('\n'))
+        .and_then(|rest| {
+            rest.strip_suffix("\nsign in at https://localhost/ to choose a password\n")
+        })
         .unwrap()
         .to_string();
     assert_eq!(password.len(), 20);
@@ -786,7 +788,10 @@ async fn passwords_are_set_once_and_lockouts_cleared(backend: Backend) {
     let second = scripted["initial_password"].as_str().unwrap().to_string();
     assert_eq!(
         scripted,
-        json!({ "login": "annv", "initial_password": second, "must_change": true })
+        json!({
+            "login": "annv", "initial_password": second, "must_change": true,
+            "sign_in": "https://localhost/",
+        })
     );
     assert!(hasher.verify(&second, &stored().await.hash));
 

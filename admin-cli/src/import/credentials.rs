@@ -1,6 +1,7 @@
-//! The credentials file: the only place generated initial passwords are ever written.
-//! Created with mode 0600 and never over an existing file; removed again if the import
-//! that it belongs to fails.
+//! The credentials file: what an agency's IT officer hands each new official to make their
+//! first password, and the only place generated initial passwords and reset links are ever
+//! written. Created with mode 0600 and never over an existing file; removed again if the
+//! import that it belongs to fails.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -37,20 +38,73 @@ impl CredentialsFile {
         })
     }
 
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Writes one line per new official with a generated password (`generated[i]` belongs to
-    /// `plan.creates[i]`) and syncs the file to disk.
-    pub fn write(&self, plan: &ImportPlan, generated: &[Option<String>]) -> anyhow::Result<()> {
+    /// `plan.creates[i]`), each with the portal address `sign_in` where the password is
+    /// exchanged for the official's own, and syncs the file to disk.
+    pub fn write_passwords(
+        &self,
+        plan: &ImportPlan,
+        generated: &[Option<String>],
+        sign_in: &str,
+    ) -> anyhow::Result<()> {
+        let rows = plan
+            .creates
+            .iter()
+            .zip(generated)
+            .filter_map(|(create, secret)| {
+                let secret = secret.as_deref()?;
+                Some([
+                    create.name.full(),
+                    create.address.clone(),
+                    create.login.clone(),
+                    secret.to_string(),
+                    sign_in.to_string(),
+                ])
+            });
+        self.write(
+            ["name", "address", "login", "initial_password", "sign_in"],
+            rows,
+        )
+    }
+
+    /// Writes one line per new official with a reset link (`links[i]` belongs to
+    /// `plan.creates[i]`), each link good once until `valid_until`, and syncs the file.
+    pub fn write_links(
+        &self,
+        plan: &ImportPlan,
+        links: &[Option<String>],
+        valid_until: &str,
+    ) -> anyhow::Result<()> {
+        let rows = plan.creates.iter().zip(links).filter_map(|(create, link)| {
+            let link = link.as_deref()?;
+            Some([
+                create.name.full(),
+                create.address.clone(),
+                create.login.clone(),
+                link.to_string(),
+                valid_until.to_string(),
+            ])
+        });
+        self.write(
+            ["name", "address", "login", "reset_link", "valid_until"],
+            rows,
+        )
+    }
+
+    fn write(
+        &self,
+        header: [&str; 5],
+        rows: impl Iterator<Item = [String; 5]>,
+    ) -> anyhow::Result<()> {
         let mut out = csv::Writer::from_writer(&self.file);
-        out.write_record(["name", "address", "login", "initial_password"])?;
-        for (create, secret) in plan.creates.iter().zip(generated) {
-            if let Some(secret) = secret {
-                out.write_record([
-                    create.name.full().as_str(),
-                    &create.address,
-                    &create.login,
-                    secret,
-                ])?;
-            }
+        out.write_record(header)?;
+        for row in rows {
+            out.write_record(&row)?;
         }
         out.flush()?;
         drop(out);
@@ -59,7 +113,8 @@ impl CredentialsFile {
         Ok(())
     }
 
-    /// Removes the file: its passwords belong to accounts that were not created.
+    /// Removes the file: what it holds (or would hold) belongs to accounts that were not
+    /// created, or it could not be filled.
     pub fn discard(self) {
         drop(self.file);
         let _ = std::fs::remove_file(&self.path);

@@ -11,10 +11,11 @@ use std::path::PathBuf;
 
 use congvu::directory::{
     generate_initial_password, ImportField, ImportOptions, ImportOutcome, ImportPlan, PasswordCost,
-    StoredPassword,
+    StoredPassword, DEFAULT_RESET_LINK_HOURS,
 };
 
-use crate::Context;
+use crate::user::{link_expiry, link_hours, reset_url, vietnam_time};
+use crate::{output, Context};
 use columns::ColumnMap;
 use credentials::CredentialsFile;
 use table::read_table;
@@ -42,9 +43,18 @@ pub struct UserImportArgs {
     /// Take passwords from the file's password column (hashed at full cost).
     #[arg(long)]
     pub passwords_from_file: bool,
-    /// Where to write the generated initial passwords (CSV, mode 0600, never overwritten).
+    /// Where to write the new officials' initial passwords, or reset links (CSV, mode 0600,
+    /// never overwritten).
     #[arg(long, value_name = "FILE")]
     pub credentials_out: Option<PathBuf>,
+    /// Write a one-time reset link per new official into the credentials file instead of
+    /// the initial password (which is then never shown).
+    #[arg(long)]
+    pub reset_links: bool,
+    /// With --reset-links: how long the links work, in hours (1 to 720).
+    #[arg(long, value_name = "HOURS", requires = "reset_links",
+          default_value_t = DEFAULT_RESET_LINK_HOURS, value_parser = link_hours())]
+    pub link_hours: u32,
     /// Address rule for this import, e.g. "{given}.{family}" (default: the domain's rule).
     #[arg(long)]
     pub address_rule: Option<String>,
@@ -104,30 +114,116 @@ pub async fn run_user_import(ctx: &Context, args: UserImportArgs) -> anyhow::Res
     let credentials = match (&args.credentials_out, generated) {
         (_, 0) => None,
         (Some(path), _) => Some(CredentialsFile::create(path)?),
+        (None, n) if args.reset_links => anyhow::bail!(
+            "{n} new official(s) get reset links: pass --credentials-out FILE to receive them"
+        ),
         (None, n) => anyhow::bail!(
             "{n} new official(s) get generated initial passwords: pass --credentials-out FILE to receive them"
         ),
     };
     let secrets = initial_secrets(&plan);
-    if let Some(credentials) = &credentials {
-        let generated: Vec<Option<String>> = secrets
-            .iter()
-            .map(|s| s.generated.then(|| s.secret.clone()))
-            .collect();
-        credentials.write(&plan, &generated)?;
-    }
-    match apply_while_hashing(ctx, &plan, secrets).await {
-        Ok(outcome) => {
-            report::outcome(ctx, &file, &plan, Some(&outcome));
-            Ok(())
+    let linked: Vec<bool> = secrets.iter().map(|s| s.generated).collect();
+    // Passwords go to the file before the import: if they cannot be written, nobody gets
+    // an account whose password is lost. Links can only be issued once the officials exist.
+    let written = match (&credentials, args.reset_links) {
+        (Some(file), false) => {
+            let generated: Vec<Option<String>> = secrets
+                .iter()
+                .map(|s| s.generated.then(|| s.secret.clone()))
+                .collect();
+            file.write_passwords(&plan, &generated, &ctx.portal_url)
         }
+        _ => Ok(()),
+    };
+    if let Err(e) = written {
+        if let Some(credentials) = credentials {
+            credentials.discard();
+        }
+        return Err(e);
+    }
+    let outcome = match apply_while_hashing(ctx, &plan, secrets).await {
+        Ok(outcome) => outcome,
         Err(e) => {
             if let Some(credentials) = credentials {
                 credentials.discard();
             }
-            Err(e)
+            return Err(e);
         }
+    };
+    report::outcome(ctx, &file, &plan, Some(&outcome));
+    match credentials {
+        Some(credentials) if args.reset_links => {
+            write_reset_links(ctx, &plan, &linked, args.link_hours, credentials).await
+        }
+        _ => Ok(()),
     }
+}
+
+/// Issues a link for every new official with a generated password, all in one transaction,
+/// and fills the credentials file with them. The officials exist by now: if this fails,
+/// the administrator issues their links one by one.
+async fn write_reset_links(
+    ctx: &Context,
+    plan: &ImportPlan,
+    linked: &[bool],
+    hours: u32,
+    credentials: CredentialsFile,
+) -> anyhow::Result<()> {
+    let logins: Vec<String> = plan
+        .creates
+        .iter()
+        .zip(linked)
+        .filter(|(_, linked)| **linked)
+        .map(|(c, _)| c.login.clone())
+        .collect();
+    let path = credentials.path().display().to_string();
+    let not_written = |why: String| {
+        anyhow::anyhow!(
+            "{} new official(s) were created, but {why}, so {path} was removed: give each a \
+             link with `congvu-admin user reset-link LOGIN`, for: {}",
+            logins.len(),
+            logins.join(", ")
+        )
+    };
+    let valid_until = link_expiry(ctx, hours);
+    let issued = match ctx
+        .directory
+        .issue_reset_links(&ctx.actor, &logins, hours)
+        .await
+    {
+        Ok(issued) => issued,
+        Err(e) => {
+            credentials.discard();
+            return Err(not_written(format!(
+                "their reset links could not be issued: {e}"
+            )));
+        }
+    };
+    // `issued` follows the order of `logins`, which follows `plan.creates`.
+    let mut urls = issued
+        .into_iter()
+        .map(|(_, token)| reset_url(&ctx.portal_url, &token));
+    let links: Vec<Option<String>> = linked
+        .iter()
+        .map(|&linked| if linked { urls.next() } else { None })
+        .collect();
+    let until = vietnam_time(valid_until);
+    if let Err(e) = credentials.write_links(plan, &links, &until) {
+        credentials.discard();
+        return Err(not_written(format!("the links could not be written: {e}")));
+    }
+    if !ctx.json {
+        output::line(&format!(
+            "wrote {} to {path}, valid until {until} ({})",
+            output::count(
+                logins.len() as i64,
+                "one-time reset link",
+                "one-time reset links"
+            ),
+            output::time(valid_until)
+        ));
+    }
+    Ok(())
 }
 
 /// The password of one new official, before hashing.

@@ -273,6 +273,11 @@ impl Directory {
         let mut issued = Vec::with_capacity(logins.len());
         for login in logins {
             let official = official_in(&mut tx, login).await?;
+            if official.status != OfficialStatus::Active {
+                return Err(DirectoryError::Invalid(format!(
+                    "{login} is disabled: enable the official first (congvu-admin user enable {login}), then issue the link"
+                )));
+            }
             let token = new_token();
             let key =
                 token_key(&token).ok_or_else(|| DirectoryError::Invalid("bad token".into()))?;
