@@ -139,6 +139,9 @@ impl Browser {
             match old_page.tag_name().await {
                 Ok(_) => false,
                 Err(e) if e.is_stale_element_reference() => true,
+                // While Chromium swaps documents, chromedriver may answer that the node "does
+                // not belong to the document" instead: the old page is gone either way.
+                Err(e) if e.to_string().contains("does not belong to the document") => true,
                 Err(e) => panic!("watching the page after clicking {css:?}: {e}"),
             }
         })

@@ -56,7 +56,11 @@ pub(super) async fn account(State(portal): State<Portal>, visit: Visit) -> Answe
                 serial: c.serial.clone(),
                 issuer: c.issuer.clone(),
             }),
-        recent_days: &overview.recent_days,
+        recent_days: &overview
+            .recent_days
+            .iter()
+            .map(|day| day_month_year(day))
+            .collect::<Vec<_>>(),
     });
     Ok(page(&visit, StatusCode::OK, html, &[]))
 }
@@ -77,7 +81,7 @@ pub(super) async fn sessions(State(portal): State<Portal>, visit: Visit) -> Answ
             started: local_time(s.started_at, visit.lang),
             last_seen: local_time(s.last_seen_at, visit.lang),
             source: s.source.clone(),
-            browser: s.user_agent.clone(),
+            browser: browser_name(&s.user_agent, visit.lang),
             this: s.is_opened_by(token),
         })
         .collect();
@@ -106,6 +110,53 @@ pub(super) async fn end_all(
         .await
         .map_err(|e| unavailable(&visit, &e))?;
     Ok(redirect("/", &[clear_cookie(SESSION_COOKIE, visit.https)]))
+}
+
+/// `2026-03-16` as Vietnamese write dates: `16/03/2026`.
+fn day_month_year(day: &str) -> String {
+    match day.split('-').collect::<Vec<_>>().as_slice() {
+        [year, month, day] => format!("{day}/{month}/{year}"),
+        _ => day.to_string(),
+    }
+}
+
+/// A browser and system people recognise (`Chrome trên Windows`) from a User-Agent header;
+/// the header itself when it names neither.
+fn browser_name(user_agent: &str, lang: Lang) -> String {
+    // Order matters: Edge and Opera say Chrome too, Chrome says Safari, Android says Linux.
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("CriOS/", "Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+    ]
+    .into_iter()
+    .find(|(mark, _)| user_agent.contains(mark))
+    .map(|(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .into_iter()
+    .find(|(mark, _)| user_agent.contains(mark))
+    .map(|(_, name)| name);
+    let on = match lang {
+        Lang::Vi => "trên",
+        Lang::En => "on",
+    };
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} {on} {s}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(s)) => s.to_string(),
+        (None, None) if user_agent.is_empty() => "?".to_string(),
+        (None, None) => user_agent.to_string(),
+    }
 }
 
 /// A size in the units people read (`1.5 KB`, `2.0 GB`).
@@ -151,6 +202,25 @@ mod tests {
         assert_eq!(bytes(0), "0 B");
         assert_eq!(bytes(1536), "1.5 KB");
         assert_eq!(bytes(2 << 30), "2.0 GB");
+    }
+
+    #[test]
+    fn browsers_and_days_read_as_people_say_them() {
+        let chrome_windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
+        assert_eq!(
+            browser_name(chrome_windows, Lang::Vi),
+            "Chrome trên Windows"
+        );
+        let edge =
+            "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/131.0 Safari/537.36 Edg/131.0";
+        assert_eq!(browser_name(edge, Lang::En), "Edge on Windows");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(browser_name(iphone, Lang::Vi), "Safari trên iPhone");
+        let android =
+            "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36";
+        assert_eq!(browser_name(android, Lang::Vi), "Chrome trên Android");
+        assert_eq!(browser_name("curl/8.5", Lang::Vi), "curl/8.5");
+        assert_eq!(day_month_year("2026-03-16"), "16/03/2026");
     }
 
     #[test]
