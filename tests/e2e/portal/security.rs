@@ -1412,6 +1412,17 @@ async fn control_characters_in_the_login_get_the_refusal_page(backend: Backend) 
     ] {
         let answer = raw_sign_in(&mut browser, login, &escaped).await;
         assert_sign_in_refused(&answer, login);
+        // The login is shown again without its control characters.
+        assert!(
+            !answer.body.contains(['\u{0}', '\u{1b}']),
+            "{login}: {}",
+            answer.body
+        );
+        assert!(
+            answer.body.contains("value=\"vanlt"),
+            "{login}: {}",
+            answer.body
+        );
     }
 }
 

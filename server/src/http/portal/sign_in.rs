@@ -74,7 +74,9 @@ pub(super) async fn sign_in(
         )
         .await
         .map_err(|e| unavailable(&visit, &e))?;
-    let refused = || sign_in_page(&visit, StatusCode::UNAUTHORIZED, &login, true);
+    // Echoed into the page after a refusal: without control characters, however escaped.
+    let shown: String = login.chars().filter(|c| !c.is_control()).collect();
+    let refused = || sign_in_page(&visit, StatusCode::UNAUTHORIZED, &shown, true);
     Ok(match outcome {
         LoginOutcome::Accepted(principal) => match *principal {
             Principal::Official(official) => {
