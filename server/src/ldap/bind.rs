@@ -15,7 +15,7 @@ use super::access::Identity;
 use super::dn;
 use super::schema::OID_PASSWORD_POLICY;
 use super::session::{result, Reply, Session, NEEDS_TLS, REFUSED, UNAVAILABLE};
-use crate::directory::{LoginName, LoginOutcome, Principal};
+use crate::directory::{DirectoryError, LoginName, LoginOutcome, Principal};
 
 /// Who a bind name refers to, before checking the password.
 #[derive(Debug, PartialEq, Eq)]
@@ -31,6 +31,9 @@ pub enum BindName {
 /// `SEQUENCE { error [1] ENUMERATED changeAfterReset(2) }`.
 const PPOLICY_CHANGE_AFTER_RESET: [u8; 5] = [0x30, 0x03, 0x81, 0x01, 0x02];
 
+/// How a bind ends before any password is checked: its result code and message.
+type Early = (LdapResultCode, &'static str);
+
 /// Answers a bind request.
 pub async fn bind(
     session: &mut Session<'_>,
@@ -41,114 +44,128 @@ pub async fn bind(
     // Any bind attempt drops the previous identity (RFC 4513 §5.1).
     session.identity = Identity::Anonymous;
     session.must_change = false;
-    let answer = |code: LdapResultCode, message: &str| {
-        Reply::one(LdapMsg {
-            msgid,
-            op: LdapOp::BindResponse(LdapBindResponse {
-                res: result(code, message),
-                saslcreds: None,
-            }),
-            ctrl: Vec::new(),
-        })
-    };
     let asked_policy = controls
         .iter()
         .any(|c| matches!(c, LdapControl::PasswordPolicyRequest { .. }));
+    let (code, message, ctrl) = match check_credentials(session, request).await {
+        Err((code, message)) => (code, message.to_string(), Vec::new()),
+        Ok(outcome) => settle(session, outcome, asked_policy),
+    };
+    Reply::one(LdapMsg {
+        msgid,
+        op: LdapOp::BindResponse(LdapBindResponse {
+            res: result(code, message),
+            saslcreds: None,
+        }),
+        ctrl,
+    })
+}
+
+/// Checks the request's form, then its name and password.
+async fn check_credentials(
+    session: &Session<'_>,
+    request: LdapBindRequest,
+) -> Result<Result<LoginOutcome, DirectoryError>, Early> {
     if request.version != 3 {
-        return answer(
+        return Err((
             LdapResultCode::ProtocolError,
             "only LDAP version 3 is supported",
-        );
+        ));
     }
-    let password = match request.cred {
-        LdapBindCred::Simple(password) => password,
-        _ => {
-            return answer(
-                LdapResultCode::AuthMethodNotSupported,
-                "only simple binds are supported (over TLS)",
-            )
-        }
+    let LdapBindCred::Simple(password) = request.cred else {
+        return Err((
+            LdapResultCode::AuthMethodNotSupported,
+            "only simple binds are supported (over TLS)",
+        ));
     };
     match (request.dn.is_empty(), password.is_empty()) {
-        (true, true) => return answer(LdapResultCode::Success, ""),
+        (true, true) => return Err((LdapResultCode::Success, "")),
+        // RFC 4513 §5.1.2: a name without a password is an unauthenticated bind, which too
+        // many applications mistake for success.
         (false, true) => {
-            // RFC 4513 §5.1.2: a name without a password is an unauthenticated bind, which
-            // too many applications mistake for success.
-            return answer(
+            return Err((
                 LdapResultCode::UnwillingToPerform,
                 "unauthenticated bind (a name with an empty password) is not allowed",
-            );
+            ))
         }
         _ => {}
     }
     if !session.may_receive_password() {
-        return answer(LdapResultCode::ConfidentialityRequired, NEEDS_TLS);
+        return Err((LdapResultCode::ConfidentialityRequired, NEEDS_TLS));
     }
-    let settings = &session.service.settings;
-    let name = resolve(&request.dn, &settings.base_dn);
     let auth = &session.service.authenticator;
     let source = session.peer.ip();
-    let outcome = match &name {
-        BindName::Official(login) => auth.login_official(login, &password, source).await,
-        BindName::Service(service) => auth.login_service(service, &password, source).await,
-        BindName::Unknown => {
-            auth.login_official(&LoginName::Login(String::new()), &password, source)
-                .await
-        }
-    };
-    let outcome = outcome.map(|o| match o {
-        LoginOutcome::Accepted(principal) => Some(*principal),
-        LoginOutcome::MustChange(official) => {
+    Ok(
+        match resolve(&request.dn, &session.service.settings.base_dn) {
+            BindName::Official(login) => auth.login_official(&login, &password, source).await,
+            BindName::Service(service) => auth.login_service(&service, &password, source).await,
+            BindName::Unknown => {
+                auth.login_official(&LoginName::Login(String::new()), &password, source)
+                    .await
+            }
+        },
+    )
+}
+
+/// Takes on the identity a login outcome names, and says how the bind ended.
+fn settle(
+    session: &mut Session<'_>,
+    outcome: Result<LoginOutcome, DirectoryError>,
+    asked_policy: bool,
+) -> (LdapResultCode, String, Vec<LdapControl>) {
+    let settings = &session.service.settings;
+    let principal = match outcome {
+        Ok(LoginOutcome::Accepted(principal)) => *principal,
+        Ok(LoginOutcome::MustChange(official)) => {
             session.must_change = true;
-            Some(Principal::Official(*official))
+            Principal::Official(*official)
         }
-        LoginOutcome::Refused => None,
-    });
-    match outcome {
-        Ok(Some(Principal::Official(official))) => {
-            session.identity = Identity::Official {
-                id: official.id,
-                dn: dn::official(&official.login, &settings.base_dn),
-                login: official.login,
-            };
-            metrics::counter!("congvu_ldap_binds_total", "result" => "success").increment(1);
-            if !session.must_change {
-                return answer(LdapResultCode::Success, "");
-            }
-            let message = format!(
-                "password must be changed: use Password Modify, or sign in at {} to choose a new one",
-                settings.portal_url
-            );
-            let mut reply = answer(LdapResultCode::Success, &message);
-            if asked_policy {
-                reply.messages[0].ctrl.push(LdapControl::Unknown {
-                    oid: OID_PASSWORD_POLICY.to_string(),
-                    criticality: false,
-                    value: Some(PPOLICY_CHANGE_AFTER_RESET.to_vec()),
-                });
-            }
-            reply
-        }
-        Ok(Some(Principal::Service(account))) => {
-            session.identity = Identity::Service {
-                id: account.id,
-                dn: dn::service(&account.name, &settings.base_dn),
-                name: account.name,
-                scope: account.scope_agency_id,
-                may_reset_passwords: account.may_reset_passwords,
-            };
-            metrics::counter!("congvu_ldap_binds_total", "result" => "success").increment(1);
-            answer(LdapResultCode::Success, "")
-        }
-        Ok(None) => {
+        Ok(LoginOutcome::Refused) => {
             metrics::counter!("congvu_ldap_binds_total", "result" => "refused").increment(1);
-            answer(LdapResultCode::InvalidCredentials, REFUSED)
+            return (
+                LdapResultCode::InvalidCredentials,
+                REFUSED.into(),
+                Vec::new(),
+            );
         }
         Err(e) => {
             tracing::error!(error = %e, "LDAP bind failed");
-            answer(LdapResultCode::Unavailable, UNAVAILABLE)
+            return (LdapResultCode::Unavailable, UNAVAILABLE.into(), Vec::new());
         }
+    };
+    metrics::counter!("congvu_ldap_binds_total", "result" => "success").increment(1);
+    session.identity = match principal {
+        Principal::Official(official) => Identity::Official {
+            id: official.id,
+            dn: dn::official(&official.login, &settings.base_dn),
+            login: official.login,
+        },
+        Principal::Service(account) => Identity::Service {
+            id: account.id,
+            dn: dn::service(&account.name, &settings.base_dn),
+            name: account.name,
+            scope: account.scope_agency_id,
+            may_reset_passwords: account.may_reset_passwords,
+        },
+    };
+    if !session.must_change {
+        return (LdapResultCode::Success, String::new(), Vec::new());
     }
+    let message = format!(
+        "password must be changed: use Password Modify, or sign in at {} to choose a new one",
+        settings.portal_url
+    );
+    let control = LdapControl::Unknown {
+        oid: OID_PASSWORD_POLICY.to_string(),
+        criticality: false,
+        value: Some(PPOLICY_CHANGE_AFTER_RESET.to_vec()),
+    };
+    let controls = if asked_policy {
+        vec![control]
+    } else {
+        Vec::new()
+    };
+    (LdapResultCode::Success, message, controls)
 }
 
 /// Reads a bind name: `uid=…,ou=people,<base>`, `cn=…,ou=services,<base>`, or (as clients
