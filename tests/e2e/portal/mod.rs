@@ -94,8 +94,18 @@ async fn seed(directory: &Directory) -> String {
     domain.is_primary = true;
     directory.add_domain(&admin, domain).await.unwrap();
     for (code, name, level, parent) in [
-        ("vinhphuc", "UBND tỉnh Vĩnh Phúc", AgencyLevel::Province, None),
-        ("snv", "Sở Nội vụ", AgencyLevel::Department, Some("vinhphuc")),
+        (
+            "vinhphuc",
+            "UBND tỉnh Vĩnh Phúc",
+            AgencyLevel::Province,
+            None,
+        ),
+        (
+            "snv",
+            "Sở Nội vụ",
+            AgencyLevel::Department,
+            Some("vinhphuc"),
+        ),
     ] {
         let agency = NewAgency {
             code: code.into(),
@@ -110,7 +120,13 @@ async fn seed(directory: &Directory) -> String {
     let hasher = PasswordHasher::new(CHEAP);
     let initial = generate_initial_password();
     for (login, name, password, cost, must_change) in [
-        ("annv", "Nguyễn Văn An", initial.as_str(), PasswordCost::Initial, true),
+        (
+            "annv",
+            "Nguyễn Văn An",
+            initial.as_str(),
+            PasswordCost::Initial,
+            true,
+        ),
         ("vanlt", "Lê Thị Vân", CHOSEN, PasswordCost::Full, false),
     ] {
         let official = NewOfficial {
