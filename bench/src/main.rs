@@ -9,6 +9,7 @@ mod imap;
 mod import;
 mod ldap;
 mod machine;
+mod portal;
 mod report;
 mod smtp;
 
@@ -33,6 +34,9 @@ enum Workload {
     /// L1–L3: LDAP searches, binds and searches under a bind flood, against OpenLDAP slapd
     /// started and seeded with the same officials in the same run.
     Ldap(ldap::LdapArgs),
+    /// W1: the officials' portal under concurrent sign-ins and page views, against the
+    /// hashing floor and the same server's IMAP login unloaded, measured in the same run.
+    Portal(portal::PortalArgs),
     /// S1–S3: SMTP throughput into mailboxes, latency at a fixed rate and a circular to
     /// every official, against a private Postfix delivering to Maildir in the same run.
     Smtp(smtp::SmtpArgs),
@@ -46,6 +50,7 @@ fn main() -> anyhow::Result<()> {
         Workload::Imap(args) => imap::run(args),
         Workload::Import(args) => import::run(args),
         Workload::Ldap(args) => ldap::run(args),
+        Workload::Portal(args) => portal::run(args),
         Workload::Smtp(args) => smtp::run(args),
         Workload::EgovDemo(args) => egov_demo::run(args),
     }

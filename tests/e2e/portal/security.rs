@@ -40,6 +40,7 @@ backend_tests!(
     wrong_portal_sign_ins_lock_imap_and_the_portal_until_the_window_passes,
     wrong_imap_logins_lock_the_portal_sign_in,
     a_source_past_its_failure_limit_is_refused_even_the_right_password,
+    behind_a_local_proxy_each_forwarded_client_is_its_own_source,
     unknown_user_wrong_password_and_disabled_account_get_the_same_answer,
     a_session_idle_for_just_under_thirty_minutes_still_works,
     a_session_idle_for_thirty_minutes_ends,
@@ -211,6 +212,8 @@ enum Via {
 struct Browser {
     via: Via,
     jar: BTreeMap<String, String>,
+    /// `X-Forwarded-For` on every request, as a reverse proxy in front of the portal adds it.
+    forwarded_for: Option<String>,
 }
 
 impl Browser {
@@ -229,6 +232,7 @@ impl Browser {
         Browser {
             via: Via::Plain { client, base },
             jar: BTreeMap::new(),
+            forwarded_for: None,
         }
     }
 
@@ -241,7 +245,14 @@ impl Browser {
                 connector: server::tls_connector(&site.db),
             },
             jar: BTreeMap::new(),
+            forwarded_for: None,
         }
+    }
+
+    /// The same browser seen through a reverse proxy that forwards it for `client`.
+    fn forwarded_for(mut self, client: &str) -> Browser {
+        self.forwarded_for = Some(client.to_string());
+        self
     }
 
     /// The same browser's cookies, taken along to another way in.
@@ -287,6 +298,9 @@ impl Browser {
                     let mut request = client.request(method, format!("{base}{path}"));
                     if let Some(cookies) = &cookies {
                         request = request.header(COOKIE, cookies);
+                    }
+                    if let Some(client) = &self.forwarded_for {
+                        request = request.header("x-forwarded-for", client);
                     }
                     if let Some(body) = body {
                         request = request.header(CONTENT_TYPE, FORM_TYPE).body(body);
@@ -1015,6 +1029,39 @@ async fn a_source_past_its_failure_limit_is_refused_even_the_right_password(back
     let mut elsewhere = Browser::plain(site.url(""), Some(IpAddr::from([127, 0, 0, 2])));
     let answer = elsewhere.sign_in("vanlt", CHOSEN).await;
     assert_redirect(&answer, "/account");
+}
+
+async fn behind_a_local_proxy_each_forwarded_client_is_its_own_source(backend: Backend) {
+    let Some(site) = Site::start_with(backend, |c| c.auth.lockout_source_failures = 3).await else {
+        return;
+    };
+    // The proxy appends the client it serves last; what the client wrote comes before.
+    let guesser = "198.51.100.1, 203.0.113.5";
+    for n in 1..=3 {
+        let answer = Browser::new(&site)
+            .forwarded_for(guesser)
+            .sign_in(&format!("khongco{n}"), "không phải mật khẩu")
+            .await;
+        assert_sign_in_refused(&answer, &format!("unknown official {n}"));
+    }
+    let answer = Browser::new(&site)
+        .forwarded_for(guesser)
+        .sign_in("vanlt", CHOSEN)
+        .await;
+    assert_sign_in_refused(&answer, "the right password from the throttled client");
+    // Another client of the same proxy, and the proxy's own address, are not throttled.
+    let other = Browser::new(&site)
+        .forwarded_for("198.51.100.1, 203.0.113.6")
+        .sign_in("vanlt", CHOSEN)
+        .await;
+    assert_redirect(&other, "/account");
+    let direct = Browser::new(&site).sign_in("vanlt", CHOSEN).await;
+    assert_redirect(&direct, "/account");
+    // The sessions list names the client, not the proxy.
+    let mut signed_in = Browser::new(&site).forwarded_for("203.0.113.6");
+    assert_redirect(&signed_in.sign_in("vanlt", CHOSEN).await, "/account");
+    let sessions = signed_in.get("/sessions").await;
+    assert!(sessions.body.contains("203.0.113.6"), "{}", sessions.body);
 }
 
 // ---------------------------------------------------------------------------------------

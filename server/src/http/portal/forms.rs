@@ -57,7 +57,7 @@ pub(super) fn read<T>(visit: &Visit, form: Result<Form<T>, FormRejection>) -> Re
             } else {
                 t.bad_request
             };
-            tracing::info!(peer = %visit.peer.address, %status, "portal form refused");
+            tracing::info!(source = %visit.source, %status, "portal form refused");
             let status = if status == StatusCode::PAYLOAD_TOO_LARGE {
                 status
             } else {

@@ -25,6 +25,7 @@ mod setup;
 mod sign_in;
 mod texts;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
@@ -186,12 +187,7 @@ impl Portal {
     ) -> Response {
         match self
             .directory()
-            .open_portal_session(
-                official,
-                purpose,
-                visit.peer.address.ip(),
-                &visit.user_agent,
-            )
+            .open_portal_session(official, purpose, visit.source, &visit.user_agent)
             .await
         {
             Ok(opened) => redirect(
@@ -211,6 +207,9 @@ type Answer = Result<Response, Response>;
 #[derive(Debug, Clone)]
 pub(super) struct Visit {
     pub peer: Peer,
+    /// Who the visitor is for throttling, lockout and the sessions list: the peer, or, when
+    /// the peer is a proxy on this machine, the client it names in `X-Forwarded-For`.
+    pub source: IpAddr,
     pub lang: Lang,
     /// The visitor picked the language with the switch: it is remembered in a cookie.
     pub chose_lang: bool,
@@ -269,6 +268,7 @@ impl FromRequestParts<Portal> for Visit {
             .and_then(Lang::parse);
         let saved = query.split('&').any(|pair| pair == "saved=password");
         let remembered = cookies.get(LANG_COOKIE).and_then(|v| Lang::parse(v));
+        let source = forwarded_for(&parts.headers, peer.address.ip());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -277,6 +277,7 @@ impl FromRequestParts<Portal> for Visit {
             .to_string();
         Ok(Visit {
             peer,
+            source,
             lang: chosen.or(remembered).unwrap_or(Lang::Vi),
             chose_lang: chosen.is_some(),
             saved,
@@ -286,6 +287,23 @@ impl FromRequestParts<Portal> for Visit {
             https: peer.browser_uses_https(portal.state.settings.public_https()),
         })
     }
+}
+
+/// The client a proxy on this machine forwarded the request for: the last address in
+/// `X-Forwarded-For` (the one the proxy itself appended). From any other peer the header
+/// is ignored, since anyone can write it.
+fn forwarded_for(headers: &HeaderMap, peer: IpAddr) -> IpAddr {
+    if !peer.is_loopback() {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .and_then(|last| last.trim().parse::<IpAddr>().ok())
+        .unwrap_or(peer)
 }
 
 /// The request's cookies by name (the first of each name).
@@ -478,6 +496,28 @@ async fn not_found(visit: Visit) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_proxy_names_the_client_and_nobody_else_does() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("198.51.100.7, 203.0.113.5"),
+        );
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        let remote: IpAddr = "192.0.2.9".parse().unwrap();
+        assert_eq!(
+            forwarded_for(&headers, loopback),
+            "203.0.113.5".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(forwarded_for(&headers, remote), remote);
+        assert_eq!(forwarded_for(&HeaderMap::new(), loopback), loopback);
+        let junk = HeaderMap::from_iter([(
+            header::HeaderName::from_static("x-forwarded-for"),
+            HeaderValue::from_static("unknown"),
+        )]);
+        assert_eq!(forwarded_for(&junk, loopback), loopback);
+    }
 
     #[test]
     fn tokens_compare_only_when_equal_and_present() {

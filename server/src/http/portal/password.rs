@@ -179,11 +179,11 @@ async fn save_choice(portal: &Portal, form: &ChooseForm<'_>, posted: &forms::Cho
     let chosen = portal
         .state
         .authenticator
-        .choose_password(official, &posted.new, visit.peer.address.ip(), form.link)
+        .choose_password(official, &posted.new, visit.source, form.link)
         .await;
     match chosen {
         Ok(()) => {
-            tracing::info!(login = %official.login, peer = %visit.peer.address, "password chosen in the portal");
+            tracing::info!(login = %official.login, source = %visit.source, "password chosen in the portal");
             portal
                 .open_session(visit, official.id, SessionPurpose::Account, SAVED)
                 .await
@@ -227,16 +227,11 @@ pub(super) async fn change(
     let changed = portal
         .state
         .authenticator
-        .change_own_password(
-            &official,
-            &posted.current,
-            &posted.new,
-            visit.peer.address.ip(),
-        )
+        .change_own_password(&official, &posted.current, &posted.new, visit.source)
         .await;
     Ok(match changed {
         Ok(()) => {
-            tracing::info!(login = %official.login, peer = %visit.peer.address, "password changed in the portal");
+            tracing::info!(login = %official.login, source = %visit.source, "password changed in the portal");
             portal
                 .open_session(&visit, official.id, SessionPurpose::Account, SAVED)
                 .await

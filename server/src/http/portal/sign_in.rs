@@ -67,11 +67,7 @@ pub(super) async fn sign_in(
     let outcome = portal
         .state
         .authenticator
-        .login_official(
-            &LoginName::parse(&login),
-            &form.password,
-            visit.peer.address.ip(),
-        )
+        .login_official(&LoginName::parse(&login), &form.password, visit.source)
         .await
         .map_err(|e| unavailable(&visit, &e))?;
     // Echoed into the page after a refusal: without control characters, however escaped.
@@ -80,7 +76,7 @@ pub(super) async fn sign_in(
     Ok(match outcome {
         LoginOutcome::Accepted(principal) => match *principal {
             Principal::Official(official) => {
-                tracing::info!(login = %official.login, peer = %visit.peer.address, "portal sign-in");
+                tracing::info!(login = %official.login, source = %visit.source, "portal sign-in");
                 portal
                     .open_session(&visit, official.id, SessionPurpose::Account, "/account")
                     .await
@@ -88,7 +84,7 @@ pub(super) async fn sign_in(
             Principal::Service(_) => refused(),
         },
         LoginOutcome::MustChange(official) => {
-            tracing::info!(login = %official.login, peer = %visit.peer.address, "portal sign-in with an initial password");
+            tracing::info!(login = %official.login, source = %visit.source, "portal sign-in with an initial password");
             portal
                 .open_session(
                     &visit,
