@@ -42,6 +42,40 @@ pub fn run(
     Ok(String::from_utf8(out.stdout)?)
 }
 
+/// The province ([`add_province`]) with `n` officials imported into `snv` from a generated HR
+/// list ([`hr_list`] with `seed` and `prefix`), as `user export` lists them. Their generated
+/// initial passwords go to a credentials file in `dir`.
+pub fn import_province(
+    binary: &Path,
+    config: &Path,
+    dir: &Path,
+    n: usize,
+    seed: u64,
+    prefix: &str,
+) -> anyhow::Result<Vec<Official>> {
+    let run_admin = |a: &[&str]| run(binary, config, a, None);
+    add_province(binary, config)?;
+    let list = dir.join("officials.csv");
+    std::fs::write(&list, hr_list(n, seed, prefix))?;
+    let credentials = dir.join("credentials.csv");
+    run_admin(&[
+        "user",
+        "import",
+        "--agency",
+        "snv",
+        &list.display().to_string(),
+        "--credentials-out",
+        &credentials.display().to_string(),
+    ])?;
+    let officials = read_export(&run_admin(&["user", "export", "--format", "csv"])?)?;
+    anyhow::ensure!(
+        officials.len() == n,
+        "congvu holds {} officials, expected {n}",
+        officials.len()
+    );
+    Ok(officials)
+}
+
 /// The primary domain, the province and its Department of Home Affairs (`snv`), which the
 /// benchmarks import their officials into.
 pub fn add_province(binary: &Path, config: &Path) -> anyhow::Result<()> {

@@ -1,5 +1,34 @@
 //! Figures as the benchmark reports print them: the median and range of a figure over
-//! runs, and the units each is shown in. Shared by every workload's report.
+//! runs, and the units each is shown in, and the window of time a measurement counts.
+//! Shared by every workload.
+
+use std::time::{Duration, Instant};
+
+/// The stretch of time a measurement counts, after its warm-up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    pub(crate) start: Instant,
+    pub(crate) end: Instant,
+}
+
+impl Window {
+    /// `seconds` long, starting after `warmup` seconds from now.
+    pub(crate) fn after(warmup: u64, seconds: u64) -> Window {
+        let start = Instant::now() + Duration::from_secs(warmup);
+        Window {
+            start,
+            end: start + Duration::from_secs(seconds),
+        }
+    }
+
+    pub(crate) fn contains(&self, at: Instant) -> bool {
+        at >= self.start && at <= self.end
+    }
+
+    pub(crate) fn seconds(&self) -> f64 {
+        (self.end - self.start).as_secs_f64()
+    }
+}
 
 /// The nearest-rank percentile `p` (0–1) of values sorted ascending.
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -43,7 +43,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use crate::admin::{hr_list, read_export, Official};
+use crate::admin::Official;
 use crate::figures::{
     microseconds, milliseconds, per_second, percentile, seconds, times, turns, Spread,
 };
@@ -491,27 +491,8 @@ fn sessions_per_official(args: &ImapArgs) -> usize {
 }
 
 fn seed_congvu(args: &ImapArgs, config: &Path, dir: &Path) -> anyhow::Result<Vec<Official>> {
-    let run = |a: &[&str]| crate::admin::run(&args.admin, config, a, None);
-    crate::admin::add_province(&args.admin, config)?;
-    let list = dir.join("officials.csv");
-    std::fs::write(&list, hr_list(args.officials, 3501, "IMAP"))?;
-    let credentials = dir.join("credentials.csv");
-    run(&[
-        "user",
-        "import",
-        "--agency",
-        "snv",
-        &list.display().to_string(),
-        "--credentials-out",
-        &credentials.display().to_string(),
-    ])?;
-    let officials = read_export(&run(&["user", "export", "--format", "csv"])?)?;
-    anyhow::ensure!(
-        officials.len() == args.officials,
-        "congvu holds {} officials, expected {}",
-        officials.len(),
-        args.officials
-    );
+    let officials =
+        crate::admin::import_province(&args.admin, config, dir, args.officials, 3501, "IMAP")?;
     Ok(officials)
 }
 

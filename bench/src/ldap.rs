@@ -40,6 +40,7 @@ use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 
+use crate::figures::Window;
 use crate::machine::{free_port, pinned, Machine, Pinning};
 use crate::report::{user_arguments, write_section, Markers};
 
@@ -1168,32 +1169,6 @@ fn octets(tag: Option<&StructureTag>) -> String {
     tag.and_then(|t| t.clone().expect_primitive())
         .map(|v| String::from_utf8_lossy(&v).into_owned())
         .unwrap_or_default()
-}
-
-/// The stretch of time a measurement counts, after its warm-up.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    start: Instant,
-    end: Instant,
-}
-
-impl Window {
-    /// `seconds` long, starting after `warmup` seconds from now.
-    fn after(warmup: u64, seconds: u64) -> Window {
-        let start = Instant::now() + Duration::from_secs(warmup);
-        Window {
-            start,
-            end: start + Duration::from_secs(seconds),
-        }
-    }
-
-    fn contains(&self, at: Instant) -> bool {
-        at >= self.start && at <= self.end
-    }
-
-    fn seconds(&self) -> f64 {
-        (self.end - self.start).as_secs_f64()
-    }
 }
 
 /// What one worker saw inside the window.

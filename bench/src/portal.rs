@@ -36,7 +36,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpSocket;
 use tokio_rustls::TlsConnector;
 
-use crate::admin::{hr_list, read_export, Official};
+use crate::admin::Official;
+use crate::figures::Window;
 use crate::figures::{microseconds, milliseconds, per_second, percentile, times, Spread};
 use crate::machine::{
     field, free_port, pinned, proc_stat, set_mode, Machine, Pinning, STIME, UTIME,
@@ -346,27 +347,8 @@ max_connections_per_ip = {per_ip}
 /// Imports the officials with `congvu-admin`, then gives each a chosen password at the full
 /// cost that need not be changed, hashed on every core and stored through the directory.
 fn seed(args: &PortalArgs, config: &Path, dir: &Path) -> anyhow::Result<Vec<Official>> {
-    let run = |a: &[&str]| crate::admin::run(&args.admin, config, a, None);
-    crate::admin::add_province(&args.admin, config)?;
-    let list = dir.join("officials.csv");
-    std::fs::write(&list, hr_list(args.officials, 1401, "PORTAL"))?;
-    let credentials = dir.join("credentials.csv");
-    run(&[
-        "user",
-        "import",
-        "--agency",
-        "snv",
-        &list.display().to_string(),
-        "--credentials-out",
-        &credentials.display().to_string(),
-    ])?;
-    let officials = read_export(&run(&["user", "export", "--format", "csv"])?)?;
-    anyhow::ensure!(
-        officials.len() == args.officials,
-        "congvu holds {} officials, expected {}",
-        officials.len(),
-        args.officials
-    );
+    let officials =
+        crate::admin::import_province(&args.admin, config, dir, args.officials, 1401, "PORTAL")?;
 
     let hasher = PasswordHasher::new(Argon2Cost::FULL_DEFAULT);
     let secrets: Vec<(String, PasswordCost)> = officials
@@ -582,31 +564,6 @@ struct Target {
     accounts: Arc<Vec<(String, String)>>,
     pid: u32,
     ticks: f64,
-}
-
-/// The stretch of time a measurement counts.
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    start: Instant,
-    end: Instant,
-}
-
-impl Window {
-    fn after(warmup: u64, seconds: u64) -> Window {
-        let start = Instant::now() + Duration::from_secs(warmup);
-        Window {
-            start,
-            end: start + Duration::from_secs(seconds),
-        }
-    }
-
-    fn contains(&self, at: Instant) -> bool {
-        at >= self.start && at <= self.end
-    }
-
-    fn seconds(&self) -> f64 {
-        (self.end - self.start).as_secs_f64()
-    }
 }
 
 /// What one user saw inside the window: latencies in µs of what completed correctly.

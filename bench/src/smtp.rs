@@ -44,7 +44,7 @@ use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::admin::{hr_list, read_export, Official};
+use crate::admin::Official;
 use crate::figures::{
     median, microseconds, milliseconds, per_second, percentile, seconds, times, turns, Spread,
 };
@@ -435,27 +435,8 @@ fn recipient_limit(args: &SmtpArgs) -> usize {
 }
 
 fn seed_congvu(args: &SmtpArgs, config: &Path, dir: &Path) -> anyhow::Result<Vec<Official>> {
-    let run = |a: &[&str]| crate::admin::run(&args.admin, config, a, None);
-    crate::admin::add_province(&args.admin, config)?;
-    let list = dir.join("officials.csv");
-    std::fs::write(&list, hr_list(args.officials, 5321, "SMTP"))?;
-    let credentials = dir.join("credentials.csv");
-    run(&[
-        "user",
-        "import",
-        "--agency",
-        "snv",
-        &list.display().to_string(),
-        "--credentials-out",
-        &credentials.display().to_string(),
-    ])?;
-    let officials = read_export(&run(&["user", "export", "--format", "csv"])?)?;
-    anyhow::ensure!(
-        officials.len() == args.officials,
-        "congvu holds {} officials, expected {}",
-        officials.len(),
-        args.officials
-    );
+    let officials =
+        crate::admin::import_province(&args.admin, config, dir, args.officials, 5321, "SMTP")?;
     Ok(officials)
 }
 
