@@ -188,16 +188,12 @@ impl Directory {
         Ok(self.read().await?.official_by_id(id).await?)
     }
 
-    /// The account page of `official`, read in one go.
+    /// The account page of `official` (as the caller just read it), read in one go.
     pub async fn account_overview(
         &self,
-        official: OfficialId,
+        official: Official,
     ) -> Result<AccountOverview, DirectoryError> {
         let mut conn = self.read().await?;
-        let official = conn
-            .official_by_id(official)
-            .await?
-            .ok_or_else(|| not_found("official", &official.0.to_string()))?;
         let agencies = conn.agencies().await?;
         let mut agency_chain = Vec::new();
         let mut at = Some(official.agency_id);

@@ -15,15 +15,15 @@ use crate::directory::Actor;
 /// `GET /account`: who the official is in the directory, their mailbox and certificate.
 pub(super) async fn account(State(portal): State<Portal>, visit: Visit) -> Answer {
     let (session, official) = portal.account_session(&visit).await?;
-    let overview = portal
-        .directory()
-        .account_overview(official.id)
-        .await
-        .map_err(|e| unavailable(&visit, &e))?;
     let used = portal
         .state
         .mailstore
         .usage(official.id)
+        .await
+        .map_err(|e| unavailable(&visit, &e))?;
+    let overview = portal
+        .directory()
+        .account_overview(official)
         .await
         .map_err(|e| unavailable(&visit, &e))?;
     let t = visit.texts();
