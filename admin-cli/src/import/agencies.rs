@@ -1,10 +1,11 @@
 //! `agency import`: the agency tree from a CSV or workbook with columns code, name, level
-//! and parent (Vietnamese headers and level names accepted), applied in one transaction.
+//! and parent (Vietnamese headers and level names accepted), read like the officials'
+//! lists (title and signature blocks, old fonts and encodings), applied in one transaction.
 
 use congvu::directory::{ascii_word, AgencyLevel, NewAgency};
 
-use super::columns::header_key;
-use super::table::read_table;
+use super::columns::{header_key, ORDINAL_HEADERS};
+use super::form::{read_form, KeyColumns, TableKind};
 use super::AgencyImportArgs;
 use crate::{output, Context};
 
@@ -33,25 +34,69 @@ fn level_of(text: &str) -> Option<AgencyLevel> {
     })
 }
 
+/// A list of agencies: its header names the code, name and level columns.
+struct AgenciesTable;
+
+fn find(headers: &[String], names: &[&str]) -> Option<usize> {
+    headers
+        .iter()
+        .position(|h| names.contains(&header_key(h).as_str()))
+}
+
+impl TableKind for AgenciesTable {
+    fn is_header_word(&self, text: &str) -> bool {
+        let key = header_key(text);
+        [CODE, NAME, LEVEL, PARENT, &ORDINAL_HEADERS[..]]
+            .iter()
+            .any(|names| names.contains(&key.as_str()))
+    }
+
+    fn key_columns(&self, headers: &[String]) -> Option<KeyColumns> {
+        let subject = find(headers, CODE)?;
+        find(headers, NAME)?;
+        find(headers, LEVEL)?;
+        Some(KeyColumns {
+            subject,
+            ordinal: find(headers, &ORDINAL_HEADERS),
+        })
+    }
+
+    fn is_subject(&self, text: &str) -> bool {
+        !text.is_empty()
+            && text.len() <= 64
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    }
+
+    fn subject_name(&self) -> &'static str {
+        "code, name and level columns (Mã, Tên, Cấp)"
+    }
+}
+
 pub async fn run(ctx: &Context, args: AgencyImportArgs) -> anyhow::Result<()> {
     let file = args.file.display().to_string();
-    let table = read_table(&args.file, None)?;
-    let find = |names: &[&str]| {
-        table
-            .headers
-            .iter()
-            .position(|h| names.contains(&header_key(h).as_str()))
+    let form = read_form(&args.file, &args.reading.options(), &AgenciesTable)?;
+    let headers = &form.headers;
+    let (Some(code), Some(name), Some(level)) = (
+        find(headers, CODE),
+        find(headers, NAME),
+        find(headers, LEVEL),
+    ) else {
+        anyhow::bail!("{file}: the header row needs columns code, name and level (and parent); found {headers:?}");
     };
-    let (Some(code), Some(name), Some(level)) = (find(CODE), find(NAME), find(LEVEL)) else {
-        anyhow::bail!(
-            "{file}: the header row needs columns code, name and level (and parent); found {:?}",
-            table.headers
-        );
-    };
-    let parent = find(PARENT);
+    let parent = find(headers, PARENT);
+    for ignored in &form.ignored {
+        output::line(&format!(
+            "{file}:{}: not an agency: {}: {}",
+            ignored.line,
+            ignored.kind.reason(),
+            ignored.text
+        ));
+    }
     let mut agencies = Vec::new();
     let mut rejected = Vec::new();
-    for row in &table.rows {
+    for row in &form.rows {
         let cell = |i: usize| {
             row.cells
                 .get(i)

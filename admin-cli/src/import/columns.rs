@@ -1,9 +1,11 @@
 //! Which column of an HR list holds which field: Vietnamese or English headers, compared
-//! without diacritics or case, plus the administrator's `--map column=field` overrides.
+//! without diacritics or case, plus the administrator's `--map column=field` overrides;
+//! and what a list of officials looks like to the form reader (its header words, its name
+//! and ordinal columns, what a name is).
 
-use congvu::directory::{ascii_word, ImportField, ImportRow};
+use congvu::directory::{ascii_word, ImportField, ImportRow, PersonName};
 
-use super::table::Table;
+use super::form::{KeyColumns, TableKind};
 
 /// Header spellings for each field, after [`header_key`].
 const KNOWN_HEADERS: [(ImportField, &[&str]); 7] = [
@@ -65,7 +67,10 @@ const KNOWN_HEADERS: [(ImportField, &[&str]); 7] = [
 ];
 
 /// Columns people keep in HR lists that the import does not need.
-const IGNORED_HEADERS: [&str; 5] = ["stt", "tt", "sothutu", "no", "ghichu"];
+const IGNORED_HEADERS: [&str; 6] = ["stt", "tt", "sothutu", "sott", "no", "ghichu"];
+
+/// Headers of the ordinal column (Số thứ tự), which numbers the officials of a list.
+pub const ORDINAL_HEADERS: [&str; 5] = ["stt", "tt", "sothutu", "sott", "no"];
 
 /// A header reduced to lowercase ASCII letters and digits: `Họ và tên` -> `hovaten`.
 pub fn header_key(header: &str) -> String {
@@ -81,27 +86,11 @@ pub struct ColumnMap {
 }
 
 impl ColumnMap {
-    /// Maps the headers of `table`, with `overrides` given as `Column=field`.
-    pub fn new(table: &Table, overrides: &[String]) -> Result<ColumnMap, String> {
-        let mut forced = Vec::new();
-        for o in overrides {
-            let (column, field) = o
-                .split_once('=')
-                .ok_or_else(|| format!("--map {o}: write it as --map \"Column name=field\""))?;
-            let field = ImportField::ALL
-                .into_iter()
-                .find(|f| f.name() == field.trim())
-                .ok_or_else(|| {
-                    format!(
-                        "--map {o}: unknown field \"{}\"; fields are {}",
-                        field.trim(),
-                        field_names()
-                    )
-                })?;
-            forced.push((header_key(column), field));
-        }
+    /// Maps `headers`, with `overrides` given as `Column=field`.
+    pub fn new(headers: &[String], overrides: &[String]) -> Result<ColumnMap, String> {
+        let forced = parse_overrides(overrides)?;
         let mut map = ColumnMap::default();
-        for (index, header) in table.headers.iter().enumerate() {
+        for (index, header) in headers.iter().enumerate() {
             let key = header_key(header);
             let field = forced
                 .iter()
@@ -125,16 +114,17 @@ impl ColumnMap {
                 None => map.unrecognised.push(header.clone()),
             }
         }
-        if map.index(ImportField::FullName).is_none() {
+        if map.column(ImportField::FullName).is_none() {
             return Err(format!(
                 "no full-name column: the headers are {:?}; name one \"Họ và tên\" or pass --map \"<column>=full_name\"",
-                table.headers
+                headers
             ));
         }
         Ok(map)
     }
 
-    fn index(&self, field: ImportField) -> Option<usize> {
+    /// The column that holds `field`.
+    pub fn column(&self, field: ImportField) -> Option<usize> {
         self.columns
             .iter()
             .find(|(f, _)| *f == field)
@@ -146,24 +136,126 @@ impl ColumnMap {
         self.columns.iter().map(|(f, _)| *f).collect()
     }
 
-    /// A table row as an import row: cells trimmed, empty cells as `None`.
-    pub fn row(&self, line: u64, cells: &[String]) -> ImportRow {
+    /// A table row as an import row: cells trimmed, empty cells as `None`, a formula error
+    /// in a column the import reads makes the row unreadable.
+    pub fn row(
+        &self,
+        line: u64,
+        cells: &[String],
+        errors: &[(usize, String)],
+        headers: &[String],
+    ) -> ImportRow {
         let cell = |field| {
-            self.index(field)
+            self.column(field)
                 .and_then(|i| cells.get(i))
                 .map(|c| c.trim().to_string())
                 .filter(|c| !c.is_empty())
         };
+        let unreadable = errors
+            .iter()
+            .find(|(column, _)| self.columns.iter().any(|(_, i)| i == column))
+            .map(|(column, error)| {
+                let header = headers.get(*column).map_or("", String::as_str);
+                format!(
+                    "the cell in column \"{header}\" shows the Excel error {error}: correct the formula or type the value"
+                )
+            });
         ImportRow {
             line,
             full_name: cell(ImportField::FullName),
             title: cell(ImportField::Title),
-            phone: cell(ImportField::Phone),
+            phone: cell(ImportField::Phone).map(restore_leading_zero),
             email: cell(ImportField::Email),
             employee_id: cell(ImportField::EmployeeId),
             unit: cell(ImportField::Unit),
             password: cell(ImportField::Password),
+            unreadable,
         }
+    }
+}
+
+/// A Vietnamese phone number that Excel stored as a number and so lost its leading zero:
+/// nine digits of a mobile (3x, 5x, 7x, 8x, 9x) or ten of a landline (2xx).
+fn restore_leading_zero(phone: String) -> String {
+    let digits = phone.bytes().all(|b| b.is_ascii_digit());
+    let lost_zero = matches!(
+        (phone.len(), phone.as_bytes().first()),
+        (9, Some(b'3' | b'5' | b'7' | b'8' | b'9')) | (10, Some(b'2'))
+    );
+    if digits && lost_zero {
+        format!("0{phone}")
+    } else {
+        phone
+    }
+}
+
+/// `--map` overrides as (header key, field).
+fn parse_overrides(overrides: &[String]) -> Result<Vec<(String, ImportField)>, String> {
+    let mut forced = Vec::new();
+    for o in overrides {
+        let (column, field) = o
+            .split_once('=')
+            .ok_or_else(|| format!("--map {o}: write it as --map \"Column name=field\""))?;
+        let field = ImportField::ALL
+            .into_iter()
+            .find(|f| f.name() == field.trim())
+            .ok_or_else(|| {
+                format!(
+                    "--map {o}: unknown field \"{}\"; fields are {}",
+                    field.trim(),
+                    field_names()
+                )
+            })?;
+        forced.push((header_key(column), field));
+    }
+    Ok(forced)
+}
+
+/// A list of officials, as the form reader looks for it: the header row is the one that
+/// names a full-name column (by the known headers or a `--map … =full_name`).
+pub struct OfficialsTable<'a> {
+    pub overrides: &'a [String],
+}
+
+impl OfficialsTable<'_> {
+    fn field_of(&self, text: &str) -> Option<ImportField> {
+        let key = header_key(text);
+        let forced = parse_overrides(self.overrides).unwrap_or_default();
+        forced
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, f)| *f)
+            .or_else(|| {
+                KNOWN_HEADERS
+                    .iter()
+                    .find(|(_, names)| names.contains(&key.as_str()))
+                    .map(|(f, _)| *f)
+            })
+    }
+}
+
+impl TableKind for OfficialsTable<'_> {
+    fn is_header_word(&self, text: &str) -> bool {
+        let key = header_key(text);
+        self.field_of(text).is_some() || IGNORED_HEADERS.contains(&key.as_str())
+    }
+
+    fn key_columns(&self, headers: &[String]) -> Option<KeyColumns> {
+        let subject = headers
+            .iter()
+            .position(|h| self.field_of(h) == Some(ImportField::FullName))?;
+        let ordinal = headers
+            .iter()
+            .position(|h| ORDINAL_HEADERS.contains(&header_key(h).as_str()));
+        Some(KeyColumns { subject, ordinal })
+    }
+
+    fn is_subject(&self, text: &str) -> bool {
+        PersonName::from_listed(text).is_ok()
+    }
+
+    fn subject_name(&self) -> &'static str {
+        "a full-name column (\"Họ và tên\", or pass --map \"<column>=full_name\")"
     }
 }
 
@@ -178,16 +270,9 @@ fn field_names() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::table::TableRow;
 
-    fn table(headers: &[&str]) -> Table {
-        Table {
-            headers: headers.iter().map(|h| h.to_string()).collect(),
-            rows: vec![TableRow {
-                line: 2,
-                cells: vec![],
-            }],
-        }
+    fn table(headers: &[&str]) -> Vec<String> {
+        headers.iter().map(|h| h.to_string()).collect()
     }
 
     #[test]
@@ -247,10 +332,47 @@ mod tests {
     fn cells_are_trimmed_and_blank_is_none() {
         let t = table(&["Họ và tên", "Chức vụ"]);
         let map = ColumnMap::new(&t, &[]).unwrap();
-        let row = map.row(3, &["  Nguyễn Văn An ".into(), "   ".into()]);
+        let row = map.row(3, &["  Nguyễn Văn An ".into(), "   ".into()], &[], &t);
         assert_eq!(
             (row.line, row.full_name.as_deref(), row.title),
             (3, Some("Nguyễn Văn An"), None)
+        );
+    }
+
+    #[test]
+    fn phones_get_back_the_zero_excel_dropped_and_errors_make_a_row_unreadable() {
+        let t = table(&["Họ và tên", "Số điện thoại", "Quê quán"]);
+        let map = ColumnMap::new(&t, &[]).unwrap();
+        let phone = |cell: &str| {
+            map.row(2, &["Nguyễn Văn An".into(), cell.into()], &[], &t)
+                .phone
+                .unwrap()
+        };
+        assert_eq!(phone("912345678"), "0912345678", "a mobile number");
+        assert_eq!(
+            phone("2113862001"),
+            "02113862001",
+            "a landline with its area code"
+        );
+        assert_eq!(phone("0912345678"), "0912345678");
+        assert_eq!(phone("0211 3862 001"), "0211 3862 001");
+        assert_eq!(
+            phone("12345"),
+            "12345",
+            "not a Vietnamese number: as written"
+        );
+        let errors = [(1, "#N/A".to_string())];
+        let row = map.row(2, &["Nguyễn Văn An".into()], &errors, &t);
+        let why = row.unreadable.unwrap();
+        assert!(
+            why.contains("\"Số điện thoại\"") && why.contains("#N/A"),
+            "{why}"
+        );
+        let unmapped = [(2, "#REF!".to_string())];
+        let row = map.row(2, &["Nguyễn Văn An".into()], &unmapped, &t);
+        assert_eq!(
+            row.unreadable, None,
+            "an error in a column the import does not read"
         );
     }
 }

@@ -1,24 +1,29 @@
-//! `congvu-admin user import` and `agency import`: reading HR lists (CSV or XLSX), turning
-//! them into an import plan through the directory, and applying it in one transaction.
+//! `congvu-admin user import` and `agency import`: reading HR lists as agencies send them
+//! (Excel forms with title and signature blocks, .xls, .ods, CSV in any Windows encoding,
+//! text in old Vietnamese fonts), turning them into an import plan through the directory,
+//! and applying it in one transaction.
 
 mod agencies;
 mod columns;
 mod credentials;
+mod form;
+mod legacy_font;
 mod report;
 mod table;
 
 use std::path::PathBuf;
 
 use congvu::directory::{
-    generate_initial_password, ImportField, ImportOptions, ImportOutcome, ImportPlan, PasswordCost,
-    StoredPassword, DEFAULT_RESET_LINK_HOURS,
+    generate_initial_password, ImportField, ImportOptions, ImportOutcome, ImportPlan, ImportRow,
+    PasswordCost, StoredPassword, DEFAULT_RESET_LINK_HOURS,
 };
 
 use crate::user::{link_expiry, link_hours, reset_url, vietnam_time};
 use crate::{output, Context};
-use columns::ColumnMap;
+use columns::{ColumnMap, OfficialsTable};
 use credentials::CredentialsFile;
-use table::read_table;
+use form::{read_form, Form, FormOptions, LegacyChoice};
+use table::Encoding;
 
 /// `user import`: onboard an agency's officials from its HR list.
 #[derive(Debug, clap::Args)]
@@ -58,47 +63,79 @@ pub struct UserImportArgs {
     /// Address rule for this import, e.g. "{given}.{family}" (default: the domain's rule).
     #[arg(long)]
     pub address_rule: Option<String>,
-    /// Worksheet of an .xlsx file (default: the first).
+    #[command(flatten)]
+    pub reading: ReadingArgs,
+}
+
+/// How to read an HR file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReadingArgs {
+    /// Worksheet of a workbook (default: the first that has a table).
     #[arg(long)]
     pub sheet: Option<String>,
+    /// Encoding of a CSV file (default: UTF-8 when it is, else Windows-1258 or -1252).
+    #[arg(long, value_enum, default_value_t = Encoding::Auto)]
+    pub encoding: Encoding,
+    /// Old Vietnamese font the cells are typed in, converted to Unicode.
+    #[arg(long, value_enum, default_value_t = LegacyChoice::Auto)]
+    pub legacy_font: LegacyChoice,
+}
+
+impl ReadingArgs {
+    fn options(&self) -> FormOptions {
+        FormOptions {
+            sheet: self.sheet.clone(),
+            encoding: self.encoding,
+            legacy_font: self.legacy_font,
+        }
+    }
 }
 
 /// `agency import`: load the agency tree from a CSV file (code, name, level, parent).
 #[derive(Debug, clap::Args)]
 pub struct AgencyImportArgs {
-    /// CSV with columns code, name, level, parent (Vietnamese headers accepted).
+    /// Workbook or CSV with columns code, name, level, parent (Vietnamese headers accepted).
     pub file: PathBuf,
     /// Print what would be added and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub reading: ReadingArgs,
 }
 
 /// Runs `user import`.
 pub async fn run_user_import(ctx: &Context, args: UserImportArgs) -> anyhow::Result<()> {
     let file = args.file.display().to_string();
-    let table = read_table(&args.file, args.sheet.as_deref())?;
-    let columns = ColumnMap::new(&table, &args.map).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+    let kind = OfficialsTable {
+        overrides: &args.map,
+    };
+    let form = read_form(&args.file, &args.reading.options(), &kind)?;
+    let columns =
+        ColumnMap::new(&form.headers, &args.map).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
     if columns.fields().contains(&ImportField::Password) && !args.passwords_from_file {
         anyhow::bail!(
             "{file}: the list has a password column; pass --passwords-from-file to use it, or remove the column"
         );
     }
-    let rows: Vec<_> = table
-        .rows
-        .iter()
-        .map(|r| columns.row(r.line, &r.cells))
-        .collect();
+    let (rows, fields) = import_rows(&form, &columns);
     let options = ImportOptions {
         agency_code: args.agency.clone(),
         address_rule: args.address_rule.clone(),
-        columns: columns.fields(),
+        columns: fields,
         disable_missing: args.disable_missing,
     };
     let plan = ctx.directory.plan_import(&rows, &options).await?;
+    let read = report::Reading {
+        file: &file,
+        form: &form,
+        name_column: columns.column(ImportField::FullName),
+        unrecognised: &columns.unrecognised,
+    };
     if args.dry_run {
-        report::plan(ctx, &file, &plan, &columns.unrecognised);
+        report::plan(ctx, &read, &plan);
         return Ok(());
     }
+    report::form(ctx, &read);
     if !plan.rejected.is_empty() && !args.continue_on_error {
         report::rejections(&file, &plan.rejected);
         anyhow::bail!(
@@ -107,7 +144,7 @@ pub async fn run_user_import(ctx: &Context, args: UserImportArgs) -> anyhow::Res
         );
     }
     if plan.is_noop() {
-        report::outcome(ctx, &file, &plan, None);
+        report::outcome(ctx, &read, &plan, None);
         return Ok(());
     }
     let generated = plan.creates.iter().filter(|c| c.password.is_none()).count();
@@ -150,13 +187,34 @@ pub async fn run_user_import(ctx: &Context, args: UserImportArgs) -> anyhow::Res
             return Err(e);
         }
     };
-    report::outcome(ctx, &file, &plan, Some(&outcome));
+    report::outcome(ctx, &read, &plan, Some(&outcome));
     match credentials {
         Some(credentials) if args.reset_links => {
             write_reset_links(ctx, &plan, &linked, args.link_hours, credentials).await
         }
         _ => Ok(()),
     }
+}
+
+/// The form's table rows as import rows, and the fields they carry: a row without a unit
+/// of its own takes its section's, so sections add the unit field.
+fn import_rows(form: &Form, columns: &ColumnMap) -> (Vec<ImportRow>, Vec<ImportField>) {
+    let rows: Vec<ImportRow> = form
+        .rows
+        .iter()
+        .map(|r| {
+            let mut row = columns.row(r.line, &r.cells, &r.errors, &form.headers);
+            if row.unit.is_none() {
+                row.unit = r.section.clone();
+            }
+            row
+        })
+        .collect();
+    let mut fields = columns.fields();
+    if form.sections().next().is_some() && !fields.contains(&ImportField::Unit) {
+        fields.push(ImportField::Unit);
+    }
+    (rows, fields)
 }
 
 /// Issues a link for every new official with a generated password, all in one transaction,

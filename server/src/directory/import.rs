@@ -68,6 +68,9 @@ pub struct ImportRow {
     pub employee_id: Option<String>,
     pub unit: Option<String>,
     pub password: Option<String>,
+    /// Why the file's reader could not read the row (a formula error in a cell, say): the
+    /// planner rejects it with this reason.
+    pub unreadable: Option<String>,
 }
 
 /// How to import.
@@ -497,6 +500,9 @@ impl Planner<'_> {
     }
 
     fn check_row(&mut self, row: &ImportRow) -> Result<CheckedRow, String> {
+        if let Some(why) = &row.unreadable {
+            return Err(why.clone());
+        }
         let full_name = row.full_name.as_deref().map(str::trim).unwrap_or("");
         if full_name.is_empty() {
             return Err("the full name (Họ và tên) is missing".into());
@@ -506,7 +512,7 @@ impl Planner<'_> {
         };
         attribute_value("full name", full_name).map_err(|e| e.to_string())?;
         text("password", &row.password)?;
-        let name = PersonName::from_full(full_name).map_err(|e| e.to_string())?;
+        let name = PersonName::from_listed(full_name).map_err(|e| e.to_string())?;
         let employee_id = text("employee id", &row.employee_id)?;
         let email = match text("email", &row.email)? {
             Some(e) => Some(self.local_address(&e)?),

@@ -75,6 +75,42 @@ impl PersonName {
         }
     }
 
+    /// Splits a full name read from an HR list, refusing what is no person's name: a name
+    /// is 2 to 7 words of letters (Vietnamese or not; hyphens and apostrophes inside a word
+    /// allowed), never a label ("Người lập biểu: Trần Văn Bình"), a number, or a title or
+    /// heading that forms put where names go ("GIÁM ĐỐC", "Thủ trưởng đơn vị").
+    pub fn from_listed(full: &str) -> Result<PersonName, DirectoryError> {
+        let refuse = |why: String| Err(DirectoryError::Invalid(format!("\"{full}\" {why}")));
+        if full.contains(':') {
+            return refuse("has a colon: it reads as a label, not a name".into());
+        }
+        if full.chars().any(|c| c.is_numeric()) {
+            return refuse("has digits: a name has letters only".into());
+        }
+        if let Some(c) = full
+            .chars()
+            .find(|&c| !(c.is_alphabetic() || c.is_whitespace() || is_name_mark(c)))
+        {
+            return refuse(format!(
+                "has \"{c}\": a name has letters, hyphens and apostrophes only"
+            ));
+        }
+        let words = full.split_whitespace().count();
+        if !(2..=7).contains(&words) {
+            return refuse(format!(
+                "has {words} word(s): a full name (Họ và tên) has 2 to 7, family name first"
+            ));
+        }
+        let key: Vec<String> = full.split_whitespace().map(super::ascii_word).collect();
+        let key = format!(" {} ", key.join(" "));
+        if let Some(phrase) = NOT_NAME_PHRASES.iter().find(|p| key.contains(&format!(" {p} "))) {
+            return refuse(format!(
+                "has the words \"{phrase}\" of a title or heading, not of a person's name"
+            ));
+        }
+        PersonName::from_full(full)
+    }
+
     /// The name as Vietnamese write it: family, middle, given.
     pub fn full(&self) -> String {
         [&self.family, &self.middle, &self.given]
@@ -85,6 +121,40 @@ impl PersonName {
             .join(" ")
     }
 }
+
+/// Combining marks, hyphens and apostrophes, which names may carry between letters.
+fn is_name_mark(c: char) -> bool {
+    matches!(c, '-' | '\'' | '\u{2019}' | '\u{0300}'..='\u{036F}')
+}
+
+/// Words (without diacritics) that HR forms put in the name column and no Vietnamese name
+/// holds: signature block roles and titles, headings, totals.
+const NOT_NAME_PHRASES: [&str; 24] = [
+    "nguoi lap",
+    "nguoi ky",
+    "lap bieu",
+    "thu truong",
+    "giam doc",
+    "chu tich",
+    "truong phong",
+    "pho phong",
+    "ke toan truong",
+    "chanh van phong",
+    "ho va ten",
+    "ho ten",
+    "danh sach",
+    "tong cong",
+    "tong so",
+    "ky ten",
+    "dong dau",
+    "ghi ro",
+    "xac nhan",
+    "ban giam doc",
+    "uy ban",
+    "can bo",
+    "cong chuc",
+    "don vi",
+];
 
 /// An official as stored in the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +260,39 @@ mod tests {
             ("Đỗ", "", "Anh")
         );
         assert!(PersonName::from_full("   ").is_err());
+    }
+
+    #[test]
+    fn a_listed_name_is_two_to_seven_words_of_letters() {
+        for name in [
+            "Nguyễn Văn An",
+            "Đỗ Anh",
+            "Hoàng Thị Thuỷ",
+            "Tôn Nữ Thị Hồng Hạnh",
+            "H'Hen Niê",
+            "Nguyễn Trần Thị Minh Anh Thư Ngọc",
+            "Ksor Y-Bông",
+            "NGUYỄN VĂN AN",
+        ] {
+            let parsed = PersonName::from_listed(name);
+            assert!(parsed.is_ok(), "{name}: {parsed:?}");
+        }
+        for (cell, why) in [
+            ("Người lập biểu: Trần Văn Bình", "colon"),
+            ("Người lập biểu", "nguoi lap"),
+            ("GIÁM ĐỐC", "giam doc"),
+            ("KT. GIÁM ĐỐC", "\".\""),
+            ("Thủ trưởng đơn vị", "thu truong"),
+            ("Nguyễn Văn An 2", "digits"),
+            ("An", "1 word"),
+            ("Một Hai Ba Bốn Năm Sáu Bảy Tám", "8 word"),
+            ("Trần Văn (Bình)", "\"(\""),
+            ("#N/A", "\"#\""),
+            ("Tổng cộng", "tong cong"),
+        ] {
+            let err = PersonName::from_listed(cell).unwrap_err().to_string();
+            assert!(err.contains(why), "{cell}: {err}");
+        }
     }
 
     #[test]
