@@ -92,17 +92,7 @@ impl ColumnMap {
         let mut map = ColumnMap::default();
         for (index, header) in headers.iter().enumerate() {
             let key = header_key(header);
-            let field = forced
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, f)| *f)
-                .or_else(|| {
-                    KNOWN_HEADERS
-                        .iter()
-                        .find(|(_, names)| names.contains(&key.as_str()))
-                        .map(|(f, _)| *f)
-                });
-            match field {
+            match field_of(&key, &forced) {
                 Some(f) if map.columns.iter().any(|(g, _)| *g == f) => {
                     return Err(format!(
                         "two columns hold the {} field (the second is \"{header}\"): rename one or use --map",
@@ -189,6 +179,20 @@ fn restore_leading_zero(phone: String) -> String {
     }
 }
 
+/// The field a header (as its [`header_key`]) names: an override's, else a known header's.
+fn field_of(key: &str, forced: &[(String, ImportField)]) -> Option<ImportField> {
+    forced
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, f)| *f)
+        .or_else(|| {
+            KNOWN_HEADERS
+                .iter()
+                .find(|(_, names)| names.contains(&key))
+                .map(|(f, _)| *f)
+        })
+}
+
 /// `--map` overrides as (header key, field).
 fn parse_overrides(overrides: &[String]) -> Result<Vec<(String, ImportField)>, String> {
     let mut forced = Vec::new();
@@ -219,18 +223,8 @@ pub struct OfficialsTable<'a> {
 
 impl OfficialsTable<'_> {
     fn field_of(&self, text: &str) -> Option<ImportField> {
-        let key = header_key(text);
         let forced = parse_overrides(self.overrides).unwrap_or_default();
-        forced
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, f)| *f)
-            .or_else(|| {
-                KNOWN_HEADERS
-                    .iter()
-                    .find(|(_, names)| names.contains(&key.as_str()))
-                    .map(|(f, _)| *f)
-            })
+        field_of(&header_key(text), &forced)
     }
 }
 

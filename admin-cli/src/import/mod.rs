@@ -136,15 +136,27 @@ pub async fn run_user_import(ctx: &Context, args: UserImportArgs) -> anyhow::Res
         return Ok(());
     }
     report::form(ctx, &read);
+    apply_plan(ctx, &args, &read, &plan).await
+}
+
+/// Applies the plan of `user import`: refuses it with rejected rows (unless asked to go
+/// on), writes the credentials file, creates and updates, then issues reset links.
+async fn apply_plan(
+    ctx: &Context,
+    args: &UserImportArgs,
+    read: &report::Reading<'_>,
+    plan: &ImportPlan,
+) -> anyhow::Result<()> {
+    let file = read.file;
     if !plan.rejected.is_empty() && !args.continue_on_error {
-        report::rejections(&file, &plan.rejected);
+        report::rejections(file, &plan.rejected);
         anyhow::bail!(
             "{file}: {} row(s) rejected, nothing was imported: fix them, or pass --continue-on-error to import the other rows",
             plan.rejected.len()
         );
     }
     if plan.is_noop() {
-        report::outcome(ctx, &read, &plan, None);
+        report::outcome(ctx, read, plan, None);
         return Ok(());
     }
     let generated = plan.creates.iter().filter(|c| c.password.is_none()).count();
@@ -158,7 +170,7 @@ pub async fn run_user_import(ctx: &Context, args: UserImportArgs) -> anyhow::Res
             "{n} new official(s) get generated initial passwords: pass --credentials-out FILE to receive them"
         ),
     };
-    let secrets = initial_secrets(&plan);
+    let secrets = initial_secrets(plan);
     let linked: Vec<bool> = secrets.iter().map(|s| s.generated).collect();
     // Passwords go to the file before the import: if they cannot be written, nobody gets
     // an account whose password is lost. Links can only be issued once the officials exist.
@@ -168,7 +180,7 @@ pub async fn run_user_import(ctx: &Context, args: UserImportArgs) -> anyhow::Res
                 .iter()
                 .map(|s| s.generated.then(|| s.secret.clone()))
                 .collect();
-            file.write_passwords(&plan, &generated, &ctx.portal_url)
+            file.write_passwords(plan, &generated, &ctx.portal_url)
         }
         _ => Ok(()),
     };
@@ -178,7 +190,7 @@ pub async fn run_user_import(ctx: &Context, args: UserImportArgs) -> anyhow::Res
         }
         return Err(e);
     }
-    let outcome = match apply_while_hashing(ctx, &plan, secrets).await {
+    let outcome = match apply_while_hashing(ctx, plan, secrets).await {
         Ok(outcome) => outcome,
         Err(e) => {
             if let Some(credentials) = credentials {
@@ -187,10 +199,10 @@ pub async fn run_user_import(ctx: &Context, args: UserImportArgs) -> anyhow::Res
             return Err(e);
         }
     };
-    report::outcome(ctx, &read, &plan, Some(&outcome));
+    report::outcome(ctx, read, plan, Some(&outcome));
     match credentials {
         Some(credentials) if args.reset_links => {
-            write_reset_links(ctx, &plan, &linked, args.link_hours, credentials).await
+            write_reset_links(ctx, plan, &linked, args.link_hours, credentials).await
         }
         _ => Ok(()),
     }
