@@ -38,6 +38,7 @@ macro_rules! backend_tests {
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[cfg_attr(congvu_skip_postgres, ignore = "CONGVU_TEST_SKIP_POSTGRES=1: the PostgreSQL half is not run")]
             async fn $name() {
                 tokio::time::timeout(
                     crate::TEST_DEADLINE,

@@ -10,8 +10,25 @@ use tokio::sync::watch;
 
 use crate::mailstore::MailboxId;
 
-/// The NOTIFY channel mailbox changes travel on between nodes.
-pub(super) const CHANNEL: &str = "congvu_mailbox_changes";
+/// The NOTIFY channels mailbox changes travel on between nodes: one per database schema
+/// (`congvu:<schema>`, cut to PostgreSQL's 63-byte identifiers), so that deployments
+/// sharing a PostgreSQL database in separate schemas never wake each other's sessions.
+pub(super) const CHANNEL_PREFIX: &str = "congvu:";
+
+/// The channel of `schema`, as [`NOTIFY_SQL`] names it in the database.
+pub(super) fn channel(schema: &str) -> String {
+    let mut channel = format!("{CHANNEL_PREFIX}{schema}");
+    let mut end = channel.len().min(63);
+    while !channel.is_char_boundary(end) {
+        end -= 1;
+    }
+    channel.truncate(end);
+    channel
+}
+
+/// Sends one payload on the current schema's channel (same name as [`channel`]).
+pub(super) const NOTIFY_SQL: &str =
+    "SELECT pg_notify(left('congvu:' || current_schema(), 63), $1)";
 
 /// NOTIFY payloads must stay under 8000 bytes; ids are sent in chunks of this many.
 pub(super) const IDS_PER_NOTIFY: usize = 500;

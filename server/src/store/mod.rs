@@ -232,8 +232,11 @@ impl Store {
         };
         while !shutdown.is_cancelled() {
             let listener = async {
+                let schema: String = sqlx::query_scalar("SELECT current_schema()")
+                    .fetch_one(pool)
+                    .await?;
                 let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-                listener.listen(changes::CHANNEL).await?;
+                listener.listen(&changes::channel(&schema)).await?;
                 loop {
                     let notification = listener.recv().await?;
                     self.changes
@@ -299,8 +302,7 @@ impl Conn {
             ConnInner::PostgresTx(mut tx) => {
                 // Delivered to every listening node when (and only if) this commits.
                 for payload in changes::payloads(&self.touched) {
-                    sqlx::query("SELECT pg_notify($1, $2)")
-                        .bind(changes::CHANNEL)
+                    sqlx::query(changes::NOTIFY_SQL)
                         .bind(payload)
                         .execute(&mut *tx)
                         .await?;

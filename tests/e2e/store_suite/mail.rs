@@ -13,6 +13,54 @@ on_both_backends!(
     queue_entries_share_the_body_and_leases_expire,
 );
 
+/// Two deployments in two schemas of one PostgreSQL database, each with a second node on
+/// its schema: a delivery wakes the other node of its own deployment, never the other
+/// deployment's watchers of the same mailbox id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(congvu_skip_postgres, ignore = "CONGVU_TEST_SKIP_POSTGRES=1: the PostgreSQL half is not run")]
+async fn notifications_stay_in_their_schema() {
+    use std::time::Duration;
+    let (Some(a), Some(b)) = (
+        Fixture::with_province(Backend::Postgres).await,
+        Fixture::with_province(Backend::Postgres).await,
+    ) else {
+        return;
+    };
+    let (inbox_a, inbox_b) = (inbox(&a, "annv").await, inbox(&b, "annv").await);
+    assert_eq!(inbox_a, inbox_b, "the same mailbox id in both schemas");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut watchers = Vec::new();
+    for f in [&a, &b] {
+        // A second node of each deployment: its own store on the same schema, listening.
+        let node = f.db.open_store().await;
+        let watcher = node.mailbox_changes().watch(inbox_a);
+        let listening = node.clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move { listening.follow_other_nodes(stop).await });
+        watchers.push((node, watcher));
+    }
+    // The listeners subscribe asynchronously: deliver until node A hears one.
+    let mut heard = false;
+    for _ in 0..50 {
+        a.mailstore
+            .deliver(&[inbox_a], CIRCULAR, MessageFlags::default())
+            .await
+            .unwrap();
+        let wait = tokio::time::timeout(Duration::from_millis(200), watchers[0].1.changed());
+        if wait.await.is_ok() {
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "the other node of deployment A never heard of A's delivery");
+    let crossed = tokio::time::timeout(Duration::from_secs(1), watchers[1].1.changed()).await;
+    assert!(
+        crossed.is_err(),
+        "deployment B's node was woken by a delivery in deployment A"
+    );
+    shutdown.cancel();
+}
+
 /// A circular as officials receive it (RFC 2047 subject, UTF-8 body).
 const CIRCULAR: &[u8] = include_bytes!("../../fixtures/circular.eml");
 

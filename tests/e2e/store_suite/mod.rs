@@ -24,6 +24,7 @@ macro_rules! on_both_backends {
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(congvu_skip_postgres, ignore = "CONGVU_TEST_SKIP_POSTGRES=1: the PostgreSQL half is not run")]
             async fn $name() {
                 super::$name(congvu_tests::Backend::Postgres).await
             })*
@@ -40,7 +41,8 @@ pub struct Fixture {
     pub queue: Queue,
     pub clock: Clock,
     pub admin: Actor,
-    _db: TestDb,
+    /// Kept so the database lives as long as the fixture; a second node opens it again.
+    db: TestDb,
 }
 
 /// 2026-11-27 08:00 Hanoi time.
@@ -59,7 +61,7 @@ impl Fixture {
             store,
             clock,
             admin: Actor::admin("it-stttt"),
-            _db: db,
+            db,
         })
     }
 
