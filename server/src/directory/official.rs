@@ -103,7 +103,10 @@ impl PersonName {
         }
         let key: Vec<String> = full.split_whitespace().map(super::ascii_word).collect();
         let key = format!(" {} ", key.join(" "));
-        if let Some(phrase) = NOT_NAME_PHRASES.iter().find(|p| key.contains(&format!(" {p} "))) {
+        if let Some(phrase) = NOT_NAME_PHRASES
+            .iter()
+            .find(|p| key.contains(&format!(" {p} ")))
+        {
             return refuse(format!(
                 "has the words \"{phrase}\" of a title or heading, not of a person's name"
             ));
