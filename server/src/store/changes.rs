@@ -27,8 +27,7 @@ pub(super) fn channel(schema: &str) -> String {
 }
 
 /// Sends one payload on the current schema's channel (same name as [`channel`]).
-pub(super) const NOTIFY_SQL: &str =
-    "SELECT pg_notify(left('congvu:' || current_schema(), 63), $1)";
+pub(super) const NOTIFY_SQL: &str = "SELECT pg_notify(left('congvu:' || current_schema(), 63), $1)";
 
 /// NOTIFY payloads must stay under 8000 bytes; ids are sent in chunks of this many.
 pub(super) const IDS_PER_NOTIFY: usize = 500;

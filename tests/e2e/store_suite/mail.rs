@@ -17,7 +17,10 @@ on_both_backends!(
 /// its schema: a delivery wakes the other node of its own deployment, never the other
 /// deployment's watchers of the same mailbox id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[cfg_attr(congvu_skip_postgres, ignore = "CONGVU_TEST_SKIP_POSTGRES=1: the PostgreSQL half is not run")]
+#[cfg_attr(
+    congvu_skip_postgres,
+    ignore = "CONGVU_TEST_SKIP_POSTGRES=1: the PostgreSQL half is not run"
+)]
 async fn notifications_stay_in_their_schema() {
     use std::time::Duration;
     let (Some(a), Some(b)) = (
@@ -52,7 +55,10 @@ async fn notifications_stay_in_their_schema() {
             break;
         }
     }
-    assert!(heard, "the other node of deployment A never heard of A's delivery");
+    assert!(
+        heard,
+        "the other node of deployment A never heard of A's delivery"
+    );
     let crossed = tokio::time::timeout(Duration::from_secs(1), watchers[1].1.changed()).await;
     assert!(
         crossed.is_err(),
