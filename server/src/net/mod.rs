@@ -263,6 +263,13 @@ pub async fn accept_loop<H: ConnectionHandler>(
                 metrics::counter!("congvu_connections_refused_total", "listener" => kind.as_str(), "reason" => why.as_str())
                     .increment(1);
                 tracing::info!(listener = %kind, %peer, reason = why.as_str(), "connection refused");
+                if kind.implicit_tls() {
+                    // The client speaks TLS first: plaintext would reach it as a broken
+                    // handshake, and a handshake would spend on a refused peer the CPU the
+                    // limit protects. It is closed; the refusal is logged and counted.
+                    drop(stream);
+                    continue;
+                }
                 let handler = Arc::clone(&handler);
                 ctx.tracker
                     .spawn(async move { handler.refuse(kind, stream, why).await });

@@ -22,6 +22,7 @@ smtp_tests!(
     the_recipient_past_the_limit_is_refused_with_452,
     the_error_that_reaches_the_limit_closes_the_session,
     a_connection_past_the_per_address_limit_is_refused,
+    past_the_limit_implicit_tls_ports_close_without_plaintext,
     a_client_trickling_one_command_is_cut_off_at_the_command_deadline,
     a_message_trickled_past_the_data_deadline_is_dropped,
     vrfy_and_expn_reveal_nothing,
@@ -274,6 +275,48 @@ async fn a_connection_past_the_per_address_limit_is_refused(backend: Backend) {
         );
         tokio::task::yield_now().await;
     }
+}
+
+/// On 465, 993 and 636 the client speaks TLS first: a connection over the limit is closed
+/// without a byte of plaintext (which a client would take for a broken handshake), while the
+/// plaintext ports still say why.
+async fn past_the_limit_implicit_tls_ports_close_without_plaintext(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(p) = Province::start_with(backend, |c| c.limits.max_connections_per_ip = 1).await
+    else {
+        return;
+    };
+    let (_held, greeting) = RawSmtp::connect(p.addr(ListenerKind::Smtp)).await;
+    assert_eq!(greeting.code, 220);
+    for kind in [
+        ListenerKind::Submissions,
+        ListenerKind::Imaps,
+        ListenerKind::Ldaps,
+    ] {
+        let mut raw = tokio::net::TcpStream::connect(p.addr(kind)).await.unwrap();
+        // A TLS ClientHello's first bytes, as a client sends them before reading anything.
+        let _ = raw.write_all(&[0x16, 0x03, 0x01, 0x00, 0x05]).await;
+        let mut received = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), raw.read_to_end(&mut received));
+        let outcome = read.await.expect("the refused connection was left open");
+        assert!(
+            outcome.is_err() || received.is_empty(),
+            "{kind}: plaintext before TLS: {:?}",
+            String::from_utf8_lossy(&received)
+        );
+        let tls = p.tls_connector();
+        let tcp = tokio::net::TcpStream::connect(p.addr(kind)).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("mail.vinhphuc.gov.vn").unwrap();
+        assert!(
+            tls.connect(name, tcp).await.is_err(),
+            "{kind}: a connection over the limit completed TLS"
+        );
+    }
+    let (_refused, greeting) = RawSmtp::connect(p.addr(ListenerKind::Smtp)).await;
+    assert_eq!(
+        greeting.line(),
+        "421 4.7.0 mail.vinhphuc.gov.vn Too many connections from your address"
+    );
 }
 
 /// Sends `bytes` one at a time, `gap` apart, until the server answers; returns the answer and
