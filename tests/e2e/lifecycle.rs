@@ -45,7 +45,7 @@ async fn read_greeting(stream: &mut (impl AsyncReadExt + Unpin)) -> String {
 }
 
 #[tokio::test]
-async fn listeners_greet_and_metrics_count_connections() {
+async fn listeners_greet() {
     let db = TestDb::new(Backend::Sqlite).await.unwrap();
     let running = server::start(&db).await;
     let kinds: Vec<_> = running.listeners().iter().map(|(k, _)| *k).collect();
@@ -70,9 +70,36 @@ async fn listeners_greet_and_metrics_count_connections() {
         "* OK [CAPABILITY IMAP4REV1 STARTTLS LOGINDISABLED LITERAL+ IDLE ID NAMESPACE ENABLE \
          UNSELECT UIDPLUS MOVE QUOTA CONDSTORE SPECIAL-USE] congvu IMAP ready\r\n"
     );
+    running.stop().await;
+}
 
-    let http = running.local_addr(ListenerKind::Http).unwrap();
-    let response = reqwest::get(format!("http://{http}/metrics"))
+/// The value of the sample `name` (with its labels) in a Prometheus text exposition.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// The metrics of a server process of its own, so that no other test's traffic counts:
+/// exactly the connections this test made.
+#[tokio::test]
+async fn metrics_count_exactly_this_servers_connections() {
+    let work = tempfile::tempdir().unwrap();
+    let config = repo_root().join("config/congvu.toml");
+    let mut process = ServerProcess::spawn(&config, work.path(), &free_port_env());
+    process.wait_for_message("congvu ready", Duration::from_secs(60));
+    let listeners = process.listeners();
+    for _ in 0..3 {
+        let mut smtp = tokio::net::TcpStream::connect(listeners["smtp"])
+            .await
+            .unwrap();
+        assert!(read_greeting(&mut smtp).await.starts_with("220 "));
+    }
+    let mut imap = tokio::net::TcpStream::connect(listeners["imap"])
+        .await
+        .unwrap();
+    assert!(read_greeting(&mut imap).await.starts_with("* OK "));
+
+    let response = reqwest::get(format!("http://{}/metrics", listeners["http"]))
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
@@ -81,13 +108,21 @@ async fn listeners_greet_and_metrics_count_connections() {
         .unwrap()
         .starts_with("text/plain; version=0.0.4"));
     let text = response.text().await.unwrap();
-    let smtp_count = text
-        .lines()
-        .find(|l| l.starts_with("congvu_connections_total{listener=\"smtp\"}"))
-        .unwrap_or_else(|| panic!("no smtp connection counter in:\n{text}"));
-    let count: f64 = smtp_count.rsplit(' ').next().unwrap().parse().unwrap();
-    assert!(count >= 1.0, "{smtp_count}");
-    running.stop().await;
+    let count = |listener: &str| {
+        sample(
+            &text,
+            &format!("congvu_connections_total{{listener=\"{listener}\"}}"),
+        )
+    };
+    assert_eq!(count("smtp"), Some(3.0), "{text}");
+    assert_eq!(count("imap"), Some(1.0), "{text}");
+    assert_eq!(
+        count("ldap").unwrap_or(0.0),
+        0.0,
+        "no LDAP connection was made: {text}"
+    );
+    let (code, _) = process.terminate(Duration::from_secs(30));
+    assert_eq!(code, Some(0));
 }
 
 #[tokio::test]
