@@ -260,6 +260,25 @@ impl Store {
         }
     }
 
+    /// How commits reach the disk, as the database reports it for a write connection:
+    /// SQLite's `synchronous` (`"full"`: every commit synced before it returns) or
+    /// PostgreSQL's `synchronous_commit` (`"on"`). Every acknowledgement congvu gives rests
+    /// on this.
+    pub async fn commit_durability(&self) -> Result<String, StoreError> {
+        match &self.pools {
+            Pools::Sqlite { writer, .. } => {
+                let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                    .fetch_one(writer)
+                    .await?;
+                let name = ["off", "normal", "full", "extra"].get(level as usize);
+                Ok(name.map_or_else(|| level.to_string(), |n| n.to_string()))
+            }
+            Pools::Postgres(pool) => Ok(sqlx::query_scalar("SHOW synchronous_commit")
+                .fetch_one(pool)
+                .await?),
+        }
+    }
+
     /// Checks that the database answers (for `/healthz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.read().await?;

@@ -11,7 +11,24 @@ on_both_backends!(
     a_circular_is_stored_once_and_freed_with_its_last_holder,
     uids_ascend_per_mailbox_and_flags_persist,
     queue_entries_share_the_body_and_leases_expire,
+    every_commit_is_synced_before_it_returns,
 );
+
+/// SQLite with `synchronous=FULL`, PostgreSQL with `synchronous_commit=on`, on the pooled
+/// write connections themselves: what every 250 and OK congvu sends relies on.
+async fn every_commit_is_synced_before_it_returns(backend: Backend) {
+    let Some(f) = Fixture::new(backend).await else {
+        return;
+    };
+    let expected = match backend {
+        Backend::Sqlite => "full",
+        Backend::Postgres => "on",
+    };
+    for _ in 0..4 {
+        // Several times, so that more than one pooled connection is likely asked.
+        assert_eq!(f.store.commit_durability().await.unwrap(), expected);
+    }
+}
 
 /// Two deployments in two schemas of one PostgreSQL database, each with a second node on
 /// its schema: a delivery wakes the other node of its own deployment, never the other
