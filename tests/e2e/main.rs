@@ -7,6 +7,7 @@ mod binary;
 mod certificates;
 mod dkim;
 mod egov_report;
+mod hr_forms;
 mod http;
 mod imap;
 mod import;

@@ -172,9 +172,10 @@ pub fn read_form(path: &Path, options: &FormOptions, kind: &dyn TableKind) -> an
             None => file.to_string(),
         };
         let mut grid = source
-            .read(path, sheet.as_deref())
+            .read(sheet.as_deref())
             .map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
         let (font, typed) = convert_legacy(&mut grid, options.legacy_font);
+        drop_soft_hyphens(&mut grid);
         if let Some(mut form) = find_table(&grid, &typed, kind) {
             form.sheet = sheet.clone();
             form.encoding = source.encoding();
@@ -255,6 +256,16 @@ fn convert_legacy(grid: &mut Grid, choice: LegacyChoice) -> (Option<LegacyFont>,
     }
     let font = (!typed.is_empty()).then_some(font);
     (font, typed)
+}
+
+/// Removes the soft hyphens (U+00AD, invisible) left once old-font text, where the same
+/// code is the letter ư, has been converted.
+fn drop_soft_hyphens(grid: &mut Grid) {
+    for cell in grid.rows.iter_mut().flat_map(|r| r.cells.iter_mut()) {
+        if cell.contains('\u{AD}') {
+            cell.retain(|c| c != '\u{AD}');
+        }
+    }
 }
 
 /// The table of `kind` in `grid`, if its header is among the first lines.

@@ -107,6 +107,9 @@ impl Source {
                 if extension != "xls" {
                     check_zip_sizes(path)?;
                 }
+                if extension == "ods" {
+                    check_ods_size(path)?;
+                }
                 let workbook = calamine::open_workbook_auto(path).map_err(open_error)?;
                 Ok(Source::Workbook(Box::new(workbook)))
             }
@@ -133,10 +136,10 @@ impl Source {
     }
 
     /// Reads one sheet (`None` for a CSV file) into a grid.
-    pub fn read(&mut self, path: &Path, sheet: Option<&str>) -> Result<Grid, String> {
+    pub fn read(&mut self, sheet: Option<&str>) -> Result<Grid, String> {
         match (self, sheet) {
             (Source::Csv { grid, .. }, _) => Ok(std::mem::take(grid)),
-            (Source::Workbook(book), Some(sheet)) => read_sheet(book, path, sheet),
+            (Source::Workbook(book), Some(sheet)) => read_sheet(book, sheet),
             (Source::Workbook(_), None) => Err("no worksheet was named".into()),
         }
     }
@@ -317,25 +320,20 @@ fn delimiter_of(text: &str) -> u8 {
 }
 
 /// A cell's text as a person reads it: NFC, every kind of space (no-break, line breaks in
-/// a cell, tabs) one space, invisible characters gone, trimmed.
+/// a cell, tabs) one space, zero-width characters gone, trimmed. The soft hyphen U+00AD
+/// stays: in TCVN3 text it is the letter ư (the form reader drops it from other text).
 pub fn clean_text(text: &str) -> String {
-    let visible = text.chars().filter(|c| {
-        !matches!(
-            c,
-            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{AD}'
-        )
-    });
+    let visible = text
+        .chars()
+        .filter(|c| !matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}'));
     let text: String = visible.nfc().collect();
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Reads one worksheet: .xlsx cell by cell (so a huge sheet stops at the row limit),
-/// .xls and .ods whole (their size is bounded before), then fills merged cells.
-fn read_sheet(
-    book: &mut Sheets<BufReader<std::fs::File>>,
-    path: &Path,
-    sheet: &str,
-) -> Result<Grid, String> {
+/// .xls and .ods whole (their size was bounded when the file was opened), then fills
+/// merged cells.
+fn read_sheet(book: &mut Sheets<BufReader<std::fs::File>>, sheet: &str) -> Result<Grid, String> {
     let (mut grid, merges) = match book {
         Sheets::Xlsx(xlsx) => {
             let grid = xlsx_grid(xlsx, sheet)?;
@@ -346,11 +344,7 @@ fn read_sheet(
             let merges = xls.merge_cells_by_sheet_name(sheet).unwrap_or_default();
             (range_grid(book, sheet)?, merges)
         }
-        Sheets::Ods(_) => {
-            check_ods_size(path)?;
-            (range_grid(book, sheet)?, Vec::new())
-        }
-        Sheets::Xlsb(_) => (range_grid(book, sheet)?, Vec::new()),
+        Sheets::Ods(_) | Sheets::Xlsb(_) => (range_grid(book, sheet)?, Vec::new()),
     };
     fill_merged(&mut grid, &merges);
     Ok(grid)
@@ -491,7 +485,10 @@ fn fill_merged(grid: &mut Grid, merges: &[Dimensions]) {
 }
 
 /// Refuses an ODS file whose repeated rows and columns would expand past
-/// [`MAX_ODS_CELLS`] cells in memory: calamine expands them when it reads a sheet.
+/// [`MAX_ODS_CELLS`] cells in memory: calamine expands every sheet's repeats when it opens
+/// the file. Like calamine, it counts the rows up to the last one with content and the
+/// columns up to the rightmost cell with content (LibreOffice ends each sheet with a
+/// million empty rows that expand to nothing).
 fn check_ods_size(path: &Path) -> Result<(), String> {
     use quick_xml::events::Event;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
@@ -501,44 +498,79 @@ fn check_ods_size(path: &Path) -> Result<(), String> {
         .by_name("content.xml")
         .map_err(|e| format!("cannot open as a workbook ({e}): is it a real .ods file?"))?;
     let mut reader = quick_xml::Reader::from_reader(BufReader::new(content));
-    let repeats = |e: &quick_xml::events::BytesStart<'_>, name: &str| -> u64 {
-        e.try_get_attribute(name)
-            .ok()
-            .flatten()
-            .and_then(|a| a.value.parse().ok())
-            .unwrap_or(1)
-    };
-    let (mut rows, mut width, mut widest, mut row_repeats) = (0u64, 0u64, 0u64, 1u64);
+    let mut sheet = OdsExtent::default();
     let mut buf = Vec::new();
     loop {
         let event = reader
             .read_event_into(&mut buf)
             .map_err(|e| format!("cannot read the workbook's content: {e}"))?;
         match event {
-            Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
-                "table:table" => (rows, widest) = (0, 0),
-                "table:table-row" => {
-                    row_repeats = repeats(&e, "table:number-rows-repeated");
-                    width = 0;
-                }
-                "table:table-cell" | "table:covered-table-cell" => {
-                    width = width.saturating_add(repeats(&e, "table:number-columns-repeated"));
-                }
-                _ => {}
-            },
-            Event::End(e) if e.name().as_ref() == "table:table-row" => {
-                rows = rows.saturating_add(row_repeats);
-                widest = widest.max(width.min(MAX_COLUMNS as u64 * 64));
-                if rows.min(1 << 20).saturating_mul(widest) > MAX_ODS_CELLS {
-                    return Err(format!(
-                        "a sheet expands to more than {MAX_ODS_CELLS} cells (row {rows}): it is not an HR list; open it in LibreOffice and save the list alone"
-                    ));
-                }
-            }
+            Event::Start(e) | Event::Empty(e) => sheet.start(&e),
+            Event::End(e) if e.name().as_ref() == "table:table-row" => sheet.end_row()?,
             Event::Eof => return Ok(()),
             _ => {}
         }
         buf.clear();
+    }
+}
+
+/// How far one ODS sheet's content reaches, counted as its rows and cells go by.
+#[derive(Debug, Default)]
+struct OdsExtent {
+    /// Rows up to the last with content, and empty rows since.
+    rows: u64,
+    empty_rows: u64,
+    /// Columns up to the rightmost cell with content, in any row.
+    width: u64,
+    row_repeats: u64,
+    row_columns: u64,
+    row_width: u64,
+}
+
+impl OdsExtent {
+    fn start(&mut self, e: &quick_xml::events::BytesStart<'_>) {
+        let repeats = |name: &str| -> u64 {
+            e.try_get_attribute(name)
+                .ok()
+                .flatten()
+                .and_then(|a| a.value.parse().ok())
+                .unwrap_or(1)
+        };
+        match e.name().as_ref() {
+            "table:table" => *self = OdsExtent::default(),
+            "table:table-row" => {
+                self.row_repeats = repeats("table:number-rows-repeated");
+                (self.row_columns, self.row_width) = (0, 0);
+            }
+            "table:table-cell" | "table:covered-table-cell" => {
+                let columns = repeats("table:number-columns-repeated");
+                self.row_columns = self.row_columns.saturating_add(columns);
+                if matches!(e.try_get_attribute("office:value-type"), Ok(Some(_))) {
+                    self.row_width = self.row_columns;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn end_row(&mut self) -> Result<(), String> {
+        if self.row_width == 0 {
+            self.empty_rows = self.empty_rows.saturating_add(self.row_repeats);
+            return Ok(());
+        }
+        self.rows = self
+            .rows
+            .saturating_add(self.empty_rows)
+            .saturating_add(self.row_repeats);
+        self.empty_rows = 0;
+        self.width = self.width.max(self.row_width);
+        if self.rows.saturating_mul(self.width) > MAX_ODS_CELLS {
+            return Err(format!(
+                "a sheet expands to more than {MAX_ODS_CELLS} cells (row {}): it is not an HR list; open it in LibreOffice and save the list alone",
+                self.rows
+            ));
+        }
+        Ok(())
     }
 }
 
