@@ -327,9 +327,12 @@ impl<'a> Session<'a> {
         self.input.reserve(8192);
         let read = tokio::time::timeout_at(deadline, stream.read_buf(&mut self.input));
         let outcome = if idle {
+            // Shutdown first: once it has begun, the next command is refused with 421
+            // whether or not it has already arrived.
             tokio::select! {
-                outcome = read => outcome,
+                biased;
                 () = self.shutdown.cancelled() => return Err(End::Reply(reply::SHUTTING_DOWN)),
+                outcome = read => outcome,
             }
         } else {
             read.await

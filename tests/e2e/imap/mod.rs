@@ -12,6 +12,7 @@ mod mbsync;
 mod messages;
 mod protocol;
 mod sessions;
+mod shutdown;
 
 // The province the SMTP tests seed.
 pub(crate) use crate::smtp::fixture;

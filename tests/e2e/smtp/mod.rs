@@ -9,6 +9,7 @@ pub(crate) mod fixture;
 mod limits;
 mod probes;
 mod receive;
+mod shutdown;
 mod submission;
 mod tools;
 
