@@ -135,7 +135,6 @@ pub async fn run_user_import(ctx: &Context, args: UserImportArgs) -> anyhow::Res
         report::plan(ctx, &read, &plan);
         return Ok(());
     }
-    report::form(ctx, &read);
     apply_plan(ctx, &args, &read, &plan).await
 }
 
@@ -150,6 +149,7 @@ async fn apply_plan(
     let file = read.file;
     if !plan.rejected.is_empty() && !args.continue_on_error {
         report::rejections(file, &plan.rejected);
+        report::form(ctx, read);
         anyhow::bail!(
             "{file}: {} row(s) rejected, nothing was imported: fix them, or pass --continue-on-error to import the other rows",
             plan.rejected.len()
@@ -157,6 +157,7 @@ async fn apply_plan(
     }
     if plan.is_noop() {
         report::outcome(ctx, read, plan, None);
+        report::form(ctx, read);
         return Ok(());
     }
     let generated = plan.creates.iter().filter(|c| c.password.is_none()).count();
@@ -200,6 +201,7 @@ async fn apply_plan(
         }
     };
     report::outcome(ctx, read, plan, Some(&outcome));
+    report::form(ctx, read);
     match credentials {
         Some(credentials) if args.reset_links => {
             write_reset_links(ctx, plan, &linked, args.link_hours, credentials).await

@@ -101,10 +101,16 @@ pub fn plan(ctx: &Context, read: &Reading<'_>, plan: &ImportPlan) {
     ignored_rows(read);
 }
 
-/// Prints how the file was read and the rows that are not officials, before an import
-/// is applied (the plan prints them itself).
+/// Prints how the file was read and the rows that are not officials, when there is more
+/// to say than "a table on line 1" (the plan always prints them).
 pub fn form(ctx: &Context, read: &Reading<'_>) {
-    if !ctx.json {
+    let form = read.form;
+    let notable = !form.ignored.is_empty()
+        || form.legacy_font.is_some()
+        || !read.unrecognised.is_empty()
+        || form.header_lines != [1];
+    if !ctx.json && notable {
+        output::line("");
         how_read(read);
         ignored_rows(read);
     }
