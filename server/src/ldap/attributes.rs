@@ -1,7 +1,11 @@
 //! The attribute types congvu serves: their names and aliases, how their values are
-//! matched (the equality rule of their syntax), and whether they are operational.
+//! matched (the equality rule of their syntax), which attribute lists return them, and how a
+//! client's attribute description (a name, an alias, an OID, a supertype) resolves to them
+//! through the published schema.
 
 use unicode_normalization::UnicodeNormalization;
+
+use super::schema;
 
 /// How values of an attribute compare (RFC 4517 matching rules, reduced to what the
 /// served attributes use).
@@ -17,6 +21,19 @@ pub enum Matching {
     Octets,
 }
 
+/// Which attribute lists of a search return an attribute (RFC 4511 §4.5.1.8, RFC 3673);
+/// naming it always does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returned {
+    /// A user attribute: returned for `*` (or an empty list).
+    User,
+    /// An operational attribute: returned for `+`.
+    Operational,
+    /// An operational attribute of the root DSE or the subschema entry, returned for `*`
+    /// too: clients probing a server rarely ask for them with `+`.
+    UserOrOperational,
+}
+
 /// One served attribute type.
 #[derive(Debug)]
 pub struct AttributeType {
@@ -25,17 +42,23 @@ pub struct AttributeType {
     /// The lowercase name and aliases a client may use.
     pub names: &'static [&'static str],
     pub matching: Matching,
-    /// Returned only when asked for by name or with `+`.
-    pub operational: bool,
+    pub returned: Returned,
+}
+
+impl AttributeType {
+    /// The name the schema defines, without the `;binary` option results carry.
+    pub fn schema_name(&self) -> &'static str {
+        self.name.split(';').next().unwrap_or(self.name)
+    }
 }
 
 macro_rules! attribute_types {
-    ($($id:ident: $name:literal [$($alias:literal),*] $matching:ident $op:literal;)*) => {
+    ($($id:ident: $name:literal [$($alias:literal),*] $matching:ident $returned:ident;)*) => {
         $(pub static $id: AttributeType = AttributeType {
             name: $name,
             names: &[$($alias),*],
             matching: Matching::$matching,
-            operational: $op,
+            returned: Returned::$returned,
         };)*
         /// Every served attribute type.
         pub static ALL: &[&AttributeType] = &[$(&$id),*];
@@ -43,58 +66,91 @@ macro_rules! attribute_types {
 }
 
 attribute_types! {
-    OBJECT_CLASS: "objectClass" ["objectclass"] CaseIgnore false;
-    UID: "uid" ["uid", "userid"] CaseIgnore false;
-    CN: "cn" ["cn", "commonname"] CaseIgnore false;
-    SN: "sn" ["sn", "surname"] CaseIgnore false;
-    GIVEN_NAME: "givenName" ["givenname", "gn"] CaseIgnore false;
-    DISPLAY_NAME: "displayName" ["displayname"] CaseIgnore false;
-    MAIL: "mail" ["mail", "rfc822mailbox"] CaseIgnore false;
-    MAIL_ALTERNATE: "mailAlternateAddress" ["mailalternateaddress"] CaseIgnore false;
-    TITLE: "title" ["title"] CaseIgnore false;
-    TELEPHONE: "telephoneNumber" ["telephonenumber"] Telephone false;
-    OU: "ou" ["ou", "organizationalunitname"] CaseIgnore false;
-    DEPARTMENT: "departmentNumber" ["departmentnumber"] CaseIgnore false;
-    EMPLOYEE_NUMBER: "employeeNumber" ["employeenumber"] CaseIgnore false;
-    MEMBER_OF: "memberOf" ["memberof"] Dn false;
-    CERTIFICATE: "userCertificate;binary" ["usercertificate"] Octets false;
-    DESCRIPTION: "description" ["description"] CaseIgnore false;
-    BUSINESS_CATEGORY: "businessCategory" ["businesscategory"] CaseIgnore false;
-    SEE_ALSO: "seeAlso" ["seealso"] Dn false;
-    MEMBER: "member" ["member"] Dn false;
-    DC: "dc" ["dc", "domaincomponent"] CaseIgnore false;
-    USER_PASSWORD: "userPassword" ["userpassword"] Octets false;
-    ENTRY_UUID: "entryUUID" ["entryuuid"] CaseIgnore true;
-    ENTRY_DN: "entryDN" ["entrydn"] Dn true;
-    CREATE_TIMESTAMP: "createTimestamp" ["createtimestamp"] CaseIgnore true;
-    MODIFY_TIMESTAMP: "modifyTimestamp" ["modifytimestamp"] CaseIgnore true;
-    STRUCTURAL_OBJECT_CLASS: "structuralObjectClass" ["structuralobjectclass"] CaseIgnore true;
-    HAS_SUBORDINATES: "hasSubordinates" ["hassubordinates"] CaseIgnore true;
-    SUBSCHEMA_SUBENTRY: "subschemaSubentry" ["subschemasubentry"] Dn true;
-    // The root DSE's and the subschema entry's own attributes. Returned for `*` too, as
-    // clients probing a server rarely ask for them with `+`.
-    NAMING_CONTEXTS: "namingContexts" ["namingcontexts"] Dn false;
-    SUPPORTED_LDAP_VERSION: "supportedLDAPVersion" ["supportedldapversion"] CaseIgnore false;
-    SUPPORTED_CONTROL: "supportedControl" ["supportedcontrol"] CaseIgnore false;
-    SUPPORTED_EXTENSION: "supportedExtension" ["supportedextension"] CaseIgnore false;
-    SUPPORTED_FEATURES: "supportedFeatures" ["supportedfeatures"] CaseIgnore false;
-    SUPPORTED_SASL: "supportedSASLMechanisms" ["supportedsaslmechanisms"] CaseIgnore false;
-    VENDOR_NAME: "vendorName" ["vendorname"] CaseIgnore false;
-    VENDOR_VERSION: "vendorVersion" ["vendorversion"] CaseIgnore false;
-    ATTRIBUTE_TYPES: "attributeTypes" ["attributetypes"] CaseIgnore false;
-    OBJECT_CLASSES: "objectClasses" ["objectclasses"] CaseIgnore false;
-    LDAP_SYNTAXES: "ldapSyntaxes" ["ldapsyntaxes"] CaseIgnore false;
-    MATCHING_RULES: "matchingRules" ["matchingrules"] CaseIgnore false;
+    OBJECT_CLASS: "objectClass" ["objectclass"] CaseIgnore User;
+    UID: "uid" ["uid", "userid"] CaseIgnore User;
+    CN: "cn" ["cn", "commonname"] CaseIgnore User;
+    SN: "sn" ["sn", "surname"] CaseIgnore User;
+    GIVEN_NAME: "givenName" ["givenname", "gn"] CaseIgnore User;
+    DISPLAY_NAME: "displayName" ["displayname"] CaseIgnore User;
+    MAIL: "mail" ["mail", "rfc822mailbox"] CaseIgnore User;
+    MAIL_ALTERNATE: "mailAlternateAddress" ["mailalternateaddress"] CaseIgnore User;
+    TITLE: "title" ["title"] CaseIgnore User;
+    TELEPHONE: "telephoneNumber" ["telephonenumber"] Telephone User;
+    OU: "ou" ["ou", "organizationalunitname"] CaseIgnore User;
+    DEPARTMENT: "departmentNumber" ["departmentnumber"] CaseIgnore User;
+    EMPLOYEE_NUMBER: "employeeNumber" ["employeenumber"] CaseIgnore User;
+    MEMBER_OF: "memberOf" ["memberof"] Dn User;
+    CERTIFICATE: "userCertificate;binary" ["usercertificate"] Octets User;
+    DESCRIPTION: "description" ["description"] CaseIgnore User;
+    BUSINESS_CATEGORY: "businessCategory" ["businesscategory"] CaseIgnore User;
+    SEE_ALSO: "seeAlso" ["seealso"] Dn User;
+    MEMBER: "member" ["member"] Dn User;
+    DC: "dc" ["dc", "domaincomponent"] CaseIgnore User;
+    USER_PASSWORD: "userPassword" ["userpassword"] Octets User;
+    ENTRY_UUID: "entryUUID" ["entryuuid"] CaseIgnore Operational;
+    ENTRY_DN: "entryDN" ["entrydn"] Dn Operational;
+    CREATE_TIMESTAMP: "createTimestamp" ["createtimestamp"] CaseIgnore Operational;
+    MODIFY_TIMESTAMP: "modifyTimestamp" ["modifytimestamp"] CaseIgnore Operational;
+    STRUCTURAL_OBJECT_CLASS: "structuralObjectClass" ["structuralobjectclass"] CaseIgnore Operational;
+    HAS_SUBORDINATES: "hasSubordinates" ["hassubordinates"] CaseIgnore Operational;
+    SUBSCHEMA_SUBENTRY: "subschemaSubentry" ["subschemasubentry"] Dn Operational;
+    // The root DSE's and the subschema entry's own attributes.
+    NAMING_CONTEXTS: "namingContexts" ["namingcontexts"] Dn UserOrOperational;
+    SUPPORTED_LDAP_VERSION: "supportedLDAPVersion" ["supportedldapversion"] CaseIgnore UserOrOperational;
+    SUPPORTED_CONTROL: "supportedControl" ["supportedcontrol"] CaseIgnore UserOrOperational;
+    SUPPORTED_EXTENSION: "supportedExtension" ["supportedextension"] CaseIgnore UserOrOperational;
+    SUPPORTED_FEATURES: "supportedFeatures" ["supportedfeatures"] CaseIgnore UserOrOperational;
+    SUPPORTED_SASL: "supportedSASLMechanisms" ["supportedsaslmechanisms"] CaseIgnore UserOrOperational;
+    VENDOR_NAME: "vendorName" ["vendorname"] CaseIgnore UserOrOperational;
+    VENDOR_VERSION: "vendorVersion" ["vendorversion"] CaseIgnore UserOrOperational;
+    ATTRIBUTE_TYPES: "attributeTypes" ["attributetypes"] CaseIgnore UserOrOperational;
+    OBJECT_CLASSES: "objectClasses" ["objectclasses"] CaseIgnore UserOrOperational;
+    LDAP_SYNTAXES: "ldapSyntaxes" ["ldapsyntaxes"] CaseIgnore UserOrOperational;
+    MATCHING_RULES: "matchingRules" ["matchingrules"] CaseIgnore UserOrOperational;
+    MATCHING_RULE_USE: "matchingRuleUse" ["matchingruleuse"] CaseIgnore UserOrOperational;
 }
 
-/// The attribute type a client's attribute description names: case-insensitive, aliases
-/// accepted, options such as `;binary` ignored. `None` for a type congvu does not serve.
+/// The attribute type a client's attribute description names: case-insensitive, by any of
+/// its names or its OID (RFC 4512 §2.5), options such as `;binary` ignored. `None` for a
+/// type congvu does not serve.
 pub fn lookup(description: &str) -> Option<&'static AttributeType> {
-    let base = description.split(';').next().unwrap_or_default();
-    let lower = base.trim().to_ascii_lowercase();
-    ALL.iter()
+    let base = description.split(';').next().unwrap_or_default().trim();
+    let lower = base.to_ascii_lowercase();
+    if let Some(served) = ALL
+        .iter()
         .copied()
         .find(|t| t.names.contains(&lower.as_str()))
+    {
+        return Some(served);
+    }
+    let defined = schema::standard().attribute_type(base)?;
+    ALL.iter().copied().find(|t| {
+        defined
+            .names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(t.schema_name()))
+    })
+}
+
+/// The served attribute types an entry of a search's attribute list selects: the type it
+/// names and every served subtype of it (RFC 4511 §4.5.1.8), so `name` selects `cn`, `sn`,
+/// `givenName`, `title` and `ou`. Empty for a name the schema does not define, and for a
+/// defined type no entry carries (`mobile`, `jpegPhoto`): such a request returns nothing
+/// for it.
+pub fn selected_by(description: &str) -> Vec<&'static AttributeType> {
+    let base = description.split(';').next().unwrap_or_default().trim();
+    let schema = schema::standard();
+    let Some(requested) = schema.attribute_type(base) else {
+        return Vec::new();
+    };
+    ALL.iter()
+        .copied()
+        .filter(|t| {
+            schema
+                .attribute_type(t.schema_name())
+                .is_some_and(|d| schema.is_subtype(d, requested))
+        })
+        .collect()
 }
 
 /// Case folding for caseIgnoreMatch: NFC (so a name typed with combining marks matches one
@@ -135,6 +191,26 @@ mod tests {
         );
         assert_eq!(lookup("USERID").map(|t| t.name), Some("uid"));
         assert!(lookup("posixAccount").is_none());
+        // By OID, and by a name only the schema lists.
+        assert_eq!(lookup("2.5.4.3").map(|t| t.name), Some("cn"));
+        assert_eq!(
+            lookup("0.9.2342.19200300.100.1.3").map(|t| t.name),
+            Some("mail")
+        );
+        assert!(lookup("2.5.4.99").is_none());
+    }
+
+    #[test]
+    fn a_supertype_selects_its_served_subtypes() {
+        let names = |d: &str| -> Vec<&str> { selected_by(d).iter().map(|t| t.name).collect() };
+        assert_eq!(names("name"), ["cn", "sn", "givenName", "title", "ou"]);
+        assert_eq!(names("distinguishedName"), ["seeAlso", "member"]);
+        assert_eq!(names("commonName"), ["cn"]);
+        assert_eq!(names("userCertificate;binary"), ["userCertificate;binary"]);
+        // Defined but carried by no entry; not defined at all.
+        assert!(names("mobile").is_empty());
+        assert!(names("jpegPhoto").is_empty());
+        assert!(names("noSuchAttribute").is_empty());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use ldap3_proto::proto::{
 use rand::RngCore;
 
 use super::access::{readable, Reader, Sight};
-use super::attributes::{self as at, AttributeType};
+use super::attributes::{self as at, AttributeType, Returned};
 use super::dn;
 use super::filter::Filter;
 use super::schema;
@@ -56,18 +56,21 @@ impl Selection {
                 "+" => selection.all_operational = true,
                 // "1.1" alone asks for no attributes; with others it is ignored.
                 "1.1" => {}
-                name => selection.named.extend(at::lookup(name)),
+                // A type the schema defines but no entry carries selects nothing, and a name
+                // it does not define is ignored (RFC 4511 §4.5.1.8): neither fails the search.
+                name => selection.named.extend(at::selected_by(name)),
             }
         }
         selection
     }
 
     fn wants(&self, kind: &AttributeType) -> bool {
-        (if kind.operational {
-            self.all_operational
-        } else {
-            self.all_user
-        }) || self.named.iter().any(|n| std::ptr::eq(*n, kind))
+        let listed = match kind.returned {
+            Returned::User => self.all_user,
+            Returned::Operational => self.all_operational,
+            Returned::UserOrOperational => self.all_user || self.all_operational,
+        };
+        listed || self.named.iter().any(|n| std::ptr::eq(*n, kind))
     }
 }
 

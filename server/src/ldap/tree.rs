@@ -162,9 +162,16 @@ impl Tree {
                 &o.name.family
             };
             let mut attrs = vec![
+                // congvuOfficial allows mailAlternateAddress and memberOf (schema/congvu.schema).
                 strings(
                     &at::OBJECT_CLASS,
-                    ["top", "person", "organizationalPerson", "inetOrgPerson"],
+                    [
+                        "top",
+                        "person",
+                        "organizationalPerson",
+                        "inetOrgPerson",
+                        "congvuOfficial",
+                    ],
                 ),
                 strings(&at::UID, [o.login.as_str()]),
                 strings(&at::CN, [o.name.full().as_str()]),
@@ -244,8 +251,13 @@ impl Tree {
                     crate::directory::GroupMember::Group(id) => groups.get(id).map(|n| group_dn(n)),
                 })
                 .collect();
+            // groupOfNames has no mail; congvuMailList adds it to a distribution list.
+            let list = card.address.as_ref().map(|_| "congvuMailList");
             let mut attrs = vec![
-                strings(&at::OBJECT_CLASS, ["top", "groupOfNames"]),
+                strings(
+                    &at::OBJECT_CLASS,
+                    ["top", "groupOfNames"].into_iter().chain(list),
+                ),
                 strings(&at::CN, [g.name.as_str()]),
                 strings(
                     &at::DESCRIPTION,

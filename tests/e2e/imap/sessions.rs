@@ -419,7 +419,10 @@ async fn concurrent_appends_get_distinct_ascending_uids(backend: Backend) {
 /// Two nodes on one PostgreSQL database: a client in IDLE on one hears of mail that the
 /// other delivered, within a second (the change travels with NOTIFY). SQLite has one node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[cfg_attr(congvu_skip_postgres, ignore = "CONGVU_TEST_SKIP_POSTGRES=1: the PostgreSQL half is not run")]
+#[cfg_attr(
+    congvu_skip_postgres,
+    ignore = "CONGVU_TEST_SKIP_POSTGRES=1: the PostgreSQL half is not run"
+)]
 async fn idle_on_one_node_hears_mail_delivered_by_another() {
     let test = async {
         let Some(p) = Province::start(Backend::Postgres).await else {

@@ -11,6 +11,7 @@ pub(crate) mod fixture;
 mod limits;
 mod operations;
 mod paging;
+mod schema;
 mod search;
 mod tools;
 
