@@ -125,6 +125,93 @@ async fn metrics_count_exactly_this_servers_connections() {
     assert_eq!(code, Some(0));
 }
 
+/// Families every fresh server exports before any traffic, with their type.
+const FIRST_SCRAPE: [(&str, &str); 14] = [
+    ("congvu_build_info", "gauge"),
+    ("congvu_connections_total", "counter"),
+    ("congvu_connections_open", "gauge"),
+    ("congvu_connections_refused_total", "counter"),
+    ("congvu_auth_attempts_total", "counter"),
+    ("congvu_smtp_commands_total", "counter"),
+    ("congvu_imap_commands_total", "counter"),
+    ("congvu_ldap_operations_total", "counter"),
+    ("congvu_queue_entries", "gauge"),
+    ("congvu_queue_delivered_total", "counter"),
+    ("congvu_certificate_expiry_notices_total", "counter"),
+    ("process_resident_memory_bytes", "gauge"),
+    ("process_cpu_seconds_total", "counter"),
+    ("process_open_fds", "gauge"),
+];
+
+/// A server process of its own: its first scrape has every family (at zero), then counts
+/// exactly this test's SMTP commands, LDAP operations and sign-ins.
+#[tokio::test]
+async fn metrics_are_there_from_the_first_scrape_and_count_commands() {
+    let work = tempfile::tempdir().unwrap();
+    let config = repo_root().join("config/congvu.toml");
+    let mut env = free_port_env();
+    env.push(("CONGVU_LDAP__ALLOW_PLAINTEXT_BIND_ON_LOOPBACK", "true"));
+    let mut process = ServerProcess::spawn(&config, work.path(), &env);
+    process.wait_for_message("congvu ready", Duration::from_secs(60));
+    let listeners = process.listeners();
+    let scrape = || async {
+        let url = format!("http://{}/metrics", listeners["http"]);
+        reqwest::get(url).await.unwrap().text().await.unwrap()
+    };
+    let first = scrape().await;
+    for (family, kind) in FIRST_SCRAPE {
+        assert!(
+            first.contains(&format!("# TYPE {family} {kind}\n")),
+            "no {kind} {family} in the first scrape:\n{first}"
+        );
+    }
+    let version = concat!(
+        "congvu_build_info{version=\"",
+        env!("CARGO_PKG_VERSION"),
+        "\"}"
+    );
+    assert_eq!(sample(&first, version), Some(1.0), "{first}");
+    let wrong = "congvu_auth_attempts_total{protocol=\"ldap\",outcome=\"unknown_name\"}";
+    assert_eq!(sample(&first, wrong), Some(0.0), "{first}");
+
+    let mut smtp = tokio::net::TcpStream::connect(listeners["smtp"])
+        .await
+        .unwrap();
+    read_greeting(&mut smtp).await;
+    // EHLO, then QUIT once it is answered: RFC 2920 has EHLO end a pipelined group.
+    smtp.write_all(b"EHLO client.example.org\r\n")
+        .await
+        .unwrap();
+    let mut ehlo = [0u8; 512];
+    let _ = smtp.read(&mut ehlo).await.unwrap();
+    smtp.write_all(b"QUIT\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), smtp.read_to_end(&mut rest)).await;
+    let ldap = congvu_tests::ldap::connect(listeners["ldap"], congvu_tests::ldap::Transport::Plain);
+    let mut ldap = ldap.await;
+    let bound = ldap
+        .simple_bind("uid=nobody,dc=example,dc=org", "sai-mat-khau")
+        .await;
+    assert_eq!(bound.unwrap().rc, 49, "invalid credentials");
+    let _ = ldap.unbind().await;
+
+    let after = scrape().await;
+    let smtp_count = |verb: &str| {
+        let name = format!("congvu_smtp_commands_total{{verb=\"{verb}\",result=\"2xx\"}}");
+        sample(&after, &name)
+    };
+    assert_eq!(smtp_count("EHLO"), Some(1.0), "{after}");
+    assert_eq!(smtp_count("QUIT"), Some(1.0), "{after}");
+    let ehlo_timed = "congvu_smtp_command_duration_seconds_count{verb=\"EHLO\"}";
+    assert_eq!(sample(&after, ehlo_timed), Some(1.0), "{after}");
+    assert_eq!(sample(&after, wrong), Some(1.0), "{after}");
+    let refused_bind =
+        "congvu_ldap_operations_total{operation=\"bind\",result=\"invalid_credentials\"}";
+    assert_eq!(sample(&after, refused_bind), Some(1.0), "{after}");
+    let (code, _) = process.terminate(Duration::from_secs(30));
+    assert_eq!(code, Some(0));
+}
+
 #[tokio::test]
 async fn implicit_tls_ports_complete_a_handshake_with_the_generated_certificate() {
     let db = TestDb::new(Backend::Sqlite).await.unwrap();

@@ -4,7 +4,8 @@
 //! by a service account allowed to reset them.
 //!
 //! Every refusal looks the same from outside: an unknown name, a wrong password, a disabled
-//! or locked account, an expired initial password all answer [`LoginOutcome::Refused`], and
+//! or locked account, an expired initial password all answer [`LoginOutcome::Refused`] (its
+//! reason is for operators only), and
 //! an unknown name is checked against a decoy hash so it costs the same time as a wrong
 //! password.
 //!
@@ -66,8 +67,22 @@ pub enum LoginOutcome {
     Accepted(Box<Principal>),
     /// The right initial password, still within its days: good only for choosing a new one.
     MustChange(Box<Official>),
-    /// Unknown name, wrong password, disabled, locked or throttled: deliberately one case.
-    Refused,
+    /// Unknown name, wrong password, disabled, locked or throttled: deliberately one answer
+    /// to the client; the reason is only for operators (logs and metrics).
+    Refused(RefusedBecause),
+}
+
+/// Why a login was refused. Never told to the client, to whom every refusal looks the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusedBecause {
+    UnknownName,
+    WrongPassword,
+    Locked,
+    Disabled,
+    /// The source address failed too often: refused unchecked.
+    Throttled,
+    /// The right initial password, past its days.
+    Expired,
 }
 
 /// The lockout rules from `[auth]`.
@@ -242,7 +257,7 @@ impl Authenticator {
     ) -> Result<LoginOutcome, DirectoryError> {
         if self.source_throttled(source) {
             self.throttled_answer().await;
-            return Ok(LoginOutcome::Refused);
+            return Ok(LoginOutcome::Refused(RefusedBecause::Throttled));
         }
         let now = self.directory.now();
         let found = self.directory.login_state(name).await?;
@@ -259,12 +274,12 @@ impl Authenticator {
             .await;
         if verified == Verified::Skipped {
             self.throttled_answer().await;
-            return Ok(LoginOutcome::Refused);
+            return Ok(LoginOutcome::Refused(RefusedBecause::Throttled));
         }
         let matches = verified == Verified::Match && stored_is_set(found.as_ref());
         let Some((official, lockout)) = found else {
             self.note_source_failure(source);
-            return Ok(LoginOutcome::Refused);
+            return Ok(LoginOutcome::Refused(RefusedBecause::UnknownName));
         };
         let usable = official.status == OfficialStatus::Active && !lockout.is_locked(now);
         // An expired initial password counts as a wrong one, failure and all.
@@ -282,12 +297,21 @@ impl Authenticator {
             ))));
         }
         self.note_source_failure(source);
+        let because = if official.status != OfficialStatus::Active {
+            RefusedBecause::Disabled
+        } else if lockout.is_locked(now) {
+            RefusedBecause::Locked
+        } else if matches {
+            RefusedBecause::Expired
+        } else {
+            RefusedBecause::WrongPassword
+        };
         if official.status == OfficialStatus::Active && !lockout.is_locked(now) {
             self.directory
                 .record_failed_login(&official, self.policy)
                 .await?;
         }
-        Ok(LoginOutcome::Refused)
+        Ok(LoginOutcome::Refused(because))
     }
 
     /// Whether the official's password is an initial one, and if so whether it has expired
@@ -334,7 +358,7 @@ impl Authenticator {
     ) -> Result<LoginOutcome, DirectoryError> {
         if self.source_throttled(source) {
             self.throttled_answer().await;
-            return Ok(LoginOutcome::Refused);
+            return Ok(LoginOutcome::Refused(RefusedBecause::Throttled));
         }
         let account = self.directory.service_account(name).await?;
         let stored = account
@@ -343,18 +367,21 @@ impl Authenticator {
         let verified = self.verify(password, stored, source).await;
         if verified == Verified::Skipped {
             self.throttled_answer().await;
-            return Ok(LoginOutcome::Refused);
+            return Ok(LoginOutcome::Refused(RefusedBecause::Throttled));
         }
         let matches = verified == Verified::Match;
-        match account {
-            Some(account) if matches && account.status == OfficialStatus::Active => Ok(
-                LoginOutcome::Accepted(Box::new(Principal::Service(account))),
-            ),
-            _ => {
-                self.note_source_failure(source);
-                Ok(LoginOutcome::Refused)
+        let because = match account {
+            Some(account) if matches && account.status == OfficialStatus::Active => {
+                return Ok(LoginOutcome::Accepted(Box::new(Principal::Service(
+                    account,
+                ))))
             }
-        }
+            None => RefusedBecause::UnknownName,
+            Some(account) if account.status != OfficialStatus::Active => RefusedBecause::Disabled,
+            Some(_) => RefusedBecause::WrongPassword,
+        };
+        self.note_source_failure(source);
+        Ok(LoginOutcome::Refused(because))
     }
 
     /// The official `login` as stored now (for a password change by a bound session).
@@ -390,7 +417,7 @@ impl Authenticator {
                 Principal::Service(_) => return Err(PasswordChangeError::WrongPassword),
             },
             LoginOutcome::MustChange(current) => *current,
-            LoginOutcome::Refused => return Err(PasswordChangeError::WrongPassword),
+            LoginOutcome::Refused(_) => return Err(PasswordChangeError::WrongPassword),
         };
         check_official_password(new, &current).map_err(PasswordChangeError::Weak)?;
         if old == new {

@@ -38,7 +38,7 @@ pub use attribute::{attribute_value, optional_attribute, required_attribute, MAX
 pub use audit::{Actor, AuditEntry, AuditRecord};
 pub use auth::{
     plain_credentials, Authenticator, LockoutPolicy, LoginName, LoginOutcome, PasswordChangeError,
-    PlainRefusal, Principal,
+    PlainRefusal, Principal, RefusedBecause,
 };
 pub use certificate::{
     fingerprint, read_certificate_file, Certificate, CertificateFile, CertificateFileError,

@@ -9,7 +9,6 @@
 //! connection for seconds, not forever. Every response carries the security headers.
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -19,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tower::ServiceExt;
@@ -32,21 +31,6 @@ pub mod portal;
 
 pub use autoconfig::{Autoconfig, AutoconfigSettings, MAX_AUTODISCOVER_REQUEST_BYTES};
 pub use portal::{Portal, PortalSettings, MAX_FORM_BYTES};
-
-/// The process-wide Prometheus recorder. `metrics` has one global recorder, so every server
-/// started in this process (tests start many) shares it.
-pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            // Fails only if another recorder was installed first; metrics then go there.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
-}
 
 /// Where a request came from: put into every request's extensions by [`HttpService`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +74,7 @@ impl HttpService {
     ) -> HttpService {
         let state = HttpState {
             store,
-            metrics: metrics_handle(),
+            metrics: crate::telemetry::recorder(),
         };
         let router = Router::new()
             .route("/healthz", get(healthz))
@@ -256,6 +240,6 @@ async fn metrics_text(State(state): State<HttpState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        crate::telemetry::render(&state.metrics),
     )
 }

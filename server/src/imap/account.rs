@@ -171,6 +171,7 @@ impl Session<'_> {
             .authenticator
             .login_official(&LoginName::parse(user), password, self.peer.ip())
             .await;
+        crate::telemetry::login_attempt("imap", &outcome);
         match outcome {
             Ok(LoginOutcome::Accepted(principal)) => match *principal {
                 Principal::Official(official) => {
@@ -193,7 +194,7 @@ impl Session<'_> {
                     reply::login_must_change(&self.service.settings.portal_url),
                 )
             }
-            Ok(LoginOutcome::Refused) => self.failed_login(),
+            Ok(LoginOutcome::Refused(_)) => self.failed_login(),
             Err(error) => {
                 tracing::error!(%error, "IMAP login could not be checked");
                 Done::no(Some(reply::code("UNAVAILABLE")), reply::LOGIN_UNAVAILABLE)

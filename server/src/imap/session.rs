@@ -201,6 +201,7 @@ impl<'s> Session<'s> {
     ) -> Result<bool, End> {
         let Command { tag, body } = command;
         let name = body.name();
+        let started = std::time::Instant::now();
         // RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH by sequence
         // number, since the client could not tell which message a number then meant.
         let expunges_allowed = !matches!(
@@ -219,6 +220,12 @@ impl<'s> Session<'s> {
             body => self.route(body, options).await?,
         };
         tracing::debug!(command = name, status = ?done.kind, peer = %self.peer, "IMAP command");
+        let result = match done.kind {
+            StatusKind::Ok => "ok",
+            StatusKind::No => "no",
+            StatusKind::Bad => "bad",
+        };
+        crate::telemetry::imap_command(name, result, started.elapsed());
         if done.kind != StatusKind::Bad && self.selected.is_some() {
             self.send_updates(expunges_allowed).await;
         }

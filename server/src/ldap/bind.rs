@@ -114,13 +114,14 @@ fn settle(
     asked_policy: bool,
 ) -> (LdapResultCode, String, Vec<LdapControl>) {
     let settings = &session.service.settings;
+    crate::telemetry::login_attempt("ldap", &outcome);
     let principal = match outcome {
         Ok(LoginOutcome::Accepted(principal)) => *principal,
         Ok(LoginOutcome::MustChange(official)) => {
             session.must_change = true;
             Principal::Official(*official)
         }
-        Ok(LoginOutcome::Refused) => {
+        Ok(LoginOutcome::Refused(_)) => {
             metrics::counter!("congvu_ldap_binds_total", "result" => "refused").increment(1);
             return (
                 LdapResultCode::InvalidCredentials,

@@ -180,7 +180,10 @@ pub async fn run(service: &LdapService, conn: Connection) {
         let Some(request) = queue.pop_front() else {
             continue;
         };
+        let operation = operation_name(&request.op);
+        let started = std::time::Instant::now();
         let reply = handle(&mut session, request).await;
+        record_operation(operation, &reply, started.elapsed());
         let mut sent = Ok(());
         for msg in reply.messages {
             sent = wire.feed(msg).await;
@@ -231,6 +234,59 @@ fn admit(queue: &mut VecDeque<LdapMsg>, msg: LdapMsg, max_pending: usize) -> Opt
     }
     queue.push_back(msg);
     None
+}
+
+/// An operation's name in the metrics.
+fn operation_name(op: &LdapOp) -> &'static str {
+    match op {
+        LdapOp::BindRequest(_) => "bind",
+        LdapOp::SearchRequest(_) => "search",
+        LdapOp::CompareRequest(_) => "compare",
+        LdapOp::ExtendedRequest(_) => "extended",
+        LdapOp::UnbindRequest => "unbind",
+        LdapOp::AbandonRequest(_) => "abandon",
+        LdapOp::AddRequest(_) => "add",
+        LdapOp::ModifyRequest(_) => "modify",
+        LdapOp::DelRequest(_) => "delete",
+        LdapOp::ModifyDNRequest(_) => "modify_dn",
+        _ => "other",
+    }
+}
+
+/// Counts an answered operation by its result code, and a search's entries.
+fn record_operation(operation: &'static str, reply: &Reply, took: std::time::Duration) {
+    let code = reply.messages.iter().rev().find_map(|m| match &m.op {
+        LdapOp::BindResponse(r) => Some(&r.res.code),
+        LdapOp::SearchResultDone(res)
+        | LdapOp::CompareResult(res)
+        | LdapOp::ModifyResponse(res)
+        | LdapOp::AddResponse(res)
+        | LdapOp::DelResponse(res)
+        | LdapOp::ModifyDNResponse(res) => Some(&res.code),
+        LdapOp::ExtendedResponse(r) => Some(&r.res.code),
+        _ => None,
+    });
+    let result = code.map_or_else(|| "none".to_string(), |c| snake_case(&format!("{c:?}")));
+    let entries = (operation == "search").then(|| {
+        reply
+            .messages
+            .iter()
+            .filter(|m| matches!(m.op, LdapOp::SearchResultEntry(_)))
+            .count()
+    });
+    crate::telemetry::ldap_operation(operation, result, entries, took);
+}
+
+/// `InvalidCredentials` -> `invalid_credentials`, as Prometheus label values are written.
+fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// Answers one request.

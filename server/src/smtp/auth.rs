@@ -38,6 +38,7 @@ pub async fn authenticate(
         .authenticator
         .login_official(&LoginName::parse(&user), &password, session.peer.ip())
         .await;
+    crate::telemetry::login_attempt("smtp", &outcome);
     match outcome {
         Ok(LoginOutcome::Accepted(principal)) => match *principal {
             Principal::Official(official) => {
@@ -52,7 +53,7 @@ pub async fn authenticate(
             let refusal = reply::auth_must_change(&session.service.settings.portal_url);
             Ok(session.respond(refusal))
         }
-        Ok(LoginOutcome::Refused) => Ok(failed(session)),
+        Ok(LoginOutcome::Refused(_)) => Ok(failed(session)),
         Err(error) => {
             tracing::error!(%error, "SMTP AUTH could not be checked");
             Ok(session.respond(reply::TRY_LATER))

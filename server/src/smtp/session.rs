@@ -63,6 +63,8 @@ pub(super) struct Session<'a> {
     pub envelope: Option<envelope::Envelope>,
     errors: u32,
     pub auth_failures: u32,
+    /// The code of the last reply queued, for the command metrics.
+    last_code: u16,
     /// The connection's place in the limits, released when the session ends.
     _admission: Admission,
 }
@@ -83,6 +85,7 @@ impl<'a> Session<'a> {
             official: None,
             envelope: None,
             errors: 0,
+            last_code: 0,
             auth_failures: 0,
             _admission: admission,
         }
@@ -126,6 +129,19 @@ impl<'a> Session<'a> {
             Ok(request) => request,
             Err(error) => return Ok(self.respond(reply::for_parse_error(&error))),
         };
+        let verb = request.name();
+        let started = Instant::now();
+        let next = self.request(request).await;
+        let code = match &next {
+            Err(End::Reply(reply)) => reply.code,
+            _ => self.last_code,
+        };
+        crate::telemetry::smtp_command(verb, code, started.elapsed());
+        next
+    }
+
+    /// Runs one parsed command.
+    async fn request(&mut self, request: Request<Cow<'_, str>>) -> Result<Next, End> {
         if self.breaks_pipelining(&request) {
             tracing::info!(peer = %self.peer, command = request.name(), "SMTP client pipelined where RFC 2920 forbids it");
             return Err(End::Reply(reply::PIPELINING_REFUSED));
@@ -242,7 +258,7 @@ impl<'a> Session<'a> {
         } else {
             reply::helo(hostname)
         };
-        self.output.extend_from_slice(text.as_bytes());
+        self.respond_raw(&text);
         Next::Continue
     }
 
@@ -270,6 +286,7 @@ impl<'a> Session<'a> {
 
     /// Queues `reply`; closes the session once the client has earned too many errors.
     pub fn respond(&mut self, reply: Reply) -> Next {
+        self.last_code = reply.code;
         self.output.extend_from_slice(reply.to_wire().as_bytes());
         if reply.is_error() {
             self.errors += 1;
@@ -284,6 +301,9 @@ impl<'a> Session<'a> {
 
     /// Queues a reply written as-is (SASL challenges).
     pub fn respond_raw(&mut self, line: &str) {
+        if let Some(code) = line.get(..3).and_then(|c| c.parse().ok()) {
+            self.last_code = code;
+        }
         self.output.extend_from_slice(line.as_bytes());
     }
 

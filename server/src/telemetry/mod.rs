@@ -1,5 +1,10 @@
-//! Structured logging with `tracing`, as text or JSON lines on standard error. `RUST_LOG`,
-//! when set, overrides the configured level.
+//! What congvu tells its operators: structured logs with `tracing`, as text or JSON lines on
+//! standard error (`RUST_LOG`, when set, overrides the configured level), and the metrics
+//! served on `/metrics` ([`catalogue`]).
+
+mod catalogue;
+
+pub use catalogue::{imap_command, ldap_operation, login_attempt, recorder, render, smtp_command};
 
 use tracing_subscriber::EnvFilter;
 

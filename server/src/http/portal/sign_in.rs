@@ -68,8 +68,9 @@ pub(super) async fn sign_in(
         .state
         .authenticator
         .login_official(&LoginName::parse(&login), &form.password, visit.source)
-        .await
-        .map_err(|e| unavailable(&visit, &e))?;
+        .await;
+    crate::telemetry::login_attempt("portal", &outcome);
+    let outcome = outcome.map_err(|e| unavailable(&visit, &e))?;
     // Echoed into the page after a refusal: without control characters, however escaped.
     let shown: String = login.chars().filter(|c| !c.is_control()).collect();
     let refused = || sign_in_page(&visit, StatusCode::UNAUTHORIZED, &shown, true);
@@ -94,7 +95,7 @@ pub(super) async fn sign_in(
                 )
                 .await
         }
-        LoginOutcome::Refused => refused(),
+        LoginOutcome::Refused(_) => refused(),
     })
 }
 
