@@ -212,6 +212,48 @@ async fn metrics_are_there_from_the_first_scrape_and_count_commands() {
     assert_eq!(code, Some(0));
 }
 
+/// Every log line of a connection carries the connection's id, listener and peer, so one
+/// grep follows one client; two connections have two ids.
+#[tokio::test]
+async fn log_lines_carry_their_connection() {
+    let work = tempfile::tempdir().unwrap();
+    let config = repo_root().join("config/congvu.toml");
+    let mut process = ServerProcess::spawn(&config, work.path(), &free_port_env());
+    process.wait_for_message("congvu ready", Duration::from_secs(60));
+    let smtp = process.listeners()["smtp"];
+    for _ in 0..2 {
+        let mut client = tokio::net::TcpStream::connect(smtp).await.unwrap();
+        read_greeting(&mut client).await;
+        // EHLO must end a pipelined group (RFC 2920): the server logs the offence.
+        client
+            .write_all(b"EHLO client.example.org\r\nNOOP\r\n")
+            .await
+            .unwrap();
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut rest)).await;
+    }
+    let (_, log) = tokio::task::spawn_blocking(move || process.terminate(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    let spans: Vec<serde_json::Value> = log
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["message"] == "SMTP client pipelined where RFC 2920 forbids it")
+        .map(|e| e["span"].clone())
+        .collect();
+    assert_eq!(spans.len(), 2, "log:\n{}", log.join("\n"));
+    for span in &spans {
+        assert_eq!(span["name"], "connection", "{span}");
+        assert_eq!(span["listener"], "smtp", "{span}");
+        assert!(span["id"].as_u64().is_some(), "{span}");
+        assert!(
+            span["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
+            "{span}"
+        );
+    }
+    assert_ne!(spans[0]["id"], spans[1]["id"], "two connections, one id");
+}
+
 #[tokio::test]
 async fn implicit_tls_ports_complete_a_handshake_with_the_generated_certificate() {
     let db = TestDb::new(Backend::Sqlite).await.unwrap();

@@ -277,8 +277,17 @@ pub async fn accept_loop<H: ConnectionHandler>(
             }
         };
         let handler = Arc::clone(&handler);
+        let tracker = ctx.tracker.clone();
         let ctx = ctx.clone();
-        ctx.tracker.clone().spawn(async move {
+        // Every log line of the connection, from its TLS handshake to its close, carries
+        // its id: one grep follows one client.
+        let span = tracing::info_span!(
+            "connection",
+            id = next_connection_id(),
+            listener = kind.as_str(),
+            %peer
+        );
+        let session = async move {
             let Some(stream) = open_stream(kind, stream, peer, &ctx).await else {
                 return;
             };
@@ -290,8 +299,15 @@ pub async fn accept_loop<H: ConnectionHandler>(
                 _admission: admission,
             };
             handler.serve(conn).await;
-        });
+        };
+        tracker.spawn(tracing::Instrument::instrument(session, span));
     }
+}
+
+/// A number for each connection this process accepts, for the logs.
+fn next_connection_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Completes the TLS handshake on implicit-TLS listeners, within the handshake timeout.
