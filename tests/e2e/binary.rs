@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use congvu_tests::TestDb;
+
 /// The path of the `congvu-server` binary built for this test run.
 pub fn server_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_e2e-congvu-server"))
@@ -144,4 +146,57 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Every listener section and key of the configuration, for [`binary_config`].
+const LISTENERS: [(&str, &str); 8] = [
+    ("smtp", "listen"),
+    ("smtp", "submission_listen"),
+    ("smtp", "submissions_listen"),
+    ("imap", "listen"),
+    ("imap", "imaps_listen"),
+    ("ldap", "listen"),
+    ("ldap", "ldaps_listen"),
+    ("http", "listen"),
+];
+
+/// Writes `name` in the test's directory: a configuration for the server binary over `db`
+/// with JSON logs, a self-signed certificate, cheap password hashing, `grace` to shut down,
+/// and only the listeners in `open` (as `(section, key)`), each on a free loopback port.
+pub fn binary_config(db: &TestDb, name: &str, open: &[(&str, &str)], grace: Duration) -> PathBuf {
+    let mut text = format!(
+        "[server]\n\
+         hostname = 'mail.vinhphuc.gov.vn'\n\
+         primary_domain = 'vinhphuc.gov.vn'\n\
+         data_dir = '{}'\n\
+         log_format = 'json'\n\
+         shutdown_grace_seconds = {}\n\
+         \n\
+         [database]\n\
+         url = '{}'\n\
+         \n\
+         [tls]\n\
+         self_signed = true\n\
+         \n\
+         [auth]\n\
+         argon2_memory_kib = 64\n\
+         argon2_iterations = 1\n",
+        db.dir.path().join("data").display(),
+        grace.as_secs(),
+        db.url
+    );
+    for section in ["smtp", "imap", "ldap", "http"] {
+        text.push_str(&format!("\n[{section}]\n"));
+        for (_, key) in LISTENERS.iter().filter(|(s, _)| *s == section) {
+            let value = if open.contains(&(section, *key)) {
+                "['127.0.0.1:0']"
+            } else {
+                "[]"
+            };
+            text.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    let path = db.dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
 }

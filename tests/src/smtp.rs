@@ -65,6 +65,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> RawSmtp<S> {
         self.stream.write_all(bytes).await.unwrap();
     }
 
+    /// Sends `bytes`, returning the error when the server has closed the connection.
+    pub async fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
     /// Sends `line` with CRLF and reads the reply.
     pub async fn command(&mut self, line: &str) -> SmtpReply {
         self.send(format!("{line}\r\n").as_bytes()).await;

@@ -15,7 +15,7 @@ use nix::unistd::Pid;
 
 use super::fixture::{Province, ANNV};
 use super::{append, imap_tests};
-use crate::binary::ServerProcess;
+use crate::binary::{binary_config, ServerProcess};
 
 imap_tests!(appended_mail_survives_sigkill);
 
@@ -28,45 +28,8 @@ const START_DEADLINE: Duration = Duration::from_secs(30);
 
 /// A configuration for the binary over `db`: only the IMAP listeners, JSON logs.
 fn write_config(db: &TestDb) -> PathBuf {
-    let text = format!(
-        "[server]\n\
-         hostname = 'mail.vinhphuc.gov.vn'\n\
-         primary_domain = 'vinhphuc.gov.vn'\n\
-         data_dir = '{}'\n\
-         log_format = 'json'\n\
-         shutdown_grace_seconds = 5\n\
-         \n\
-         [database]\n\
-         url = '{}'\n\
-         \n\
-         [tls]\n\
-         self_signed = true\n\
-         \n\
-         [smtp]\n\
-         listen = []\n\
-         submission_listen = []\n\
-         submissions_listen = []\n\
-         \n\
-         [imap]\n\
-         listen = ['127.0.0.1:0']\n\
-         imaps_listen = ['127.0.0.1:0']\n\
-         \n\
-         [ldap]\n\
-         listen = []\n\
-         ldaps_listen = []\n\
-         \n\
-         [http]\n\
-         listen = []\n\
-         \n\
-         [auth]\n\
-         argon2_memory_kib = 64\n\
-         argon2_iterations = 1\n",
-        db.dir.path().join("data").display(),
-        db.url
-    );
-    let path = db.dir.path().join("imap-crash.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let imap = [("imap", "listen"), ("imap", "imaps_listen")];
+    binary_config(db, "imap-crash.toml", &imap, Duration::from_secs(5))
 }
 
 /// Starts the binary and waits until it is ready; returns it and its IMAPS address.

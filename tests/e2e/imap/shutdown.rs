@@ -15,7 +15,7 @@ use congvu_tests::{Backend, TestDb};
 
 use super::fixture::{Province, ANNV};
 use super::imap_tests;
-use crate::binary::ServerProcess;
+use crate::binary::{binary_config, ServerProcess};
 
 imap_tests!(append_literal_in_flight_at_sigterm_is_dropped_with_bye);
 
@@ -29,48 +29,9 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// Longest the server may take to start.
 const START_DEADLINE: Duration = Duration::from_secs(30);
 
-/// A configuration for the binary over `db`: only the IMAPS listener, JSON logs.
+/// A configuration for the binary over `db`: only IMAPS, [`GRACE`] to shut down.
 fn write_config(db: &TestDb) -> PathBuf {
-    let text = format!(
-        "[server]\n\
-         hostname = 'mail.vinhphuc.gov.vn'\n\
-         primary_domain = 'vinhphuc.gov.vn'\n\
-         data_dir = '{}'\n\
-         log_format = 'json'\n\
-         shutdown_grace_seconds = {}\n\
-         \n\
-         [database]\n\
-         url = '{}'\n\
-         \n\
-         [tls]\n\
-         self_signed = true\n\
-         \n\
-         [smtp]\n\
-         listen = []\n\
-         submission_listen = []\n\
-         submissions_listen = []\n\
-         \n\
-         [imap]\n\
-         listen = []\n\
-         imaps_listen = ['127.0.0.1:0']\n\
-         \n\
-         [ldap]\n\
-         listen = []\n\
-         ldaps_listen = []\n\
-         \n\
-         [http]\n\
-         listen = []\n\
-         \n\
-         [auth]\n\
-         argon2_memory_kib = 64\n\
-         argon2_iterations = 1\n",
-        db.dir.path().join("data").display(),
-        GRACE.as_secs(),
-        db.url
-    );
-    let path = db.dir.path().join("imap-shutdown.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    binary_config(db, "imap-shutdown.toml", &[("imap", "imaps_listen")], GRACE)
 }
 
 /// Starts the binary and waits until it is ready; returns it and its IMAPS address.

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 use super::fixture::Province;
 use super::smtp_tests;
-use crate::binary::server_binary;
+use crate::binary::{binary_config, server_binary};
 
 smtp_tests!(acknowledged_mail_survives_sigkill_at_random_moments);
 
@@ -127,46 +127,12 @@ impl Drop for ServerChild {
 
 /// A configuration for the binary over `db`: only the MX listener, JSON logs.
 fn write_config(db: &TestDb) -> PathBuf {
-    let data_dir = db.dir.path().join("data");
-    let text = format!(
-        "[server]\n\
-         hostname = 'mail.vinhphuc.gov.vn'\n\
-         primary_domain = 'vinhphuc.gov.vn'\n\
-         data_dir = '{}'\n\
-         log_format = 'json'\n\
-         shutdown_grace_seconds = 5\n\
-         \n\
-         [database]\n\
-         url = '{}'\n\
-         \n\
-         [tls]\n\
-         self_signed = true\n\
-         \n\
-         [smtp]\n\
-         listen = ['127.0.0.1:0']\n\
-         submission_listen = []\n\
-         submissions_listen = []\n\
-         \n\
-         [imap]\n\
-         listen = []\n\
-         imaps_listen = []\n\
-         \n\
-         [ldap]\n\
-         listen = []\n\
-         ldaps_listen = []\n\
-         \n\
-         [http]\n\
-         listen = []\n\
-         \n\
-         [auth]\n\
-         argon2_memory_kib = 64\n\
-         argon2_iterations = 1\n",
-        data_dir.display(),
-        db.url
-    );
-    let path = db.dir.path().join("crash.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    binary_config(
+        db,
+        "crash.toml",
+        &[("smtp", "listen")],
+        Duration::from_secs(5),
+    )
 }
 
 /// Who message `number` goes to: one official, every third message two.
