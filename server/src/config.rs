@@ -868,3 +868,6 @@ fn io_reason(err: &std::io::Error) -> String {
         None => text,
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -52,8 +52,18 @@ impl ExpiryNotices {
         }
     }
 
-    /// Delivers every notice now due; returns how many this call delivered.
+    /// Delivers every notice now due; returns how many this call delivered. A round that
+    /// stops on an error counts as one failure in `/metrics`; the notices it did not send
+    /// are due again next round.
     pub async fn send_due(&self) -> Result<usize, ExpiryError> {
+        let round = self.deliver_due().await;
+        if round.is_err() {
+            crate::telemetry::certificate_expiry_notice_failed();
+        }
+        round
+    }
+
+    async fn deliver_due(&self) -> Result<usize, ExpiryError> {
         let mut sent = 0;
         for due in self.directory.expiry_notices_due(self.window).await? {
             let inbox = self
@@ -64,6 +74,7 @@ impl ExpiryNotices {
                 .find(|m| m.role == Some(MailboxRole::Inbox));
             let Some(inbox) = inbox else {
                 tracing::warn!(login = %due.official.login, "no INBOX for the certificate expiry notice");
+                crate::telemetry::certificate_expiry_notice_failed();
                 continue;
             };
             let message = self.notice(&due);
@@ -77,7 +88,7 @@ impl ExpiryNotices {
                     serial = %due.certificate.serial,
                     "certificate expiry notice delivered"
                 );
-                metrics::counter!("congvu_certificate_expiry_notices_total").increment(1);
+                crate::telemetry::certificate_expiry_notice_sent();
                 sent += 1;
             }
         }

@@ -7,10 +7,10 @@
 //! `cms` decoder reads, `certificate` reads the directory certificates, `verify` checks the
 //! SignedData (RFC 5652 §5).
 
-mod ber;
-mod certificate;
+pub(crate) mod ber;
+pub(crate) mod certificate;
 mod form;
-mod verify;
+pub(crate) mod verify;
 
 #[cfg(test)]
 mod tests;

@@ -305,7 +305,7 @@ async fn implicit_tls_ports_complete_a_handshake_with_the_generated_certificate(
 }
 
 /// Environment that moves every listener of `config/congvu.toml` to a free port and logs JSON.
-fn free_port_env() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn free_port_env() -> Vec<(&'static str, &'static str)> {
     let any = "[\"127.0.0.1:0\"]";
     vec![
         ("CONGVU_SMTP__LISTEN", any),

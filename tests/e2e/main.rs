@@ -14,6 +14,7 @@ mod import;
 mod layering;
 mod ldap;
 mod lifecycle;
+mod observability;
 mod portal;
 mod queue;
 mod smtp;

@@ -676,3 +676,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests;

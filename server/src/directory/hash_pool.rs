@@ -18,6 +18,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
 
 use thread_priority::{ThreadPriority, ThreadPriorityValue};
 use tokio::sync::oneshot;
@@ -41,12 +42,18 @@ struct Shared {
 struct Queues {
     /// Each source's jobs, oldest first. A source with no jobs has no entry, so a flood from
     /// many one-off addresses leaves nothing behind.
-    by_source: HashMap<Option<IpAddr>, VecDeque<Box<dyn Job>>>,
+    by_source: HashMap<Option<IpAddr>, VecDeque<Queued>>,
     /// The sources with jobs, next to be served at the front: a source is here exactly
     /// while its queue is non-empty.
     turn: VecDeque<Option<IpAddr>>,
     /// Set when the pool is dropped: no caller can be waiting any more.
     closed: bool,
+}
+
+/// A job in a source's queue, with when it was queued (for the wait-time metric).
+struct Queued {
+    since: Instant,
+    job: Box<dyn Job>,
 }
 
 /// One password check waiting for a thread.
@@ -78,11 +85,15 @@ impl Queues {
         if queue.is_empty() {
             self.turn.push_back(source);
         }
-        queue.push_back(job);
+        queue.push_back(Queued {
+            since: Instant::now(),
+            job,
+        });
+        crate::telemetry::hash_job_queued();
     }
 
     /// The oldest job of the source whose turn it is.
-    fn pop(&mut self) -> Option<Box<dyn Job>> {
+    fn pop(&mut self) -> Option<Queued> {
         let source = self.turn.pop_front()?;
         // `turn` holds exactly the sources with a non-empty queue, so the entry exists.
         let queue = self.by_source.get_mut(&source)?;
@@ -186,10 +197,13 @@ fn serve(shared: &Shared) {
                 queues = shared.ready.wait(queues).unwrap_or_else(|e| e.into_inner());
             }
         };
+        let Queued { since, job } = job;
         // Checked after the wait for a turn, the longest part of a job's life under a flood.
         if job.abandoned() {
+            crate::telemetry::hash_job_dequeued(None);
             continue;
         }
+        crate::telemetry::hash_job_dequeued(Some(since.elapsed()));
         // A panicking check would otherwise end the thread and shrink the fixed pool for good;
         // its caller still learns of it, as its result sender is dropped.
         if std::panic::catch_unwind(AssertUnwindSafe(|| job.run())).is_err() {
@@ -202,11 +216,15 @@ impl Drop for HashPool {
     /// Tells the threads to stop without joining them: one may be midway through a hash, and
     /// the pool is dropped on async threads that must not block for it.
     fn drop(&mut self) {
-        self.shared
-            .queues
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .closed = true;
+        let mut queues = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues.closed = true;
+        // Nobody will run what is left: it leaves the queue gauge now.
+        for _ in queues.by_source.values().flatten() {
+            crate::telemetry::hash_job_dequeued(None);
+        }
+        queues.by_source.clear();
+        queues.turn.clear();
+        drop(queues);
         self.shared.ready.notify_all();
     }
 }

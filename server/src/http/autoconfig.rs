@@ -262,7 +262,7 @@ struct ThunderbirdQuery {
 }
 
 /// Thunderbird's clientConfig version 1.1 for `domain`.
-fn client_config(settings: &AutoconfigSettings, domain: &str) -> Vec<u8> {
+pub(crate) fn client_config(settings: &AutoconfigSettings, domain: &str) -> Vec<u8> {
     let short_name = domain.split('.').next().unwrap_or(domain);
     xml_document(|w| {
         element(w, "clientConfig", &[("version", "1.1")], |w| {
@@ -305,17 +305,17 @@ fn client_config_server(
 
 /// An address as a client sent it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct RequestedAddress {
+pub(crate) struct RequestedAddress {
     /// `local@domain`, the domain normalized.
-    address: String,
+    pub(crate) address: String,
     /// Lowercase, without a trailing dot.
-    domain: String,
+    pub(crate) domain: String,
 }
 
 impl RequestedAddress {
     /// `None` unless `text` is `local@domain` with a non-empty local part free of spaces and
     /// control characters (it is written back into XML) and a well-formed domain.
-    fn parse(text: &str) -> Option<RequestedAddress> {
+    pub(crate) fn parse(text: &str) -> Option<RequestedAddress> {
         let text = text.trim();
         let (local, domain) = text.rsplit_once('@')?;
         // RFC 5321 §4.5.3.1.3: a path holds at most 256 octets, an address 254 of them.
@@ -372,16 +372,16 @@ async fn autodiscover_probe() -> Response {
 
 /// What an Autodiscover POX request asks, from `<Autodiscover><Request>`.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct AutodiscoverRequest {
+pub(crate) struct AutodiscoverRequest {
     /// `<EMailAddress>`, as sent.
-    email: Option<String>,
+    pub(crate) email: Option<String>,
     /// `<AcceptableResponseSchema>`, as sent.
-    response_schema: Option<String>,
+    pub(crate) response_schema: Option<String>,
 }
 
 /// Why an Autodiscover request body is not well-formed XML.
 #[derive(Debug, thiserror::Error)]
-enum MalformedXml {
+pub(crate) enum MalformedXml {
     #[error("the body is not UTF-8")]
     NotUtf8,
     #[error(transparent)]
@@ -486,7 +486,7 @@ impl RequestReader {
 impl AutodiscoverRequest {
     /// Reads the fields; elements are matched by local name, so a client's namespace
     /// prefixes do not matter. A well-formed document of another shape yields no fields.
-    fn parse(body: &[u8]) -> Result<AutodiscoverRequest, MalformedXml> {
+    pub(crate) fn parse(body: &[u8]) -> Result<AutodiscoverRequest, MalformedXml> {
         let text = std::str::from_utf8(body).map_err(|_| MalformedXml::NotUtf8)?;
         let mut reader = Reader::from_str(text);
         let mut read = RequestReader::default();
@@ -521,7 +521,7 @@ impl AutodiscoverRequest {
     }
 
     /// Outlook names the POX schema; a request naming none is taken to want it too.
-    fn accepts_outlook_schema(&self) -> bool {
+    pub(crate) fn accepts_outlook_schema(&self) -> bool {
         self.response_schema
             .as_deref()
             .is_none_or(|schema| schema.trim() == OUTLOOK_RESPONSE_SCHEMA)
@@ -530,7 +530,7 @@ impl AutodiscoverRequest {
 
 /// Autodiscover POX errors congvu answers, with Exchange's codes and texts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PoxError {
+pub(crate) enum PoxError {
     /// 600: no address, or one congvu does not serve.
     InvalidRequest,
     /// 601: the client asked for a response schema other than Outlook's.
@@ -547,7 +547,7 @@ impl PoxError {
 }
 
 /// The POX error response.
-fn autodiscover_error(error: PoxError) -> Vec<u8> {
+pub(crate) fn autodiscover_error(error: PoxError) -> Vec<u8> {
     let (code, message) = error.code_and_message();
     xml_document(|w| {
         element(
@@ -570,7 +570,7 @@ fn autodiscover_error(error: PoxError) -> Vec<u8> {
 
 /// The POX settings response for `address`. `<User><DisplayName>` is the address itself:
 /// naming the official would tell anyone who asks which addresses exist.
-fn autodiscover_settings(settings: &AutoconfigSettings, address: &str) -> Vec<u8> {
+pub(crate) fn autodiscover_settings(settings: &AutoconfigSettings, address: &str) -> Vec<u8> {
     xml_document(|w| {
         element(
             w,
@@ -658,3 +658,6 @@ fn text_element(w: &mut Writer<Vec<u8>>, name: &str, text: &str) -> io::Result<(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

@@ -26,7 +26,7 @@ use tower::ServiceExt;
 use crate::net::{Connection, ListenerKind, Refusal};
 use crate::store::Store;
 
-mod autoconfig;
+pub(crate) mod autoconfig;
 pub mod portal;
 
 pub use autoconfig::{Autoconfig, AutoconfigSettings, MAX_AUTODISCOVER_REQUEST_BYTES};

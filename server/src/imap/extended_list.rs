@@ -5,7 +5,7 @@
 
 /// The LIST options a client asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct ListOptions {
+pub(crate) struct ListOptions {
     /// Selection `(SPECIAL-USE)`: only mailboxes with a special use.
     pub special_use_only: bool,
     /// Selection `(SUBSCRIBED)`: only subscribed mailboxes.

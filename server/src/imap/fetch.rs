@@ -197,6 +197,26 @@ fn message_item(
     })
 }
 
+/// How many bytes of message data `items` carry: the strings of BODY[…], RFC822,
+/// RFC822.HEADER, RFC822.TEXT and BINARY[…]; flags, sizes and structures are not counted.
+pub(crate) fn message_data_bytes(items: &[MessageDataItem<'_>]) -> usize {
+    let of = |data: &NString<'_>| data.0.as_ref().map_or(0, |s| s.as_ref().len());
+    items
+        .iter()
+        .map(|item| match item {
+            MessageDataItem::BodyExt { data, .. }
+            | MessageDataItem::Rfc822(data)
+            | MessageDataItem::Rfc822Header(data)
+            | MessageDataItem::Rfc822Text(data) => of(data),
+            MessageDataItem::Binary { value, .. } => match value {
+                NString8::NString(data) => of(data),
+                NString8::Literal8(literal) => literal.data.len(),
+            },
+            _ => 0,
+        })
+        .sum()
+}
+
 /// `answer` over the loaded bytes, or NIL when they were not loaded.
 fn nil_or(body: Option<&[u8]>, answer: impl FnOnce(&[u8]) -> NString<'static>) -> NString<'static> {
     body.map_or(NString(None), answer)

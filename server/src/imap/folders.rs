@@ -397,7 +397,7 @@ impl Session<'_> {
 }
 
 /// The Unicode folder name a client named; `None` if it is not valid modified UTF-7.
-pub(super) fn folder_name(mailbox: &WireMailbox<'_>) -> Option<String> {
+pub(crate) fn folder_name(mailbox: &WireMailbox<'_>) -> Option<String> {
     match mailbox {
         WireMailbox::Inbox => Some("INBOX".to_owned()),
         WireMailbox::Other(other) => {

@@ -22,7 +22,7 @@ const GO_AHEAD: &[u8] = b"+ Ready for literal data\r\n";
 
 /// What the session expects next from the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Expect {
+pub(crate) enum Expect {
     Command,
     /// A SASL response line during AUTHENTICATE.
     AuthenticateData,
@@ -32,7 +32,7 @@ pub(super) enum Expect {
 
 /// One message from the client.
 #[derive(Debug)]
-pub(super) enum Received {
+pub(crate) enum Received {
     /// A command, with the LIST options it carried (see `extended_list`).
     Command(Command<'static>, ListOptions),
     AuthenticateData(AuthenticateData<'static>),
@@ -45,7 +45,7 @@ pub(super) enum Received {
 
 /// Why no further message can be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ReadFault {
+pub(crate) enum ReadFault {
     /// The client closed the connection (or it broke).
     Closed,
     /// Nothing arrived within the idle timeout.
@@ -58,7 +58,7 @@ pub(super) enum ReadFault {
 
 /// Reads client messages under the session's limits.
 #[derive(Debug)]
-pub(super) struct Reader {
+pub(crate) struct Reader {
     fragmentizer: Fragmentizer,
     max_line: usize,
     max_literal: u32,
@@ -72,7 +72,7 @@ pub(super) struct Reader {
 }
 
 impl Reader {
-    pub(super) fn new(max_line: u32, max_literal: u32) -> Reader {
+    pub(crate) fn new(max_line: u32, max_literal: u32) -> Reader {
         Reader {
             fragmentizer: new_fragmentizer(max_line, max_literal),
             max_line: max_line as usize,
@@ -94,7 +94,7 @@ impl Reader {
     }
 
     /// Reads the next message, inviting synchronising literals as they are announced.
-    pub(super) async fn next<S>(
+    pub(crate) async fn next<S>(
         &mut self,
         stream: &mut S,
         expect: Expect,

@@ -14,13 +14,13 @@ mod account;
 mod extended_list;
 mod fetch;
 mod flags;
-mod folders;
-mod framing;
+pub(crate) mod folders;
+pub(crate) mod framing;
 mod reply;
 mod search;
 mod selected;
 mod session;
-mod utf7;
+pub(crate) mod utf7;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -341,6 +341,7 @@ impl Session<'_> {
                     body: body.as_deref(),
                 };
                 let data = fetch::message_items(&items, &fetched);
+                crate::telemetry::imap_fetch_bytes(fetch::message_data_bytes(&data));
                 if let (Ok(data), Some(seq)) =
                     (Vec1::try_from(data), NonZeroU32::new(index as u32 + 1))
                 {
@@ -645,6 +646,7 @@ impl Session<'_> {
     /// [`IDLE_KEEPALIVE`], which keeps NAT mappings open and finds dead peers (the write
     /// fails).
     pub(super) async fn idle(&mut self, tag: Tag<'static>) -> Result<bool, End> {
+        let _idling = crate::telemetry::imap_idle_started();
         self.send_updates(true).await;
         self.raw(b"+ ");
         self.raw(reply::IDLING.as_bytes());

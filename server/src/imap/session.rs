@@ -97,6 +97,8 @@ impl Done {
 pub(super) struct Account<'s> {
     pub official: Official,
     _place: OfficialSession<'s>,
+    /// Counts the session in `congvu_imap_sessions` while the official is signed in.
+    _signed_in: crate::telemetry::GaugeHeld,
 }
 
 /// One connection's session.
@@ -493,6 +495,7 @@ impl<'s> Session<'s> {
                 self.account = Some(Account {
                     official,
                     _place: place,
+                    _signed_in: crate::telemetry::imap_session_signed_in(),
                 });
                 true
             }

@@ -121,3 +121,6 @@ mod tests {
         assert_eq!(decode("caf\u{e9}"), None, "raw 8-bit");
     }
 }
+
+#[cfg(test)]
+mod proptests;

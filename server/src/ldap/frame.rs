@@ -264,3 +264,6 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod proptests;

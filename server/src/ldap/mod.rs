@@ -8,13 +8,13 @@
 //! CLI is the write path.
 
 mod access;
-mod attributes;
-mod bind;
-mod dn;
+pub(crate) mod attributes;
+pub(crate) mod bind;
+pub(crate) mod dn;
 mod extended;
-mod filter;
-mod frame;
-mod schema;
+pub(crate) mod filter;
+pub(crate) mod frame;
+pub(crate) mod schema;
 mod search;
 mod session;
 mod tree;

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::message::Signing;
 use super::{BodyHash, MailstoreError, MessageFlags};
@@ -54,6 +55,8 @@ pub struct Submission {
 pub struct Stored {
     /// Local copies written.
     pub delivered: usize,
+    /// Local recipients who got no copy: their official has no INBOX.
+    pub undelivered: usize,
     /// Queue entries written.
     pub queued: usize,
 }
@@ -138,6 +141,7 @@ async fn commit_loop(
                 Err(_) => break,
             }
         }
+        let started = Instant::now();
         let outcomes = match commit(&store, clock.now(), &batch).await {
             Ok(stored) => stored.into_iter().map(Ok).collect(),
             // One bad message must not fail the others: retry each in its own transaction.
@@ -152,9 +156,12 @@ async fn commit_loop(
             }
             Err(error) => vec![Err(MailstoreError::from(error))],
         };
-        metrics::histogram!("congvu_intake_batch_messages").record(batch.len() as f64);
+        crate::telemetry::intake_commit(batch.len(), started.elapsed());
         let mut any_queued = false;
         for (job, outcome) in batch.into_iter().zip(outcomes) {
+            if let Ok(stored) = &outcome {
+                crate::telemetry::local_deliveries(stored.delivered, stored.undelivered);
+            }
             any_queued |= matches!(&outcome, Ok(s) if s.queued > 0);
             let _ = job.reply.send(outcome);
         }
@@ -198,6 +205,7 @@ async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreE
             tx.release_body(body, missing).await?;
         }
         stored.delivered = landed.len();
+        stored.undelivered = usize::try_from(missing).unwrap_or(0);
     }
     if let Some(hash) = &job.remote_hash {
         let message = &incoming.remote_message;

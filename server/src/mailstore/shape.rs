@@ -268,7 +268,13 @@ impl Shaper<'_> {
                 PartType::Message(embedded)
                     if source.encoding == Encoding::None && !embedded.parts.is_empty() =>
                 {
-                    part.message = Some(Box::new(self.message(embedded, depth + 1)));
+                    let mut inner = self.message(embedded, depth + 1);
+                    // The embedded message runs to the end of the part holding it; the parser
+                    // ends a multipart one at its close delimiter, without the line end and
+                    // epilogue that follow.
+                    let end = &mut inner.root.body.end;
+                    *end = (*end).max(part.body.end);
+                    part.message = Some(Box::new(inner));
                 }
                 _ => {}
             }
@@ -501,3 +507,6 @@ fn header_phrase(decoded: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

@@ -28,6 +28,11 @@ use crate::config::{Config, QueueConfig};
 use crate::mailstore::Mailstore;
 use crate::store::Store;
 
+/// How often the body store gauges are refreshed. Summing the bodies' sizes reads a page
+/// of `message_bodies` per body on SQLite (the size sits beside the inline data), far too
+/// much for every poll; the store's size moves slowly, so every few minutes tells enough.
+const BODY_GAUGES_EVERY: Duration = Duration::from_secs(300);
+
 /// Entries claimed per free worker in one pass: one domain's share of a circular fits, and
 /// a pass never takes much more than the workers can start on soon.
 const ENTRIES_PER_WORKER: usize = 200;
@@ -208,16 +213,19 @@ impl Dispatcher {
     async fn run(self) {
         let poll = Duration::from_secs(self.agent.config.poll_seconds);
         let mut gauge_updated: Option<Instant> = None;
+        let mut bodies_updated: Option<Instant> = None;
         loop {
             self.progress.send_modify(|p| p.passes_started += 1);
             let claimed = self.pass().await;
             let inconclusive = u64::from(claimed.is_none());
             let claimed = claimed.unwrap_or(0);
             if gauge_updated.is_none_or(|t| t.elapsed() >= poll) {
-                if let Ok(size) = self.agent.queue.size().await {
-                    metrics::gauge!("congvu_queue_entries").set(size as f64);
-                }
+                self.agent.update_queue_gauges().await;
                 gauge_updated = Some(Instant::now());
+            }
+            if bodies_updated.is_none_or(|t| t.elapsed() >= BODY_GAUGES_EVERY) {
+                self.agent.update_body_gauges().await;
+                bodies_updated = Some(Instant::now());
             }
             self.progress.send_modify(|p| {
                 p.passes_finished += 1;
@@ -358,21 +366,45 @@ impl Worker {
 
 /// Counts what an attempt did, per entry (`/metrics`).
 fn record_metrics(settled: &Settled) {
-    let counts = [
-        ("congvu_queue_delivered_total", settled.delivered),
-        ("congvu_queue_deferred_total", settled.deferred),
-        ("congvu_queue_bounced_total", settled.bounced),
-        ("congvu_queue_dropped_total", settled.dropped),
-        ("congvu_queue_delay_notices_total", settled.delay_notices),
-    ];
-    for (name, n) in counts {
-        if n > 0 {
-            metrics::counter!(name).increment(n as u64);
-        }
-    }
+    crate::telemetry::queue_attempt(crate::telemetry::QueueAttempt {
+        delivered: settled.delivered,
+        deferred: settled.deferred,
+        bounced: settled.bounced,
+        dropped: settled.dropped,
+        delay_notices: settled.delay_notices,
+    });
 }
 
 impl DeliveryAgent {
+    /// Sets the queue's size and oldest-entry gauges from one query.
+    async fn update_queue_gauges(&self) {
+        let summary = match self.store.read().await {
+            Ok(mut conn) => conn.queue_summary().await,
+            Err(e) => Err(e),
+        };
+        match summary {
+            Ok((entries, oldest)) => {
+                let now = self.clock.now();
+                let age =
+                    oldest.map(|t| Duration::from_secs(now.0.saturating_sub(t.0).max(0) as u64));
+                crate::telemetry::queue_state(entries, age);
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot read the queue's size"),
+        }
+    }
+
+    /// Sets the gauges of the message bodies stored.
+    async fn update_body_gauges(&self) {
+        let totals = match self.store.read().await {
+            Ok(mut conn) => conn.body_totals().await,
+            Err(e) => Err(e),
+        };
+        match totals {
+            Ok((count, bytes)) => crate::telemetry::message_bodies(count, bytes),
+            Err(e) => tracing::debug!(error = %e, "cannot count the stored message bodies"),
+        }
+    }
+
     /// The TLS policy for mail to `domain`.
     fn tls_policy(&self, domain: &str) -> TlsPolicy {
         if self.config.requires_tls(domain) {

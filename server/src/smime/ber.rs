@@ -44,7 +44,7 @@ enum Element<'a> {
 /// The DER of the ContentInfo at the start of `ber`, with a SignedData's certificate and CRL
 /// sets left out. `None` when the bytes are not well-formed BER. Bytes after the first
 /// element are ignored, as base64 padding and trailing line ends leave some.
-pub(super) fn content_info_der(ber: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn content_info_der(ber: &[u8]) -> Option<Vec<u8>> {
     let mut budget = MAX_ELEMENTS;
     let (mut root, _) = read_element(ber, 0, &mut budget)?;
     drop_signed_data_certificates(&mut root);
@@ -363,3 +363,6 @@ mod tests {
         assert!(der(&shallow).is_some());
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -29,7 +29,7 @@ pub(super) enum PublicKey {
 
 /// One of the sender's directory certificates, as far as verification needs it.
 #[derive(Debug, Clone)]
-pub(super) struct SignerCertificate {
+pub(crate) struct SignerCertificate {
     /// The issuer Name, DER, in the canonical form [`canonical_name`] gives.
     issuer: Vec<u8>,
     /// The serial number's INTEGER content octets.
@@ -42,7 +42,7 @@ pub(super) struct SignerCertificate {
 impl SignerCertificate {
     /// Reads `der`; `None` when it is not a certificate, is too large, or holds a key type
     /// that cannot sign S/MIME here (anything but RSA, P-256 and P-384).
-    pub(super) fn read(der: &[u8]) -> Option<SignerCertificate> {
+    pub(crate) fn read(der: &[u8]) -> Option<SignerCertificate> {
         if der.len() > MAX_CERTIFICATE_BYTES {
             return None;
         }

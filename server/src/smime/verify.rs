@@ -39,7 +39,7 @@ const ECDSA_WITH_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.84
 
 /// What a CMS structure turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Outcome {
+pub(crate) enum Outcome {
     /// Not a SignedData with signers (enveloped data, a certificate bundle, …).
     NotSigned,
     /// A SignedData none of whose signers verify against the given certificates.
@@ -50,7 +50,7 @@ pub(super) enum Outcome {
 
 /// Verifies `content_info` (DER) over `detached` content, or over its own encapsulated
 /// content when `detached` is `None`.
-pub(super) fn verify(
+pub(crate) fn verify(
     content_info: &[u8],
     detached: Option<&[u8]>,
     certificates: &[SignerCertificate],

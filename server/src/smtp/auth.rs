@@ -127,7 +127,7 @@ async fn response(
     Ok(decode(&text))
 }
 
-fn decode(text: &str) -> Result<Vec<u8>, Reply> {
+pub(crate) fn decode(text: &str) -> Result<Vec<u8>, Reply> {
     let text = text.trim();
     // RFC 4954 §4: "=" is an empty initial response.
     if text == "=" {

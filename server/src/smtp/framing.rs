@@ -43,6 +43,8 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 }
 
 /// What was wrong with a message, found while reading it; the message is refused whole.
+/// The refusal names the fault of the first faulty line; when that line has several, the
+/// first of them in this order. So it never depends on how the stream was cut into reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataFault {
     /// Larger than the limit; reading went on without keeping the bytes.
@@ -53,6 +55,23 @@ pub enum DataFault {
     LineTooLong,
 }
 
+impl DataFault {
+    /// Which fault a refusal names, first first.
+    const PRIORITY: [DataFault; 3] = [
+        DataFault::BareNewline,
+        DataFault::LineTooLong,
+        DataFault::TooLarge,
+    ];
+
+    fn bit(self) -> u8 {
+        match self {
+            DataFault::TooLarge => 1,
+            DataFault::BareNewline => 2,
+            DataFault::LineTooLong => 4,
+        }
+    }
+}
+
 /// Reads a DATA stream: removes dot-stuffing, stops at `CRLF . CRLF`, keeps at most
 /// `max_size` bytes and checks every line.
 #[derive(Debug)]
@@ -60,7 +79,12 @@ pub struct DataReader {
     max_size: usize,
     max_line: usize,
     message: Vec<u8>,
+    /// The bytes of the message after unstuffing, counted on after a fault.
+    size: usize,
+    /// The fault of the first faulty line, once that line is complete.
     fault: Option<DataFault>,
+    /// The kinds of fault found in the line being read ([`DataFault::bit`]).
+    line_faults: u8,
     /// The line being read: its first bytes (enough to recognise `.CRLF`), its length so far
     /// and its last byte.
     line_head: [u8; 3],
@@ -80,7 +104,9 @@ impl DataReader {
             max_size,
             max_line,
             message: Vec::new(),
+            size: 0,
             fault: None,
+            line_faults: 0,
             line_head: [0; 3],
             line_len: 0,
             last: 0,
@@ -110,11 +136,22 @@ impl DataReader {
     }
 
     /// The message read, or why it is refused. Call after [`DataReader::feed`] found the end.
-    pub fn finish(self) -> Result<Vec<u8>, DataFault> {
+    pub fn finish(mut self) -> Result<Vec<u8>, DataFault> {
+        self.settle_line();
         match self.fault {
             Some(fault) => Err(fault),
             None => Ok(self.message),
         }
+    }
+
+    /// Fixes the fault of the line just read, if it is the first faulty line.
+    fn settle_line(&mut self) {
+        if self.fault.is_none() {
+            self.fault = DataFault::PRIORITY
+                .into_iter()
+                .find(|f| self.line_faults & f.bit() != 0);
+        }
+        self.line_faults = 0;
     }
 
     /// Takes one piece of a line; returns true at the end-of-data line.
@@ -167,6 +204,7 @@ impl DataReader {
             self.keep_held();
             self.keep(piece, start);
         }
+        self.settle_line();
         self.held = 0;
         self.after_crlf = crlf;
         self.line_len = 0;
@@ -184,31 +222,31 @@ impl DataReader {
     }
 
     /// Appends a piece of a line that began `start` bytes earlier, removing the stuffed dot
-    /// (RFC 5321 §4.5.2), unless the message is already refused.
+    /// (RFC 5321 §4.5.2); once the message is refused, only counts it.
     fn keep(&mut self, piece: &[u8], start: usize) {
-        if self.fault.is_some() {
-            return;
-        }
         let piece = if start == 0 && piece.first() == Some(&b'.') {
             &piece[1..]
         } else {
             piece
         };
-        if self.message.len() + piece.len() > self.max_size {
+        self.size = self.size.saturating_add(piece.len());
+        if self.size > self.max_size {
             self.fault(DataFault::TooLarge);
-            return;
         }
-        self.message.extend_from_slice(piece);
+        if self.fault.is_none() && self.line_faults == 0 {
+            self.message.extend_from_slice(piece);
+        }
     }
 
     fn fault(&mut self, fault: DataFault) {
-        if self.fault.is_none() {
-            self.fault = Some(fault);
-            // The bytes are not needed any more: free them now, not at the end of the data.
-            self.message = Vec::new();
-        }
+        // The message is refused: its bytes are not needed any more, free them now.
+        self.message = Vec::new();
+        self.line_faults |= fault.bit();
     }
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

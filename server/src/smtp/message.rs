@@ -12,9 +12,10 @@ use super::session::{End, Next, Session};
 use crate::directory::OfficialId;
 use crate::mailstore::message::{header_facts, Signing};
 use crate::mailstore::{Incoming, Submission};
+use crate::telemetry::MessageRefusal;
 
 /// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with CRLF.
-const MAX_TEXT_LINE: usize = 1000;
+pub(crate) const MAX_TEXT_LINE: usize = 1000;
 /// RFC 5321 §6.3: a message that has passed this many hosts is looping.
 const MAX_HOPS: usize = 50;
 
@@ -40,7 +41,9 @@ pub async fn data(session: &mut Session<'_>) -> Result<Next, End> {
         Ok(message) => Ok(finish(session, message).await),
         Err(fault) => {
             session.envelope = None;
-            Ok(session.respond(reply::for_data_fault(fault)))
+            let verdict = reply::for_data_fault(fault);
+            count_refusal(session, &verdict);
+            Ok(session.respond(verdict))
         }
     }
 }
@@ -54,6 +57,9 @@ pub async fn bdat(session: &mut Session<'_>, size: usize, last: bool) -> Result<
     };
     if let Some(refusal) = session.gate(&request) {
         session.skip(size, deadline).await?;
+        if last {
+            refused_before_data(session, &refusal);
+        }
         return Ok(session.respond(refusal));
     }
     let max = session.service.settings.max_message_bytes;
@@ -89,6 +95,7 @@ pub async fn bdat(session: &mut Session<'_>, size: usize, last: bool) -> Result<
     let envelope = session.envelope.as_mut().expect("still in the transaction");
     if envelope.chunks_too_large {
         session.envelope = None;
+        count_refusal(session, &reply::SIZE_EXCEEDED);
         return Ok(session.respond(reply::SIZE_EXCEEDED));
     }
     let message = envelope.chunks.take().unwrap_or_default();
@@ -135,9 +142,49 @@ fn signing_label(signing: Signing) -> &'static str {
 
 /// Checks the whole message, adds the trace headers and stores it; ends the transaction.
 async fn finish(session: &mut Session<'_>, message: Vec<u8>) -> Next {
+    let size = message.len();
     let verdict = store(session, message).await;
     session.envelope = None;
+    if verdict.code / 100 == 2 {
+        crate::telemetry::smtp_message_accepted(session.listener(), size);
+    } else {
+        count_refusal(session, &verdict);
+    }
     session.respond(verdict)
+}
+
+/// Counts a message refused with `verdict` at the end of DATA or BDAT.
+fn count_refusal(session: &Session<'_>, verdict: &Reply) {
+    crate::telemetry::smtp_message_refused(session.listener(), refusal_of(verdict));
+}
+
+/// Counts DATA (or the last BDAT chunk) refused before the message was read; only a
+/// transaction without recipients counts as a message refused, the other refusals are
+/// commands out of order.
+pub(super) fn refused_before_data(session: &Session<'_>, refusal: &Reply) {
+    if *refusal == reply::NEED_RCPT {
+        count_refusal(session, refusal);
+    }
+}
+
+/// Why a message was refused, from the reply that refused it. Every 4xx is this server's
+/// own trouble; a 5xx names the sender's problem.
+fn refusal_of(verdict: &Reply) -> MessageRefusal {
+    if verdict.code < 500 {
+        MessageRefusal::Temporary
+    } else if *verdict == reply::SIZE_EXCEEDED {
+        MessageRefusal::Size
+    } else if *verdict == reply::MAILBOX_FULL {
+        MessageRefusal::Quota
+    } else if *verdict == reply::TOO_MANY_HOPS {
+        MessageRefusal::Loop
+    } else if *verdict == reply::NEED_RCPT {
+        MessageRefusal::Recipient
+    } else if *verdict == reply::BARE_NEWLINE_IN_DATA || *verdict == reply::DATA_LINE_TOO_LONG {
+        MessageRefusal::Malformed
+    } else {
+        MessageRefusal::Policy
+    }
 }
 
 async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {

@@ -11,7 +11,7 @@ mod auth;
 mod envelope;
 mod framing;
 mod message;
-mod reply;
+pub(crate) mod reply;
 mod session;
 
 use std::sync::Arc;
@@ -28,6 +28,10 @@ use crate::mailstore::{Intake, Mailstore};
 use crate::net::{Connection, Refusal};
 
 pub use framing::{command_line, DataFault, DataReader, LineStatus};
+// The fuzz harness (crate::fuzzing) applies the session's own limits and decoding.
+pub(crate) use auth::decode as decode_sasl_response;
+pub(crate) use message::MAX_TEXT_LINE;
+pub(crate) use session::{starts_with_auth, MAX_AUTH_LINE, MAX_COMMAND_LINE};
 
 /// What the SMTP sessions are allowed and limited to.
 #[derive(Debug, Clone)]

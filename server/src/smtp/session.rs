@@ -20,9 +20,9 @@ use crate::directory::Official;
 use crate::net::{Admission, Connection, ListenerKind, Stream};
 
 /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with CRLF.
-const MAX_COMMAND_LINE: usize = 512;
+pub(crate) const MAX_COMMAND_LINE: usize = 512;
 /// RFC 4954 §4: AUTH lines and SASL responses may reach 12,288 octets.
-pub(super) const MAX_AUTH_LINE: usize = 12_288;
+pub(crate) const MAX_AUTH_LINE: usize = 12_288;
 
 /// Why a session ended before the client said QUIT.
 #[derive(Debug)]
@@ -96,6 +96,11 @@ impl<'a> Session<'a> {
         matches!(self.stream, Some(Stream::Tls(_)))
     }
 
+    /// The listener the client connected to.
+    pub fn listener(&self) -> ListenerKind {
+        self.kind
+    }
+
     /// Whether this is a submission port (587 or 465), where officials authenticate.
     pub fn is_submission(&self) -> bool {
         matches!(
@@ -155,6 +160,9 @@ impl<'a> Session<'a> {
             return message::bdat(self, chunk_size, is_last).await;
         }
         if let Some(refusal) = self.gate(&request) {
+            if matches!(request, Request::Data) {
+                message::refused_before_data(self, &refusal);
+            }
             return Ok(self.respond(refusal));
         }
         match request {
@@ -389,6 +397,6 @@ impl<'a> Session<'a> {
     }
 }
 
-fn starts_with_auth(line: &[u8]) -> bool {
+pub(crate) fn starts_with_auth(line: &[u8]) -> bool {
     line.len() >= 5 && line[..5].eq_ignore_ascii_case(b"AUTH ")
 }

@@ -60,6 +60,33 @@ impl Conn {
         )
     }
 
+    /// How many bodies are stored and their total size in bytes.
+    pub async fn body_totals(&mut self) -> Result<(i64, i64), StoreError> {
+        // SUM over BIGINT is NUMERIC on PostgreSQL; cast back so both backends give an i64.
+        let sql = "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM message_bodies";
+        Ok(on_backend!(self, c => sqlx::query_as(sql).fetch_one(&mut *c).await)?)
+    }
+
+    /// Every body whose reference count differs from the number of mailbox messages and queue
+    /// entries holding it, as `(body, refcount, holders)`; empty when every count is right.
+    /// A read-only audit of the invariant that `put_body`/`release_body` keep (the crash
+    /// soak runs it after each kill); it counts the holders of every body, so it is not for
+    /// a hot path.
+    pub async fn miscounted_bodies(&mut self) -> Result<Vec<(BodyId, i64, i64)>, StoreError> {
+        let sql = "SELECT id, refcount, holders FROM (\
+             SELECT b.id, b.refcount, \
+             (SELECT COUNT(*) FROM mailbox_messages m WHERE m.body_id = b.id) \
+             + (SELECT COUNT(*) FROM queue_entries q WHERE q.body_id = b.id) AS holders \
+             FROM message_bodies b) counted \
+             WHERE refcount <> holders ORDER BY id";
+        let rows: Vec<(i64, i64, i64)> =
+            on_backend!(self, c => sqlx::query_as(sql).fetch_all(&mut *c).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, refcount, holders)| (BodyId(id), refcount, holders))
+            .collect())
+    }
+
     /// The body stored under `hash`, if any.
     pub async fn body_by_hash(&mut self, hash: &BodyHash) -> Result<Option<BodyId>, StoreError> {
         let sql = "SELECT id FROM message_bodies WHERE sha256 = $1";

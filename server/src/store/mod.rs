@@ -15,7 +15,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -23,6 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use crate::mailstore::MailboxId;
+use crate::telemetry::StoreWork;
 
 mod addresses;
 mod admin;
@@ -136,6 +137,31 @@ pub struct Conn {
     /// Where to announce the mailboxes this transaction touched, once it commits.
     changes: Option<Arc<MailboxChanges>>,
     touched: Vec<MailboxId>,
+    /// Times the connection from the moment it was asked for until it is given back.
+    _held: HeldFor,
+}
+
+/// Records in `/metrics` how long a connection was held, when dropped: after a commit, a
+/// rollback or the last read, and also when its task was cancelled midway.
+#[derive(Debug)]
+struct HeldFor {
+    work: StoreWork,
+    since: Instant,
+}
+
+impl HeldFor {
+    fn start(work: StoreWork) -> HeldFor {
+        HeldFor {
+            work,
+            since: Instant::now(),
+        }
+    }
+}
+
+impl Drop for HeldFor {
+    fn drop(&mut self) {
+        crate::telemetry::store_transaction(self.work, self.since.elapsed());
+    }
 }
 
 #[derive(Debug)]
@@ -181,6 +207,8 @@ impl Store {
     /// Starts a write transaction; nothing it does is visible or durable until
     /// [`Conn::commit`], and dropping it rolls back.
     pub async fn begin(&self) -> Result<Conn, StoreError> {
+        // Started before the wait for the writer, which is part of what a slow database costs.
+        let held = HeldFor::start(StoreWork::Write);
         let inner = match &self.pools {
             // IMMEDIATE takes the write lock at once, so a writer in another process (the
             // admin CLI beside the server) makes this one wait out the busy timeout. A
@@ -196,11 +224,13 @@ impl Store {
             commits: Some(Arc::clone(&self.commits)),
             changes: Some(Arc::clone(&self.changes)),
             touched: Vec::new(),
+            _held: held,
         })
     }
 
     /// A connection for reads outside a transaction.
     pub async fn read(&self) -> Result<Conn, StoreError> {
+        let held = HeldFor::start(StoreWork::Read);
         let inner = match &self.pools {
             Pools::Sqlite { reader, .. } => ConnInner::Sqlite(reader.acquire().await?),
             Pools::Postgres(pool) => ConnInner::Postgres(pool.acquire().await?),
@@ -210,6 +240,7 @@ impl Store {
             commits: None,
             changes: None,
             touched: Vec::new(),
+            _held: held,
         })
     }
 

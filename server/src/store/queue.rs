@@ -374,6 +374,15 @@ impl Conn {
         Ok(on_backend!(self, c => sqlx::query_scalar(sql).fetch_one(&mut *c).await)?)
     }
 
+    /// How many entries the queue holds and when the oldest was queued (`None` when the
+    /// queue is empty), in one pass over the table.
+    pub async fn queue_summary(&mut self) -> Result<(i64, Option<UnixTime>), StoreError> {
+        let sql = "SELECT COUNT(*), MIN(created_at) FROM queue_entries";
+        let (count, oldest): (i64, Option<i64>) =
+            on_backend!(self, c => sqlx::query_as(sql).fetch_one(&mut *c).await)?;
+        Ok((count, oldest.map(UnixTime)))
+    }
+
     /// Writes the audit row of a queue change in this transaction. Unlike directory changes
     /// it leaves the directory version alone: nothing in-memory follows the queue.
     pub async fn record_queue_change(

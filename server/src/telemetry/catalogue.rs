@@ -25,6 +25,13 @@ const LISTENERS: [ListenerKind; 9] = [
     ListenerKind::Https,
 ];
 
+/// The listeners mail is submitted or relayed on, for the SMTP message metrics' labels.
+const SMTP_LISTENERS: [ListenerKind; 3] = [
+    ListenerKind::Smtp,
+    ListenerKind::Submission,
+    ListenerKind::Submissions,
+];
+
 /// The protocols an official or a system signs in over.
 const AUTH_PROTOCOLS: [&str; 4] = ["smtp", "imap", "ldap", "portal"];
 
@@ -136,6 +143,9 @@ fn describe() {
     describe_connections();
     describe_commands();
     describe_mail();
+    describe_messages();
+    describe_imap_state();
+    describe_internals();
     for protocol in AUTH_PROTOCOLS {
         for outcome in AuthOutcome::ALL {
             metrics::counter!("congvu_auth_attempts_total", "protocol" => protocol, "outcome" => outcome.as_str()).increment(0);
@@ -150,6 +160,11 @@ fn describe() {
         "Notices sent to officials whose signing certificate expires soon."
     );
     metrics::counter!("congvu_certificate_expiry_notices_total").increment(0);
+    describe_counter!(
+        "congvu_certificate_expiry_notice_failures_total",
+        "Expiry notices that could not be delivered: an official without an INBOX, or a round stopped by a database error."
+    );
+    metrics::counter!("congvu_certificate_expiry_notice_failures_total").increment(0);
 }
 
 fn describe_connections() {
@@ -215,14 +230,21 @@ fn describe_commands() {
     ] {
         metrics::counter!("congvu_smtp_commands_total", "verb" => verb, "result" => result)
             .increment(0);
+        // A histogram registered without a sample is exported with empty buckets, so
+        // latency panels and alerts have a series from the first scrape.
+        let _ = metrics::histogram!("congvu_smtp_command_duration_seconds", "verb" => verb);
     }
     for command in ["LOGIN", "SELECT", "FETCH", "APPEND", "IDLE"] {
         metrics::counter!("congvu_imap_commands_total", "command" => command, "result" => "ok")
             .increment(0);
+        let _ = metrics::histogram!("congvu_imap_command_duration_seconds", "command" => command);
     }
     for operation in ["bind", "search"] {
         metrics::counter!("congvu_ldap_operations_total", "operation" => operation, "result" => "success").increment(0);
+        let _ =
+            metrics::histogram!("congvu_ldap_operation_duration_seconds", "operation" => operation);
     }
+    let _ = metrics::histogram!("congvu_ldap_search_entries");
 }
 
 fn describe_mail() {
@@ -230,8 +252,21 @@ fn describe_mail() {
         "congvu_intake_batch_messages",
         "Messages written by one group commit."
     );
+    let _ = metrics::histogram!("congvu_intake_batch_messages");
+    describe_histogram!(
+        "congvu_intake_commit_duration_seconds",
+        Unit::Seconds,
+        "Time to make one group commit durable (written, committed and synced); senders wait this long for their 250."
+    );
+    let _ = metrics::histogram!("congvu_intake_commit_duration_seconds");
     describe_gauge!("congvu_queue_entries", "Entries in the outbound queue.");
     metrics::gauge!("congvu_queue_entries").increment(0.0);
+    describe_gauge!(
+        "congvu_queue_oldest_entry_age_seconds",
+        Unit::Seconds,
+        "Age of the oldest outbound queue entry (held ones included); 0 when the queue is empty."
+    );
+    metrics::gauge!("congvu_queue_oldest_entry_age_seconds").increment(0.0);
     for (name, help) in [
         (
             "congvu_queue_delivered_total",
@@ -265,7 +300,102 @@ fn describe_mail() {
         "congvu_smtp_submissions_total",
         "Messages officials submitted, by S/MIME signing state."
     );
+    for signing in ["verified", "unverified", "unsigned"] {
+        metrics::counter!("congvu_smtp_submissions_total", "signing" => signing).increment(0);
+    }
     describe_counter!("congvu_ldap_binds_total", "LDAP simple binds by result.");
+    describe_counter!(
+        "congvu_deliveries_total",
+        "Deliveries by destination (local: an official's INBOX at intake; remote: an attempt on a queue entry) and outcome (delivered, deferred, failed)."
+    );
+    for (destination, outcome) in DELIVERY_SERIES {
+        metrics::counter!("congvu_deliveries_total", "destination" => destination, "outcome" => outcome).increment(0);
+    }
+}
+
+/// Every (destination, outcome) pair of `congvu_deliveries_total`: a local copy lands or its
+/// official has no INBOX; a remote attempt delivers, waits for a retry, or gives up.
+const DELIVERY_SERIES: [(&str, &str); 5] = [
+    ("local", "delivered"),
+    ("local", "failed"),
+    ("remote", "delivered"),
+    ("remote", "deferred"),
+    ("remote", "failed"),
+];
+
+/// Messages received over SMTP, and the message bodies the store holds.
+fn describe_messages() {
+    describe_counter!(
+        "congvu_smtp_messages_total",
+        "Messages at the end of DATA or BDAT by listener and result: accepted, or why they were refused (size, quota, policy, recipient, loop, malformed, temporary)."
+    );
+    for kind in SMTP_LISTENERS {
+        let listener = kind.as_str();
+        metrics::counter!("congvu_smtp_messages_total", "listener" => listener, "result" => "accepted").increment(0);
+        for refusal in MessageRefusal::ALL {
+            metrics::counter!("congvu_smtp_messages_total", "listener" => listener, "result" => refusal.as_str()).increment(0);
+        }
+    }
+    describe_histogram!(
+        "congvu_smtp_message_size_bytes",
+        Unit::Bytes,
+        "Size of the messages accepted over SMTP, as the client sent them."
+    );
+    let _ = metrics::histogram!("congvu_smtp_message_size_bytes");
+    describe_gauge!(
+        "congvu_message_bodies",
+        "Message bodies stored (each stored once however many mailboxes and queue entries hold it)."
+    );
+    describe_gauge!(
+        "congvu_message_body_bytes",
+        Unit::Bytes,
+        "Total size of the stored message bodies."
+    );
+    metrics::gauge!("congvu_message_bodies").increment(0.0);
+    metrics::gauge!("congvu_message_body_bytes").increment(0.0);
+}
+
+/// IMAP state that commands do not show: who is signed in, who waits in IDLE, what FETCH sends.
+fn describe_imap_state() {
+    describe_gauge!(
+        "congvu_imap_sessions",
+        "IMAP sessions open with an official signed in."
+    );
+    describe_gauge!(
+        "congvu_imap_idle_sessions",
+        "IMAP sessions waiting in IDLE."
+    );
+    describe_counter!(
+        "congvu_imap_fetch_bytes_total",
+        Unit::Bytes,
+        "Bytes of message data (BODY[], RFC822, BINARY and their parts) sent in FETCH responses."
+    );
+    metrics::gauge!("congvu_imap_sessions").increment(0.0);
+    metrics::gauge!("congvu_imap_idle_sessions").increment(0.0);
+    metrics::counter!("congvu_imap_fetch_bytes_total").increment(0);
+}
+
+/// The password hashing threads and the database.
+fn describe_internals() {
+    describe_gauge!(
+        "congvu_hash_pool_queued_jobs",
+        "Password checks waiting for a hashing thread."
+    );
+    describe_histogram!(
+        "congvu_hash_pool_wait_seconds",
+        Unit::Seconds,
+        "Time a password check waited for a hashing thread before it ran."
+    );
+    metrics::gauge!("congvu_hash_pool_queued_jobs").increment(0.0);
+    let _ = metrics::histogram!("congvu_hash_pool_wait_seconds");
+    describe_histogram!(
+        "congvu_store_transaction_duration_seconds",
+        Unit::Seconds,
+        "Time a database connection was held, by kind: write (from BEGIN, lock wait included, to COMMIT or rollback) or read."
+    );
+    for kind in [StoreWork::Read, StoreWork::Write] {
+        let _ = metrics::histogram!("congvu_store_transaction_duration_seconds", "kind" => kind.as_str());
+    }
 }
 
 /// Records how a sign-in over `protocol` ended (nothing when it could not be checked).
@@ -326,5 +456,315 @@ pub fn ldap_operation(
         .record(took.as_secs_f64());
     if let Some(entries) = entries {
         metrics::histogram!("congvu_ldap_search_entries").record(entries as f64);
+    }
+}
+
+/// Why a message was refused at the end of DATA or BDAT, as
+/// `congvu_smtp_messages_total{result}` counts it: a small fixed set, so that a dashboard can
+/// tell a sender's mistake from a fault of this server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageRefusal {
+    /// Larger than `[smtp] max_message_bytes`.
+    Size,
+    /// It would not fit in the recipient's quota.
+    Quota,
+    /// A rule of this server: a `From:` the signed-in official may not use.
+    Policy,
+    /// DATA or the last BDAT with no recipient accepted.
+    Recipient,
+    /// Too many `Received:` fields: a mail loop.
+    Loop,
+    /// Not a well-formed message: a bare CR or LF, a line over 1000 octets.
+    Malformed,
+    /// A failure here (the database, the recipient index, the DKIM keys): the sender retries.
+    Temporary,
+}
+
+impl MessageRefusal {
+    const ALL: [MessageRefusal; 7] = [
+        MessageRefusal::Size,
+        MessageRefusal::Quota,
+        MessageRefusal::Policy,
+        MessageRefusal::Recipient,
+        MessageRefusal::Loop,
+        MessageRefusal::Malformed,
+        MessageRefusal::Temporary,
+    ];
+
+    /// The label value.
+    fn as_str(self) -> &'static str {
+        match self {
+            MessageRefusal::Size => "size",
+            MessageRefusal::Quota => "quota",
+            MessageRefusal::Policy => "policy",
+            MessageRefusal::Recipient => "recipient",
+            MessageRefusal::Loop => "loop",
+            MessageRefusal::Malformed => "malformed",
+            MessageRefusal::Temporary => "temporary",
+        }
+    }
+}
+
+/// Records a message accepted on `listener`: `bytes` as the client sent it.
+pub fn smtp_message_accepted(listener: ListenerKind, bytes: usize) {
+    metrics::counter!("congvu_smtp_messages_total", "listener" => listener.as_str(), "result" => "accepted")
+        .increment(1);
+    metrics::histogram!("congvu_smtp_message_size_bytes").record(bytes as f64);
+}
+
+/// Records a message refused on `listener`, and why.
+pub fn smtp_message_refused(listener: ListenerKind, why: MessageRefusal) {
+    metrics::counter!("congvu_smtp_messages_total", "listener" => listener.as_str(), "result" => why.as_str())
+        .increment(1);
+}
+
+/// Records one group commit: how many messages it carried and how long they waited for it.
+pub fn intake_commit(messages: usize, took: Duration) {
+    metrics::histogram!("congvu_intake_batch_messages").record(messages as f64);
+    metrics::histogram!("congvu_intake_commit_duration_seconds").record(took.as_secs_f64());
+}
+
+/// Records the local copies of one committed message: those that landed in an INBOX, and
+/// those whose official had none.
+pub fn local_deliveries(delivered: usize, failed: usize) {
+    for (outcome, n) in [("delivered", delivered), ("failed", failed)] {
+        if n > 0 {
+            metrics::counter!("congvu_deliveries_total", "destination" => "local", "outcome" => outcome)
+                .increment(n as u64);
+        }
+    }
+}
+
+/// What one remote delivery attempt did to its queue entries, one count per entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueAttempt {
+    pub delivered: usize,
+    pub deferred: usize,
+    /// Given up, with a bounce to the sender.
+    pub bounced: usize,
+    /// Given up without one (the message came from `<>`).
+    pub dropped: usize,
+    /// Delay notices sent to senders.
+    pub delay_notices: usize,
+}
+
+/// Records one remote delivery attempt: the queue counters and the remote deliveries.
+pub fn queue_attempt(attempt: QueueAttempt) {
+    let counts = [
+        ("congvu_queue_delivered_total", attempt.delivered),
+        ("congvu_queue_deferred_total", attempt.deferred),
+        ("congvu_queue_bounced_total", attempt.bounced),
+        ("congvu_queue_dropped_total", attempt.dropped),
+        ("congvu_queue_delay_notices_total", attempt.delay_notices),
+    ];
+    for (name, n) in counts {
+        if n > 0 {
+            metrics::counter!(name).increment(n as u64);
+        }
+    }
+    let outcomes = [
+        ("delivered", attempt.delivered),
+        ("deferred", attempt.deferred),
+        ("failed", attempt.bounced + attempt.dropped),
+    ];
+    for (outcome, n) in outcomes {
+        if n > 0 {
+            metrics::counter!("congvu_deliveries_total", "destination" => "remote", "outcome" => outcome)
+                .increment(n as u64);
+        }
+    }
+}
+
+/// Sets the queue gauges: its size, and the age of its oldest entry (`None` when empty).
+pub fn queue_state(entries: i64, oldest_age: Option<Duration>) {
+    metrics::gauge!("congvu_queue_entries").set(entries as f64);
+    let age = oldest_age.map_or(0.0, |a| a.as_secs_f64());
+    metrics::gauge!("congvu_queue_oldest_entry_age_seconds").set(age);
+}
+
+/// Sets the body store gauges: how many bodies, and their total size.
+pub fn message_bodies(count: i64, bytes: i64) {
+    metrics::gauge!("congvu_message_bodies").set(count as f64);
+    metrics::gauge!("congvu_message_body_bytes").set(bytes as f64);
+}
+
+/// One in a gauge for as long as it lives: a session signed in, a client in IDLE. Dropping
+/// it takes the one back, whichever way the session ends.
+#[derive(Debug)]
+#[must_use = "the gauge goes back down when this is dropped"]
+pub struct GaugeHeld {
+    name: &'static str,
+}
+
+impl GaugeHeld {
+    fn new(name: &'static str) -> GaugeHeld {
+        metrics::gauge!(name).increment(1.0);
+        GaugeHeld { name }
+    }
+}
+
+impl Drop for GaugeHeld {
+    fn drop(&mut self) {
+        metrics::gauge!(self.name).decrement(1.0);
+    }
+}
+
+/// Counts an IMAP session with an official signed in, until the result is dropped.
+pub fn imap_session_signed_in() -> GaugeHeld {
+    GaugeHeld::new("congvu_imap_sessions")
+}
+
+/// Counts an IMAP session in IDLE, until the result is dropped.
+pub fn imap_idle_started() -> GaugeHeld {
+    GaugeHeld::new("congvu_imap_idle_sessions")
+}
+
+/// Records `bytes` of message data sent in a FETCH response.
+pub fn imap_fetch_bytes(bytes: usize) {
+    if bytes > 0 {
+        metrics::counter!("congvu_imap_fetch_bytes_total").increment(bytes as u64);
+    }
+}
+
+/// Records a password check queued for a hashing thread.
+pub fn hash_job_queued() {
+    metrics::gauge!("congvu_hash_pool_queued_jobs").increment(1.0);
+}
+
+/// Records a password check leaving the queue: `waited` when a thread runs it, `None` when
+/// it is dropped unrun (its caller left, or the pool closed).
+pub fn hash_job_dequeued(waited: Option<Duration>) {
+    metrics::gauge!("congvu_hash_pool_queued_jobs").decrement(1.0);
+    if let Some(waited) = waited {
+        metrics::histogram!("congvu_hash_pool_wait_seconds").record(waited.as_secs_f64());
+    }
+}
+
+/// What a database connection was held for, as
+/// `congvu_store_transaction_duration_seconds{kind}` tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreWork {
+    /// Reads outside a transaction.
+    Read,
+    /// A write transaction.
+    Write,
+}
+
+impl StoreWork {
+    /// The label value.
+    fn as_str(self) -> &'static str {
+        match self {
+            StoreWork::Read => "read",
+            StoreWork::Write => "write",
+        }
+    }
+}
+
+/// Records how long a database connection was held for `work`.
+pub fn store_transaction(work: StoreWork, took: Duration) {
+    metrics::histogram!("congvu_store_transaction_duration_seconds", "kind" => work.as_str())
+        .record(took.as_secs_f64());
+}
+
+/// Records a certificate expiry notice delivered.
+pub fn certificate_expiry_notice_sent() {
+    metrics::counter!("congvu_certificate_expiry_notices_total").increment(1);
+}
+
+/// Records a certificate expiry notice (or a whole round of them) that failed.
+pub fn certificate_expiry_notice_failed() {
+    metrics::counter!("congvu_certificate_expiry_notice_failures_total").increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value of the sample `series` (name with labels, as rendered).
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    #[test]
+    fn every_family_is_described_and_present_before_anything_happens() {
+        let text = render(&recorder());
+        for (family, kind) in [
+            ("congvu_smtp_messages_total", "counter"),
+            ("congvu_smtp_message_size_bytes", "histogram"),
+            ("congvu_intake_commit_duration_seconds", "histogram"),
+            ("congvu_intake_batch_messages", "histogram"),
+            ("congvu_deliveries_total", "counter"),
+            ("congvu_queue_entries", "gauge"),
+            ("congvu_queue_oldest_entry_age_seconds", "gauge"),
+            ("congvu_imap_sessions", "gauge"),
+            ("congvu_imap_idle_sessions", "gauge"),
+            ("congvu_imap_fetch_bytes_total", "counter"),
+            ("congvu_hash_pool_queued_jobs", "gauge"),
+            ("congvu_hash_pool_wait_seconds", "histogram"),
+            ("congvu_store_transaction_duration_seconds", "histogram"),
+            ("congvu_message_bodies", "gauge"),
+            ("congvu_message_body_bytes", "gauge"),
+            ("congvu_certificate_expiry_notice_failures_total", "counter"),
+            ("congvu_smtp_command_duration_seconds", "histogram"),
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {family} {kind}\n")),
+                "no {kind} {family}:\n{text}"
+            );
+            assert!(text.contains(&format!("# HELP {family} ")), "{family}");
+        }
+        for listener in ["smtp", "submission", "submissions"] {
+            for result in ["accepted", "size", "quota", "policy", "recipient", "loop"] {
+                let series = format!(
+                    "congvu_smtp_messages_total{{listener=\"{listener}\",result=\"{result}\"}}"
+                );
+                assert!(sample(&text, &series).is_some(), "{series}");
+            }
+        }
+        for (destination, outcome) in DELIVERY_SERIES {
+            let series = format!(
+                "congvu_deliveries_total{{destination=\"{destination}\",outcome=\"{outcome}\"}}"
+            );
+            assert!(sample(&text, &series).is_some(), "{series}");
+        }
+    }
+
+    #[test]
+    fn refusal_reasons_are_distinct_label_values() {
+        let mut values: Vec<&str> = MessageRefusal::ALL.iter().map(|r| r.as_str()).collect();
+        values.push("accepted");
+        let count = values.len();
+        values.sort_unstable();
+        values.dedup();
+        assert_eq!(values.len(), count);
+    }
+
+    #[test]
+    fn a_held_gauge_counts_one_until_dropped() {
+        let handle = recorder();
+        let name = "congvu_test_gauge_held";
+        let first = GaugeHeld::new(name);
+        let second = GaugeHeld::new(name);
+        assert_eq!(sample(&handle.render(), name), Some(2.0));
+        drop(first);
+        assert_eq!(sample(&handle.render(), name), Some(1.0));
+        drop(second);
+        assert_eq!(sample(&handle.render(), name), Some(0.0));
+    }
+
+    #[test]
+    fn a_remote_attempt_counts_given_up_entries_as_failed_deliveries() {
+        let handle = recorder();
+        let failed = "congvu_deliveries_total{destination=\"remote\",outcome=\"failed\"}";
+        let before = sample(&handle.render(), failed).unwrap_or(0.0);
+        queue_attempt(QueueAttempt {
+            bounced: 2,
+            dropped: 1,
+            ..QueueAttempt::default()
+        });
+        let after = sample(&handle.render(), failed).unwrap_or(0.0);
+        // Other tests of this process may attempt deliveries too; at least these three count.
+        assert!(after - before >= 3.0, "{before} -> {after}");
     }
 }

@@ -314,6 +314,30 @@ fn rfc822_items() {
 }
 
 #[test]
+fn message_data_counts_only_the_message_strings() {
+    let raw = b"Subject: x\r\n\r\nhi\r\n";
+    let shape = MessageShape::of(raw);
+    let message = stored(raw);
+    let flags = [FlagFetch::Flag(Flag::Seen)];
+    let fetched = FetchedMessage {
+        message: &message,
+        flags: &flags,
+        shape: Some(&shape),
+        body: Some(raw),
+    };
+    let items = "(FLAGS UID RFC822.SIZE ENVELOPE RFC822.HEADER BODY.PEEK[]<0.5> BINARY.PEEK[1])";
+    let data = message_items(&requested(items), &fetched);
+    // 14 octets of header, 5 of the partial body, 4 of part 1; flags and sizes are not data.
+    assert_eq!(message_data_bytes(&data), 14 + 5 + 4);
+    let without_body = FetchedMessage {
+        body: None,
+        ..fetched
+    };
+    let data = message_items(&requested("(BODY[] RFC822)"), &without_body);
+    assert_eq!(message_data_bytes(&data), 0, "NIL carries nothing");
+}
+
+#[test]
 fn without_a_stored_shape_sections_are_still_answered() {
     assert_eq!(
         answer("BODY.PEEK[1.MIME]", ALTERNATIVE, None, true),
