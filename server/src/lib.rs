@@ -11,6 +11,7 @@ pub mod config;
 pub mod directory;
 pub mod dkim;
 pub mod expiry;
+pub mod fuzzing;
 pub mod http;
 pub mod imap;
 pub mod ldap;

@@ -254,12 +254,17 @@ impl Shaper<'_> {
             match &source.body {
                 PartType::Multipart(ids) if part.media_type == "multipart" => {
                     let digest = part.subtype == "digest";
-                    for &child in ids {
+                    // The parser numbers parts in the order they start, so a sub-part comes
+                    // after its parent; recovering from a broken multipart it can list the
+                    // part itself among its sub-parts (found by the fuzz harness), which
+                    // would repeat the part inside itself down to the depth limit.
+                    for &child in ids.iter().filter(|&&child| child as usize > id) {
                         if self.parts_left == 0 {
                             break;
                         }
                         self.parts_left -= 1;
-                        let child = self.part(parsed, child as usize, digest, depth + 1);
+                        let mut child = self.part(parsed, child as usize, digest, depth + 1);
+                        self.confine(&mut child, &part.body);
                         part.children.push(child);
                     }
                 }
@@ -274,6 +279,7 @@ impl Shaper<'_> {
                     // epilogue that follow.
                     let end = &mut inner.root.body.end;
                     *end = (*end).max(part.body.end);
+                    self.confine(&mut inner.root, &part.body);
                     part.message = Some(Box::new(inner));
                 }
                 _ => {}
@@ -289,6 +295,28 @@ impl Shaper<'_> {
             part.lines = count_lines(self.raw.get(part.body.clone()).unwrap_or_default());
         }
         part
+    }
+
+    /// Keeps the ranges of `part` and of everything under it within `outer`, the body of the
+    /// part holding it: the parser can read an embedded message's header or a sub-part's body
+    /// into the delimiter that ends its parent (found by the fuzz harness, fuzz/), and FETCH
+    /// must never serve a section with bytes from outside its parent.
+    fn confine(&self, part: &mut Part, outer: &Range<usize>) {
+        let body = part.body.clone();
+        for range in [&mut part.header, &mut part.body] {
+            let end = range.end.clamp(outer.start, outer.end);
+            *range = range.start.clamp(outer.start, end)..end;
+        }
+        if part.body != body && (part.media_type == "text" || part.media_type == "message") {
+            part.lines = count_lines(self.raw.get(part.body.clone()).unwrap_or_default());
+        }
+        let body = part.body.clone();
+        for child in &mut part.children {
+            self.confine(child, &body);
+        }
+        if let Some(message) = &mut part.message {
+            self.confine(&mut message.root, &body);
+        }
     }
 }
 
