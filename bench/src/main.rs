@@ -12,6 +12,7 @@ mod machine;
 mod portal;
 mod report;
 mod smtp;
+mod soak;
 
 use clap::{Parser, Subcommand};
 
@@ -40,6 +41,9 @@ enum Workload {
     /// S1–S3: SMTP throughput into mailboxes, latency at a fixed rate and a circular to
     /// every official, against a private Postfix delivering to Maildir in the same run.
     Smtp(smtp::SmtpArgs),
+    /// The crash soak: the server killed with SIGKILL `--kills` times under mixed SMTP and
+    /// IMAP load, every acknowledged message checked in the database after each kill.
+    Soak(soak::SoakArgs),
     /// A province-shaped database with certificates and signed-mail counts, for showing
     /// `congvu-admin report egov` (scripts/egov-report-demo.sh).
     EgovDemo(egov_demo::EgovDemoArgs),
@@ -52,6 +56,7 @@ fn main() -> anyhow::Result<()> {
         Workload::Ldap(args) => ldap::run(args),
         Workload::Portal(args) => portal::run(args),
         Workload::Smtp(args) => smtp::run(args),
+        Workload::Soak(args) => soak::run(args),
         Workload::EgovDemo(args) => egov_demo::run(args),
     }
 }

@@ -18,6 +18,7 @@ mod observability;
 mod portal;
 mod queue;
 mod smtp;
+mod soak;
 mod store_suite;
 
 /// Longest one server test may run: a server that stops answering fails the test instead of

@@ -16,5 +16,6 @@ pub mod server;
 pub mod smime;
 pub mod smtp;
 pub mod smtp_sink;
+pub mod soak;
 
 pub use db::{Backend, TestDb};
