@@ -149,6 +149,7 @@ fn sender(entry: &QueueEntry) -> String {
 fn entry_json(entry: &QueueEntry, now: UnixTime) -> serde_json::Value {
     json!({
         "id": entry.id.0,
+        "queue_id": entry.queue_id,
         "state": state(entry, now),
         "sender": entry.sender,
         "recipient": entry.recipient,
@@ -178,6 +179,7 @@ fn list(ctx: &Context, entries: &[QueueEntry]) {
         .map(|e| {
             vec![
                 e.id.to_string(),
+                e.queue_id.clone(),
                 state(e, now).to_string(),
                 e.attempts.to_string(),
                 output::time(e.next_attempt_at),
@@ -190,6 +192,7 @@ fn list(ctx: &Context, entries: &[QueueEntry]) {
     output::table(
         &[
             "ID",
+            "QUEUE ID",
             "STATE",
             "ATTEMPTS",
             "NEXT ATTEMPT",
@@ -210,6 +213,7 @@ fn show(ctx: &Context, e: &QueueEntry) {
     let time = |t: Option<UnixTime>| t.map(output::time).unwrap_or_default();
     output::fields(&[
         ("id", e.id.to_string()),
+        ("queue id", e.queue_id.clone()),
         ("state", state(e, now).to_string()),
         ("sender", sender(e)),
         ("recipient", e.recipient.clone()),

@@ -429,7 +429,7 @@ pub fn run(args: EgovDemoArgs) -> anyhow::Result<()> {
     std::fs::write(
         &config,
         format!(
-            "[server]\ndata_dir = {:?}\n\n[database]\nurl = {url:?}\n\n[tls]\nself_signed = true\n",
+            "[server]\ndata_dir = {:?}\n\n[database]\nurl = {url:?}\n\n[tls]\nself_signed = true\n\n[inbound]\nauthentication = \"off\"\n",
             args.dir.join("data").display().to_string()
         ),
     )?;

@@ -446,6 +446,9 @@ url = "sqlite://{db}"
 cert = {cert:?}
 key = {key:?}
 
+[inbound]
+authentication = "off"
+
 [smtp]
 listen = ["127.0.0.1:0"]
 submission_listen = ["127.0.0.1:0"]

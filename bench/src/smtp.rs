@@ -400,6 +400,9 @@ url = "{db}"
 [tls]
 self_signed = true
 
+[inbound]
+authentication = "off"
+
 [smtp]
 listen = ["127.0.0.1:{smtp_port}"]
 submission_listen = ["127.0.0.1:0"]

@@ -17,7 +17,9 @@ use serde::Deserialize;
 
 mod certificates;
 mod document;
+mod filter;
 mod http;
+mod inbound;
 mod listen;
 mod queue;
 mod schema;
@@ -26,7 +28,9 @@ mod tests;
 
 pub use certificates::CertificatesConfig;
 use document::Locator;
+pub use filter::FilterConfig;
 pub use http::HttpConfig;
+pub use inbound::{AuthenticationMode, DnsConfig, InboundConfig, SpfFailAction};
 pub use listen::{InvalidListenAddr, ListenAddr};
 pub use queue::QueueConfig;
 
@@ -81,6 +85,15 @@ pub struct Config {
     /// `[certificates]`: expiry warnings for officials' signing certificates.
     #[serde(default)]
     pub certificates: CertificatesConfig,
+    /// `[inbound]`: sender authentication on the MX.
+    #[serde(default)]
+    pub inbound: InboundConfig,
+    /// `[dns]`: the resolver sender authentication asks.
+    #[serde(default)]
+    pub dns: DnsConfig,
+    /// `[filter]`: blocklists, rspamd and ClamAV on the MX.
+    #[serde(default)]
+    pub filter: FilterConfig,
 }
 
 impl Default for Config {
@@ -102,6 +115,9 @@ impl Default for Config {
             auth: AuthConfig::default(),
             queue: QueueConfig::default(),
             certificates: CertificatesConfig::default(),
+            inbound: InboundConfig::default(),
+            dns: DnsConfig::default(),
+            filter: FilterConfig::default(),
         }
     }
 }
@@ -164,6 +180,9 @@ impl Config {
         self.auth.validate(at)?;
         self.queue.validate(at)?;
         self.certificates.validate(at)?;
+        self.inbound.validate(at)?;
+        self.dns.validate(at)?;
+        self.filter.validate(at)?;
         self.check_listeners_distinct(at)
     }
 

@@ -42,6 +42,8 @@ pub enum StartError {
     Bind(#[from] BindError),
     #[error("cannot load the directory: {0}")]
     Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Dns(#[from] crate::dns::DnsSetupError),
 }
 
 /// The shared services every session reaches the domain through.
@@ -178,12 +180,14 @@ impl RunningServer {
             let queue = queue.clone();
             Intake::start(store.clone(), clock.clone(), Arc::new(move || queue.wake()))
         };
+        let engines = crate::filter::Engines::new(&config.filter.rspamd, &config.filter.clamav);
         let imap = crate::imap::ImapService::new(
             crate::imap::ImapSettings::from_config(config),
             Arc::clone(&authenticator),
             mailstore.clone(),
             Some(tls.clone()),
-        );
+        )
+        .with_learner(engines.learner());
         let http = http_service(config, &store, &directory, &authenticator, &mailstore);
         tracker.spawn(sweep_portal(
             directory.clone(),
@@ -204,6 +208,7 @@ impl RunningServer {
             Some(tls.clone()),
             load_dkim_signers(directory.clone(), DKIM_REFRESH).await?,
         );
+        let smtp = inbound_checks(config, smtp, engines.clone())?;
         let sessions = Arc::new(Sessions {
             hostname: config.server.hostname.clone(),
             ldap: Arc::new(ldap),
@@ -372,4 +377,30 @@ async fn bind_all(
         }
     }
     Ok(bound)
+}
+
+/// `smtp` with the MX's checks: sender authentication (unless `[inbound] authentication =
+/// "off"`), blocklists and the content filters. The resolver is made only when something
+/// asks DNS.
+fn inbound_checks(
+    config: &Config,
+    smtp: SmtpService,
+    engines: crate::filter::Engines,
+) -> Result<SmtpService, StartError> {
+    let authenticating = config.inbound.authentication != crate::config::AuthenticationMode::Off;
+    let mut smtp = smtp;
+    if authenticating || !config.filter.dnsbl.is_empty() {
+        let resolver = crate::dns::authenticator(&config.dns)?;
+        let blocklists = crate::inbound::Blocklists::new(resolver.clone(), &config.filter.dnsbl);
+        smtp = smtp.with_filters(engines, blocklists);
+        if authenticating {
+            smtp = smtp.with_sender_check(crate::inbound::SenderCheck::new(
+                resolver,
+                &config.server.hostname,
+                config.inbound.clone(),
+            ));
+        }
+        return Ok(smtp);
+    }
+    Ok(smtp.with_filters(engines, None))
 }

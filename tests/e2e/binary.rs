@@ -178,6 +178,9 @@ pub fn binary_config(db: &TestDb, name: &str, open: &[(&str, &str)], grace: Dura
          [tls]\n\
          self_signed = true\n\
          \n\
+         [inbound]\n\
+         authentication = 'off'\n\
+         \n\
          [auth]\n\
          argon2_memory_kib = 64\n\
          argon2_iterations = 1\n",

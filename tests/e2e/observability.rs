@@ -108,7 +108,8 @@ fn the_dashboard_queries_are_valid_promql() {
             "LDAP",
             "Portal and HTTP",
             "Store and queue",
-            "Process"
+            "Process",
+            "Inbound protection"
         ]
     );
     let queries = dashboard_queries(&dashboard);
@@ -369,6 +370,9 @@ fn write_config(db: &TestDb, smart_host: SocketAddr) -> PathBuf {
          [http]\n\
          listen = ['127.0.0.1:0']\n\
          \n\
+         [inbound]\n\
+         authentication = 'off'\n\
+         \n\
          [auth]\n\
          argon2_memory_kib = 64\n\
          argon2_iterations = 1\n\
@@ -393,6 +397,11 @@ fn closed_port() -> SocketAddr {
 /// The seeded province with one message already stored (so the body gauges have something
 /// to count), served by the binary; the in-process server that seeded it is stopped.
 async fn served_province() -> (TestDb, ServerProcess) {
+    served_province_relaying_to(closed_port()).await
+}
+
+/// [`served_province`] with `smart_host` taking the mail for other domains.
+async fn served_province_relaying_to(smart_host: SocketAddr) -> (TestDb, ServerProcess) {
     let province = Province::start(Backend::Sqlite).await.unwrap();
     let mut mx = province.mx().await;
     let earlier = fixture::message(
@@ -410,7 +419,7 @@ async fn served_province() -> (TestDb, ServerProcess) {
     assert_eq!(replies.last().unwrap().code, 250, "{replies:?}");
     let Province { server, db, .. } = province;
     server.stop().await;
-    let config = write_config(&db, closed_port());
+    let config = write_config(&db, smart_host);
     let process = tokio::task::block_in_place(|| {
         let mut process = ServerProcess::spawn(&config, db.dir.path(), &[]);
         process.wait_for_message("congvu ready", Duration::from_secs(60));
@@ -547,10 +556,14 @@ async fn imap_sessions_idle_and_fetched_bytes_are_counted() {
     assert!(continuation.starts_with("+ "), "{continuation}");
     let idling = scrape(http).await;
     assert_eq!(value(&idling, "congvu_imap_idle_sessions"), 1.0);
+    let idle_ok = "congvu_imap_commands_total{command=\"IDLE\",result=\"ok\"}";
+    assert_eq!(value(&idling, idle_ok), 0.0, "IDLE counts when it completes");
     imap.send(b"DONE\r\n").await;
     let done = imap.until_tagged("a4").await;
     assert!(done.last().unwrap().starts_with("a4 OK"), "{done:?}");
-    assert_eq!(value(&scrape(http).await, "congvu_imap_idle_sessions"), 0.0);
+    let idled = scrape(http).await;
+    assert_eq!(value(&idled, "congvu_imap_idle_sessions"), 0.0);
+    assert_eq!(value(&idled, idle_ok), 1.0);
     imap.command("a5", "LOGOUT").await;
     scrape_until(http, "signed out", |text| {
         value(text, "congvu_imap_sessions") == 0.0
@@ -590,6 +603,121 @@ async fn a_deferred_remote_delivery_shows_in_the_queue_metrics() {
     assert_eq!(delta.of(remote_delivered), 0.0);
     let age = value(&delta.after, "congvu_queue_oldest_entry_age_seconds");
     assert!((0.0..120.0).contains(&age), "{age}");
+    let (code, log) = process.terminate(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{}", log.join("\n"));
+}
+
+/// One message to a local official and two recipients elsewhere, one of whom the remote
+/// server refuses: grepping the server's log for the queue id of the `250` reply finds its
+/// acceptance (with its connection's span), the delivery attempt, each recipient's outcome
+/// and the bounce, and nothing about any other message; the copy the remote server got
+/// names the same id in its `Received:` header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_grep_for_the_queue_id_follows_a_message_from_intake_to_its_bounce() {
+    let refused = "khongco@hanoi.gov.vn";
+    let remote = congvu_tests::smtp_sink::SmtpSink::builder()
+        .rcpt_reply(refused, "550 5.1.1 No such user")
+        .start()
+        .await;
+    let (db, mut process) = served_province_relaying_to(remote.addr()).await;
+    let listeners = process.listeners();
+
+    let mut smtp = submission_as(listeners["submission"], &db, ANNV).await;
+    let from = "annv@vinhphuc.gov.vn";
+    let accepted = "vanphong@hanoi.gov.vn";
+    let local = "nhunglth@vinhphuc.gov.vn";
+    let message = fixture::message(from, accepted, "cong-van-theo-doi");
+    let replies = fixture::send(&mut smtp, from, &[local, accepted, refused], &message).await;
+    let last = replies.last().unwrap();
+    assert_eq!(last.code, 250, "{replies:?}");
+    let queue_id = last
+        .line()
+        .rsplit_once("queued as ")
+        .map(|(_, id)| id.trim().to_string())
+        .unwrap_or_else(|| panic!("no queue id in {last:?}"));
+    assert_eq!(smtp.command("QUIT").await.code, 221);
+
+    tokio::task::block_in_place(|| {
+        process.wait_for_message("delivery status notification", SETTLE);
+    });
+    let (code, log) = process.terminate(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{}", log.join("\n"));
+
+    let trail: Vec<serde_json::Value> = log
+        .iter()
+        .filter(|line| line.contains(&queue_id))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let messages: Vec<&str> = trail
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "message accepted",
+            "delivery attempt",
+            "delivered",
+            "not delivered",
+            "delivery status notification"
+        ],
+        "{trail:#?}"
+    );
+    for event in &trail {
+        assert_eq!(event["queue_id"], queue_id.as_str(), "{event}");
+    }
+    let acceptance = &trail[0];
+    assert_eq!(acceptance["delivered"], 1);
+    assert_eq!(acceptance["queued"], 2);
+    assert_eq!(acceptance["span"]["name"], "connection", "{acceptance}");
+    assert_eq!(acceptance["span"]["listener"], "submission", "{acceptance}");
+    assert!(acceptance["span"]["id"].is_u64(), "{acceptance}");
+    assert_eq!(trail[2]["recipient"], accepted);
+    assert_eq!(trail[3]["recipient"], refused);
+    assert_eq!(trail[3]["status"], "5.1.1");
+    let notice = &trail[4];
+    assert_eq!(notice["action"], "failed");
+    assert_eq!(notice["to"], "inbox");
+    assert_ne!(notice["notice_queue_id"], queue_id.as_str());
+
+    let transactions = remote.transactions();
+    assert_eq!(transactions.len(), 1, "{transactions:?}");
+    let data = String::from_utf8_lossy(&transactions[0].data);
+    assert!(
+        data.contains(&format!("(congvu) with ESMTPSA id {queue_id}")),
+        "{data}"
+    );
+}
+
+/// HTTP requests count under the route they matched and their status class, and a path no
+/// route serves counts as `unmatched`, whatever it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn http_requests_are_counted_by_route_and_status() {
+    let (_db, process) = served_province().await;
+    let http = process.listeners()["http"];
+    let metrics_ok = "congvu_http_requests_total{route=\"/metrics\",status=\"2xx\"}";
+    let unmatched = "congvu_http_requests_total{route=\"unmatched\",status=\"4xx\"}";
+    let health = "congvu_http_requests_total{route=\"/healthz\",status=\"2xx\"}";
+    let before = scrape(http).await;
+    for path in ["/wp-login.php", "/.env", "/cgi-bin/test?x=1"] {
+        let response = reqwest::get(format!("http://{http}{path}")).await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let response = reqwest::get(format!("http://{http}/healthz")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let after = scrape(http).await;
+    let delta = Delta { before, after };
+    // The scrape that took `before` is counted once it answered: in `after`.
+    assert_eq!(delta.of(metrics_ok), 1.0, "{}", delta.after);
+    assert_eq!(delta.of(unmatched), 3.0, "{}", delta.after);
+    assert_eq!(delta.of(health), 1.0, "{}", delta.after);
+    let timed = "congvu_http_request_duration_seconds_count{route=\"unmatched\"}";
+    assert_eq!(delta.of(timed), 3.0, "{}", delta.after);
+    assert!(
+        !delta.after.contains("wp-login") && !delta.after.contains(".env"),
+        "a client's path became a label:\n{}",
+        delta.after
+    );
     let (code, log) = process.terminate(Duration::from_secs(30));
     assert_eq!(code, Some(0), "{}", log.join("\n"));
 }

@@ -9,9 +9,13 @@
 
 pub mod browser;
 pub mod certificates;
+pub mod clamav;
 pub mod db;
+pub mod dkim;
+pub mod dns;
 pub mod imap;
 pub mod ldap;
+pub mod rspamd;
 pub mod server;
 pub mod smime;
 pub mod smtp;

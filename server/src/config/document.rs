@@ -207,6 +207,13 @@ impl Placed {
             if let DeValue::Table(keys) = value.get_ref() {
                 for (key, value) in keys {
                     let path = format!("{}.{}", name.get_ref(), key.get_ref());
+                    // A section within a section (`[filter.rspamd]`) has keys of its own.
+                    if let DeValue::Table(inner) = value.get_ref() {
+                        for (inner_key, inner_value) in inner {
+                            let inner_path = format!("{path}.{}", inner_key.get_ref());
+                            placed.push(Placed::new(inner_path, inner_key, inner_value));
+                        }
+                    }
                     placed.push(Placed::new(path, key, value));
                 }
             }
@@ -259,8 +266,14 @@ impl<'a> Locator<'a> {
     /// Where a section or key was set: `file:line` of the key, `environment NAME`, or,
     /// when it was left to its default, its section's line, else just the file.
     pub(super) fn at(&self, path: &str) -> String {
-        let section = path.split_once('.').map_or(path, |(section, _)| section);
-        [path, section]
+        // The key itself, else the nearest enclosing section that was written.
+        let mut candidates = vec![path];
+        let mut rest = path;
+        while let Some((parent, _)) = rest.rsplit_once('.') {
+            candidates.push(parent);
+            rest = parent;
+        }
+        candidates
             .iter()
             .find_map(|p| self.placed.iter().find(|placed| placed.path == *p))
             .map_or_else(

@@ -7,8 +7,9 @@ use serde::de::{DeserializeOwned, Visitor};
 
 use super::document::Locator;
 use super::{
-    AuthConfig, CertificatesConfig, Config, ConfigError, DatabaseConfig, HttpConfig, ImapConfig,
-    LdapConfig, LimitsConfig, QueueConfig, ServerConfig, SmtpConfig, TlsConfig,
+    AuthConfig, CertificatesConfig, Config, ConfigError, DatabaseConfig, DnsConfig, FilterConfig, HttpConfig,
+    ImapConfig, InboundConfig, LdapConfig, LimitsConfig, QueueConfig, ServerConfig, SmtpConfig,
+    TlsConfig,
 };
 
 /// The section names, in the order `Config` declares them.
@@ -30,6 +31,11 @@ pub(super) fn section_keys(section: &str) -> Option<&'static [&'static str]> {
         "auth" => field_names::<AuthConfig>(),
         "queue" => field_names::<QueueConfig>(),
         "certificates" => field_names::<CertificatesConfig>(),
+        "inbound" => field_names::<InboundConfig>(),
+        "dns" => field_names::<DnsConfig>(),
+        "filter" => field_names::<FilterConfig>(),
+        "filter.rspamd" => field_names::<crate::filter::RspamdSettings>(),
+        "filter.clamav" => field_names::<crate::filter::ClamavSettings>(),
         _ => return None,
     })
 }
@@ -37,7 +43,7 @@ pub(super) fn section_keys(section: &str) -> Option<&'static [&'static str]> {
 /// Rejects the first unknown section or key, saying which names are valid.
 pub(super) fn check_known_keys(locator: &Locator<'_>) -> Result<(), ConfigError> {
     for placed in locator.placed() {
-        let message = match placed.path.split_once('.') {
+        let message = match placed.path.rsplit_once('.') {
             None => unknown_section(&placed.path, placed.is_table),
             Some((section, key)) => unknown_key(section, key),
         };

@@ -44,7 +44,7 @@ fn addrs(list: &[&str]) -> Vec<ListenAddr> {
 const SMTP_KEYS: &str = "listen, submission_listen, submissions_listen, max_message_bytes, \
      max_recipients, max_errors, max_auth_failures, data_timeout_seconds";
 const SECTIONS: &str =
-    "server, database, tls, smtp, imap, ldap, http, limits, auth, queue, certificates";
+    "server, database, tls, smtp, imap, ldap, http, limits, auth, queue, certificates, inbound, dns, filter";
 
 // ---- unknown names -------------------------------------------------------------------
 
@@ -81,6 +81,66 @@ fn key_outside_any_section_is_named_as_such() {
         format!(
             "test.toml:1: unknown key `hostname` outside any section; keys belong in a section: {SECTIONS}"
         )
+    );
+}
+
+#[test]
+fn a_section_within_a_section_has_its_keys_checked_and_located() {
+    assert_eq!(
+        error("[filter]\ndnsbl = []\n\n[filter.rspamd]\nurl = \"http://127.0.0.1:11333\"\nscore = 5\n"),
+        "test.toml:6: unknown key `score` in [filter.rspamd]; valid keys: url, controller_url, \
+         controller_password, timeout_seconds, fail, learn"
+    );
+    let clamav = error("[filter.clamav]\naddress = \"smb://clamd\"\n");
+    assert!(
+        clamav.starts_with("test.toml:2: filter.clamav.address: "),
+        "{clamav}"
+    );
+    assert_eq!(
+        error("[filter.frobnicate]\nx = 1\n"),
+        "test.toml:1: unknown key `frobnicate` in [filter]; valid keys: dnsbl, rspamd, clamav"
+    );
+    let config =
+        load("[filter.rspamd]\nurl = \"http://127.0.0.1:11333\"\nfail = \"tempfail\"\n").unwrap();
+    assert_eq!(
+        config.filter.rspamd.url.as_deref(),
+        Some("http://127.0.0.1:11333")
+    );
+    assert_eq!(
+        config.filter.rspamd.fail,
+        crate::filter::FailPolicy::Tempfail
+    );
+}
+
+#[test]
+fn blocklists_and_resolvers_are_checked() {
+    assert_eq!(
+        error("[filter]\ndnsbl = [\"zen.spamhaus.org\", \"not a zone\"]\n"),
+        "test.toml:2: filter.dnsbl: \"not a zone\" is not a DNS zone (e.g. \"zen.spamhaus.org\")"
+    );
+    assert_eq!(
+        error("[dns]\nservers = [\"10.0.0.53\"]\n"),
+        "test.toml:2: dns.servers: \"10.0.0.53\" is not IP:PORT (e.g. \"10.0.0.53:53\")"
+    );
+    assert_eq!(
+        error("[inbound]\nauthentication = \"strict\"\n")
+            .split(':')
+            .take(2)
+            .collect::<Vec<_>>(),
+        ["test.toml", "2"]
+    );
+    let config =
+        load("[inbound]\nauthentication = \"report\"\n\n[dns]\nservers = [\"127.0.0.1:5353\"]\n")
+            .unwrap();
+    assert_eq!(config.inbound.authentication, AuthenticationMode::Report);
+    assert_eq!(
+        config.dns.server_addrs(),
+        ["127.0.0.1:5353".parse::<SocketAddr>().unwrap()]
+    );
+    assert_eq!(
+        Config::default().inbound.authentication,
+        AuthenticationMode::Enforce,
+        "the built-in default enforces"
     );
 }
 
@@ -732,6 +792,11 @@ fn development_config_loads_with_the_development_ports() {
             public_url: Some("http://127.0.0.1:8025/".to_owned()),
             ..HttpConfig::default()
         },
+        // A laptop has no DNS to check senders with.
+        inbound: InboundConfig {
+            authentication: AuthenticationMode::Off,
+            ..InboundConfig::default()
+        },
         ..Config::default()
     };
     assert_eq!(config, expected);
@@ -757,8 +822,21 @@ fn development_config_lists_every_key() {
             "[{section}] missing"
         );
         for key in schema::section_keys(section).unwrap() {
-            let shown =
-                text.contains(&format!("\n{key} = ")) || text.contains(&format!("\n# {key} = "));
+            let nested = format!("{section}.{key}");
+            let shown = match schema::section_keys(&nested) {
+                // A section within the section, e.g. [filter.rspamd], and its own keys.
+                Some(keys) => {
+                    (text.contains(&format!("\n[{nested}]\n"))
+                        || text.contains(&format!("\n# [{nested}]\n")))
+                        && keys.iter().all(|k| {
+                            text.contains(&format!("\n{k} = "))
+                                || text.contains(&format!("\n# {k} = "))
+                        })
+                }
+                None => {
+                    text.contains(&format!("\n{key} = ")) || text.contains(&format!("\n# {key} = "))
+                }
+            };
             assert!(
                 shown,
                 "{section}.{key} not documented in config/congvu.toml"

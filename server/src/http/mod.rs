@@ -11,7 +11,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -89,7 +89,8 @@ impl HttpService {
             .layer(middleware::from_fn_with_state(
                 settings.public_https,
                 security_headers,
-            ));
+            ))
+            .layer(middleware::from_fn(count_request));
         HttpService { router, settings }
     }
 
@@ -151,6 +152,19 @@ pub async fn refuse(kind: ListenerKind, mut stream: TcpStream, why: Refusal) {
         .await;
     }
     let _ = stream.shutdown().await;
+}
+
+/// Counts every request by the route it matched (the route's pattern, never the path the
+/// client sent, so the label set stays bounded) and the class of its final status.
+async fn count_request(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    crate::telemetry::http_request(route, response.status().as_u16(), started.elapsed());
+    response
 }
 
 /// Ends a request whose body or answer takes longer than the deadline with 408.

@@ -72,12 +72,18 @@ impl Session<'_> {
     /// STARTTLS (RFC 3501 §6.2.1): OK, the handshake, and a clean slate: anything the client
     /// sent after the command in plaintext is dropped.
     pub(super) async fn start_tls(&mut self, tag: Tag<'static>) -> Result<bool, End> {
+        let started = std::time::Instant::now();
+        let refuse = |text| {
+            crate::telemetry::imap_command("STARTTLS", "bad", started.elapsed());
+            Done::bad(text)
+        };
         if self.is_tls() {
-            return Ok(self.complete(tag, Done::bad(reply::TLS_ACTIVE)));
+            return Ok(self.complete(tag, refuse(reply::TLS_ACTIVE)));
         }
         let Some(acceptor) = self.service.tls.clone() else {
-            return Ok(self.complete(tag, Done::bad(reply::NOT_SUPPORTED)));
+            return Ok(self.complete(tag, refuse(reply::NOT_SUPPORTED)));
         };
+        crate::telemetry::imap_command("STARTTLS", "ok", started.elapsed());
         self.complete(tag, Done::ok(reply::TLS_GO));
         self.flush().await?;
         let Some(Stream::Plain(tcp)) = self.take_stream() else {

@@ -73,6 +73,8 @@ pub struct ImapService {
     tls: Option<TlsAcceptor>,
     /// Open sessions per logged-in official.
     sessions_per_official: Mutex<HashMap<OfficialId, u32>>,
+    /// rspamd, taught by officials' moves into and out of Junk.
+    learner: Option<Arc<crate::filter::Rspamd>>,
 }
 
 impl std::fmt::Debug for ImapService {
@@ -98,7 +100,14 @@ impl ImapService {
             mailstore,
             tls,
             sessions_per_official: Mutex::default(),
+            learner: None,
         }
+    }
+
+    /// The service with rspamd learning from Junk moves.
+    pub fn with_learner(mut self, learner: Option<Arc<crate::filter::Rspamd>>) -> ImapService {
+        self.learner = learner;
+        self
     }
 
     /// Serves one IMAP connection until it ends.

@@ -26,7 +26,7 @@ use super::search::{self, SearchError, SearchScope};
 use super::session::{Done, End, Session};
 use super::{flags, reply};
 use crate::mailstore::{
-    BodyId, FlagChange, FlagOutcome, FlagUpdate, Mailbox, MailboxMessage, Mailstore,
+    BodyId, FlagChange, FlagOutcome, FlagUpdate, Mailbox, MailboxMessage, MailboxRole, Mailstore,
     MailstoreError, MessageFlags, Uid,
 };
 
@@ -515,6 +515,7 @@ impl Session<'_> {
             Ok(copied) => copied,
             Err(error) => return Done::refused(&error),
         };
+        self.teach_spam_filter(view.mailbox.role, target.role, &messages);
         let code = copy_uid(validity, &copied);
         if remove_source {
             // RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGEs.
@@ -527,6 +528,45 @@ impl Session<'_> {
             Some(code) => Done::ok_code(code, reply::DONE),
             None => Done::ok(reply::DONE),
         }
+    }
+
+    /// An official moving mail into Junk says it is spam; out of Junk into another folder
+    /// (not Trash), that it is not. rspamd learns it in the background: the reply does not
+    /// wait, and a failed lesson costs nothing but the lesson.
+    fn teach_spam_filter(
+        &self,
+        from: Option<MailboxRole>,
+        to: Option<MailboxRole>,
+        messages: &[MailboxMessage],
+    ) {
+        let Some(rspamd) = self.service.learner.clone() else {
+            return;
+        };
+        let junk = Some(MailboxRole::Junk);
+        let as_spam = match (from, to) {
+            (f, t) if f != junk && t == junk => true,
+            (f, t) if f == junk && t != junk && t != Some(MailboxRole::Trash) => false,
+            _ => return,
+        };
+        let bodies: Vec<_> = messages
+            .iter()
+            .take(MAX_LESSONS_PER_COMMAND)
+            .map(|m| m.body_id)
+            .collect();
+        let mailstore = self.service.mailstore.clone();
+        tokio::spawn(async move {
+            for body in bodies {
+                match mailstore.body(body).await {
+                    Ok(Some(message)) => {
+                        if let Err(error) = rspamd.learn(&message, as_spam).await {
+                            tracing::warn!(%error, as_spam, "rspamd did not learn a message");
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "cannot read a message to teach rspamd"),
+                }
+            }
+        });
     }
 
     /// EXPUNGE and UID EXPUNGE (RFC 4315): removes the `\Deleted` messages (in `only`, if
@@ -676,19 +716,26 @@ impl Session<'_> {
                     self.untagged_ok(None, reply::STILL_HERE);
                     self.flush().await?;
                 }
-                Some(Ok(_)) => return Ok(self.complete(tag, Done::bad(reply::PARSE_ERROR))),
+                Some(Ok(_)) => {
+                    crate::telemetry::imap_idle_completed("bad");
+                    return Ok(self.complete(tag, Done::bad(reply::PARSE_ERROR)));
+                }
                 Some(Err(fault)) => {
                     self.read_fault(fault);
                     return Ok(true);
                 }
             }
         }
+        crate::telemetry::imap_idle_completed("ok");
         Ok(self.complete(tag, Done::ok(reply::DONE)))
     }
 }
 
 /// Messages whose structures one FETCH reads in one statement.
 const FETCH_BATCH: usize = 256;
+/// Messages one COPY or MOVE teaches rspamd at most: an official moving a whole folder of
+/// years of mail must not keep the engine busy for an hour.
+const MAX_LESSONS_PER_COMMAND: usize = 100;
 
 /// How often a client in IDLE hears that the server is still there.
 const IDLE_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(120);

@@ -153,6 +153,86 @@ pub fn selected_by(description: &str) -> Vec<&'static AttributeType> {
         .collect()
 }
 
+/// What an attribute description in a search filter stands for (RFC 4512 §2.5): the served
+/// types whose values it covers and the rules the schema gives the type it names.
+#[derive(Debug, Clone)]
+pub struct Described {
+    /// The type and its served subtypes (RFC 4512 §2.5.1: `name` covers `cn`, `sn`, ...).
+    /// Empty for a type no entry carries (`mobile`) and for a description with a language
+    /// tag (`cn;lang-vi`): congvu stores no tagged values.
+    pub served: Vec<&'static AttributeType>,
+    /// The OIDs of the type's equality, ordering and substrings rules, inherited from its
+    /// supertypes.
+    pub equality: Option<&'static str>,
+    pub ordering: Option<&'static str>,
+    pub substr: Option<&'static str>,
+    /// The OID of the type's syntax, inherited likewise.
+    pub syntax: Option<&'static str>,
+}
+
+/// A matching rule the schema defines: its OID and the syntax of its assertion values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleRef {
+    pub oid: &'static str,
+    pub syntax: &'static str,
+}
+
+impl Described {
+    /// Whether `rule` may be applied to the type in an extensible match, as the subschema's
+    /// `matchingRuleUse` publishes it (RFC 4512 §4.1.4): the type's syntax is the rule's
+    /// assertion syntax, or the type names the rule as one of its own.
+    pub fn accepts(&self, rule: RuleRef) -> bool {
+        self.syntax == Some(rule.syntax)
+            || [self.equality, self.ordering, self.substr].contains(&Some(rule.oid))
+    }
+}
+
+/// What a filter's attribute description names, by name, alias or OID, case-insensitive.
+/// Options: `binary` is ignored, a language tag (`lang-vi`) selects tagged values, of which
+/// congvu has none. `None` for a type the schema does not define and for any other option,
+/// which slapd does not recognize either: a filter item on it is Undefined.
+pub fn describe(description: &str) -> Option<Described> {
+    let mut parts = description.trim().split(';');
+    let base = parts.next().unwrap_or_default();
+    let mut tagged = false;
+    for option in parts {
+        let option = option.to_ascii_lowercase();
+        match option.strip_prefix("lang-") {
+            Some(tag) if !tag.is_empty() => tagged = true,
+            _ if option == "binary" => {}
+            _ => return None,
+        }
+    }
+    let schema = schema::standard();
+    let defined = schema.attribute_type(base)?;
+    let chain = schema.supertypes(defined);
+    let rule_oid = |rule: Option<&'static str>| {
+        rule.and_then(|r| schema.matching_rule(r))
+            .map(|r| r.oid.as_str())
+    };
+    Some(Described {
+        served: if tagged {
+            Vec::new()
+        } else {
+            selected_by(base)
+        },
+        equality: rule_oid(schema.equality_of(defined)),
+        ordering: rule_oid(chain.iter().find_map(|t| t.ordering.as_deref())),
+        substr: rule_oid(chain.iter().find_map(|t| t.substr.as_deref())),
+        syntax: schema.syntax_of(defined),
+    })
+}
+
+/// The matching rule named or numbered `key`, if the schema defines it.
+pub fn matching_rule(key: &str) -> Option<RuleRef> {
+    schema::standard()
+        .matching_rule(key.trim())
+        .map(|r| RuleRef {
+            oid: r.oid.as_str(),
+            syntax: r.syntax.as_str(),
+        })
+}
+
 /// Case folding for caseIgnoreMatch: NFC (so a name typed with combining marks matches one
 /// typed precomposed), lowercase, runs of spaces as one, no leading or trailing spaces.
 pub fn fold_case(value: &str) -> String {

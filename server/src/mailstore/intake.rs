@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::message::Signing;
-use super::{BodyHash, MailstoreError, MessageFlags};
+use super::{BodyHash, MailboxRole, MailstoreError, MessageFlags};
 use crate::clock::{Clock, UnixTime};
 use crate::directory::{AgencyId, OfficialId};
 use crate::store::{Conn, Store, StoreError};
@@ -27,12 +27,18 @@ const QUEUE_DEPTH: usize = 1024;
 /// A message ready to be stored: who gets it and the bytes each kind of copy holds.
 #[derive(Debug, Clone, Default)]
 pub struct Incoming {
+    /// The id the message was accepted under, kept with its queue entries (see
+    /// `queue::new_queue_id`).
+    pub queue_id: String,
     /// The envelope sender; empty for the null sender `<>`.
     pub sender: String,
     /// Officials who get a copy in their INBOX, each listed once.
     pub local: Vec<OfficialId>,
     /// What local copies hold: the message with `Return-Path:` and trace headers.
     pub local_message: Vec<u8>,
+    /// Local copies go to each official's Junk folder instead of INBOX (the sender's domain
+    /// asked for quarantine, or a filter judged it spam); to INBOX for one without Junk.
+    pub junk: bool,
     /// Recipients in other domains, for the outbound queue.
     pub remote: Vec<String>,
     /// What the queue sends: the message with trace headers, without `Return-Path:`.
@@ -146,7 +152,9 @@ async fn commit_loop(
             Ok(stored) => stored.into_iter().map(Ok).collect(),
             // One bad message must not fail the others: retry each in its own transaction.
             Err(error) if batch.len() > 1 => {
-                tracing::warn!(%error, messages = batch.len(), "group commit failed; committing one by one");
+                let queue_ids: Vec<&str> =
+                    batch.iter().map(|j| j.incoming.queue_id.as_str()).collect();
+                tracing::warn!(%error, ?queue_ids, "group commit failed; committing one by one");
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for job in &batch {
                     let one = commit(&store, clock.now(), std::slice::from_ref(job)).await;
@@ -190,15 +198,20 @@ async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreE
         let holders = incoming.local.len() as i64;
         let shape = job.local_shape.as_deref();
         let body = tx.put_body(hash, message, shape, holders, now).await?;
-        let landed = tx
-            .deliver_to_inboxes(
-                body,
-                &incoming.local,
-                MessageFlags::default(),
-                message.len() as u64,
-                now,
-            )
-            .await?;
+        let size = message.len() as u64;
+        let flags = MessageFlags::default();
+        let mut landed = Vec::new();
+        let mut unplaced = incoming.local.clone();
+        if incoming.junk {
+            landed = tx
+                .deliver_to_folders(body, &unplaced, MailboxRole::Junk, flags, size, now)
+                .await?;
+            unplaced.retain(|official| !landed.iter().any(|(o, _, _)| o == official));
+        }
+        landed.extend(
+            tx.deliver_to_folders(body, &unplaced, MailboxRole::Inbox, flags, size, now)
+                .await?,
+        );
         // An official without an INBOX gets nothing; give back the references held for them.
         let missing = holders - landed.len() as i64;
         if missing > 0 {
@@ -212,7 +225,13 @@ async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreE
         let body = tx
             .put_body(hash, message, None, incoming.remote.len() as i64, now)
             .await?;
-        tx.insert_queue_entries(body, &incoming.sender, &incoming.remote, now)
+        tx.insert_queue_entries(
+            body,
+            &incoming.queue_id,
+            &incoming.sender,
+            &incoming.remote,
+            now,
+        )
             .await?;
         stored.queued = incoming.remote.len();
     }

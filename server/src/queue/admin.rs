@@ -25,6 +25,7 @@ pub enum QueueSelector {
 /// The entry as an audit summary records it.
 fn summary(entry: &QueueEntry) -> serde_json::Value {
     json!({
+        "queue_id": entry.queue_id,
         "recipient": entry.recipient,
         "sender": entry.sender,
         "held": entry.held,

@@ -37,6 +37,13 @@ impl std::fmt::Display for QueueEntryId {
     }
 }
 
+/// A new queue id: twelve random hex digits naming one accepted message in its `250` reply,
+/// its `Received:` header, its queue entries and every log line about it, so that the
+/// message's path from intake through delivery to its bounce is one grep.
+pub fn new_queue_id() -> String {
+    format!("{:012X}", rand::random::<u64>() & 0xFFFF_FFFF_FFFF)
+}
+
 /// One recipient of one message, waiting for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueEntry {
@@ -62,6 +69,9 @@ pub struct QueueEntry {
     pub last_attempt_at: Option<UnixTime>,
     /// The server that gave the last error, when one answered.
     pub last_remote: Option<String>,
+    /// The id the message was accepted under (see [`new_queue_id`]), shared by all its
+    /// entries; empty for entries queued before ids were kept.
+    pub queue_id: String,
 }
 
 impl QueueEntry {
@@ -122,9 +132,13 @@ impl Queue {
                 now,
             )
             .await?;
+        let queue_id = new_queue_id();
         let mut ids = Vec::with_capacity(recipients.len());
         for recipient in recipients {
-            ids.push(tx.insert_queue_entry(body, sender, recipient, now).await?);
+            ids.push(
+                tx.insert_queue_entry(body, &queue_id, sender, recipient, now)
+                    .await?,
+            );
         }
         tx.commit().await?;
         Ok(ids)

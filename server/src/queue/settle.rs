@@ -95,6 +95,7 @@ impl DeliveryAgent {
             }
         }
         let sender = entries.first().map_or("", |e| e.sender.as_str());
+        let queue_id = entries.first().map_or("", |e| e.queue_id.as_str());
         let mut settled = Settled {
             delivered: delivered.len(),
             deferred: retries.len(),
@@ -103,6 +104,7 @@ impl DeliveryAgent {
         if sender.is_empty() {
             for (entry, failure) in &given_up {
                 tracing::warn!(
+                    queue_id,
                     entry = entry.id.0,
                     recipient = %entry.recipient,
                     problem = %failure.detail,
@@ -161,12 +163,15 @@ impl DeliveryAgent {
                 .await?;
         }
 
+        // The notification is a message of its own, with its own queue id.
+        let notice_id = super::new_queue_id();
         let mut tx = self.store.begin().await?;
         if let (Some(notice), NoticeRoute::Remote) = (&notice, &route) {
             let body = tx
                 .put_body(&BodyHash::of(notice), notice, None, 1, now)
                 .await?;
-            tx.insert_queue_entry(body, "", sender, now).await?;
+            tx.insert_queue_entry(body, &notice_id, "", sender, now)
+                .await?;
         }
         let finished: Vec<_> = delivered
             .iter()
@@ -195,6 +200,12 @@ impl DeliveryAgent {
                 "failed"
             };
             metrics::counter!("congvu_queue_notifications_total", "action" => action).increment(1);
+            let to = match route {
+                NoticeRoute::Inbox(_) => "inbox",
+                NoticeRoute::Remote => "queue",
+                NoticeRoute::Nowhere => "nowhere",
+            };
+            tracing::info!(queue_id, action, %sender, to, notice_queue_id = %notice_id, "delivery status notification");
         }
         Ok(settled)
     }

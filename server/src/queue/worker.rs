@@ -428,7 +428,7 @@ impl DeliveryAgent {
                     format!("the stored message {} is missing", first.body_id.0),
                     None,
                 );
-                tracing::error!(body = first.body_id.0, "queued message body missing");
+                tracing::error!(queue_id = %first.queue_id, body = first.body_id.0, "queued message body missing");
                 return (
                     Vec::new(),
                     vec![RecipientOutcome::Failed(failure); group.len()],
@@ -461,6 +461,7 @@ impl DeliveryAgent {
         };
         let count = |f: fn(&RecipientOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
         tracing::info!(
+            queue_id = %first.queue_id,
             domain,
             body = first.body_id.0,
             sender = %first.sender,
@@ -473,10 +474,10 @@ impl DeliveryAgent {
         for (entry, outcome) in group.iter().zip(&outcomes) {
             match outcome {
                 RecipientOutcome::Delivered { remote } => {
-                    tracing::debug!(entry = entry.id.0, recipient = %entry.recipient, %remote, "delivered")
+                    tracing::info!(queue_id = %entry.queue_id, entry = entry.id.0, recipient = %entry.recipient, %remote, "delivered")
                 }
                 RecipientOutcome::Deferred(f) | RecipientOutcome::Failed(f) => {
-                    tracing::info!(entry = entry.id.0, recipient = %entry.recipient, status = %f.status, problem = %f.detail, "not delivered")
+                    tracing::info!(queue_id = %entry.queue_id, entry = entry.id.0, recipient = %entry.recipient, status = %f.status, problem = %f.detail, "not delivered")
                 }
             }
         }
@@ -507,6 +508,7 @@ mod tests {
             delay_notice_at: None,
             last_attempt_at: None,
             last_remote: None,
+            queue_id: String::new(),
         }
     }
 

@@ -55,6 +55,9 @@ impl Envelope {
 
 /// MAIL FROM.
 pub async fn mail(session: &mut Session<'_>, from: MailFrom<Cow<'_, str>>) -> Next {
+    if let Some(listed) = super::inbound::dnsbl_refusal(session).await {
+        return session.respond(listed);
+    }
     let refusal = sender_refusal(session, &from).await;
     if let Some(refusal) = refusal {
         return session.respond(refusal);

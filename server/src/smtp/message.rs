@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use tokio::time::Instant;
 
 use super::framing::DataReader;
+use super::inbound::Placement;
 use super::reply::{self, Reply};
 use super::session::{End, Next, Session};
 use crate::directory::OfficialId;
@@ -143,7 +144,15 @@ fn signing_label(signing: Signing) -> &'static str {
 /// Checks the whole message, adds the trace headers and stores it; ends the transaction.
 async fn finish(session: &mut Session<'_>, message: Vec<u8>) -> Next {
     let size = message.len();
-    let verdict = store(session, message).await;
+    let placement = match super::inbound::check(session, message).await {
+        Ok(placement) => placement,
+        Err((refusal, why)) => {
+            session.envelope = None;
+            crate::telemetry::smtp_message_refused(session.listener(), why);
+            return session.respond(refusal);
+        }
+    };
+    let verdict = store(session, placement).await;
     session.envelope = None;
     if verdict.code / 100 == 2 {
         crate::telemetry::smtp_message_accepted(session.listener(), size);
@@ -187,7 +196,13 @@ fn refusal_of(verdict: &Reply) -> MessageRefusal {
     }
 }
 
-async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
+async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
+    let Placement {
+        queue_id: id,
+        headers,
+        junk,
+        message,
+    } = placement;
     let Some(envelope) = session.envelope.as_ref() else {
         return reply::NEED_MAIL;
     };
@@ -239,8 +254,8 @@ async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
             }
         }
     }
-    let id = queue_id();
-    let mut trace = received(session, &id, &envelope.recipients);
+    let mut trace = headers;
+    trace.push_str(&received(session, &id, &envelope.recipients));
     if submission.is_some() {
         // Signed as submitted, below the trace header, so every copy carries the signature.
         match service.dkim.current().await {
@@ -269,11 +284,14 @@ async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
         local_message.extend_from_slice(trace.as_bytes());
         local_message.extend_from_slice(&message);
     }
+    let message_size = message.len();
     drop(message);
     let incoming = Incoming {
+        queue_id: id.clone(),
         sender: envelope.sender.clone(),
         local: envelope.local.clone(),
         local_message,
+        junk,
         remote: envelope.remote.clone(),
         remote_message,
         submission,
@@ -281,13 +299,13 @@ async fn store(session: &mut Session<'_>, message: Vec<u8>) -> Reply {
     match service.intake.accept(incoming).await {
         Ok(stored) => {
             tracing::info!(
-                %id, peer = %session.peer, delivered = stored.delivered, queued = stored.queued,
-                "message accepted"
+                queue_id = %id, sender = %envelope.sender, size = message_size,
+                delivered = stored.delivered, queued = stored.queued, "message accepted"
             );
             reply::accepted(&id)
         }
         Err(error) => {
-            tracing::error!(%error, %id, "message could not be stored");
+            tracing::error!(%error, queue_id = %id, "message could not be stored");
             reply::TRY_LATER
         }
     }
@@ -343,9 +361,4 @@ fn hops(message: &[u8]) -> usize {
         .split(|&b| b == b'\n')
         .filter(|line| line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"received:"))
         .count()
-}
-
-/// A short random id naming the message in replies and logs.
-fn queue_id() -> String {
-    format!("{:012X}", rand::random::<u64>() & 0xFFFF_FFFF_FFFF)
 }

@@ -10,6 +10,7 @@
 mod auth;
 mod envelope;
 mod framing;
+mod inbound;
 mod message;
 pub(crate) mod reply;
 mod session;
@@ -24,6 +25,8 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::Config;
 use crate::directory::{Authenticator, RecipientCache};
 use crate::dkim::DkimCache;
+use crate::filter::Engines;
+use crate::inbound::{Blocklists, SenderCheck};
 use crate::mailstore::{Intake, Mailstore};
 use crate::net::{Connection, Refusal};
 
@@ -79,6 +82,12 @@ pub struct SmtpService {
     tls: Option<TlsAcceptor>,
     /// Signs submitted mail for the domains that have a DKIM key.
     dkim: DkimCache,
+    /// Checks the senders of mail from outside (MX only); none: nothing is checked.
+    sender_check: Option<SenderCheck>,
+    /// The content filters in use (rspamd, ClamAV).
+    engines: Engines,
+    /// DNS blocklists asked about MX clients.
+    blocklists: Option<Blocklists>,
 }
 
 impl std::fmt::Debug for SmtpService {
@@ -109,7 +118,23 @@ impl SmtpService {
             mailstore,
             tls,
             dkim,
+            sender_check: None,
+            engines: Engines::default(),
+            blocklists: None,
         }
+    }
+
+    /// The service with content filters and blocklists.
+    pub fn with_filters(mut self, engines: Engines, blocklists: Option<Blocklists>) -> SmtpService {
+        self.engines = engines;
+        self.blocklists = blocklists;
+        self
+    }
+
+    /// The service with the MX's sender authentication.
+    pub fn with_sender_check(mut self, check: SenderCheck) -> SmtpService {
+        self.sender_check = Some(check);
+        self
     }
 
     /// Serves one SMTP connection until it ends.

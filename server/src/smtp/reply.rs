@@ -158,6 +158,76 @@ pub fn syntax(expected: &'static str) -> Reply {
     }
 }
 
+/// A message the MX could not judge because DNS did not answer: the sender retries
+/// (RFC 7372's 4.7.x class for authentication trouble).
+pub const AUTHENTICATION_DEFERRED: Reply = reply(
+    451,
+    "4.7.0",
+    "Cannot check the sender's domain now (DNS did not answer); try again later",
+);
+
+/// rspamd judged the message spam and advises refusing it.
+pub const SPAM: Reply = reply(550, "5.7.1", "Message refused as spam");
+
+/// rspamd advises a later try (greylisting, a rate limit).
+pub const SPAM_LATER: Reply = reply(451, "4.7.1", "Try again later");
+
+/// A content filter the configuration requires could not be asked.
+pub const FILTER_UNAVAILABLE: Reply =
+    reply(451, "4.7.1", "Cannot scan the message now; try again later");
+
+/// ClamAV found `signature` in the message.
+pub fn malware(signature: &str) -> Reply {
+    let signature: String = signature
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(120)
+        .collect();
+    Reply {
+        code: 554,
+        status: "5.7.1",
+        text: Cow::Owned(format!(
+            "Message refused: it contains malware ({signature})"
+        )),
+    }
+}
+
+/// The client's address is on a DNS blocklist.
+pub fn blocklisted(ip: std::net::IpAddr, zone: &str) -> Reply {
+    Reply {
+        code: 554,
+        status: "5.7.1",
+        text: Cow::Owned(format!(
+            "Service unavailable; client [{ip}] is listed by {zone}"
+        )),
+    }
+}
+
+/// A message from outside refused because its sender is not who it claims to be.
+pub fn inbound_refusal(refusal: &crate::inbound::Refusal) -> Reply {
+    use crate::inbound::Refusal;
+    let text = match refusal {
+        Refusal::DmarcReject { domain } => {
+            format!("Message rejected by the DMARC policy of {domain}: it is not authenticated as theirs")
+        }
+        Refusal::ForgedOwnDomain { domain } => format!(
+            "Mail from {domain} must come from its own servers; this message is not authenticated as theirs"
+        ),
+        Refusal::SpfFail { domain } => {
+            format!("The SPF record of {domain} does not allow this host to send its mail")
+        }
+    };
+    Reply {
+        code: 550,
+        status: if matches!(refusal, Refusal::SpfFail { .. }) {
+            "5.7.23"
+        } else {
+            "5.7.1"
+        },
+        text: Cow::Owned(text),
+    }
+}
+
 /// The answer to DATA or the last BDAT once the message is stored.
 pub fn accepted(id: &str) -> Reply {
     Reply {

@@ -61,6 +61,8 @@ pub(super) struct Session<'a> {
     pub official: Option<Official>,
     /// The mail transaction in progress.
     pub envelope: Option<envelope::Envelope>,
+    /// The client's blocklist listing, once asked (MX only).
+    pub blocklisting: Option<Option<std::sync::Arc<crate::inbound::Listing>>>,
     errors: u32,
     pub auth_failures: u32,
     /// The code of the last reply queued, for the command metrics.
@@ -84,6 +86,7 @@ impl<'a> Session<'a> {
             greeting: None,
             official: None,
             envelope: None,
+            blocklisting: None,
             errors: 0,
             last_code: 0,
             auth_failures: 0,

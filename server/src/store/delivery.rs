@@ -7,38 +7,42 @@ use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
 use crate::directory::{AgencyId, OfficialId};
 use crate::mailstore::message::Signing;
-use crate::mailstore::{BodyId, MailboxId, MessageFlags, Uid};
+use crate::mailstore::{BodyId, MailboxId, MailboxRole, MessageFlags, Uid};
 
 /// Recipients per statement: well under SQLite's bound-parameter limit with six per row.
 const BATCH_ROWS: usize = 500;
 
 impl Conn {
-    /// Adds one message (`body`, `size` bytes) to the INBOX of each of `officials`, taking
-    /// each inbox's next UID and counting the bytes against its usage. Officials without an
-    /// inbox are skipped; returns where each copy landed.
-    pub async fn deliver_to_inboxes(
+    /// Adds one message (`body`, `size` bytes) to the mailbox of role `folder` (INBOX, or
+    /// Junk for quarantined mail) of each of `officials`, taking each mailbox's next UID and
+    /// counting the bytes against its usage. Officials without such a mailbox are skipped;
+    /// returns who got a copy and where it landed.
+    pub async fn deliver_to_folders(
         &mut self,
         body: BodyId,
         officials: &[OfficialId],
+        folder: MailboxRole,
         flags: MessageFlags,
         size: u64,
         now: UnixTime,
-    ) -> Result<Vec<(MailboxId, Uid)>, StoreError> {
+    ) -> Result<Vec<(OfficialId, MailboxId, Uid)>, StoreError> {
         let size = i64::try_from(size).map_err(|_| StoreError::Corrupt("message size".into()))?;
         let mut landed = Vec::with_capacity(officials.len());
         for chunk in officials.chunks(BATCH_ROWS) {
-            let taken: Vec<(i64, i64, i64)> = on_backend!(self, c => {
+            let taken: Vec<(i64, i64, i64, i64)> = on_backend!(self, c => {
                 let mut take = sqlx::QueryBuilder::new(
                     "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1, \
                      used_bytes = used_bytes + ",
                 );
                 take.push_bind(size);
-                take.push(" WHERE role = 'inbox' AND official_id IN (");
+                take.push(" WHERE role = ");
+                take.push_bind(folder.as_str());
+                take.push(" AND official_id IN (");
                 let mut ids = take.separated(", ");
                 for official in chunk {
                     ids.push_bind(official.0);
                 }
-                take.push(") RETURNING id, uidnext - 1, highestmodseq");
+                take.push(") RETURNING official_id, id, uidnext - 1, highestmodseq");
                 take.build_query_as().fetch_all(&mut *c).await
             })?;
             if taken.is_empty() {
@@ -49,7 +53,7 @@ impl Conn {
                     "INSERT INTO mailbox_messages \
                      (mailbox_id, uid, body_id, flags, internal_date, size, modseq) ",
                 );
-                insert.push_values(&taken, |mut row, (mailbox, uid, modseq)| {
+                insert.push_values(&taken, |mut row, (_, mailbox, uid, modseq)| {
                     row.push_bind(*mailbox)
                         .push_bind(*uid)
                         .push_bind(body.0)
@@ -60,11 +64,11 @@ impl Conn {
                 });
                 insert.build().execute(&mut *c).await.map(|r| r.rows_affected())
             })?;
-            for (mailbox, uid, _) in taken {
+            for (official, mailbox, uid, _) in taken {
                 let uid = u32::try_from(uid)
                     .map_err(|_| StoreError::Corrupt("UID space exhausted".into()))?;
                 self.touch(MailboxId(mailbox));
-                landed.push((MailboxId(mailbox), Uid(uid)));
+                landed.push((OfficialId(official), MailboxId(mailbox), Uid(uid)));
             }
         }
         Ok(landed)

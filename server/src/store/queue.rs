@@ -17,9 +17,9 @@ use crate::queue::{QueueEntry, QueueEntryId, QueueSelector};
 const COLUMNS: &str =
     "id, body_id, sender, recipient, recipient_domain, next_attempt_at, attempts, \
      last_error, lease_owner, lease_expires_at, created_at, held, delay_notice_at, \
-     last_attempt_at, last_remote";
+     last_attempt_at, last_remote, queue_id";
 
-/// Queue entries per multi-row statement: six bound values a row stays well under SQLite's
+/// Queue entries per multi-row statement: seven bound values a row stays well under SQLite's
 /// limit on bound parameters.
 const BATCH_ROWS: usize = 500;
 
@@ -44,6 +44,7 @@ struct QueueRow {
     delay_notice_at: Option<i64>,
     last_attempt_at: Option<i64>,
     last_remote: Option<String>,
+    queue_id: Option<String>,
 }
 
 impl From<QueueRow> for QueueEntry {
@@ -64,6 +65,7 @@ impl From<QueueRow> for QueueEntry {
             delay_notice_at: r.delay_notice_at.map(UnixTime),
             last_attempt_at: r.last_attempt_at.map(UnixTime),
             last_remote: r.last_remote,
+            queue_id: r.queue_id.unwrap_or_default(),
         }
     }
 }
@@ -86,34 +88,38 @@ fn selector_binds(selector: &QueueSelector) -> (Option<i64>, Option<String>) {
 }
 
 impl Conn {
-    /// Adds one entry, due now. The caller holds a body reference for it.
+    /// Adds one entry of the message accepted as `queue_id`, due now. The caller holds a body
+    /// reference for it.
     pub async fn insert_queue_entry(
         &mut self,
         body: BodyId,
+        queue_id: &str,
         sender: &str,
         recipient: &str,
         now: UnixTime,
     ) -> Result<QueueEntryId, StoreError> {
         let domain = domain_of(recipient);
-        let sql = "INSERT INTO queue_entries (body_id, sender, recipient, recipient_domain, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id";
+        let sql = "INSERT INTO queue_entries (body_id, sender, recipient, recipient_domain, next_attempt_at, created_at, queue_id) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id";
         let id: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
             .bind(body.0)
             .bind(sender)
             .bind(recipient)
             .bind(&domain)
             .bind(now.0)
+            .bind(queue_id)
             .fetch_one(&mut *c)
             .await)?;
         Ok(QueueEntryId(id))
     }
 
-    /// Adds one entry per recipient of one message, all due now, in multi-row statements
-    /// within the caller's transaction. The caller has already added one body reference per
-    /// recipient (`put_body(.., holders = recipients.len(), ..)`).
+    /// Adds one entry per recipient of the message accepted as `queue_id`, all due now, in
+    /// multi-row statements within the caller's transaction. The caller has already added one
+    /// body reference per recipient (`put_body(.., holders = recipients.len(), ..)`).
     pub async fn insert_queue_entries(
         &mut self,
         body: BodyId,
+        queue_id: &str,
         sender: &str,
         recipients: &[String],
         now: UnixTime,
@@ -123,7 +129,7 @@ impl Conn {
                 chunk.iter().map(|r| (r.as_str(), domain_of(r))).collect();
             on_backend!(self, c => {
                 let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO queue_entries (body_id, sender, recipient, recipient_domain, next_attempt_at, created_at) ",
+                    "INSERT INTO queue_entries (body_id, sender, recipient, recipient_domain, next_attempt_at, created_at, queue_id) ",
                 );
                 insert.push_values(&rows, |mut row, (recipient, domain)| {
                     row.push_bind(body.0)
@@ -131,7 +137,8 @@ impl Conn {
                         .push_bind(*recipient)
                         .push_bind(domain.as_str())
                         .push_bind(now.0)
-                        .push_bind(now.0);
+                        .push_bind(now.0)
+                        .push_bind(queue_id);
                 });
                 insert.build().execute(&mut *c).await.map(|r| r.rows_affected())
             })?;

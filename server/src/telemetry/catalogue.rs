@@ -85,6 +85,10 @@ const SECONDS_BUCKETS: [f64; 14] = [
 const BYTES_BUCKETS: [f64; 9] = [
     1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0, 67108864.0,
 ];
+/// rspamd scores: from a trusted sender's negative score past the default reject (15).
+const SCORE_BUCKETS: [f64; 13] = [
+    -5.0, -1.0, 0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 30.0,
+];
 /// Counts (messages in a group commit, entries in a search answer).
 const COUNT_BUCKETS: [f64; 10] = [
     1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 500.0, 1000.0, 10000.0,
@@ -107,6 +111,12 @@ pub fn recorder() -> PrometheusHandle {
                 })
                 .and_then(|b| {
                     b.set_buckets_for_metric(Matcher::Suffix("_entries".into()), &COUNT_BUCKETS)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("congvu_rspamd_score".into()),
+                        &SCORE_BUCKETS,
+                    )
                 })
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
@@ -146,6 +156,8 @@ fn describe() {
     describe_messages();
     describe_imap_state();
     describe_internals();
+    describe_filters();
+    describe_inbound();
     for protocol in AUTH_PROTOCOLS {
         for outcome in AuthOutcome::ALL {
             metrics::counter!("congvu_auth_attempts_total", "protocol" => protocol, "outcome" => outcome.as_str()).increment(0);
@@ -202,12 +214,12 @@ fn describe_commands() {
     );
     describe_counter!(
         "congvu_imap_commands_total",
-        "IMAP commands by command and result (ok, no, bad)."
+        "IMAP commands by command and result (ok, no, bad); IDLE counts when it completes."
     );
     describe_histogram!(
         "congvu_imap_command_duration_seconds",
         Unit::Seconds,
-        "Time to answer an IMAP command, by command."
+        "Time to answer an IMAP command, by command (not IDLE, which lasts as long as the client waits)."
     );
     describe_counter!(
         "congvu_ldap_operations_total",
@@ -234,17 +246,33 @@ fn describe_commands() {
         // latency panels and alerts have a series from the first scrape.
         let _ = metrics::histogram!("congvu_smtp_command_duration_seconds", "verb" => verb);
     }
-    for command in ["LOGIN", "SELECT", "FETCH", "APPEND", "IDLE"] {
+    for command in ["LOGIN", "SELECT", "FETCH", "APPEND"] {
         metrics::counter!("congvu_imap_commands_total", "command" => command, "result" => "ok")
             .increment(0);
         let _ = metrics::histogram!("congvu_imap_command_duration_seconds", "command" => command);
     }
+    metrics::counter!("congvu_imap_commands_total", "command" => "IDLE", "result" => "ok")
+        .increment(0);
     for operation in ["bind", "search"] {
         metrics::counter!("congvu_ldap_operations_total", "operation" => operation, "result" => "success").increment(0);
         let _ =
             metrics::histogram!("congvu_ldap_operation_duration_seconds", "operation" => operation);
     }
     let _ = metrics::histogram!("congvu_ldap_search_entries");
+    describe_counter!(
+        "congvu_http_requests_total",
+        "HTTP requests by the route they matched (its pattern; `unmatched` for none) and status class."
+    );
+    describe_histogram!(
+        "congvu_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by route."
+    );
+    for route in ["/healthz", "/metrics"] {
+        metrics::counter!("congvu_http_requests_total", "route" => route, "status" => "2xx")
+            .increment(0);
+        let _ = metrics::histogram!("congvu_http_request_duration_seconds", "route" => route);
+    }
 }
 
 fn describe_mail() {
@@ -398,6 +426,60 @@ fn describe_internals() {
     }
 }
 
+/// The content-filtering engines (`filter`): scans by outcome, their time, learning, and
+/// the scores rspamd gives.
+fn describe_filters() {
+    describe_counter!(
+        "congvu_filter_scans_total",
+        "Messages scanned by engine (rspamd, clamav) and outcome: rspamd's action (reject, soft_reject, rewrite_subject, add_header, greylist, no_action), clean or infected for ClamAV, error or timeout for either."
+    );
+    describe_histogram!(
+        "congvu_filter_scan_duration_seconds",
+        Unit::Seconds,
+        "Time one scan took, by engine, failed ones included."
+    );
+    describe_counter!(
+        "congvu_filter_learn_total",
+        "Messages sent to rspamd to learn, by kind (spam, ham) and outcome (ok, error)."
+    );
+    describe_histogram!(
+        "congvu_rspamd_score",
+        "The score rspamd gave each message it checked."
+    );
+    for (engine, outcomes) in FILTER_SERIES {
+        for &outcome in outcomes {
+            metrics::counter!("congvu_filter_scans_total", "engine" => engine, "outcome" => outcome)
+                .increment(0);
+        }
+        let _ = metrics::histogram!("congvu_filter_scan_duration_seconds", "engine" => engine);
+    }
+    for kind in ["spam", "ham"] {
+        for outcome in ["ok", "error"] {
+            metrics::counter!("congvu_filter_learn_total", "engine" => "rspamd", "kind" => kind, "outcome" => outcome)
+                .increment(0);
+        }
+    }
+    let _ = metrics::histogram!("congvu_rspamd_score");
+}
+
+/// Every engine and the outcomes of `congvu_filter_scans_total` it is present with.
+const FILTER_SERIES: [(&str, &[&str]); 2] = [
+    (
+        "rspamd",
+        &[
+            "reject",
+            "soft_reject",
+            "rewrite_subject",
+            "add_header",
+            "greylist",
+            "no_action",
+            "error",
+            "timeout",
+        ],
+    ),
+    ("clamav", &["clean", "infected", "error", "timeout"]),
+];
+
 /// Records how a sign-in over `protocol` ended (nothing when it could not be checked).
 pub fn login_attempt(protocol: &'static str, outcome: &Result<LoginOutcome, DirectoryError>) {
     let outcome = match outcome {
@@ -443,6 +525,54 @@ pub fn imap_command(command: &'static str, result: &'static str, took: Duration)
         .record(took.as_secs_f64());
 }
 
+/// Sender authentication and blocklists on the MX.
+fn describe_inbound() {
+    describe_counter!(
+        "congvu_inbound_verdicts_total",
+        "Messages from outside by sender authentication verdict (inbox, junk, refused, deferred)."
+    );
+    for verdict in ["inbox", "junk", "refused", "deferred"] {
+        metrics::counter!("congvu_inbound_verdicts_total", "verdict" => verdict).increment(0);
+    }
+    describe_counter!(
+        "congvu_dnsbl_answers_total",
+        "Blocklist answers by zone and answer (listed, not_listed, refused: the list's own error code, error: no answer)."
+    );
+}
+
+/// Records one sender authentication verdict on the MX.
+pub fn inbound_verdict(verdict: &'static str) {
+    metrics::counter!("congvu_inbound_verdicts_total", "verdict" => verdict).increment(1);
+}
+
+/// Records one blocklist answer.
+pub fn dnsbl_answer(zone: String, answer: &'static str) {
+    metrics::counter!("congvu_dnsbl_answers_total", "zone" => zone, "answer" => answer)
+        .increment(1);
+}
+
+/// Records one HTTP request: the route it matched and the class of its status.
+pub fn http_request(route: String, status: u16, took: Duration) {
+    let class = match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics::counter!("congvu_http_requests_total", "route" => route.clone(), "status" => class)
+        .increment(1);
+    metrics::histogram!("congvu_http_request_duration_seconds", "route" => route)
+        .record(took.as_secs_f64());
+}
+
+/// Records an IDLE that ended with its completion (`ok` after DONE, `bad` for anything
+/// else). Its duration is how long the client chose to wait, so it is not timed.
+pub fn imap_idle_completed(result: &'static str) {
+    metrics::counter!("congvu_imap_commands_total", "command" => "IDLE", "result" => result)
+        .increment(1);
+}
+
 /// Records one LDAP operation, its result code and, for a search, the entries returned.
 pub fn ldap_operation(
     operation: &'static str,
@@ -476,12 +606,20 @@ pub enum MessageRefusal {
     Loop,
     /// Not a well-formed message: a bare CR or LF, a line over 1000 octets.
     Malformed,
-    /// A failure here (the database, the recipient index, the DKIM keys): the sender retries.
+    /// A failure here (the database, the recipient index, the DKIM keys, DNS for sender
+    /// authentication): the sender retries.
     Temporary,
+    /// From outside, not authenticated as its sender's domain: DMARC `p=reject`, one of our
+    /// own domains forged, or an SPF failure the configuration refuses.
+    Authentication,
+    /// rspamd judged it spam and advised refusing it.
+    Spam,
+    /// ClamAV found malware in it.
+    Malware,
 }
 
 impl MessageRefusal {
-    const ALL: [MessageRefusal; 7] = [
+    const ALL: [MessageRefusal; 10] = [
         MessageRefusal::Size,
         MessageRefusal::Quota,
         MessageRefusal::Policy,
@@ -489,6 +627,9 @@ impl MessageRefusal {
         MessageRefusal::Loop,
         MessageRefusal::Malformed,
         MessageRefusal::Temporary,
+        MessageRefusal::Authentication,
+        MessageRefusal::Spam,
+        MessageRefusal::Malware,
     ];
 
     /// The label value.
@@ -501,6 +642,9 @@ impl MessageRefusal {
             MessageRefusal::Loop => "loop",
             MessageRefusal::Malformed => "malformed",
             MessageRefusal::Temporary => "temporary",
+            MessageRefusal::Authentication => "authentication",
+            MessageRefusal::Spam => "spam",
+            MessageRefusal::Malware => "malware",
         }
     }
 }
@@ -707,6 +851,8 @@ mod tests {
             ("congvu_message_body_bytes", "gauge"),
             ("congvu_certificate_expiry_notice_failures_total", "counter"),
             ("congvu_smtp_command_duration_seconds", "histogram"),
+            ("congvu_http_requests_total", "counter"),
+            ("congvu_http_request_duration_seconds", "histogram"),
         ] {
             assert!(
                 text.contains(&format!("# TYPE {family} {kind}\n")),

@@ -1,7 +1,9 @@
 //! Search filters: every RFC 4511 filter type, case-insensitive matching of Vietnamese text
 //! (Unicode lowercase, NFC, collapsed spaces), telephone numbers without their punctuation,
 //! and assertion values with `*`, `(`, `)`, `\`, `'`, `%` and `_` matched literally, never
-//! as wildcards of the filter or of SQL.
+//! as wildcards of the filter or of SQL. Items on supertypes, OIDs and tagged descriptions;
+//! defined types no entry carries (false) against unknown ones (Undefined, even under NOT);
+//! extensible match with named rules and `:dn`, through `ldap3` and through `ldapsearch`.
 
 use std::collections::BTreeSet;
 
@@ -9,7 +11,9 @@ use congvu_tests::ldap;
 use congvu_tests::Backend;
 use ldap3::{ldap_escape, Ldap, Scope};
 
-use super::fixture::{person, Province, ACTIVE, MAILAPP, PEOPLE, SPECIAL_TITLE};
+use super::fixture::{
+    agency, person, Province, ACTIVE, AGENCIES, BASE, MAILAPP, NHUNG, PEOPLE, SPECIAL_TITLE,
+};
 use super::ldap_tests;
 
 ldap_tests!(
@@ -18,6 +22,11 @@ ldap_tests!(
     telephone_numbers_match_without_spaces_or_hyphens,
     metacharacters_in_values_match_literally,
     like_wildcards_are_plain_characters,
+    supertypes_oids_and_options_resolve_as_slapd_does,
+    extensible_match_applies_the_named_rule,
+    dn_attributes_match_the_values_of_the_rdns,
+    extensible_match_reads_only_what_the_reader_may,
+    ldapsearch_sends_extensible_and_supertype_filters,
 );
 
 /// The logins of the officials `filter` selects in `ou=people` (one level: the container
@@ -111,9 +120,6 @@ async fn every_filter_type_selects_the_right_officials(backend: Backend) {
             ),
             ("(cn~=nguyễn văn an)", &["annv"]),
             ("(uid~=ANNV)", &["annv"]),
-            // Extensible match never matches.
-            ("(cn:caseExactMatch:=Nguyễn Văn An)", &[]),
-            ("(cn:dn:=Nguyễn Văn An)", &[]),
             // An attribute nobody has, equality or substring, matches nothing.
             ("(foo=bar)", &[]),
             ("(foo=*b*)", &[]),
@@ -296,4 +302,263 @@ async fn like_wildcards_are_plain_characters(backend: Backend) {
         ]),
     )
     .await;
+}
+
+/// The snv officials that are active.
+const SNV: [&str; 4] = ["annv", "dacbiet", "nhunglth", "vanlt"];
+
+async fn supertypes_oids_and_options_resolve_as_slapd_does(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    let mut client = p.bound(MAILAPP).await;
+    let everyone: &[&str] = &ACTIVE;
+    check(
+        &mut client,
+        &cases(&[
+            // `name` is the supertype of cn, sn, givenName, title and ou.
+            ("(name=Nguyễn Văn An)", &["annv"]),
+            ("(name=đỗ)", &["anhdd"]),
+            ("(name=Hà)", &["hadtt"]),
+            ("(name=Chuyên viên)", &["vanlt"]),
+            ("(name=vinhyen)", &["anhdd"]),
+            ("(name=*Thu*)", &["hadtt"]),
+            ("(name=*)", everyone),
+            ("(&(name=snv)(name=Giám đốc))", &["annv"]),
+            ("(commonName=nguyễn văn an)", &["annv"]),
+            // By OID: 2.5.4.3 is cn, 2.5.4.41 name.
+            ("(2.5.4.3=Nguyễn*)", &["annv"]),
+            ("(2.5.4.41=Lý Thị Vân)", &["vanlt"]),
+            // congvu stores no language-tagged values: false, and true negated.
+            ("(cn;lang-vi=Nguyễn Văn An)", &[]),
+            ("(!(cn;lang-vi=Nguyễn Văn An))", everyone),
+            // A type the schema defines that no entry carries is false, so NOT is true.
+            ("(mobile=0912 000 003)", &[]),
+            ("(mobile=*)", &[]),
+            ("(!(mobile=x))", everyone),
+            ("(&(ou=snv)(!(mobile=*)))", &SNV),
+            // mobile has no ordering rule, and an unknown type is no type: Undefined,
+            // which NOT leaves Undefined.
+            ("(!(mobile<=5))", &[]),
+            ("(!(foo=bar))", &[]),
+            ("(!(cn;x-foo=Nguyễn Văn An))", &[]),
+        ]),
+    )
+    .await;
+}
+
+async fn extensible_match_applies_the_named_rule(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    let mut client = p.bound(MAILAPP).await;
+    check(
+        &mut client,
+        &cases(&[
+            ("(cn:caseExactMatch:=Nguyễn Văn An)", &["annv"]),
+            ("(cn:caseExactMatch:=nguyễn văn an)", &[]),
+            ("(cn:caseIgnoreMatch:=nguyễn văn an)", &["annv"]),
+            ("(cn:2.5.13.5:=NGUYỄN VĂN AN)", &[]),
+            ("(cn:2.5.13.2:=NGUYỄN VĂN AN)", &["annv"]),
+            // No rule: the type's own equality rule.
+            ("(cn:=nguyễn   văn an)", &["annv"]),
+            ("(name:caseExactMatch:=Hà)", &["hadtt"]),
+            ("(name:caseExactMatch:=hà)", &[]),
+            ("(mail:caseExactIA5Match:=ANNV@vinhphuc.gov.vn)", &[]),
+            ("(mail:caseIgnoreIA5Match:=ANNV@vinhphuc.gov.vn)", &["annv"]),
+            (
+                "(telephoneNumber:telephoneNumberMatch:=0912000003)",
+                &["anhdd"],
+            ),
+            (
+                "(memberOf:distinguishedNameMatch:=CN=vanphong, OU=groups, DC=vinhphuc, DC=gov, DC=vn)",
+                &["anhdd"],
+            ),
+            // Without a type: every attribute the rule applies to.
+            ("(:caseExactMatch:=Chuyên viên)", &["vanlt"]),
+            ("(:caseIgnoreMatch:=VINHYEN)", &["anhdd"]),
+            ("(:caseExactMatch:=VINHYEN)", &[]),
+            // Unknown rules, rules of another kind or syntax: Undefined, not an error, and
+            // NOT leaves them Undefined.
+            ("(cn:noSuchMatch:=Nguyễn Văn An)", &[]),
+            ("(!(cn:noSuchMatch:=Nguyễn Văn An))", &[]),
+            ("(cn:1.2.3.4.5:=Nguyễn Văn An)", &[]),
+            ("(cn:caseIgnoreSubstringsMatch:=Nguyễn)", &[]),
+            ("(mail:caseIgnoreMatch:=annv@vinhphuc.gov.vn)", &[]),
+            ("(!(mail:caseIgnoreMatch:=annv@vinhphuc.gov.vn))", &[]),
+            ("(|(cn:noSuchMatch:=x)(uid=vanlt))", &["vanlt"]),
+        ]),
+    )
+    .await;
+}
+
+/// The DNs `filter` selects in the whole tree, lowercased.
+async fn dns_under_base(client: &mut Ldap, filter: &str) -> BTreeSet<String> {
+    let (entries, result) = ldap::search(client, BASE, Scope::Subtree, filter, &["1.1"]).await;
+    assert_eq!(result.rc, 0, "{filter}: {result}");
+    ldap::dns(&entries)
+}
+
+async fn dn_attributes_match_the_values_of_the_rdns(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    let mut client = p.bound(MAILAPP).await;
+    // The officials of an agency, found by its RDN value, as clients of slapd trees do.
+    check(
+        &mut client,
+        &cases(&[("(ou:dn:=snv)", &SNV), ("(ou:dn:=SNV)", &SNV)]),
+    )
+    .await;
+    // Officials are not placed under their agency: ou=snv holds them through their `ou`
+    // attribute, and the agency entry through its DN and its own `ou`.
+    let mut snv: BTreeSet<String> = SNV.iter().map(|l| person(l)).collect();
+    snv.insert(agency("snv"));
+    assert_eq!(dns_under_base(&mut client, "(ou:dn:=snv)").await, snv);
+    // The agencies' container matches `ou=agencies` itself; with `:dn` everything under it.
+    let container = BTreeSet::from([AGENCIES.to_string()]);
+    assert_eq!(
+        dns_under_base(&mut client, "(ou=agencies)").await,
+        container
+    );
+    let mut agencies = container.clone();
+    agencies.extend(["vinhphuc", "snv", "vinhyen", "lienbao"].map(agency));
+    assert_eq!(
+        dns_under_base(&mut client, "(ou:dn:=agencies)").await,
+        agencies
+    );
+    assert_eq!(
+        dns_under_base(&mut client, "(ou:dn:caseExactMatch:=agencies)").await,
+        agencies
+    );
+    assert!(
+        dns_under_base(&mut client, "(ou:dn:caseExactMatch:=Agencies)")
+            .await
+            .is_empty()
+    );
+    // `name` is a supertype of ou; cn is not.
+    assert_eq!(
+        dns_under_base(&mut client, "(name:dn:=agencies)").await,
+        agencies
+    );
+    assert!(dns_under_base(&mut client, "(cn:dn:=agencies)")
+        .await
+        .is_empty());
+    // An agency's name is its description, not its RDN.
+    assert!(dns_under_base(&mut client, "(ou:dn:=Sở Nội vụ)")
+        .await
+        .is_empty());
+    // Every official is under ou=people.
+    check(&mut client, &cases(&[("(ou:dn:=people)", &ACTIVE)])).await;
+}
+
+async fn extensible_match_reads_only_what_the_reader_may(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    // The HR id is readable by service accounts and by its owner only.
+    let mut service = p.bound(MAILAPP).await;
+    let mut official = p.bound(NHUNG).await;
+    for filter in [
+        "(:caseIgnoreMatch:=snv-001)",
+        "(employeeNumber:caseExactMatch:=SNV-001)",
+        "(employeeNumber:=snv-001)",
+    ] {
+        assert_eq!(
+            logins(&mut service, filter).await,
+            BTreeSet::from(["annv".to_string()]),
+            "{filter}"
+        );
+        assert!(logins(&mut official, filter).await.is_empty(), "{filter}");
+    }
+    assert_eq!(
+        logins(&mut official, "(:caseIgnoreMatch:=snv-002)").await,
+        BTreeSet::from(["nhunglth".to_string()])
+    );
+}
+
+/// The DNs `ldapsearch` prints for `filter` under `base`, bound as [`MAILAPP`] over
+/// StartTLS; fails unless it exits 0 (result success).
+async fn ldapsearch_dns(p: &Province, base: &str, filter: &str) -> BTreeSet<String> {
+    let program = std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("ldapsearch"))
+                .find(|path| path.is_file())
+        })
+        .expect("ldapsearch is not installed: install ldap-utils, which CI installs");
+    let url = format!("ldap://{}", p.ldap_addr());
+    let bind_dn = MAILAPP.dn();
+    let args: Vec<String> = [
+        "-x",
+        "-ZZ",
+        "-LLL",
+        "-o",
+        "ldif_wrap=no",
+        "-o",
+        "nettimeout=10",
+        "-H",
+        url.as_str(),
+        "-D",
+        bind_dn.as_str(),
+        "-w",
+        MAILAPP.password(),
+        "-b",
+        base,
+        filter,
+        "1.1",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    let home = p.db.dir.path().to_path_buf();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&program)
+            .args(&args)
+            .env("HOME", &home)
+            .env("LDAPTLS_REQCERT", "never")
+            .env_remove("LDAPURI")
+            .env_remove("LDAPBASE")
+            .env_remove("LDAPBINDDN")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{filter}: {stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("dn: "))
+        .map(str::to_lowercase)
+        .collect()
+}
+
+async fn ldapsearch_sends_extensible_and_supertype_filters(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    let annv = BTreeSet::from([person("annv")]);
+    let none = BTreeSet::new();
+    for (filter, expected) in [
+        ("(name=Nguyễn Văn An)", &annv),
+        ("(cn:caseExactMatch:=Nguyễn Văn An)", &annv),
+        ("(cn:caseExactMatch:=nguyễn văn an)", &none),
+        ("(cn:caseIgnoreMatch:=nguyễn văn an)", &annv),
+        ("(&(uid=annv)(!(mobile=x)))", &annv),
+        // An unknown rule: no entries, and success.
+        ("(cn:noSuchMatch:=Nguyễn Văn An)", &none),
+    ] {
+        assert_eq!(
+            &ldapsearch_dns(&p, PEOPLE, filter).await,
+            expected,
+            "{filter}"
+        );
+    }
+    let snv: BTreeSet<String> = SNV.iter().map(|l| person(l)).collect();
+    assert_eq!(ldapsearch_dns(&p, PEOPLE, "(ou:dn:=snv)").await, snv);
 }

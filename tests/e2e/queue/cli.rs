@@ -79,16 +79,30 @@ async fn the_queue_is_listed_and_shown(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let (store, _queue) = four_entries(&db).await;
+    let (store, queue) = four_entries(&db).await;
     let cli = AdminCli::new(&db);
 
+    // Each message got its own random queue id; the table shows them in their column.
+    let ids: Vec<String> = queue
+        .entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.queue_id)
+        .collect();
+    assert!(ids.iter().all(|id| id.len() == 12), "{ids:?}");
+    let [q1, q2, q3, q4] = &ids[..] else {
+        panic!("{ids:?}")
+    };
     assert_eq!(
         cli.run(&["queue", "list"]).ok().stdout,
-        "ID  STATE    ATTEMPTS  NEXT ATTEMPT             SENDER                RECIPIENT              LAST ERROR\n\
-         1   sending  0         2026-11-27 01:00:00 UTC  annv@vinhphuc.gov.vn  vanthu@danang.gov.vn\n\
-         2   due      0         2026-11-27 01:00:00 UTC  annv@vinhphuc.gov.vn  vanphong@hanoi.gov.vn\n\
-         3   held     0         2026-11-27 01:00:00 UTC  annv@vinhphuc.gov.vn  thuky@mic.gov.vn\n\
-         4   waiting  1         2033-05-18 03:33:20 UTC  <>                    nguoigui@hanoi.gov.vn  451 4.3.0 Try later\n"
+        format!(
+            "ID  QUEUE ID      STATE    ATTEMPTS  NEXT ATTEMPT             SENDER                RECIPIENT              LAST ERROR\n\
+             1   {q1}  sending  0         2026-11-27 01:00:00 UTC  annv@vinhphuc.gov.vn  vanthu@danang.gov.vn\n\
+             2   {q2}  due      0         2026-11-27 01:00:00 UTC  annv@vinhphuc.gov.vn  vanphong@hanoi.gov.vn\n\
+             3   {q3}  held     0         2026-11-27 01:00:00 UTC  annv@vinhphuc.gov.vn  thuky@mic.gov.vn\n\
+             4   {q4}  waiting  1         2033-05-18 03:33:20 UTC  <>                    nguoigui@hanoi.gov.vn  451 4.3.0 Try later\n"
+        )
     );
     assert_eq!(
         cli.run(&["queue", "list", "--domain", "Hanoi.gov.vn"])
@@ -105,7 +119,7 @@ async fn the_queue_is_listed_and_shown(backend: Backend) {
     assert_eq!(
         listed[3],
         json!({
-            "id": 4, "state": "waiting", "sender": "", "recipient": "nguoigui@hanoi.gov.vn",
+            "id": 4, "queue_id": q4, "state": "waiting", "sender": "", "recipient": "nguoigui@hanoi.gov.vn",
             "domain": "hanoi.gov.vn", "held": false, "attempts": 1,
             "created_at": START.0, "next_attempt_at": LATER.0, "last_attempt_at": null,
             "last_error": "451 4.3.0 Try later", "last_remote": null, "delay_notice_at": null,
@@ -131,7 +145,9 @@ async fn the_queue_is_listed_and_shown(backend: Backend) {
 
     assert_eq!(
         cli.run(&["queue", "show", "1"]).ok().stdout,
-        "id            1\n\
+        format!(
+            "id            1\n\
+         queue id      {q1}\n\
          state         sending\n\
          sender        annv@vinhphuc.gov.vn\n\
          recipient     vanthu@danang.gov.vn\n\
@@ -143,6 +159,7 @@ async fn the_queue_is_listed_and_shown(backend: Backend) {
          last error    -\n\
          delay notice  -\n\
          lease         mail2.vinhphuc.gov.vn/7 until 2033-05-18 03:33:20 UTC\n"
+        )
     );
     assert_eq!(
         json_of(&cli.run(&["queue", "show", "4", "--json"]).ok()),

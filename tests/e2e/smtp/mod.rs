@@ -3,6 +3,7 @@
 //!
 //! Every test runs on SQLite and on PostgreSQL, each with its own database and server.
 
+mod authentication;
 mod chunking;
 mod crash;
 pub(crate) mod fixture;

@@ -12,6 +12,7 @@ on_both_backends!(
     uids_ascend_per_mailbox_and_flags_persist,
     queue_entries_share_the_body_and_leases_expire,
     every_commit_is_synced_before_it_returns,
+    the_refcount_audit_names_a_body_whose_count_is_off,
 );
 
 /// SQLite with `synchronous=FULL`, PostgreSQL with `synchronous_commit=on`, on the pooled
@@ -172,6 +173,42 @@ async fn a_circular_is_stored_once_and_freed_with_its_last_holder(backend: Backe
     assert_eq!(f.mailstore.body(body).await.unwrap(), None);
 }
 
+/// The audit the crash soak runs after every kill: silent while every body's count equals its
+/// holders (mailbox copies and queue entries), and naming the body, its count and its
+/// holders once a reference is taken or given back without a holder.
+async fn the_refcount_audit_names_a_body_whose_count_is_off(backend: Backend) {
+    let Some(f) = Fixture::with_province(backend).await else {
+        return;
+    };
+    let audit = || async { f.store.read().await.unwrap().miscounted_bodies().await.unwrap() };
+    let a = inbox(&f, "annv").await;
+    let b = inbox(&f, "binhtt").await;
+    f.mailstore
+        .deliver(&[a, b], CIRCULAR, MessageFlags::default())
+        .await
+        .unwrap();
+    let remote = ["vanphong@hanoi.gov.vn".to_string()];
+    f.queue
+        .enqueue("annv@vinhphuc.gov.vn", &remote, CIRCULAR)
+        .await
+        .unwrap();
+    let body = f.mailstore.messages(a).await.unwrap()[0].body_id;
+    assert_eq!(refcount(&f, body).await, Some(3), "two copies and a queue entry");
+    assert_eq!(audit().await, []);
+
+    let mut tx = f.store.begin().await.unwrap();
+    tx.release_body(body, 1).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(audit().await, [(body, 2, 3)]);
+
+    let mut tx = f.store.begin().await.unwrap();
+    tx.put_body(&BodyHash::of(CIRCULAR), CIRCULAR, None, 2, START)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(audit().await, [(body, 4, 3)]);
+}
+
 async fn uids_ascend_per_mailbox_and_flags_persist(backend: Backend) {
     let Some(f) = Fixture::with_province(backend).await else {
         return;
@@ -258,6 +295,13 @@ async fn queue_entries_share_the_body_and_leases_expire(backend: Backend) {
     assert_eq!(ids.len(), 2);
     let entries = f.queue.entries().await.unwrap();
     assert_eq!(entries[0].body_id, entries[1].body_id);
+    assert_eq!(entries[0].queue_id, entries[1].queue_id, "one message, one queue id");
+    assert!(
+        entries[0].queue_id.len() == 12
+            && entries[0].queue_id.chars().all(|c| c.is_ascii_hexdigit()),
+        "{:?}",
+        entries[0].queue_id
+    );
     assert_eq!(entries[1].recipient_domain, "mic.gov.vn");
     assert_eq!(entries[0].next_attempt_at, START);
     let body = entries[0].body_id;

@@ -280,6 +280,9 @@ pub fn write_config(scratch: &Scratch, smart_host: &str) -> anyhow::Result<PathB
          [tls]\n\
          self_signed = true\n\
          \n\
+         [inbound]\n\
+         authentication = 'off'\n\
+         \n\
          [auth]\n\
          argon2_memory_kib = {memory}\n\
          argon2_iterations = {iterations}\n\

@@ -1,0 +1,234 @@
+//! A private clamd (Debian's `clamav-daemon`) for one end-to-end test, on a free loopback
+//! port, with a signature database of one line.
+//!
+//! This module owns the daemon's process, its configuration and its files. There is no
+//! network here for `freshclam`, so the database is made on the spot: `eicar.hdb` holds the
+//! MD5 and size of the EICAR test file, which clamd reports as
+//! `Eicar-Test-Signature.UNOFFICIAL` ([`EICAR_SIGNATURE`]) in a stream that is the file, or
+//! a mail carrying it as an attachment (clamd decodes MIME parts). `StreamMaxLength` is
+//! 10 MiB, so a test can pass it.
+//!
+//! [`Clamd::start_with`] can have clamd log every clean scan too, so that a benchmark counts
+//! the messages it was asked about ([`Clamd::clean_scans`]).
+//!
+//! A missing program is a failure, not a skip: [`Clamd::start`] panics and names the Debian
+//! package that `.ci/run` installs.
+
+use std::fs::File;
+use std::io::ErrorKind;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CLAMD: &str = "/usr/sbin/clamd";
+const INSTALL_HINT: &str = "install the Debian package clamav-daemon, as .ci/run does \
+                            (apt-get install clamav-daemon)";
+/// How long clamd may take to answer `zPING`.
+const READY_WITHIN: Duration = Duration::from_secs(30);
+/// clamd exits at once when its port was taken between our probe and its bind; it is then
+/// started again on another port.
+const ATTEMPTS: usize = 3;
+
+/// The EICAR anti-virus test file: 68 harmless bytes every scanner reports.
+pub const EICAR: &[u8] = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+/// What this clamd calls [`EICAR`]: the name in `eicar.hdb`, which clamd marks as coming
+/// from an unofficial database.
+pub const EICAR_SIGNATURE: &str = "Eicar-Test-Signature.UNOFFICIAL";
+/// clamd's `StreamMaxLength` here: a longer `INSTREAM` is refused with an `ERROR` answer.
+pub const STREAM_MAX_BYTES: usize = 10 * 1024 * 1024;
+
+/// What [`Clamd::start_with`] changes in the configuration [`Clamd::start`] writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClamdOptions {
+    /// `LogClean yes`: one `OK` line in the log per clean stream.
+    pub log_clean: bool,
+}
+
+/// A private clamd. Dropping it kills the daemon.
+#[derive(Debug)]
+pub struct Clamd {
+    process: Child,
+    port: u16,
+    /// Configuration, database and log, removed after the daemon has ended.
+    dir: TempDir,
+}
+
+impl Clamd {
+    /// Starts clamd and waits until it answers `zPING`. Panics, with the end of its log, if
+    /// it is missing or does not start.
+    pub async fn start() -> Clamd {
+        Clamd::start_with(ClamdOptions::default()).await
+    }
+
+    /// [`Clamd::start`] with `options`.
+    pub async fn start_with(options: ClamdOptions) -> Clamd {
+        assert!(
+            Path::new(CLAMD).exists(),
+            "{CLAMD} is missing: {INSTALL_HINT}"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("congvu-clamd-")
+            .tempdir()
+            .unwrap();
+        write_database(&dir.path().join("db"));
+        std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+        let mut failures = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|probe| probe.local_addr())
+                .unwrap()
+                .port();
+            write_configuration(dir.path(), port, options);
+            let mut process = spawn(dir.path());
+            match wait_until_ready(&mut process, port).await {
+                Ok(()) => return Clamd { process, port, dir },
+                Err(failure) => {
+                    let _ = process.kill();
+                    let _ = process.wait();
+                    failures.push(format!("port {port}: {failure}\n{}", log_tail(dir.path())));
+                }
+            }
+        }
+        panic!(
+            "clamd did not start in {ATTEMPTS} attempts:\n{}",
+            failures.join("\n")
+        );
+    }
+
+    /// Where it listens, for `[filter.clamav] address`: `tcp:127.0.0.1:PORT`.
+    pub fn address(&self) -> String {
+        format!("tcp:127.0.0.1:{}", self.port)
+    }
+
+    /// Clean streams logged so far; counts only with [`ClamdOptions::log_clean`].
+    pub fn clean_scans(&self) -> usize {
+        let log = std::fs::read_to_string(self.dir.path().join("clamd.log")).unwrap_or_default();
+        log.lines().filter(|line| line.ends_with(": OK")).count()
+    }
+
+    /// The end of clamd's log, for a failing test's message.
+    pub fn log(&self) -> String {
+        log_tail(self.dir.path())
+    }
+}
+
+impl Drop for Clamd {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// `db/eicar.hdb`: one `MD5:SIZE:NAME` line, a signature matching the whole EICAR file.
+fn write_database(db: &Path) {
+    std::fs::create_dir_all(db).unwrap();
+    let md5: String = Md5::digest(EICAR)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = EICAR_SIGNATURE.trim_end_matches(".UNOFFICIAL");
+    std::fs::write(
+        db.join("eicar.hdb"),
+        format!("{md5}:{}:{name}\n", EICAR.len()),
+    )
+    .unwrap();
+}
+
+/// `clamd.conf` under `dir`: TCP on loopback only, in the foreground, files kept under `dir`.
+fn write_configuration(dir: &Path, port: u16, options: ClamdOptions) {
+    let path = |sub: &str| dir.join(sub).display().to_string();
+    let config = format!(
+        "Foreground yes\n\
+         TCPSocket {port}\n\
+         TCPAddr 127.0.0.1\n\
+         LogFile {log}\n\
+         LogTime yes\n\
+         PidFile {pid}\n\
+         DatabaseDirectory {db}\n\
+         TemporaryDirectory {tmp}\n\
+         StreamMaxLength {STREAM_MAX_BYTES}\n\
+         LogClean {log_clean}\n",
+        log = path("clamd.log"),
+        pid = path("clamd.pid"),
+        db = path("db"),
+        tmp = path("tmp"),
+        log_clean = if options.log_clean { "yes" } else { "no" },
+    );
+    std::fs::write(dir.join("clamd.conf"), config).unwrap();
+}
+
+/// Starts clamd in the foreground on the configuration under `dir`.
+fn spawn(dir: &Path) -> Child {
+    let output = File::create(dir.join("clamd.out")).unwrap();
+    let spawned = Command::new(CLAMD)
+        .arg("-c")
+        .arg(dir.join("clamd.conf"))
+        .stdin(Stdio::null())
+        .stdout(output.try_clone().unwrap())
+        .stderr(output)
+        .spawn();
+    match spawned {
+        Ok(child) => child,
+        Err(e) if e.kind() == ErrorKind::NotFound => panic!("{CLAMD} is missing: {INSTALL_HINT}"),
+        Err(e) => panic!("starting {CLAMD}: {e}"),
+    }
+}
+
+/// Sends `zPING` with a short back-off until clamd answers `PONG`.
+async fn wait_until_ready(process: &mut Child, port: u16) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + READY_WITHIN;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        if let Some(status) = process.try_wait().map_err(|e| e.to_string())? {
+            return Err(format!("clamd exited ({status})"));
+        }
+        if ping(port).await.as_deref() == Some(&b"PONG\0"[..]) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("no PONG after {READY_WITHIN:?}"));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
+}
+
+/// clamd's answer to `zPING`, if it gives one within a second.
+async fn ping(port: u16) -> Option<Vec<u8>> {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
+        stream.write_all(b"zPING\0").await.ok()?;
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 64];
+        while !answer.contains(&0) {
+            match stream.read(&mut buffer).await.ok()? {
+                0 => break,
+                n => answer.extend_from_slice(&buffer[..n]),
+            }
+        }
+        Some(answer)
+    };
+    tokio::time::timeout(Duration::from_secs(1), exchange)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The last lines of clamd's log and of what it printed.
+fn log_tail(dir: &Path) -> String {
+    let tail = |name: &str| {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        format!(
+            "--- {name}:\n{}",
+            lines[lines.len().saturating_sub(30)..].join("\n")
+        )
+    };
+    format!("{}\n{}", tail("clamd.out"), tail("clamd.log"))
+}
