@@ -42,6 +42,17 @@ enum NoticeRoute {
     Nowhere,
 }
 
+impl NoticeRoute {
+    /// Where the notification went, for the log.
+    fn as_str(&self) -> &'static str {
+        match self {
+            NoticeRoute::Inbox(_) => "inbox",
+            NoticeRoute::Remote => "queue",
+            NoticeRoute::Nowhere => "nowhere",
+        }
+    }
+}
+
 /// An entry that waits for its next attempt.
 struct Retry<'a> {
     entry: &'a QueueEntry,
@@ -200,12 +211,7 @@ impl DeliveryAgent {
                 "failed"
             };
             metrics::counter!("congvu_queue_notifications_total", "action" => action).increment(1);
-            let to = match route {
-                NoticeRoute::Inbox(_) => "inbox",
-                NoticeRoute::Remote => "queue",
-                NoticeRoute::Nowhere => "nowhere",
-            };
-            tracing::info!(queue_id, action, %sender, to, notice_queue_id = %notice_id, "delivery status notification");
+            tracing::info!(queue_id, action, %sender, to = route.as_str(), notice_queue_id = %notice_id, "delivery status notification");
         }
         Ok(settled)
     }

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use tokio::time::Instant;
 
+use super::envelope::Envelope;
 use super::framing::DataReader;
 use super::inbound::Placement;
 use super::reply::{self, Reply};
@@ -270,20 +271,7 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
             }
         }
     }
-    let mut remote_message = Vec::new();
-    if !envelope.remote.is_empty() {
-        remote_message.reserve(trace.len() + message.len());
-        remote_message.extend_from_slice(trace.as_bytes());
-        remote_message.extend_from_slice(&message);
-    }
-    let mut local_message = Vec::new();
-    if !envelope.local.is_empty() {
-        let return_path = format!("Return-Path: <{}>\r\n", envelope.sender);
-        local_message.reserve(return_path.len() + trace.len() + message.len());
-        local_message.extend_from_slice(return_path.as_bytes());
-        local_message.extend_from_slice(trace.as_bytes());
-        local_message.extend_from_slice(&message);
-    }
+    let (local_message, remote_message) = copies(envelope, &trace, &message);
     let message_size = message.len();
     drop(message);
     let incoming = Incoming {
@@ -309,6 +297,26 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
             reply::TRY_LATER
         }
     }
+}
+
+/// The bytes of the local copies (with `Return-Path:`) and of the queued copy, each with
+/// `trace` on top; empty where the envelope has no such recipient.
+fn copies(envelope: &Envelope, trace: &str, message: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut remote = Vec::new();
+    if !envelope.remote.is_empty() {
+        remote.reserve(trace.len() + message.len());
+        remote.extend_from_slice(trace.as_bytes());
+        remote.extend_from_slice(message);
+    }
+    let mut local = Vec::new();
+    if !envelope.local.is_empty() {
+        let return_path = format!("Return-Path: <{}>\r\n", envelope.sender);
+        local.reserve(return_path.len() + trace.len() + message.len());
+        local.extend_from_slice(return_path.as_bytes());
+        local.extend_from_slice(trace.as_bytes());
+        local.extend_from_slice(message);
+    }
+    (local, remote)
 }
 
 /// `Received:` (RFC 5321 §4.4), with the protocol named as in RFC 3848.
