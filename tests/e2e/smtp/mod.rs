@@ -6,6 +6,7 @@
 mod authentication;
 mod chunking;
 mod crash;
+mod filtering;
 pub(crate) mod fixture;
 mod limits;
 mod probes;
