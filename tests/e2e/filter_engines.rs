@@ -115,7 +115,7 @@ async fn a_plain_vietnamese_letter_gets_no_action() {
 
 #[tokio::test]
 async fn learning_spam_and_ham_succeeds_and_may_be_repeated() {
-    let daemon = RspamdDaemon::start().await;
+    let daemon = RspamdDaemon::start_learnable().await;
     let rspamd = rspamd_client(&daemon);
     let spam = letter(
         "khuyen-mai",

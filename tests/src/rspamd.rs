@@ -88,6 +88,51 @@ impl Rspamd {
         Rspamd::start_with(RspamdOptions::default()).await
     }
 
+    /// [`Rspamd::start`], but a daemon whose controller can learn. On a loaded machine rspamd
+    /// 3.4 now and then starts with a Bayes statfile its controller could not open (both
+    /// workers create the sqlite3 files at once); such a controller leaves the statfile out of
+    /// `/stat` and refuses every lesson for good, so it is replaced by a new daemon.
+    pub async fn start_learnable() -> Rspamd {
+        let mut failures = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let daemon = Rspamd::start().await;
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            loop {
+                match daemon.bayes_revisions().await {
+                    Ok(_) => return daemon,
+                    Err(last) if std::time::Instant::now() >= deadline => {
+                        failures.push(format!("{last}\n{}", daemon.log()));
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        }
+        panic!("no rspamd could learn:\n{}", failures.join("\n"));
+    }
+
+    /// How many lessons the Bayes statfiles hold, `(spam, ham)`, from the controller's
+    /// `/stat`; the answer itself while it leaves either statfile out.
+    pub async fn bayes_revisions(&self) -> Result<(u64, u64), String> {
+        let url = format!("{}/stat", self.controller_url());
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let answer = match http.get(&url).send().await {
+            Ok(response) => response.bytes().await.map_err(|e| e.to_string())?,
+            Err(error) => return Err(error.to_string()),
+        };
+        let stat: serde_json::Value =
+            serde_json::from_slice(&answer).map_err(|e| format!("{e}: {answer:?}"))?;
+        let revision = |symbol: &str| {
+            let statfiles = stat["statfiles"].as_array()?;
+            let statfile = statfiles.iter().find(|f| f["symbol"] == symbol)?;
+            statfile["revision"].as_u64()
+        };
+        match (revision("BAYES_SPAM"), revision("BAYES_HAM")) {
+            (Some(spam), Some(ham)) => Ok((spam, ham)),
+            _ => Err(stat.to_string()),
+        }
+    }
+
     /// [`Rspamd::start`] with `options`; with a milter worker it also waits until that
     /// accepts connections.
     pub async fn start_with(options: RspamdOptions) -> Rspamd {

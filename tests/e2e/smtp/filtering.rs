@@ -610,23 +610,9 @@ async fn submission_is_never_checked_against_blocklists(backend: Backend) {
     assert_eq!(dns.queries().len(), 1);
 }
 
-/// How many messages rspamd's Bayes statfiles have learned, `(spam, ham)`, from the
-/// controller's `/stat`; `None` while it leaves a statfile out, as rspamd 3.4 sometimes
-/// does with a sqlite3 statfile another worker has open.
+/// How many messages rspamd's Bayes statfiles have learned, `(spam, ham)`.
 async fn lessons_now(daemon: &Rspamd) -> Result<(u64, u64), String> {
-    let url = format!("{}/stat", daemon.controller_url());
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let answer = http.get(&url).send().await.unwrap().bytes().await.unwrap();
-    let stat: serde_json::Value = serde_json::from_slice(&answer).unwrap();
-    let revision = |symbol: &str| {
-        let statfiles = stat["statfiles"].as_array()?;
-        let statfile = statfiles.iter().find(|f| f["symbol"] == symbol)?;
-        statfile["revision"].as_u64()
-    };
-    match (revision("BAYES_SPAM"), revision("BAYES_HAM")) {
-        (Some(spam), Some(ham)) => Ok((spam, ham)),
-        _ => Err(stat.to_string()),
-    }
+    daemon.bayes_revisions().await
 }
 
 /// Polls rspamd's lessons until `done` holds for them, for at most `within`; the last
@@ -666,21 +652,11 @@ async fn until_lessons(daemon: &Rspamd, wanted: (u64, u64)) {
     }
 }
 
-/// A private rspamd whose controller can learn. On a loaded machine rspamd 3.4 now and
-/// then starts with a sqlite3 statfile its controller could not open (both workers create
-/// the files at once); such a controller leaves the statfile out of `/stat` and refuses
-/// every lesson for good, so it is replaced by a new daemon.
+/// A private rspamd whose controller can learn, with no lessons yet.
 async fn rspamd_that_learns() -> Rspamd {
-    let mut failures = Vec::new();
-    for _ in 0..3 {
-        let daemon = Rspamd::start().await;
-        let ready = lessons_when(&daemon, Duration::from_secs(3), |l| l == (0, 0)).await;
-        match ready {
-            Ok(_) => return daemon,
-            Err(last) => failures.push(format!("{last}\n{}", daemon.log())),
-        }
-    }
-    panic!("no rspamd could learn:\n{}", failures.join("\n"));
+    let daemon = Rspamd::start_learnable().await;
+    assert_eq!(lessons(&daemon).await, (0, 0), "{}", daemon.log());
+    daemon
 }
 
 /// `command` in the IMAP session; checks it completed.
