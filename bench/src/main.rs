@@ -7,6 +7,7 @@ mod egov_demo;
 mod figures;
 mod imap;
 mod import;
+mod inbound;
 mod ldap;
 mod machine;
 mod portal;
@@ -32,6 +33,9 @@ enum Workload {
     /// P1/P2: `congvu-admin user import` of N officials into SQLite and PostgreSQL, against
     /// the hashing floor measured in the same run.
     Import(import::ImportArgs),
+    /// S4, S5: the S1 workload with sender authentication enforced against a DNS server in
+    /// this process, and with rspamd and ClamAV on, against Postfix with rspamd's milter.
+    Inbound(inbound::InboundArgs),
     /// L1–L3: LDAP searches, binds and searches under a bind flood, against OpenLDAP slapd
     /// started and seeded with the same officials in the same run.
     Ldap(ldap::LdapArgs),
@@ -53,6 +57,7 @@ fn main() -> anyhow::Result<()> {
     match Args::parse().workload {
         Workload::Imap(args) => imap::run(args),
         Workload::Import(args) => import::run(args),
+        Workload::Inbound(args) => inbound::run(args),
         Workload::Ldap(args) => ldap::run(args),
         Workload::Portal(args) => portal::run(args),
         Workload::Smtp(args) => smtp::run(args),

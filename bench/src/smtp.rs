@@ -104,19 +104,8 @@ pub struct SmtpArgs {
     /// Skip S1's cross-check with Postfix's smtp-source.
     #[arg(long)]
     no_smtp_source: bool,
-    /// Let servers and client share every core instead of pinning them apart.
-    #[arg(long)]
-    no_pin: bool,
-    /// The congvu-server binary (build it with --release).
-    #[arg(long, default_value = "target/release/congvu-server")]
-    server: PathBuf,
-    /// The congvu-admin binary that seeds congvu.
-    #[arg(long, default_value = "target/release/congvu-admin")]
-    admin: PathBuf,
-    #[arg(long, default_value = "/usr/sbin/postfix")]
-    postfix: PathBuf,
-    #[arg(long, default_value = "/usr/sbin/postmap")]
-    postmap: PathBuf,
+    #[command(flatten)]
+    programs: Programs,
     #[arg(long, default_value = "/usr/sbin/smtp-source")]
     smtp_source: PathBuf,
     /// Working directory for both servers' data (default: a new temporary directory, removed
@@ -128,14 +117,32 @@ pub struct SmtpArgs {
     report: PathBuf,
 }
 
+/// The programs an SMTP benchmark runs, and where they run.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Programs {
+    /// Let servers and client share every core instead of pinning them apart.
+    #[arg(long)]
+    pub(crate) no_pin: bool,
+    /// The congvu-server binary (build it with --release).
+    #[arg(long, default_value = "target/release/congvu-server")]
+    pub(crate) server: PathBuf,
+    /// The congvu-admin binary that seeds congvu.
+    #[arg(long, default_value = "target/release/congvu-admin")]
+    pub(crate) admin: PathBuf,
+    #[arg(long, default_value = "/usr/sbin/postfix")]
+    pub(crate) postfix: PathBuf,
+    #[arg(long, default_value = "/usr/sbin/postmap")]
+    pub(crate) postmap: PathBuf,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ServerKind {
+pub(crate) enum ServerKind {
     Congvu,
     Postfix,
 }
 
 impl ServerKind {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ServerKind::Congvu => "congvu",
             ServerKind::Postfix => "Postfix",
@@ -158,12 +165,12 @@ enum CircularTo {
     Rcpt,
 }
 
-const DOMAIN: &str = "vinhphuc.gov.vn";
-const HOSTNAME: &str = "mail.vinhphuc.gov.vn";
+pub(crate) const DOMAIN: &str = "vinhphuc.gov.vn";
+pub(crate) const HOSTNAME: &str = "mail.vinhphuc.gov.vn";
 /// The envelope and header sender of every message: mail from outside, as an MX receives it.
-const SENDER: &str = "sender@example.org";
+pub(crate) const SENDER: &str = "sender@example.org";
 /// What the client calls itself in HELO.
-const CLIENT_NAME: &str = "bench.example.org";
+pub(crate) const CLIENT_NAME: &str = "bench.example.org";
 /// The distribution list holding every official, on both servers.
 const LIST_NAME: &str = "toanthe";
 /// Owner of the Maildir files Postfix's virtual(8) writes (`virtual_uid_maps = static:…`).
@@ -176,29 +183,22 @@ const DELIVERY_POLL: Duration = Duration::from_millis(20);
 pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
     check(&args)?;
     let machine = Machine::probe();
-    let (_owned, work) = match &args.work_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            anyhow::ensure!(
-                std::fs::read_dir(dir)?.next().is_none(),
-                "--work-dir {} is not empty",
-                dir.display()
-            );
-            (None, dir.canonicalize()?)
-        }
-        None => {
-            let dir = tempfile::tempdir()?;
-            let path = dir.path().to_path_buf();
-            (Some(dir), path)
-        }
-    };
-    // Postfix's daemons (user postfix) and its delivery agent (VMAIL_ID) walk into it.
-    set_mode(&work, 0o755)?;
+    let (_owned, work) = work_dir(args.work_dir.as_deref())?;
 
     println!("seeding congvu with {} officials", args.officials);
     let started = Instant::now();
     let congvu_port = free_port()?;
-    let congvu_config = write_congvu_config(&args, &work, congvu_port)?;
+    let congvu_config = write_congvu_config(
+        &work,
+        "congvu.toml",
+        &CongvuSettings {
+            smtp_port: congvu_port,
+            http_port: 0,
+            recipients: recipient_limit(&args),
+            authentication: "off",
+            extra: "",
+        },
+    )?;
     let officials = seed_congvu(&args, &congvu_config, &work)?;
     println!("  {:.1} s", started.elapsed().as_secs_f64());
     let wants_list = args.workloads.contains(&Workload::S3)
@@ -215,14 +215,20 @@ pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
     }
     let postfix_setup = if args.servers.contains(&ServerKind::Postfix) {
         println!("configuring a private Postfix with the same addresses");
-        Some(seed_postfix(&args, &work, &officials)?)
+        Some(seed_postfix(
+            &args.programs.postmap,
+            &work,
+            &officials,
+            recipient_limit(&args),
+            "",
+        )?)
     } else {
         None
     };
 
     // Seeding used every core; from here the servers get the last core and the client the
     // rest, so neither steals the other's CPU and CPU per message stays comparable.
-    let pin = (!args.no_pin && machine.cores >= 2).then(|| Pinning::split(machine.cores));
+    let pin = (!args.programs.no_pin && machine.cores >= 2).then(|| Pinning::split(machine.cores));
     if let Some(pin) = &pin {
         pin.pin_self()?;
     }
@@ -235,7 +241,7 @@ pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
     for &kind in &args.servers {
         let mut server = match kind {
             ServerKind::Congvu => Server::Congvu(Congvu {
-                binary: args.server.clone(),
+                binary: args.programs.server.clone(),
                 config: congvu_config.clone(),
                 data_dir: work.join("congvu-data"),
                 log: work.join("congvu.log"),
@@ -245,7 +251,7 @@ pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
                 ticks: machine.ticks,
             }),
             ServerKind::Postfix => Server::Postfix(Postfix::new(
-                &args,
+                args.programs.postfix.clone(),
                 postfix_setup
                     .clone()
                     .context("Postfix was not configured")?,
@@ -302,20 +308,23 @@ pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Refuses arguments and missing programs before any work starts.
-fn check(args: &SmtpArgs) -> anyhow::Result<()> {
-    for (what, path) in [
-        ("congvu-server", &args.server),
-        ("congvu-admin", &args.admin),
-    ] {
+/// Refuses to start without the congvu binaries a benchmark runs.
+pub(crate) fn check_binaries(server: &Path, admin: &Path) -> anyhow::Result<()> {
+    for (what, path) in [("congvu-server", server), ("congvu-admin", admin)] {
         anyhow::ensure!(
             path.exists(),
             "{} not found: run `cargo build --release -p {what}` first",
             path.display()
         );
     }
+    Ok(())
+}
+
+/// Refuses arguments and missing programs before any work starts.
+fn check(args: &SmtpArgs) -> anyhow::Result<()> {
+    check_binaries(&args.programs.server, &args.programs.admin)?;
     if args.servers.contains(&ServerKind::Postfix) {
-        for path in [&args.postfix, &args.postmap] {
+        for path in [&args.programs.postfix, &args.programs.postmap] {
             anyhow::ensure!(
                 path.exists(),
                 "{} not found: apt-get install postfix",
@@ -354,6 +363,32 @@ fn check(args: &SmtpArgs) -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------------------
 // The machine
 
+/// The working directory `--work-dir` names, which must be empty or absent, or a new
+/// temporary one that the first value removes when dropped; Postfix's daemons (user
+/// postfix) and its delivery agent (VMAIL_ID) can walk into either.
+pub(crate) fn work_dir(
+    asked: Option<&Path>,
+) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
+    let (owned, work) = match asked {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            anyhow::ensure!(
+                std::fs::read_dir(dir)?.next().is_none(),
+                "--work-dir {} is not empty",
+                dir.display()
+            );
+            (None, dir.canonicalize()?)
+        }
+        None => {
+            let dir = tempfile::tempdir()?;
+            let path = dir.path().to_path_buf();
+            (Some(dir), path)
+        }
+    };
+    set_mode(&work, 0o755)?;
+    Ok((owned, work))
+}
+
 /// Bytes of every file and directory under `path`, as `du -sb` counts them.
 fn tree_bytes(path: &Path) -> u64 {
     let Ok(meta) = std::fs::symlink_metadata(path) else {
@@ -373,16 +408,42 @@ fn tree_bytes(path: &Path) -> u64 {
 // ---------------------------------------------------------------------------------------
 // Seeding
 
-fn congvu_db_url(work: &Path) -> String {
+pub(crate) fn congvu_db_url(work: &Path) -> String {
     format!(
         "sqlite://{}",
         work.join("congvu-data").join("congvu.db").display()
     )
 }
 
-fn write_congvu_config(args: &SmtpArgs, dir: &Path, smtp_port: u16) -> anyhow::Result<PathBuf> {
+/// What differs between the congvu configurations the benchmarks start.
+pub(crate) struct CongvuSettings<'a> {
+    pub(crate) smtp_port: u16,
+    /// The HTTP listener (`/metrics`); 0 for any free port.
+    pub(crate) http_port: u16,
+    /// Recipients one message may have.
+    pub(crate) recipients: usize,
+    /// `[inbound] authentication`: `"off"` or `"enforce"`.
+    pub(crate) authentication: &'a str,
+    /// Further sections, appended as they are (`[dns]`, `[filter.…]`).
+    pub(crate) extra: &'a str,
+}
+
+/// Writes `name` under `dir`: a configuration whose data directory is `dir/congvu-data`,
+/// shared by every configuration written under the same `dir`.
+pub(crate) fn write_congvu_config(
+    dir: &Path,
+    name: &str,
+    settings: &CongvuSettings<'_>,
+) -> anyhow::Result<PathBuf> {
     let data = dir.join("congvu-data");
-    let config = dir.join("congvu.toml");
+    let config = dir.join(name);
+    let CongvuSettings {
+        smtp_port,
+        http_port,
+        recipients,
+        authentication,
+        extra,
+    } = settings;
     // Every listener but the MX one on a free port nobody uses. The log level stays at its
     // default, as Postfix logs every message to its maillog. Recipients per message and
     // connections per address are raised to what the workloads need, the same on Postfix.
@@ -401,7 +462,7 @@ url = "{db}"
 self_signed = true
 
 [inbound]
-authentication = "off"
+authentication = "{authentication}"
 
 [smtp]
 listen = ["127.0.0.1:{smtp_port}"]
@@ -418,14 +479,14 @@ listen = ["127.0.0.1:0"]
 ldaps_listen = ["127.0.0.1:0"]
 
 [http]
-listen = ["127.0.0.1:0"]
+listen = ["127.0.0.1:{http_port}"]
 
 [limits]
 max_connections_per_ip = 1000
-"#,
+
+{extra}"#,
             data = data.display().to_string(),
             db = congvu_db_url(dir),
-            recipients = recipient_limit(args),
         ),
     )?;
     Ok(config)
@@ -438,8 +499,14 @@ fn recipient_limit(args: &SmtpArgs) -> usize {
 }
 
 fn seed_congvu(args: &SmtpArgs, config: &Path, dir: &Path) -> anyhow::Result<Vec<Official>> {
-    let officials =
-        crate::admin::import_province(&args.admin, config, dir, args.officials, 5321, "SMTP")?;
+    let officials = crate::admin::import_province(
+        &args.programs.admin,
+        config,
+        dir,
+        args.officials,
+        5321,
+        "SMTP",
+    )?;
     Ok(officials)
 }
 
@@ -449,7 +516,7 @@ fn seed_congvu(args: &SmtpArgs, config: &Path, dir: &Path) -> anyhow::Result<Vec
 fn seed_congvu_list(args: &SmtpArgs, config: &Path, officials: &[Official]) -> anyhow::Result<()> {
     let address = format!("{LIST_NAME}@{DOMAIN}");
     crate::admin::run(
-        &args.admin,
+        &args.programs.admin,
         config,
         &[
             "group",
@@ -495,7 +562,7 @@ fn add_member(args: &SmtpArgs, config: &Path, login: &str) -> anyhow::Result<()>
     let mut attempts = 0;
     loop {
         let result = crate::admin::run(
-            &args.admin,
+            &args.programs.admin,
             config,
             &["group", "add-member", LIST_NAME, "--user", login],
             None,
@@ -512,22 +579,26 @@ fn add_member(args: &SmtpArgs, config: &Path, login: &str) -> anyhow::Result<()>
 
 /// Where the private Postfix instance keeps everything.
 #[derive(Debug, Clone)]
-struct PostfixSetup {
+pub(crate) struct PostfixSetup {
     /// `config_directory`: main.cf, master.cf and the lookup tables.
-    config: PathBuf,
-    queue: PathBuf,
+    pub(crate) config: PathBuf,
+    pub(crate) queue: PathBuf,
     /// `virtual_mailbox_base`: one `LOGIN/Maildir/` per official.
-    maildir: PathBuf,
-    log: PathBuf,
-    addr: SocketAddr,
+    pub(crate) maildir: PathBuf,
+    pub(crate) log: PathBuf,
+    pub(crate) addr: SocketAddr,
     /// The Maildir `new/` folder of each official, in the order of the officials.
-    inboxes: Vec<PathBuf>,
+    pub(crate) inboxes: Vec<PathBuf>,
 }
 
-fn seed_postfix(
-    args: &SmtpArgs,
+/// A private Postfix's configuration under `dir` with a virtual mailbox per official;
+/// `extra` is appended to main.cf as it is (e.g. milters).
+pub(crate) fn seed_postfix(
+    postmap: &Path,
     dir: &Path,
     officials: &[Official],
+    limit: usize,
+    extra: &str,
 ) -> anyhow::Result<PostfixSetup> {
     let config = dir.join("postfix");
     let queue = dir.join("postfix-queue");
@@ -543,7 +614,6 @@ fn seed_postfix(
     std::os::unix::fs::chown(&data, Some(postfix_user.uid.as_raw()), None)?;
     std::os::unix::fs::chown(&maildir, Some(VMAIL_ID), Some(VMAIL_ID))?;
     let port = free_port()?;
-    let limit = recipient_limit(args);
     // Defaults everywhere durability and delivery are concerned; only paths, the listener,
     // the virtual domain and the limits the workloads need (the same on congvu) are set.
     std::fs::write(
@@ -576,7 +646,8 @@ fn seed_postfix(
              smtpd_recipient_limit = {limit}\n\
              virtual_alias_expansion_limit = {limit}\n\
              message_size_limit = 52428800\n\
-             virtual_mailbox_limit = 52428800\n",
+             virtual_mailbox_limit = 52428800\n\
+             {extra}",
             queue = queue.display(),
             data = data.display(),
             log = log.display(),
@@ -646,7 +717,7 @@ fn seed_postfix(
         format!("{LIST_NAME}@{DOMAIN} {}\n", members.join(",")),
     )?;
     for table in ["vmailbox", "valias"] {
-        let out = Command::new(&args.postmap)
+        let out = Command::new(postmap)
             .arg("-c")
             .arg(&config)
             .arg(format!("hash:{}", config.join(table).display()))
@@ -673,7 +744,7 @@ fn seed_postfix(
 
 /// What a server said when a client connected.
 #[derive(Debug)]
-enum Greeting {
+pub(crate) enum Greeting {
     Ready,
     /// Anything but 220, e.g. `421 … Service not available`.
     Refused(String),
@@ -681,34 +752,34 @@ enum Greeting {
 
 /// A server under test; stopped when dropped.
 #[derive(Debug)]
-enum Server {
+pub(crate) enum Server {
     Congvu(Congvu),
     Postfix(Postfix),
 }
 
 impl Server {
-    fn kind(&self) -> ServerKind {
+    pub(crate) fn kind(&self) -> ServerKind {
         match self {
             Server::Congvu(_) => ServerKind::Congvu,
             Server::Postfix(_) => ServerKind::Postfix,
         }
     }
 
-    fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         match self {
             Server::Congvu(c) => c.addr,
             Server::Postfix(p) => p.setup.addr,
         }
     }
 
-    fn start(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn start(&mut self) -> anyhow::Result<()> {
         match self {
             Server::Congvu(c) => c.start(),
             Server::Postfix(p) => p.start(),
         }
     }
 
-    fn stop(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn stop(&mut self) -> anyhow::Result<()> {
         match self {
             Server::Congvu(c) => c.stop(),
             Server::Postfix(p) => p.stop(),
@@ -716,14 +787,14 @@ impl Server {
     }
 
     /// Server CPU time used so far: the congvu process, or every Postfix process.
-    fn cpu(&self) -> Duration {
+    pub(crate) fn cpu(&self) -> Duration {
         match self {
             Server::Congvu(c) => c.cpu(),
             Server::Postfix(p) => p.cpu(),
         }
     }
 
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let log = match self {
             Server::Congvu(c) => &c.log,
             Server::Postfix(p) => &p.setup.log,
@@ -734,7 +805,7 @@ impl Server {
     }
 
     /// Waits until the server greets a client, or gives up after a minute.
-    async fn wait_ready(&mut self) -> anyhow::Result<Greeting> {
+    pub(crate) async fn wait_ready(&mut self) -> anyhow::Result<Greeting> {
         match self {
             Server::Congvu(c) => c.wait_ready().await,
             Server::Postfix(p) => await_greeting("Postfix", p.setup.addr, || Ok(())).await,
@@ -765,19 +836,19 @@ async fn await_greeting(
 
 /// congvu-server as a child process.
 #[derive(Debug)]
-struct Congvu {
-    binary: PathBuf,
-    config: PathBuf,
-    data_dir: PathBuf,
-    log: PathBuf,
-    addr: SocketAddr,
-    pin: Option<String>,
-    child: Option<Child>,
-    ticks: f64,
+pub(crate) struct Congvu {
+    pub(crate) binary: PathBuf,
+    pub(crate) config: PathBuf,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) log: PathBuf,
+    pub(crate) addr: SocketAddr,
+    pub(crate) pin: Option<String>,
+    pub(crate) child: Option<Child>,
+    pub(crate) ticks: f64,
 }
 
 impl Congvu {
-    fn start(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn start(&mut self) -> anyhow::Result<()> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -796,7 +867,7 @@ impl Congvu {
     }
 
     /// SIGTERM, then a graceful shutdown that closes the database; SIGKILL after 60 s.
-    fn stop(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn stop(&mut self) -> anyhow::Result<()> {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
@@ -814,7 +885,7 @@ impl Congvu {
         anyhow::bail!("congvu-server did not stop within 60 s of SIGTERM")
     }
 
-    async fn wait_ready(&mut self) -> anyhow::Result<Greeting> {
+    pub(crate) async fn wait_ready(&mut self) -> anyhow::Result<Greeting> {
         let log = self.log.clone();
         let child = self
             .child
@@ -831,7 +902,7 @@ impl Congvu {
     }
 
     /// taskset execs the server, so the child's pid is the server's.
-    fn cpu(&self) -> Duration {
+    pub(crate) fn cpu(&self) -> Duration {
         let Some(stat) = self.child.as_ref().and_then(|c| proc_stat(c.id())) else {
             return Duration::ZERO;
         };
@@ -850,20 +921,25 @@ impl Drop for Congvu {
 
 /// A private Postfix instance: `postfix -c DIR start`, whose master daemonizes.
 #[derive(Debug)]
-struct Postfix {
-    postfix: PathBuf,
-    setup: PostfixSetup,
-    pin: Option<String>,
-    master: Option<u32>,
-    ticks: f64,
+pub(crate) struct Postfix {
+    pub(crate) postfix: PathBuf,
+    pub(crate) setup: PostfixSetup,
+    pub(crate) pin: Option<String>,
+    pub(crate) master: Option<u32>,
+    pub(crate) ticks: f64,
     /// How much of the maillog has been looked at for delivery trouble.
-    log_seen: std::cell::Cell<u64>,
+    pub(crate) log_seen: std::cell::Cell<u64>,
 }
 
 impl Postfix {
-    fn new(args: &SmtpArgs, setup: PostfixSetup, pin: Option<String>, ticks: f64) -> Postfix {
+    pub(crate) fn new(
+        postfix: PathBuf,
+        setup: PostfixSetup,
+        pin: Option<String>,
+        ticks: f64,
+    ) -> Postfix {
         Postfix {
-            postfix: args.postfix.clone(),
+            postfix,
             setup,
             pin,
             master: None,
@@ -883,7 +959,7 @@ impl Postfix {
             .with_context(|| format!("while running postfix {action}"))
     }
 
-    fn start(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn start(&mut self) -> anyhow::Result<()> {
         let out = self.control("start")?;
         anyhow::ensure!(
             out.status.success(),
@@ -903,7 +979,7 @@ impl Postfix {
     }
 
     /// `postfix stop`, then `postfix abort` if the master is still there after 30 s.
-    fn stop(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn stop(&mut self) -> anyhow::Result<()> {
         let Some(master) = self.master.take() else {
             return Ok(());
         };
@@ -921,7 +997,7 @@ impl Postfix {
 
     /// The master's own and reaped children's time, plus its live daemons' time. Every
     /// Postfix process is the master's child, so nothing is missed or counted twice.
-    fn cpu(&self) -> Duration {
+    pub(crate) fn cpu(&self) -> Duration {
         let Some(master) = self.master else {
             return Duration::ZERO;
         };
@@ -944,7 +1020,7 @@ impl Postfix {
     }
 
     /// Removes every delivered message, so the next run starts from empty Maildirs.
-    fn clear_maildirs(&self) -> anyhow::Result<()> {
+    pub(crate) fn clear_maildirs(&self) -> anyhow::Result<()> {
         for new in &self.setup.inboxes {
             for entry in std::fs::read_dir(new)? {
                 std::fs::remove_file(entry?.path())?;
@@ -960,7 +1036,11 @@ impl Postfix {
 
     /// Waits until each inbox `i` holds `expected[i]` messages; returns when the last
     /// arrived (to within [`DELIVERY_POLL`]), or fails after `limit`.
-    fn wait_delivered(&self, expected: &[usize], limit: Duration) -> anyhow::Result<Instant> {
+    pub(crate) fn wait_delivered(
+        &self,
+        expected: &[usize],
+        limit: Duration,
+    ) -> anyhow::Result<Instant> {
         let mut pending: Vec<(&Path, usize)> = self
             .setup
             .inboxes
@@ -1032,7 +1112,7 @@ impl Drop for Postfix {
 
 /// One SMTP reply: its code and its lines joined.
 #[derive(Debug)]
-struct Reply {
+pub(crate) struct Reply {
     code: u16,
     text: String,
 }
@@ -1119,7 +1199,7 @@ async fn greeting(addr: SocketAddr) -> Result<Reply, String> {
 
 /// What one delivered message took.
 #[derive(Debug, Clone, Copy)]
-struct Sent {
+pub(crate) struct Sent {
     /// From the final `<CRLF>.<CRLF>` written to the 250 read.
     data_to_250: Duration,
 }
@@ -1127,8 +1207,32 @@ struct Sent {
 /// One message on a new connection: greeting, HELO, MAIL, RCPT for each recipient, DATA,
 /// `head` then `body` then `<CRLF>.<CRLF>`, QUIT. `body` must not end with CRLF: the
 /// terminator supplies it.
-async fn deliver(
+pub(crate) async fn deliver(
     addr: SocketAddr,
+    recipients: &[&str],
+    head: &[u8],
+    body: &[u8],
+) -> Result<Sent, String> {
+    deliver_as(addr, BENCH_ENVELOPE, recipients, head, body).await
+}
+
+/// Who the client says it is: its HELO name and its envelope sender.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Envelope {
+    pub(crate) helo: &'static str,
+    pub(crate) sender: &'static str,
+}
+
+/// smtp-source's: [`CLIENT_NAME`] and [`SENDER`].
+pub(crate) const BENCH_ENVELOPE: Envelope = Envelope {
+    helo: CLIENT_NAME,
+    sender: SENDER,
+};
+
+/// [`deliver`], saying HELO and MAIL FROM as `envelope` gives them.
+pub(crate) async fn deliver_as(
+    addr: SocketAddr,
+    envelope: Envelope,
     recipients: &[&str],
     head: &[u8],
     body: &[u8],
@@ -1138,9 +1242,11 @@ async fn deliver(
     if greeting.code != 220 {
         return Err(format!("greeting {}", greeting.text));
     }
-    session.command(&format!("HELO {CLIENT_NAME}"), 250).await?;
     session
-        .command(&format!("MAIL FROM:<{SENDER}>"), 250)
+        .command(&format!("HELO {}", envelope.helo), 250)
+        .await?;
+    session
+        .command(&format!("MAIL FROM:<{}>", envelope.sender), 250)
         .await?;
     for recipient in recipients {
         session
@@ -1164,7 +1270,7 @@ async fn deliver(
 
 /// smtp-source's payload for `-l length`: `X`s in 80-byte lines, each starting with a
 /// digit and ending with CRLF, the last line without one (the sender adds it).
-fn payload(length: usize) -> Vec<u8> {
+pub(crate) fn payload(length: usize) -> Vec<u8> {
     let mut data = vec![b'X'; length];
     let mut i = 80;
     while i < length {
@@ -1177,7 +1283,7 @@ fn payload(length: usize) -> Vec<u8> {
 }
 
 /// smtp-source's headers for one message, with a unique Message-Id.
-fn smtp_source_head(recipient: &str, id: usize) -> String {
+pub(crate) fn smtp_source_head(recipient: &str, id: usize) -> String {
     format!(
         "From: <{SENDER}>\r\nTo: <{recipient}>\r\nDate: Mon, 5 Jan 2026 08:00:00 +0700\r\n\
          Message-Id: <{id:08x}.{:04x}@{CLIENT_NAME}>\r\n\r\n",
@@ -1228,31 +1334,31 @@ fn circular(size: usize) -> Vec<u8> {
 
 /// What one S1 run measured.
 #[derive(Debug, Clone)]
-struct S1Run {
-    messages: usize,
+pub(crate) struct S1Run {
+    pub(crate) messages: usize,
     /// From the first connection until the last 250.
-    accepted: Duration,
+    pub(crate) accepted: Duration,
     /// From the first connection until the last message was readable in its mailbox;
     /// the same as `accepted` for congvu.
-    delivered: Duration,
+    pub(crate) delivered: Duration,
     /// Server CPU over `delivered`.
-    cpu: Duration,
+    pub(crate) cpu: Duration,
     /// Cores the client (this process, or smtp-source) kept busy while sending.
-    client_cores: f64,
-    failures: usize,
-    first_failure: Option<String>,
+    pub(crate) client_cores: f64,
+    pub(crate) failures: usize,
+    pub(crate) first_failure: Option<String>,
 }
 
 impl S1Run {
-    fn accepted_per_second(&self) -> f64 {
+    pub(crate) fn accepted_per_second(&self) -> f64 {
         self.messages as f64 / self.accepted.as_secs_f64()
     }
 
-    fn delivered_per_second(&self) -> f64 {
+    pub(crate) fn delivered_per_second(&self) -> f64 {
         self.messages as f64 / self.delivered.as_secs_f64()
     }
 
-    fn cpu_us_per_message(&self) -> f64 {
+    pub(crate) fn cpu_us_per_message(&self) -> f64 {
         self.cpu.as_secs_f64() * 1e6 / self.messages as f64
     }
 }
@@ -1446,63 +1552,34 @@ impl Bench<'_> {
                 .collect(),
         );
         let body = Arc::new(payload(args.length));
-        let officials = self.officials.len();
         let cpu_before = server.cpu();
         let client_before = self.client_cpu();
         let started = Instant::now();
-        let outcome = self.runtime.block_on(async {
-            let next = Arc::new(AtomicUsize::new(0));
-            let failures = Arc::new(Mutex::new((0usize, None::<String>)));
-            let mut tasks = Vec::new();
-            for _ in 0..args.sessions {
-                let (next, failures) = (Arc::clone(&next), Arc::clone(&failures));
-                let (recipients, body) = (Arc::clone(&recipients), Arc::clone(&body));
-                let messages = args.messages;
-                tasks.push(tokio::spawn(async move {
-                    let mut acknowledged = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= messages {
-                            break;
-                        }
-                        let to = &recipients[i % recipients.len()];
-                        let head = smtp_source_head(to, i);
-                        match deliver(addr, &[to], head.as_bytes(), &body).await {
-                            Ok(_) => acknowledged.push(i % recipients.len()),
-                            Err(e) => record_failure(&failures, e),
-                        }
-                    }
-                    acknowledged
-                }));
-            }
-            let mut acknowledged = vec![0usize; officials];
-            for task in tasks {
-                for mailbox in task.await? {
-                    acknowledged[mailbox] += 1;
-                }
-            }
-            let (n, first) = failures
-                .lock()
-                .map_err(|_| anyhow::anyhow!("poisoned"))?
-                .clone();
-            anyhow::Ok((acknowledged, n, first))
-        })?;
+        let compose: Compose = Arc::new(|i, to| smtp_source_head(to, i).into_bytes());
+        let load = self.runtime.block_on(send_load(
+            addr,
+            BENCH_ENVELOPE,
+            args.sessions,
+            args.messages,
+            recipients,
+            compose,
+            body,
+        ))?;
         let accepted = started.elapsed();
         let client_cores = self
             .client_cpu()
             .saturating_sub(client_before)
             .as_secs_f64()
             / accepted.as_secs_f64();
-        let (acknowledged, failures, first_failure) = outcome;
-        let delivered = self.settle(server, &acknowledged, started, true)?;
+        let delivered = self.settle(server, &load.acknowledged, started, true)?;
         Ok(S1Run {
             messages: args.messages,
             accepted,
             delivered: delivered.unwrap_or(accepted),
             cpu: server.cpu().saturating_sub(cpu_before),
             client_cores,
-            failures,
-            first_failure,
+            failures: load.failures,
+            first_failure: load.first_failure,
         })
     }
 
@@ -1759,10 +1836,7 @@ impl Bench<'_> {
 
     /// CPU time this process and the children it waited for (smtp-source) have used.
     fn client_cpu(&self) -> Duration {
-        let ticks = proc_stat(std::process::id()).map_or(0, |s| {
-            field(&s, UTIME) + field(&s, STIME) + field(&s, CUTIME) + field(&s, CSTIME)
-        });
-        Duration::from_secs_f64(ticks as f64 / self.ticks)
+        client_cpu(self.ticks)
     }
 
     /// Every official's INBOX as congvu's store holds it; the server must be stopped.
@@ -1797,7 +1871,84 @@ impl Bench<'_> {
     }
 }
 
-fn record_failure(failures: &Mutex<(usize, Option<String>)>, e: String) {
+/// CPU time this process and the children it waited for have used, at `ticks` clock
+/// ticks per second.
+pub(crate) fn client_cpu(ticks: f64) -> Duration {
+    let used = proc_stat(std::process::id()).map_or(0, |s| {
+        field(&s, UTIME) + field(&s, STIME) + field(&s, CUTIME) + field(&s, CSTIME)
+    });
+    Duration::from_secs_f64(used as f64 / ticks)
+}
+
+/// Message `i`'s bytes before the shared body, given its recipient.
+pub(crate) type Compose = Arc<dyn Fn(usize, &str) -> Vec<u8> + Send + Sync>;
+
+/// What a load of messages on parallel sessions came to.
+pub(crate) struct Load {
+    /// Per recipient, the messages it got a 250 for.
+    pub(crate) acknowledged: Vec<usize>,
+    /// From the final `<CRLF>.<CRLF>` to the 250, of every acknowledged message.
+    pub(crate) data_to_250: Vec<Duration>,
+    pub(crate) failures: usize,
+    pub(crate) first_failure: Option<String>,
+}
+
+/// `messages` messages on `sessions` parallel sessions, each on a new connection: message
+/// `i` goes to `recipients[i mod len]` as `compose(i, to)` followed by `body`.
+pub(crate) async fn send_load(
+    addr: SocketAddr,
+    envelope: Envelope,
+    sessions: usize,
+    messages: usize,
+    recipients: Arc<Vec<String>>,
+    compose: Compose,
+    body: Arc<Vec<u8>>,
+) -> anyhow::Result<Load> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(Mutex::new((0usize, None::<String>)));
+    let mut tasks = Vec::new();
+    for _ in 0..sessions {
+        let (next, failures) = (Arc::clone(&next), Arc::clone(&failures));
+        let (recipients, body) = (Arc::clone(&recipients), Arc::clone(&body));
+        let compose = Arc::clone(&compose);
+        tasks.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= messages {
+                    break;
+                }
+                let to = &recipients[i % recipients.len()];
+                let head = compose(i, to);
+                match deliver_as(addr, envelope, &[to], &head, &body).await {
+                    Ok(sent) => acknowledged.push((i % recipients.len(), sent.data_to_250)),
+                    Err(e) => record_failure(&failures, e),
+                }
+            }
+            acknowledged
+        }));
+    }
+    let mut acknowledged = vec![0usize; recipients.len()];
+    let mut data_to_250 = Vec::with_capacity(messages);
+    for task in tasks {
+        for (recipient, took) in task.await? {
+            acknowledged[recipient] += 1;
+            data_to_250.push(took);
+        }
+    }
+    let (failures, first_failure) = failures
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .clone();
+    Ok(Load {
+        acknowledged,
+        data_to_250,
+        failures,
+        first_failure,
+    })
+}
+
+pub(crate) fn record_failure(failures: &Mutex<(usize, Option<String>)>, e: String) {
     if let Ok(mut f) = failures.lock() {
         f.0 += 1;
         f.1.get_or_insert(e);
@@ -1806,13 +1957,13 @@ fn record_failure(failures: &Mutex<(usize, Option<String>)>, e: String) {
 
 /// One official's INBOX.
 #[derive(Debug, Clone, Copy)]
-struct Inbox {
-    messages: usize,
+pub(crate) struct Inbox {
+    pub(crate) messages: usize,
     /// The body of the newest message.
-    newest_body: Option<i64>,
+    pub(crate) newest_body: Option<i64>,
 }
 
-async fn inbox_census(url: &str) -> anyhow::Result<HashMap<String, Inbox>> {
+pub(crate) async fn inbox_census(url: &str) -> anyhow::Result<HashMap<String, Inbox>> {
     let store = Store::open(&StoreOptions {
         url: url.to_string(),
         max_connections: 2,
@@ -1910,20 +2061,20 @@ struct Report<'a> {
 }
 
 /// One row of the table; `None` figures print as a dash.
-struct Row {
-    id: &'static str,
-    what: String,
-    congvu: Option<String>,
-    postfix: Option<String>,
-    ratio: Option<String>,
-    target: &'static str,
-    met: Option<bool>,
+pub(crate) struct Row {
+    pub(crate) id: &'static str,
+    pub(crate) what: String,
+    pub(crate) congvu: Option<String>,
+    pub(crate) postfix: Option<String>,
+    pub(crate) ratio: Option<String>,
+    pub(crate) target: &'static str,
+    pub(crate) met: Option<bool>,
     /// Failed messages behind the figures: the row is then no measurement at all.
-    failures: usize,
+    pub(crate) failures: usize,
 }
 
 impl Row {
-    fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let dash = || "—".to_string();
         let met = match (self.failures, self.met) {
             (0, Some(true)) => "met".to_string(),
@@ -1988,7 +2139,7 @@ impl Report<'_> {
             load = self.machine.load,
             runs = args.runs,
             n = args.officials,
-            postfix_version = postfix_version(&args.postfix),
+            postfix_version = postfix_version(&args.programs.postfix),
         );
         out.push_str(&self.method());
         for (kind, text) in self.unavailable {
@@ -2375,7 +2526,7 @@ fn ratio(ours: Option<Spread>, reference: Option<Spread>) -> Option<f64> {
 }
 
 /// Postfix's version, as `postconf -d mail_version` prints it.
-fn postfix_version(postfix: &Path) -> String {
+pub(crate) fn postfix_version(postfix: &Path) -> String {
     let postconf = postfix.with_file_name("postconf");
     Command::new(postconf)
         .args(["-d", "-h", "mail_version"])

@@ -138,7 +138,8 @@ fn write_database(db: &Path) {
     .unwrap();
 }
 
-/// `clamd.conf` under `dir`: TCP on loopback only, in the foreground, files kept under `dir`.
+/// `clamd.conf` under `dir`: TCP on loopback only, in the foreground, files kept under `dir`,
+/// the log never cut short (clamd truncates it at 1 MiB by default), so lines can be counted.
 fn write_configuration(dir: &Path, port: u16, options: ClamdOptions) {
     let path = |sub: &str| dir.join(sub).display().to_string();
     let config = format!(
@@ -151,7 +152,8 @@ fn write_configuration(dir: &Path, port: u16, options: ClamdOptions) {
          DatabaseDirectory {db}\n\
          TemporaryDirectory {tmp}\n\
          StreamMaxLength {STREAM_MAX_BYTES}\n\
-         LogClean {log_clean}\n",
+         LogClean {log_clean}\n\
+         LogFileMaxSize 0\n",
         log = path("clamd.log"),
         pid = path("clamd.pid"),
         db = path("db"),
