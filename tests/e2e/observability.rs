@@ -557,7 +557,11 @@ async fn imap_sessions_idle_and_fetched_bytes_are_counted() {
     let idling = scrape(http).await;
     assert_eq!(value(&idling, "congvu_imap_idle_sessions"), 1.0);
     let idle_ok = "congvu_imap_commands_total{command=\"IDLE\",result=\"ok\"}";
-    assert_eq!(value(&idling, idle_ok), 0.0, "IDLE counts when it completes");
+    assert_eq!(
+        value(&idling, idle_ok),
+        0.0,
+        "IDLE counts when it completes"
+    );
     imap.send(b"DONE\r\n").await;
     let done = imap.until_tagged("a4").await;
     assert!(done.last().unwrap().starts_with("a4 OK"), "{done:?}");
@@ -703,7 +707,9 @@ async fn http_requests_are_counted_by_route_and_status() {
         let response = reqwest::get(format!("http://{http}{path}")).await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }
-    let response = reqwest::get(format!("http://{http}/healthz")).await.unwrap();
+    let response = reqwest::get(format!("http://{http}/healthz"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let after = scrape(http).await;
     let delta = Delta { before, after };

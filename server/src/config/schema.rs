@@ -7,9 +7,9 @@ use serde::de::{DeserializeOwned, Visitor};
 
 use super::document::Locator;
 use super::{
-    AuthConfig, CertificatesConfig, Config, ConfigError, DatabaseConfig, DnsConfig, FilterConfig, HttpConfig,
-    ImapConfig, InboundConfig, LdapConfig, LimitsConfig, QueueConfig, ServerConfig, SmtpConfig,
-    TlsConfig,
+    AuthConfig, CertificatesConfig, Config, ConfigError, DatabaseConfig, DnsConfig, FilterConfig,
+    HttpConfig, ImapConfig, InboundConfig, LdapConfig, LimitsConfig, QueueConfig, ServerConfig,
+    SmtpConfig, TlsConfig,
 };
 
 /// The section names, in the order `Config` declares them.

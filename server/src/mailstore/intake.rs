@@ -232,7 +232,7 @@ async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreE
             &incoming.remote,
             now,
         )
-            .await?;
+        .await?;
         stored.queued = incoming.remote.len();
     }
     if let Some(submission) = incoming.submission {

@@ -180,7 +180,15 @@ async fn the_refcount_audit_names_a_body_whose_count_is_off(backend: Backend) {
     let Some(f) = Fixture::with_province(backend).await else {
         return;
     };
-    let audit = || async { f.store.read().await.unwrap().miscounted_bodies().await.unwrap() };
+    let audit = || async {
+        f.store
+            .read()
+            .await
+            .unwrap()
+            .miscounted_bodies()
+            .await
+            .unwrap()
+    };
     let a = inbox(&f, "annv").await;
     let b = inbox(&f, "binhtt").await;
     f.mailstore
@@ -193,7 +201,11 @@ async fn the_refcount_audit_names_a_body_whose_count_is_off(backend: Backend) {
         .await
         .unwrap();
     let body = f.mailstore.messages(a).await.unwrap()[0].body_id;
-    assert_eq!(refcount(&f, body).await, Some(3), "two copies and a queue entry");
+    assert_eq!(
+        refcount(&f, body).await,
+        Some(3),
+        "two copies and a queue entry"
+    );
     assert_eq!(audit().await, []);
 
     let mut tx = f.store.begin().await.unwrap();
@@ -295,7 +307,10 @@ async fn queue_entries_share_the_body_and_leases_expire(backend: Backend) {
     assert_eq!(ids.len(), 2);
     let entries = f.queue.entries().await.unwrap();
     assert_eq!(entries[0].body_id, entries[1].body_id);
-    assert_eq!(entries[0].queue_id, entries[1].queue_id, "one message, one queue id");
+    assert_eq!(
+        entries[0].queue_id, entries[1].queue_id,
+        "one message, one queue id"
+    );
     assert!(
         entries[0].queue_id.len() == 12
             && entries[0].queue_id.chars().all(|c| c.is_ascii_hexdigit()),
