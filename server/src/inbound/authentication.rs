@@ -275,7 +275,7 @@ fn decide(
         || results.spf_mail_from.result() == SpfResult::TempError;
     let mail_from_domain = domain_of(facts.mail_from).map(str::to_ascii_lowercase);
     let claims_us = (!results.from_domain.is_empty() && served(&results.from_domain))
-        || mail_from_domain.as_deref().is_some_and(|d| served(d));
+        || mail_from_domain.as_deref().is_some_and(served);
     if claims_us {
         let spf_ok = mail_from_domain.is_none()
             || results.spf_mail_from.result() == SpfResult::Pass
