@@ -103,6 +103,40 @@ const SAMPLED_MAILBOXES: usize = 5;
 /// What Postfix calls itself to the milter (`{daemon_name}`), unlike congvu's `MTA-Name`.
 const POSTFIX_MILTER_NAME: &str = "postfix-bench";
 
+/// The sender's domain as S4 publishes it: SPF passing this host for the domain and its
+/// HELO name, the DKIM key, and DMARC.
+async fn sender_dns(key: &DkimKey) -> DnsServer {
+    DnsServer::builder()
+        .txt(SENDER_DOMAIN, SPF)
+        .txt(SENDER_HOST, SPF)
+        .txt(
+            &format!("{SELECTOR}._domainkey.{SENDER_DOMAIN}"),
+            key.txt_record(),
+        )
+        .txt(&format!("_dmarc.{SENDER_DOMAIN}"), DMARC)
+        .start()
+        .await
+}
+
+/// S5's Postfix: S1's, with rspamd's milter worker in front of its queue.
+fn postfix_with_milter(
+    args: &InboundArgs,
+    work: &Path,
+    officials: &[Official],
+    engines: &Engines,
+) -> anyhow::Result<crate::smtp::PostfixSetup> {
+    println!("configuring a private Postfix with rspamd's milter");
+    let milter_port = engines
+        .rspamd
+        .milter_port()
+        .context("rspamd has no milter worker")?;
+    let milter = format!(
+        "smtpd_milters = inet:127.0.0.1:{milter_port}\nmilter_default_action = tempfail\n\
+         milter_macro_daemon_name = {POSTFIX_MILTER_NAME}\n"
+    );
+    seed_postfix(&args.programs.postmap, work, officials, 1000, &milter)
+}
+
 pub fn run(args: InboundArgs) -> anyhow::Result<()> {
     check(&args)?;
     let machine = Machine::probe();
@@ -120,17 +154,7 @@ pub fn run(args: InboundArgs) -> anyhow::Result<()> {
         None
     };
     let key = DkimKey::generate(2048);
-    let dns = runtime.block_on(
-        DnsServer::builder()
-            .txt(SENDER_DOMAIN, SPF)
-            .txt(SENDER_HOST, SPF)
-            .txt(
-                &format!("{SELECTOR}._domainkey.{SENDER_DOMAIN}"),
-                key.txt_record(),
-            )
-            .txt(&format!("_dmarc.{SENDER_DOMAIN}"), DMARC)
-            .start(),
-    );
+    let dns = runtime.block_on(sender_dns(&key));
     let (smtp_port, http_port) = (free_port()?, free_port()?);
     let configs = Configs::write(&work, smtp_port, http_port, &dns, engines.as_ref())?;
 
@@ -144,24 +168,7 @@ pub fn run(args: InboundArgs) -> anyhow::Result<()> {
         "SMTP",
     )?;
     let postfix = match &engines {
-        Some(engines) => {
-            println!("configuring a private Postfix with rspamd's milter");
-            let milter = format!(
-                "smtpd_milters = inet:127.0.0.1:{}\nmilter_default_action = tempfail\n\
-                 milter_macro_daemon_name = {POSTFIX_MILTER_NAME}\n",
-                engines
-                    .rspamd
-                    .milter_port()
-                    .context("rspamd has no milter worker")?
-            );
-            Some(seed_postfix(
-                &args.programs.postmap,
-                &work,
-                &officials,
-                1000,
-                &milter,
-            )?)
-        }
+        Some(engines) => Some(postfix_with_milter(&args, &work, &officials, engines)?),
         None => None,
     };
     let signed = if wants(Workload::S4) {

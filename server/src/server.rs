@@ -388,19 +388,16 @@ fn inbound_checks(
     engines: crate::filter::Engines,
 ) -> Result<SmtpService, StartError> {
     let authenticating = config.inbound.authentication != crate::config::AuthenticationMode::Off;
-    let mut smtp = smtp;
-    if authenticating || !config.filter.dnsbl.is_empty() {
-        let resolver = crate::dns::authenticator(&config.dns)?;
-        let blocklists = crate::inbound::Blocklists::new(resolver.clone(), &config.filter.dnsbl);
-        smtp = smtp.with_filters(engines, blocklists);
-        if authenticating {
-            smtp = smtp.with_sender_check(crate::inbound::SenderCheck::new(
-                resolver,
-                &config.server.hostname,
-                config.inbound.clone(),
-            ));
-        }
+    if !authenticating && config.filter.dnsbl.is_empty() {
+        return Ok(smtp.with_filters(engines, None));
+    }
+    let resolver = crate::dns::authenticator(&config.dns)?;
+    let blocklists = crate::inbound::Blocklists::new(resolver.clone(), &config.filter.dnsbl);
+    let smtp = smtp.with_filters(engines, blocklists);
+    if !authenticating {
         return Ok(smtp);
     }
-    Ok(smtp.with_filters(engines, None))
+    let check =
+        crate::inbound::SenderCheck::new(resolver, &config.server.hostname, config.inbound.clone());
+    Ok(smtp.with_sender_check(check))
 }

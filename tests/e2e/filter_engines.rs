@@ -6,12 +6,14 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use congvu::filter::{
     ClamAv, ClamVerdict, ClamavSettings, EngineFailure, Rspamd, RspamdAction, RspamdSettings,
     ScanFacts,
 };
-use congvu_tests::clamav::{Clamd, EICAR, EICAR_SIGNATURE, STREAM_MAX_BYTES};
+use congvu_tests::clamav::{
+    letter_with_attachment, Clamd, EICAR, EICAR_SIGNATURE, STREAM_MAX_BYTES,
+};
+
 use congvu_tests::rspamd::Rspamd as RspamdDaemon;
 
 /// The GTUBE line: every spam filter's test pattern, rejected by rspamd's default rules.
@@ -184,31 +186,6 @@ async fn rspamd_down_is_an_error() {
     );
 }
 
-/// A letter with `attachment` as a base64 file named `name`.
-fn with_attachment(name: &str, attachment: &[u8]) -> Vec<u8> {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(attachment);
-    format!(
-        "From: an@sonv.vinhphuc.gov.vn\r\n\
-         To: binh@stttt.vinhphuc.gov.vn\r\n\
-         Subject: =?UTF-8?B?VMOgaSBsaeG7h3UgxJHDrW5oIGvDqG0=?=\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"ranh-gioi\"\r\n\
-         \r\n\
-         --ranh-gioi\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         \r\n\
-         Xem tệp đính kèm.\r\n\
-         --ranh-gioi\r\n\
-         Content-Type: application/octet-stream; name=\"{name}\"\r\n\
-         Content-Disposition: attachment; filename=\"{name}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\
-         \r\n\
-         {encoded}\r\n\
-         --ranh-gioi--\r\n"
-    )
-    .into_bytes()
-}
-
 #[tokio::test]
 async fn eicar_is_found_bare_and_as_an_attachment() {
     let daemon = Clamd::start().await;
@@ -288,4 +265,15 @@ async fn clamd_stopped_is_an_error() {
     let started = std::time::Instant::now();
     let _ = clamav.scan(b"hello").await;
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// A letter between two officials with `attachment` as a base64 file named `name`.
+fn with_attachment(name: &str, attachment: &[u8]) -> Vec<u8> {
+    letter_with_attachment(
+        "an@sonv.vinhphuc.gov.vn",
+        "binh@stttt.vinhphuc.gov.vn",
+        name,
+        attachment,
+    )
+    .into_bytes()
 }

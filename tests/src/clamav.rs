@@ -234,3 +234,31 @@ fn log_tail(dir: &Path) -> String {
     };
     format!("{}\n{}", tail("clamd.out"), tail("clamd.log"))
 }
+
+/// A letter from `from` to `to` carrying `attachment` as a base64 file named `name`: how
+/// malware arrives, and what clamd must decode to find it.
+pub fn letter_with_attachment(from: &str, to: &str, name: &str, attachment: &[u8]) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(attachment);
+    format!(
+        "From: <{from}>\r\n\
+         To: <{to}>\r\n\
+         Subject: =?UTF-8?B?VMOgaSBsaeG7h3UgxJHDrW5oIGvDqG0=?=\r\n\
+         Date: Fri, 27 Nov 2026 08:00:00 +0700\r\n\
+         Message-ID: <{name}@test>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"ranh-gioi\"\r\n\
+         \r\n\
+         --ranh-gioi\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         Xem tệp đính kèm.\r\n\
+         --ranh-gioi\r\n\
+         Content-Type: application/octet-stream; name=\"{name}\"\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         \r\n\
+         {encoded}\r\n\
+         --ranh-gioi--\r\n"
+    )
+}

@@ -50,35 +50,31 @@ impl Blocklists {
             let name = format!("{reversed}.{zone}.");
             async move { (zone, self.resolver.resolver().ipv4_lookup(name).await) }
         });
+        // Zones are configured, so as metric labels they stay a bounded set.
         for (zone, answer) in join_all(questions).await {
             match answer {
                 Ok(addresses) => {
                     let listed = addresses.iter().map(|a| a.0).find(|a| is_listing(*a));
                     if let Some(answer) = listed {
-                        crate::telemetry::dnsbl_answer(zone_label(zone), "listed");
+                        crate::telemetry::dnsbl_answer(zone.clone(), "listed");
                         return Some(Listing {
                             zone: zone.clone(),
                             answer,
                         });
                     }
-                    crate::telemetry::dnsbl_answer(zone_label(zone), "refused");
+                    crate::telemetry::dnsbl_answer(zone.clone(), "refused");
                 }
                 Err(error) if error.is_no_records_found() => {
-                    crate::telemetry::dnsbl_answer(zone_label(zone), "not_listed");
+                    crate::telemetry::dnsbl_answer(zone.clone(), "not_listed");
                 }
                 Err(error) => {
                     tracing::debug!(%zone, %error, "blocklist did not answer");
-                    crate::telemetry::dnsbl_answer(zone_label(zone), "error");
+                    crate::telemetry::dnsbl_answer(zone.clone(), "error");
                 }
             }
         }
         None
     }
-}
-
-/// The zone as a metric label: zones are configured, so the set is bounded.
-fn zone_label(zone: &str) -> String {
-    zone.to_string()
 }
 
 /// An answer that lists the address: in 127.0.0.0/8, outside the lists' error range.

@@ -131,38 +131,7 @@ impl DeliveryAgent {
             settled.delay_notices = retries.iter().filter(|r| r.notify).count();
         }
 
-        let mut report = Vec::new();
-        if !sender.is_empty() {
-            report.extend(given_up.iter().map(|(entry, failure)| DsnRecipient {
-                recipient: entry.recipient.clone(),
-                action: DsnAction::Failed,
-                failure: failure.clone(),
-                last_attempt: now,
-                will_retry_until: None,
-            }));
-            report.extend(retries.iter().filter(|r| r.notify).map(|r| DsnRecipient {
-                recipient: r.entry.recipient.clone(),
-                action: DsnAction::Delayed,
-                failure: r.failure.clone(),
-                last_attempt: now,
-                will_retry_until: Some(self.retry.expires_at(r.entry.created_at)),
-            }));
-        }
-        let notice = if report.is_empty() {
-            None
-        } else {
-            let arrival = entries.iter().map(|e| e.created_at).min().unwrap_or(now);
-            let unique = uuid::Uuid::new_v4().to_string();
-            Some(build_dsn(&DsnReport {
-                reporting_mta: &self.hostname,
-                original_sender: sender,
-                arrival,
-                now,
-                unique: &unique,
-                recipients: report,
-                original: message,
-            }))
-        };
+        let notice = self.notice(entries, message, &given_up, &retries, now);
 
         let route = match &notice {
             Some(_) => self.notice_route(sender).await?,
@@ -214,6 +183,53 @@ impl DeliveryAgent {
             tracing::info!(queue_id, action, %sender, to = route.as_str(), notice_queue_id = %notice_id, "delivery status notification");
         }
         Ok(settled)
+    }
+
+    /// The one notification this attempt calls for, if any: the failed recipients and those
+    /// whose delay notice is due. Nothing is ever sent about a message from `<>`.
+    fn notice(
+        &self,
+        entries: &[QueueEntry],
+        message: &[u8],
+        given_up: &[(&QueueEntry, Failure)],
+        retries: &[Retry<'_>],
+        now: UnixTime,
+    ) -> Option<Vec<u8>> {
+        let sender = entries.first().map_or("", |e| e.sender.as_str());
+        if sender.is_empty() {
+            return None;
+        }
+        let mut report: Vec<DsnRecipient> = given_up
+            .iter()
+            .map(|(entry, failure)| DsnRecipient {
+                recipient: entry.recipient.clone(),
+                action: DsnAction::Failed,
+                failure: failure.clone(),
+                last_attempt: now,
+                will_retry_until: None,
+            })
+            .collect();
+        report.extend(retries.iter().filter(|r| r.notify).map(|r| DsnRecipient {
+            recipient: r.entry.recipient.clone(),
+            action: DsnAction::Delayed,
+            failure: r.failure.clone(),
+            last_attempt: now,
+            will_retry_until: Some(self.retry.expires_at(r.entry.created_at)),
+        }));
+        if report.is_empty() {
+            return None;
+        }
+        let arrival = entries.iter().map(|e| e.created_at).min().unwrap_or(now);
+        let unique = uuid::Uuid::new_v4().to_string();
+        Some(build_dsn(&DsnReport {
+            reporting_mta: &self.hostname,
+            original_sender: sender,
+            arrival,
+            now,
+            unique: &unique,
+            recipients: report,
+            original: message,
+        }))
     }
 
     /// Where a notification to `sender` goes: a local official's INBOX when the sender's

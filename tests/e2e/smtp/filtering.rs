@@ -9,11 +9,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use congvu::config::Config;
 use congvu::filter::FailPolicy;
 use congvu::mailstore::MailboxRole;
-use congvu_tests::clamav::{Clamd, EICAR, EICAR_SIGNATURE};
+use congvu_tests::clamav::{
+    letter_with_attachment as with_attachment, Clamd, EICAR, EICAR_SIGNATURE,
+};
 use congvu_tests::dns::DnsServer;
 use congvu_tests::rspamd::Rspamd;
 use congvu_tests::smtp::SmtpReply;
@@ -88,32 +89,6 @@ fn meeting_notice(message_id: &str) -> String {
          tại phòng họp tầng 3. Đề nghị các phòng chuẩn bị báo cáo kết quả công tác tuần qua \
          và kế hoạch tuần tới, gửi về Văn phòng trước 16 giờ chiều thứ Sáu.\r\n\r\n\
          Trân trọng.",
-    )
-}
-
-/// A letter from `from` to `to` carrying `attachment` as a base64 file named `name`.
-fn with_attachment(from: &str, to: &str, name: &str, attachment: &[u8]) -> String {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(attachment);
-    format!(
-        "From: <{from}>\r\n\
-         To: <{to}>\r\n\
-         Subject: =?UTF-8?B?VMOgaSBsaeG7h3UgxJHDrW5oIGvDqG0=?=\r\n\
-         Date: Fri, 27 Nov 2026 08:00:00 +0700\r\n\
-         Message-ID: <{name}@test>\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"ranh-gioi\"\r\n\
-         \r\n\
-         --ranh-gioi\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         \r\n\
-         Xem tệp đính kèm.\r\n\
-         --ranh-gioi\r\n\
-         Content-Type: application/octet-stream; name=\"{name}\"\r\n\
-         Content-Disposition: attachment; filename=\"{name}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\
-         \r\n\
-         {encoded}\r\n\
-         --ranh-gioi--\r\n"
     )
 }
 
