@@ -397,7 +397,12 @@ fn inbound_checks(
     if !authenticating {
         return Ok(smtp);
     }
-    let check =
-        crate::inbound::SenderCheck::new(resolver, &config.server.hostname, config.inbound.clone());
+    let records = std::sync::Arc::new(crate::dns::RecordCaches::new(&config.dns));
+    let check = crate::inbound::SenderCheck::new(
+        resolver,
+        records,
+        &config.server.hostname,
+        config.inbound.clone(),
+    );
     Ok(smtp.with_sender_check(check))
 }

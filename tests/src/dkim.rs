@@ -1,6 +1,7 @@
-//! DKIM signatures made outside congvu, so that its verifier is checked against another
-//! implementation: keys from the OpenSSL command line, signatures from dkimpy's `dkimsign`
-//! (Debian package python3-dkim), and the TXT record each key is published under.
+//! DKIM signatures and ARC seals made outside congvu, so that its verifier is checked against
+//! another implementation: keys from the OpenSSL command line, signatures from dkimpy's
+//! `dkimsign` and seals from its `arcsign` (Debian packages python3-dkim and, for arcsign,
+//! python3-authres), and the TXT record each key is published under.
 //!
 //! It signs only; verification is congvu's (or mail-auth's) business.
 
@@ -12,6 +13,7 @@ use base64::Engine;
 
 const OPENSSL: &str = "openssl";
 const DKIMSIGN: &str = "dkimsign";
+const ARCSIGN: &str = "arcsign";
 
 /// DER prefix of an Ed25519 private key in PKCS#8 (RFC 8410 §7): the 32-byte seed follows.
 const ED25519_PKCS8_PREFIX: [u8; 16] = [
@@ -202,6 +204,34 @@ pub fn dkim_sign(
     output.stdout
 }
 
+/// `message` with an ARC set prepended (RFC 8617: `ARC-Seal`, `ARC-Message-Signature`,
+/// `ARC-Authentication-Results`), made by `arcsign` as the forwarder `d=domain`, `s=selector`.
+/// `message` must carry the forwarder's own `Authentication-Results: authserv_id; …`, which
+/// the set records. Panics when `arcsign` is missing or does not seal.
+pub fn arc_seal(
+    message: &[u8],
+    domain: &str,
+    selector: &str,
+    key: &DkimKey,
+    authserv_id: &str,
+) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("private.key");
+    std::fs::write(&key_path, &key.private_key).unwrap();
+    let mut command = Command::new(ARCSIGN);
+    command
+        .args([selector, domain])
+        .arg(&key_path)
+        .arg(authserv_id);
+    let output = output_of(&mut command, Some((dir.path(), message)));
+    assert!(
+        output.status.success() && output.stdout.starts_with(b"ARC-Seal:"),
+        "{command:?} did not seal: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
 /// The DER SubjectPublicKeyInfo of a private key given in `form` (`PEM` or `DER`).
 fn public_key_der(private_key: &[u8], form: &str) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
@@ -241,6 +271,8 @@ fn output_of(command: &mut Command, stdin: Option<(&Path, &[u8])>) -> Output {
             let program = command.get_program().to_string_lossy().into_owned();
             let package = if program == DKIMSIGN {
                 "python3-dkim"
+            } else if program == ARCSIGN {
+                "python3-dkim and python3-authres"
             } else {
                 "openssl"
             };

@@ -7,6 +7,7 @@
 //! outside is the classic phishing, whatever the domain's published policy says.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use mail_auth::common::crypto::Algorithm;
 use mail_auth::dmarc::verify::DmarcParameters;
@@ -18,6 +19,7 @@ use mail_auth::{
 };
 
 use super::{Deferral, Delivery, Refusal, Verdict};
+use crate::dns::RecordCaches;
 use crate::config::{AuthenticationMode, InboundConfig, SpfFailAction};
 use crate::mailstore::MailboxRole;
 
@@ -35,6 +37,7 @@ pub struct SenderFacts<'a> {
 #[derive(Clone)]
 pub struct SenderCheck {
     resolver: MessageAuthenticator,
+    records: Arc<RecordCaches>,
     hostname: String,
     config: InboundConfig,
 }
@@ -62,9 +65,15 @@ struct Results<'m> {
 }
 
 impl SenderCheck {
-    pub fn new(resolver: MessageAuthenticator, hostname: &str, config: InboundConfig) -> Self {
+    pub fn new(
+        resolver: MessageAuthenticator,
+        records: Arc<RecordCaches>,
+        hostname: &str,
+        config: InboundConfig,
+    ) -> Self {
         SenderCheck {
             resolver,
+            records,
             hostname: hostname.to_string(),
             config,
         }
@@ -105,45 +114,48 @@ impl SenderCheck {
     }
 
     async fn verify<'m>(
-        &self,
+        &'m self,
         facts: SenderFacts<'_>,
         message: &'m AuthenticatedMessage<'m>,
     ) -> Results<'m> {
         let resolver = &self.resolver;
+        let records = &*self.records;
         let hostname = self.hostname.as_str();
         let spf_helo = resolver
-            .verify_spf(SpfParameters::verify_ehlo(facts.ip, facts.helo, hostname))
+            .verify_spf(records.around(SpfParameters::verify_ehlo(
+                facts.ip, facts.helo, hostname,
+            )))
             .await;
         // RFC 7208 §2.4: for the null sender, the HELO identity stands for the sender.
         let mut spf_mail_from = if facts.mail_from.is_empty() {
             spf_helo.clone()
         } else {
             resolver
-                .verify_spf(SpfParameters::verify_mail_from(
+                .verify_spf(records.around(SpfParameters::verify_mail_from(
                     facts.ip,
                     facts.helo,
                     hostname,
                     facts.mail_from,
-                ))
+                )))
                 .await
         };
         let dkim: Vec<DkimOutput<'m>> = resolver
-            .verify_dkim(message)
+            .verify_dkim(records.around(message))
             .await
             .into_iter()
             .map(without_sha1)
             .collect();
-        let arc = resolver.verify_arc(message).await;
+        let arc = resolver.verify_arc(records.around(message)).await;
         let mail_from_domain = domain_of(facts.mail_from).unwrap_or(facts.helo);
         if spf_mail_from.result() == SpfResult::None && self.server_failed(mail_from_domain).await {
             spf_mail_from =
                 SpfOutput::new(mail_from_domain.to_string()).with_result(SpfResult::TempError);
         }
         let dmarc = resolver
-            .verify_dmarc(
+            .verify_dmarc(records.around(
                 DmarcParameters::new(message, &dkim, mail_from_domain, &spf_mail_from)
                     .with_domain_suffix_fn(organizational_domain),
-            )
+            ))
             .await;
         let dmarc = failed_unless_passed(dmarc);
         let from_domain = message

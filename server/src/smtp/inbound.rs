@@ -4,14 +4,16 @@
 //! rspamd; what the session knows handed to them, and their answers turned into a reply or
 //! into where and how the message is stored.
 //!
-//! Blocklists are asked earlier, once per MX connection (see `dnsbl_refusal`).
+//! Blocklists are asked earlier: as an MX client connects (see `ask_blocklists`), the answer
+//! awaited at its first MAIL FROM.
 
 use std::sync::Arc;
 
 use super::reply::{self, Reply};
 use super::session::Session;
+use super::SmtpService;
 use crate::filter::{ClamVerdict, EngineError, FailPolicy, RspamdAction, ScanFacts};
-use crate::inbound::{self, Delivery, SenderFacts, Verdict};
+use crate::inbound::{self, Delivery, Listing, SenderFacts, Verdict};
 use crate::mailstore::MailboxRole;
 use crate::net::ListenerKind;
 use crate::telemetry::MessageRefusal;
@@ -170,25 +172,47 @@ fn engine_failed(error: &EngineError, fail: FailPolicy, queue_id: &str) -> Resul
     }
 }
 
-/// The blocklist listing of the session's client, asked once per MX connection; the reply
-/// refusing it, if listed.
-pub(super) async fn dnsbl_refusal(session: &mut Session<'_>) -> Option<Reply> {
-    if session.listener() != ListenerKind::Smtp || session.official.is_some() {
+/// The blocklists' answer about an MX client: asked as it connects, so the lookups overlap
+/// the greeting and EHLO, and awaited when it first names a sender.
+pub(super) enum Blocklisting {
+    Asking(tokio::task::JoinHandle<Option<Listing>>),
+    Known(Option<Arc<Listing>>),
+}
+
+/// Starts asking the blocklists about a client of `listener` at `peer`: MX clients only,
+/// when blocklists are configured.
+pub(super) fn ask_blocklists(
+    service: &SmtpService,
+    listener: ListenerKind,
+    peer: std::net::SocketAddr,
+) -> Option<Blocklisting> {
+    if listener != ListenerKind::Smtp {
         return None;
     }
-    let blocklists = session.service.blocklists.as_ref()?;
+    let blocklists = service.blocklists.clone()?;
     // An IPv4 client of a dual-stack listener (`[::]:25`) arrives as ::ffff:a.b.c.d; the
     // lists know it by its IPv4 name (RFC 5782 §2.1), not by the nibbles of that address.
-    let ip = session.peer.ip().to_canonical();
-    let listing = match &session.blocklisting {
-        Some(known) => known.clone(),
-        None => {
-            let found = blocklists.listing(ip).await.map(Arc::new);
-            session.blocklisting = Some(found.clone());
-            found
-        }
+    let ip = peer.ip().to_canonical();
+    Some(Blocklisting::Asking(tokio::spawn(async move {
+        blocklists.listing(ip).await
+    })))
+}
+
+/// The reply refusing the session's client if a blocklist lists it. An official who
+/// authenticated on the MX is never refused by a list.
+pub(super) async fn dnsbl_refusal(session: &mut Session<'_>) -> Option<Reply> {
+    if session.official.is_some() {
+        return None;
+    }
+    let listing = match session.blocklisting.take()? {
+        Blocklisting::Known(known) => known,
+        // A lookup task that panicked lists nobody: a blocklist is a filter, not a reason
+        // to lose mail.
+        Blocklisting::Asking(task) => task.await.ok().flatten().map(Arc::new),
     };
+    session.blocklisting = Some(Blocklisting::Known(listing.clone()));
     let listing = listing?;
+    let ip = session.peer.ip().to_canonical();
     tracing::info!(zone = %listing.zone, answer = %listing.answer, "client refused: listed by a blocklist");
     Some(reply::blocklisted(ip, &listing.zone))
 }

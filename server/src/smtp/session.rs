@@ -61,8 +61,8 @@ pub(super) struct Session<'a> {
     pub official: Option<Official>,
     /// The mail transaction in progress.
     pub envelope: Option<envelope::Envelope>,
-    /// The client's blocklist listing, once asked (MX only).
-    pub blocklisting: Option<Option<std::sync::Arc<crate::inbound::Listing>>>,
+    /// The blocklists' answer about the client (MX only), asked as it connected.
+    pub blocklisting: Option<super::inbound::Blocklisting>,
     errors: u32,
     pub auth_failures: u32,
     /// The code of the last reply queued, for the command metrics.
@@ -86,7 +86,7 @@ impl<'a> Session<'a> {
             greeting: None,
             official: None,
             envelope: None,
-            blocklisting: None,
+            blocklisting: super::inbound::ask_blocklists(service, kind, peer),
             errors: 0,
             last_code: 0,
             auth_failures: 0,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use congvu::config::{AuthenticationMode, Config, SpfFailAction};
 use congvu::mailstore::MailboxRole;
 use congvu::net::ListenerKind;
-use congvu_tests::dkim::{dkim_sign, DkimKey, SignOptions, SigningAlgorithm};
+use congvu_tests::dkim::{arc_seal, dkim_sign, DkimKey, SignOptions, SigningAlgorithm};
 use congvu_tests::dns::{DnsBuilder, DnsServer};
 use congvu_tests::smtp::{RawSmtp, SmtpReply};
 use congvu_tests::Backend;
@@ -36,6 +36,7 @@ smtp_tests!(
     an_rsa_sha1_signature_is_no_pass,
     bdat_gets_the_same_check,
     submission_is_not_checked,
+    a_forward_sealed_with_arc_is_recorded_and_a_broken_seal_fails,
 );
 
 /// The outside sender's domain; `gov.vn` is a public suffix, so this is an organizational
@@ -819,4 +820,54 @@ async fn submission_is_not_checked(backend: Backend) {
     assert!(inbox[0].ends_with(body.as_bytes()));
     assert!(results_fields(&inbox[0]).is_empty());
     assert_eq!(dns.queries(), []);
+}
+
+/// A mailing list that forwards hanoi.gov.vn's signed message with a footer added (which
+/// breaks the DKIM signature) and seals what it saw with ARC. The seal is recorded as
+/// `arc=pass`; a message changed after sealing fails it. ARC does not override DMARC here:
+/// hanoi.gov.vn's `p=none` decides the folder.
+async fn a_forward_sealed_with_arc_is_recorded_and_a_broken_seal_fails(backend: Backend) {
+    const LIST: &str = "lists.example.net";
+    const LIST_SENDER: &str = "bounces@lists.example.net";
+    let dns = publish(hanoi(SPF_FAIL, "v=DMARC1; p=none"), LIST, SPF_PASS, None)
+        .start()
+        .await;
+    let Some(p) = start(backend, &dns, |_| {}).await else {
+        return;
+    };
+    let original = signed(
+        &message(HANOI_SENDER, RECIPIENT, "forwarded"),
+        HANOI,
+        &SignOptions::default(),
+    );
+    let forwarded = format!(
+        "Authentication-Results: {LIST}; dkim=pass header.d={HANOI}; spf=pass smtp.mailfrom={HANOI}\r\n\
+         {original}-- \r\nThe province's mailing list\r\n"
+    );
+    let sealed = arc_seal(forwarded.as_bytes(), LIST, SELECTOR, &KEY, LIST);
+    let sealed = String::from_utf8(sealed).unwrap();
+    let tampered = sealed.replacen("Subject: forwarded", "Subject: changed after sealing", 1);
+    assert_ne!(tampered, sealed);
+
+    let mut smtp = mx_as(&p, "mail.lists.example.net").await;
+    assert_accepted(&deliver(&mut smtp, LIST_SENDER, &sealed).await);
+    assert_accepted(&deliver(&mut smtp, LIST_SENDER, &tampered).await);
+
+    let (inbox, junk) = inbox_and_junk(&p).await;
+    assert!(junk.is_empty());
+    assert_eq!(inbox.len(), 2);
+    let arc_of = |stored: &[u8]| -> Vec<String> {
+        our_results(stored)
+            .into_iter()
+            .filter(|r| r.starts_with("arc=") || r.starts_with("dmarc="))
+            .collect()
+    };
+    assert_eq!(
+        arc_of(&inbox[0]),
+        [
+            "arc=pass smtp.remote-ip=127.0.0.1",
+            "dmarc=fail header.from=hanoi.gov.vn policy.dmarc=none",
+        ]
+    );
+    assert_eq!(arc_of(&inbox[1])[0], "arc=fail smtp.remote-ip=127.0.0.1");
 }
