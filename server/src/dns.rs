@@ -102,7 +102,9 @@ impl<K: Eq + Hash + Clone, V: Clone> Expiring<K, V> {
 impl<K: Eq + Hash + Clone, V: Clone> std::fmt::Debug for Expiring<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let entries = self.0.as_ref().map_or(0, |cache| cache.len());
-        f.debug_struct("Expiring").field("entries", &entries).finish()
+        f.debug_struct("Expiring")
+            .field("entries", &entries)
+            .finish()
     }
 }
 

@@ -19,8 +19,8 @@ use mail_auth::{
 };
 
 use super::{Deferral, Delivery, Refusal, Verdict};
-use crate::dns::RecordCaches;
 use crate::config::{AuthenticationMode, InboundConfig, SpfFailAction};
+use crate::dns::RecordCaches;
 use crate::mailstore::MailboxRole;
 
 /// What the session knows about a message's arrival.
@@ -122,9 +122,7 @@ impl SenderCheck {
         let records = &*self.records;
         let hostname = self.hostname.as_str();
         let spf_helo = resolver
-            .verify_spf(records.around(SpfParameters::verify_ehlo(
-                facts.ip, facts.helo, hostname,
-            )))
+            .verify_spf(records.around(SpfParameters::verify_ehlo(facts.ip, facts.helo, hostname)))
             .await;
         // RFC 7208 §2.4: for the null sender, the HELO identity stands for the sender.
         let mut spf_mail_from = if facts.mail_from.is_empty() {
@@ -152,10 +150,12 @@ impl SenderCheck {
                 SpfOutput::new(mail_from_domain.to_string()).with_result(SpfResult::TempError);
         }
         let dmarc = resolver
-            .verify_dmarc(records.around(
-                DmarcParameters::new(message, &dkim, mail_from_domain, &spf_mail_from)
-                    .with_domain_suffix_fn(organizational_domain),
-            ))
+            .verify_dmarc(
+                records.around(
+                    DmarcParameters::new(message, &dkim, mail_from_domain, &spf_mail_from)
+                        .with_domain_suffix_fn(organizational_domain),
+                ),
+            )
             .await;
         let dmarc = failed_unless_passed(dmarc);
         let from_domain = message
