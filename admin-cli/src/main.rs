@@ -14,6 +14,8 @@ mod export;
 mod group;
 mod guidance;
 mod import;
+mod mailbox;
+mod migrate;
 mod output;
 mod queue;
 mod report;
@@ -28,6 +30,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use congvu::clock::Clock;
 use congvu::config::Config;
 use congvu::directory::{Actor, Directory, PasswordHasher};
+use congvu::mailstore::Mailstore;
 use congvu::queue::Queue;
 use congvu::store::{Store, StoreOptions};
 
@@ -78,6 +81,12 @@ enum Command {
     /// Mail waiting for delivery to other domains.
     #[command(subcommand)]
     Queue(queue::QueueCommand),
+    /// Officials' mailboxes: importing archives.
+    #[command(subcommand)]
+    Mailbox(mailbox::MailboxCommand),
+    /// Moving over from the old mail server and directory.
+    #[command(subcommand)]
+    Migrate(migrate::MigrateCommand),
     /// Officials, mailboxes and storage per agency and per level; `report egov`: the
     /// e-government report.
     Report(report::ReportArgs),
@@ -91,6 +100,7 @@ enum Command {
 #[derive(Debug)]
 pub struct Context {
     pub directory: Directory,
+    pub mailstore: Mailstore,
     pub queue: Queue,
     pub hasher: PasswordHasher,
     pub actor: Actor,
@@ -98,6 +108,9 @@ pub struct Context {
     /// Where officials sign in to the portal (`[http] public_url`), ending in `/`: printed
     /// next to initial passwords, and the base of reset links.
     pub portal_url: String,
+    /// The largest message congvu accepts (`[smtp] max_message_bytes`): bigger ones are not
+    /// imported.
+    pub max_message_bytes: u64,
 }
 
 /// A command invoked in a way it cannot run, found after parsing (for example a deletion
@@ -171,11 +184,13 @@ async fn run(command: Command, json: bool, config: Config) -> anyhow::Result<()>
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let ctx = Context {
         directory: Directory::new(store.clone(), Clock::system()),
+        mailstore: Mailstore::new(store.clone(), Clock::system()),
         queue: Queue::new(store.clone(), Clock::system()),
         hasher: PasswordHasher::from_config(&config.auth),
         actor: Actor::admin(&std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
         json,
         portal_url: config.http.portal_url(&config.server.hostname),
+        max_message_bytes: config.smtp.max_message_bytes,
     };
     let result = match command {
         Command::Domain(cmd) => domain::run(&ctx, cmd).await,
@@ -186,6 +201,8 @@ async fn run(command: Command, json: bool, config: Config) -> anyhow::Result<()>
         Command::Service(cmd) => service::run(&ctx, cmd).await,
         Command::Cert(cmd) => cert::run(&ctx, cmd).await,
         Command::Queue(cmd) => queue::run(&ctx, cmd).await,
+        Command::Mailbox(cmd) => mailbox::run(&ctx, cmd).await,
+        Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,
         Command::Report(args) => report::run(&ctx, args).await,
         Command::Completions(_) | Command::Man(_) => Ok(()),
     };

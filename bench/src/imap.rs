@@ -778,7 +778,7 @@ impl Corpus {
 
 /// Message `i` of the mailbox, its size drawn log-uniformly from [`MESSAGE_BYTES`]
 /// (attachments from the upper half), the same `i` always giving the same shape and size.
-fn corpus_message(i: usize, to: &str) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn corpus_message(i: usize, to: &str) -> anyhow::Result<Vec<u8>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(9_051 + i as u64);
     let shape = Shape::of(i);
     let (low, high) = (

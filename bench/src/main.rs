@@ -10,6 +10,7 @@ mod import;
 mod inbound;
 mod ldap;
 mod machine;
+mod migrate;
 mod portal;
 mod report;
 mod smtp;
@@ -36,6 +37,9 @@ enum Workload {
     /// S4, S5: the S1 workload with sender authentication enforced against a DNS server in
     /// this process, and with rspamd and ClamAV on, against Postfix with rspamd's milter.
     Inbound(inbound::InboundArgs),
+    /// G1, G2: `congvu-admin migrate imap` pulling mailboxes from a private Dovecot, against
+    /// `doveadm backup -R imapc:` pulling the same mailboxes into a second Dovecot.
+    Migrate(migrate::MigrateArgs),
     /// L1–L3: LDAP searches, binds and searches under a bind flood, against OpenLDAP slapd
     /// started and seeded with the same officials in the same run.
     Ldap(ldap::LdapArgs),
@@ -59,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         Workload::Import(args) => import::run(args),
         Workload::Inbound(args) => inbound::run(args),
         Workload::Ldap(args) => ldap::run(args),
+        Workload::Migrate(args) => migrate::run(args),
         Workload::Portal(args) => portal::run(args),
         Workload::Smtp(args) => smtp::run(args),
         Workload::Soak(args) => soak::run(args),

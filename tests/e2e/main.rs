@@ -16,6 +16,7 @@ mod import;
 mod layering;
 mod ldap;
 mod lifecycle;
+mod migration;
 mod observability;
 mod portal;
 mod queue;

@@ -63,9 +63,21 @@ impl CredentialsFile {
                     create.address.clone(),
                     create.login.clone(),
                     secret.to_string(),
-                    sign_in.to_string(),
                 ])
             });
+        self.write_initial_passwords(rows, sign_in)
+    }
+
+    /// Writes one line per official given as (name, address, login, initial password),
+    /// each with the portal address `sign_in`, and syncs the file to disk.
+    pub fn write_initial_passwords(
+        &self,
+        officials: impl Iterator<Item = [String; 4]>,
+        sign_in: &str,
+    ) -> anyhow::Result<()> {
+        let rows = officials.map(|[name, address, login, secret]| {
+            [name, address, login, secret, sign_in.to_string()]
+        });
         self.write(
             ["name", "address", "login", "initial_password", "sign_in"],
             rows,

@@ -5,10 +5,10 @@
 
 mod agencies;
 mod columns;
-mod credentials;
+pub(crate) mod credentials;
 mod form;
 mod legacy_font;
-mod report;
+pub(crate) mod report;
 mod table;
 
 use std::path::PathBuf;
@@ -367,7 +367,7 @@ async fn apply_while_hashing(
 }
 
 /// A progress bar on a terminal; nothing when standard error is not one.
-fn progress_bar(len: u64, message: &'static str) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(len: u64, message: &'static str) -> indicatif::ProgressBar {
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return indicatif::ProgressBar::hidden();
     }

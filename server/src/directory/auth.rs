@@ -9,6 +9,12 @@
 //! an unknown name is checked against a decoy hash so it costs the same time as a wrong
 //! password.
 //!
+//! A hash carried over from an old directory (`migrate ldif`) is checked with its own scheme,
+//! and the decoy is checked as well, so that a wrong password costs at least what it costs
+//! for an official with an argon2id hash and the timing tells nobody which accounts still
+//! have an old hash. At the first sign-in it lets through, the password is hashed again at
+//! the full cost and replaces it.
+//!
 //! An initial password (generated, reset, or set by an administrator to be changed) opens
 //! nothing but the choice of a new one: a correct one answers [`LoginOutcome::MustChange`],
 //! which every protocol turns into its own "change your password first" refusal, and the
@@ -27,7 +33,7 @@ use super::official_ops::official_by_address_in;
 use super::password_policy::{check_official_password, PasswordWeakness};
 use super::{
     generate_initial_password, normalize_login, Actor, Argon2Cost, Directory, DirectoryError,
-    Official, OfficialId, OfficialStatus, PasswordCost, PasswordHash, PasswordHasher,
+    LegacyHash, Official, OfficialId, OfficialStatus, PasswordCost, PasswordHash, PasswordHasher,
     ServiceAccount, StoredPassword,
 };
 use crate::clock::UnixTime;
@@ -194,6 +200,45 @@ enum Verified {
     Skipped,
 }
 
+/// What a password is checked against on the pool.
+#[derive(Debug, Clone)]
+enum Against {
+    /// An argon2 PHC string: an official's, a service account's, or the decoy.
+    Argon2(PasswordHash),
+    /// A hash carried over from an old directory, checked together with the decoy.
+    Legacy {
+        hash: PasswordHash,
+        decoy: PasswordHash,
+    },
+}
+
+impl Against {
+    /// What `stored` is checked as; `decoy` pads a carried-over hash's check.
+    fn stored(stored: &StoredPassword, decoy: &PasswordHash) -> Against {
+        match stored.cost {
+            PasswordCost::Legacy => Against::Legacy {
+                hash: stored.hash.clone(),
+                decoy: decoy.clone(),
+            },
+            PasswordCost::Full | PasswordCost::Initial => Against::Argon2(stored.hash.clone()),
+        }
+    }
+
+    /// Whether `password` matches. Blocking: run it on the pool.
+    fn matches(&self, hasher: &PasswordHasher, password: &str) -> bool {
+        match self {
+            Against::Argon2(hash) => hasher.verify(password, hash),
+            Against::Legacy { hash, decoy } => {
+                // A hash beyond the bounds (never let in by `migrate ldif`) is not computed.
+                let matched = LegacyHash::parse(&hash.0).is_ok_and(|h| h.verify(password));
+                // Always run, whatever the outcome: its time is what hides the old hash.
+                std::hint::black_box(hasher.verify(password, decoy));
+                matched
+            }
+        }
+    }
+}
+
 /// Where an initial password stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum InitialStanding {
@@ -261,23 +306,17 @@ impl Authenticator {
         }
         let now = self.directory.now();
         let found = self.directory.login_state(name).await?;
-        let stored = found
-            .as_ref()
-            .and_then(|(o, _)| o.password.as_ref())
-            .map(|p| p.hash.clone());
-        let verified = self
-            .verify(
-                password,
-                stored.unwrap_or_else(|| self.decoy.clone()),
-                source,
-            )
-            .await;
+        let against = match found.as_ref().and_then(|(o, _)| o.password.as_ref()) {
+            Some(stored) => Against::stored(stored, &self.decoy),
+            None => Against::Argon2(self.decoy.clone()),
+        };
+        let verified = self.verify(password, against, source).await;
         if verified == Verified::Skipped {
             self.throttled_answer().await;
             return Ok(LoginOutcome::Refused(RefusedBecause::Throttled));
         }
         let matches = verified == Verified::Match && stored_is_set(found.as_ref());
-        let Some((official, lockout)) = found else {
+        let Some((mut official, lockout)) = found else {
             self.note_source_failure(source);
             return Ok(LoginOutcome::Refused(RefusedBecause::UnknownName));
         };
@@ -291,6 +330,8 @@ impl Authenticator {
             if standing == Some(InitialStanding::Valid) {
                 return Ok(LoginOutcome::MustChange(Box::new(official)));
             }
+            self.replace_legacy_hash(&mut official, password, source)
+                .await;
             self.note_active(official.id, now).await;
             return Ok(LoginOutcome::Accepted(Box::new(Principal::Official(
                 official,
@@ -312,6 +353,37 @@ impl Authenticator {
                 .await?;
         }
         Ok(LoginOutcome::Refused(because))
+    }
+
+    /// After `password` matched `official`'s carried-over hash, hashes it at the full cost
+    /// and stores that instead; the old hash is gone. A failure is logged and the login still
+    /// succeeds: the old hash stays until the next sign-in tries again.
+    async fn replace_legacy_hash(&self, official: &mut Official, password: &str, source: IpAddr) {
+        let Some(legacy) = official
+            .password
+            .as_ref()
+            .filter(|p| p.cost == PasswordCost::Legacy)
+            .map(|p| p.hash.clone())
+        else {
+            return;
+        };
+        let login = official.login.clone();
+        let new = match self.stored_password(password, false, Some(source)).await {
+            Ok(new) => new,
+            Err(error) => {
+                tracing::warn!(%error, %login, "cannot hash a carried-over password again");
+                return;
+            }
+        };
+        match self
+            .directory
+            .replace_legacy_password(official, &legacy, new.clone())
+            .await
+        {
+            Ok(true) => official.password = Some(new),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, %login, "cannot replace a carried-over hash"),
+        }
     }
 
     /// Whether the official's password is an initial one, and if so whether it has expired
@@ -364,7 +436,7 @@ impl Authenticator {
         let stored = account
             .as_ref()
             .map_or_else(|| self.decoy.clone(), |a| a.password_hash.clone());
-        let verified = self.verify(password, stored, source).await;
+        let verified = self.verify(password, Against::Argon2(stored), source).await;
         if verified == Verified::Skipped {
             self.throttled_answer().await;
             return Ok(LoginOutcome::Refused(RefusedBecause::Throttled));
@@ -438,11 +510,14 @@ impl Authenticator {
     ) -> Result<(), PasswordChangeError> {
         check_official_password(new, official).map_err(PasswordChangeError::Weak)?;
         if let Some(current) = &official.password {
-            let (hasher, stored, candidate) =
-                (self.hasher.clone(), current.hash.clone(), new.to_string());
+            let (hasher, against, candidate) = (
+                self.hasher.clone(),
+                Against::stored(current, &self.decoy),
+                new.to_string(),
+            );
             let same = self
                 .pool
-                .run_for(Some(source), move || hasher.verify(&candidate, &stored))
+                .run_for(Some(source), move || against.matches(&hasher, &candidate))
                 .await
                 .unwrap_or(false);
             if same {
@@ -549,7 +624,7 @@ impl Authenticator {
     /// Verifies on the hashing pool. Checks queue behind each other under load, so the
     /// source throttle is looked at again when the check's turn comes: a flood from one
     /// address stops costing hashes as soon as the throttle engages.
-    async fn verify(&self, password: &str, stored: PasswordHash, source: IpAddr) -> Verified {
+    async fn verify(&self, password: &str, against: Against, source: IpAddr) -> Verified {
         let hasher = self.hasher.clone();
         let password = password.to_string();
         let sources = Arc::clone(&self.sources);
@@ -558,7 +633,7 @@ impl Authenticator {
             .run_for(Some(source), move || {
                 if throttled(&sources, source, policy, now) {
                     Verified::Skipped
-                } else if hasher.verify(&password, &stored) {
+                } else if against.matches(&hasher, &password) {
                     Verified::Match
                 } else {
                     Verified::Mismatch

@@ -1,7 +1,11 @@
 //! Bulk onboarding from an agency's HR list: rows are matched to existing officials (by
 //! employee id, else by address), turned into a plan (create, update, unchanged, rejected,
 //! missing), and the plan is applied in one transaction, with an audit row per official.
-//! Reading files is the caller's business; this module sees rows.
+//! Reading files is the caller's business; this module sees rows. Officials and groups
+//! brought over from another directory's export go through [`migration`], which shares the
+//! same bulk writes, rejection reports and all-or-nothing transaction.
+
+mod migration;
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,6 +21,11 @@ use super::{
 };
 use crate::mailstore::DEFAULT_MAILBOXES;
 use crate::store::Conn;
+
+pub use migration::{
+    MigratedGroup, MigratedMember, MigratedOfficial, MigrationOutcome, MigrationPlan, PlannedGroup,
+    PlannedMember, PlannedOfficial, PlannedPassword,
+};
 
 /// A field an HR list may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

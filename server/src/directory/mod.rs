@@ -18,6 +18,7 @@ mod group;
 mod hash_pool;
 mod ids;
 mod import;
+mod legacy_password;
 mod names;
 mod official;
 mod password;
@@ -61,9 +62,11 @@ pub use following::{Following, SnapshotView};
 pub use group::{Group, GroupKind, GroupMember, NewGroup};
 pub use ids::{AgencyId, CertificateId, DomainId, GroupId, OfficialId, ServiceAccountId};
 pub use import::{
-    ImportField, ImportOptions, ImportOutcome, ImportPlan, ImportRow, PlannedCreate, PlannedUpdate,
-    Rejection,
+    ImportField, ImportOptions, ImportOutcome, ImportPlan, ImportRow, MigratedGroup,
+    MigratedMember, MigratedOfficial, MigrationOutcome, MigrationPlan, PlannedCreate,
+    PlannedGroup, PlannedMember, PlannedOfficial, PlannedPassword, PlannedUpdate, Rejection,
 };
+pub use legacy_password::{LegacyHash, LegacyHashError};
 pub use names::{ascii_word, AddressAllocator, AddressRule};
 pub use official::{
     normalize_login, NewOfficial, Official, OfficialChanges, OfficialStatus, PersonName,

@@ -6,7 +6,7 @@ use super::tree_ops::agency_in;
 use super::{
     name_taken, normalize_login, not_found, optional_attribute, required_attribute, Actor,
     AddressOwner, Directory, DirectoryError, MailAddress, NewOfficial, Official, OfficialChanges,
-    OfficialId, OfficialStatus, PersonName, StoredPassword,
+    OfficialId, OfficialStatus, PasswordHash, PersonName, StoredPassword,
 };
 use crate::clock::UnixTime;
 use crate::mailstore::{Mailbox, MailboxId, Uid, DEFAULT_MAILBOXES};
@@ -229,6 +229,36 @@ impl Directory {
             Some(after),
         )
         .await
+    }
+
+    /// Replaces `official`'s carried-over hash `legacy` with `new`, the same password hashed
+    /// at congvu's full cost, at the first sign-in it let through. The password does not
+    /// change, so reset links and portal sessions stay. Returns false, changing nothing, when
+    /// the official's password changed since `legacy` was read.
+    pub async fn replace_legacy_password(
+        &self,
+        official: &Official,
+        legacy: &PasswordHash,
+        new: StoredPassword,
+    ) -> Result<bool, DirectoryError> {
+        let mut tx = self.store.begin().await?;
+        if !tx
+            .replace_legacy_password(official.id, legacy, &new, self.now())
+            .await?
+        {
+            return Ok(false);
+        }
+        let after = json!({ "cost": new.cost.as_str(), "replaced": "legacy" });
+        self.commit_change(
+            tx,
+            &Actor("system:rehash".into()),
+            "official.password_rehash",
+            format!("official:{}", official.login),
+            None,
+            Some(after),
+        )
+        .await?;
+        Ok(true)
     }
 
     /// Gives `login` an additional address.

@@ -1,5 +1,7 @@
-//! Password hashing and verification with argon2id, PHC strings, and the two cost classes:
-//! full cost for passwords a person chose, a cheaper class for generated initial passwords.
+//! Password hashing and verification with argon2id, PHC strings, and the cost classes: full
+//! cost for passwords a person chose, a cheaper class for generated initial passwords, and
+//! the hashes brought over from an old directory, which are only ever checked (see
+//! `legacy_password`) and replaced at the official's first sign-in.
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,6 +22,9 @@ pub enum PasswordCost {
     /// Cheaper parameters, allowed only for generated secrets of at least 96 random bits,
     /// which no parameter choice makes guessable. The official must change it at first login.
     Initial,
+    /// A hash carried over from another directory as it was (`{SSHA}…`): never made here,
+    /// replaced by a [`PasswordCost::Full`] hash at the first successful sign-in.
+    Legacy,
 }
 
 impl PasswordCost {
@@ -28,6 +33,7 @@ impl PasswordCost {
         match self {
             PasswordCost::Full => "full",
             PasswordCost::Initial => "initial",
+            PasswordCost::Legacy => "legacy",
         }
     }
 }
@@ -39,6 +45,7 @@ impl FromStr for PasswordCost {
         match s {
             "full" => Ok(PasswordCost::Full),
             "initial" => Ok(PasswordCost::Initial),
+            "legacy" => Ok(PasswordCost::Legacy),
             other => Err(DirectoryError::Invalid(format!(
                 "unknown password cost class \"{other}\""
             ))),
@@ -114,6 +121,11 @@ impl PasswordHasher {
         let params = match cost {
             PasswordCost::Full => self.full,
             PasswordCost::Initial => Argon2Cost::INITIAL,
+            PasswordCost::Legacy => {
+                return Err(DirectoryError::Invalid(
+                    "legacy hashes are only carried over, never made".into(),
+                ))
+            }
         };
         let argon = argon2_with(params)?;
         let mut salt = [0u8; 16];

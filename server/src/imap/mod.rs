@@ -20,7 +20,7 @@ mod reply;
 mod search;
 mod selected;
 mod session;
-pub(crate) mod utf7;
+pub mod utf7;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -11,7 +11,7 @@ use base64::Engine;
 const MUTF7: GeneralPurpose = GeneralPurpose::new(&IMAP_MUTF7, NO_PAD);
 
 /// Encodes a Unicode mailbox name for the wire.
-pub(crate) fn encode(name: &str) -> String {
+pub fn encode(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut pending: Vec<u16> = Vec::new();
     for c in name.chars() {
@@ -43,7 +43,7 @@ fn flush(out: &mut String, pending: &mut Vec<u16>) {
 }
 
 /// Decodes a wire mailbox name; `None` if it is not valid modified UTF-7.
-pub(crate) fn decode(wire: &str) -> Option<String> {
+pub fn decode(wire: &str) -> Option<String> {
     let mut out = String::with_capacity(wire.len());
     let mut rest = wire;
     while let Some(start) = rest.find('&') {

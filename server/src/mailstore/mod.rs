@@ -5,6 +5,8 @@
 use std::fmt;
 
 mod folders;
+pub mod import;
+mod usual_names;
 mod intake;
 pub mod message;
 pub mod shape;

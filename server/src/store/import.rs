@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use sqlx::FromRow;
 
+use super::officials::PasswordColumns;
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
 use crate::directory::{
@@ -59,7 +60,7 @@ impl Conn {
     }
 }
 
-/// Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters at 19 columns.
+/// Rows per multi-row INSERT: well under SQLite's 32,766 bound parameters at 20 columns.
 const BATCH_ROWS: usize = 1000;
 
 impl Conn {
@@ -76,10 +77,11 @@ impl Conn {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO officials (uuid, login, family_name, middle_name, given_name, display_name, \
                      agency_id, unit, title, phone, hr_id, status, password_hash, password_cost, \
-                     must_change_password, password_set_at, quota_bytes, created_at, updated_at) ",
+                     must_change_password, password_set_at, quota_bytes, created_at, updated_at, \
+                     legacy_password_hash) ",
                 );
                 insert.push_values(chunk, |mut row, o| {
-                    let password = o.password.as_ref();
+                    let password = PasswordColumns::of(o.password.as_ref());
                     row.push_bind(&o.uuid)
                         .push_bind(&o.login)
                         .push_bind(&o.name.family)
@@ -92,13 +94,14 @@ impl Conn {
                         .push_bind(&o.phone)
                         .push_bind(&o.hr_id)
                         .push_bind(o.status.as_str())
-                        .push_bind(password.map(|p| p.hash.0.as_str()))
-                        .push_bind(password.map_or("full", |p| p.cost.as_str()))
-                        .push_bind(password.is_some_and(|p| p.must_change))
+                        .push_bind(password.hash)
+                        .push_bind(password.cost)
+                        .push_bind(password.must_change)
                         .push_bind(o.password_set_at.map(|t| t.0))
                         .push_bind(o.quota_bytes)
                         .push_bind(o.created_at.0)
-                        .push_bind(o.updated_at.0);
+                        .push_bind(o.updated_at.0)
+                        .push_bind(password.legacy);
                 });
                 insert.push(" RETURNING id, login");
                 insert.build_query_as().fetch_all(&mut *c).await

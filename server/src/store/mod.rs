@@ -40,6 +40,7 @@ mod groups;
 mod import;
 mod mailboxes;
 mod messages;
+mod migration;
 mod officials;
 mod portal;
 mod queue;
@@ -50,6 +51,7 @@ pub use changes::MailboxChanges;
 pub use error::{StoreError, UniqueKey};
 pub use import::{AddressHolder, HrIdHolder};
 pub use messages::MailboxCounts;
+pub use migration::{CopiedMessage, SourceFolderRow};
 pub use portal::PortalSessionRow;
 
 /// Expands `$body` once per backend with `$c` bound to that backend's `&mut Connection`.

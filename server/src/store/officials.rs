@@ -1,5 +1,7 @@
 //! SQL for officials. An official's primary address lives in `addresses` with the other
-//! addresses; reads join it in.
+//! addresses; reads join it in. A password is an argon2id hash in `password_hash` with its
+//! cost class, or a hash carried over from an old directory in `legacy_password_hash`, never
+//! both: [`PasswordColumns`] is the one place a [`StoredPassword`] becomes those columns.
 
 use sqlx::FromRow;
 
@@ -7,13 +9,47 @@ use super::agencies::prefixed;
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
 use crate::directory::{
-    AgencyId, GroupId, Official, OfficialId, OfficialStatus, PasswordHash, PersonName,
-    StoredPassword,
+    AgencyId, GroupId, Official, OfficialId, OfficialStatus, PasswordCost, PasswordHash,
+    PersonName, StoredPassword,
 };
 
 const COLUMNS: &str = "id, uuid, login, family_name, middle_name, given_name, display_name, agency_id, \
      unit, title, phone, hr_id, status, password_hash, password_cost, must_change_password, password_set_at, \
-     quota_bytes, created_at, updated_at";
+     legacy_password_hash, quota_bytes, created_at, updated_at";
+
+/// The password columns of one official.
+pub(super) struct PasswordColumns<'a> {
+    pub hash: Option<&'a str>,
+    /// The cost class of `hash`; `full` when there is none, as the column may not be empty.
+    pub cost: &'static str,
+    pub must_change: bool,
+    pub legacy: Option<&'a str>,
+}
+
+impl<'a> PasswordColumns<'a> {
+    pub fn of(password: Option<&'a StoredPassword>) -> PasswordColumns<'a> {
+        match password {
+            Some(p) if p.cost == PasswordCost::Legacy => PasswordColumns {
+                hash: None,
+                cost: PasswordCost::Full.as_str(),
+                must_change: p.must_change,
+                legacy: Some(p.hash.0.as_str()),
+            },
+            Some(p) => PasswordColumns {
+                hash: Some(p.hash.0.as_str()),
+                cost: p.cost.as_str(),
+                must_change: p.must_change,
+                legacy: None,
+            },
+            None => PasswordColumns {
+                hash: None,
+                cost: PasswordCost::Full.as_str(),
+                must_change: false,
+                legacy: None,
+            },
+        }
+    }
+}
 
 #[derive(FromRow)]
 struct OfficialRow {
@@ -34,6 +70,7 @@ struct OfficialRow {
     password_cost: String,
     must_change_password: bool,
     password_set_at: Option<i64>,
+    legacy_password_hash: Option<String>,
     quota_bytes: i64,
     created_at: i64,
     updated_at: i64,
@@ -45,16 +82,24 @@ impl TryFrom<OfficialRow> for Official {
 
     fn try_from(r: OfficialRow) -> Result<Self, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("official {}: {what}", r.login));
-        let password = match r.password_hash {
-            Some(hash) => Some(StoredPassword {
+        let password = match (r.password_hash, r.legacy_password_hash) {
+            (Some(hash), None) => Some(StoredPassword {
                 hash: PasswordHash(hash),
                 cost: r
                     .password_cost
                     .parse()
-                    .map_err(|_| corrupt("password cost"))?,
+                    .ok()
+                    .filter(|c| *c != PasswordCost::Legacy)
+                    .ok_or_else(|| corrupt("password cost"))?,
                 must_change: r.must_change_password,
             }),
-            None => None,
+            (None, Some(legacy)) => Some(StoredPassword {
+                hash: PasswordHash(legacy),
+                cost: PasswordCost::Legacy,
+                must_change: r.must_change_password,
+            }),
+            (None, None) => None,
+            (Some(_), Some(_)) => return Err(corrupt("two passwords")),
         };
         Ok(Official {
             id: OfficialId(r.id),
@@ -96,9 +141,10 @@ impl Conn {
     pub async fn insert_official(&mut self, o: &Official) -> Result<OfficialId, StoreError> {
         let sql = "INSERT INTO officials (uuid, login, family_name, middle_name, given_name, display_name, \
              agency_id, unit, title, phone, hr_id, status, password_hash, password_cost, must_change_password, \
-             password_set_at, quota_bytes, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id";
-        let password = o.password.as_ref();
+             password_set_at, quota_bytes, created_at, updated_at, legacy_password_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+             RETURNING id";
+        let password = PasswordColumns::of(o.password.as_ref());
         let id: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
             .bind(&o.uuid)
             .bind(&o.login)
@@ -112,13 +158,14 @@ impl Conn {
             .bind(&o.phone)
             .bind(&o.hr_id)
             .bind(o.status.as_str())
-            .bind(password.map(|p| p.hash.0.as_str()))
-            .bind(password.map_or("full", |p| p.cost.as_str()))
-            .bind(password.is_some_and(|p| p.must_change))
+            .bind(password.hash)
+            .bind(password.cost)
+            .bind(password.must_change)
             .bind(o.password_set_at.map(|t| t.0))
             .bind(o.quota_bytes)
             .bind(o.created_at.0)
             .bind(o.updated_at.0)
+            .bind(password.legacy)
             .fetch_one(&mut *c)
             .await)?;
         Ok(OfficialId(id))
@@ -149,7 +196,8 @@ impl Conn {
         Ok(())
     }
 
-    /// Replaces (or with `None`, removes) an official's password.
+    /// Replaces (or with `None`, removes) an official's password, a carried-over one
+    /// included.
     pub async fn set_official_password(
         &mut self,
         id: OfficialId,
@@ -157,17 +205,50 @@ impl Conn {
         now: UnixTime,
     ) -> Result<(), StoreError> {
         let sql = "UPDATE officials SET password_hash = $1, password_cost = $2, must_change_password = $3, \
-             password_set_at = $4, updated_at = $4 WHERE id = $5";
+             legacy_password_hash = $4, password_set_at = $5, updated_at = $5 WHERE id = $6";
+        let password = PasswordColumns::of(password);
         on_backend!(self, c => sqlx::query(sql)
-            .bind(password.map(|p| p.hash.0.as_str()))
-            .bind(password.map_or("full", |p| p.cost.as_str()))
-            .bind(password.is_some_and(|p| p.must_change))
+            .bind(password.hash)
+            .bind(password.cost)
+            .bind(password.must_change)
+            .bind(password.legacy)
             .bind(now.0)
             .bind(id.0)
             .execute(&mut *c)
             .await
             .map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Replaces the carried-over hash `legacy` of official `id` with `new`, the same password
+    /// hashed by congvu, keeping when it was set. Returns false, changing nothing, when the
+    /// official no longer has that hash (the password was changed meanwhile).
+    pub async fn replace_legacy_password(
+        &mut self,
+        id: OfficialId,
+        legacy: &PasswordHash,
+        new: &StoredPassword,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE officials SET password_hash = $1, password_cost = $2, must_change_password = $3, \
+             legacy_password_hash = NULL, updated_at = $4 WHERE id = $5 AND legacy_password_hash = $6";
+        let columns = PasswordColumns::of(Some(new));
+        let (Some(hash), None) = (columns.hash, columns.legacy) else {
+            return Err(StoreError::Corrupt(
+                "a carried-over hash can only be replaced by an argon2id one".into(),
+            ));
+        };
+        let changed = on_backend!(self, c => sqlx::query(sql)
+            .bind(hash)
+            .bind(columns.cost)
+            .bind(columns.must_change)
+            .bind(now.0)
+            .bind(id.0)
+            .bind(&legacy.0)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(changed == 1)
     }
 
     /// Sets an official active or disabled.

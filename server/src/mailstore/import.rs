@@ -1,0 +1,454 @@
+//! Importing messages from elsewhere: another IMAP server (`congvu-admin migrate imap`) and
+//! archives (Maildir, mbox). A message comes in with its bytes, internal date, flags and
+//! keywords, past the official's quota (the mail is theirs already), with its body shared as
+//! on every other way in. Import is idempotent:
+//!
+//! 1. a source message recorded as copied (same source folder, UIDVALIDITY and UID) is
+//!    "already there", and its flags and keywords are brought up to date;
+//! 2. otherwise a message with the same body hash already in the mailbox (and not already
+//!    the copy of another message of the same source folder) is "already there" and is
+//!    recorded as that source message's copy: the fallback when the source's UIDVALIDITY
+//!    changed or the source is named differently (a host name, then its address);
+//! 3. otherwise the message is stored.
+//!
+//! The body hash covers the whole message, header included, so it implies the same
+//! Message-ID; it is the stricter of the two tests. A message and the record of its source
+//! UID are written in one transaction: whenever the process dies, each source message is in
+//! the mailbox exactly once, or not yet.
+//!
+//! This module owns no protocol: source folder names arrive already decoded to Unicode.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::shape::MessageShape;
+use super::{
+    BodyHash, Mailbox, MailboxId, MailboxRole, Mailstore, MailstoreError, MessageFlags, Uid,
+};
+use crate::clock::UnixTime;
+use crate::directory::{Official, OfficialId};
+use crate::store::Conn;
+
+pub use crate::store::CopiedMessage;
+
+/// A folder of an account on another server: what identifies it across runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceFolder<'a> {
+    /// The old server's host name, lowercase.
+    pub host: &'a str,
+    /// The account on the old server.
+    pub user: &'a str,
+    /// The folder's name on the old server, as it lists it.
+    pub folder: &'a str,
+}
+
+/// A source folder's id in the migration records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SourceFolderId(pub i64);
+
+/// What was copied from a source folder before this run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceFolderState {
+    /// `None` for a folder never recorded (only from [`Mailstore::source_folder_state`]).
+    pub id: Option<SourceFolderId>,
+    /// Whether the source's UIDVALIDITY differs from the one recorded: the recorded UIDs
+    /// were forgotten, and messages are matched by their bodies instead.
+    pub uidvalidity_changed: bool,
+    /// Source UID -> the message it became.
+    pub copied: HashMap<u32, CopiedMessage>,
+}
+
+/// Where an imported message came from: recorded with it, so that it is copied once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub folder: SourceFolderId,
+    pub uid: u32,
+}
+
+/// A message to import.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportMessage<'a> {
+    pub bytes: &'a [u8],
+    pub internal_date: UnixTime,
+    /// `\Seen \Answered \Flagged \Draft` (and `\Deleted`, stored as given).
+    pub flags: MessageFlags,
+    pub keywords: &'a [String],
+    /// The source message, when there is one (IMAP); `None` for archives without stable ids.
+    pub origin: Option<Origin>,
+}
+
+/// What importing one message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    /// Stored as a new message.
+    Added(CopiedMessage),
+    /// It was there already (copied before, or the same bytes); its flags are the source's now.
+    AlreadyThere(CopiedMessage),
+}
+
+/// A copied message's flags and keywords as the source has them now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagRefresh {
+    pub message: CopiedMessage,
+    pub flags: MessageFlags,
+    pub keywords: Vec<String>,
+}
+
+/// A folder found or made for imported messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportFolder {
+    pub mailbox: Mailbox,
+    /// Whether this call created it.
+    pub created: bool,
+}
+
+/// A message's hash and structure, worked out before the transaction.
+struct Prepared {
+    hash: BodyHash,
+    shape: String,
+    keywords: Vec<String>,
+}
+
+impl Mailstore {
+    /// The official's folder for imported messages: the one with `role` if asked for and
+    /// present, else the one called `name` (created with its parents when missing, and given
+    /// `role` when it has none).
+    pub async fn import_folder(
+        &self,
+        official: &Official,
+        name: &str,
+        role: Option<MailboxRole>,
+    ) -> Result<ImportFolder, MailstoreError> {
+        let mailboxes = self.mailboxes(official.id).await?;
+        if let Some(role) = role {
+            if let Some(mailbox) = mailboxes.into_iter().find(|m| m.role == Some(role)) {
+                return Ok(ImportFolder {
+                    mailbox,
+                    created: false,
+                });
+            }
+        }
+        let mut created = false;
+        let mut mailbox = match self.mailbox_named(official, name).await? {
+            Some(found) => found,
+            None => {
+                match self.create_folder(official, name).await {
+                    Ok(()) => created = true,
+                    // Made meanwhile by another run or a mail client: the same folder.
+                    Err(MailstoreError::AlreadyExists) => {}
+                    Err(e) => return Err(e),
+                }
+                self.mailbox_named(official, name)
+                    .await?
+                    .ok_or(MailstoreError::NoSuchMailbox)?
+            }
+        };
+        if let Some(role) = role.filter(|_| mailbox.role.is_none()) {
+            let mut tx = self.store.begin().await?;
+            if tx.give_mailbox_role(mailbox.id, role).await? {
+                mailbox.role = Some(role);
+            }
+            tx.commit().await?;
+        }
+        Ok(ImportFolder { mailbox, created })
+    }
+
+    /// Starts (or resumes) copying a source folder whose UIDVALIDITY is now `uidvalidity`:
+    /// records it if new, forgets its recorded UIDs if the UIDVALIDITY changed, and returns
+    /// what was copied before.
+    pub async fn begin_source_folder(
+        &self,
+        official: OfficialId,
+        source: &SourceFolder<'_>,
+        uidvalidity: u32,
+    ) -> Result<SourceFolderState, MailstoreError> {
+        let recorded = self
+            .store
+            .read()
+            .await?
+            .source_folder(official, source.host, source.user, source.folder)
+            .await?;
+        let now = self.clock.now();
+        let (id, uidvalidity_changed) = match recorded {
+            Some(row) if row.uidvalidity == uidvalidity => (row.id, false),
+            Some(row) => {
+                let mut tx = self.store.begin().await?;
+                tx.reset_source_folder(row.id, uidvalidity, now).await?;
+                tx.commit().await?;
+                (row.id, true)
+            }
+            None => {
+                let mut tx = self.store.begin().await?;
+                let key = (source.host, source.user, source.folder);
+                let id = tx
+                    .insert_source_folder(official, key, uidvalidity, now)
+                    .await?;
+                tx.commit().await?;
+                (id, false)
+            }
+        };
+        let copied = self.store.read().await?.copied_source_uids(id).await?;
+        Ok(SourceFolderState {
+            id: Some(SourceFolderId(id)),
+            uidvalidity_changed,
+            copied: copied.into_iter().collect(),
+        })
+    }
+
+    /// What [`Mailstore::begin_source_folder`] would find, without writing anything (for a
+    /// dry run).
+    pub async fn source_folder_state(
+        &self,
+        official: OfficialId,
+        source: &SourceFolder<'_>,
+        uidvalidity: u32,
+    ) -> Result<SourceFolderState, MailstoreError> {
+        let mut conn = self.store.read().await?;
+        let recorded = conn
+            .source_folder(official, source.host, source.user, source.folder)
+            .await?;
+        let Some(row) = recorded else {
+            return Ok(SourceFolderState::default());
+        };
+        if row.uidvalidity != uidvalidity {
+            return Ok(SourceFolderState {
+                id: Some(SourceFolderId(row.id)),
+                uidvalidity_changed: true,
+                copied: HashMap::new(),
+            });
+        }
+        let copied = conn.copied_source_uids(row.id).await?;
+        Ok(SourceFolderState {
+            id: Some(SourceFolderId(row.id)),
+            uidvalidity_changed: false,
+            copied: copied.into_iter().collect(),
+        })
+    }
+
+    /// Imports `messages` into `mailbox`, ignoring quota, in as few transactions as it can:
+    /// all together, or one by one when that fails, so that one bad message fails alone.
+    /// Durable when this returns. One outcome per message, in order.
+    pub async fn import(
+        &self,
+        mailbox: MailboxId,
+        messages: &[ImportMessage<'_>],
+    ) -> Result<Vec<Result<Imported, MailstoreError>>, MailstoreError> {
+        let target = self.mailbox(mailbox).await?;
+        // Parsing and hashing happen before the transaction, so the writer only writes.
+        let prepared: Vec<Prepared> = messages
+            .iter()
+            .map(|m| Prepared {
+                hash: BodyHash::of(m.bytes),
+                shape: MessageShape::of(m.bytes).to_json(),
+                keywords: stored_keywords(m.keywords),
+            })
+            .collect();
+        match self.import_together(&target, messages, &prepared).await {
+            Ok(outcomes) => Ok(outcomes.into_iter().map(Ok).collect()),
+            Err(error) if messages.len() == 1 => Ok(vec![Err(error)]),
+            Err(error) => {
+                tracing::warn!(%error, "importing a batch failed; importing one by one");
+                let mut outcomes = Vec::with_capacity(messages.len());
+                for (message, prepared) in messages.iter().zip(&prepared) {
+                    let one = self
+                        .import_together(
+                            &target,
+                            std::slice::from_ref(message),
+                            std::slice::from_ref(prepared),
+                        )
+                        .await;
+                    outcomes.push(one.map(|mut o| o.remove(0)));
+                }
+                Ok(outcomes)
+            }
+        }
+    }
+
+    async fn import_together(
+        &self,
+        target: &Mailbox,
+        messages: &[ImportMessage<'_>],
+        prepared: &[Prepared],
+    ) -> Result<Vec<Imported>, MailstoreError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for (message, prepared) in messages.iter().zip(prepared) {
+            outcomes.push(import_one(&mut tx, target, message, prepared, now).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// Brings copied messages' flags and keywords up to date with the source; returns how
+    /// many changed. Messages deleted or moved since they were copied are left alone, and
+    /// congvu's own `\Deleted` is kept.
+    pub async fn refresh_flags(&self, refreshes: &[FlagRefresh]) -> Result<usize, MailstoreError> {
+        let mut by_mailbox: BTreeMap<i64, Vec<&FlagRefresh>> = BTreeMap::new();
+        for refresh in refreshes {
+            by_mailbox
+                .entry(refresh.message.mailbox_id.0)
+                .or_default()
+                .push(refresh);
+        }
+        // Compared on a read connection first: on a re-run most flags are unchanged, and
+        // then nothing is written at all.
+        let mut stale = Vec::new();
+        let mut conn = self.store.read().await?;
+        for (mailbox, group) in by_mailbox {
+            let Some(current) = conn.mailbox(MailboxId(mailbox)).await? else {
+                continue;
+            };
+            let group: Vec<&FlagRefresh> = group
+                .into_iter()
+                .filter(|r| r.message.mailbox_uidvalidity == current.uidvalidity)
+                .collect();
+            let uids: Vec<Uid> = group.iter().map(|r| r.message.uid).collect();
+            let stored = conn.messages_for_update(current.id, &uids).await?;
+            let stored: HashMap<Uid, _> = stored.into_iter().map(|m| (m.uid, m)).collect();
+            for refresh in group {
+                let keywords = stored_keywords(&refresh.keywords);
+                let differs = stored.get(&refresh.message.uid).is_some_and(|m| {
+                    merged_flags(m.flags, refresh.flags) != m.flags
+                        || !same_keywords(&m.keywords, &keywords)
+                });
+                if differs {
+                    stale.push((refresh.message, refresh.flags, keywords));
+                }
+            }
+        }
+        drop(conn);
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.store.begin().await?;
+        let mut changed = 0;
+        for (message, flags, keywords) in &stale {
+            if set_source_flags(&mut tx, *message, *flags, keywords).await? {
+                changed += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+}
+
+/// Imports one message in the caller's transaction (see the module header for the steps).
+async fn import_one(
+    tx: &mut Conn,
+    target: &Mailbox,
+    message: &ImportMessage<'_>,
+    prepared: &Prepared,
+    now: UnixTime,
+) -> Result<Imported, MailstoreError> {
+    let keywords = &prepared.keywords;
+    if let Some(origin) = message.origin {
+        if let Some(copy) = tx.copied_source_uid(origin.folder.0, origin.uid).await? {
+            set_source_flags(tx, copy, message.flags, keywords).await?;
+            return Ok(Imported::AlreadyThere(copy));
+        }
+    }
+    let unclaimed = message.origin.map(|o| (o.folder.0, target.uidvalidity));
+    let same = tx
+        .message_with_body(target.id, &prepared.hash, unclaimed)
+        .await?;
+    let copy = |uid| CopiedMessage {
+        mailbox_id: target.id,
+        mailbox_uidvalidity: target.uidvalidity,
+        uid,
+    };
+    let outcome = match same {
+        Some(uid) => {
+            set_source_flags(tx, copy(uid), message.flags, keywords).await?;
+            Imported::AlreadyThere(copy(uid))
+        }
+        None => {
+            let size = message.bytes.len() as u64;
+            let body = tx
+                .put_body(&prepared.hash, message.bytes, Some(&prepared.shape), 1, now)
+                .await?;
+            let uid = tx
+                .append_message(
+                    target.id,
+                    body,
+                    message.flags,
+                    keywords,
+                    message.internal_date,
+                    size,
+                )
+                .await?
+                .ok_or(MailstoreError::NoSuchMailbox)?;
+            Imported::Added(copy(uid))
+        }
+    };
+    if let Some(origin) = message.origin {
+        let (Imported::Added(c) | Imported::AlreadyThere(c)) = outcome;
+        tx.record_source_uid(origin.folder.0, origin.uid, c).await?;
+    }
+    Ok(outcome)
+}
+
+/// Sets a copied message's flags and keywords to the source's, in the caller's transaction;
+/// returns whether anything changed.
+async fn set_source_flags(
+    tx: &mut Conn,
+    message: CopiedMessage,
+    flags: MessageFlags,
+    keywords: &[String],
+) -> Result<bool, MailstoreError> {
+    let Some(mailbox) = tx.mailbox(message.mailbox_id).await? else {
+        return Ok(false);
+    };
+    if mailbox.uidvalidity != message.mailbox_uidvalidity {
+        return Ok(false);
+    }
+    let stored = tx.messages_for_update(mailbox.id, &[message.uid]).await?;
+    let Some(stored) = stored.first() else {
+        return Ok(false);
+    };
+    let flags = merged_flags(stored.flags, flags);
+    if flags == stored.flags && same_keywords(&stored.keywords, keywords) {
+        return Ok(false);
+    }
+    let modseq = tx
+        .raise_modseq(mailbox.id)
+        .await?
+        .ok_or(MailstoreError::NoSuchMailbox)?;
+    Ok(tx
+        .set_message_flags(mailbox.id, message.uid, flags, keywords, modseq)
+        .await?)
+}
+
+/// The source's flags, with congvu's own `\Deleted` kept: an official's pending deletion is
+/// not the old server's business, nor the other way round.
+fn merged_flags(stored: MessageFlags, source: MessageFlags) -> MessageFlags {
+    let deleted = MessageFlags::DELETED.0;
+    MessageFlags((stored.0 & deleted) | (source.0 & !deleted))
+}
+
+fn same_keywords(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|k| b.iter().any(|o| o.eq_ignore_ascii_case(k)))
+}
+
+/// Keywords as they can be stored (space-separated IMAP atoms, RFC 3501 §9 `flag-keyword`):
+/// first-seen order, no case-insensitive repeats, and anything that is not an atom left out.
+fn stored_keywords(keywords: &[String]) -> Vec<String> {
+    let atom = |k: &str| {
+        !k.is_empty()
+            && k.bytes().all(|b| {
+                b.is_ascii_graphic()
+                    && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+            })
+    };
+    let mut kept: Vec<String> = Vec::new();
+    for k in keywords.iter().filter(|k| atom(k)) {
+        if !kept.iter().any(|have| have.eq_ignore_ascii_case(k)) {
+            kept.push(k.clone());
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests;
