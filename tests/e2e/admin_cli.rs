@@ -4,9 +4,8 @@
 //! the manual. Each test checks what was printed, the exit status, and what the database
 //! holds afterwards (read in-process through the domain layer and the store API).
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use congvu::clock::{Clock, UnixTime};
 use congvu::directory::{
@@ -14,6 +13,7 @@ use congvu::directory::{
 };
 use congvu::mailstore::{BodyId, MailboxId, MailboxRole, Mailstore, MessageFlags};
 use congvu::store::Store;
+use congvu_tests::program::output_with_stdin;
 use congvu_tests::{Backend, TestDb};
 use serde_json::{json, Value};
 
@@ -126,24 +126,15 @@ fn official(cli: &AdminCli, login: &str, name: &str, agency: &str, extra: &[&str
 
 /// Runs `congvu-admin` with `input` on its standard input.
 fn run_with_stdin(cli: &AdminCli, args: &[&str], input: &str) -> AdminRun {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_e2e-congvu-admin"))
-        .arg("--config")
-        .arg(cli.dir.join("admin.toml"))
-        .args(args)
-        .current_dir(&cli.dir)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = output_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_e2e-congvu-admin"))
+            .arg("--config")
+            .arg(cli.dir.join("admin.toml"))
+            .args(args)
+            .current_dir(&cli.dir)
+            .env_remove("RUST_LOG"),
+        input.as_bytes(),
+    );
     AdminRun {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -24,14 +24,13 @@ use md5::{Digest, Md5};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::daemon;
+
 const CLAMD: &str = "/usr/sbin/clamd";
 const INSTALL_HINT: &str = "install the Debian package clamav-daemon, as .ci/run does \
                             (apt-get install clamav-daemon)";
 /// How long clamd may take to answer `zPING`.
 const READY_WITHIN: Duration = Duration::from_secs(30);
-/// clamd exits at once when its port was taken between our probe and its bind; it is then
-/// started again on another port.
-const ATTEMPTS: usize = 3;
 
 /// The EICAR anti-virus test file: 68 harmless bytes every scanner reports.
 pub const EICAR: &[u8] = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
@@ -76,27 +75,21 @@ impl Clamd {
             .unwrap();
         write_database(&dir.path().join("db"));
         std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
-        let mut failures = Vec::new();
-        for _ in 0..ATTEMPTS {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|probe| probe.local_addr())
-                .unwrap()
-                .port();
+        let (process, port) = daemon::start_on_free_ports("clamd", async || {
+            let port = daemon::free_port();
             write_configuration(dir.path(), port, options);
             let mut process = spawn(dir.path());
             match wait_until_ready(&mut process, port).await {
-                Ok(()) => return Clamd { process, port, dir },
+                Ok(()) => Ok((process, port)),
                 Err(failure) => {
                     let _ = process.kill();
                     let _ = process.wait();
-                    failures.push(format!("port {port}: {failure}\n{}", log_tail(dir.path())));
+                    Err(format!("port {port}: {failure}\n{}", log_tail(dir.path())))
                 }
             }
-        }
-        panic!(
-            "clamd did not start in {ATTEMPTS} attempts:\n{}",
-            failures.join("\n")
-        );
+        })
+        .await;
+        Clamd { process, port, dir }
     }
 
     /// Where it listens, for `[filter.clamav] address`: `tcp:127.0.0.1:PORT`.
@@ -180,23 +173,12 @@ fn spawn(dir: &Path) -> Child {
     }
 }
 
-/// Sends `zPING` with a short back-off until clamd answers `PONG`.
+/// Sends `zPING` until clamd answers `PONG`.
 async fn wait_until_ready(process: &mut Child, port: u16) -> Result<(), String> {
-    let deadline = tokio::time::Instant::now() + READY_WITHIN;
-    let mut pause = Duration::from_millis(10);
-    loop {
-        if let Some(status) = process.try_wait().map_err(|e| e.to_string())? {
-            return Err(format!("clamd exited ({status})"));
-        }
-        if ping(port).await.as_deref() == Some(&b"PONG\0"[..]) {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(format!("no PONG after {READY_WITHIN:?}"));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(250));
-    }
+    daemon::wait_until_ready(process, "clamd", READY_WITHIN, "PONG", async || {
+        ping(port).await.as_deref() == Some(&b"PONG\0"[..])
+    })
+    .await
 }
 
 /// clamd's answer to `zPING`, if it gives one within a second.
@@ -222,17 +204,9 @@ async fn ping(port: u16) -> Option<Vec<u8>> {
         .flatten()
 }
 
-/// The last lines of clamd's log and of what it printed.
+/// The last lines of what clamd printed and of its log.
 fn log_tail(dir: &Path) -> String {
-    let tail = |name: &str| {
-        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        format!(
-            "--- {name}:\n{}",
-            lines[lines.len().saturating_sub(30)..].join("\n")
-        )
-    };
-    format!("{}\n{}", tail("clamd.out"), tail("clamd.log"))
+    daemon::log_tail(&[dir.join("clamd.out"), dir.join("clamd.log")])
 }
 
 /// A letter from `from` to `to` carrying `attachment` as a base64 file named `name`: how

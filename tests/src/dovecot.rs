@@ -43,13 +43,13 @@ use base64::alphabet::IMAP_MUTF7;
 use base64::engine::general_purpose::NO_PAD;
 use base64::engine::GeneralPurpose;
 use base64::Engine;
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::{Pid, User};
+use nix::unistd::User;
 use rustls::pki_types::ServerName;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 
+use crate::daemon;
 use crate::imap::ImapSession;
 
 const DOVECOT: &str = "/usr/sbin/dovecot";
@@ -61,9 +61,6 @@ const MAIL_USER: &str = "mail";
 const READY_WITHIN: Duration = Duration::from_secs(30);
 /// How long Dovecot's master may take to stop its processes after SIGTERM.
 const STOP_WITHIN: Duration = Duration::from_secs(5);
-/// Dovecot exits at once when a port was taken between our probe and its bind; it is then
-/// started again on other ports.
-const ATTEMPTS: usize = 3;
 /// The master user of every instance: it signs in as any user with its own password.
 pub const MASTER_USER: &str = "saoluu";
 /// [`MASTER_USER`]'s password.
@@ -173,36 +170,31 @@ impl Dovecot {
         let ca_pem = write_certificates(dir.path());
         write_passwd_files(dir.path(), users);
         let tls = connector(&ca_pem);
-        let mut failures = Vec::new();
-        for _ in 0..ATTEMPTS {
-            let (imap_port, imaps_port) = (free_port(), free_port());
+        let (master, imap_port, imaps_port) = daemon::start_on_free_ports("Dovecot", async || {
+            let (imap_port, imaps_port) = (daemon::free_port(), daemon::free_port());
             write_configuration(dir.path(), owner, imap_port, imaps_port);
             append_configuration(dir.path(), &options.extra_config);
             let mut master = spawn(dir.path());
             match wait_until_ready(&mut master, imap_port, imaps_port).await {
-                Ok(()) => {
-                    return Dovecot {
-                        master,
-                        imap_port,
-                        imaps_port,
-                        owner,
-                        dir,
-                        tls,
-                    }
-                }
+                Ok(()) => Ok((master, imap_port, imaps_port)),
                 Err(failure) => {
-                    end_process_group(&mut master);
-                    failures.push(format!(
+                    daemon::stop_process_group(&mut master, STOP_WITHIN);
+                    Err(format!(
                         "ports {imap_port}/{imaps_port}: {failure}\n{}",
                         log_tail(dir.path())
-                    ));
+                    ))
                 }
             }
+        })
+        .await;
+        Dovecot {
+            master,
+            imap_port,
+            imaps_port,
+            owner,
+            dir,
+            tls,
         }
-        panic!(
-            "Dovecot did not start in {ATTEMPTS} attempts:\n{}",
-            failures.join("\n")
-        );
     }
 
     /// `imaps://127.0.0.1:PORT`: implicit TLS.
@@ -288,7 +280,9 @@ impl Dovecot {
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        end_process_group(&mut self.master);
+        // SIGTERM first: Dovecot's master then ends its auth, login and imap processes and
+        // reaps them itself.
+        daemon::stop_process_group(&mut self.master, STOP_WITHIN);
     }
 }
 
@@ -514,14 +508,6 @@ fn now() -> i64 {
     i64::try_from(since.unwrap().as_secs()).unwrap()
 }
 
-/// A port free on loopback now (Dovecot binds it a moment later; see [`ATTEMPTS`]).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|probe| probe.local_addr())
-        .unwrap()
-        .port()
-}
-
 /// Makes a CA and a server certificate it issues for [`HOSTNAME`], `localhost` and
 /// `127.0.0.1`, under `dir/tls`; returns the CA's PEM.
 fn write_certificates(dir: &Path) -> String {
@@ -665,25 +651,19 @@ fn spawn(dir: &Path) -> Child {
     }
 }
 
-/// Waits, with a short back-off, until the plain port greets with `* OK` and the TLS port
-/// accepts connections.
+/// Waits until the plain port greets with `* OK` and the TLS port accepts connections.
 async fn wait_until_ready(master: &mut Child, imap: u16, imaps: u16) -> Result<(), String> {
-    let deadline = tokio::time::Instant::now() + READY_WITHIN;
-    let mut pause = Duration::from_millis(10);
-    loop {
-        if let Some(status) = master.try_wait().map_err(|e| e.to_string())? {
-            return Err(format!("dovecot exited ({status})"));
-        }
-        let greeted = greeting(imap).await.is_some_and(|g| g.starts_with("* OK"));
-        if greeted && TcpStream::connect(("127.0.0.1", imaps)).await.is_ok() {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(format!("no greeting after {READY_WITHIN:?}"));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(250));
-    }
+    daemon::wait_until_ready(
+        master,
+        "dovecot",
+        READY_WITHIN,
+        "greeting on both ports",
+        async || {
+            let greeted = greeting(imap).await.is_some_and(|g| g.starts_with("* OK"));
+            greeted && TcpStream::connect(("127.0.0.1", imaps)).await.is_ok()
+        },
+    )
+    .await
 }
 
 /// The first line the plain port sends, if it answers within a second.
@@ -700,46 +680,9 @@ async fn greeting(port: u16) -> Option<String> {
         .flatten()
 }
 
-/// Stops Dovecot's master and every process it started, and reaps the master. SIGTERM
-/// first, so that the master ends its children and reaps them itself (they would otherwise
-/// be left to init as zombies); then SIGKILL to the whole group for anything left, while
-/// the master is still unreaped and so its pid, the group's id, cannot have been reused.
-fn end_process_group(leader: &mut Child) {
-    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
-    let Ok(pid) = i32::try_from(leader.id()) else {
-        return;
-    };
-    let pid = Pid::from_raw(pid);
-    if nix::sys::signal::kill(pid, Signal::SIGTERM).is_ok() {
-        let deadline = std::time::Instant::now() + STOP_WITHIN;
-        let exited = || {
-            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
-            !matches!(waitid(Id::Pid(pid), flags), Ok(WaitStatus::StillAlive))
-        };
-        while !exited() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-    let _ = killpg(pid, Signal::SIGKILL);
-    let _ = leader.wait();
-}
-
-/// The last lines of Dovecot's log and of what it printed.
+/// The last lines of what Dovecot printed and of its log.
 fn log_tail(dir: &Path) -> String {
-    let tail = |path: PathBuf| {
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        format!(
-            "--- {}:\n{}",
-            path.display(),
-            lines[lines.len().saturating_sub(40)..].join("\n")
-        )
-    };
-    format!(
-        "{}\n{}",
-        tail(dir.join("dovecot.out")),
-        tail(dir.join("dovecot.log"))
-    )
+    daemon::log_tail(&[dir.join("dovecot.out"), dir.join("dovecot.log")])
 }
 
 #[cfg(test)]

@@ -10,12 +10,15 @@
 pub mod browser;
 pub mod certificates;
 pub mod clamav;
+pub mod daemon;
 pub mod db;
 pub mod dkim;
 pub mod dns;
 pub mod dovecot;
 pub mod imap;
 pub mod ldap;
+pub mod mbsync;
+pub mod program;
 pub mod rspamd;
 pub mod server;
 pub mod slapd;

@@ -29,18 +29,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
 use tempfile::TempDir;
+
+use crate::daemon;
 
 const RSPAMD: &str = "/usr/bin/rspamd";
 const INSTALL_HINT: &str = "install the Debian package rspamd, as .ci/run does \
                             (apt-get install rspamd)";
 /// How long rspamd may take to answer `/ping` on both workers.
 const READY_WITHIN: Duration = Duration::from_secs(60);
-/// rspamd exits at once when a port was taken between our probe and its bind; it is then
-/// started again on other ports.
-const ATTEMPTS: usize = 3;
+/// How many daemons [`Rspamd::start_learnable`] starts before it gives up.
+const LEARNABLE_ATTEMPTS: usize = 3;
 /// The modules that send DNS queries, turned off (see the module header).
 const DNS_MODULES: [&str; 10] = [
     "rbl",
@@ -94,7 +93,7 @@ impl Rspamd {
     /// `/stat` and refuses every lesson for good, so it is replaced by a new daemon.
     pub async fn start_learnable() -> Rspamd {
         let mut failures = Vec::new();
-        for _ in 0..ATTEMPTS {
+        for _ in 0..LEARNABLE_ATTEMPTS {
             let daemon = Rspamd::start().await;
             let deadline = std::time::Instant::now() + Duration::from_secs(3);
             loop {
@@ -147,40 +146,36 @@ impl Rspamd {
         for sub in ["db", "run", "log", "override.d"] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
-        let mut failures = Vec::new();
-        for _ in 0..ATTEMPTS {
-            let (normal_port, controller_port) = (free_port(), free_port());
-            let milter_port = options.milter.then(free_port);
-            write_configuration(dir.path(), normal_port, controller_port);
-            write_options(dir.path(), &options, normal_port, milter_port);
-            let mut main = spawn(dir.path());
-            let ready = match wait_until_ready(&mut main, normal_port, controller_port).await {
-                Ok(()) => wait_for_milter(milter_port).await,
-                Err(failure) => Err(failure),
-            };
-            match ready {
-                Ok(()) => {
-                    return Rspamd {
-                        main,
-                        normal_port,
-                        controller_port,
-                        milter_port,
-                        dir,
+        let (main, normal_port, controller_port, milter_port) =
+            daemon::start_on_free_ports("rspamd", async || {
+                let (normal_port, controller_port) = (daemon::free_port(), daemon::free_port());
+                let milter_port = options.milter.then(daemon::free_port);
+                write_configuration(dir.path(), normal_port, controller_port);
+                write_options(dir.path(), &options, normal_port, milter_port);
+                let mut main = spawn(dir.path());
+                let ready = match wait_until_ready(&mut main, normal_port, controller_port).await {
+                    Ok(()) => wait_for_milter(milter_port).await,
+                    Err(failure) => Err(failure),
+                };
+                match ready {
+                    Ok(()) => Ok((main, normal_port, controller_port, milter_port)),
+                    Err(failure) => {
+                        daemon::kill_process_group(&mut main);
+                        Err(format!(
+                            "ports {normal_port}/{controller_port}: {failure}\n{}",
+                            log_tail(dir.path())
+                        ))
                     }
                 }
-                Err(failure) => {
-                    end_process_group(&mut main);
-                    failures.push(format!(
-                        "ports {normal_port}/{controller_port}: {failure}\n{}",
-                        log_tail(dir.path())
-                    ));
-                }
-            }
+            })
+            .await;
+        Rspamd {
+            main,
+            normal_port,
+            controller_port,
+            milter_port,
+            dir,
         }
-        panic!(
-            "rspamd did not start in {ATTEMPTS} attempts:\n{}",
-            failures.join("\n")
-        );
     }
 
     /// The normal worker, for `[filter.rspamd] url`.
@@ -206,16 +201,8 @@ impl Rspamd {
 
 impl Drop for Rspamd {
     fn drop(&mut self) {
-        end_process_group(&mut self.main);
+        daemon::kill_process_group(&mut self.main);
     }
-}
-
-/// A port free on loopback now (rspamd binds it a moment later; see [`ATTEMPTS`]).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|probe| probe.local_addr())
-        .unwrap()
-        .port()
 }
 
 /// The directory every instance keeps its compiled hyperscan databases in.
@@ -389,58 +376,27 @@ fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
-/// Polls both workers' `/ping` with a short back-off until they answer `pong`.
+/// Polls both workers' `/ping` until they answer `pong`.
 async fn wait_until_ready(main: &mut Child, normal: u16, controller: u16) -> Result<(), String> {
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let deadline = tokio::time::Instant::now() + READY_WITHIN;
-    let mut pause = Duration::from_millis(20);
-    loop {
-        if let Some(status) = main.try_wait().map_err(|e| e.to_string())? {
-            return Err(format!("rspamd exited ({status})"));
+    let pong = async |port: u16| {
+        let url = format!("http://127.0.0.1:{port}/ping");
+        match http.get(&url).send().await {
+            Ok(response) => response.text().await.unwrap_or_default().trim() == "pong",
+            Err(_) => false,
         }
-        let mut ready = true;
-        for port in [normal, controller] {
-            let url = format!("http://127.0.0.1:{port}/ping");
-            let pong = match http.get(&url).send().await {
-                Ok(response) => response.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            ready &= pong.trim() == "pong";
-        }
-        if ready {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(format!("no pong on both workers after {READY_WITHIN:?}"));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(250));
-    }
-}
-
-/// Kills rspamd's main process and its workers, and reaps the main process. The group id is
-/// its pid, which stays reserved until the `wait`.
-fn end_process_group(leader: &mut Child) {
-    if let Ok(pid) = i32::try_from(leader.id()) {
-        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-    }
-    let _ = leader.wait();
-}
-
-/// The last lines of rspamd's log and of what it printed.
-fn log_tail(dir: &Path) -> String {
-    let tail = |path: PathBuf| {
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        format!(
-            "--- {}:\n{}",
-            path.display(),
-            lines[lines.len().saturating_sub(30)..].join("\n")
-        )
     };
-    format!(
-        "{}\n{}",
-        tail(dir.join("log/rspamd.out")),
-        tail(dir.join("log/rspamd.log"))
+    daemon::wait_until_ready(
+        main,
+        "rspamd",
+        READY_WITHIN,
+        "pong on both workers",
+        async || pong(normal).await && pong(controller).await,
     )
+    .await
+}
+
+/// The last lines of what rspamd printed and of its log.
+fn log_tail(dir: &Path) -> String {
+    daemon::log_tail(&[dir.join("log/rspamd.out"), dir.join("log/rspamd.log")])
 }

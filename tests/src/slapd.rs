@@ -8,11 +8,12 @@
 //! No daemon is started: slapadd and slapcat open the database files directly. A missing
 //! program fails the test with what to install (`.ci/run` installs slapd and whois).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use tempfile::TempDir;
+
+use crate::program::output_with_stdin;
 
 /// The suffix of the test directory: the province's own.
 pub const SUFFIX: &str = "dc=vinhphuc,dc=gov,dc=vn";
@@ -153,20 +154,10 @@ pub fn slappasswd(scheme: &str, module: Option<&str>, secret: &str) -> String {
 
 /// `mkpasswd -m METHOD`, the secret on standard input; the result as `{CRYPT}…`.
 pub fn mkpasswd(method: &str, secret: &str) -> String {
-    let mut child = tool("mkpasswd", "whois")
-        .args(["-m", method, "--stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{secret}\n").as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = output_with_stdin(
+        tool("mkpasswd", "whois").args(["-m", method, "--stdin"]),
+        format!("{secret}\n").as_bytes(),
+    );
     assert!(
         output.status.success(),
         "mkpasswd -m {method} failed:\n{}",

@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod certificate;
 mod dkim;
+pub mod dn;
 mod domain;
 mod egov;
 mod following;
@@ -63,8 +64,8 @@ pub use group::{Group, GroupKind, GroupMember, NewGroup};
 pub use ids::{AgencyId, CertificateId, DomainId, GroupId, OfficialId, ServiceAccountId};
 pub use import::{
     ImportField, ImportOptions, ImportOutcome, ImportPlan, ImportRow, MigratedGroup,
-    MigratedMember, MigratedOfficial, MigrationOutcome, MigrationPlan, PlannedCreate,
-    PlannedGroup, PlannedMember, PlannedOfficial, PlannedPassword, PlannedUpdate, Rejection,
+    MigratedMember, MigratedOfficial, MigrationOutcome, MigrationPlan, PlannedCreate, PlannedGroup,
+    PlannedMember, PlannedOfficial, PlannedPassword, PlannedUpdate, Rejection,
 };
 pub use legacy_password::{LegacyHash, LegacyHashError};
 pub use names::{ascii_word, AddressAllocator, AddressRule};

@@ -1,35 +1,18 @@
 //! Distinguished names: the normalized form two DNs are compared in (RFC 4514 syntax,
 //! attribute types and values matched case-insensitively, insignificant spaces dropped),
-//! and escaping of values when congvu writes DNs.
+//! and escaping of values when congvu writes DNs. Reading a DN's text is the directory's
+//! ([`crate::directory::dn`]), shared with the LDIF reader of a migration.
 
 use super::attributes::fold_case;
+use crate::directory::dn::{comparable, rdns, RdnSeparators};
 
 /// A DN reduced to its comparable form: `UID=AnNV, ou=People,dc=VinhPhuc` becomes
 /// `uid=annv,ou=people,dc=vinhphuc`. `None` when the text is not a DN.
 pub fn normalize(dn: &str) -> Option<String> {
-    if dn.trim().is_empty() {
-        return Some(String::new());
-    }
-    let mut rdns = Vec::new();
-    for rdn in split_unescaped(dn, b',') {
-        let mut parts = Vec::new();
-        for ava in split_unescaped(rdn, b'+') {
-            let (kind, value) = ava.split_once('=')?;
-            let kind = kind.trim().to_ascii_lowercase();
-            if kind.is_empty()
-                || !kind
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-            {
-                return None;
-            }
-            let value = fold_case(&unescape(value.trim())?);
-            parts.push(format!("{kind}={}", escape_value(&value)));
-        }
-        parts.sort();
-        rdns.push(parts.join("+"));
-    }
-    Some(rdns.join(","))
+    let rdns = rdns(dn, RdnSeparators::Comma)?;
+    Some(comparable(&rdns, |ava| {
+        format!("{}={}", ava.kind, escape_value(&fold_case(&ava.value)))
+    }))
 }
 
 /// Escapes an attribute value for use in a DN (RFC 4514 §2.4).
@@ -102,61 +85,6 @@ fn ends_escaped(text: &str) -> bool {
     text.bytes().rev().take_while(|&b| b == b'\\').count() % 2 == 1
 }
 
-/// Splits on `sep` where it is not escaped with a backslash.
-fn split_unescaped(text: &str, sep: u8) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut start = 0;
-    let mut escaped = false;
-    for (i, &b) in text.as_bytes().iter().enumerate() {
-        match b {
-            _ if escaped => escaped = false,
-            b'\\' => escaped = true,
-            _ if b == sep => {
-                parts.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&text[start..]);
-    parts
-}
-
-/// Resolves `\,`-style and `\2C`-style escapes; `None` for a dangling or bad escape.
-fn unescape(value: &str) -> Option<String> {
-    let value = value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value);
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'\\' {
-            out.push(bytes[i]);
-            i += 1;
-            continue;
-        }
-        let next = *bytes.get(i + 1)?;
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| {
-            std::str::from_utf8(h)
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        });
-        match hex {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(next);
-                i += 2;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +102,30 @@ mod tests {
         assert_eq!(normalize("").as_deref(), Some(""));
         assert_eq!(normalize("not a dn"), None);
         assert_eq!(normalize("cn=a\\"), None);
+    }
+
+    #[test]
+    fn escapes_and_hex_pairs_compare_equal() {
+        // Hex pairs spell UTF-8: a client may send the Vietnamese letters either way.
+        assert_eq!(
+            normalize("ou=S\\E1\\BB\\9F T\\C3\\A0i ch\\C3\\ADnh,dc=x"),
+            normalize("OU=Sở Tài Chính,dc=x")
+        );
+        // `\+` protects the plus; the `1` after it is a letter of the value, not hex.
+        assert_eq!(
+            normalize("cn=Tổ\\+1,dc=x").as_deref(),
+            Some("cn=tổ\\+1,dc=x")
+        );
+        assert_eq!(normalize("cn=Tổ\\2B1,dc=x"), normalize("cn=Tổ\\+1,dc=x"));
+        // Only RFC 4514's comma separates RDNs here.
+        assert_eq!(normalize("uid=a;ou=b").as_deref(), Some("uid=a\\;ou\\=b"));
+    }
+
+    #[test]
+    fn a_backslash_before_a_lone_hex_digit_is_not_a_dn() {
+        assert_eq!(normalize("cn=a\\4g,dc=x"), None);
+        assert_eq!(normalize("cn=a\\4"), None);
+        assert_eq!(normalize("cn=\\C3,dc=x"), None);
     }
 
     #[test]

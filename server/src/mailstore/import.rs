@@ -26,7 +26,7 @@ use super::{
 };
 use crate::clock::UnixTime;
 use crate::directory::{Official, OfficialId};
-use crate::store::Conn;
+use crate::store::{Conn, NewImport};
 
 pub use crate::store::CopiedMessage;
 
@@ -234,14 +234,7 @@ impl Mailstore {
     ) -> Result<Vec<Result<Imported, MailstoreError>>, MailstoreError> {
         let target = self.mailbox(mailbox).await?;
         // Parsing and hashing happen before the transaction, so the writer only writes.
-        let prepared: Vec<Prepared> = messages
-            .iter()
-            .map(|m| Prepared {
-                hash: BodyHash::of(m.bytes),
-                shape: MessageShape::of(m.bytes).to_json(),
-                keywords: stored_keywords(m.keywords),
-            })
-            .collect();
+        let prepared = prepare_all(messages);
         match self.import_together(&target, messages, &prepared).await {
             Ok(outcomes) => Ok(outcomes.into_iter().map(Ok).collect()),
             Err(error) if messages.len() == 1 => Ok(vec![Err(error)]),
@@ -271,6 +264,10 @@ impl Mailstore {
     ) -> Result<Vec<Imported>, MailstoreError> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
+        if let Some(outcomes) = import_all_new(&mut tx, target, messages, prepared, now).await? {
+            tx.commit().await?;
+            return Ok(outcomes);
+        }
         let mut outcomes = Vec::with_capacity(messages.len());
         for (message, prepared) in messages.iter().zip(prepared) {
             outcomes.push(import_one(&mut tx, target, message, prepared, now).await?);
@@ -333,6 +330,103 @@ impl Mailstore {
 }
 
 /// Imports one message in the caller's transaction (see the module header for the steps).
+/// Hashes and parses `messages`, on every core when there are several: an import's batch is
+/// hundreds of messages, and this is most of the CPU it costs.
+fn prepare_all(messages: &[ImportMessage<'_>]) -> Vec<Prepared> {
+    let prepare = |m: &ImportMessage<'_>| Prepared {
+        hash: BodyHash::of(m.bytes),
+        shape: MessageShape::of(m.bytes).to_json(),
+        keywords: stored_keywords(m.keywords),
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 || messages.len() < 2 {
+        return messages.iter().map(prepare).collect();
+    }
+    let share = messages.len().div_ceil(cores);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = messages
+            .chunks(share)
+            .map(|part| scope.spawn(move || part.iter().map(prepare).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| match part.join() {
+                Ok(prepared) => prepared,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
+/// Imports a batch in a few statements when every message in it is new: all from one
+/// source folder (or none), distinct bodies, none of them in the mailbox and none of their
+/// source UIDs recorded. `None` when the batch needs the one-by-one path instead, before
+/// anything is written.
+async fn import_all_new(
+    tx: &mut Conn,
+    target: &Mailbox,
+    messages: &[ImportMessage<'_>],
+    prepared: &[Prepared],
+    now: UnixTime,
+) -> Result<Option<Vec<Imported>>, MailstoreError> {
+    if messages.len() < 2 {
+        return Ok(None);
+    }
+    let folder = messages[0].origin.map(|o| o.folder);
+    if messages
+        .iter()
+        .any(|m| m.origin.map(|o| o.folder) != folder)
+    {
+        return Ok(None);
+    }
+    let hashes: Vec<&BodyHash> = prepared.iter().map(|p| &p.hash).collect();
+    let distinct: std::collections::HashSet<&[u8; 32]> = hashes.iter().map(|h| &h.0).collect();
+    if distinct.len() != hashes.len() {
+        return Ok(None);
+    }
+    let source_uids: Vec<u32> = messages
+        .iter()
+        .filter_map(|m| m.origin.map(|o| o.uid))
+        .collect();
+    let folder = folder.map(|f| f.0);
+    if tx
+        .import_needs_care(target.id, folder, &source_uids, &hashes)
+        .await?
+    {
+        return Ok(None);
+    }
+    let keywords: Vec<String> = prepared.iter().map(|p| p.keywords.join(" ")).collect();
+    let rows: Vec<NewImport<'_>> = messages
+        .iter()
+        .zip(prepared)
+        .zip(&keywords)
+        .map(|((m, p), keywords)| NewImport {
+            hash: &p.hash,
+            bytes: m.bytes,
+            shape: &p.shape,
+            flags: m.flags,
+            keywords,
+            internal_date: m.internal_date,
+            source_uid: m.origin.map(|o| o.uid),
+        })
+        .collect();
+    let uids = tx
+        .import_new_messages(target.id, target.uidvalidity, folder, &rows, now)
+        .await?
+        .ok_or(MailstoreError::NoSuchMailbox)?;
+    Ok(Some(
+        uids.into_iter()
+            .map(|uid| {
+                Imported::Added(CopiedMessage {
+                    mailbox_id: target.id,
+                    mailbox_uidvalidity: target.uidvalidity,
+                    uid,
+                })
+            })
+            .collect(),
+    ))
+}
+
 async fn import_one(
     tx: &mut Conn,
     target: &Mailbox,

@@ -6,11 +6,11 @@ use std::fmt;
 
 mod folders;
 pub mod import;
-mod usual_names;
 mod intake;
 pub mod message;
 pub mod shape;
 pub mod text;
+mod usual_names;
 
 pub use folders::{
     ChangedFlags, CopiedUids, FlagChange, FlagOutcome, FlagUpdate, MAX_NAME_BYTES, SEPARATOR,

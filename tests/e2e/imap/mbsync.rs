@@ -7,21 +7,16 @@
 //! Never skipped: where mbsync is missing the test fails and says how to install it, as
 //! `.ci/run` does.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use congvu::net::ListenerKind;
+use congvu_tests::mbsync::{self, with_lf, without_tuid, Account, Direction, Mbsync, MessageFile};
 use congvu_tests::Backend;
 
 use super::fixture::{self, Province, ANNV};
 use super::{append, deliver, imap_tests, logged_in, stored};
 
 imap_tests!(mbsync_syncs_vietnamese_folders_both_ways);
-
-/// Longest one mbsync run may take.
-const SYNC_DEADLINE: Duration = Duration::from_secs(60);
 
 /// `Công văn đến` in modified UTF-7.
 const CONG_VAN_DEN: &str = "C&APQ-ng v&AQM-n &AREevw-n";
@@ -32,131 +27,6 @@ const HO_SO_2024: &str = "H&HtM- s&AaE-/2024";
 /// `Lưu trữ`.
 const LUU_TRU: &str = "L&AbA-u tr&Hu8-";
 
-/// Fails the test, saying how to install it, where mbsync cannot run.
-fn require_mbsync() {
-    let found = Command::new("mbsync")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "mbsync is not installed: apt-get install isync (.ci/run installs it)"
-    );
-}
-
-/// An mbsync configuration syncing An's whole mailbox over IMAPS with `maildir`.
-fn write_config(home: &Path, port: u16, certificate: &Path, maildir: &Path) -> PathBuf {
-    let text = format!(
-        "IMAPAccount congvu\n\
-         Host 127.0.0.1\n\
-         Port {port}\n\
-         User {user}\n\
-         Pass {password}\n\
-         SSLType IMAPS\n\
-         CertificateFile {certificate}\n\
-         SystemCertificates no\n\
-         \n\
-         IMAPStore congvu-remote\n\
-         Account congvu\n\
-         \n\
-         MaildirStore congvu-local\n\
-         Path {maildir}/\n\
-         Inbox {maildir}/INBOX\n\
-         SubFolders Verbatim\n\
-         \n\
-         Channel congvu\n\
-         Far :congvu-remote:\n\
-         Near :congvu-local:\n\
-         Patterns *\n\
-         Create Both\n\
-         Expunge None\n\
-         SyncState *\n",
-        user = ANNV.0,
-        password = ANNV.1,
-        certificate = certificate.display(),
-        maildir = maildir.display(),
-    );
-    let path = home.join("mbsyncrc");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Runs `mbsync -a` with `config`; fails the test if it fails or runs past the deadline.
-async fn sync(config: &Path, home: &Path) {
-    let config = config.to_path_buf();
-    let home = home.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new("mbsync")
-            .arg("-c")
-            .arg(&config)
-            .arg("-a")
-            .env("HOME", &home)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + SYNC_DEADLINE;
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let output = child.wait_with_output().unwrap();
-                panic!(
-                    "mbsync ran past {SYNC_DEADLINE:?}:\n{}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "mbsync failed ({}):\n{}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    })
-    .await
-    .unwrap()
-}
-
-/// Every message file in each Maildir folder under `root` (by folder path relative to
-/// `root`), its bytes, sorted.
-fn maildir(root: &Path) -> BTreeMap<String, Vec<Vec<u8>>> {
-    let mut folders = BTreeMap::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        if dir.join("cur").is_dir() {
-            let name = dir
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            let mut messages = Vec::new();
-            for sub in ["cur", "new"] {
-                for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
-                    messages.push(std::fs::read(entry.unwrap().path()).unwrap());
-                }
-            }
-            messages.sort();
-            folders.insert(name, messages);
-        }
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let is_maildir_part = ["cur", "new", "tmp"]
-                .iter()
-                .any(|part| path.file_name().is_some_and(|n| n == *part));
-            if path.is_dir() && !is_maildir_part {
-                pending.push(path);
-            }
-        }
-    }
-    folders
-}
-
 /// Puts `message` into the Maildir folder at `dir` as a new, unsynced message.
 fn drop_into(dir: &Path, name: &str, message: &[u8]) {
     for part in ["cur", "new", "tmp"] {
@@ -165,26 +35,9 @@ fn drop_into(dir: &Path, name: &str, message: &[u8]) {
     std::fs::write(dir.join("new").join(name), message).unwrap();
 }
 
-/// A message as mbsync keeps it in a Maildir: with LF line ends.
-fn with_lf(message: &[u8]) -> Vec<u8> {
-    String::from_utf8_lossy(message)
-        .replace("\r\n", "\n")
-        .into_bytes()
-}
-
-/// A message without the `X-TUID:` field mbsync adds to recognise its own copies.
-fn without_tuid(message: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(message);
-    let kept: Vec<&str> = text
-        .split_inclusive('\n')
-        .filter(|line| !line.starts_with("X-TUID: "))
-        .collect();
-    kept.concat().into_bytes()
-}
-
 /// A folder's messages as mbsync keeps them, comparable with [`server_side`].
-fn local_side(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let mut messages: Vec<Vec<u8>> = messages.iter().map(|m| without_tuid(m)).collect();
+fn local_side(messages: &[MessageFile]) -> Vec<Vec<u8>> {
+    let mut messages: Vec<Vec<u8>> = messages.iter().map(|m| without_tuid(&m.bytes)).collect();
     messages.sort();
     messages
 }
@@ -197,7 +50,7 @@ fn server_side(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
 }
 
 async fn mbsync_syncs_vietnamese_folders_both_ways(backend: Backend) {
-    require_mbsync();
+    mbsync::require();
     let Some(p) = Province::start(backend).await else {
         return;
     };
@@ -224,15 +77,18 @@ async fn mbsync_syncs_vietnamese_folders_both_ways(backend: Backend) {
         assert!(lines[0].starts_with("c OK "), "{lines:?}");
     }
 
-    let home = p.db.dir.path().join("mbsync");
-    let mail = home.join("Mail");
-    std::fs::create_dir_all(&mail).unwrap();
     let certificate = p.db.dir.path().join("data/tls/self-signed-cert.pem");
-    let port = p.addr(ListenerKind::Imaps).port();
-    let config = write_config(&home, port, &certificate, &mail);
+    let account = Account {
+        user: ANNV.0,
+        password: ANNV.1,
+        port: p.addr(ListenerKind::Imaps).port(),
+        certificate: &certificate,
+    };
+    let client = Mbsync::new(&p.db.dir.path().join("mbsync"), account, Direction::Both);
+    let mail = client.maildir();
 
-    sync(&config, &home).await;
-    let local = maildir(&mail);
+    client.sync().await;
+    let local = client.folders();
     // mbsync 1.4 keeps IMAP's modified UTF-7 names as they are.
     let folders: Vec<&str> = local.keys().map(String::as_str).collect();
     assert_eq!(
@@ -273,7 +129,7 @@ async fn mbsync_syncs_vietnamese_folders_both_ways(backend: Backend) {
         "1795741301.lt1.laptop",
         archived.as_bytes(),
     );
-    sync(&config, &home).await;
+    client.sync().await;
 
     let cong_van = stored(&p, ANNV.0, "Công văn đến").await;
     assert_eq!(cong_van.len(), 3);
@@ -286,7 +142,7 @@ async fn mbsync_syncs_vietnamese_folders_both_ways(backend: Backend) {
         .replace("\r\n", "")
         .contains('\n'));
     // The next sync finds nothing new either way.
-    sync(&config, &home).await;
+    client.sync().await;
     assert_eq!(stored(&p, ANNV.0, "Công văn đến").await.len(), 3);
-    assert_eq!(maildir(&mail)[CONG_VAN_DEN].len(), 3);
+    assert_eq!(client.folders()[CONG_VAN_DEN].len(), 3);
 }

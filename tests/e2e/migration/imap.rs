@@ -23,6 +23,7 @@ use congvu::mailstore::BodyHash;
 use congvu::net::ListenerKind;
 use congvu_tests::dovecot::{self, mutf7, Dovecot, Flag, Maildir, MASTER_USER};
 use congvu_tests::imap::{login_session, ImapSession};
+use congvu_tests::mbsync::{self, with_lf, without_tuid, Direction, Mbsync};
 use congvu_tests::Backend;
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::Value;
@@ -1325,7 +1326,7 @@ async fn officials_past_their_quota_get_everything_and_are_listed(backend: Backe
 }
 
 async fn mbsync_reads_the_migrated_mailbox_from_congvu(backend: Backend) {
-    require_mbsync();
+    mbsync::require();
     let Some(scene) = Scene::start(backend, &[AN]).await else {
         return;
     };
@@ -1336,17 +1337,19 @@ async fn mbsync_reads_the_migrated_mailbox_from_congvu(backend: Backend) {
         .await
         .ok();
 
-    let home = scene.cli.dir.join("mbsync");
-    let mail = home.join("Mail");
-    std::fs::create_dir_all(&mail).unwrap();
     let certificate = scene.cli.dir.join("data/tls/self-signed-cert.pem");
-    let port = scene.p.addr(ListenerKind::Imaps).port();
-    let config = mbsync_config(&home, port, &certificate, &mail);
-    mbsync(&config, &home).await;
+    let account = mbsync::Account {
+        user: ANNV.0,
+        password: ANNV.1,
+        port: scene.p.addr(ListenerKind::Imaps).port(),
+        certificate: &certificate,
+    };
+    let client = Mbsync::new(&scene.cli.dir.join("mbsync"), account, Direction::Pull);
+    client.sync().await;
 
     // Folder by folder, mbsync found what the old server had: the same bytes (mbsync keeps
     // LF line ends and adds X-TUID) and the same system flags in the file names.
-    let local = local_maildir(&mail);
+    let local = pulled(&client);
     let mut expected: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for (folder, _) in an.expected() {
         expected.entry(mutf7(&folder)).or_default();
@@ -1380,143 +1383,19 @@ async fn mbsync_reads_the_migrated_mailbox_from_congvu(backend: Backend) {
     assert_eq!(local, expected);
 }
 
-/// Fails the test, saying how to install it, where mbsync cannot run.
-fn require_mbsync() {
-    let found = Command::new("mbsync")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "mbsync is not installed: apt-get install isync (.ci/run installs it)"
-    );
-}
-
-/// An mbsync configuration pulling An's whole congvu mailbox over IMAPS into `maildir`.
-fn mbsync_config(home: &Path, port: u16, certificate: &Path, maildir: &Path) -> PathBuf {
-    let text = format!(
-        "IMAPAccount congvu\n\
-         Host 127.0.0.1\n\
-         Port {port}\n\
-         User {user}\n\
-         Pass {password}\n\
-         SSLType IMAPS\n\
-         CertificateFile {certificate}\n\
-         SystemCertificates no\n\
-         \n\
-         IMAPStore congvu-remote\n\
-         Account congvu\n\
-         \n\
-         MaildirStore congvu-local\n\
-         Path {maildir}/\n\
-         Inbox {maildir}/INBOX\n\
-         SubFolders Verbatim\n\
-         \n\
-         Channel congvu\n\
-         Far :congvu-remote:\n\
-         Near :congvu-local:\n\
-         Patterns *\n\
-         Create Near\n\
-         Sync Pull\n\
-         SyncState *\n",
-        user = ANNV.0,
-        password = ANNV.1,
-        certificate = certificate.display(),
-        maildir = maildir.display(),
-    );
-    let path = home.join("mbsyncrc");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Runs `mbsync -a` with `config`; fails the test if it fails or runs past the deadline.
-async fn mbsync(config: &Path, home: &Path) {
-    let (config, home) = (config.to_path_buf(), home.to_path_buf());
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new("mbsync")
-            .arg("-c")
-            .arg(&config)
-            .arg("-a")
-            .env("HOME", &home)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + RUN_DEADLINE;
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("mbsync ran past {RUN_DEADLINE:?}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "mbsync failed ({}):\n{}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    })
-    .await
-    .unwrap()
-}
-
-/// Every message in each Maildir folder under `root` (by folder path relative to `root`):
-/// its text without mbsync's `X-TUID:` line, and the flag letters of its file name; sorted.
-fn local_maildir(root: &Path) -> BTreeMap<String, Vec<(String, String)>> {
-    let mut folders = BTreeMap::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        if dir.join("cur").is_dir() {
-            let name = dir
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            let mut messages = Vec::new();
-            for sub in ["cur", "new"] {
-                for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
-                    let path = entry.unwrap().path();
-                    let file = path.file_name().unwrap().to_string_lossy().into_owned();
-                    let flags = file.rsplit_once(":2,").map_or("", |(_, f)| f).to_string();
-                    let bytes = without_tuid(&std::fs::read(&path).unwrap());
-                    messages.push((String::from_utf8(bytes).unwrap(), flags));
-                }
-            }
-            messages.sort();
-            folders.insert(name, messages);
-        }
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let part = ["cur", "new", "tmp"]
-                .iter()
-                .any(|p| path.file_name().is_some_and(|n| n == *p));
-            if path.is_dir() && !part {
-                pending.push(path);
-            }
-        }
-    }
-    folders
-}
-
-/// A message as mbsync keeps it in a Maildir: with LF line ends.
-fn with_lf(message: &[u8]) -> Vec<u8> {
-    String::from_utf8_lossy(message)
-        .replace("\r\n", "\n")
-        .into_bytes()
-}
-
-/// A message without the `X-TUID:` field mbsync adds to recognise its own copies.
-fn without_tuid(message: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(message);
-    let kept: Vec<&str> = text
-        .split_inclusive('\n')
-        .filter(|line| !line.starts_with("X-TUID: "))
-        .collect();
-    kept.concat().into_bytes()
+/// Every message in each folder mbsync pulled (by folder path relative to its Maildir): its
+/// text without mbsync's `X-TUID:` line, and the flag letters of its file name; sorted.
+fn pulled(client: &Mbsync) -> BTreeMap<String, Vec<(String, String)>> {
+    let folders = client.folders().into_iter().map(|(folder, files)| {
+        let mut messages: Vec<(String, String)> = files
+            .iter()
+            .map(|file| {
+                let text = String::from_utf8(without_tuid(&file.bytes)).unwrap();
+                (text, file.flags().to_string())
+            })
+            .collect();
+        messages.sort();
+        (folder, messages)
+    });
+    folders.collect()
 }

@@ -558,8 +558,10 @@ async fn a_wrong_password_costs_a_carried_hash_what_it_costs_argon2id(backend: B
     let native = quickest[0].as_secs_f64();
     for (login, m) in logins.iter().zip(&quickest).skip(1) {
         let ratio = m.as_secs_f64() / native;
+        // Without the decoy check the ratio is about 0.05; the band is wide so that a loaded
+        // CI machine cannot push an honest answer out of it.
         assert!(
-            (0.6..=2.0).contains(&ratio),
+            (0.3..=3.0).contains(&ratio),
             "a wrong password for {login} took {m:?}, for native {:?} (ratio {ratio:.2}); all: {quickest:?}",
             quickest[0]
         );

@@ -27,7 +27,7 @@ use super::source::{Connector, Credentials, MessageInfo, SourceError, SourceSess
 /// Messages listed per FETCH of UID, flags, date and size.
 const WINDOW: u32 = 1000;
 /// Messages fetched and stored together at most, and their bytes (a larger message goes alone).
-const BATCH_MESSAGES: usize = 64;
+const BATCH_MESSAGES: usize = 256;
 const BATCH_BYTES: u64 = 16 * 1024 * 1024;
 /// Connection failures in a row, without anything copied in between, before an account
 /// is given up.
@@ -390,14 +390,7 @@ async fn copy_folder(
             target,
             source_folder,
         };
-        for batch in batches(&to_copy, &tally.alone, migration.batch_messages()) {
-            if copy.run(session, batch, tally, bar).await? == Fetched::Refused {
-                for info in batch {
-                    copy.run(session, std::slice::from_ref(info), tally, bar)
-                        .await?;
-                }
-            }
-        }
+        copy.pipelined(session, &to_copy, tally, bar).await?;
     }
     Ok(())
 }
@@ -489,6 +482,47 @@ struct BatchCopy<'a> {
 }
 
 impl BatchCopy<'_> {
+    /// Copies `to_copy` batch by batch, fetching each batch while the one before it is being
+    /// stored: the source's work and the wire overlap congvu's hashing and writing, which
+    /// otherwise take turns. A batch the source refuses is copied again one by one.
+    async fn pipelined(
+        &self,
+        session: &mut SourceSession,
+        to_copy: &[MessageInfo],
+        tally: &mut Tally,
+        bar: &ProgressBar,
+    ) -> Result<(), Stop> {
+        let mut fetched: Option<(&[MessageInfo], HashMap<u32, Vec<u8>>)> = None;
+        for batch in batches(to_copy, &tally.alone, self.migration.batch_messages()) {
+            if let Some(pace) = &self.migration.pace {
+                pace.take(batch.len()).await;
+            }
+            let uids: Vec<u32> = batch.iter().map(|i| i.uid).collect();
+            let previous = fetched.take();
+            let store = async {
+                match &previous {
+                    Some((done, bodies)) => self.store(done, bodies, tally, bar).await,
+                    None => Ok(()),
+                }
+            };
+            let (answer, stored) = tokio::join!(session.bodies(&uids), store);
+            stored?;
+            match self.settle_fetch(batch, answer, tally, bar)? {
+                Some(bodies) => fetched = Some((batch, bodies)),
+                None => {
+                    for info in batch {
+                        self.run(session, std::slice::from_ref(info), tally, bar)
+                            .await?;
+                    }
+                }
+            }
+        }
+        if let Some((done, bodies)) = fetched {
+            self.store(done, &bodies, tally, bar).await?;
+        }
+        Ok(())
+    }
+
     /// Fetches a batch and stores what came.
     async fn run(
         &self,
@@ -519,10 +553,25 @@ impl BatchCopy<'_> {
         bar: &ProgressBar,
     ) -> Result<Option<HashMap<u32, Vec<u8>>>, Stop> {
         let uids: Vec<u32> = batch.iter().map(|i| i.uid).collect();
-        let error = match session.bodies(&uids).await {
+        let answer = session.bodies(&uids).await;
+        self.settle_fetch(batch, answer, tally, bar)
+    }
+
+    /// What the source's answer to fetching `batch` means: its bodies; `None` when it refused
+    /// a batch of several messages; a message it refuses alone, or whose answer breaks a limit
+    /// alone, fails.
+    fn settle_fetch(
+        &self,
+        batch: &[MessageInfo],
+        answer: Result<HashMap<u32, Vec<u8>>, SourceError>,
+        tally: &mut Tally,
+        bar: &ProgressBar,
+    ) -> Result<Option<HashMap<u32, Vec<u8>>>, Stop> {
+        let error = match answer {
             Ok(bodies) => return Ok(Some(bodies)),
             Err(error) => error,
         };
+        let uids: Vec<u32> = batch.iter().map(|i| i.uid).collect();
         match (&error, uids.as_slice()) {
             (SourceError::Refused { .. }, [_, _, ..]) => Ok(None),
             (SourceError::Refused { text, .. }, [uid]) => {

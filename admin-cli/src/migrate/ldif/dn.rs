@@ -1,64 +1,23 @@
-//! Distinguished names as an export writes them (RFC 4514): split into RDNs at unescaped
-//! commas, values unescaped (`\,`, `\C3\A1`), so that a group's `member` finds its entry
-//! however either was spelled, and an official's nearest `ou=` can be read.
+//! Distinguished names as an export writes them: read with the directory's RFC 4514 reader
+//! (which also takes the `;` between RDNs that older exports write), compared in a form of
+//! their own so that a group's `member` finds its entry however either was spelled, and the
+//! nearest `ou=` of an official read.
 
+use congvu::directory::dn::{self as rfc4514, Ava, RdnSeparators};
 use unicode_normalization::UnicodeNormalization;
 
-/// One attribute type and value of an RDN, the value unescaped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ava {
-    /// Lowercase.
-    pub kind: String,
-    pub value: String,
-}
-
 /// The RDNs of `dn`, the entry's own first; `None` when it is not a DN.
-pub fn rdns(dn: &str) -> Option<Vec<Vec<Ava>>> {
-    if dn.trim().is_empty() {
-        return Some(Vec::new());
-    }
-    split_unescaped(dn, b",;")
-        .into_iter()
-        .map(|rdn| {
-            split_unescaped(rdn, b"+")
-                .into_iter()
-                .map(|ava| {
-                    let (kind, value) = ava.split_once('=')?;
-                    let kind = kind.trim().to_ascii_lowercase();
-                    let valid = !kind.is_empty()
-                        && kind
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'));
-                    valid.then_some(())?;
-                    Some(Ava {
-                        kind,
-                        value: unescape(value.trim())?,
-                    })
-                })
-                .collect()
-        })
-        .collect()
+fn rdns(dn: &str) -> Option<Vec<Vec<Ava>>> {
+    rfc4514::rdns(dn, RdnSeparators::CommaOrSemicolon)
 }
 
 /// The form two DNs are compared in: types and values without regard to case or Unicode
 /// composition, insignificant spaces dropped, multi-valued RDNs in a fixed order.
 pub fn normalize(dn: &str) -> Option<String> {
-    let rdns = rdns(dn)?;
-    let parts: Vec<String> = rdns
-        .into_iter()
-        .map(|rdn| {
-            let mut avas: Vec<String> = rdn
-                .into_iter()
-                .map(|a| {
-                    let value: String = a.value.nfc().collect::<String>().to_lowercase();
-                    format!("{}={}", a.kind, reescape(&value))
-                })
-                .collect();
-            avas.sort();
-            avas.join("+")
-        })
-        .collect();
-    Some(parts.join(","))
+    Some(rfc4514::comparable(&rdns(dn)?, |ava| {
+        let value: String = ava.value.nfc().collect::<String>().to_lowercase();
+        format!("{}={}", ava.kind, reescape(&value))
+    }))
 }
 
 /// The value of the nearest `ou=` above the entry itself, as written.
@@ -79,51 +38,6 @@ pub fn own(dn: &str, kind: &str) -> Option<String> {
         .into_iter()
         .find(|a| a.kind == kind)
         .map(|a| a.value)
-}
-
-/// Splits at any of `separators` where not escaped with a backslash.
-fn split_unescaped<'a>(text: &'a str, separators: &[u8]) -> Vec<&'a str> {
-    let mut parts = Vec::new();
-    let (mut start, mut escaped) = (0, false);
-    for (i, &b) in text.as_bytes().iter().enumerate() {
-        match b {
-            _ if escaped => escaped = false,
-            b'\\' => escaped = true,
-            _ if separators.contains(&b) => {
-                parts.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&text[start..]);
-    parts
-}
-
-/// RFC 4514 §2.4 backslash escapes, and hex pairs that together spell UTF-8.
-fn unescape(value: &str) -> Option<String> {
-    let value = value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value);
-    let mut bytes = Vec::with_capacity(value.len());
-    let mut input = value.bytes();
-    while let Some(b) = input.next() {
-        if b != b'\\' {
-            bytes.push(b);
-            continue;
-        }
-        let next = input.next()?;
-        if next.is_ascii_hexdigit() {
-            let low = input.next()?;
-            let pair = [next, low];
-            let hex = std::str::from_utf8(&pair).ok()?;
-            bytes.push(u8::from_str_radix(hex, 16).ok()?);
-        } else {
-            bytes.push(next);
-        }
-    }
-    String::from_utf8(bytes).ok()
 }
 
 /// Escapes what would make a normalized value ambiguous.
@@ -175,5 +89,23 @@ mod tests {
         );
         assert_eq!(nearest_ou("uid=a,dc=x"), None);
         assert_eq!(rdns("uid"), None);
+    }
+
+    #[test]
+    fn older_exports_semicolons_and_escapes() {
+        // RFC 1779's `;` between RDNs, as some older exports write it.
+        assert_eq!(
+            normalize("uid=annv;ou=Sở Tài chính;dc=x"),
+            normalize("uid=annv,ou=Sở Tài chính,dc=x")
+        );
+        assert_eq!(
+            nearest_ou("uid=annv; ou=Phòng 1\\;2 ;dc=x").as_deref(),
+            Some("Phòng 1;2")
+        );
+        // `\+` protects the plus; the digit after it is not read as hex.
+        assert_eq!(own("cn=Tổ\\+1,dc=x", "cn").as_deref(), Some("Tổ+1"));
+        assert_eq!(normalize("cn=Tổ\\2B1,dc=x"), normalize("cn=tổ\\+1,dc=x"));
+        assert_eq!(normalize("cn=a\\4g,dc=x"), None);
+        assert_eq!(own("uid=\\C3\\A1,dc=x", "uid").as_deref(), Some("á"));
     }
 }
