@@ -108,6 +108,50 @@ struct Prepared {
     keywords: Vec<String>,
 }
 
+/// A message's hash and structure, worked out ahead of its import (see
+/// [`prepare_bodies`]), so that a caller can do it while the previous batch is written.
+#[derive(Debug, Clone)]
+pub struct PreparedBody {
+    hash: BodyHash,
+    shape: String,
+}
+
+impl PreparedBody {
+    /// Hashes and parses `bytes`.
+    pub fn of(bytes: &[u8]) -> PreparedBody {
+        PreparedBody {
+            hash: BodyHash::of(bytes),
+            shape: MessageShape::of(bytes).to_json(),
+        }
+    }
+}
+
+/// Hashes and parses each of `bodies`, on every core when there are several: an import's
+/// batch is hundreds of messages, and this is most of the CPU it costs. Blocks the thread:
+/// run it off the async threads.
+pub fn prepare_bodies(bodies: &[&[u8]]) -> Vec<PreparedBody> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 || bodies.len() < 2 {
+        return bodies.iter().map(|b| PreparedBody::of(b)).collect();
+    }
+    let share = bodies.len().div_ceil(cores);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = bodies
+            .chunks(share)
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|b| PreparedBody::of(b)).collect::<Vec<_>>())
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| match part.join() {
+                Ok(prepared) => prepared,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
 impl Mailstore {
     /// The official's folder for imported messages: the one with `role` if asked for and
     /// present, else the one called `name` (created with its parents when missing, and given
@@ -232,9 +276,36 @@ impl Mailstore {
         mailbox: MailboxId,
         messages: &[ImportMessage<'_>],
     ) -> Result<Vec<Result<Imported, MailstoreError>>, MailstoreError> {
-        let target = self.mailbox(mailbox).await?;
         // Parsing and hashing happen before the transaction, so the writer only writes.
-        let prepared = prepare_all(messages);
+        let bytes: Vec<&[u8]> = messages.iter().map(|m| m.bytes).collect();
+        let bodies = prepare_bodies(&bytes);
+        let bodies: Vec<&PreparedBody> = bodies.iter().collect();
+        self.import_prepared(mailbox, messages, &bodies).await
+    }
+
+    /// [`Mailstore::import`] with each message's [`PreparedBody`] (in the same order)
+    /// already worked out.
+    pub async fn import_prepared(
+        &self,
+        mailbox: MailboxId,
+        messages: &[ImportMessage<'_>],
+        bodies: &[&PreparedBody],
+    ) -> Result<Vec<Result<Imported, MailstoreError>>, MailstoreError> {
+        debug_assert_eq!(
+            messages.len(),
+            bodies.len(),
+            "one prepared body per message"
+        );
+        let target = self.mailbox(mailbox).await?;
+        let prepared: Vec<Prepared> = messages
+            .iter()
+            .zip(bodies)
+            .map(|(m, body)| Prepared {
+                hash: body.hash.clone(),
+                shape: body.shape.clone(),
+                keywords: stored_keywords(m.keywords),
+            })
+            .collect();
         match self.import_together(&target, messages, &prepared).await {
             Ok(outcomes) => Ok(outcomes.into_iter().map(Ok).collect()),
             Err(error) if messages.len() == 1 => Ok(vec![Err(error)]),
@@ -330,34 +401,6 @@ impl Mailstore {
 }
 
 /// Imports one message in the caller's transaction (see the module header for the steps).
-/// Hashes and parses `messages`, on every core when there are several: an import's batch is
-/// hundreds of messages, and this is most of the CPU it costs.
-fn prepare_all(messages: &[ImportMessage<'_>]) -> Vec<Prepared> {
-    let prepare = |m: &ImportMessage<'_>| Prepared {
-        hash: BodyHash::of(m.bytes),
-        shape: MessageShape::of(m.bytes).to_json(),
-        keywords: stored_keywords(m.keywords),
-    };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cores < 2 || messages.len() < 2 {
-        return messages.iter().map(prepare).collect();
-    }
-    let share = messages.len().div_ceil(cores);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = messages
-            .chunks(share)
-            .map(|part| scope.spawn(move || part.iter().map(prepare).collect::<Vec<_>>()))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|part| match part.join() {
-                Ok(prepared) => prepared,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    })
-}
-
 /// Imports a batch in a few statements when every message in it is new: all from one
 /// source folder (or none), distinct bodies, none of them in the mailbox and none of their
 /// source UIDs recorded. `None` when the batch needs the one-by-one path instead, before

@@ -12,7 +12,8 @@ use backon::{ExponentialBuilder, Retryable};
 use congvu::clock::UnixTime;
 use congvu::directory::Official;
 use congvu::mailstore::import::{
-    FlagRefresh, ImportMessage, Imported, Origin, SourceFolder, SourceFolderId, SourceFolderState,
+    prepare_bodies, FlagRefresh, ImportMessage, Imported, Origin, PreparedBody, SourceFolder,
+    SourceFolderId, SourceFolderState,
 };
 use congvu::mailstore::{MailboxId, Mailstore, MailstoreError, MessageFlags};
 use indicatif::ProgressBar;
@@ -438,6 +439,31 @@ async fn sort_window(
     Ok(to_copy)
 }
 
+/// Each fetched message's hash and structure, when they could be worked out beside the fetch.
+type Prepared = Option<HashMap<u32, PreparedBody>>;
+
+/// Fetches the bodies of `uids`, then hashes and parses them on the blocking threads: the
+/// copier runs this while the previous batch is written, so parsing overlaps the writer.
+async fn fetch_and_prepare(
+    session: &mut SourceSession,
+    uids: &[u32],
+) -> Result<(HashMap<u32, Vec<u8>>, Prepared), SourceError> {
+    let bodies = session.bodies(uids).await?;
+    let work = tokio::task::spawn_blocking(move || {
+        let order: Vec<u32> = bodies.keys().copied().collect();
+        let bytes: Vec<&[u8]> = order.iter().map(|uid| bodies[uid].as_slice()).collect();
+        let prepared: HashMap<u32, PreparedBody> =
+            order.iter().copied().zip(prepare_bodies(&bytes)).collect();
+        (bodies, prepared)
+    });
+    match work.await {
+        Ok((bodies, prepared)) => Ok((bodies, Some(prepared))),
+        // Only a panic in parsing gets here (the runtime outlives the copier): it is raised
+        // again rather than the batch being stored half-checked.
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}
+
 /// Groups messages to fetch: up to `count` messages and [`BATCH_BYTES`] bytes together; a
 /// larger message, or one set apart, alone.
 fn batches<'a>(
@@ -492,7 +518,7 @@ impl BatchCopy<'_> {
         tally: &mut Tally,
         bar: &ProgressBar,
     ) -> Result<(), Stop> {
-        let mut fetched: Option<(&[MessageInfo], HashMap<u32, Vec<u8>>)> = None;
+        let mut fetched: Option<(&[MessageInfo], HashMap<u32, Vec<u8>>, Prepared)> = None;
         for batch in batches(to_copy, &tally.alone, self.migration.batch_messages()) {
             if let Some(pace) = &self.migration.pace {
                 pace.take(batch.len()).await;
@@ -501,14 +527,21 @@ impl BatchCopy<'_> {
             let previous = fetched.take();
             let store = async {
                 match &previous {
-                    Some((done, bodies)) => self.store(done, bodies, tally, bar).await,
+                    Some((done, bodies, prepared)) => {
+                        self.store(done, bodies, prepared.as_ref(), tally, bar)
+                            .await
+                    }
                     None => Ok(()),
                 }
             };
-            let (answer, stored) = tokio::join!(session.bodies(&uids), store);
+            let (answer, stored) = tokio::join!(fetch_and_prepare(session, &uids), store);
             stored?;
+            let (answer, prepared) = match answer {
+                Ok((bodies, prepared)) => (Ok(bodies), prepared),
+                Err(error) => (Err(error), None),
+            };
             match self.settle_fetch(batch, answer, tally, bar)? {
-                Some(bodies) => fetched = Some((batch, bodies)),
+                Some(bodies) => fetched = Some((batch, bodies, prepared)),
                 None => {
                     for info in batch {
                         self.run(session, std::slice::from_ref(info), tally, bar)
@@ -517,8 +550,9 @@ impl BatchCopy<'_> {
                 }
             }
         }
-        if let Some((done, bodies)) = fetched {
-            self.store(done, &bodies, tally, bar).await?;
+        if let Some((done, bodies, prepared)) = fetched {
+            self.store(done, &bodies, prepared.as_ref(), tally, bar)
+                .await?;
         }
         Ok(())
     }
@@ -536,7 +570,7 @@ impl BatchCopy<'_> {
         }
         match self.fetch(session, batch, tally, bar).await? {
             Some(bodies) => {
-                self.store(batch, &bodies, tally, bar).await?;
+                self.store(batch, &bodies, None, tally, bar).await?;
                 Ok(Fetched::Done)
             }
             None => Ok(Fetched::Refused),
@@ -605,6 +639,7 @@ impl BatchCopy<'_> {
         &self,
         batch: &[MessageInfo],
         bodies: &HashMap<u32, Vec<u8>>,
+        prepared: Option<&HashMap<u32, PreparedBody>>,
         tally: &mut Tally,
         bar: &ProgressBar,
     ) -> Result<(), Stop> {
@@ -649,11 +684,17 @@ impl BatchCopy<'_> {
         if messages.is_empty() {
             return Ok(());
         }
-        let outcomes = self
-            .migration
-            .mailstore
-            .import(self.target, &messages)
-            .await?;
+        let ready: Option<Vec<&PreparedBody>> =
+            prepared.and_then(|p| infos.iter().map(|info| p.get(&info.uid)).collect());
+        let mailstore = &self.migration.mailstore;
+        let outcomes = match ready {
+            Some(ready) => {
+                mailstore
+                    .import_prepared(self.target, &messages, &ready)
+                    .await?
+            }
+            None => mailstore.import(self.target, &messages).await?,
+        };
         for ((info, message), outcome) in infos.iter().zip(&messages).zip(outcomes) {
             let outcome = match outcome {
                 Ok(Imported::Added(_)) => Outcome::Copied(message.bytes.len() as u64),
