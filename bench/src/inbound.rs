@@ -1068,9 +1068,8 @@ impl Report<'_> {
             .enumerate()
             .map(|(i, r)| {
                 format!(
-                    "run {}: {} ({} over {})",
+                    "run {}: {r:.3}× ({} over {})",
                     i + 1,
-                    format!("{r:.3}×"),
                     per_second(delivered(&s4.enforce[i])),
                     per_second(delivered(&s4.off[i]))
                 )
@@ -1107,10 +1106,13 @@ fn s4_ratios(s4: &S4) -> Vec<f64> {
         .collect()
 }
 
+/// One S5 row: what it measures, the figure of a run, and how the figure is shown.
+type S5Row = (&'static str, fn(&Run) -> f64, fn(f64) -> String);
+
 fn s5_rows(s5: &S5) -> Vec<Row> {
     let congvu: Vec<&Run> = s5.congvu.iter().map(|(r, _)| r).collect();
     let postfix: Vec<&Run> = s5.postfix.iter().map(|(r, _)| r).collect();
-    let rows: [(&str, fn(&Run) -> f64, fn(f64) -> String); 5] = [
+    let rows: [S5Row; 5] = [
         (
             "messages/s accepted and delivered, rspamd + ClamAV, congvu vs Postfix",
             delivered,

@@ -697,7 +697,7 @@ impl Report<'_> {
             self.figures
                 .iter()
                 .filter(|f| f.workload == workload && f.puller == puller)
-                .map(|f| f.failure.is_none().then(|| f.elapsed.as_secs_f64()))
+                .map(|f| f.failure.is_none().then_some(f.elapsed.as_secs_f64()))
                 .collect()
         };
         times(Puller::Congvu)

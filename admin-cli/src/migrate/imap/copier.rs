@@ -442,6 +442,10 @@ async fn sort_window(
 /// Each fetched message's hash and structure, when they could be worked out beside the fetch.
 type Prepared = Option<HashMap<u32, PreparedBody>>;
 
+/// A batch fetched and waiting to be stored: its messages, their bodies by UID, and what
+/// was worked out from them.
+type FetchedBatch<'a> = (&'a [MessageInfo], HashMap<u32, Vec<u8>>, Prepared);
+
 /// Fetches the bodies of `uids`, then hashes and parses them on the blocking threads: the
 /// copier runs this while the previous batch is written, so parsing overlaps the writer.
 async fn fetch_and_prepare(
@@ -518,7 +522,7 @@ impl BatchCopy<'_> {
         tally: &mut Tally,
         bar: &ProgressBar,
     ) -> Result<(), Stop> {
-        let mut fetched: Option<(&[MessageInfo], HashMap<u32, Vec<u8>>, Prepared)> = None;
+        let mut fetched: Option<FetchedBatch<'_>> = None;
         for batch in batches(to_copy, &tally.alone, self.migration.batch_messages()) {
             if let Some(pace) = &self.migration.pace {
                 pace.take(batch.len()).await;
