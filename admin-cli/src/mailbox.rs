@@ -77,7 +77,6 @@ async fn import(ctx: &Context, args: ImportArgs) -> anyhow::Result<()> {
         ctx,
         official: &official,
         dry_run: args.dry_run,
-        base: args.folder.clone(),
         batch: Vec::new(),
         batch_bytes: 0,
         folder: None,
@@ -87,11 +86,12 @@ async fn import(ctx: &Context, args: ImportArgs) -> anyhow::Result<()> {
             Ok(message) => message,
             Err(problem) => {
                 failures.push(problem.to_string());
-                tallies.entry(problem.folder.clone()).or_default().failed += 1;
+                let (name, _) = target(args.folder.as_deref(), problem.folder.as_deref());
+                tallies.entry(name).or_default().failed += 1;
                 continue;
             }
         };
-        let name = importer.target_name(&message);
+        let (name, role) = target(args.folder.as_deref(), message.folder.as_deref());
         let tally = tallies.entry(name.clone()).or_default();
         if message.flags.contains(MessageFlags::DELETED) {
             tally.skipped += 1;
@@ -109,7 +109,7 @@ async fn import(ctx: &Context, args: ImportArgs) -> anyhow::Result<()> {
             continue;
         }
         importer
-            .add(name, message, &mut tallies, &mut failures)
+            .add((name, role), message, &mut tallies, &mut failures)
             .await?;
     }
     importer.flush(&mut tallies, &mut failures).await?;
@@ -130,8 +130,6 @@ struct Importer<'a> {
     ctx: &'a Context,
     official: &'a congvu::directory::Official,
     dry_run: bool,
-    /// `--folder`.
-    base: Option<String>,
     batch: Vec<ArchivedMessage>,
     batch_bytes: usize,
     /// The folder the batch goes to: its name and role.
@@ -139,25 +137,21 @@ struct Importer<'a> {
 }
 
 impl Importer<'_> {
-    /// The congvu folder an archived message goes to.
-    fn target_name(&self, message: &ArchivedMessage) -> String {
-        target(self.base.as_deref(), message.folder.as_deref()).0
-    }
-
+    /// Adds `message`, bound for `folder` (its name and role), to the batch; a batch that
+    /// is full or bound elsewhere is imported first.
     async fn add(
         &mut self,
-        name: String,
+        folder: (String, Option<MailboxRole>),
         message: ArchivedMessage,
         tallies: &mut BTreeMap<String, Tally>,
         failures: &mut Vec<String>,
     ) -> anyhow::Result<()> {
-        let role = target(self.base.as_deref(), message.folder.as_deref()).1;
         let full = self.batch.len() >= BATCH_MESSAGES
             || self.batch_bytes + message.bytes.len() > BATCH_BYTES;
-        if self.folder.as_ref().is_some_and(|(n, _)| *n != name) || full {
+        if self.folder.as_ref().is_some_and(|(n, _)| *n != folder.0) || full {
             self.flush(tallies, failures).await?;
         }
-        self.folder = Some((name, role));
+        self.folder = Some(folder);
         self.batch_bytes += message.bytes.len();
         self.batch.push(message);
         Ok(())

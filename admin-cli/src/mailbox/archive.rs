@@ -36,8 +36,8 @@ pub struct ArchivedMessage {
 /// A message that could not be read.
 #[derive(Debug)]
 pub struct Unreadable {
-    /// The congvu folder it would have gone to (for the tally).
-    pub folder: String,
+    /// The archive folder it was in, as for [`ArchivedMessage::folder`] (for the tally).
+    pub folder: Option<String>,
     message: String,
 }
 
@@ -65,7 +65,7 @@ impl Archive {
                 match item {
                     Ok(message) => Ok(from_mbox(message, place)),
                     Err(error) => Err(Unreadable {
-                        folder: String::new(),
+                        folder: None,
                         message: format!("{place}: cannot read: {error}"),
                     }),
                 }
@@ -99,7 +99,7 @@ impl Archive {
                     Box::new(folder.map(move |item| match item {
                         Ok(message) => Ok(from_maildir(message, name.clone(), &keywords)),
                         Err(error) => Err(Unreadable {
-                            folder: name.clone().unwrap_or_default(),
+                            folder: name.clone(),
                             message: format!(
                                 "{}: cannot read a message: {error}",
                                 folder_dir.display()
@@ -108,7 +108,7 @@ impl Archive {
                     }))
                 }
                 Err(error) => Box::new(std::iter::once(Err(Unreadable {
-                    folder: String::new(),
+                    folder: None,
                     message: format!("{}: cannot read a folder: {error}", root.display()),
                 }))),
             }
