@@ -2,8 +2,10 @@
 //! official kept (a Thunderbird mbox file, a server's Maildir) with the guarantees of
 //! `migrate imap`: dates and flags kept, nothing past the quota refused, and a second run
 //! adding nothing, since a message already in the folder is recognised by its bytes.
+//! `mailbox export` (in `export.rs`) writes an official's mail out again.
 
 mod archive;
+mod export;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +23,8 @@ use archive::{Archive, ArchivedMessage};
 pub enum MailboxCommand {
     /// Import an mbox file or a Maildir into an official's mailbox; safe to re-run.
     Import(ImportArgs),
+    /// Export an official's mail as mbox files, a Maildir or .eml files; audited.
+    Export(export::ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +65,7 @@ struct Tally {
 pub async fn run(ctx: &Context, cmd: MailboxCommand) -> anyhow::Result<()> {
     match cmd {
         MailboxCommand::Import(args) => import(ctx, args).await,
+        MailboxCommand::Export(args) => export::export(ctx, args).await,
     }
 }
 

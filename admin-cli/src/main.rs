@@ -6,7 +6,9 @@
 
 mod agency;
 mod alias;
+mod backup;
 mod cert;
+mod check;
 mod completions;
 mod domain;
 mod egov;
@@ -87,6 +89,11 @@ enum Command {
     /// Moving over from the old mail server and directory.
     #[command(subcommand)]
     Migrate(migrate::MigrateCommand),
+    /// Backups of the whole database: create, verify, restore, list.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
+    /// Check the database's consistency; `--repair` fixes what is safe to fix.
+    Check(check::CheckArgs),
     /// Officials, mailboxes and storage per agency and per level; `report egov`: the
     /// e-government report.
     Report(report::ReportArgs),
@@ -179,6 +186,11 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
 }
 
 async fn run(command: Command, json: bool, config: Config) -> anyhow::Result<()> {
+    // Backups open the database themselves: a restore must find it unmigrated.
+    let command = match command {
+        Command::Backup(cmd) => return backup::run(&config, json, cmd).await,
+        other => other,
+    };
     let store = Store::open(&StoreOptions::from_config(&config.database))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -204,7 +216,8 @@ async fn run(command: Command, json: bool, config: Config) -> anyhow::Result<()>
         Command::Mailbox(cmd) => mailbox::run(&ctx, cmd).await,
         Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,
         Command::Report(args) => report::run(&ctx, args).await,
-        Command::Completions(_) | Command::Man(_) => Ok(()),
+        Command::Check(args) => check::run(&ctx, args).await,
+        Command::Completions(_) | Command::Man(_) | Command::Backup(_) => Ok(()),
     };
     store.close().await;
     result

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod backup;
 mod certificates;
 mod document;
 mod filter;
@@ -26,6 +27,7 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
+pub use backup::BackupConfig;
 pub use certificates::CertificatesConfig;
 use document::Locator;
 pub use filter::FilterConfig;
@@ -94,6 +96,9 @@ pub struct Config {
     /// `[filter]`: blocklists, rspamd and ClamAV on the MX.
     #[serde(default)]
     pub filter: FilterConfig,
+    /// `[backup]`: the backups the server writes itself.
+    #[serde(default)]
+    pub backup: BackupConfig,
 }
 
 impl Default for Config {
@@ -118,6 +123,7 @@ impl Default for Config {
             inbound: InboundConfig::default(),
             dns: DnsConfig::default(),
             filter: FilterConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }
@@ -183,6 +189,7 @@ impl Config {
         self.inbound.validate(at)?;
         self.dns.validate(at)?;
         self.filter.validate(at)?;
+        self.backup.validate(at)?;
         self.check_listeners_distinct(at)
     }
 

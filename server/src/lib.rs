@@ -6,6 +6,7 @@
 //! the domain (`directory`, `mailstore`, `queue`) -> `store` (the only place SQL lives).
 //! `server` ties them together and owns the lifecycle; `config` is read once at start.
 
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod directory;

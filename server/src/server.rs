@@ -194,6 +194,12 @@ impl RunningServer {
             crate::http::PortalSettings::from_config(config).sessions,
             shutdown.clone(),
         ));
+        tracker.spawn(crate::backup::schedule::run(
+            store.clone(),
+            clock.clone(),
+            config.backup.clone(),
+            shutdown.clone(),
+        ));
         {
             // Other nodes' mailbox changes wake this node's IMAP sessions (PostgreSQL only).
             let (store, token) = (store.clone(), shutdown.clone());

@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_cli;
+mod backup;
 mod binary;
 mod certificates;
 mod dkim;

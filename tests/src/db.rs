@@ -94,6 +94,37 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs `sql` with foreign keys unenforced (SQLite's `foreign_keys` off, PostgreSQL's
+    /// replication role): to plant what the server itself never writes, such as a message
+    /// whose body is gone.
+    pub async fn execute_unchecked(&self, sql: &str) {
+        match &self.schema {
+            None => {
+                use std::str::FromStr;
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(&self.url)
+                    .unwrap()
+                    .foreign_keys(false)
+                    .busy_timeout(std::time::Duration::from_secs(10));
+                let mut conn = sqlx::SqliteConnection::connect_with(&options)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+                let _ = conn.close().await;
+            }
+            Some(_) => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query("SET session_replication_role = replica")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+                let _ = conn.close().await;
+            }
+        }
+    }
+}
+
 fn unique_schema_name() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     format!(

@@ -7,7 +7,7 @@ use serde::de::{DeserializeOwned, Visitor};
 
 use super::document::Locator;
 use super::{
-    AuthConfig, CertificatesConfig, Config, ConfigError, DatabaseConfig, DnsConfig, FilterConfig,
+    AuthConfig, BackupConfig, CertificatesConfig, Config, ConfigError, DatabaseConfig, DnsConfig, FilterConfig,
     HttpConfig, ImapConfig, InboundConfig, LdapConfig, LimitsConfig, QueueConfig, ServerConfig,
     SmtpConfig, TlsConfig,
 };
@@ -36,6 +36,7 @@ pub(super) fn section_keys(section: &str) -> Option<&'static [&'static str]> {
         "filter" => field_names::<FilterConfig>(),
         "filter.rspamd" => field_names::<crate::filter::RspamdSettings>(),
         "filter.clamav" => field_names::<crate::filter::ClamavSettings>(),
+        "backup" => field_names::<BackupConfig>(),
         _ => return None,
     })
 }

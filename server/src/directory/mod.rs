@@ -212,6 +212,28 @@ impl Directory {
         Ok(self.read().await?.audit_entries(target).await?)
     }
 
+    /// Records that `actor` exported the mail of official `login` out of congvu (format,
+    /// destination, counts in `summary`): mail leaving the system is audited like a change,
+    /// though nothing in the directory changed.
+    pub async fn record_mailbox_export(
+        &self,
+        actor: &Actor,
+        login: &str,
+        summary: serde_json::Value,
+    ) -> Result<(), DirectoryError> {
+        let record = audit_record(
+            actor,
+            "mailbox.export",
+            format!("official:{login}"),
+            None,
+            Some(summary),
+        );
+        let mut conn = self.store.begin().await?;
+        conn.record_event(&record, self.now()).await?;
+        conn.commit().await?;
+        Ok(())
+    }
+
     /// The directory version; it grows with every committed change.
     pub async fn version(&self) -> Result<i64, DirectoryError> {
         Ok(self.read().await?.directory_version().await?)

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+mod consistency;
 mod folders;
 pub mod import;
 mod intake;
@@ -12,6 +13,10 @@ pub mod shape;
 pub mod text;
 mod usual_names;
 
+pub use consistency::{
+    BodyExample, ConsistencyReport, Examined, Example, Finding, Inconsistency, MailboxExample,
+    MessageExample, QueueEntryExample, RepairReport, EXAMPLES_PER_KIND,
+};
 pub use folders::{
     ChangedFlags, CopiedUids, FlagChange, FlagOutcome, FlagUpdate, MAX_NAME_BYTES, SEPARATOR,
 };

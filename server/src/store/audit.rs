@@ -60,6 +60,29 @@ impl Conn {
         Ok(())
     }
 
+    /// Writes the audit row of an action that changes nothing in the directory (a mailbox
+    /// export), leaving the directory version alone: in-memory views have nothing to reload.
+    pub async fn record_event(
+        &mut self,
+        record: &AuditRecord,
+        at: UnixTime,
+    ) -> Result<(), StoreError> {
+        let sql =
+            "INSERT INTO audit_log (at, actor, action, target, before_summary, after_summary) \
+             VALUES ($1, $2, $3, $4, $5, $6)";
+        on_backend!(self, c => sqlx::query(sql)
+            .bind(at.0)
+            .bind(&record.actor)
+            .bind(&record.action)
+            .bind(&record.target)
+            .bind(&record.before)
+            .bind(&record.after)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// Audit entries about `target` (e.g. `official:annv`), oldest first; all when `None`.
     pub async fn audit_entries(
         &mut self,

@@ -32,7 +32,7 @@ pub struct NewImport<'a> {
 
 /// How parameters are written in a multi-row statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Numbering {
+pub(super) enum Numbering {
     /// `$1, $2, …`, as PostgreSQL wants them.
     Dollar,
     /// `?`: SQLite's anonymous parameters, bound in order. sqlx looks up the name of every
@@ -43,7 +43,7 @@ enum Numbering {
 
 /// `($first, $first+1, …)` groups of `width` placeholders, one per row (`?` for SQLite,
 /// which then takes every parameter of the statement in order).
-fn placeholders(rows: usize, width: usize, first: usize, numbering: Numbering) -> String {
+pub(super) fn placeholders(rows: usize, width: usize, first: usize, numbering: Numbering) -> String {
     (0..rows)
         .map(|row| {
             let cells: Vec<String> = (0..width)
@@ -59,7 +59,7 @@ fn placeholders(rows: usize, width: usize, first: usize, numbering: Numbering) -
 }
 
 impl Conn {
-    fn numbering(&mut self) -> Numbering {
+    pub(super) fn numbering(&mut self) -> Numbering {
         match self.raw() {
             Raw::Sqlite(_) => Numbering::Anonymous,
             Raw::Postgres(_) => Numbering::Dollar,

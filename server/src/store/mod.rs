@@ -29,9 +29,11 @@ mod addresses;
 mod admin;
 mod agencies;
 mod audit;
+mod backup;
 mod bodies;
 mod certificates;
 mod changes;
+mod consistency;
 mod delivery;
 mod domains;
 mod egov;
@@ -48,6 +50,7 @@ mod queue;
 mod service_accounts;
 mod snapshot;
 
+pub use backup::{Column, ColumnKind, Record, Snapshot, TableShape, Value, SELF_REFERENCES, TABLES};
 pub use changes::MailboxChanges;
 pub use error::{StoreError, UniqueKey};
 pub use import::{AddressHolder, HrIdHolder};
@@ -185,7 +188,15 @@ pub(crate) enum Raw<'a> {
 impl Store {
     /// Opens (creating a SQLite file and its folder if needed) and migrates the database.
     pub async fn open(options: &StoreOptions) -> Result<Store, StoreError> {
-        let store = match StoreBackend::from_url(&options.url) {
+        let store = Store::open_unmigrated(options).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens the database without applying migrations: a restore first brings an empty
+    /// database to the schema of its archive ([`Store::migrate_up_to`]).
+    pub async fn open_unmigrated(options: &StoreOptions) -> Result<Store, StoreError> {
+        Ok(match StoreBackend::from_url(&options.url) {
             Some(StoreBackend::Sqlite) => open_sqlite(options).await?,
             Some(StoreBackend::Postgres) => open_postgres(options).await?,
             None => {
@@ -194,18 +205,50 @@ impl Store {
                     reason: "the URL must start with sqlite: or postgres:".into(),
                 })
             }
-        };
-        store.migrate().await?;
-        Ok(store)
+        })
     }
 
     /// Applies the migrations this build carries that the database lacks.
-    async fn migrate(&self) -> Result<(), StoreError> {
+    pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.pools {
             Pools::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
             Pools::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
+    }
+
+    /// Applies this build's migrations up to and including schema `version`.
+    pub async fn migrate_up_to(&self, version: i64) -> Result<(), StoreError> {
+        match &self.pools {
+            Pools::Sqlite { writer, .. } => {
+                backup::migrations_up_to(&SQLITE_MIGRATIONS, version)
+                    .run(writer)
+                    .await?
+            }
+            Pools::Postgres(pool) => {
+                backup::migrations_up_to(&POSTGRES_MIGRATIONS, version)
+                    .run(pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// The newest schema version this build knows.
+    pub fn latest_schema_version(&self) -> i64 {
+        let migrations = match &self.pools {
+            Pools::Sqlite { .. } => &SQLITE_MIGRATIONS,
+            Pools::Postgres(_) => &POSTGRES_MIGRATIONS,
+        };
+        migrations.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> StoreBackend {
+        match &self.pools {
+            Pools::Sqlite { .. } => StoreBackend::Sqlite,
+            Pools::Postgres(_) => StoreBackend::Postgres,
+        }
     }
 
     /// Starts a write transaction; nothing it does is visible or durable until

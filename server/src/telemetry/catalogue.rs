@@ -156,6 +156,7 @@ fn describe() {
     describe_messages();
     describe_imap_state();
     describe_internals();
+    describe_backups();
     describe_filters();
     describe_inbound();
     for protocol in AUTH_PROTOCOLS {
@@ -424,6 +425,39 @@ fn describe_internals() {
     for kind in [StoreWork::Read, StoreWork::Write] {
         let _ = metrics::histogram!("congvu_store_transaction_duration_seconds", "kind" => kind.as_str());
     }
+}
+
+/// The server's scheduled backups (`backup::schedule`). The timestamp starts at 0 (never),
+/// so an alert on its age fires for a server that has never written one.
+fn describe_backups() {
+    describe_gauge!(
+        "congvu_backup_last_success_timestamp_seconds",
+        Unit::Seconds,
+        "When the last scheduled backup was written (Unix time; 0: none since the server started)."
+    );
+    describe_gauge!(
+        "congvu_backup_last_size_bytes",
+        Unit::Bytes,
+        "Size of the last scheduled backup's archive."
+    );
+    describe_counter!(
+        "congvu_backup_failures_total",
+        "Scheduled backups that failed."
+    );
+    metrics::gauge!("congvu_backup_last_success_timestamp_seconds").set(0.0);
+    metrics::gauge!("congvu_backup_last_size_bytes").set(0.0);
+    metrics::counter!("congvu_backup_failures_total").increment(0);
+}
+
+/// A scheduled backup written at `at`, `bytes` long.
+pub fn backup_written(at: crate::clock::UnixTime, bytes: u64) {
+    metrics::gauge!("congvu_backup_last_success_timestamp_seconds").set(at.0 as f64);
+    metrics::gauge!("congvu_backup_last_size_bytes").set(bytes as f64);
+}
+
+/// A scheduled backup that failed.
+pub fn backup_failed() {
+    metrics::counter!("congvu_backup_failures_total").increment(1);
 }
 
 /// The content-filtering engines (`filter`): scans by outcome, their time, learning, and

@@ -5,6 +5,7 @@
 mod catalogue;
 
 pub use catalogue::{
+    backup_failed, backup_written,
     certificate_expiry_notice_failed, certificate_expiry_notice_sent, dnsbl_answer,
     hash_job_dequeued, hash_job_queued, http_request, imap_command, imap_fetch_bytes,
     imap_idle_completed, imap_idle_started, imap_session_signed_in, inbound_verdict, intake_commit,

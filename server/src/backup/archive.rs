@@ -1,0 +1,465 @@
+//! The backup archive: a tar file whose first entry says it is a congvu backup and which
+//! format, then the parts (each a zstd stream of CBOR: a header naming its table and columns,
+//! then that table's rows), then the manifest (versions, time, counts, the SHA-256 of every
+//! part). tar, zstd and CBOR are read by tools everywhere, so an archive outlives the program
+//! that wrote it; the rows are plain values, so it does not depend on the engine either.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::store::{Column, ColumnKind, Record, Value};
+
+/// The name of the first entry, and what it holds: anything else is not a congvu backup.
+pub const MAGIC_ENTRY: &str = "CONGVU-BACKUP";
+/// The archive format this build writes; it reads this one and every older one.
+pub const FORMAT: u32 = 1;
+/// The last entry.
+pub const MANIFEST_ENTRY: &str = "manifest.json";
+/// Uncompressed bytes a part holds at most before the next part starts: what a reader holds
+/// in memory at once is about one part.
+const PART_BYTES: usize = 32 << 20;
+/// zstd's default level, as the `zstd` program uses.
+const ZSTD_LEVEL: i32 = 3;
+
+/// What an archive holds, written last.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub product: String,
+    pub congvu_version: String,
+    /// The last schema migration of the database backed up.
+    pub schema_version: i64,
+    /// The engine the backup was taken from (`sqlite` or `postgres`).
+    pub engine: String,
+    /// Unix seconds when the snapshot was taken.
+    pub created_at: i64,
+    pub tables: Vec<TableEntry>,
+    pub parts: Vec<PartEntry>,
+}
+
+/// One table: its columns and rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableEntry {
+    pub name: String,
+    pub columns: Vec<Column>,
+    pub rows: u64,
+}
+
+/// One part as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartEntry {
+    pub name: String,
+    pub table: String,
+    pub rows: u64,
+    /// Bytes of the compressed part.
+    pub bytes: u64,
+    /// Bytes of its rows before compression.
+    pub raw_bytes: u64,
+    pub sha256: String,
+}
+
+impl Manifest {
+    /// Rows of `table` in the archive (0 when it has none).
+    pub fn rows(&self, table: &str) -> u64 {
+        self.tables
+            .iter()
+            .find(|t| t.name == table)
+            .map_or(0, |t| t.rows)
+    }
+
+    /// Bytes of the archive's parts, compressed.
+    pub fn stored_bytes(&self) -> u64 {
+        self.parts.iter().map(|p| p.bytes).sum()
+    }
+}
+
+/// The first item of every part.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartHeader {
+    pub table: String,
+    pub columns: Vec<Column>,
+}
+
+/// Writes an archive to a file that takes its final name only once complete and synced:
+/// until then it is `NAME.partial`, removed if anything fails (a full disk included).
+pub struct ArchiveWriter {
+    path: PathBuf,
+    partial: PathBuf,
+    tar: Option<tar::Builder<File>>,
+    part: Option<OpenPart>,
+    next_part: usize,
+    tables: Vec<TableEntry>,
+    parts: Vec<PartEntry>,
+}
+
+impl std::fmt::Debug for ArchiveWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArchiveWriter")
+            .field("path", &self.path)
+            .field("parts", &self.parts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+struct OpenPart {
+    header: PartHeader,
+    encoder: zstd::Encoder<'static, Vec<u8>>,
+    rows: u64,
+    raw_bytes: u64,
+}
+
+impl ArchiveWriter {
+    /// Starts `path` (refusing one that exists).
+    pub fn create(path: &Path) -> io::Result<ArchiveWriter> {
+        if path.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists already", path.display()),
+            ));
+        }
+        let partial = partial_path(path);
+        let file = open_private(&partial)?;
+        let mut writer = ArchiveWriter {
+            path: path.to_owned(),
+            partial,
+            tar: Some(tar::Builder::new(file)),
+            part: None,
+            next_part: 0,
+            tables: Vec::new(),
+            parts: Vec::new(),
+        };
+        let magic = format!("congvu backup, format {FORMAT}\n");
+        writer.append(MAGIC_ENTRY, magic.as_bytes())?;
+        Ok(writer)
+    }
+
+    /// Starts the rows of `table`.
+    pub fn table(&mut self, table: &str, columns: &[Column]) -> io::Result<()> {
+        self.close_part()?;
+        self.tables.push(TableEntry {
+            name: table.to_owned(),
+            columns: columns.to_vec(),
+            rows: 0,
+        });
+        Ok(())
+    }
+
+    /// Adds a row of the current table.
+    pub fn record(&mut self, record: Record) -> io::Result<()> {
+        let table = self.tables.last_mut().expect("a table is started first");
+        table.rows += 1;
+        if self.part.is_none() {
+            let header = PartHeader {
+                table: table.name.clone(),
+                columns: table.columns.clone(),
+            };
+            let mut encoder = zstd::Encoder::new(Vec::new(), ZSTD_LEVEL)?;
+            // A flipped byte then fails decompression too, not only the part's hash.
+            encoder.include_checksum(true)?;
+            ciborium::into_writer(&header, &mut encoder).map_err(cbor_write_error)?;
+            self.part = Some(OpenPart {
+                header,
+                encoder,
+                rows: 0,
+                raw_bytes: 0,
+            });
+        }
+        let part = self.part.as_mut().expect("opened above");
+        let mut counted = CountingWriter {
+            inner: &mut part.encoder,
+            bytes: 0,
+        };
+        ciborium::into_writer(&to_cbor(record), &mut counted).map_err(cbor_write_error)?;
+        part.raw_bytes += counted.bytes;
+        part.rows += 1;
+        if part.raw_bytes >= PART_BYTES as u64 {
+            self.close_part()?;
+        }
+        Ok(())
+    }
+
+    fn close_part(&mut self) -> io::Result<()> {
+        let Some(part) = self.part.take() else {
+            return Ok(());
+        };
+        let bytes = part.encoder.finish()?;
+        let name = format!("parts/{:05}.{}.cbor.zst", self.next_part, part.header.table);
+        self.next_part += 1;
+        self.append(&name, &bytes)?;
+        self.parts.push(PartEntry {
+            name,
+            table: part.header.table,
+            rows: part.rows,
+            bytes: bytes.len() as u64,
+            raw_bytes: part.raw_bytes,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+        });
+        Ok(())
+    }
+
+    fn append(&mut self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o600);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        let tar = self.tar.as_mut().expect("open until finished");
+        tar.append_data(&mut header, name, bytes)
+    }
+
+    /// Writes the manifest (filling in the tables and parts written), syncs the file and gives
+    /// it its name.
+    pub fn finish(mut self, mut manifest: Manifest) -> io::Result<Manifest> {
+        self.close_part()?;
+        manifest.tables = std::mem::take(&mut self.tables);
+        manifest.parts = std::mem::take(&mut self.parts);
+        let json = serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?;
+        self.append(MANIFEST_ENTRY, &json)?;
+        let file = self.tar.take().expect("open until finished").into_inner()?;
+        file.sync_all()?;
+        std::fs::rename(&self.partial, &self.path)?;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(manifest)
+    }
+}
+
+impl Drop for ArchiveWriter {
+    /// An archive dropped before [`ArchiveWriter::finish`] succeeded leaves nothing behind.
+    fn drop(&mut self) {
+        if self.tar.is_some() {
+            self.tar = None;
+            let _ = std::fs::remove_file(&self.partial);
+        }
+    }
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+/// Backups hold password hashes and every message: readable by their owner only.
+fn open_private(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
+struct CountingWriter<'a, W> {
+    inner: &'a mut W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for CountingWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn cbor_write_error(e: ciborium::ser::Error<io::Error>) -> io::Error {
+    match e {
+        ciborium::ser::Error::Io(e) => e,
+        ciborium::ser::Error::Value(message) => io::Error::other(message),
+    }
+}
+
+fn to_cbor(record: Record) -> Vec<ciborium::Value> {
+    record
+        .into_iter()
+        .map(|value| match value {
+            Value::Null => ciborium::Value::Null,
+            Value::Int(v) => ciborium::Value::Integer(v.into()),
+            Value::Text(v) => ciborium::Value::Text(v),
+            Value::Bool(v) => ciborium::Value::Bool(v),
+            Value::Bytes(v) => ciborium::Value::Bytes(v),
+        })
+        .collect()
+}
+
+/// A row read back, checked against its columns' kinds.
+fn from_cbor(values: Vec<ciborium::Value>, columns: &[Column]) -> Result<Record, String> {
+    if values.len() != columns.len() {
+        return Err(format!(
+            "a row has {} values for {} columns",
+            values.len(),
+            columns.len()
+        ));
+    }
+    values
+        .into_iter()
+        .zip(columns)
+        .map(|(value, column)| match (value, column.kind) {
+            (ciborium::Value::Null, _) => Ok(Value::Null),
+            (ciborium::Value::Integer(v), ColumnKind::Int) => i64::try_from(v)
+                .map(Value::Int)
+                .map_err(|_| format!("{} is out of range", column.name)),
+            (ciborium::Value::Text(v), ColumnKind::Text) => Ok(Value::Text(v)),
+            (ciborium::Value::Bool(v), ColumnKind::Bool) => Ok(Value::Bool(v)),
+            (ciborium::Value::Bytes(v), ColumnKind::Bytes) => Ok(Value::Bytes(v)),
+            (_, kind) => Err(format!("{} does not hold a {kind:?} value", column.name)),
+        })
+        .collect()
+}
+
+/// One entry of an archive as read back.
+#[derive(Debug)]
+pub enum Entry {
+    /// A part: its name, the SHA-256 of its stored bytes, and its decoded contents.
+    Part {
+        name: String,
+        sha256: String,
+        bytes: u64,
+        contents: PartContents,
+    },
+    Manifest(Box<Manifest>),
+    /// An entry this format does not have.
+    Unexpected(String),
+}
+
+/// The decoded rows of a part, or what was wrong with them.
+pub type PartContents = Result<(PartHeader, Vec<Record>), String>;
+
+/// Why an archive cannot be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path} is not a congvu backup (it does not start with the congvu backup header)")]
+    NotABackup { path: PathBuf },
+    #[error(
+        "{path} is a congvu backup of format {found}, newer than this congvu reads \
+         ({FORMAT}); restore it with a newer congvu"
+    )]
+    NewerFormat { path: PathBuf, found: u32 },
+    #[error("{path} is damaged: {problem}")]
+    Damaged { path: PathBuf, problem: String },
+}
+
+/// Reads the archive at `path` entry by entry, in the order it was written, handing each to
+/// `visit`; `decode` says whether parts are read, hashed and decoded (a listing needs only
+/// the manifest). Reading stops at the first error `visit` returns.
+pub fn read_entries<E: From<ReadError>>(
+    path: &Path,
+    decode: bool,
+    mut visit: impl FnMut(Entry) -> Result<(), E>,
+) -> Result<(), E> {
+    let io_error = |source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let damaged = |problem: String| ReadError::Damaged {
+        path: path.to_owned(),
+        problem,
+    };
+    let file = File::open(path).map_err(io_error)?;
+    let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
+    // With seeking, entries whose data is not read are skipped rather than read through.
+    let mut entries = archive.entries_with_seek().map_err(io_error)?;
+    check_magic(path, entries.next())?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| damaged(format!("unreadable tar entry: {e}")))?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        if !decode && name.starts_with("parts/") {
+            visit(Entry::Part {
+                sha256: String::new(),
+                bytes: entry.size(),
+                contents: Err("not read".into()),
+                name,
+            })?;
+            continue;
+        }
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| damaged(format!("{name} cannot be read: {e}")))?;
+        let item = if name == MANIFEST_ENTRY {
+            let manifest = serde_json::from_slice(&bytes)
+                .map_err(|e| damaged(format!("the manifest cannot be read: {e}")))?;
+            Entry::Manifest(Box::new(manifest))
+        } else if name.starts_with("parts/") {
+            Entry::Part {
+                sha256: hex::encode(Sha256::digest(&bytes)),
+                bytes: bytes.len() as u64,
+                contents: decode_part(&bytes),
+                name,
+            }
+        } else {
+            Entry::Unexpected(name)
+        };
+        visit(item)?;
+    }
+    Ok(())
+}
+
+fn check_magic(
+    path: &Path,
+    first: Option<io::Result<tar::Entry<'_, impl Read>>>,
+) -> Result<(), ReadError> {
+    let not_a_backup = || ReadError::NotABackup {
+        path: path.to_owned(),
+    };
+    let Some(Ok(mut first)) = first else {
+        return Err(not_a_backup());
+    };
+    if first.path_bytes().as_ref() != MAGIC_ENTRY.as_bytes() {
+        return Err(not_a_backup());
+    }
+    let mut text = String::new();
+    first
+        .by_ref()
+        .take(256)
+        .read_to_string(&mut text)
+        .map_err(|_| not_a_backup())?;
+    let found: u32 = text
+        .trim()
+        .strip_prefix("congvu backup, format ")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(not_a_backup)?;
+    if found > FORMAT {
+        return Err(ReadError::NewerFormat {
+            path: path.to_owned(),
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// Decompresses and decodes one part: its header, then every row.
+fn decode_part(bytes: &[u8]) -> PartContents {
+    let decoder = zstd::Decoder::new(bytes).map_err(|e| format!("not zstd: {e}"))?;
+    let mut reader = BufReader::with_capacity(1 << 16, decoder);
+    let header: PartHeader =
+        ciborium::from_reader(&mut reader).map_err(|e| format!("no part header: {e}"))?;
+    let mut records = Vec::new();
+    loop {
+        let at_end = reader
+            .fill_buf()
+            .map_err(|e| format!("row {}: {e}", records.len() + 1))?
+            .is_empty();
+        if at_end {
+            break;
+        }
+        let values: Vec<ciborium::Value> = ciborium::from_reader(&mut reader)
+            .map_err(|e| format!("row {}: {e}", records.len() + 1))?;
+        let record = from_cbor(values, &header.columns)
+            .map_err(|e| format!("row {}: {e}", records.len() + 1))?;
+        records.push(record);
+    }
+    Ok((header, records))
+}
