@@ -4,3 +4,4 @@
 mod archive;
 mod check;
 mod export;
+mod faults;
