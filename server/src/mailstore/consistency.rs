@@ -101,7 +101,7 @@ impl Inconsistency {
             Inconsistency::HighestModseq => "HIGHESTMODSEQ is raised to the highest mod-sequence",
             Inconsistency::UsedBytes => "the usage is set to the bytes of the messages",
             Inconsistency::MessageWithoutBody | Inconsistency::QueueEntryWithoutBody => {
-                "not repaired: the mail is lost from this database; restore it from a backup"
+                "none: the mail is lost from this database; restore it from a backup"
             }
             Inconsistency::MessageSize => "the size is set from the body",
         }
