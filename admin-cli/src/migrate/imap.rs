@@ -126,7 +126,11 @@ pub async fn run(ctx: &Context, args: ImapArgs) -> anyhow::Result<()> {
         max_message: ctx.max_message_bytes,
         pace: args.max_messages_per_second.map(Pace::per_second),
     });
-    reports.extend(copy_all(migration, jobs, args.concurrency as usize).await);
+    ctx.mailstore.bulk_import(true).await?;
+    let copied = copy_all(migration, jobs, args.concurrency as usize).await;
+    // Everything copied is on disk before the summary says so.
+    ctx.mailstore.bulk_import(false).await?;
+    reports.extend(copied);
     reports.sort_by_key(|r| r.line);
     if ctx.json {
         output::json(&report::json(args.dry_run, &reports));

@@ -44,7 +44,7 @@ fn addrs(list: &[&str]) -> Vec<ListenAddr> {
 const SMTP_KEYS: &str = "listen, submission_listen, submissions_listen, max_message_bytes, \
      max_recipients, max_errors, max_auth_failures, data_timeout_seconds";
 const SECTIONS: &str =
-    "server, database, tls, smtp, imap, ldap, http, limits, auth, queue, certificates, inbound, dns, filter";
+    "server, database, tls, smtp, imap, ldap, http, limits, auth, queue, certificates, inbound, dns, filter, backup";
 
 // ---- unknown names -------------------------------------------------------------------
 
@@ -1064,4 +1064,28 @@ fn portal_session_limits_and_deadlines_are_bounded() {
             .initial_password_days,
         365
     );
+}
+
+#[test]
+fn backups_are_off_until_a_directory_is_set_and_hours_may_be_fractions() {
+    let config = load("").unwrap();
+    assert_eq!(config.backup.dir, None);
+    assert_eq!(
+        config.backup.every_hours,
+        std::time::Duration::from_secs(24 * 3600)
+    );
+    assert_eq!(config.backup.keep, 7);
+    let config =
+        load("[backup]\ndir = \"/var/backups/congvu\"\nevery_hours = 0.5\nkeep = 3\n").unwrap();
+    assert_eq!(
+        config.backup.dir.as_deref(),
+        Some(Path::new("/var/backups/congvu"))
+    );
+    assert_eq!(
+        config.backup.every_hours,
+        std::time::Duration::from_secs(1800)
+    );
+    assert_eq!(config.backup.keep, 3);
+    assert!(error("[backup]\nevery_hours = 0\n").contains("must be a number of hours above 0"));
+    assert!(error("[backup]\nkeep = 0\n").contains("backup.keep"));
 }

@@ -357,6 +357,29 @@ impl Store {
         }
     }
 
+    /// On SQLite, whether every commit waits for the disk (`synchronous=FULL`, what the
+    /// server runs with, since it acknowledges mail) or only checkpoints do (`NORMAL`). A bulk
+    /// import acknowledges nothing to anyone while it runs and records what it copied in the
+    /// same transactions as the copies, so a commit lost to a power cut is copied again by the
+    /// next run; in WAL mode `NORMAL` never corrupts the database. Turning `FULL` back on
+    /// syncs what was committed meanwhile (a checkpoint syncs the WAL before anything else).
+    /// PostgreSQL keeps `synchronous_commit=on` either way.
+    pub async fn sync_each_commit(&self, each: bool) -> Result<(), StoreError> {
+        let Pools::Sqlite { writer, .. } = &self.pools else {
+            return Ok(());
+        };
+        let level = if each { "FULL" } else { "NORMAL" };
+        sqlx::query(&format!("PRAGMA synchronous = {level}"))
+            .execute(writer)
+            .await?;
+        if each {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(writer)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Checks that the database answers (for `/healthz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.read().await?;
