@@ -312,7 +312,11 @@ fn from_cbor(values: Vec<ciborium::Value>, columns: &[Column]) -> Result<Record,
             (ciborium::Value::Text(v), ColumnKind::Text) => Ok(Value::Text(v)),
             (ciborium::Value::Bool(v), ColumnKind::Bool) => Ok(Value::Bool(v)),
             (ciborium::Value::Bytes(v), ColumnKind::Bytes) => Ok(Value::Bytes(v)),
-            (_, kind) => Err(format!("{} does not hold a {kind:?} value", column.name)),
+            (_, kind) => Err(format!(
+                "column {} does not hold {}",
+                column.name,
+                kind.described()
+            )),
         })
         .collect()
 }
@@ -462,4 +466,119 @@ fn decode_part(bytes: &[u8]) -> PartContents {
         records.push(record);
     }
     Ok((header, records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns() -> Vec<Column> {
+        [
+            ("id", ColumnKind::Int),
+            ("name", ColumnKind::Text),
+            ("on", ColumnKind::Bool),
+            ("data", ColumnKind::Bytes),
+        ]
+        .into_iter()
+        .map(|(name, kind)| Column {
+            name: name.into(),
+            kind,
+        })
+        .collect()
+    }
+
+    fn manifest() -> Manifest {
+        Manifest {
+            format: FORMAT,
+            product: "congvu".into(),
+            congvu_version: "0.1.0".into(),
+            schema_version: 11,
+            engine: "sqlite".into(),
+            created_at: 1_796_534_100,
+            tables: Vec::new(),
+            parts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn rows_come_back_as_written_part_by_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.cvbak");
+        let mut writer = ArchiveWriter::create(&path).unwrap();
+        writer.table("domains", &columns()).unwrap();
+        let big = vec![0xA5u8; PART_BYTES / 2 + 1];
+        let rows: Vec<Record> = (0..3)
+            .map(|i| {
+                vec![
+                    Value::Int(i - 1),
+                    Value::Text(format!("Sở {i}")),
+                    if i == 1 {
+                        Value::Null
+                    } else {
+                        Value::Bool(i == 2)
+                    },
+                    Value::Bytes(big.clone()),
+                ]
+            })
+            .collect();
+        for row in &rows {
+            writer.record(row.clone()).unwrap();
+        }
+        let written = writer.finish(manifest()).unwrap();
+        // Two rows fill a part; the third starts the next.
+        assert_eq!(written.parts.len(), 2);
+        assert_eq!(written.tables[0].rows, 3);
+        assert!(!dir.path().join("a.cvbak.partial").exists());
+
+        let mut read = Vec::new();
+        let mut seen_manifest = None;
+        read_entries::<ReadError>(&path, true, |entry| {
+            match entry {
+                Entry::Part {
+                    sha256,
+                    name,
+                    contents,
+                    ..
+                } => {
+                    let listed = written.parts.iter().find(|p| p.name == name).unwrap();
+                    assert_eq!(sha256, listed.sha256);
+                    let (header, records) = contents.unwrap();
+                    assert_eq!(header.table, "domains");
+                    read.extend(records);
+                }
+                Entry::Manifest(m) => seen_manifest = Some(m),
+                Entry::Unexpected(name) => panic!("{name}"),
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(read, rows);
+        assert_eq!(seen_manifest.unwrap().schema_version, 11);
+    }
+
+    #[test]
+    fn an_abandoned_archive_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.cvbak");
+        let mut writer = ArchiveWriter::create(&path).unwrap();
+        writer.table("domains", &columns()).unwrap();
+        assert!(dir.path().join("b.cvbak.partial").exists());
+        drop(writer);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert!(ArchiveWriter::create(&dir.path().join("b.cvbak")).is_ok());
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_kind_is_named() {
+        let values = vec![
+            ciborium::Value::Text("1".into()),
+            ciborium::Value::Null,
+            ciborium::Value::Null,
+            ciborium::Value::Null,
+        ];
+        assert_eq!(
+            from_cbor(values, &columns()).unwrap_err(),
+            "column id does not hold an integer"
+        );
+    }
 }

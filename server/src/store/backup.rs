@@ -55,6 +55,16 @@ pub enum ColumnKind {
 }
 
 impl ColumnKind {
+    /// What a value of this kind is, in words.
+    pub fn described(self) -> &'static str {
+        match self {
+            ColumnKind::Int => "an integer",
+            ColumnKind::Text => "text",
+            ColumnKind::Bool => "a boolean",
+            ColumnKind::Bytes => "bytes",
+        }
+    }
+
     /// The kind of a column declared as `declared` (SQLite's declared type or PostgreSQL's
     /// `data_type`).
     fn of_declared(declared: &str) -> Option<ColumnKind> {
