@@ -24,6 +24,7 @@ on_both_backends!(
     damaged_archives_are_named_and_never_restored,
     restore_refuses_a_database_with_records_and_a_newer_schema,
     scheduled_backups_rotate_and_show_in_metrics,
+    a_scheduled_backup_that_fails_is_counted,
 );
 
 /// The engine that is not `backend`.
@@ -498,4 +499,44 @@ async fn scheduled_backups_rotate_and_show_in_metrics(backend: Backend) {
         "{last}"
     );
     assert!(value("congvu_backup_last_size_bytes") > 10_000.0);
+}
+
+async fn a_scheduled_backup_that_fails_is_counted(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the directory should be: no backup can be written there.
+    let blocked = dir.path().join("not-a-directory");
+    std::fs::write(&blocked, b"").unwrap();
+    let configured = blocked.clone();
+    let Some(p) = Province::start_with(backend, move |config| {
+        config.backup.dir = Some(configured);
+    })
+    .await
+    else {
+        return;
+    };
+    let http = p.addr(ListenerKind::Http);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = reqwest::get(format!("http://{http}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let failures = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("congvu_backup_failures_total "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if failures >= 1.0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        std::fs::read(&blocked).unwrap(),
+        b"",
+        "the file is left alone"
+    );
 }
