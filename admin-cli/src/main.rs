@@ -154,6 +154,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if matches!(
+        command,
+        Command::Backup(backup::BackupCommand::Create { .. })
+    ) {
+        // Before the runtime's threads start, so that they inherit it.
+        congvu::backup::yield_to_the_server();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -190,6 +190,14 @@ impl ArchiveWriter {
         let name = format!("parts/{:05}.{}.cbor.zst", self.next_part, part.header.table);
         self.next_part += 1;
         self.append(&name, &bytes)?;
+        // Each part goes to the disk as it is written: left to the kernel, hundreds of
+        // megabytes of dirty pages build up and a server beside the backup, whose every
+        // commit waits for an fsync, waits behind their flush.
+        self.tar
+            .as_ref()
+            .expect("open until finished")
+            .get_ref()
+            .sync_data()?;
         self.parts.push(PartEntry {
             name,
             table: part.header.table,

@@ -102,7 +102,7 @@ pub async fn create(
     let schema_version = snapshot.schema_version().await?;
     let tables = snapshot.tables().await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<ToWriter>(IN_FLIGHT);
-    let written = tokio::task::spawn_blocking(move || {
+    let written = compressor(move || {
         let mut writer = writer;
         while let Some(item) = rx.blocking_recv() {
             match item {
@@ -139,7 +139,7 @@ pub async fn create(
     progress(&done);
     let writer = written
         .await
-        .map_err(|e| write_error(std::io::Error::other(e)))?
+        .map_err(|_| write_error(std::io::Error::other("the compressing thread stopped")))?
         .map_err(write_error)?;
     read_result?;
     let manifest = Manifest {
@@ -163,6 +163,43 @@ pub async fn create(
         file_bytes,
         took: started.elapsed(),
     })
+}
+
+/// The cross-platform priority (0–99) of the thread that compresses a backup: about a
+/// niceness of 9 on Linux, so that on a busy machine the server's sessions come first and the
+/// backup takes what is left.
+const COMPRESSING_PRIORITY: u8 = 25;
+
+/// Lowers the calling thread to [`COMPRESSING_PRIORITY`]; threads it starts afterwards
+/// inherit it. `congvu-admin backup create` calls it first thing, so that the whole process
+/// yields to the server it runs beside.
+pub fn yield_to_the_server() {
+    use thread_priority::{ThreadPriority, ThreadPriorityValue};
+    if let Ok(p) = ThreadPriorityValue::try_from(COMPRESSING_PRIORITY) {
+        if let Err(error) =
+            thread_priority::set_current_thread_priority(ThreadPriority::Crossplatform(p))
+        {
+            tracing::debug!(?error, "cannot lower the backup's priority");
+        }
+    }
+}
+
+/// Runs `work` on a thread of its own at [`COMPRESSING_PRIORITY`] (not on the runtime's
+/// blocking pool, whose threads are reused and would keep the lowered priority).
+fn compressor<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> tokio::sync::oneshot::Receiver<T> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("congvu-backup".into())
+        .spawn(move || {
+            yield_to_the_server();
+            let _ = done.send(work());
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot start the backup's compressing thread");
+    }
+    result
 }
 
 /// Bytes a row holds, roughly: what progress is counted in.
