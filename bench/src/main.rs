@@ -3,6 +3,7 @@
 #![allow(clippy::print_stdout)]
 
 mod admin;
+mod backup;
 mod egov_demo;
 mod figures;
 mod imap;
@@ -28,6 +29,9 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Workload {
+    /// B1–B3: `congvu-admin backup create`/`restore` against `sqlite3 .backup` + zstd and
+    /// `pg_dump`/`pg_restore` on the same seeded data, and SMTP latency while a backup runs.
+    Backup(backup::BackupArgs),
     /// I1, M1: mbsync sync and FETCH throughput of one mailbox, and memory with idle
     /// connections, against a private Dovecot seeded with the same officials and messages.
     Imap(imap::ImapArgs),
@@ -59,6 +63,7 @@ enum Workload {
 
 fn main() -> anyhow::Result<()> {
     match Args::parse().workload {
+        Workload::Backup(args) => backup::run(args),
         Workload::Imap(args) => imap::run(args),
         Workload::Import(args) => import::run(args),
         Workload::Inbound(args) => inbound::run(args),

@@ -1,0 +1,226 @@
+use super::*;
+use crate::report::place_section;
+
+fn args(workloads: Vec<Workload>) -> BackupArgs {
+    BackupArgs {
+        officials: 10,
+        messages: 100,
+        runs: 2,
+        workloads,
+        admin: PathBuf::new(),
+        server: PathBuf::new(),
+        sqlite3: PathBuf::new(),
+        zstd: PathBuf::new(),
+        postgres: String::new(),
+        pg_bin: None,
+        rate: 200.0,
+        load_seconds: 20,
+        backup_after: 2,
+        length: 4096,
+        backup_nice: 0,
+        work_dir: None,
+        report: PathBuf::new(),
+    }
+}
+
+fn machine() -> Machine {
+    Machine {
+        cores: 2,
+        cpu: "test".into(),
+        load: "0".into(),
+        ticks: 100.0,
+    }
+}
+
+fn timing(step: Step, side: Side, run: usize, seconds: f64) -> Timing {
+    Timing {
+        step,
+        side,
+        run,
+        seconds,
+        sync: 0.5,
+    }
+}
+
+fn load(run: usize, p99: f64, backup: Option<f64>) -> LoadRun {
+    LoadRun {
+        run,
+        measured_ms: vec![1.0, p99],
+        backup_seconds: backup,
+        sent: 2,
+        failures: 0,
+        first_failure: None,
+        timeline: "3 4".into(),
+    }
+}
+
+#[test]
+fn a_target_is_met_only_when_every_run_clears_it() {
+    assert_eq!(verdict(&[1.2, 1.5, 0.9], 1.5), "met");
+    assert_eq!(
+        verdict(&[1.2, 1.8, 0.9], 1.5),
+        "NOT met: worst run 1.80× (20% over)"
+    );
+    assert_eq!(verdict(&[], 1.5), "—");
+    assert_eq!(ratio_cell(&[1.0, 3.0, 2.0]), "2.00× (1.00×, 3.00×, 2.00×)");
+}
+
+#[test]
+fn congvu_and_the_reference_take_turns_run_by_run() {
+    assert_eq!(sides(0), [Side::Congvu, Side::Reference]);
+    assert_eq!(sides(1), [Side::Reference, Side::Congvu]);
+}
+
+/// Messages due `ms` after `t0`, each with its DATA→250 in ms or why it failed.
+fn sends(t0: Instant, messages: &[(u64, Result<u64, &str>)]) -> Vec<Sent> {
+    messages
+        .iter()
+        .map(|(due, outcome)| {
+            let outcome = outcome.map(Duration::from_millis).map_err(str::to_string);
+            (t0 + Duration::from_millis(*due), outcome)
+        })
+        .collect()
+}
+
+#[test]
+fn latencies_count_while_the_backup_runs_or_after_the_warm_up() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let sent = sends(
+        t0,
+        &[
+            (0, Ok(50)),
+            (2_000, Ok(3)),
+            (2_500, Ok(9)),
+            (3_000, Err("end of DATA → 451")),
+            (9_000, Ok(4)),
+        ],
+    );
+    let quiet = measure(0, &sent, at(2_000), None);
+    assert_eq!(quiet.measured_ms, [3.0, 4.0, 9.0]);
+    assert_eq!((quiet.sent, quiet.failures), (5, 1));
+    assert_eq!(quiet.first_failure.as_deref(), Some("end of DATA → 451"));
+    assert_eq!(quiet.backup_seconds, None);
+    let loaded = measure(0, &sent, at(2_000), Some((at(2_400), at(4_000))));
+    assert_eq!(loaded.measured_ms, [9.0]);
+    assert_eq!(loaded.backup_seconds, Some(1.6));
+}
+
+#[test]
+fn the_report_pairs_runs_and_judges_every_run() {
+    let args = args(vec![Workload::B1, Workload::B3]);
+    let timings = [
+        timing(Step::SqliteCreate, Side::Congvu, 0, 6.0),
+        timing(Step::SqliteCreate, Side::Reference, 0, 5.0),
+        timing(Step::SqliteCreate, Side::Reference, 1, 4.0),
+        timing(Step::SqliteCreate, Side::Congvu, 1, 8.0),
+        timing(Step::SqliteRestore, Side::Congvu, 0, 3.0),
+        timing(Step::SqliteRestore, Side::Reference, 0, 3.0),
+    ];
+    let loads = [
+        load(0, 4.0, None),
+        load(0, 6.0, Some(7.0)),
+        load(1, 5.0, Some(8.0)),
+        load(1, 5.0, None),
+    ];
+    let report = Report {
+        args: &args,
+        machine: &machine(),
+        load_after: "1.5".into(),
+        seeded: &Seeded::default(),
+        observed: &Observed {
+            sqlite_archive: 3 << 29,
+            sqlite_zstd: 1 << 30,
+            phases: vec![RestorePhases {
+                verify: 1.0,
+                rows: 2.0,
+                commit: 0.5,
+                checkpoint: 0.25,
+                wal_bytes: 2 << 30,
+            }],
+            ..Observed::default()
+        },
+        timings: &timings,
+        loads: &loads,
+        verify: Some(2.0),
+    };
+    assert_eq!(report.step_ratios(Step::SqliteCreate), [1.2, 2.0]);
+    let text = report.render();
+    assert!(text.starts_with(MARKERS.begin) && text.ends_with(&format!("{}\n", MARKERS.end)));
+    assert!(text.contains(
+        "| 7.00 s [6.00 s–8.00 s] | 4.50 s [4.00 s–5.00 s] | 1.60× (1.20×, 2.00×) | ≤ 1.5× | NOT met: worst run 2.00× (33% over) |"
+    ), "{text}");
+    assert!(
+        text.contains("| 3.00 s | 3.00 s | 1.00× (1.00×) | ≤ 1.5× | met |"),
+        "{text}"
+    );
+    assert!(text.contains("| 5.50 ms [5.00 ms–6.00 ms] | 4.50 ms [4.00 ms–5.00 ms] | 1.25× (1.50×, 1.00×) | ≤ 2× | met |"), "{text}");
+    assert!(text.contains("congvu's archive of the SQLite database 1.50 GiB against 1.00 GiB"));
+    assert!(text.contains(
+        "starting and verifying 1.00 s, writing the rows into the WAL 2.00 s, the commit syncing\n  the WAL 0.500 s, \
+         the checkpoint copying it into the database file and syncing that 0.250 s. The\n  WAL grows to 2.00 GiB"
+    ), "{text}");
+    assert!(
+        text.contains("p99 of each\n    second in ms: 3 4\n"),
+        "{text}"
+    );
+    assert!(!text.contains("| B2 |"));
+}
+
+#[test]
+fn the_section_follows_the_portal_section_and_is_replaced_in_place() {
+    let document =
+        "# t\n\n<!-- portal:begin -->\nP\n<!-- portal:end -->\n\n## P1/P2: import\n\nrows\n";
+    let (begin, end) = (MARKERS.begin, MARKERS.end);
+    let first = place_section(document, MARKERS, &format!("{begin}\nold\n{end}\n"));
+    assert_eq!(
+        first,
+        format!("# t\n\n<!-- portal:begin -->\nP\n<!-- portal:end -->\n\n{begin}\nold\n{end}\n\n## P1/P2: import\n\nrows\n")
+    );
+    let second = place_section(&first, MARKERS, &format!("{begin}\nnew\n{end}\n"));
+    assert_eq!(second, first.replace("old", "new"));
+}
+
+#[test]
+fn the_timeline_gives_each_second_its_p99() {
+    let t0 = Instant::now();
+    let sent = sends(
+        t0,
+        &[
+            (200, Ok(5)),
+            (1_500, Ok(9)),
+            (1_600, Ok(7)),
+            (1_700, Err("refused")),
+            (3_100, Ok(2)),
+        ],
+    );
+    assert_eq!(timeline(&sent, t0), "5 9 - 2");
+}
+
+#[test]
+fn a_restore_is_split_by_its_files_growth() {
+    const MIB: u64 = 1 << 20;
+    let samples = [
+        (0.1, 0, 0),
+        (0.2, 100_000, 4_096),
+        (3.0, 100_000, 4_096),
+        (3.1, 2 * MIB, 4_096),
+        (6.0, 900 * MIB, 4_096),
+        (8.0, 1000 * MIB, 4_096),
+        (9.5, 1000 * MIB, 4_096),
+        (9.6, 1000 * MIB, 300 * MIB),
+        (11.0, 0, 1000 * MIB),
+    ];
+    let phases = RestorePhases::of(&samples, 11.5).expect("phases");
+    assert_eq!(
+        phases,
+        RestorePhases {
+            verify: 3.1,
+            rows: 8.0 - 3.1,
+            commit: 9.6 - 8.0,
+            checkpoint: 11.5 - 9.6,
+            wal_bytes: 1000 * MIB,
+        }
+    );
+    assert_eq!(RestorePhases::of(&samples[..3], 3.0), None);
+}
