@@ -7,9 +7,9 @@ use serde::de::{DeserializeOwned, Visitor};
 
 use super::document::Locator;
 use super::{
-    AuthConfig, BackupConfig, CertificatesConfig, Config, ConfigError, DatabaseConfig, DnsConfig, FilterConfig,
-    HttpConfig, ImapConfig, InboundConfig, LdapConfig, LimitsConfig, QueueConfig, ServerConfig,
-    SmtpConfig, TlsConfig,
+    AuthConfig, BackupConfig, CertificatesConfig, Config, ConfigError, DatabaseConfig, DnsConfig,
+    FilterConfig, HttpConfig, ImapConfig, InboundConfig, LdapConfig, LimitsConfig, QueueConfig,
+    ServerConfig, SmtpConfig, TlsConfig,
 };
 
 /// The section names, in the order `Config` declares them.

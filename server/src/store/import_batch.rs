@@ -43,7 +43,12 @@ pub(super) enum Numbering {
 
 /// `($first, $first+1, …)` groups of `width` placeholders, one per row (`?` for SQLite,
 /// which then takes every parameter of the statement in order).
-pub(super) fn placeholders(rows: usize, width: usize, first: usize, numbering: Numbering) -> String {
+pub(super) fn placeholders(
+    rows: usize,
+    width: usize,
+    first: usize,
+    numbering: Numbering,
+) -> String {
     (0..rows)
         .map(|row| {
             let cells: Vec<String> = (0..width)

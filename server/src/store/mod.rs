@@ -50,7 +50,9 @@ mod queue;
 mod service_accounts;
 mod snapshot;
 
-pub use backup::{Column, ColumnKind, Record, Snapshot, TableShape, Value, SELF_REFERENCES, TABLES};
+pub use backup::{
+    Column, ColumnKind, Record, Snapshot, TableShape, Value, SELF_REFERENCES, TABLES,
+};
 pub use changes::MailboxChanges;
 pub use error::{StoreError, UniqueKey};
 pub use import::{AddressHolder, HrIdHolder};
