@@ -150,7 +150,7 @@ impl Queue {
                 before: old_summary.map(|v| v.to_string()),
                 after: new_summary.map(|v| v.to_string()),
             };
-            tx.record_queue_change(&record, now).await?;
+            tx.record_event(&record, now).await?;
             changed.push(entry);
         }
         tx.commit().await?;

@@ -41,27 +41,14 @@ impl Conn {
         record: &AuditRecord,
         at: UnixTime,
     ) -> Result<(), StoreError> {
-        let insert =
-            "INSERT INTO audit_log (at, actor, action, target, before_summary, after_summary) \
-             VALUES ($1, $2, $3, $4, $5, $6)";
+        self.record_event(record, at).await?;
         let bump = "UPDATE directory_version SET version = version + 1 WHERE id = 1";
-        on_backend!(self, c => {
-            sqlx::query(insert)
-                .bind(at.0)
-                .bind(&record.actor)
-                .bind(&record.action)
-                .bind(&record.target)
-                .bind(&record.before)
-                .bind(&record.after)
-                .execute(&mut *c)
-                .await?;
-            sqlx::query(bump).execute(&mut *c).await.map(|r| r.rows_affected())
-        })?;
+        on_backend!(self, c => sqlx::query(bump).execute(&mut *c).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
-    /// Writes the audit row of an action that changes nothing in the directory (a mailbox
-    /// export), leaving the directory version alone: in-memory views have nothing to reload.
+    /// Writes the audit row of an action that changes nothing the in-memory views follow (a
+    /// mailbox export, a queue change, a repair), leaving the directory version alone.
     pub async fn record_event(
         &mut self,
         record: &AuditRecord,

@@ -10,7 +10,6 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, Raw, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::AuditRecord;
 use crate::mailstore::{BodyId, MailboxId};
 use crate::queue::{QueueEntry, QueueEntryId, QueueSelector};
 
@@ -388,29 +387,6 @@ impl Conn {
         let (count, oldest): (i64, Option<i64>) =
             on_backend!(self, c => sqlx::query_as(sql).fetch_one(&mut *c).await)?;
         Ok((count, oldest.map(UnixTime)))
-    }
-
-    /// Writes the audit row of a queue change in this transaction. Unlike directory changes
-    /// it leaves the directory version alone: nothing in-memory follows the queue.
-    pub async fn record_queue_change(
-        &mut self,
-        record: &AuditRecord,
-        at: UnixTime,
-    ) -> Result<(), StoreError> {
-        let sql =
-            "INSERT INTO audit_log (at, actor, action, target, before_summary, after_summary) \
-             VALUES ($1, $2, $3, $4, $5, $6)";
-        on_backend!(self, c => sqlx::query(sql)
-            .bind(at.0)
-            .bind(&record.actor)
-            .bind(&record.action)
-            .bind(&record.target)
-            .bind(&record.before)
-            .bind(&record.after)
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
     }
 
     /// The INBOX of the official who receives mail at `address` (lowercase), if the address
