@@ -157,8 +157,16 @@ mod tests {
     }
 
     fn alive(pid: i32) -> bool {
-        // A zombie has no command line left; a reaped process has no entry at all.
-        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
+        // A reaped process has no entry at all, and a killed one nobody has reaped yet is a
+        // zombie ('Z') or dead ('X'). The state is read from `stat` rather than judged from an
+        // empty `cmdline`, which a live process also shows for a moment while it execs.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        let state = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next());
+        !matches!(state, None | Some('Z' | 'X'))
     }
 
     #[test]
