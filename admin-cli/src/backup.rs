@@ -45,12 +45,7 @@ pub async fn run(config: &Config, json: bool, cmd: BackupCommand) -> anyhow::Res
             result
         }
         BackupCommand::Verify { file } => verify(&file, json).await,
-        BackupCommand::Restore { file } => {
-            let store = Store::open_unmigrated(&options).await?;
-            let result = restore(&store, &file, json).await;
-            store.close().await;
-            result
-        }
+        BackupCommand::Restore { file } => restore(&options, &file, json).await,
         BackupCommand::List { dir } => list(&dir, json),
     }
 }
@@ -91,10 +86,10 @@ async fn verify(file: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn restore(store: &Store, file: &Path, json: bool) -> anyhow::Result<()> {
+async fn restore(options: &StoreOptions, file: &Path, json: bool) -> anyhow::Result<()> {
     let bar = bar("restoring");
     let show = |p: &Progress| show_progress(&bar, p);
-    let restored = backup::restore(store, file, &show).await;
+    let restored = backup::restore(options, file, &show).await;
     bar.finish_and_clear();
     let restored = restored?;
     summary(

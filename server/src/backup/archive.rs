@@ -5,7 +5,7 @@
 //! that wrote it; the rows are plain values, so it does not depend on the engine either.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -300,39 +300,102 @@ fn to_cbor(record: Record) -> Vec<ciborium::Value> {
         .collect()
 }
 
+/// One value of a row as CBOR has it, read straight into a [`Value`] (without
+/// `ciborium::Value` in between: message bodies are most of an archive's bytes).
+#[repr(transparent)]
+struct Cell(Value);
+
+impl<'de> Deserialize<'de> for Cell {
+    fn deserialize<D: serde::Deserializer<'de>>(cell: D) -> Result<Cell, D::Error> {
+        cell.deserialize_any(CellVisitor).map(Cell)
+    }
+}
+
+struct CellVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CellVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("null, an integer, text, a boolean or bytes")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        i64::try_from(v)
+            .map(Value::Int)
+            .map_err(|_| E::custom(format!("{v} is out of range")))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Text(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Text(v))
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Value, E> {
+        Ok(Value::Bytes(v.to_vec()))
+    }
+
+    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Value, E> {
+        Ok(Value::Bytes(v))
+    }
+}
+
 /// A row read back, checked against its columns' kinds.
-fn from_cbor(values: Vec<ciborium::Value>, columns: &[Column]) -> Result<Record, String> {
-    if values.len() != columns.len() {
+fn checked_row(cells: Vec<Cell>, columns: &[Column]) -> Result<Record, String> {
+    if cells.len() != columns.len() {
         return Err(format!(
             "a row has {} values for {} columns",
-            values.len(),
+            cells.len(),
             columns.len()
         ));
     }
-    values
-        .into_iter()
+    let fits = |value: &Value, kind| {
+        matches!(
+            (value, kind),
+            (Value::Null, _)
+                | (Value::Int(_), ColumnKind::Int)
+                | (Value::Text(_), ColumnKind::Text)
+                | (Value::Bool(_), ColumnKind::Bool)
+                | (Value::Bytes(_), ColumnKind::Bytes)
+        )
+    };
+    if let Some((_, column)) = cells
+        .iter()
         .zip(columns)
-        .map(|(value, column)| match (value, column.kind) {
-            (ciborium::Value::Null, _) => Ok(Value::Null),
-            (ciborium::Value::Integer(v), ColumnKind::Int) => i64::try_from(v)
-                .map(Value::Int)
-                .map_err(|_| format!("{} is out of range", column.name)),
-            (ciborium::Value::Text(v), ColumnKind::Text) => Ok(Value::Text(v)),
-            (ciborium::Value::Bool(v), ColumnKind::Bool) => Ok(Value::Bool(v)),
-            (ciborium::Value::Bytes(v), ColumnKind::Bytes) => Ok(Value::Bytes(v)),
-            (_, kind) => Err(format!(
-                "column {} does not hold {}",
-                column.name,
-                kind.described()
-            )),
-        })
-        .collect()
+        .find(|(cell, column)| !fits(&cell.0, column.kind))
+    {
+        return Err(format!(
+            "column {} does not hold {}",
+            column.name,
+            column.kind.described()
+        ));
+    }
+    Ok(cells.into_iter().map(|cell| cell.0).collect())
 }
 
 /// One entry of an archive as read back.
 #[derive(Debug)]
 pub enum Entry {
-    /// A part: its name, the SHA-256 of its stored bytes, and its decoded contents.
+    /// A part: its name, the SHA-256 of its stored bytes, and its contents, decompressed.
     Part {
         name: String,
         sha256: String,
@@ -344,8 +407,8 @@ pub enum Entry {
     Unexpected(String),
 }
 
-/// The decoded rows of a part, or what was wrong with them.
-pub type PartContents = Result<(PartHeader, Vec<Record>), String>;
+/// A part decompressed, or what was wrong with it.
+pub type PartContents = Result<RawPart, String>;
 
 /// Why an archive cannot be read at all.
 #[derive(Debug, thiserror::Error)]
@@ -408,7 +471,7 @@ pub fn read_entries<E: From<ReadError>>(
             Entry::Part {
                 sha256: hex::encode(Sha256::digest(&bytes)),
                 bytes: bytes.len() as u64,
-                contents: decode_part(&bytes),
+                contents: RawPart::decompress(&bytes),
                 name,
             }
         } else {
@@ -452,28 +515,44 @@ fn check_magic(
     Ok(())
 }
 
-/// Decompresses and decodes one part: its header, then every row.
-fn decode_part(bytes: &[u8]) -> PartContents {
-    let decoder = zstd::Decoder::new(bytes).map_err(|e| format!("not zstd: {e}"))?;
-    let mut reader = BufReader::with_capacity(1 << 16, decoder);
-    let header: PartHeader =
-        ciborium::from_reader(&mut reader).map_err(|e| format!("no part header: {e}"))?;
-    let mut records = Vec::new();
-    loop {
-        let at_end = reader
-            .fill_buf()
-            .map_err(|e| format!("row {}: {e}", records.len() + 1))?
-            .is_empty();
-        if at_end {
-            break;
-        }
-        let values: Vec<ciborium::Value> = ciborium::from_reader(&mut reader)
-            .map_err(|e| format!("row {}: {e}", records.len() + 1))?;
-        let record = from_cbor(values, &header.columns)
-            .map_err(|e| format!("row {}: {e}", records.len() + 1))?;
-        records.push(record);
+/// What a row's value is read through: more than most message bodies. A value up to this
+/// size is read into it at once, a larger one in pieces of it.
+const SCRATCH_BYTES: usize = 1 << 20;
+
+/// A part as stored, decompressed (its zstd checksum checked) but not yet decoded: reading and
+/// decompressing one part can go on while another thread decodes the one before.
+#[derive(Debug)]
+pub struct RawPart(Vec<u8>);
+
+impl RawPart {
+    fn decompress(stored: &[u8]) -> Result<RawPart, String> {
+        let mut decoder = zstd::Decoder::new(stored).map_err(|e| format!("not zstd: {e}"))?;
+        // Most parts are a little over PART_BYTES; a larger one (a row bigger than a part)
+        // makes the buffer grow.
+        let mut raw = Vec::with_capacity(PART_BYTES + PART_BYTES / 8);
+        decoder
+            .read_to_end(&mut raw)
+            .map_err(|e| format!("cannot be decompressed: {e}"))?;
+        Ok(RawPart(raw))
     }
-    Ok((header, records))
+
+    /// The part's header, then every row, each checked against its columns.
+    pub fn decode(self) -> Result<(PartHeader, Vec<Record>), String> {
+        let mut reader = self.0.as_slice();
+        let header: PartHeader =
+            ciborium::from_reader(&mut reader).map_err(|e| format!("no part header: {e}"))?;
+        let mut records = Vec::new();
+        let mut scratch = vec![0; SCRATCH_BYTES];
+        while !reader.is_empty() {
+            let row = || format!("row {}", records.len() + 1);
+            let cells: Vec<Cell> = ciborium::de::from_reader_with_buffer(&mut reader, &mut scratch)
+                .map_err(|e| format!("{}: {e}", row()))?;
+            let record =
+                checked_row(cells, &header.columns).map_err(|e| format!("{}: {e}", row()))?;
+            records.push(record);
+        }
+        Ok((header, records))
+    }
 }
 
 #[cfg(test)]
@@ -550,7 +629,7 @@ mod tests {
                 } => {
                     let listed = written.parts.iter().find(|p| p.name == name).unwrap();
                     assert_eq!(sha256, listed.sha256);
-                    let (header, records) = contents.unwrap();
+                    let (header, records) = contents.unwrap().decode().unwrap();
                     assert_eq!(header.table, "domains");
                     read.extend(records);
                 }
@@ -578,15 +657,50 @@ mod tests {
 
     #[test]
     fn a_value_of_the_wrong_kind_is_named() {
-        let values = vec![
-            ciborium::Value::Text("1".into()),
-            ciborium::Value::Null,
-            ciborium::Value::Null,
-            ciborium::Value::Null,
+        let cells = [
+            Value::Text("1".into()),
+            Value::Null,
+            Value::Null,
+            Value::Null,
         ];
+        let cells = cells.into_iter().map(Cell).collect();
         assert_eq!(
-            from_cbor(values, &columns()).unwrap_err(),
+            checked_row(cells, &columns()).unwrap_err(),
             "column id does not hold an integer"
         );
+    }
+
+    #[test]
+    fn rows_read_back_as_written_whatever_their_sizes() {
+        let big = vec![7u8; SCRATCH_BYTES * 2 + 3];
+        let rows = [
+            vec![
+                Value::Int(-5),
+                Value::Text("Sở Nội vụ".into()),
+                Value::Bool(true),
+                Value::Bytes(big),
+            ],
+            vec![
+                Value::Int(i64::MAX),
+                Value::Null,
+                Value::Bool(false),
+                Value::Bytes(vec![]),
+            ],
+        ];
+        let mut encoded = Vec::new();
+        let mut encoder = zstd::Encoder::new(&mut encoded, ZSTD_LEVEL).unwrap();
+        let header = PartHeader {
+            table: "t".into(),
+            columns: columns(),
+        };
+        ciborium::into_writer(&header, &mut encoder).unwrap();
+        for row in &rows {
+            ciborium::into_writer(&to_cbor(row.clone()), &mut encoder).unwrap();
+        }
+        encoder.finish().unwrap();
+        let raw = RawPart::decompress(&encoded).unwrap();
+        let (read, records) = raw.decode().unwrap();
+        assert_eq!(read.table, "t");
+        assert_eq!(records, rows);
     }
 }

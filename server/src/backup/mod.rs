@@ -1,8 +1,9 @@
 //! Backups of the whole database: [`create`] writes one consistent snapshot to an archive
 //! while the server goes on serving mail, [`verify`] reads an archive through and checks every
-//! hash, reference and count, [`restore`] writes a verified archive into an empty database of
-//! either engine, and [`schedule`] has the server write them itself. What an archive looks like
-//! is [`archive`]'s business; which tables and how they are read and written is the store's.
+//! hash, reference and count, [`restore`] writes an archive, checked as it goes, into an empty
+//! database of either engine, and [`schedule`] has the server write them itself. What an
+//! archive looks like is [`archive`]'s business; which tables and how they are read and
+//! written is the store's.
 
 pub mod archive;
 mod restore;

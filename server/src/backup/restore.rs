@@ -1,14 +1,20 @@
-//! Restoring an archive into an empty database of either engine: verified through first, so a
-//! damaged archive writes nothing; the database brought to the archive's schema; every row
-//! written as it was (ids, UIDs, UIDVALIDITY, mod-sequences, flags, dates, hashes) in one
-//! transaction, a part at a time; then the migrations newer than the archive.
+//! Restoring an archive into an empty database of either engine: the database brought to the
+//! archive's schema; every row written as it was (ids, UIDs, UIDVALIDITY, mod-sequences,
+//! flags, dates, hashes) a part at a time, each part checked as verify checks it before it is
+//! written; then the migrations newer than the archive. Nothing is kept unless the whole
+//! archive proved sound: the rows go in one transaction, or into a new SQLite file that takes
+//! the database's place only once complete ([`RestoreTarget`]), so a damaged archive, a full
+//! disk or a kill leaves the database as it was.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::archive::{self, Entry, PartHeader};
-use super::{verify, BackupError, Progress, Verified};
-use crate::store::{Conn, Record, Store, StoreError, Value, SELF_REFERENCES, TABLES};
+use super::archive::{self, Entry, Manifest, PartHeader};
+use super::verify::Checker;
+use super::{read_manifest, BackupError, Progress, Verified};
+use crate::store::{
+    Conn, Record, RestoreTarget, Store, StoreError, StoreOptions, Value, SELF_REFERENCES, TABLES,
+};
 
 /// Bytes of rows written per statement at most: with whole message bodies in them, the
 /// parameter limits alone would allow hundreds of megabytes.
@@ -21,30 +27,51 @@ pub struct Restored {
     pub took: Duration,
 }
 
-/// Restores the archive at `path` into `store`, which must hold no records; `store` is
-/// opened without migrations ([`Store::open_unmigrated`]), since the archive decides which
-/// schema the rows go into.
+/// Restores the archive at `path` into the database `options` names, which must hold no
+/// records.
 pub async fn restore(
-    store: &Store,
+    options: &StoreOptions,
     path: &Path,
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<Restored, BackupError> {
     let started = Instant::now();
-    let owned = path.to_owned();
-    let verified = tokio::task::spawn_blocking(move || verify(&owned))
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("verification stopped: {e}")))??;
-    let archive_schema = verified.manifest.schema_version;
+    let manifest = read_manifest(path)?;
+    let target = Store::open_restore_target(options).await?;
+    match write_all(&target, path, &manifest, progress).await {
+        Ok(verified) => {
+            target.complete().await?;
+            Ok(Restored {
+                verified,
+                took: started.elapsed(),
+            })
+        }
+        Err(e) => {
+            target.abandon().await;
+            Err(e)
+        }
+    }
+}
+
+/// Checks that `target` can take the archive `manifest` describes, brings it to its schema,
+/// writes and checks every part, and commits only if the whole archive is sound.
+async fn write_all(
+    target: &RestoreTarget,
+    path: &Path,
+    manifest: &Manifest,
+    progress: &(dyn Fn(&Progress) + Sync),
+) -> Result<Verified, BackupError> {
+    let store = target.store();
+    let archive_schema = manifest.schema_version;
     let ours = store.latest_schema_version();
     if archive_schema > ours {
         return Err(BackupError::NewerSchema {
             archive: archive_schema,
             ours,
-            version: verified.manifest.congvu_version.clone(),
+            version: manifest.congvu_version.clone(),
         });
     }
     let present = store.schema_version().await?;
-    if present > 0 && !store.read().await?.holds_no_records().await? {
+    if !target.is_new() && present > 0 && !store.read().await?.holds_no_records().await? {
         return Err(BackupError::NotEmpty);
     }
     // An empty database already past the archive's schema takes the rows by column name.
@@ -52,53 +79,72 @@ pub async fn restore(
         store.migrate_up_to(archive_schema).await?;
     }
     let mut tx = store.begin().await?;
-    write_parts(&mut tx, path, progress).await?;
+    let verified = write_parts(&mut tx, path, progress).await?;
     tx.restart_identities(TABLES).await?;
     tx.commit().await?;
     store.migrate().await?;
-    Ok(Restored {
-        verified,
-        took: started.elapsed(),
-    })
+    Ok(verified)
 }
 
-/// Reads the parts on a blocking thread, two at most in memory, and writes them.
+/// Reads and writes the parts in a pipeline of three threads, each part going through them in
+/// turn: one reads, hashes and decompresses it, one decodes and checks it (and stops handing
+/// parts on at the first problem, but reads on to name every problem), and this one writes
+/// it. The archive as a whole is judged once read through, before anything commits. At most
+/// a few parts are in memory at once.
 async fn write_parts(
     tx: &mut Conn,
     path: &Path,
     progress: &(dyn Fn(&Progress) + Sync),
-) -> Result<(), BackupError> {
+) -> Result<Verified, BackupError> {
+    let (entries_tx, entries) = std::sync::mpsc::sync_channel::<Entry>(1);
     let (parts_tx, mut parts) = tokio::sync::mpsc::channel::<(PartHeader, Vec<Record>)>(1);
     let owned = path.to_owned();
     let reader = tokio::task::spawn_blocking(move || {
         archive::read_entries::<BackupError>(&owned, true, |entry| {
-            if let Entry::Part { name, contents, .. } = entry {
-                let part = contents.map_err(|problem| BackupError::Damaged {
-                    path: owned.clone(),
-                    problems: vec![format!("part {name}: {problem}")],
-                })?;
-                // A closed channel means the writer failed; its error is the one reported.
-                let _ = parts_tx.blocking_send(part);
-            }
+            // A closed channel means the checker stopped; its result says why.
+            let _ = entries_tx.send(entry);
             Ok(())
         })
     });
+    let owned = path.to_owned();
+    let checker = tokio::task::spawn_blocking(move || {
+        let mut checker = Checker::default();
+        for entry in entries {
+            let part = checker.entry(entry);
+            if let Some(part) = part.filter(|_| checker.is_sound()) {
+                // A closed channel means the writer failed: its error is the one reported.
+                let _ = parts_tx.blocking_send(part);
+            }
+        }
+        checker.finish(&owned)
+    });
+    let written = write_each(tx, &mut parts, progress).await;
+    drop(parts);
+    let stopped = |e: tokio::task::JoinError| StoreError::Corrupt(format!("reading stopped: {e}"));
+    let read = reader.await.map_err(stopped)?;
+    let verified = checker.await.map_err(stopped)?;
+    // An archive that cannot be read or is damaged is what went wrong, even when the
+    // database refused a row first.
+    read?;
+    let verified = verified?;
+    written?;
+    Ok(verified)
+}
+
+/// Writes each part as it comes, table by table.
+async fn write_each(
+    tx: &mut Conn,
+    parts: &mut tokio::sync::mpsc::Receiver<(PartHeader, Vec<Record>)>,
+    progress: &(dyn Fn(&Progress) + Sync),
+) -> Result<(), BackupError> {
     let mut writer = TableWriter::default();
     let mut done = Progress::default();
-    let written = async {
-        while let Some((header, records)) = parts.recv().await {
-            done.table.clone_from(&header.table);
-            writer.part(tx, header, records, &mut done).await?;
-            progress(&done);
-        }
-        writer.finish(tx).await
+    while let Some((header, records)) = parts.recv().await {
+        done.table.clone_from(&header.table);
+        writer.part(tx, header, records, &mut done).await?;
+        progress(&done);
     }
-    .await;
-    drop(parts);
-    reader
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("reading stopped: {e}")))??;
-    written
+    writer.finish(tx).await
 }
 
 /// Writes parts table by table, holding back self-references until the table is complete.
@@ -121,21 +167,22 @@ impl TableWriter {
             self.start_table(tx, &header).await?;
         }
         self.hold_back_self_references(&header, &mut records);
-        let mut start = 0;
+        let mut statement = Vec::new();
         let mut bytes = 0;
-        for (i, record) in records.iter().enumerate() {
-            let size = super::record_bytes(record);
-            if i > start && bytes + size > STATEMENT_BYTES {
-                tx.restore_records(&header.table, &header.columns, &records[start..i])
+        for record in records {
+            let size = super::record_bytes(&record);
+            if !statement.is_empty() && bytes + size > STATEMENT_BYTES {
+                let full = std::mem::take(&mut statement);
+                tx.restore_records(&header.table, &header.columns, full)
                     .await?;
-                start = i;
                 bytes = 0;
             }
             bytes += size;
             done.rows += 1;
             done.bytes += size;
+            statement.push(record);
         }
-        tx.restore_records(&header.table, &header.columns, &records[start..])
+        tx.restore_records(&header.table, &header.columns, statement)
             .await?;
         Ok(())
     }

@@ -1,15 +1,16 @@
 //! Reading an archive through and saying what is wrong with it: every part's SHA-256 against
 //! the manifest, every message body's bytes against its own hash, every reference (a
 //! message's body, a mailbox's official, …) to a row the archive holds, every body's refcount
-//! against the rows that hold it, and every count. A restore verifies first and writes
-//! nothing unless this finds nothing.
+//! against the rows that hold it, and every count. A restore runs the same [`Checker`] over
+//! the parts as it writes them (all but the bodies' own hashes), and commits nothing unless
+//! it finds nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::archive::{self, Entry, Manifest, PartHeader};
+use super::archive::{self, Entry, Manifest, PartHeader, RawPart};
 use super::BackupError;
 use crate::store::{Record, Value, TABLES};
 
@@ -48,7 +49,7 @@ pub struct Verified {
 /// Reads the archive at `path` through and checks it; an archive with any problem is
 /// [`BackupError::Damaged`], naming what is wrong.
 pub fn verify(path: &Path) -> Result<Verified, BackupError> {
-    let mut checker = Checker::default();
+    let mut checker = Checker::rehashing_bodies();
     archive::read_entries::<BackupError>(path, true, |entry| {
         checker.entry(entry);
         Ok(())
@@ -56,8 +57,14 @@ pub fn verify(path: &Path) -> Result<Verified, BackupError> {
     checker.finish(path)
 }
 
+/// Checks an archive entry by entry, in the order they are read; [`Checker::finish`] adds
+/// what only the whole archive can show (the manifest against the parts, refcounts).
 #[derive(Default)]
-struct Checker {
+pub(super) struct Checker {
+    /// Whether every body's bytes are hashed again and compared with the hash it is stored
+    /// under. The parts' SHA-256 already proves each byte is what the backup wrote; this
+    /// also proves the database the backup was taken from held each body whole.
+    rehash_bodies: bool,
     manifest: Option<Manifest>,
     /// Parts as read: name → (SHA-256, stored bytes, rows, table).
     parts: Vec<(String, String, u64, u64, String)>,
@@ -73,6 +80,14 @@ struct Checker {
 }
 
 impl Checker {
+    /// A checker that also hashes every body again, as `verify` does.
+    pub(super) fn rehashing_bodies() -> Checker {
+        Checker {
+            rehash_bodies: true,
+            ..Checker::default()
+        }
+    }
+
     fn problem(&mut self, problem: String) {
         if self.problems.len() < MAX_PROBLEMS {
             self.problems.push(problem);
@@ -81,7 +96,13 @@ impl Checker {
         }
     }
 
-    fn entry(&mut self, entry: Entry) {
+    /// Whether nothing is wrong so far.
+    pub(super) fn is_sound(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// Checks `entry`; a part that could be decoded is handed back, for a restore to write.
+    pub(super) fn entry(&mut self, entry: Entry) -> Option<(PartHeader, Vec<Record>)> {
         match entry {
             Entry::Manifest(manifest) => self.manifest = Some(*manifest),
             Entry::Unexpected(name) => self.problem(format!("unexpected entry {name}")),
@@ -90,7 +111,7 @@ impl Checker {
                 sha256,
                 bytes,
                 contents,
-            } => match contents {
+            } => match contents.and_then(RawPart::decode) {
                 Ok((header, records)) => {
                     self.parts.push((
                         name,
@@ -100,6 +121,7 @@ impl Checker {
                         header.table.clone(),
                     ));
                     self.part(&header, &records);
+                    return Some((header, records));
                 }
                 Err(e) => {
                     self.parts
@@ -108,6 +130,7 @@ impl Checker {
                 }
             },
         }
+        None
     }
 
     fn part(&mut self, header: &PartHeader, records: &[Record]) {
@@ -162,7 +185,7 @@ impl Checker {
                 continue;
             };
             self.body_bytes += bytes.len() as u64;
-            if Sha256::digest(bytes).as_slice() != hash.as_slice() {
+            if self.rehash_bodies && Sha256::digest(bytes).as_slice() != hash.as_slice() {
                 self.problem(format!(
                     "message body {body} (SHA-256 {}): its bytes do not match its hash",
                     hex::encode(hash)
@@ -204,7 +227,7 @@ impl Checker {
         }
     }
 
-    fn finish(mut self, path: &Path) -> Result<Verified, BackupError> {
+    pub(super) fn finish(mut self, path: &Path) -> Result<Verified, BackupError> {
         let Some(manifest) = self.manifest.take() else {
             self.problem("the archive ends before its manifest (truncated?)".into());
             return Err(self.damaged(path));

@@ -347,12 +347,13 @@ impl Conn {
     }
 
     /// Writes `records` (values in the order of `columns`) into `table` as they were,
-    /// identities included, in as few statements as the engines' parameter limits allow.
+    /// identities included, in as few statements as the engines' parameter limits allow. The
+    /// values are moved into the statements, not copied: message bodies are most of a restore.
     pub async fn restore_records(
         &mut self,
         table: &str,
         columns: &[Column],
-        records: &[Record],
+        records: Vec<Record>,
     ) -> Result<(), StoreError> {
         // Both engines take at least 32,766 parameters per statement.
         let per_statement = (30_000 / columns.len().max(1)).max(1);
@@ -361,7 +362,9 @@ impl Conn {
             Numbering::Dollar => " OVERRIDING SYSTEM VALUE",
             Numbering::Anonymous => "",
         };
-        for chunk in records.chunks(per_statement) {
+        let mut records = records.into_iter().peekable();
+        while records.peek().is_some() {
+            let chunk: Vec<Record> = records.by_ref().take(per_statement).collect();
             let sql = format!(
                 "INSERT INTO {table} ({}){overriding} VALUES {}",
                 column_list(columns),
@@ -369,13 +372,13 @@ impl Conn {
             );
             on_backend!(self, c => {
                 let mut query = sqlx::query(&sql);
-                for value in chunk.iter().flatten() {
+                for value in chunk.into_iter().flatten() {
                     query = match value {
                         Value::Null => query.bind(None::<i64>),
-                        Value::Int(v) => query.bind(*v),
-                        Value::Text(v) => query.bind(v.as_str()),
-                        Value::Bool(v) => query.bind(*v),
-                        Value::Bytes(v) => query.bind(v.as_slice()),
+                        Value::Int(v) => query.bind(v),
+                        Value::Text(v) => query.bind(v),
+                        Value::Bool(v) => query.bind(v),
+                        Value::Bytes(v) => query.bind(v),
                     };
                 }
                 query.execute(&mut *c).await.map(|r| r.rows_affected())

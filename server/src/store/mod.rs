@@ -47,6 +47,7 @@ mod migration;
 mod officials;
 mod portal;
 mod queue;
+mod restore_target;
 mod service_accounts;
 mod snapshot;
 
@@ -60,6 +61,7 @@ pub use import_batch::NewImport;
 pub use messages::MailboxCounts;
 pub use migration::{CopiedMessage, SourceFolderRow};
 pub use portal::PortalSessionRow;
+pub use restore_target::RestoreTarget;
 
 /// Expands `$body` once per backend with `$c` bound to that backend's `&mut Connection`.
 macro_rules! on_backend {
@@ -461,15 +463,7 @@ async fn open_sqlite(options: &StoreOptions) -> Result<Store, StoreError> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(options.busy_timeout);
-    if let Some(dir) = Path::new(connect.get_filename()).parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| open_error(format!("cannot create {}: {e}", dir.display())))?;
-        }
-    }
+    create_parent_dir(connect.get_filename()).map_err(open_error)?;
     // The one writer stays open for the store's life: closing the last connection to a WAL
     // database checkpoints and deletes the WAL, and the next write would pay to rebuild it.
     let writer = SqlitePoolOptions::new()
@@ -490,6 +484,18 @@ async fn open_sqlite(options: &StoreOptions) -> Result<Store, StoreError> {
         commits: Arc::default(),
         changes: Arc::default(),
     })
+}
+
+/// Creates the folder a SQLite file goes in, readable by its owner alone, if it is missing.
+fn create_parent_dir(file: &Path) -> Result<(), String> {
+    match file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        Some(dir) => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display())),
+        None => Ok(()),
+    }
 }
 
 async fn open_postgres(options: &StoreOptions) -> Result<Store, StoreError> {

@@ -1,10 +1,11 @@
 //! Backups when things go wrong: a disk that fills while an archive is written or while a
 //! restore writes the database (simulated with a file-size limit on `congvu-admin`, which
 //! makes its writes fail as a full disk does), and a restore killed with SIGKILL midway. The
-//! partial archive is removed, the database keeps no restored record, and running the restore
-//! again finishes it.
+//! partial archive is removed, the database keeps no restored record (a new SQLite database is
+//! not there at all: it is built as `NAME.restoring` and moved into place only once
+//! complete), and running the restore again finishes it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -120,6 +121,14 @@ async fn a_full_disk_leaves_no_archive_and_no_restored_records(backend: Backend)
         &["backup", "restore", archive.to_str().unwrap()],
     );
     assert_eq!(run.code, Some(1), "{run:?}");
+    let place = sqlite_file(&target).unwrap();
+    assert!(
+        !place.exists(),
+        "a failed restore created {}",
+        place.display()
+    );
+    assert!(!restoring(&place).exists(), "the file being built stays");
+    // Now the database exists, empty: the restore goes into it in one transaction.
     assert_eq!(officials(&restorer), 0, "nothing restored");
     restorer
         .run(&["backup", "restore", archive.to_str().unwrap()])
@@ -150,11 +159,32 @@ async fn a_restore_killed_midway_is_run_again(backend: Backend) {
     wait_for_writes(&mut child, &target).await;
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(officials(&restorer), 0, "a killed restore leaves no record");
+    match sqlite_file(&target) {
+        // A new SQLite database is not there until complete; the file being built is thrown
+        // away by the next restore, which builds it again.
+        Some(place) => {
+            assert!(!place.exists(), "a killed restore left {}", place.display());
+            assert!(restoring(&place).exists());
+        }
+        None => assert_eq!(officials(&restorer), 0, "a killed restore leaves no record"),
+    }
     let done = restorer
         .run(&["--json", "backup", "restore", archive.to_str().unwrap()])
         .ok();
     assert_eq!(json_of(&done)["rows"]["mailbox_messages"], 120);
+    if let Some(place) = sqlite_file(&target) {
+        assert!(
+            !restoring(&place).exists(),
+            "the killed restore's file stays"
+        );
+        // The file format's write and read versions: 2 is WAL, the mode the server runs in.
+        let header = std::fs::read(&place).unwrap();
+        assert_eq!(
+            header[18..20],
+            [2, 2],
+            "the restored database is not in WAL mode"
+        );
+    }
     let listed = restorer.run(&["--json", "user", "list"]).ok();
     assert_eq!(json_of(&listed)[0]["login"], "annv");
 }
@@ -176,13 +206,23 @@ async fn wait_for_writes(child: &mut Child, target: &TestDb) {
     }
 }
 
-/// Bytes the restore has put into the database so far, committed or not: SQLite's WAL, or
-/// PostgreSQL's heap of message bodies.
+/// The SQLite database file of `target`; `None` on PostgreSQL.
+fn sqlite_file(target: &TestDb) -> Option<PathBuf> {
+    target.url.strip_prefix("sqlite://").map(PathBuf::from)
+}
+
+/// The file a restore builds a new SQLite database `place` in.
+fn restoring(place: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.restoring", place.display()))
+}
+
+/// Bytes the restore has put into the database so far, committed or not: the SQLite file it
+/// builds (or, restoring into an existing file, its WAL), or PostgreSQL's heap of message
+/// bodies.
 async fn written_bytes(target: &TestDb) -> u64 {
-    if target.url.starts_with("sqlite:") {
-        let db = target.url.trim_start_matches("sqlite://");
-        let wal = Path::new(db).with_extension("db-wal");
-        return std::fs::metadata(wal).map_or(0, |m| m.len());
+    if let Some(place) = sqlite_file(target) {
+        let size = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len());
+        return size(&restoring(&place)) + size(&place.with_extension("db-wal"));
     }
     use sqlx::Connection;
     let Ok(mut conn) = sqlx::PgConnection::connect(&target.url).await else {
