@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use congvu::clock::Clock;
 use congvu::net::ListenerKind;
 use congvu::server::RunningServer;
+use congvu::store::{Store, StoreOptions};
 use congvu_tests::imap::RawImap;
 use congvu_tests::{Backend, TestDb};
 
@@ -23,6 +25,7 @@ on_both_backends!(
     a_backup_taken_while_mail_flows_restores_on_either_engine,
     damaged_archives_are_named_and_never_restored,
     restore_refuses_a_database_with_records_and_a_newer_schema,
+    an_archive_of_an_older_schema_restores_and_is_migrated,
     scheduled_backups_rotate_and_show_in_metrics,
     a_scheduled_backup_that_fails_is_counted,
 );
@@ -422,6 +425,68 @@ async fn restore_refuses_a_database_with_records_and_a_newer_schema(backend: Bac
         "{}",
         run.stderr
     );
+}
+
+/// The schema before the last migration (0011, legacy password hashes), as an older congvu
+/// left it.
+const OLDER_SCHEMA: i64 = 10;
+
+/// An archive an older congvu wrote (its database at schema 10) restores into this one: the
+/// rows go into the schema they were taken at, then the newer migrations run over them.
+async fn an_archive_of_an_older_schema_restores_and_is_migrated(backend: Backend) {
+    let source = TestDb::new(backend).await.unwrap();
+    let options = |db: &TestDb| StoreOptions {
+        url: db.url.clone(),
+        max_connections: 4,
+        busy_timeout: Duration::from_secs(10),
+    };
+    let store = Store::open_unmigrated(&options(&source)).await.unwrap();
+    store.migrate_up_to(OLDER_SCHEMA).await.unwrap();
+    for sql in [
+        "INSERT INTO domains (name, is_primary, default_quota_bytes, max_message_bytes, \
+         address_rule, created_at, updated_at) \
+         VALUES ('vinhphuc.gov.vn', TRUE, 1073741824, 26214400, '{given}{initials}', 1, 1)",
+        "INSERT INTO agencies (uuid, code, name, level, domain_id, created_at, updated_at) \
+         SELECT '6f1c1b2e-0000-4000-8000-000000000001', 'stttt', \
+         'Sở Thông tin và Truyền thông', 'department', id, 1, 1 FROM domains",
+        "INSERT INTO officials (uuid, login, family_name, middle_name, given_name, \
+         display_name, agency_id, status, password_cost, quota_bytes, created_at, updated_at) \
+         SELECT '6f1c1b2e-0000-4000-8000-000000000002', 'annv', 'Nguyễn', 'Văn', 'An', \
+         'Nguyễn Văn An', id, 'active', 'full', 1073741824, 1, 1 FROM agencies",
+        "INSERT INTO addresses (address, domain_id, official_id, is_primary, created_at) \
+         SELECT 'annv@vinhphuc.gov.vn', d.id, o.id, TRUE, 1 FROM domains d, officials o",
+    ] {
+        source.execute_unchecked(sql).await;
+    }
+    let archive = source.dir.path().join("older.cvbak");
+    congvu::backup::create(&store, &archive, &Clock::system(), &|_| {})
+        .await
+        .unwrap();
+    store.close().await;
+    let manifest = congvu::backup::read_manifest(&archive).unwrap();
+    assert_eq!(manifest.schema_version, OLDER_SCHEMA);
+
+    let target = TestDb::new(backend).await.unwrap();
+    let cli = AdminCli::new(&target);
+    let restored = admin(
+        &cli,
+        &["--json", "backup", "restore", archive.to_str().unwrap()],
+    )
+    .await
+    .ok();
+    assert_eq!(json_of(&restored)["rows"]["officials"], 1);
+    // Opened without migrating: the restore itself brought the database up to date.
+    let store = Store::open_unmigrated(&options(&target)).await.unwrap();
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        store.latest_schema_version()
+    );
+    assert!(store.latest_schema_version() > OLDER_SCHEMA);
+    store.close().await;
+    let listed = admin(&cli, &["--json", "user", "list"]).await.ok();
+    assert_eq!(json_of(&listed)[0]["login"], "annv", "{}", listed.stdout);
+    assert_eq!(json_of(&listed)[0]["address"], "annv@vinhphuc.gov.vn");
+    assert_eq!(json_of(&listed)[0]["display_name"], "Nguyễn Văn An");
 }
 
 async fn scheduled_backups_rotate_and_show_in_metrics(backend: Backend) {
