@@ -150,25 +150,20 @@ impl ArchiveWriter {
 
     /// Adds a row of the current table.
     pub fn record(&mut self, record: Record) -> io::Result<()> {
-        let table = self.tables.last_mut().expect("a table is started first");
+        let Some(table) = self.tables.last_mut() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a row written before its table was started",
+            ));
+        };
         table.rows += 1;
-        if self.part.is_none() {
-            let header = PartHeader {
+        let part = match &mut self.part {
+            Some(part) => part,
+            none @ None => none.insert(OpenPart::start(PartHeader {
                 table: table.name.clone(),
                 columns: table.columns.clone(),
-            };
-            let mut encoder = zstd::Encoder::new(Vec::new(), ZSTD_LEVEL)?;
-            // A flipped byte then fails decompression too, not only the part's hash.
-            encoder.include_checksum(true)?;
-            ciborium::into_writer(&header, &mut encoder).map_err(cbor_write_error)?;
-            self.part = Some(OpenPart {
-                header,
-                encoder,
-                rows: 0,
-                raw_bytes: 0,
-            });
-        }
-        let part = self.part.as_mut().expect("opened above");
+            })?),
+        };
         let mut counted = CountingWriter {
             inner: &mut part.encoder,
             bytes: 0,
@@ -193,11 +188,7 @@ impl ArchiveWriter {
         // Each part goes to the disk as it is written: left to the kernel, hundreds of
         // megabytes of dirty pages build up and a server beside the backup, whose every
         // commit waits for an fsync, waits behind their flush.
-        self.tar
-            .as_ref()
-            .expect("open until finished")
-            .get_ref()
-            .sync_data()?;
+        self.tar()?.get_ref().sync_data()?;
         self.parts.push(PartEntry {
             name,
             table: part.header.table,
@@ -215,8 +206,11 @@ impl ArchiveWriter {
         header.set_mode(0o600);
         header.set_mtime(0);
         header.set_entry_type(tar::EntryType::Regular);
-        let tar = self.tar.as_mut().expect("open until finished");
-        tar.append_data(&mut header, name, bytes)
+        self.tar()?.append_data(&mut header, name, bytes)
+    }
+
+    fn tar(&mut self) -> io::Result<&mut tar::Builder<File>> {
+        self.tar.as_mut().ok_or_else(finished)
     }
 
     /// Writes the manifest (filling in the tables and parts written), syncs the file and gives
@@ -227,13 +221,34 @@ impl ArchiveWriter {
         manifest.parts = std::mem::take(&mut self.parts);
         let json = serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?;
         self.append(MANIFEST_ENTRY, &json)?;
-        let file = self.tar.take().expect("open until finished").into_inner()?;
+        let file = self.tar.take().ok_or_else(finished)?.into_inner()?;
         file.sync_all()?;
         std::fs::rename(&self.partial, &self.path)?;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             File::open(dir)?.sync_all()?;
         }
         Ok(manifest)
+    }
+}
+
+/// What a write after [`ArchiveWriter::finish`] meets (the tar builder is gone by then).
+fn finished() -> io::Error {
+    io::Error::other("the archive is already finished")
+}
+
+impl OpenPart {
+    /// A part of the table `header` names: its rows compressed as they come, with zstd's
+    /// checksum, so that a flipped byte fails decompression too, not only the part's hash.
+    fn start(header: PartHeader) -> io::Result<OpenPart> {
+        let mut encoder = zstd::Encoder::new(Vec::new(), ZSTD_LEVEL)?;
+        encoder.include_checksum(true)?;
+        ciborium::into_writer(&header, &mut encoder).map_err(cbor_write_error)?;
+        Ok(OpenPart {
+            header,
+            encoder,
+            rows: 0,
+            raw_bytes: 0,
+        })
     }
 }
 
@@ -653,6 +668,17 @@ mod tests {
         drop(writer);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         assert!(ArchiveWriter::create(&dir.path().join("b.cvbak")).is_ok());
+    }
+
+    #[test]
+    fn a_row_before_its_table_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = ArchiveWriter::create(&dir.path().join("c.cvbak")).unwrap();
+        let refused = writer.record(vec![Value::Int(1)]).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::InvalidInput);
+        writer.table("domains", &columns()).unwrap();
+        let row = vec![Value::Int(1), Value::Null, Value::Null, Value::Null];
+        writer.record(row).unwrap();
     }
 
     #[test]
