@@ -1322,9 +1322,9 @@ impl Report<'_> {
             return String::new();
         };
         let mut out = format!(
-            "- Where a restore's time goes: it reads each part once, checks it as `backup verify` does\n  \
-             and writes it (`backup verify` of the seeded archive alone: {}); into a new SQLite file it\n  \
-             writes without a journal and syncs once at the end.",
+            "- Where a restore's time goes: it reads each part once, checks it (as `backup verify` does,\n  \
+             less hashing every body again) and writes it (`backup verify` of the seeded archive alone:\n  \
+             {}); a new SQLite file is written without a journal and synced as it grows.",
             seconds(verify)
         );
         let phases = &self.observed.phases;
@@ -1334,7 +1334,7 @@ impl Report<'_> {
             };
             let largest = phases.iter().map(|p| p.file_bytes).max().unwrap_or(0);
             out.push_str(&format!(
-                " Medians over the runs, told from the size of the new database sampled every\n  \
+                "\n  Medians over the runs, told from the size of the new database sampled every\n  \
                  0.1 s: starting {}, reading, checking and writing the rows {}, the whole-archive checks,\n  \
                  the switch to WAL, the sync and the rename {}. The database grows to {}, written once.",
                 median_of(|p| p.start),

@@ -1,10 +1,11 @@
 //! Restoring an archive into an empty database of either engine: the database brought to the
 //! archive's schema; every row written as it was (ids, UIDs, UIDVALIDITY, mod-sequences,
-//! flags, dates, hashes) a part at a time, each part checked as verify checks it before it is
-//! written; then the migrations newer than the archive. Nothing is kept unless the whole
-//! archive proved sound: the rows go in one transaction, or into a new SQLite file that takes
-//! the database's place only once complete ([`RestoreTarget`]), so a damaged archive, a full
-//! disk or a kill leaves the database as it was.
+//! flags, dates, hashes) a part at a time, each part checked as verify checks it (less the
+//! bodies' own hashes, see [`Checker`]) before it is written; then the migrations newer than
+//! the archive. Nothing is kept unless the whole archive proved sound: the rows go in one
+//! transaction, or into a new SQLite file that takes the database's place only once complete
+//! ([`RestoreTarget`]), so a damaged archive, a full disk or a kill leaves the database as it
+//! was.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
