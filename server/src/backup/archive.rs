@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -459,6 +460,10 @@ pub fn read_entries<E: From<ReadError>>(
     };
     let file = File::open(path).map_err(io_error)?;
     let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
+    // One buffer for the stored bytes and a few for decompressed parts, used over and over:
+    // a fresh buffer of tens of MiB costs a page fault every 4 KiB, part after part.
+    let mut stored = Vec::new();
+    let (recycle, recycled) = mpsc::channel();
     // With seeking, entries whose data is not read are skipped rather than read through.
     let mut entries = archive.entries_with_seek().map_err(io_error)?;
     check_magic(path, entries.next())?;
@@ -474,19 +479,24 @@ pub fn read_entries<E: From<ReadError>>(
             })?;
             continue;
         }
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        stored.clear();
+        stored.reserve(entry.size() as usize);
         entry
-            .read_to_end(&mut bytes)
+            .read_to_end(&mut stored)
             .map_err(|e| damaged(format!("{name} cannot be read: {e}")))?;
         let item = if name == MANIFEST_ENTRY {
-            let manifest = serde_json::from_slice(&bytes)
+            let manifest = serde_json::from_slice(&stored)
                 .map_err(|e| damaged(format!("the manifest cannot be read: {e}")))?;
             Entry::Manifest(Box::new(manifest))
         } else if name.starts_with("parts/") {
+            let buffer = PartBuffer {
+                bytes: recycled.try_recv().unwrap_or_default(),
+                recycle: Some(recycle.clone()),
+            };
             Entry::Part {
-                sha256: hex::encode(Sha256::digest(&bytes)),
-                bytes: bytes.len() as u64,
-                contents: RawPart::decompress(&bytes),
+                sha256: hex::encode(Sha256::digest(&stored)),
+                bytes: stored.len() as u64,
+                contents: RawPart::decompress(&stored, buffer),
                 name,
             }
         } else {
@@ -537,23 +547,41 @@ const SCRATCH_BYTES: usize = 1 << 20;
 /// A part as stored, decompressed (its zstd checksum checked) but not yet decoded: reading and
 /// decompressing one part can go on while another thread decodes the one before.
 #[derive(Debug)]
-pub struct RawPart(Vec<u8>);
+pub struct RawPart(PartBuffer);
+
+/// The memory a part is decompressed into; once the part is dropped, it goes back to the
+/// reader for a later part, if the reader is still reading.
+#[derive(Debug, Default)]
+struct PartBuffer {
+    bytes: Vec<u8>,
+    recycle: Option<mpsc::Sender<Vec<u8>>>,
+}
+
+impl Drop for PartBuffer {
+    fn drop(&mut self) {
+        if let Some(recycle) = &self.recycle {
+            // A reader that has finished has nothing to reuse it for; the buffer is freed.
+            let _ = recycle.send(std::mem::take(&mut self.bytes));
+        }
+    }
+}
 
 impl RawPart {
-    fn decompress(stored: &[u8]) -> Result<RawPart, String> {
+    fn decompress(stored: &[u8], mut buffer: PartBuffer) -> Result<RawPart, String> {
         let mut decoder = zstd::Decoder::new(stored).map_err(|e| format!("not zstd: {e}"))?;
         // Most parts are a little over PART_BYTES; a larger one (a row bigger than a part)
         // makes the buffer grow.
-        let mut raw = Vec::with_capacity(PART_BYTES + PART_BYTES / 8);
+        buffer.bytes.clear();
+        buffer.bytes.reserve(PART_BYTES + PART_BYTES / 8);
         decoder
-            .read_to_end(&mut raw)
+            .read_to_end(&mut buffer.bytes)
             .map_err(|e| format!("cannot be decompressed: {e}"))?;
-        Ok(RawPart(raw))
+        Ok(RawPart(buffer))
     }
 
     /// The part's header, then every row, each checked against its columns.
     pub fn decode(self) -> Result<(PartHeader, Vec<Record>), String> {
-        let mut reader = self.0.as_slice();
+        let mut reader = self.0.bytes.as_slice();
         let header: PartHeader =
             ciborium::from_reader(&mut reader).map_err(|e| format!("no part header: {e}"))?;
         let mut records = Vec::new();
@@ -724,7 +752,7 @@ mod tests {
             ciborium::into_writer(&to_cbor(row.clone()), &mut encoder).unwrap();
         }
         encoder.finish().unwrap();
-        let raw = RawPart::decompress(&encoded).unwrap();
+        let raw = RawPart::decompress(&encoded, PartBuffer::default()).unwrap();
         let (read, records) = raw.decode().unwrap();
         assert_eq!(read.table, "t");
         assert_eq!(records, rows);
