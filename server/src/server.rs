@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -122,41 +123,16 @@ impl RunningServer {
         config: &Config,
         clock: Clock,
     ) -> Result<RunningServer, StartError> {
-        let data_dir = &config.server.data_dir;
-        // Owner-only: the directory holds the database (password hashes) and TLS keys.
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(data_dir)
-            .map_err(|source| StartError::DataDir {
-                path: data_dir.clone(),
-                source,
-            })?;
+        // The recorder first: a figure recorded before it is installed is lost, and the
+        // queue's workers set their gauges as soon as they start.
+        crate::telemetry::recorder();
+        create_data_dir(&config.server.data_dir)?;
         let store = Store::open(&StoreOptions::from_config(&config.database)).await?;
         let tls = tls_acceptor(config)?;
         let bound = bind_all(config).await?;
-
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let ctx = AcceptContext {
-            limits: ConnectionLimits::new(
-                config.limits.max_connections,
-                config.limits.max_connections_per_ip,
-            ),
-            tls: Some(tls.clone()),
-            shutdown: shutdown.clone(),
-            tracker: tracker.clone(),
-            handshake_timeout: Duration::from_secs(config.limits.request_timeout_seconds.min(60)),
-        };
         let directory = Directory::new(store.clone(), clock.clone());
-        let authenticator = Authenticator::new(directory.clone(), &config.auth).await?;
-        let ldap = LdapService::new(
-            LdapSettings::from_config(config),
-            directory.clone(),
-            Arc::clone(&authenticator),
-            Some(tls.clone()),
-        )
-        .await?;
         let mailstore = Mailstore::new(store.clone(), clock.clone());
         let expiry = crate::expiry::ExpiryNotices::new(
             directory.clone(),
@@ -176,52 +152,26 @@ impl RunningServer {
             shutdown.clone(),
             &tracker,
         );
-        let intake = {
-            let queue = queue.clone();
-            Intake::start(store.clone(), clock.clone(), Arc::new(move || queue.wake()))
+        let services = Services {
+            queue,
+            directory,
+            mailstore,
+            store,
+            clock,
+            expiry,
         };
-        let engines = crate::filter::Engines::new(&config.filter.rspamd, &config.filter.clamav);
-        let imap = crate::imap::ImapService::new(
-            crate::imap::ImapSettings::from_config(config),
-            Arc::clone(&authenticator),
-            mailstore.clone(),
-            Some(tls.clone()),
-        )
-        .with_learner(engines.learner());
-        let http = http_service(config, &store, &directory, &authenticator, &mailstore);
-        tracker.spawn(sweep_portal(
-            directory.clone(),
-            crate::http::PortalSettings::from_config(config).sessions,
-            shutdown.clone(),
-        ));
-        tracker.spawn(crate::backup::schedule::run(
-            store.clone(),
-            clock.clone(),
-            config.backup.clone(),
-            shutdown.clone(),
-        ));
-        {
-            // Other nodes' mailbox changes wake this node's IMAP sessions (PostgreSQL only).
-            let (store, token) = (store.clone(), shutdown.clone());
-            tracker.spawn(async move { store.follow_other_nodes(token).await });
-        }
-        let smtp = SmtpService::new(
-            SmtpSettings::from_config(config),
-            load_recipients(directory.clone()).await?,
-            authenticator,
-            intake,
-            mailstore.clone(),
-            Some(tls.clone()),
-            load_dkim_signers(directory.clone(), DKIM_REFRESH).await?,
-        );
-        let smtp = inbound_checks(config, smtp, engines.clone())?;
-        let sessions = Arc::new(Sessions {
-            hostname: config.server.hostname.clone(),
-            ldap: Arc::new(ldap),
-            smtp: Arc::new(smtp),
-            imap: Arc::new(imap),
-            http: Arc::new(http),
-        });
+        let sessions = Arc::new(Sessions::new(config, &services, &tls).await?);
+        spawn_maintenance(config, &services, &shutdown, &tracker);
+        let ctx = AcceptContext {
+            limits: ConnectionLimits::new(
+                config.limits.max_connections,
+                config.limits.max_connections_per_ip,
+            ),
+            tls: Some(tls),
+            shutdown: shutdown.clone(),
+            tracker: tracker.clone(),
+            handshake_timeout: Duration::from_secs(config.limits.request_timeout_seconds.min(60)),
+        };
         let mut listeners = Vec::with_capacity(bound.len());
         for (kind, listener, address) in bound {
             tracing::info!(listener = %kind, %address, "listening");
@@ -233,14 +183,6 @@ impl RunningServer {
                 ctx.clone(),
             ));
         }
-        let services = Services {
-            queue,
-            directory,
-            mailstore,
-            store,
-            clock,
-            expiry,
-        };
         Ok(RunningServer {
             listeners,
             services,
@@ -296,6 +238,100 @@ impl RunningServer {
         }
         self.services.store.close().await;
         drained
+    }
+}
+
+/// Creates the data directory, owner-only: it holds the database (password hashes) and TLS
+/// keys.
+fn create_data_dir(data_dir: &Path) -> Result<(), StartError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .map_err(|source| StartError::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })
+}
+
+/// The periodic work beside the protocols: ended portal sessions swept, scheduled backups,
+/// and (on PostgreSQL) other nodes' mailbox changes followed to wake this node's IMAP
+/// sessions.
+fn spawn_maintenance(
+    config: &Config,
+    services: &Services,
+    shutdown: &CancellationToken,
+    tracker: &TaskTracker,
+) {
+    tracker.spawn(sweep_portal(
+        services.directory.clone(),
+        crate::http::PortalSettings::from_config(config).sessions,
+        shutdown.clone(),
+    ));
+    tracker.spawn(crate::backup::schedule::run(
+        services.store.clone(),
+        services.clock.clone(),
+        config.backup.clone(),
+        shutdown.clone(),
+    ));
+    let (store, token) = (services.store.clone(), shutdown.clone());
+    tracker.spawn(async move { store.follow_other_nodes(token).await });
+}
+
+impl Sessions {
+    /// Every protocol's service over the shared domain services, with one authenticator
+    /// (one lockout and throttle for every way of signing in).
+    async fn new(
+        config: &Config,
+        services: &Services,
+        tls: &tokio_rustls::TlsAcceptor,
+    ) -> Result<Sessions, StartError> {
+        let Services {
+            queue,
+            directory,
+            mailstore,
+            store,
+            clock,
+            ..
+        } = services;
+        let authenticator = Authenticator::new(directory.clone(), &config.auth).await?;
+        let ldap = LdapService::new(
+            LdapSettings::from_config(config),
+            directory.clone(),
+            Arc::clone(&authenticator),
+            Some(tls.clone()),
+        )
+        .await?;
+        let intake = {
+            let queue = queue.clone();
+            Intake::start(store.clone(), clock.clone(), Arc::new(move || queue.wake()))
+        };
+        let engines = crate::filter::Engines::new(&config.filter.rspamd, &config.filter.clamav);
+        let imap = crate::imap::ImapService::new(
+            crate::imap::ImapSettings::from_config(config),
+            Arc::clone(&authenticator),
+            mailstore.clone(),
+            Some(tls.clone()),
+        )
+        .with_learner(engines.learner());
+        let http = http_service(config, store, directory, &authenticator, mailstore);
+        let smtp = SmtpService::new(
+            SmtpSettings::from_config(config),
+            load_recipients(directory.clone()).await?,
+            authenticator,
+            intake,
+            mailstore.clone(),
+            Some(tls.clone()),
+            load_dkim_signers(directory.clone(), DKIM_REFRESH).await?,
+        );
+        let smtp = inbound_checks(config, smtp, engines)?;
+        Ok(Sessions {
+            hostname: config.server.hostname.clone(),
+            ldap: Arc::new(ldap),
+            smtp: Arc::new(smtp),
+            imap: Arc::new(imap),
+            http: Arc::new(http),
+        })
     }
 }
 
