@@ -98,77 +98,116 @@ async fn password_modify(
     msgid: i32,
     request: &LdapExtendedRequest,
 ) -> Reply {
-    let fail = |code: LdapResultCode, message: &str| respond(msgid, code, message, None, None);
     let Ok(modify) = LdapPasswordModifyRequest::try_from(request) else {
-        return fail(
+        return respond(
+            msgid,
             LdapResultCode::ProtocolError,
             "malformed Password Modify request",
+            None,
+            None,
         );
     };
     if !session.may_receive_password() {
-        return fail(LdapResultCode::ConfidentialityRequired, NEEDS_TLS);
+        return respond(
+            msgid,
+            LdapResultCode::ConfidentialityRequired,
+            NEEDS_TLS,
+            None,
+            None,
+        );
     }
-    let settings = &session.service.settings;
     let target = modify
         .user_identity
         .as_deref()
-        .map(|name| resolve(name, &settings.base_dn));
-    let auth = &session.service.authenticator;
-    let outcome = match &session.identity {
-        Identity::Anonymous => {
-            return fail(
-                LdapResultCode::InsufficentAccessRights,
-                "bind first to change a password",
-            )
-        }
+        .map(|name| resolve(name, &session.service.settings.base_dn));
+    match &session.identity {
+        Identity::Anonymous => respond(
+            msgid,
+            LdapResultCode::InsufficentAccessRights,
+            "bind first to change a password",
+            None,
+            None,
+        ),
         Identity::Official { login, .. } => {
-            let own = match &target {
-                None => true,
-                Some(BindName::Official(LoginName::Login(l))) => l == login,
-                Some(_) => false,
-            };
-            if !own {
-                return fail(
-                    LdapResultCode::InsufficentAccessRights,
-                    "an official may change only their own password",
-                );
-            }
-            let (Some(old), Some(new)) = (&modify.old_password, &modify.new_password) else {
-                return fail(
-                    LdapResultCode::UnwillingToPerform,
-                    "give both the old and the new password",
-                );
-            };
-            let official = match auth.official_for_change(login).await {
-                Ok(o) => o,
-                Err(e) => return failed(msgid, e.into()),
-            };
-            let changed = auth
-                .change_own_password(&official, old, new, session.peer.ip())
-                .await;
-            if changed.is_ok() {
-                // The initial password is gone: the connection is a whole one again.
-                session.must_change = false;
-            }
-            changed.map(|()| None)
+            let login = login.clone();
+            change_own(session, msgid, &modify, target, &login).await
         }
         Identity::Service { name, .. } => {
-            let Some(BindName::Official(LoginName::Login(login))) = &target else {
-                return fail(
-                    LdapResultCode::UnwillingToPerform,
-                    "name the official whose password to reset (their DN)",
-                );
-            };
-            let service = match auth.service_for_reset(name).await {
-                Ok(Some(s)) => s,
-                Ok(None) | Err(_) => {
-                    return fail(LdapResultCode::InsufficentAccessRights, "not allowed")
-                }
-            };
-            auth.reset_password(&service, login, modify.new_password.as_deref())
-                .await
+            let name = name.clone();
+            reset_for_service(session, msgid, &modify, target, &name).await
         }
+    }
+}
+
+/// An official changes their own password, giving the old one.
+async fn change_own(
+    session: &mut Session<'_>,
+    msgid: i32,
+    modify: &LdapPasswordModifyRequest,
+    target: Option<BindName>,
+    login: &str,
+) -> Reply {
+    let fail = |code: LdapResultCode, message: &str| respond(msgid, code, message, None, None);
+    let own = match &target {
+        None => true,
+        Some(BindName::Official(LoginName::Login(l))) => l == login,
+        Some(_) => false,
     };
+    if !own {
+        return fail(
+            LdapResultCode::InsufficentAccessRights,
+            "an official may change only their own password",
+        );
+    }
+    let (Some(old), Some(new)) = (&modify.old_password, &modify.new_password) else {
+        return fail(
+            LdapResultCode::UnwillingToPerform,
+            "give both the old and the new password",
+        );
+    };
+    let auth = &session.service.authenticator;
+    let official = match auth.official_for_change(login).await {
+        Ok(o) => o,
+        Err(e) => return failed(msgid, e.into()),
+    };
+    let changed = auth
+        .change_own_password(&official, old, new, session.peer.ip())
+        .await;
+    if changed.is_ok() {
+        // The initial password is gone: the connection is a whole one again.
+        session.must_change = false;
+    }
+    modified(msgid, changed.map(|()| None))
+}
+
+/// A service account allowed to reset passwords sets (or has generated) an official's.
+async fn reset_for_service(
+    session: &Session<'_>,
+    msgid: i32,
+    modify: &LdapPasswordModifyRequest,
+    target: Option<BindName>,
+    service_name: &str,
+) -> Reply {
+    let fail = |code: LdapResultCode, message: &str| respond(msgid, code, message, None, None);
+    let Some(BindName::Official(LoginName::Login(login))) = &target else {
+        return fail(
+            LdapResultCode::UnwillingToPerform,
+            "name the official whose password to reset (their DN)",
+        );
+    };
+    let auth = &session.service.authenticator;
+    let service = match auth.service_for_reset(service_name).await {
+        Ok(Some(s)) => s,
+        Ok(None) | Err(_) => return fail(LdapResultCode::InsufficentAccessRights, "not allowed"),
+    };
+    let outcome = auth
+        .reset_password(&service, login, modify.new_password.as_deref())
+        .await;
+    modified(msgid, outcome)
+}
+
+/// The response to a Password Modify that was carried out or refused.
+fn modified(msgid: i32, outcome: Result<Option<String>, PasswordChangeError>) -> Reply {
     match outcome {
         Ok(Some(generated)) => Reply::one(LdapMsg {
             msgid,

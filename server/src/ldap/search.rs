@@ -20,6 +20,7 @@ use super::filter::Filter;
 use super::schema;
 use super::session::{result, Reply, Session, NO_SUCH_ENTRY, UNAVAILABLE};
 use super::tree::{Entry, Tree};
+use super::LdapSettings;
 
 /// Paged searches a connection may hold open at once; the oldest is dropped past it.
 const MAX_OPEN_PAGED_SEARCHES: usize = 8;
@@ -81,103 +82,174 @@ pub async fn search(
     request: LdapSearchRequest,
     controls: &[LdapControl],
 ) -> Reply {
-    let done = |res: LdapResult, ctrl: Vec<LdapControl>| LdapMsg {
-        msgid,
-        op: LdapOp::SearchResultDone(res),
-        ctrl,
-    };
-    let settings = &session.service.settings;
     let selection = Selection::from_request(&request.attrs);
     let paging = controls.iter().find_map(|c| match c {
         LdapControl::SimplePagedResults { size, cookie } => Some((*size, cookie.clone())),
         _ => None,
     });
-
-    // The root DSE and the schema: readable by anyone, outside the tree.
-    if request.scope == LdapSearchScope::Base {
-        let special = match dn::normalize(&request.base).as_deref() {
-            Some("") => Some(schema::root_dse(&settings.base_dn)),
-            Some("cn=subschema") => Some(schema::subschema()),
-            _ => None,
-        };
-        if let Some(entry) = special {
-            let mut messages = Vec::new();
-            match Filter::compile(&request.filter, settings.max_filter_depth) {
-                Ok(filter) if filter.matches(&entry, &|_| true) => {
-                    messages.push(entry_message(
-                        msgid,
-                        &entry,
-                        Sight::Public,
-                        &selection,
-                        request.typesonly,
-                    ));
-                }
-                Ok(_) => {}
-                Err(_) => return Reply::one(done(filter_too_deep(), Vec::new())),
-            }
-            messages.push(done(result(LdapResultCode::Success, ""), Vec::new()));
-            return Reply {
-                messages,
-                next: super::session::Next::Continue,
-            };
-        }
+    if let Some(reply) = special_entry(session, msgid, &request, &selection) {
+        return reply;
     }
-
-    // A later page of a paged search.
-    if let Some((size, cookie)) = &paging {
-        if !cookie.is_empty() {
-            let Some(mut paged) = session.pages.remove(cookie) else {
-                return Reply::one(done(
-                    result(
-                        LdapResultCode::UnwillingToPerform,
-                        "paged results cookie is invalid or expired",
-                    ),
-                    Vec::new(),
-                ));
-            };
-            if *size <= 0 {
-                // A page size of zero abandons the paged search.
-                return Reply::one(done(
-                    result(LdapResultCode::Success, ""),
-                    paged_control(Vec::new()),
-                ));
-            }
-            return next_page(
-                session,
+    if let Some((size, cookie)) = paging.as_ref().filter(|(_, c)| !c.is_empty()) {
+        let Some(mut paged) = session.pages.remove(cookie) else {
+            return done(
                 msgid,
-                &mut paged,
-                *size,
-                &selection,
-                request.typesonly,
-                cookie.clone(),
+                result(
+                    LdapResultCode::UnwillingToPerform,
+                    "paged results cookie is invalid or expired",
+                ),
+                Vec::new(),
+            );
+        };
+        if *size <= 0 {
+            // A page size of zero abandons the paged search.
+            return done(
+                msgid,
+                result(LdapResultCode::Success, ""),
+                paged_control(Vec::new()),
             );
         }
+        let page = Page {
+            msgid,
+            size: *size,
+            selection: &selection,
+            types_only: request.typesonly,
+        };
+        return next_page(session, &page, &mut paged, cookie.clone());
     }
-
-    let filter = match Filter::compile(&request.filter, settings.max_filter_depth) {
-        Ok(f) => f,
-        Err(_) => return Reply::one(done(filter_too_deep(), Vec::new())),
+    let scope = match resolve(session, &request).await {
+        Ok(scope) => scope,
+        Err(res) => return done(msgid, res, Vec::new()),
     };
-    let tree = match session.service.tree.current().await {
-        Ok(tree) => tree,
-        Err(e) => {
-            tracing::error!(error = %e, "LDAP tree unavailable");
-            return Reply::one(done(
-                result(LdapResultCode::Unavailable, UNAVAILABLE),
-                Vec::new(),
-            ));
+    let client_limit = usize::try_from(request.sizelimit).ok().filter(|&n| n > 0);
+    let server_limit = session.service.settings.size_limit;
+    // Non-paged searches stop one past the limit: enough to know it was exceeded.
+    let stop_after = match paging {
+        Some(_) => usize::MAX,
+        None => client_limit
+            .unwrap_or(usize::MAX)
+            .min(server_limit)
+            .saturating_add(1),
+    };
+    let matches = match scope.matches(&session.service.settings, &request, stop_after) {
+        Ok(matches) => matches,
+        Err(res) => return done(msgid, res, Vec::new()),
+    };
+    match paging {
+        Some((size, _)) => {
+            let mut paged = PagedSearch {
+                tree: scope.tree,
+                remaining: matches.into_iter(),
+                client_budget: client_limit,
+                opened: Instant::now(),
+            };
+            let page = Page {
+                msgid,
+                size,
+                selection: &selection,
+                types_only: request.typesonly,
+            };
+            next_page(session, &page, &mut paged, new_cookie())
         }
+        None => {
+            let limit = client_limit.unwrap_or(usize::MAX).min(server_limit);
+            let exceeded = matches.len() > limit;
+            let mut messages: Vec<LdapMsg> = matches
+                .iter()
+                .take(limit)
+                .map(|&(i, sight)| {
+                    let entry = &scope.tree.entries[i];
+                    entry_message(msgid, entry, sight, &selection, request.typesonly)
+                })
+                .collect();
+            let res = if exceeded {
+                result(LdapResultCode::SizeLimitExceeded, "size limit exceeded")
+            } else {
+                result(LdapResultCode::Success, "")
+            };
+            messages.extend(done(msgid, res, Vec::new()).messages);
+            Reply {
+                messages,
+                next: super::session::Next::Continue,
+            }
+        }
+    }
+}
+
+/// The reply that ends a search: its result and controls.
+fn done(msgid: i32, res: LdapResult, ctrl: Vec<LdapControl>) -> Reply {
+    Reply::one(LdapMsg {
+        msgid,
+        op: LdapOp::SearchResultDone(res),
+        ctrl,
+    })
+}
+
+/// A base search of the root DSE or the schema: readable by anyone, outside the tree.
+fn special_entry(
+    session: &Session<'_>,
+    msgid: i32,
+    request: &LdapSearchRequest,
+    selection: &Selection,
+) -> Option<Reply> {
+    if request.scope != LdapSearchScope::Base {
+        return None;
+    }
+    let settings = &session.service.settings;
+    let entry = match dn::normalize(&request.base).as_deref() {
+        Some("") => schema::root_dse(&settings.base_dn),
+        Some("cn=subschema") => schema::subschema(),
+        _ => return None,
     };
-    let reader = Reader::new(&session.identity, settings.allow_anonymous_read, &tree);
-    let Some(base) = dn::normalize(&request.base) else {
-        return Reply::one(done(
-            result(
-                LdapResultCode::InvalidDNSyntax,
-                "the search base is not a DN",
-            ),
-            Vec::new(),
+    let Ok(filter) = Filter::compile(&request.filter, settings.max_filter_depth) else {
+        return Some(done(msgid, filter_too_deep(), Vec::new()));
+    };
+    let mut messages = Vec::new();
+    if filter.matches(&entry, &|_| true) {
+        let sight = Sight::Public;
+        messages.push(entry_message(
+            msgid,
+            &entry,
+            sight,
+            selection,
+            request.typesonly,
         ));
-    };
+    }
+    messages.extend(done(msgid, result(LdapResultCode::Success, ""), Vec::new()).messages);
+    Some(Reply {
+        messages,
+        next: super::session::Next::Continue,
+    })
+}
+
+/// What a search looks through: its filter, the tree as of now, the base entry and what
+/// the reader sees of each entry (the base is visible to it).
+struct Scope<'s> {
+    filter: Filter,
+    tree: Arc<Tree>,
+    base: String,
+    reader: Reader<'s>,
+}
+
+/// The filter compiled, the tree and the base found; or the result that ends the search.
+async fn resolve<'s>(
+    session: &'s Session<'_>,
+    request: &LdapSearchRequest,
+) -> Result<Scope<'s>, LdapResult> {
+    let settings = &session.service.settings;
+    let filter = Filter::compile(&request.filter, settings.max_filter_depth)
+        .map_err(|_| filter_too_deep())?;
+    let tree = session.service.tree.current().await.map_err(|e| {
+        tracing::error!(error = %e, "LDAP tree unavailable");
+        result(LdapResultCode::Unavailable, UNAVAILABLE)
+    })?;
+    let reader = Reader::new(&session.identity, settings.allow_anonymous_read, &tree);
+    let base = dn::normalize(&request.base).ok_or_else(|| {
+        result(
+            LdapResultCode::InvalidDNSyntax,
+            "the search base is not a DN",
+        )
+    })?;
     // An empty base with one-level or subtree scope searches the whole naming context.
     let base = if base.is_empty() {
         tree.base.clone()
@@ -190,123 +262,94 @@ pub async fn search(
     if !visible_base {
         let mut res = result(LdapResultCode::NoSuchObject, NO_SUCH_ENTRY);
         res.matcheddn = matched_dn(&tree, &reader, &base);
-        return Reply::one(done(res, Vec::new()));
+        return Err(res);
     }
+    Ok(Scope {
+        filter,
+        tree,
+        base,
+        reader,
+    })
+}
 
-    let started = Instant::now();
-    let time_limit = match request.timelimit {
-        t if t > 0 => settings
-            .time_limit
-            .min(std::time::Duration::from_secs(t as u64)),
-        _ => settings.time_limit,
-    };
-    let client_limit = usize::try_from(request.sizelimit).ok().filter(|&n| n > 0);
-    let candidates: Box<dyn Iterator<Item = usize>> = match filter.candidates(&tree) {
-        Some(list) => Box::new(list.into_iter()),
-        None => Box::new(0..tree.entries.len()),
-    };
-    // Non-paged searches stop one past the limit: enough to know it was exceeded.
-    let stop_after = match paging {
-        Some(_) => usize::MAX,
-        None => client_limit
-            .unwrap_or(usize::MAX)
-            .min(settings.size_limit)
-            .saturating_add(1),
-    };
-    let mut matches: Vec<(usize, Sight)> = Vec::new();
-    for (n, i) in candidates.enumerate() {
-        if n % 512 == 511 && started.elapsed() > time_limit {
-            return Reply::one(done(
-                result(LdapResultCode::TimeLimitExceeded, "time limit exceeded"),
-                Vec::new(),
-            ));
-        }
-        let entry = &tree.entries[i];
-        if !in_scope(&entry.key, &base, &request.scope) {
-            continue;
-        }
-        let sight = reader.sight(entry);
-        if sight == Sight::Hidden || !filter.matches(entry, &|a| readable(a, sight)) {
-            continue;
-        }
-        matches.push((i, sight));
-        if matches.len() >= stop_after {
-            break;
-        }
-    }
-
-    match paging {
-        Some((size, _)) => {
-            let mut paged = PagedSearch {
-                tree: Arc::clone(&tree),
-                remaining: matches.into_iter(),
-                client_budget: client_limit,
-                opened: Instant::now(),
-            };
-            let cookie = new_cookie();
-            next_page(
-                session,
-                msgid,
-                &mut paged,
-                size,
-                &selection,
-                request.typesonly,
-                cookie,
-            )
-        }
-        None => {
-            let limit = client_limit.unwrap_or(usize::MAX).min(settings.size_limit);
-            let exceeded = matches.len() > limit;
-            let mut messages: Vec<LdapMsg> = matches
-                .iter()
-                .take(limit)
-                .map(|&(i, sight)| {
-                    entry_message(
-                        msgid,
-                        &tree.entries[i],
-                        sight,
-                        &selection,
-                        request.typesonly,
-                    )
-                })
-                .collect();
-            let res = if exceeded {
-                result(LdapResultCode::SizeLimitExceeded, "size limit exceeded")
-            } else {
-                result(LdapResultCode::Success, "")
-            };
-            messages.push(done(res, Vec::new()));
-            Reply {
-                messages,
-                next: super::session::Next::Continue,
+impl Scope<'_> {
+    /// The entries in scope that match and that the reader sees, in tree order, up to
+    /// `stop_after`; or the time limit exceeded.
+    fn matches(
+        &self,
+        settings: &LdapSettings,
+        request: &LdapSearchRequest,
+        stop_after: usize,
+    ) -> Result<Vec<(usize, Sight)>, LdapResult> {
+        let started = Instant::now();
+        let time_limit = match request.timelimit {
+            t if t > 0 => settings
+                .time_limit
+                .min(std::time::Duration::from_secs(t as u64)),
+            _ => settings.time_limit,
+        };
+        let candidates: Box<dyn Iterator<Item = usize>> = match self.filter.candidates(&self.tree) {
+            Some(list) => Box::new(list.into_iter()),
+            None => Box::new(0..self.tree.entries.len()),
+        };
+        let mut matches = Vec::new();
+        for (n, i) in candidates.enumerate() {
+            if n % 512 == 511 && started.elapsed() > time_limit {
+                return Err(result(
+                    LdapResultCode::TimeLimitExceeded,
+                    "time limit exceeded",
+                ));
+            }
+            let entry = &self.tree.entries[i];
+            if !in_scope(&entry.key, &self.base, &request.scope) {
+                continue;
+            }
+            let sight = self.reader.sight(entry);
+            if sight == Sight::Hidden || !self.filter.matches(entry, &|a| readable(a, sight)) {
+                continue;
+            }
+            matches.push((i, sight));
+            if matches.len() >= stop_after {
+                break;
             }
         }
+        Ok(matches)
     }
+}
+
+/// How a page is sent: the request's message id, the page size asked for and what to
+/// return of each entry.
+struct Page<'a> {
+    msgid: i32,
+    size: i64,
+    selection: &'a Selection,
+    types_only: bool,
 }
 
 /// Sends the next page of `paged` and keeps it under `cookie` when more remain.
 fn next_page(
     session: &mut Session<'_>,
-    msgid: i32,
+    page: &Page<'_>,
     paged: &mut PagedSearch,
-    size: i64,
-    selection: &Selection,
-    types_only: bool,
     cookie: Vec<u8>,
 ) -> Reply {
     let server_limit = session.service.settings.size_limit;
-    let page = usize::try_from(size)
+    let wanted = usize::try_from(page.size)
         .ok()
         .filter(|&n| n > 0)
         .unwrap_or(server_limit)
         .min(server_limit);
-    let take = paged.client_budget.map_or(page, |budget| budget.min(page));
+    let take = paged
+        .client_budget
+        .map_or(wanted, |budget| budget.min(wanted));
+    let msgid = page.msgid;
     let mut messages: Vec<LdapMsg> = paged
         .remaining
         .by_ref()
         .take(take)
         .map(|(i, sight)| {
-            entry_message(msgid, &paged.tree.entries[i], sight, selection, types_only)
+            let entry = &paged.tree.entries[i];
+            entry_message(msgid, entry, sight, page.selection, page.types_only)
         })
         .collect();
     if let Some(budget) = paged.client_budget.as_mut() {

@@ -141,66 +141,24 @@ pub async fn run(service: &LdapService, conn: Connection) {
     let mut queue: VecDeque<LdapMsg> = VecDeque::new();
     loop {
         if queue.is_empty() {
-            let next = tokio::select! {
-                _ = conn.shutdown.cancelled() => {
-                    notify(&mut wire, LdapResultCode::Unavailable, "the server is shutting down").await;
-                    return;
-                }
-                next = tokio::time::timeout(settings.idle_timeout, wire.next()) => next,
-            };
-            match next {
-                Err(_) => {
-                    notify(&mut wire, LdapResultCode::Unavailable, "idle for too long").await;
-                    return;
-                }
-                Ok(None) => return,
-                Ok(Some(Err(e))) => return refuse_input(&mut wire, session.peer, &e).await,
-                Ok(Some(Ok(msg))) => queue.push_back(msg),
+            match next_request(&session, &mut wire, &conn.shutdown).await {
+                Some(msg) => queue.push_back(msg),
+                None => return,
             }
         }
-        // Take in whatever else has already arrived and been read. Only the read buffer is
-        // looked at: trying the socket too would cost a system call per request, and
-        // pipelined requests arrive in the same reads anyway.
-        while !wire.read_buffer().is_empty() {
-            let Some(ready) = wire.next().now_or_never() else {
-                break;
-            };
-            match ready {
-                None => return,
-                Some(Err(e)) => return refuse_input(&mut wire, session.peer, &e).await,
-                Some(Ok(msg)) => {
-                    if let Some(busy) = admit(&mut queue, msg, settings.max_pending_requests) {
-                        if wire.send(busy).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
+        if take_buffered(&session, &mut wire, &mut queue)
+            .await
+            .is_none()
+        {
+            return;
         }
         let Some(request) = queue.pop_front() else {
             continue;
         };
-        let operation = operation_name(&request.op);
-        let started = std::time::Instant::now();
-        let reply = handle(&mut session, request).await;
-        record_operation(operation, &reply, started.elapsed());
-        let mut sent = Ok(());
-        for msg in reply.messages {
-            sent = wire.feed(msg).await;
-            if sent.is_err() {
-                break;
-            }
-        }
-        if sent.is_err() || wire.flush().await.is_err() {
+        let Some(next) = answer(&mut session, &mut wire, request).await else {
             return;
-        }
-        // The request cap grows once the client has proved who it is.
-        let cap = match session.identity {
-            Identity::Anonymous => settings.max_request_bytes_unbound,
-            _ => settings.max_request_bytes,
         };
-        wire.codec_mut().set_max_bytes(cap);
-        match reply.next {
+        match next {
             Next::Continue => {}
             Next::Close => {
                 let _ = wire.get_mut().shutdown().await;
@@ -215,6 +173,85 @@ pub async fn run(service: &LdapService, conn: Connection) {
             },
         }
     }
+}
+
+/// Waits for the next request; `None` once the connection is over (closed, idle too long,
+/// refused input or the server shutting down, each told to the client where it can be).
+async fn next_request(
+    session: &Session<'_>,
+    wire: &mut Wire,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> Option<LdapMsg> {
+    let idle = session.service.settings.idle_timeout;
+    let next = tokio::select! {
+        _ = shutdown.cancelled() => {
+            notify(wire, LdapResultCode::Unavailable, "the server is shutting down").await;
+            return None;
+        }
+        next = tokio::time::timeout(idle, wire.next()) => next,
+    };
+    match next {
+        Err(_) => {
+            notify(wire, LdapResultCode::Unavailable, "idle for too long").await;
+            None
+        }
+        Ok(None) => None,
+        Ok(Some(Err(e))) => {
+            refuse_input(wire, session.peer, &e).await;
+            None
+        }
+        Ok(Some(Ok(msg))) => Some(msg),
+    }
+}
+
+/// Takes in whatever else has already arrived and been read. Only the read buffer is looked
+/// at: trying the socket too would cost a system call per request, and pipelined requests
+/// arrive in the same reads anyway. `None` once the connection is over.
+async fn take_buffered(
+    session: &Session<'_>,
+    wire: &mut Wire,
+    queue: &mut VecDeque<LdapMsg>,
+) -> Option<()> {
+    let max_pending = session.service.settings.max_pending_requests;
+    while !wire.read_buffer().is_empty() {
+        let Some(ready) = wire.next().now_or_never() else {
+            break;
+        };
+        match ready {
+            None => return None,
+            Some(Err(e)) => {
+                refuse_input(wire, session.peer, &e).await;
+                return None;
+            }
+            Some(Ok(msg)) => {
+                if let Some(busy) = admit(queue, msg, max_pending) {
+                    wire.send(busy).await.ok()?;
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+/// Handles one request and sends its reply; what the connection does next, or `None` when
+/// the reply could not be sent.
+async fn answer(session: &mut Session<'_>, wire: &mut Wire, request: LdapMsg) -> Option<Next> {
+    let operation = operation_name(&request.op);
+    let started = std::time::Instant::now();
+    let reply = handle(session, request).await;
+    record_operation(operation, &reply, started.elapsed());
+    for msg in reply.messages {
+        wire.feed(msg).await.ok()?;
+    }
+    wire.flush().await.ok()?;
+    // The request cap grows once the client has proved who it is.
+    let settings = &session.service.settings;
+    let cap = match session.identity {
+        Identity::Anonymous => settings.max_request_bytes_unbound,
+        _ => settings.max_request_bytes,
+    };
+    wire.codec_mut().set_max_bytes(cap);
+    Some(reply.next)
 }
 
 /// Queues a request, or applies an Abandon to the queue. Returns a `busy` answer when the

@@ -12,9 +12,9 @@ use super::attributes::{self as at, AttributeType};
 use super::dn;
 use crate::clock::UnixTime;
 use crate::directory::{
-    agency_parents, agency_subtree, AgencyId, AgencyParents, Directory, DirectoryError,
-    DirectorySnapshot, Following, GroupId, OfficialId, OfficialStatus, ServiceAccountId,
-    SnapshotView,
+    agency_parents, agency_subtree, Agency, AgencyId, AgencyParents, Directory, DirectoryError,
+    DirectorySnapshot, Following, GroupCard, GroupId, GroupMember, OfficialCard, OfficialId,
+    OfficialStatus, ServiceAccount, ServiceAccountId, SnapshotView,
 };
 
 /// What an entry stands for, as far as access rules care.
@@ -103,196 +103,19 @@ impl Tree {
     /// Builds the tree under `base_dn` from `snapshot`.
     pub fn build(snapshot: &DirectorySnapshot, base_dn: &str) -> Tree {
         let base_key = dn::normalize(base_dn).unwrap_or_else(|| base_dn.to_ascii_lowercase());
-        let mut builder = Builder {
-            entries: Vec::with_capacity(snapshot.officials.len() + snapshot.groups.len() + 64),
-        };
-        let first_label = base_dn
-            .split(',')
-            .next()
-            .and_then(|rdn| rdn.split_once('='))
-            .map_or("", |(_, v)| v.trim());
-        builder.push(
-            base_dn.to_string(),
-            EntryKind::Structure,
-            vec![
-                strings(&at::OBJECT_CLASS, ["top", "domain", "dcObject"]),
-                strings(&at::DC, [first_label]),
-            ],
-        );
-        let containers = ["people", "agencies", "groups", "services"];
-        for ou in containers {
-            builder.push(
-                format!("ou={ou},{base_dn}"),
-                EntryKind::Structure,
-                vec![
-                    strings(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
-                    strings(&at::OU, [ou]),
-                ],
-            );
-        }
-        let agency_dn = |code: &str| dn::agency(code, base_dn);
-        let group_dn = |name: &str| dn::group(name, base_dn);
-        let official_dn = |login: &str| dn::official(login, base_dn);
-        let agencies: HashMap<AgencyId, &str> = snapshot
-            .agencies
-            .iter()
-            .map(|a| (a.id, a.code.as_str()))
-            .collect();
-        let groups: HashMap<GroupId, &str> = snapshot
-            .groups
-            .iter()
-            .map(|g| (g.group.id, g.group.name.as_str()))
-            .collect();
-        let logins: HashMap<OfficialId, &str> = snapshot
-            .officials
-            .iter()
-            .filter(|c| c.official.status == OfficialStatus::Active)
-            .map(|c| (c.official.id, c.official.login.as_str()))
-            .collect();
-
+        let mut builder = Builder::new(snapshot, base_dn);
+        builder.structure();
         for card in &snapshot.officials {
-            let o = &card.official;
-            if o.status != OfficialStatus::Active {
-                continue;
-            }
-            let dn = official_dn(&o.login);
-            let surname = if o.name.family.is_empty() {
-                &o.name.given
-            } else {
-                &o.name.family
-            };
-            let mut attrs = vec![
-                // congvuOfficial allows mailAlternateAddress and memberOf (schema/congvu.schema).
-                strings(
-                    &at::OBJECT_CLASS,
-                    [
-                        "top",
-                        "person",
-                        "organizationalPerson",
-                        "inetOrgPerson",
-                        "congvuOfficial",
-                    ],
-                ),
-                strings(&at::UID, [o.login.as_str()]),
-                strings(&at::CN, [o.name.full().as_str()]),
-                strings(&at::SN, [surname.as_str()]),
-                strings(&at::GIVEN_NAME, [o.name.given.as_str()]),
-                strings(&at::DISPLAY_NAME, [o.display_name.as_str()]),
-                strings(&at::MAIL, [o.primary_address.as_str()]),
-                strings(&at::MAIL_ALTERNATE, card.aliases.iter().map(String::as_str)),
-                strings(&at::TITLE, o.title.as_deref()),
-                strings(&at::TELEPHONE, o.phone.as_deref()),
-                strings(&at::OU, agencies.get(&o.agency_id).copied()),
-                strings(&at::DEPARTMENT, o.unit.as_deref()),
-                Attribute {
-                    private: true,
-                    ..strings(&at::EMPLOYEE_NUMBER, o.hr_id.as_deref())
-                },
-                strings(
-                    &at::MEMBER_OF,
-                    card.member_of
-                        .iter()
-                        .filter_map(|g| groups.get(g))
-                        .map(|name| group_dn(name))
-                        .collect::<Vec<_>>()
-                        .iter()
-                        .map(String::as_str),
-                ),
-                values(&at::CERTIFICATE, card.certificate.iter().cloned()),
-            ];
-            attrs.extend(operational(
-                &o.uuid,
-                o.created_at,
-                o.updated_at,
-                &dn,
-                "inetOrgPerson",
-            ));
-            builder.push(
-                dn,
-                EntryKind::Official {
-                    id: o.id,
-                    agency: o.agency_id,
-                },
-                attrs,
-            );
+            builder.official(card);
         }
-        for a in &snapshot.agencies {
-            let dn = agency_dn(&a.code);
-            let parent = a
-                .parent_id
-                .and_then(|p| agencies.get(&p))
-                .map(|code| agency_dn(code));
-            let mut attrs = vec![
-                strings(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
-                strings(&at::OU, [a.code.as_str()]),
-                strings(&at::DESCRIPTION, [a.name.as_str()]),
-                strings(&at::BUSINESS_CATEGORY, [a.level.as_str()]),
-                strings(&at::SEE_ALSO, parent.as_deref()),
-            ];
-            attrs.extend(operational(
-                &a.uuid,
-                a.created_at,
-                a.updated_at,
-                &dn,
-                "organizationalUnit",
-            ));
-            builder.push(dn, EntryKind::Agency(a.id), attrs);
+        for agency in &snapshot.agencies {
+            builder.agency(agency);
         }
         for card in &snapshot.groups {
-            let g = &card.group;
-            let dn = group_dn(&g.name);
-            let members: Vec<String> = card
-                .members
-                .iter()
-                .filter_map(|m| match m {
-                    crate::directory::GroupMember::Official(id) => {
-                        logins.get(id).map(|l| official_dn(l))
-                    }
-                    crate::directory::GroupMember::Group(id) => groups.get(id).map(|n| group_dn(n)),
-                })
-                .collect();
-            // groupOfNames has no mail; congvuMailList adds it to a distribution list.
-            let list = card.address.as_ref().map(|_| "congvuMailList");
-            let mut attrs = vec![
-                strings(
-                    &at::OBJECT_CLASS,
-                    ["top", "groupOfNames"].into_iter().chain(list),
-                ),
-                strings(&at::CN, [g.name.as_str()]),
-                strings(
-                    &at::DESCRIPTION,
-                    g.description.as_deref().or(Some(g.display_name.as_str())),
-                ),
-                strings(&at::MAIL, card.address.as_deref()),
-                strings(&at::MEMBER, members.iter().map(String::as_str)),
-            ];
-            attrs.extend(operational(
-                &g.uuid,
-                g.created_at,
-                g.updated_at,
-                &dn,
-                "groupOfNames",
-            ));
-            builder.push(dn, EntryKind::Group, attrs);
+            builder.group(card);
         }
-        for s in &snapshot.services {
-            if s.status != OfficialStatus::Active {
-                continue;
-            }
-            let dn = dn::service(&s.name, base_dn);
-            let mut attrs = vec![
-                strings(&at::OBJECT_CLASS, ["top", "applicationProcess"]),
-                strings(&at::CN, [s.name.as_str()]),
-                strings(&at::DESCRIPTION, s.description.as_deref()),
-            ];
-            attrs.extend(operational(
-                &s.uuid,
-                s.created_at,
-                s.updated_at,
-                &dn,
-                "applicationProcess",
-            ));
-            builder.push(dn, EntryKind::Service(s.id), attrs);
+        for service in &snapshot.services {
+            builder.service(service);
         }
         let mut tree = builder.finish(
             snapshot.version,
@@ -304,11 +127,215 @@ impl Tree {
     }
 }
 
-struct Builder {
+/// Entries as they are built, one kind at a time, with the names the entries refer to each
+/// other by.
+struct Builder<'s> {
     entries: Vec<Entry>,
+    base_dn: &'s str,
+    agencies: HashMap<AgencyId, &'s str>,
+    groups: HashMap<GroupId, &'s str>,
+    /// Active officials only: a group lists no inactive member.
+    logins: HashMap<OfficialId, &'s str>,
 }
 
-impl Builder {
+impl<'s> Builder<'s> {
+    fn new(snapshot: &'s DirectorySnapshot, base_dn: &'s str) -> Builder<'s> {
+        Builder {
+            entries: Vec::with_capacity(snapshot.officials.len() + snapshot.groups.len() + 64),
+            base_dn,
+            agencies: snapshot
+                .agencies
+                .iter()
+                .map(|a| (a.id, a.code.as_str()))
+                .collect(),
+            groups: snapshot
+                .groups
+                .iter()
+                .map(|g| (g.group.id, g.group.name.as_str()))
+                .collect(),
+            logins: snapshot
+                .officials
+                .iter()
+                .filter(|c| c.official.status == OfficialStatus::Active)
+                .map(|c| (c.official.id, c.official.login.as_str()))
+                .collect(),
+        }
+    }
+
+    /// The base entry and the containers under it.
+    fn structure(&mut self) {
+        let first_label = self
+            .base_dn
+            .split(',')
+            .next()
+            .and_then(|rdn| rdn.split_once('='))
+            .map_or("", |(_, v)| v.trim());
+        self.push(
+            self.base_dn.to_string(),
+            EntryKind::Structure,
+            vec![
+                strings(&at::OBJECT_CLASS, ["top", "domain", "dcObject"]),
+                strings(&at::DC, [first_label]),
+            ],
+        );
+        for ou in ["people", "agencies", "groups", "services"] {
+            self.push(
+                format!("ou={ou},{}", self.base_dn),
+                EntryKind::Structure,
+                vec![
+                    strings(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
+                    strings(&at::OU, [ou]),
+                ],
+            );
+        }
+    }
+
+    /// An active official as an inetOrgPerson; others are not in the tree.
+    fn official(&mut self, card: &OfficialCard) {
+        let o = &card.official;
+        if o.status != OfficialStatus::Active {
+            return;
+        }
+        let dn = dn::official(&o.login, self.base_dn);
+        let surname = if o.name.family.is_empty() {
+            &o.name.given
+        } else {
+            &o.name.family
+        };
+        let member_of: Vec<String> = card
+            .member_of
+            .iter()
+            .filter_map(|g| self.groups.get(g))
+            .map(|name| dn::group(name, self.base_dn))
+            .collect();
+        let mut attrs = vec![
+            // congvuOfficial allows mailAlternateAddress and memberOf (schema/congvu.schema).
+            strings(
+                &at::OBJECT_CLASS,
+                [
+                    "top",
+                    "person",
+                    "organizationalPerson",
+                    "inetOrgPerson",
+                    "congvuOfficial",
+                ],
+            ),
+            strings(&at::UID, [o.login.as_str()]),
+            strings(&at::CN, [o.name.full().as_str()]),
+            strings(&at::SN, [surname.as_str()]),
+            strings(&at::GIVEN_NAME, [o.name.given.as_str()]),
+            strings(&at::DISPLAY_NAME, [o.display_name.as_str()]),
+            strings(&at::MAIL, [o.primary_address.as_str()]),
+            strings(&at::MAIL_ALTERNATE, card.aliases.iter().map(String::as_str)),
+            strings(&at::TITLE, o.title.as_deref()),
+            strings(&at::TELEPHONE, o.phone.as_deref()),
+            strings(&at::OU, self.agencies.get(&o.agency_id).copied()),
+            strings(&at::DEPARTMENT, o.unit.as_deref()),
+            Attribute {
+                private: true,
+                ..strings(&at::EMPLOYEE_NUMBER, o.hr_id.as_deref())
+            },
+            strings(&at::MEMBER_OF, member_of.iter().map(String::as_str)),
+            values(&at::CERTIFICATE, card.certificate.iter().cloned()),
+        ];
+        attrs.extend(operational(
+            &o.uuid,
+            o.created_at,
+            o.updated_at,
+            &dn,
+            "inetOrgPerson",
+        ));
+        let kind = EntryKind::Official {
+            id: o.id,
+            agency: o.agency_id,
+        };
+        self.push(dn, kind, attrs);
+    }
+
+    /// An agency as an organizationalUnit, pointing at its parent with seeAlso.
+    fn agency(&mut self, a: &Agency) {
+        let dn = dn::agency(&a.code, self.base_dn);
+        let parent = a
+            .parent_id
+            .and_then(|p| self.agencies.get(&p))
+            .map(|code| dn::agency(code, self.base_dn));
+        let mut attrs = vec![
+            strings(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
+            strings(&at::OU, [a.code.as_str()]),
+            strings(&at::DESCRIPTION, [a.name.as_str()]),
+            strings(&at::BUSINESS_CATEGORY, [a.level.as_str()]),
+            strings(&at::SEE_ALSO, parent.as_deref()),
+        ];
+        attrs.extend(operational(
+            &a.uuid,
+            a.created_at,
+            a.updated_at,
+            &dn,
+            "organizationalUnit",
+        ));
+        self.push(dn, EntryKind::Agency(a.id), attrs);
+    }
+
+    /// A group as a groupOfNames, a distribution list also as a congvuMailList.
+    fn group(&mut self, card: &GroupCard) {
+        let g = &card.group;
+        let dn = dn::group(&g.name, self.base_dn);
+        let members: Vec<String> = card
+            .members
+            .iter()
+            .filter_map(|m| match m {
+                GroupMember::Official(id) => {
+                    self.logins.get(id).map(|l| dn::official(l, self.base_dn))
+                }
+                GroupMember::Group(id) => self.groups.get(id).map(|n| dn::group(n, self.base_dn)),
+            })
+            .collect();
+        // groupOfNames has no mail; congvuMailList adds it to a distribution list.
+        let list = card.address.as_ref().map(|_| "congvuMailList");
+        let mut attrs = vec![
+            strings(
+                &at::OBJECT_CLASS,
+                ["top", "groupOfNames"].into_iter().chain(list),
+            ),
+            strings(&at::CN, [g.name.as_str()]),
+            strings(
+                &at::DESCRIPTION,
+                g.description.as_deref().or(Some(g.display_name.as_str())),
+            ),
+            strings(&at::MAIL, card.address.as_deref()),
+            strings(&at::MEMBER, members.iter().map(String::as_str)),
+        ];
+        attrs.extend(operational(
+            &g.uuid,
+            g.created_at,
+            g.updated_at,
+            &dn,
+            "groupOfNames",
+        ));
+        self.push(dn, EntryKind::Group, attrs);
+    }
+
+    /// An active service account as an applicationProcess.
+    fn service(&mut self, s: &ServiceAccount) {
+        if s.status != OfficialStatus::Active {
+            return;
+        }
+        let dn = dn::service(&s.name, self.base_dn);
+        let mut attrs = vec![
+            strings(&at::OBJECT_CLASS, ["top", "applicationProcess"]),
+            strings(&at::CN, [s.name.as_str()]),
+            strings(&at::DESCRIPTION, s.description.as_deref()),
+        ];
+        attrs.extend(operational(
+            &s.uuid,
+            s.created_at,
+            s.updated_at,
+            &dn,
+            "applicationProcess",
+        ));
+        self.push(dn, EntryKind::Service(s.id), attrs);
+    }
+
     fn push(&mut self, dn: String, kind: EntryKind, attributes: Vec<Attribute>) {
         let key = dn::normalize(&dn).unwrap_or_else(|| dn.to_lowercase());
         let attributes = attributes
