@@ -112,6 +112,35 @@ impl QueueConfig {
     }
 
     pub(super) fn validate(&self, at: &Locator<'_>) -> Result<(), ConfigError> {
+        self.validate_schedule(at)?;
+        self.validate_smart_host(at)?;
+        if let Some(bad) = self.require_tls_domains.iter().find(|d| !is_domain(d)) {
+            return Err(at.error(
+                "queue.require_tls_domains",
+                format!(
+                    "queue.require_tls_domains: {bad:?} is not a domain name: use lowercase labels of a-z, 0-9 and '-' joined by dots, such as \"hanoi.gov.vn\""
+                ),
+            ));
+        }
+        if let Some(file) = &self.tls_ca_file {
+            pem_file_exists(at, "queue.tls_ca_file", file)?;
+        }
+        in_range(
+            at,
+            "queue.connect_timeout_seconds",
+            self.connect_timeout_seconds,
+            1..=300,
+        )?;
+        in_range(
+            at,
+            "queue.command_timeout_seconds",
+            self.command_timeout_seconds,
+            1..=3600,
+        )
+    }
+
+    /// Workers, leases, and the retry and expiry schedule.
+    fn validate_schedule(&self, at: &Locator<'_>) -> Result<(), ConfigError> {
         in_range(at, "queue.workers", self.workers, 1..=256)?;
         in_range(at, "queue.poll_seconds", self.poll_seconds, 1..=3600)?;
         in_range(at, "queue.lease_seconds", self.lease_seconds, 10..=86_400)?;
@@ -146,6 +175,11 @@ impl QueueConfig {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// The smart host and its credentials: both or neither, and only with a relay.
+    fn validate_smart_host(&self, at: &Locator<'_>) -> Result<(), ConfigError> {
         if let Some(relay) = &self.smart_host {
             if let Err(e) = relay.parse::<SmartHost>() {
                 return Err(at.error("queue.smart_host", format!("queue.smart_host: {e}")));
@@ -172,29 +206,7 @@ impl QueueConfig {
             }
             _ => {}
         }
-        if let Some(bad) = self.require_tls_domains.iter().find(|d| !is_domain(d)) {
-            return Err(at.error(
-                "queue.require_tls_domains",
-                format!(
-                    "queue.require_tls_domains: {bad:?} is not a domain name: use lowercase labels of a-z, 0-9 and '-' joined by dots, such as \"hanoi.gov.vn\""
-                ),
-            ));
-        }
-        if let Some(file) = &self.tls_ca_file {
-            pem_file_exists(at, "queue.tls_ca_file", file)?;
-        }
-        in_range(
-            at,
-            "queue.connect_timeout_seconds",
-            self.connect_timeout_seconds,
-            1..=300,
-        )?;
-        in_range(
-            at,
-            "queue.command_timeout_seconds",
-            self.command_timeout_seconds,
-            1..=3600,
-        )
+        Ok(())
     }
 }
 

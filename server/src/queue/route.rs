@@ -183,52 +183,9 @@ impl Router {
             Ok(r) => r,
             Err(failure) => return Route::Unavailable(failure),
         };
-        let hosts = match resolver.mx_lookup(domain, None::<&NoMxCache>).await {
-            Ok(records) => {
-                // RFC 7505: a single MX of "." says the domain accepts no mail.
-                let null_mx = records.len() == 1
-                    && records[0].exchanges.len() == 1
-                    && records[0].exchanges[0].trim_end_matches('.').is_empty();
-                if null_mx {
-                    return Route::Undeliverable(Failure::local(
-                        "5.1.10",
-                        format!("{domain} accepts no mail (null MX, RFC 7505)"),
-                        None,
-                    ));
-                }
-                let mut hosts = Vec::new();
-                for record in records.iter() {
-                    // RFC 5321 §5.1: hosts of equal preference are tried in random order.
-                    let mut same = record.exchanges.clone();
-                    same.shuffle(&mut rand::rng());
-                    hosts.extend(
-                        same.into_iter()
-                            .map(|h| h.trim_end_matches('.').to_string())
-                            .filter(|h| !h.is_empty()),
-                    );
-                }
-                if hosts.is_empty() {
-                    vec![domain.to_string()]
-                } else {
-                    hosts
-                }
-            }
-            Err(mail_auth::Error::DnsRecordNotFound(ResponseCode::NXDomain)) => {
-                return Route::Undeliverable(Failure::local(
-                    "5.1.2",
-                    format!("the domain {domain} does not exist"),
-                    None,
-                ))
-            }
-            // RFC 5321 §5.1: no MX records: the domain itself is the implicit MX.
-            Err(mail_auth::Error::DnsRecordNotFound(_)) => vec![domain.to_string()],
-            Err(e) => {
-                return Route::Unavailable(Failure::local(
-                    "4.4.3",
-                    format!("MX lookup for {domain} failed: {e}"),
-                    None,
-                ))
-            }
+        let hosts = match mx_hosts(&resolver, domain).await {
+            Ok(hosts) => hosts,
+            Err(route) => return route,
         };
         let implicit = hosts.len() == 1 && hosts[0] == domain;
         let mut hops = Vec::new();
@@ -282,6 +239,56 @@ impl Router {
             )),
         }
     }
+}
+
+/// The MX hosts of `domain` by preference, hosts of equal preference in random order (RFC
+/// 5321 §5.1), or the domain itself when it has no MX; `Err` is the route when the domain
+/// takes no mail, does not exist, or could not be asked.
+async fn mx_hosts(resolver: &MessageAuthenticator, domain: &str) -> Result<Vec<String>, Route> {
+    let records = match resolver.mx_lookup(domain, None::<&NoMxCache>).await {
+        Ok(records) => records,
+        Err(mail_auth::Error::DnsRecordNotFound(ResponseCode::NXDomain)) => {
+            return Err(Route::Undeliverable(Failure::local(
+                "5.1.2",
+                format!("the domain {domain} does not exist"),
+                None,
+            )))
+        }
+        // RFC 5321 §5.1: no MX records: the domain itself is the implicit MX.
+        Err(mail_auth::Error::DnsRecordNotFound(_)) => return Ok(vec![domain.to_string()]),
+        Err(e) => {
+            return Err(Route::Unavailable(Failure::local(
+                "4.4.3",
+                format!("MX lookup for {domain} failed: {e}"),
+                None,
+            )))
+        }
+    };
+    // RFC 7505: a single MX of "." says the domain accepts no mail.
+    let null_mx = records.len() == 1
+        && records[0].exchanges.len() == 1
+        && records[0].exchanges[0].trim_end_matches('.').is_empty();
+    if null_mx {
+        return Err(Route::Undeliverable(Failure::local(
+            "5.1.10",
+            format!("{domain} accepts no mail (null MX, RFC 7505)"),
+            None,
+        )));
+    }
+    let mut hosts = Vec::new();
+    for record in records.iter() {
+        let mut same = record.exchanges.clone();
+        same.shuffle(&mut rand::rng());
+        hosts.extend(
+            same.into_iter()
+                .map(|h| h.trim_end_matches('.').to_string())
+                .filter(|h| !h.is_empty()),
+        );
+    }
+    if hosts.is_empty() {
+        hosts.push(domain.to_string());
+    }
+    Ok(hosts)
 }
 
 #[cfg(test)]

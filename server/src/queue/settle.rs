@@ -14,7 +14,7 @@ use super::dsn::{build_dsn, DsnAction, DsnRecipient, DsnReport};
 use super::schedule::AfterFailure;
 use super::transfer::{Failure, RecipientOutcome};
 use super::worker::DeliveryAgent;
-use super::{QueueEntry, QueueError};
+use super::{QueueEntry, QueueEntryId, QueueError};
 use crate::clock::UnixTime;
 use crate::mailstore::{BodyHash, MessageFlags};
 use crate::store::Conn;
@@ -61,6 +61,44 @@ struct Retry<'a> {
     notify: bool,
 }
 
+impl Sorted<'_> {
+    /// What the attempt settled. Nothing is sent about a message from `<>`: its given-up
+    /// entries are dropped with a warning, and no delay notice is due for it.
+    fn count(&mut self, sender: &str, queue_id: &str) -> Settled {
+        let mut settled = Settled {
+            delivered: self.delivered.len(),
+            deferred: self.retries.len(),
+            ..Settled::default()
+        };
+        if sender.is_empty() {
+            for (entry, failure) in &self.given_up {
+                tracing::warn!(
+                    queue_id,
+                    entry = entry.id.0,
+                    recipient = %entry.recipient,
+                    problem = %failure.detail,
+                    "dropping an undeliverable message from <> (no notification about a notification)"
+                );
+            }
+            settled.dropped = self.given_up.len();
+            for retry in &mut self.retries {
+                retry.notify = false;
+            }
+        } else {
+            settled.bounced = self.given_up.len();
+            settled.delay_notices = self.retries.iter().filter(|r| r.notify).count();
+        }
+        settled
+    }
+}
+
+/// An attempt's entries sorted by what becomes of them.
+struct Sorted<'a> {
+    delivered: Vec<QueueEntryId>,
+    given_up: Vec<(&'a QueueEntry, Failure)>,
+    retries: Vec<Retry<'a>>,
+}
+
 impl DeliveryAgent {
     /// Applies `outcomes` (one per entry of `entries`, all one message to one domain) and
     /// sends the notification they call for.
@@ -71,68 +109,11 @@ impl DeliveryAgent {
         outcomes: Vec<RecipientOutcome>,
     ) -> Result<Settled, QueueError> {
         let now = self.clock.now();
-        let mut delivered = Vec::new();
-        let mut given_up: Vec<(&QueueEntry, Failure)> = Vec::new();
-        let mut retries: Vec<Retry<'_>> = Vec::new();
-        for (entry, outcome) in entries.iter().zip(outcomes) {
-            match outcome {
-                RecipientOutcome::Delivered { .. } => delivered.push(entry.id),
-                RecipientOutcome::Failed(failure) => given_up.push((entry, failure)),
-                RecipientOutcome::Deferred(failure) => {
-                    let failures = entry.attempts.saturating_add(1);
-                    match self.retry.after_failure(entry.created_at, failures, now) {
-                        AfterFailure::Expired => {
-                            let failure = Failure {
-                                detail: format!(
-                                    "{} (given up after {failures} attempts over {} seconds)",
-                                    failure.detail, self.retry.expire_seconds
-                                ),
-                                ..failure
-                            };
-                            given_up.push((entry, failure))
-                        }
-                        AfterFailure::RetryAt(at) => retries.push(Retry {
-                            entry,
-                            notify: self.retry.delay_notice_due(
-                                entry.created_at,
-                                entry.delay_notice_at,
-                                now,
-                            ),
-                            failure,
-                            at,
-                        }),
-                    }
-                }
-            }
-        }
+        let mut sorted = self.sort(entries, outcomes, now);
         let sender = entries.first().map_or("", |e| e.sender.as_str());
         let queue_id = entries.first().map_or("", |e| e.queue_id.as_str());
-        let mut settled = Settled {
-            delivered: delivered.len(),
-            deferred: retries.len(),
-            ..Settled::default()
-        };
-        if sender.is_empty() {
-            for (entry, failure) in &given_up {
-                tracing::warn!(
-                    queue_id,
-                    entry = entry.id.0,
-                    recipient = %entry.recipient,
-                    problem = %failure.detail,
-                    "dropping an undeliverable message from <> (no notification about a notification)"
-                );
-            }
-            settled.dropped = given_up.len();
-            for retry in &mut retries {
-                retry.notify = false;
-            }
-        } else {
-            settled.bounced = given_up.len();
-            settled.delay_notices = retries.iter().filter(|r| r.notify).count();
-        }
-
-        let notice = self.notice(entries, message, &given_up, &retries, now);
-
+        let settled = sorted.count(sender, queue_id);
+        let notice = self.notice(entries, message, &sorted.given_up, &sorted.retries, now);
         let route = match &notice {
             Some(_) => self.notice_route(sender).await?,
             None => NoticeRoute::Nowhere,
@@ -142,24 +123,101 @@ impl DeliveryAgent {
                 .deliver(&[*inbox], notice, MessageFlags::default())
                 .await?;
         }
+        let remote_notice = notice
+            .as_deref()
+            .filter(|_| matches!(route, NoticeRoute::Remote));
+        let notice_id = self.record(&sorted, remote_notice, sender, now).await?;
+        if notice.is_some() {
+            let action = if sorted.given_up.is_empty() {
+                "delayed"
+            } else {
+                "failed"
+            };
+            metrics::counter!("congvu_queue_notifications_total", "action" => action).increment(1);
+            tracing::info!(queue_id, action, %sender, to = route.as_str(), notice_queue_id = %notice_id, "delivery status notification");
+        }
+        Ok(settled)
+    }
 
+    /// Delivered, given up (failed, or deferred past the queue's lifetime), or waiting for
+    /// the next attempt, with whether a delay notice is due.
+    fn sort<'a>(
+        &self,
+        entries: &'a [QueueEntry],
+        outcomes: Vec<RecipientOutcome>,
+        now: UnixTime,
+    ) -> Sorted<'a> {
+        let mut sorted = Sorted {
+            delivered: Vec::new(),
+            given_up: Vec::new(),
+            retries: Vec::new(),
+        };
+        for (entry, outcome) in entries.iter().zip(outcomes) {
+            let failure = match outcome {
+                RecipientOutcome::Delivered { .. } => {
+                    sorted.delivered.push(entry.id);
+                    continue;
+                }
+                RecipientOutcome::Failed(failure) => {
+                    sorted.given_up.push((entry, failure));
+                    continue;
+                }
+                RecipientOutcome::Deferred(failure) => failure,
+            };
+            let failures = entry.attempts.saturating_add(1);
+            match self.retry.after_failure(entry.created_at, failures, now) {
+                AfterFailure::Expired => {
+                    let failure = Failure {
+                        detail: format!(
+                            "{} (given up after {failures} attempts over {} seconds)",
+                            failure.detail, self.retry.expire_seconds
+                        ),
+                        ..failure
+                    };
+                    sorted.given_up.push((entry, failure))
+                }
+                AfterFailure::RetryAt(at) => sorted.retries.push(Retry {
+                    entry,
+                    notify: self.retry.delay_notice_due(
+                        entry.created_at,
+                        entry.delay_notice_at,
+                        now,
+                    ),
+                    failure,
+                    at,
+                }),
+            }
+        }
+        sorted
+    }
+
+    /// In one transaction: the notification queued (when it goes to a remote sender), the
+    /// finished entries released and the others deferred. Returns the notification's queue id.
+    async fn record(
+        &self,
+        sorted: &Sorted<'_>,
+        remote_notice: Option<&[u8]>,
+        sender: &str,
+        now: UnixTime,
+    ) -> Result<String, QueueError> {
         // The notification is a message of its own, with its own queue id.
         let notice_id = super::new_queue_id();
         let mut tx = self.store.begin().await?;
-        if let (Some(notice), NoticeRoute::Remote) = (&notice, &route) {
+        if let Some(notice) = remote_notice {
             let body = tx
                 .put_body(&BodyHash::of(notice), notice, None, 1, now)
                 .await?;
             tx.insert_queue_entry(body, &notice_id, "", sender, now)
                 .await?;
         }
-        let finished: Vec<_> = delivered
+        let finished: Vec<_> = sorted
+            .delivered
             .iter()
             .copied()
-            .chain(given_up.iter().map(|(e, _)| e.id))
+            .chain(sorted.given_up.iter().map(|(e, _)| e.id))
             .collect();
         release_finished(&mut tx, &finished, &self.lease.owner).await?;
-        for retry in &retries {
+        for retry in &sorted.retries {
             tx.defer_leased_queue_entry(
                 retry.entry.id,
                 &self.lease.owner,
@@ -172,17 +230,7 @@ impl DeliveryAgent {
             .await?;
         }
         tx.commit().await?;
-
-        if notice.is_some() {
-            let action = if given_up.is_empty() {
-                "delayed"
-            } else {
-                "failed"
-            };
-            metrics::counter!("congvu_queue_notifications_total", "action" => action).increment(1);
-            tracing::info!(queue_id, action, %sender, to = route.as_str(), notice_queue_id = %notice_id, "delivery status notification");
-        }
-        Ok(settled)
+        Ok(notice_id)
     }
 
     /// The one notification this attempt calls for, if any: the failed recipients and those

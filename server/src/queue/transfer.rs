@@ -19,7 +19,9 @@ use lettre::transport::smtp::client::{
     AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters,
 };
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
-use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::extension::{
+    ClientId, Extension, MailBodyParameter, MailParameter, ServerInfo,
+};
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::Address;
 
@@ -290,37 +292,55 @@ async fn open(
     settings: &TransferSettings,
 ) -> Result<AsyncSmtpConnection, OpenError> {
     let hello = ClientId::Domain(settings.hello.clone());
+    let mut conn = connect(hop, settings, &hello).await?;
+    secure(&mut conn, hop, encryption, settings, &hello).await?;
+    if let Some((user, password)) = &settings.credentials {
+        let credentials = Credentials::new(user.clone(), password.clone());
+        authenticate(&mut conn, hop, settings.command_timeout, &credentials).await?;
+    }
+    Ok(conn)
+}
+
+/// The TCP connection, the greeting and EHLO.
+async fn connect(
+    hop: &Hop,
+    settings: &TransferSettings,
+    hello: &ClientId,
+) -> Result<AsyncSmtpConnection, OpenError> {
     let connecting = AsyncSmtpConnection::connect_tokio1(
         hop.addr,
         Some(settings.connect_timeout),
-        &hello,
+        hello,
         None,
         None,
     );
-    let mut conn = match tokio::time::timeout(
-        settings.connect_timeout + settings.command_timeout,
-        connecting,
-    )
-    .await
-    {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(e)) if e.status().is_some() => {
-            return Err(OpenError::Other(
-                Failure::from_reply(&e, &hop.name).temporary(),
-            ))
-        }
-        Ok(Err(e)) => {
-            return Err(OpenError::Other(Failure::local(
-                "4.4.1",
-                format!("cannot connect to {} ({}): {e}", hop.name, hop.addr),
-                Some(&hop.name),
-            )))
-        }
-        Err(_) => return Err(OpenError::Other(timed_out(hop, "the greeting"))),
-    };
+    let waited = settings.connect_timeout + settings.command_timeout;
+    match tokio::time::timeout(waited, connecting).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) if e.status().is_some() => Err(OpenError::Other(
+            Failure::from_reply(&e, &hop.name).temporary(),
+        )),
+        Ok(Err(e)) => Err(OpenError::Other(Failure::local(
+            "4.4.1",
+            format!("cannot connect to {} ({}): {e}", hop.name, hop.addr),
+            Some(&hop.name),
+        ))),
+        Err(_) => Err(OpenError::Other(timed_out(hop, "the greeting"))),
+    }
+}
+
+/// STARTTLS as `encryption` asks. A connection whose upgrade failed must only be dropped:
+/// lettre leaves it without a stream, so not even QUIT may be written to it.
+async fn secure(
+    conn: &mut AsyncSmtpConnection,
+    hop: &Hop,
+    encryption: Encryption,
+    settings: &TransferSettings,
+    hello: &ClientId,
+) -> Result<(), OpenError> {
     match encryption {
-        Encryption::Plaintext => {}
-        Encryption::IfOffered if !conn.can_starttls() => {}
+        Encryption::Plaintext => return Ok(()),
+        Encryption::IfOffered if !conn.can_starttls() => return Ok(()),
         Encryption::Verified if !conn.can_starttls() => {
             conn.abort().await;
             return Err(OpenError::Other(Failure::local(
@@ -332,59 +352,50 @@ async fn open(
                 Some(&hop.name),
             )));
         }
-        Encryption::Verified | Encryption::IfOffered => {
-            let verify = encryption == Encryption::Verified;
-            let upgraded = match tls_parameters(&hop.name, verify, &settings.extra_roots) {
-                Ok(params) => {
-                    match tokio::time::timeout(
-                        settings.command_timeout,
-                        conn.starttls(params, &hello),
-                    )
-                    .await
-                    {
-                        Ok(result) => result.map_err(|e| e.to_string()),
-                        Err(_) => Err("timed out".to_string()),
-                    }
-                }
-                Err(e) => Err(e.to_string()),
-            };
-            if let Err(e) = upgraded {
-                // lettre leaves a connection whose TLS upgrade failed without a stream: it
-                // must not be written to again (not even QUIT), only dropped.
-                drop(conn);
-                return Err(OpenError::Tls(Failure::local(
-                    "4.7.5",
-                    format!("TLS with {} failed: {e}", hop.name),
-                    Some(&hop.name),
-                )));
+        Encryption::Verified | Encryption::IfOffered => {}
+    }
+    let verify = encryption == Encryption::Verified;
+    let upgraded = match tls_parameters(&hop.name, verify, &settings.extra_roots) {
+        Ok(params) => {
+            let starttls = conn.starttls(params, hello);
+            match tokio::time::timeout(settings.command_timeout, starttls).await {
+                Ok(result) => result.map_err(|e| e.to_string()),
+                Err(_) => Err("timed out".to_string()),
             }
         }
-    }
-    if let Some((user, password)) = &settings.credentials {
-        let credentials = Credentials::new(user.clone(), password.clone());
-        let authenticated = tokio::time::timeout(
-            settings.command_timeout,
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials),
-        )
-        .await;
-        let failure = match authenticated {
-            Ok(Ok(_)) => None,
-            Ok(Err(e)) if e.status().is_some() => Some(Failure::from_reply(&e, &hop.name)),
-            Ok(Err(e)) => Some(Failure::local(
-                "4.7.8",
-                format!("authentication with {} failed: {e}", hop.name),
-                Some(&hop.name),
-            )),
-            Err(_) => Some(timed_out(hop, "AUTH")),
-        };
-        if let Some(failure) = failure {
-            conn.abort().await;
-            // Refused credentials are this server's configuration to fix, not the
-            // recipients' fault: the mail waits for it rather than bouncing.
-            return Err(OpenError::Other(failure.temporary()));
-        }
-    }
-    Ok(conn)
+        Err(e) => Err(e.to_string()),
+    };
+    upgraded.map_err(|e| {
+        OpenError::Tls(Failure::local(
+            "4.7.5",
+            format!("TLS with {} failed: {e}", hop.name),
+            Some(&hop.name),
+        ))
+    })
+}
+
+/// AUTH with the smart host's credentials.
+async fn authenticate(
+    conn: &mut AsyncSmtpConnection,
+    hop: &Hop,
+    timeout: Duration,
+    credentials: &Credentials,
+) -> Result<(), OpenError> {
+    let mechanisms = [Mechanism::Plain, Mechanism::Login];
+    let failure = match tokio::time::timeout(timeout, conn.auth(&mechanisms, credentials)).await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) if e.status().is_some() => Failure::from_reply(&e, &hop.name),
+        Ok(Err(e)) => Failure::local(
+            "4.7.8",
+            format!("authentication with {} failed: {e}", hop.name),
+            Some(&hop.name),
+        ),
+        Err(_) => timed_out(hop, "AUTH"),
+    };
+    conn.abort().await;
+    // Refused credentials are this server's configuration to fix, not the recipients' fault:
+    // the mail waits for it rather than bouncing.
+    Err(OpenError::Other(failure.temporary()))
 }
 
 fn tls_parameters(
@@ -451,132 +462,14 @@ async fn transaction(
     envelope: &Envelope<'_>,
 ) -> Result<Vec<RecipientOutcome>, Failure> {
     let timeout = settings.command_timeout;
-    let all = |outcome: RecipientOutcome| vec![outcome; envelope.recipients.len()];
-    let sender = if envelope.sender.is_empty() {
-        None
-    } else {
-        match envelope.sender.parse::<Address>() {
-            Ok(address) => Some(address),
-            Err(e) => {
-                return Ok(all(RecipientOutcome::Failed(Failure::local(
-                    "5.1.7",
-                    format!("the sender address {:?} is not valid: {e}", envelope.sender),
-                    None,
-                ))))
-            }
-        }
-    };
-    let mut parameters = Vec::new();
-    let server = conn.server_info();
-    // RFC 6152: 8-bit data goes only to servers that announce 8BITMIME; to others it is
-    // sent as it is, which is what servers without the extension receive in practice.
-    if !envelope.message.is_ascii() && server.supports_feature(Extension::EightBitMime) {
-        parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    if let Some(refused) = mail_from(conn, hop, timeout, envelope).await? {
+        return Ok(vec![refused; envelope.recipients.len()]);
     }
-    let international =
-        !envelope.sender.is_ascii() || envelope.recipients.iter().any(|r| !r.is_ascii());
-    if international {
-        if !server.supports_feature(Extension::SmtpUtfEight) {
-            // RFC 6531 §3.5: an address that needs SMTPUTF8 cannot go to a server without it.
-            return Ok(all(RecipientOutcome::Failed(Failure::local(
-                "5.6.7",
-                format!(
-                    "{} does not accept internationalized addresses (SMTPUTF8)",
-                    hop.name
-                ),
-                Some(&hop.name),
-            ))));
-        }
-        parameters.push(MailParameter::SmtpUtfEight);
-    }
-    match command(
-        conn,
-        Mail::new(sender, parameters),
-        hop,
-        timeout,
-        "MAIL FROM",
-    )
-    .await
-    {
-        Ok(()) => {}
-        Err(CommandError::Reply(failure)) => {
-            return Ok(all(RecipientOutcome::from_failure(failure)))
-        }
-        Err(CommandError::Broken(failure)) => return Err(failure),
-    }
-
-    let mut outcomes: Vec<Option<RecipientOutcome>> = vec![None; envelope.recipients.len()];
-    for (i, recipient) in envelope.recipients.iter().enumerate() {
-        let address = match recipient.parse::<Address>() {
-            Ok(address) => address,
-            Err(e) => {
-                outcomes[i] = Some(RecipientOutcome::Failed(Failure::local(
-                    "5.1.3",
-                    format!("the recipient address {recipient:?} is not valid: {e}"),
-                    None,
-                )));
-                continue;
-            }
-        };
-        match command(
-            conn,
-            Rcpt::new(address, Vec::new()),
-            hop,
-            timeout,
-            "RCPT TO",
-        )
-        .await
-        {
-            Ok(()) => {}
-            Err(CommandError::Reply(failure)) => {
-                outcomes[i] = Some(RecipientOutcome::from_failure(failure))
-            }
-            Err(CommandError::Broken(failure)) => return Err(failure),
-        }
-    }
-    let accepted: Vec<usize> = (0..outcomes.len())
-        .filter(|&i| outcomes[i].is_none())
-        .collect();
-    let mut decide = |outcome: RecipientOutcome| {
-        for &i in &accepted {
-            outcomes[i] = Some(outcome.clone());
-        }
-    };
-    if !accepted.is_empty() {
-        match command(conn, Data, hop, timeout, "DATA").await {
-            Ok(()) => {
-                // RFC 5321 §4.1.1.4: the data ends with CRLF.CRLF whose first CRLF ends its
-                // last line; lettre sends CRLF.CRLF after the bytes, so a message that already
-                // ends with CRLF goes without it to arrive byte for byte.
-                let body = envelope
-                    .message
-                    .strip_suffix(b"\r\n")
-                    .unwrap_or(envelope.message);
-                // RFC 5321 §4.5.3.2.6: up to 10 minutes for the reply after the data.
-                let after_data = timeout.max(Duration::from_secs(600));
-                match tokio::time::timeout(after_data, conn.message(body)).await {
-                    Ok(Ok(_)) => decide(RecipientOutcome::Delivered {
-                        remote: hop.name.clone(),
-                    }),
-                    Ok(Err(e)) if e.status().is_some() => decide(RecipientOutcome::from_failure(
-                        Failure::from_reply(&e, &hop.name),
-                    )),
-                    Ok(Err(e)) => decide(RecipientOutcome::Deferred(Failure::local(
-                        "4.4.2",
-                        format!(
-                            "connection to {} failed after the message data: {e}",
-                            hop.name
-                        ),
-                        Some(&hop.name),
-                    ))),
-                    Err(_) => decide(RecipientOutcome::Deferred(timed_out(
-                        hop,
-                        "the message data",
-                    ))),
-                }
-            }
-            Err(CommandError::Reply(failure)) => decide(RecipientOutcome::from_failure(failure)),
-            Err(CommandError::Broken(failure)) => return Err(failure),
+    let mut outcomes = rcpt_each(conn, hop, timeout, envelope).await?;
+    if outcomes.iter().any(Option::is_none) {
+        let outcome = data(conn, hop, timeout, envelope.message).await?;
+        for accepted in outcomes.iter_mut().filter(|o| o.is_none()) {
+            *accepted = Some(outcome.clone());
         }
     }
     Ok(outcomes
@@ -587,6 +480,142 @@ async fn transaction(
             })
         })
         .collect())
+}
+
+/// MAIL FROM with the parameters the message needs. `Some` is the outcome of every recipient
+/// when the sender cannot be sent or the server refused it.
+async fn mail_from(
+    conn: &mut AsyncSmtpConnection,
+    hop: &Hop,
+    timeout: Duration,
+    envelope: &Envelope<'_>,
+) -> Result<Option<RecipientOutcome>, Failure> {
+    let sender = if envelope.sender.is_empty() {
+        None
+    } else {
+        match envelope.sender.parse::<Address>() {
+            Ok(address) => Some(address),
+            Err(e) => {
+                return Ok(Some(RecipientOutcome::Failed(Failure::local(
+                    "5.1.7",
+                    format!("the sender address {:?} is not valid: {e}", envelope.sender),
+                    None,
+                ))))
+            }
+        }
+    };
+    let parameters = match mail_parameters(conn.server_info(), hop, envelope) {
+        Ok(parameters) => parameters,
+        Err(failure) => return Ok(Some(RecipientOutcome::Failed(failure))),
+    };
+    let mail = Mail::new(sender, parameters);
+    match command(conn, mail, hop, timeout, "MAIL FROM").await {
+        Ok(()) => Ok(None),
+        Err(CommandError::Reply(failure)) => Ok(Some(RecipientOutcome::from_failure(failure))),
+        Err(CommandError::Broken(failure)) => Err(failure),
+    }
+}
+
+/// BODY=8BITMIME and SMTPUTF8 as the message and the server call for; `Err` when the
+/// addresses need SMTPUTF8 and the server lacks it.
+fn mail_parameters(
+    server: &ServerInfo,
+    hop: &Hop,
+    envelope: &Envelope<'_>,
+) -> Result<Vec<MailParameter>, Failure> {
+    let mut parameters = Vec::new();
+    // RFC 6152: 8-bit data goes only to servers that announce 8BITMIME; to others it is
+    // sent as it is, which is what servers without the extension receive in practice.
+    if !envelope.message.is_ascii() && server.supports_feature(Extension::EightBitMime) {
+        parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let international =
+        !envelope.sender.is_ascii() || envelope.recipients.iter().any(|r| !r.is_ascii());
+    if international {
+        if !server.supports_feature(Extension::SmtpUtfEight) {
+            // RFC 6531 §3.5: an address that needs SMTPUTF8 cannot go to a server without it.
+            return Err(Failure::local(
+                "5.6.7",
+                format!(
+                    "{} does not accept internationalized addresses (SMTPUTF8)",
+                    hop.name
+                ),
+                Some(&hop.name),
+            ));
+        }
+        parameters.push(MailParameter::SmtpUtfEight);
+    }
+    Ok(parameters)
+}
+
+/// RCPT TO for each recipient: the outcome of each the server refused (or that is not an
+/// address), `None` for each it accepted.
+async fn rcpt_each(
+    conn: &mut AsyncSmtpConnection,
+    hop: &Hop,
+    timeout: Duration,
+    envelope: &Envelope<'_>,
+) -> Result<Vec<Option<RecipientOutcome>>, Failure> {
+    let mut outcomes = Vec::with_capacity(envelope.recipients.len());
+    for recipient in envelope.recipients {
+        let address = match recipient.parse::<Address>() {
+            Ok(address) => address,
+            Err(e) => {
+                outcomes.push(Some(RecipientOutcome::Failed(Failure::local(
+                    "5.1.3",
+                    format!("the recipient address {recipient:?} is not valid: {e}"),
+                    None,
+                ))));
+                continue;
+            }
+        };
+        let rcpt = Rcpt::new(address, Vec::new());
+        outcomes.push(match command(conn, rcpt, hop, timeout, "RCPT TO").await {
+            Ok(()) => None,
+            Err(CommandError::Reply(failure)) => Some(RecipientOutcome::from_failure(failure)),
+            Err(CommandError::Broken(failure)) => return Err(failure),
+        });
+    }
+    Ok(outcomes)
+}
+
+/// DATA and the message: the outcome of every recipient the server accepted.
+async fn data(
+    conn: &mut AsyncSmtpConnection,
+    hop: &Hop,
+    timeout: Duration,
+    message: &[u8],
+) -> Result<RecipientOutcome, Failure> {
+    match command(conn, Data, hop, timeout, "DATA").await {
+        Ok(()) => {}
+        Err(CommandError::Reply(failure)) => return Ok(RecipientOutcome::from_failure(failure)),
+        Err(CommandError::Broken(failure)) => return Err(failure),
+    }
+    // RFC 5321 §4.1.1.4: the data ends with CRLF.CRLF whose first CRLF ends its last line;
+    // lettre sends CRLF.CRLF after the bytes, so a message that already ends with CRLF goes
+    // without it to arrive byte for byte.
+    let body = message.strip_suffix(b"\r\n").unwrap_or(message);
+    // RFC 5321 §4.5.3.2.6: up to 10 minutes for the reply after the data.
+    let after_data = timeout.max(Duration::from_secs(600));
+    Ok(
+        match tokio::time::timeout(after_data, conn.message(body)).await {
+            Ok(Ok(_)) => RecipientOutcome::Delivered {
+                remote: hop.name.clone(),
+            },
+            Ok(Err(e)) if e.status().is_some() => {
+                RecipientOutcome::from_failure(Failure::from_reply(&e, &hop.name))
+            }
+            Ok(Err(e)) => RecipientOutcome::Deferred(Failure::local(
+                "4.4.2",
+                format!(
+                    "connection to {} failed after the message data: {e}",
+                    hop.name
+                ),
+                Some(&hop.name),
+            )),
+            Err(_) => RecipientOutcome::Deferred(timed_out(hop, "the message data")),
+        },
+    )
 }
 
 #[cfg(test)]
