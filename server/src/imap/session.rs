@@ -261,14 +261,14 @@ impl<'s> Session<'s> {
         false
     }
 
-    /// Routes a command by the session's state.
+    /// Routes a command by the session's state: commands of any state first, then those of
+    /// the authenticated state, and those that need a selected mailbox.
     async fn route(
         &mut self,
         body: CommandBody<'static>,
         options: ListOptions,
     ) -> Result<Done, End> {
         let logged_in = self.account.is_some();
-        let selected = self.selected.is_some();
         Ok(match body {
             CommandBody::Capability => self.capability(),
             CommandBody::Noop => Done::ok(reply::DONE),
@@ -285,21 +285,20 @@ impl<'s> Session<'s> {
             }
             CommandBody::Login { .. } => Done::bad(reply::WRONG_STATE),
             _ if !logged_in => Done::bad(reply::WRONG_STATE),
-            CommandBody::Check
-            | CommandBody::Close
-            | CommandBody::Unselect
-            | CommandBody::Expunge
-            | CommandBody::ExpungeUid { .. }
-            | CommandBody::Search { .. }
-            | CommandBody::Fetch { .. }
-            | CommandBody::Store { .. }
-            | CommandBody::Copy { .. }
-            | CommandBody::Move { .. }
-                if !selected =>
-            {
-                Done::bad(reply::WRONG_STATE)
+            body if needs_selection(&body) => {
+                if self.selected.is_none() {
+                    Done::bad(reply::WRONG_STATE)
+                } else {
+                    self.route_selected(body).await?
+                }
             }
-            CommandBody::Check => Done::ok(reply::DONE),
+            body => self.route_authenticated(body, options).await,
+        })
+    }
+
+    /// Commands of the selected state, a mailbox being selected.
+    async fn route_selected(&mut self, body: CommandBody<'static>) -> Result<Done, End> {
+        Ok(match body {
             CommandBody::Close => self.close().await,
             CommandBody::Unselect => {
                 self.selected = None;
@@ -342,6 +341,19 @@ impl<'s> Session<'s> {
                 mailbox,
                 uid,
             } => self.copy(sequence_set, mailbox, uid, true).await,
+            // Every change is already durable: CHECK has nothing to do.
+            CommandBody::Check => Done::ok(reply::DONE),
+            _ => Done::bad(reply::NOT_SUPPORTED),
+        })
+    }
+
+    /// Commands of the authenticated state (also allowed with a mailbox selected).
+    async fn route_authenticated(
+        &mut self,
+        body: CommandBody<'static>,
+        options: ListOptions,
+    ) -> Done {
+        match body {
             CommandBody::Select {
                 mailbox,
                 parameters,
@@ -379,7 +391,7 @@ impl<'s> Session<'s> {
             CommandBody::GetQuotaRoot { mailbox } => self.get_quota_root(mailbox).await,
             CommandBody::SetQuota { .. } => Done::no(None, reply::QUOTA_READ_ONLY),
             _ => Done::bad(reply::NOT_SUPPORTED),
-        })
+        }
     }
 
     /// Whether the connection is encrypted.
@@ -512,4 +524,21 @@ impl<'s> Session<'s> {
     pub(super) fn shutdown(&self) -> &CancellationToken {
         &self.shutdown
     }
+}
+
+/// Whether `body` is a command of the selected state only.
+fn needs_selection(body: &CommandBody<'_>) -> bool {
+    matches!(
+        body,
+        CommandBody::Check
+            | CommandBody::Close
+            | CommandBody::Unselect
+            | CommandBody::Expunge
+            | CommandBody::ExpungeUid { .. }
+            | CommandBody::Search { .. }
+            | CommandBody::Fetch { .. }
+            | CommandBody::Store { .. }
+            | CommandBody::Copy { .. }
+            | CommandBody::Move { .. }
+    )
 }

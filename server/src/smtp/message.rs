@@ -211,49 +211,12 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
         return reply::TOO_MANY_HOPS;
     }
     let service = session.service;
-    let index = match service.recipients.current().await {
-        Ok(index) => index,
-        Err(error) => {
-            tracing::error!(%error, "recipient index unavailable");
-            return reply::TRY_LATER;
-        }
+    let submission = match submission(session, &message).await {
+        Ok(submission) => submission,
+        Err(refused) => return refused,
     };
-    let mut submission = None;
-    if let Some(official) = &session.official {
-        let facts = header_facts(&message);
-        let owned =
-            !facts.from.is_empty() && facts.from.iter().all(|a| index.may_send_as(official.id, a));
-        if !owned {
-            return reply::FROM_NOT_OWNED;
-        }
-        let signing = if facts.smime_signed {
-            match signature_class(session, official.id, &message).await {
-                Ok(signing) => signing,
-                Err(reply) => return reply,
-            }
-        } else {
-            Signing::Unsigned
-        };
-        metrics::counter!("congvu_smtp_submissions_total", "signing" => signing_label(signing))
-            .increment(1);
-        submission = index.agency_of(official.id).map(|agency| Submission {
-            agency,
-            official: official.id,
-            signing,
-        });
-    }
-    // A message to one official that would not fit is refused whole (RFC 5321 §4.2.5: 552).
-    if let ([(official, quota)], []) = (envelope.direct.as_slice(), envelope.remote.as_slice()) {
-        if envelope.local.len() == 1 && *quota > 0 {
-            match service.mailstore.usage(*official).await {
-                Ok(used) if used + message.len() as i64 > *quota => return reply::MAILBOX_FULL,
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::error!(%error, "cannot read mailbox usage");
-                    return reply::TRY_LATER;
-                }
-            }
-        }
+    if let Err(refused) = fits_quota(session, envelope, message.len()).await {
+        return refused;
     }
     let mut trace = headers;
     trace.push_str(&received(session, &id, &envelope.recipients));
@@ -295,6 +258,59 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
         Err(error) => {
             tracing::error!(%error, queue_id = %id, "message could not be stored");
             reply::TRY_LATER
+        }
+    }
+}
+
+/// For mail an official submits: its From must be the official's own address, and an S/MIME
+/// signature is classed against their certificates. `None` for mail from outside.
+async fn submission(session: &Session<'_>, message: &[u8]) -> Result<Option<Submission>, Reply> {
+    let Some(official) = &session.official else {
+        return Ok(None);
+    };
+    let index = session
+        .service
+        .recipients
+        .current()
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "recipient index unavailable");
+            reply::TRY_LATER
+        })?;
+    let facts = header_facts(message);
+    let owned =
+        !facts.from.is_empty() && facts.from.iter().all(|a| index.may_send_as(official.id, a));
+    if !owned {
+        return Err(reply::FROM_NOT_OWNED);
+    }
+    let signing = if facts.smime_signed {
+        signature_class(session, official.id, message).await?
+    } else {
+        Signing::Unsigned
+    };
+    metrics::counter!("congvu_smtp_submissions_total", "signing" => signing_label(signing))
+        .increment(1);
+    Ok(index.agency_of(official.id).map(|agency| Submission {
+        agency,
+        official: official.id,
+        signing,
+    }))
+}
+
+/// A message to one official that would not fit is refused whole (RFC 5321 §4.2.5: 552).
+async fn fits_quota(session: &Session<'_>, envelope: &Envelope, size: usize) -> Result<(), Reply> {
+    let ([(official, quota)], []) = (envelope.direct.as_slice(), envelope.remote.as_slice()) else {
+        return Ok(());
+    };
+    if envelope.local.len() != 1 || *quota <= 0 {
+        return Ok(());
+    }
+    match session.service.mailstore.usage(*official).await {
+        Ok(used) if used + size as i64 > *quota => Err(reply::MAILBOX_FULL),
+        Ok(_) => Ok(()),
+        Err(error) => {
+            tracing::error!(%error, "cannot read mailbox usage");
+            Err(reply::TRY_LATER)
         }
     }
 }
