@@ -607,70 +607,7 @@ fn chart(html: &mut String, title: &str, bars: &[Bar], rows: Rows) {
         PLOT_X + PLOT_WIDTH,
     );
     for (i, bar) in bars.iter().enumerate() {
-        let top = AXIS_TOP + rows.height * i as u32;
-        let bar_y = top + (rows.height - rows.bar) / 2;
-        let mid = top + rows.height / 2;
-        let label = if bar.label.chars().count() > LABEL_CHARS {
-            let cut: String = bar.label.chars().take(LABEL_CHARS - 1).collect();
-            format!("{}…", cut.trim_end())
-        } else {
-            bar.label.clone()
-        };
-        let _ = writeln!(
-            html,
-            "<text class=\"label\" x=\"{}\" y=\"{mid}\" dy=\"0.35em\" text-anchor=\"end\">{}</text>",
-            PLOT_X - 6,
-            escape(&label)
-        );
-        let met = bar.counts.meets(bar.target);
-        let class = verdict(met).1;
-        match bar.counts.signed_share() {
-            Some(s) => {
-                let tenths = s.tenths_of_percent().min(1000);
-                let width = x_of(tenths) - f64::from(PLOT_X);
-                let _ = writeln!(
-                    html,
-                    "<rect class=\"bar {class}\" data-scope=\"{}\" data-key=\"{}\" \
-                     data-share=\"{}.{}\" x=\"{PLOT_X}\" y=\"{bar_y}\" width=\"{width:.1}\" \
-                     height=\"{}\"><title>{}: {} ({}/{})</title></rect>\
-                     <text class=\"value\" x=\"{VALUE_X}\" y=\"{mid}\" dy=\"0.35em\" \
-                     text-anchor=\"end\">{}</text>",
-                    bar.scope,
-                    escape(bar.key),
-                    tenths / 10,
-                    tenths % 10,
-                    rows.bar,
-                    escape(&bar.label),
-                    share(bar.counts),
-                    number(bar.counts.verified),
-                    number(bar.counts.sent),
-                    share(bar.counts),
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    html,
-                    "<rect class=\"bar none\" data-scope=\"{}\" data-key=\"{}\" data-share=\"\" \
-                     x=\"{PLOT_X}\" y=\"{bar_y}\" width=\"0\" height=\"{}\">\
-                     <title>{}: không có thư gửi đi</title></rect>\
-                     <text class=\"nodata\" x=\"{}\" y=\"{mid}\" dy=\"0.35em\">không có thư gửi đi</text>",
-                    bar.scope,
-                    escape(bar.key),
-                    rows.bar,
-                    escape(&bar.label),
-                    PLOT_X + 6,
-                );
-            }
-        }
-        if let (Some(target), None) = (bar.target, rows.shared_target) {
-            let x = x_of(i64::from(target.0) * 10);
-            let _ = writeln!(
-                html,
-                "<line class=\"target\" x1=\"{x:.1}\" y1=\"{}\" x2=\"{x:.1}\" y2=\"{}\"/>",
-                top + 1,
-                top + rows.height - 1
-            );
-        }
+        chart_bar(html, bar, i as u32, rows);
     }
     if let Some(target) = rows.shared_target {
         let x = x_of(i64::from(target.0) * 10);
@@ -681,6 +618,75 @@ fn chart(html: &mut String, title: &str, bars: &[Bar], rows: Rows) {
         );
     }
     html.push_str("</svg>\n");
+}
+
+/// One bar of [`chart`], the `i`th from the top: its label, the bar or "no mail sent", and
+/// its own target line when the rows do not share one.
+fn chart_bar(html: &mut String, bar: &Bar, i: u32, rows: Rows) {
+    let top = AXIS_TOP + rows.height * i;
+    let bar_y = top + (rows.height - rows.bar) / 2;
+    let mid = top + rows.height / 2;
+    let label = if bar.label.chars().count() > LABEL_CHARS {
+        let cut: String = bar.label.chars().take(LABEL_CHARS - 1).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        bar.label.clone()
+    };
+    let _ = writeln!(
+        html,
+        "<text class=\"label\" x=\"{}\" y=\"{mid}\" dy=\"0.35em\" text-anchor=\"end\">{}</text>",
+        PLOT_X - 6,
+        escape(&label)
+    );
+    let met = bar.counts.meets(bar.target);
+    let class = verdict(met).1;
+    match bar.counts.signed_share() {
+        Some(s) => {
+            let tenths = s.tenths_of_percent().min(1000);
+            let width = x_of(tenths) - f64::from(PLOT_X);
+            let _ = writeln!(
+                html,
+                "<rect class=\"bar {class}\" data-scope=\"{}\" data-key=\"{}\" \
+                 data-share=\"{}.{}\" x=\"{PLOT_X}\" y=\"{bar_y}\" width=\"{width:.1}\" \
+                 height=\"{}\"><title>{}: {} ({}/{})</title></rect>\
+                 <text class=\"value\" x=\"{VALUE_X}\" y=\"{mid}\" dy=\"0.35em\" \
+                 text-anchor=\"end\">{}</text>",
+                bar.scope,
+                escape(bar.key),
+                tenths / 10,
+                tenths % 10,
+                rows.bar,
+                escape(&bar.label),
+                share(bar.counts),
+                number(bar.counts.verified),
+                number(bar.counts.sent),
+                share(bar.counts),
+            );
+        }
+        None => {
+            let _ = writeln!(
+                html,
+                "<rect class=\"bar none\" data-scope=\"{}\" data-key=\"{}\" data-share=\"\" \
+                 x=\"{PLOT_X}\" y=\"{bar_y}\" width=\"0\" height=\"{}\">\
+                 <title>{}: không có thư gửi đi</title></rect>\
+                 <text class=\"nodata\" x=\"{}\" y=\"{mid}\" dy=\"0.35em\">không có thư gửi đi</text>",
+                bar.scope,
+                escape(bar.key),
+                rows.bar,
+                escape(&bar.label),
+                PLOT_X + 6,
+            );
+        }
+    }
+    if let (Some(target), None) = (bar.target, rows.shared_target) {
+        let x = x_of(i64::from(target.0) * 10);
+        let _ = writeln!(
+            html,
+            "<line class=\"target\" x1=\"{x:.1}\" y1=\"{}\" x2=\"{x:.1}\" y2=\"{}\"/>",
+            top + 1,
+            top + rows.height - 1
+        );
+    }
 }
 
 fn legend(html: &mut String) {
