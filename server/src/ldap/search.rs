@@ -135,44 +135,44 @@ pub async fn search(
         Ok(matches) => matches,
         Err(res) => return done(msgid, res, Vec::new()),
     };
-    match paging {
-        Some((size, _)) => {
-            let mut paged = PagedSearch {
-                tree: scope.tree,
-                remaining: matches.into_iter(),
-                client_budget: client_limit,
-                opened: Instant::now(),
-            };
-            let page = Page {
-                msgid,
-                size,
-                selection: &selection,
-                types_only: request.typesonly,
-            };
-            next_page(session, &page, &mut paged, new_cookie())
-        }
-        None => {
-            let limit = client_limit.unwrap_or(usize::MAX).min(server_limit);
-            let exceeded = matches.len() > limit;
-            let mut messages: Vec<LdapMsg> = matches
-                .iter()
-                .take(limit)
-                .map(|&(i, sight)| {
-                    let entry = &scope.tree.entries[i];
-                    entry_message(msgid, entry, sight, &selection, request.typesonly)
-                })
-                .collect();
-            let res = if exceeded {
-                result(LdapResultCode::SizeLimitExceeded, "size limit exceeded")
-            } else {
-                result(LdapResultCode::Success, "")
-            };
-            messages.extend(done(msgid, res, Vec::new()).messages);
-            Reply {
-                messages,
-                next: super::session::Next::Continue,
-            }
-        }
+    let page = Page {
+        msgid,
+        size: paging.as_ref().map_or(0, |(size, _)| *size),
+        selection: &selection,
+        types_only: request.typesonly,
+    };
+    if paging.is_some() {
+        let mut paged = PagedSearch {
+            tree: scope.tree,
+            remaining: matches.into_iter(),
+            client_budget: client_limit,
+            opened: Instant::now(),
+        };
+        return next_page(session, &page, &mut paged, new_cookie());
+    }
+    let limit = client_limit.unwrap_or(usize::MAX).min(server_limit);
+    all_at_once(&scope.tree, &matches, limit, &page)
+}
+
+/// Every match up to `limit` in one answer, ending in sizeLimitExceeded when there were more.
+fn all_at_once(tree: &Tree, matches: &[(usize, Sight)], limit: usize, page: &Page<'_>) -> Reply {
+    let mut messages: Vec<LdapMsg> = matches
+        .iter()
+        .take(limit)
+        .map(|&(i, sight)| {
+            let entry = &tree.entries[i];
+            entry_message(page.msgid, entry, sight, page.selection, page.types_only)
+        })
+        .collect();
+    let res = if matches.len() > limit {
+        result(LdapResultCode::SizeLimitExceeded, "size limit exceeded")
+    } else {
+        result(LdapResultCode::Success, "")
+    };
+    messages.extend(done(page.msgid, res, Vec::new()).messages);
+    Reply {
+        messages,
+        next: super::session::Next::Continue,
     }
 }
 
