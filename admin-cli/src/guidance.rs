@@ -1,7 +1,7 @@
 //! What to do next after a failure: the directory says what went wrong in domain terms,
 //! and this module adds the command that helps, in one place for every command.
 
-use congvu::directory::DirectoryError;
+use congvu::directory::{DirectoryError, EntityKind};
 use congvu::queue::QueueError;
 use congvu::store::UniqueKey;
 
@@ -11,16 +11,15 @@ pub fn next_step(error: &anyhow::Error) -> Option<String> {
         return Some("see the entries with `congvu-admin queue list`".to_string());
     }
     let advice = match error.downcast_ref::<DirectoryError>()? {
-        DirectoryError::NotFound { kind, .. } => match *kind {
-            "official" => "check the login with `congvu-admin user list`",
-            "agency" => "check the code with `congvu-admin agency list`",
-            "group" => "check the name with `congvu-admin group list`",
-            "service account" => "check the name with `congvu-admin service list`",
-            "domain" => "check the name with `congvu-admin domain list`",
-            "alias" => "see the official's addresses with `congvu-admin user show LOGIN`",
-            "member" => "see the members with `congvu-admin group members NAME`",
-            "certificate" => "see the certificates with `congvu-admin cert list`",
-            _ => return None,
+        DirectoryError::NotFound { kind, .. } => match kind {
+            EntityKind::Official => "check the login with `congvu-admin user list`",
+            EntityKind::Agency => "check the code with `congvu-admin agency list`",
+            EntityKind::Group => "check the name with `congvu-admin group list`",
+            EntityKind::ServiceAccount => "check the name with `congvu-admin service list`",
+            EntityKind::Domain => "check the name with `congvu-admin domain list`",
+            EntityKind::Alias => "see the official's addresses with `congvu-admin user show LOGIN`",
+            EntityKind::Member => "see the members with `congvu-admin group members NAME`",
+            EntityKind::Certificate => "see the certificates with `congvu-admin cert list`",
         },
         DirectoryError::Taken { what, .. } => match what {
             UniqueKey::Login => {

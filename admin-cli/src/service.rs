@@ -2,7 +2,7 @@
 //! Keycloak, SSSD) that bind to LDAP, each limited to an agency subtree or the whole tree.
 
 use clap::Subcommand;
-use congvu::directory::{generate_initial_password, NewServiceAccount, PasswordCost};
+use congvu::directory::NewServiceAccount;
 use serde_json::json;
 
 use crate::{output, Context};
@@ -53,19 +53,9 @@ pub async fn run(ctx: &Context, cmd: ServiceCommand) -> anyhow::Result<()> {
 
 /// Adds the account and shows its secret, once.
 async fn add(ctx: &Context, new: NewServiceAccount) -> anyhow::Result<()> {
-    // Two generated passwords: about 230 random bits, typed by no one.
-    let secret = format!(
-        "{}{}",
-        generate_initial_password(),
-        generate_initial_password()
-    );
-    let hasher = ctx.hasher.clone();
-    let to_hash = secret.clone();
-    let hash =
-        tokio::task::spawn_blocking(move || hasher.hash(&to_hash, PasswordCost::Full)).await??;
-    let account = ctx
+    let (account, secret) = ctx
         .directory
-        .add_service_account(&ctx.actor, new, hash)
+        .create_service_account(&ctx.actor, new, &ctx.hasher)
         .await?;
     let scope = match account.scope_agency_id {
         Some(id) => ctx

@@ -5,9 +5,9 @@ use std::io::{BufRead, Read};
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use congvu::clock::UnixTime;
 use congvu::directory::{
-    check_chosen_password, generate_initial_password, NewOfficial, OfficialChanges,
-    OfficialDetails, OfficialFilter, OfficialStatus, PasswordCost, PersonName, StoredPassword,
-    DEFAULT_RESET_LINK_HOURS, MAX_PASSWORD_CHARS, MAX_RESET_LINK_HOURS,
+    check_chosen_password, NewOfficial, OfficialChanges, OfficialDetails, OfficialFilter,
+    OfficialStatus, PasswordCost, PersonName, StoredPassword, DEFAULT_RESET_LINK_HOURS,
+    MAX_PASSWORD_CHARS, MAX_RESET_LINK_HOURS,
 };
 use serde_json::json;
 
@@ -157,16 +157,10 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
         } => {
             let primary_address = match address {
                 Some(a) => a,
-                None => {
-                    let domains = ctx.directory.domains().await?;
-                    let primary = domains.iter().find(|d| d.is_primary).ok_or_else(|| {
-                        anyhow::anyhow!("no primary domain: add one with `congvu-admin domain add NAME --primary`, or pass --address")
-                    })?;
-                    format!("{}@{}", login.trim().to_ascii_lowercase(), primary.name)
-                }
+                None => ctx.directory.default_address(&login).await?.ok_or_else(|| {
+                    anyhow::anyhow!("no primary domain: add one with `congvu-admin domain add NAME --primary`, or pass --address")
+                })?,
             };
-            let initial = generate_initial_password();
-            let hash = hash(ctx, initial.clone(), PasswordCost::Initial).await?;
             let new = NewOfficial {
                 login,
                 name: PersonName::from_full(&name)?,
@@ -178,13 +172,12 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
                 phone,
                 hr_id: employee_id,
                 quota_bytes: None,
-                password: Some(StoredPassword {
-                    hash,
-                    cost: PasswordCost::Initial,
-                    must_change: true,
-                }),
+                password: None,
             };
-            let official = ctx.directory.add_official(&ctx.actor, new).await?;
+            let (official, initial) = ctx
+                .directory
+                .onboard_official(&ctx.actor, new, &ctx.hasher)
+                .await?;
             if ctx.json {
                 output::json(&json!({
                     "login": official.login, "address": official.primary_address,
@@ -217,16 +210,6 @@ pub async fn run(ctx: &Context, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Export(args) => crate::export::run(ctx, args).await?,
     }
     Ok(())
-}
-
-/// Hashes off the async threads: argon2 is deliberately slow.
-async fn hash(
-    ctx: &Context,
-    password: String,
-    cost: PasswordCost,
-) -> anyhow::Result<congvu::directory::PasswordHash> {
-    let hasher = ctx.hasher.clone();
-    Ok(tokio::task::spawn_blocking(move || hasher.hash(&password, cost)).await??)
 }
 
 fn show(ctx: &Context, d: &OfficialDetails) {
@@ -437,21 +420,29 @@ async fn delete(ctx: &Context, login: &str, yes: bool) -> anyhow::Result<()> {
 async fn passwd(ctx: &Context, args: PasswdArgs) -> anyhow::Result<()> {
     // Fail on an unknown login before asking for (or hashing) anything.
     let official = ctx.directory.official(&args.login).await?;
-    let (password, cost, must_change) = if args.generate {
-        (generate_initial_password(), PasswordCost::Initial, true)
+    let (password, must_change) = if args.generate {
+        let initial = ctx
+            .directory
+            .issue_initial_password(&ctx.actor, &official.login, &ctx.hasher)
+            .await?;
+        (initial, true)
     } else {
         let password = read_password_line().await?;
         check_chosen_password(&password)?;
-        (password, PasswordCost::Full, !args.no_must_change)
+        let must_change = !args.no_must_change;
+        let stored = StoredPassword {
+            hash: ctx
+                .hasher
+                .hash_off_thread(password.clone(), PasswordCost::Full)
+                .await?,
+            cost: PasswordCost::Full,
+            must_change,
+        };
+        ctx.directory
+            .set_password(&ctx.actor, &official.login, stored)
+            .await?;
+        (password, must_change)
     };
-    let stored = StoredPassword {
-        hash: hash(ctx, password.clone(), cost).await?,
-        cost,
-        must_change,
-    };
-    ctx.directory
-        .set_password(&ctx.actor, &official.login, stored)
-        .await?;
     let login = &official.login;
     match (ctx.json, args.generate) {
         (true, true) => output::json(&json!({

@@ -339,9 +339,9 @@ pub struct DatabaseConfig {
     pub busy_timeout_ms: u64,
 }
 
-use crate::store::redact_password;
+use crate::model::redact_password;
 /// Which database engine a [`DatabaseConfig::url`] names (the store owns the rule).
-pub use crate::store::StoreBackend as Backend;
+pub use crate::model::StoreBackend as Backend;
 
 impl Default for DatabaseConfig {
     fn default() -> Self {

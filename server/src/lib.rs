@@ -20,6 +20,7 @@ pub mod imap;
 pub mod inbound;
 pub mod ldap;
 pub mod mailstore;
+pub mod model;
 pub mod net;
 pub mod queue;
 pub mod server;

@@ -1,8 +1,8 @@
 //! Mail addresses of officials, groups and agencies: one namespace, lowercase, local to a
 //! domain congvu serves.
 
-use super::ids::{AgencyId, GroupId, OfficialId};
 use super::DirectoryError;
+use crate::model::{AgencyId, GroupId, OfficialId};
 
 /// Who receives mail sent to a local address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::clock::UnixTime;
 use crate::mailstore::BodyId;
+use crate::model::EntityKind;
 use crate::store::Conn;
 
 /// Fewest characters a password chosen by a person may have.
@@ -218,7 +219,7 @@ impl Directory {
         let agency = conn
             .agency_by_id(official.agency_id)
             .await?
-            .ok_or_else(|| not_found("agency", &official.agency_id.to_string()))?;
+            .ok_or_else(|| not_found(EntityKind::Agency, &official.agency_id.to_string()))?;
         let addresses = conn
             .addresses_of(AddressOwner::Official(official.id))
             .await?
@@ -285,7 +286,7 @@ impl Directory {
             bodies_freed,
         };
         if !tx.delete_official_row(official.id).await? {
-            return Err(not_found("official", &official.login));
+            return Err(not_found(EntityKind::Official, &official.login));
         }
         let mut before = official_summary(&official);
         before["agency"] = json!(agency_code);
@@ -386,7 +387,7 @@ impl Directory {
         let group = conn
             .group_by_name(&key)
             .await?
-            .ok_or_else(|| not_found("group", &key))?;
+            .ok_or_else(|| not_found(EntityKind::Group, &key))?;
         let mut members: Vec<MemberListing> = conn
             .member_official_listings(group.id)
             .await?

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-use super::ids::{AgencyId, DomainId};
 use super::DirectoryError;
 use crate::clock::UnixTime;
+use crate::model::{AgencyId, DomainId};
 
 /// Where an agency sits in the province's administration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

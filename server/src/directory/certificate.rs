@@ -9,8 +9,8 @@ use x509_parser::extensions::GeneralName;
 use x509_parser::pem::Pem;
 use x509_parser::prelude::FromDer;
 
-use super::ids::{CertificateId, OfficialId};
 use crate::clock::UnixTime;
+use crate::model::{CertificateId, OfficialId};
 
 /// A certificate as stored: the DER bytes and the fields the directory and reports need.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use super::{
     agency_parents, agency_subtree, not_found, Actor, AddressOwner, AgencyId, Certificate,
     CertificateStanding, Directory, DirectoryError, Official, OfficialId,
 };
+use crate::model::EntityKind;
 use crate::store::Conn;
 
 /// The shortest fingerprint prefix `cert revoke` accepts: 8 hex digits, as with Git hashes.
@@ -267,7 +268,7 @@ impl Directory {
         let found = tx.certificates_by_fingerprint_prefix(&prefix, 2).await?;
         let certificate = match found.as_slice() {
             [one] => one.clone(),
-            [] => return Err(not_found("certificate", &prefix)),
+            [] => return Err(not_found(EntityKind::Certificate, &prefix)),
             _ => {
                 return Err(DirectoryError::Invalid(format!(
                     "more than one certificate's fingerprint starts with {prefix}; give more digits"

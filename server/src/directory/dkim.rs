@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::{normalize_domain, not_found, Actor, Directory, DirectoryError};
 use crate::clock::UnixTime;
+use crate::model::EntityKind;
 
 /// RSA key sizes congvu generates and signs with. RFC 8301 §3.2 asks for at least 1024 bits
 /// and recommends 2048; 2048 is also the least that the signing code (ring) accepts.
@@ -249,7 +250,7 @@ impl Directory {
         let current = tx
             .domain_by_name(&name)
             .await?
-            .ok_or_else(|| not_found("domain", &name))?;
+            .ok_or_else(|| not_found(EntityKind::Domain, &name))?;
         if let Some(old) = tx.domain_dkim_key(&name).await? {
             if !replace {
                 return Err(DirectoryError::Invalid(format!(
@@ -285,7 +286,7 @@ impl Directory {
         let name = normalize_domain(domain)?;
         let mut conn = self.read().await?;
         if conn.domain_by_name(&name).await?.is_none() {
-            return Err(not_found("domain", &name));
+            return Err(not_found(EntityKind::Domain, &name));
         }
         Ok(conn.domain_dkim_key(&name).await?)
     }

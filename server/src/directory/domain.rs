@@ -1,8 +1,8 @@
 //! Mail domains (`vinhphuc.gov.vn`) and their per-domain settings.
 
-use super::ids::DomainId;
 use super::DirectoryError;
 use crate::clock::UnixTime;
+use crate::model::DomainId;
 
 /// The address rule used when a domain does not name one: given name followed by the
 /// initials of the family and middle names (`Nguyễn Văn An` -> `annv`).

@@ -17,7 +17,6 @@ mod egov;
 mod following;
 mod group;
 mod hash_pool;
-mod ids;
 mod import;
 mod legacy_password;
 mod names;
@@ -29,6 +28,9 @@ mod recipients;
 mod service;
 mod snapshot;
 
+pub use crate::model::{
+    AgencyId, CertificateId, DomainId, EntityKind, GroupId, OfficialId, ServiceAccountId,
+};
 pub use address::{AddressEntry, AddressOwner, MailAddress};
 pub use admin_ops::{
     check_chosen_password, AgencyDetails, AgencyUsage, GroupListing, LevelUsage, Lockout,
@@ -61,7 +63,6 @@ pub use egov::{
 };
 pub use following::{Following, SnapshotView};
 pub use group::{Group, GroupKind, GroupMember, NewGroup};
-pub use ids::{AgencyId, CertificateId, DomainId, GroupId, OfficialId, ServiceAccountId};
 pub use import::{
     ImportField, ImportOptions, ImportOutcome, ImportPlan, ImportRow, MigratedGroup,
     MigratedMember, MigratedOfficial, MigrationOutcome, MigrationPlan, PlannedCreate, PlannedGroup,
@@ -96,6 +97,7 @@ pub use tree_ops::AgencyImportOutcome;
 mod admin_ops;
 mod certificate_ops;
 mod official_ops;
+mod secrets;
 mod service_ops;
 mod tree_ops;
 
@@ -110,7 +112,7 @@ pub enum DirectoryError {
     Invalid(String),
     /// A named entity does not exist.
     #[error("{kind} \"{key}\" does not exist")]
-    NotFound { kind: &'static str, key: String },
+    NotFound { kind: EntityKind, key: String },
     /// A unique value (login, address, HR id, code) belongs to someone else already.
     #[error("{what} \"{value}\" is already taken")]
     Taken { what: UniqueKey, value: String },
@@ -145,7 +147,7 @@ fn name_taken(e: DirectoryError, candidates: &[(UniqueKey, &str)]) -> DirectoryE
     }
 }
 
-fn not_found(kind: &'static str, key: &str) -> DirectoryError {
+fn not_found(kind: EntityKind, key: &str) -> DirectoryError {
     DirectoryError::NotFound {
         kind,
         key: key.to_string(),

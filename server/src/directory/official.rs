@@ -3,10 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::ids::{AgencyId, OfficialId};
 use super::password::{PasswordCost, PasswordHash};
 use super::DirectoryError;
 use crate::clock::UnixTime;
+use crate::model::{AgencyId, OfficialId};
 
 /// Whether an official may log in and receive mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

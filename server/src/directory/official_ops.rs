@@ -10,6 +10,7 @@ use super::{
 };
 use crate::clock::UnixTime;
 use crate::mailstore::{Mailbox, MailboxId, Uid, DEFAULT_MAILBOXES};
+use crate::model::EntityKind;
 use crate::store::{Conn, UniqueKey};
 
 /// What the audit log keeps about an official: never the password hash.
@@ -298,7 +299,7 @@ impl Directory {
         let official = official_in(&mut tx, login).await?;
         let owned = tx.addresses_of(AddressOwner::Official(official.id)).await?;
         if !owned.iter().any(|a| a.address == alias && !a.is_primary) {
-            return Err(not_found("alias", &alias));
+            return Err(not_found(EntityKind::Alias, &alias));
         }
         tx.delete_alias(&alias).await?;
         let before = json!({ "alias": alias });
@@ -383,7 +384,7 @@ pub(super) async fn official_in(conn: &mut Conn, login: &str) -> Result<Official
     let login = normalize_login(login)?;
     conn.official_by_login(&login)
         .await?
-        .ok_or_else(|| not_found("official", &login))
+        .ok_or_else(|| not_found(EntityKind::Official, &login))
 }
 
 pub(super) async fn create_default_mailboxes(

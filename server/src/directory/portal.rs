@@ -22,6 +22,7 @@ use super::{
     DirectoryError, GroupMember, Official, OfficialId, OfficialStatus, StoredPassword,
 };
 use crate::clock::UnixTime;
+use crate::model::EntityKind;
 use crate::store::PortalSessionRow;
 
 /// How long a reset link lasts unless the administrator says otherwise.
@@ -331,7 +332,7 @@ impl Directory {
         let official = tx
             .official_by_id(official)
             .await?
-            .ok_or_else(|| not_found("official", &official.0.to_string()))?;
+            .ok_or_else(|| not_found(EntityKind::Official, &official.0.to_string()))?;
         self.commit_password(tx, actor, &official, password).await?;
         Ok(true)
     }

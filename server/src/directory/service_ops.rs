@@ -11,6 +11,7 @@ use super::{
     GroupMember, NewCertificate, NewGroup, NewServiceAccount, Official, OfficialStatus,
     PasswordHash, ServiceAccount, ServiceAccountId,
 };
+use crate::model::EntityKind;
 use crate::store::{Conn, UniqueKey};
 
 /// A group member named the way administrators name them.
@@ -128,7 +129,7 @@ impl Directory {
         let group = group_in(&mut tx, group).await?;
         let (resolved, label) = resolve_member(&mut tx, member).await?;
         if !tx.delete_group_member(group.id, resolved).await? {
-            return Err(not_found("member", &label));
+            return Err(not_found(EntityKind::Member, &label));
         }
         let before = json!({ "member": label });
         self.commit_change(
@@ -241,7 +242,7 @@ impl Directory {
         let account = tx
             .service_account_by_name(&name)
             .await?
-            .ok_or_else(|| not_found("service account", &name))?;
+            .ok_or_else(|| not_found(EntityKind::ServiceAccount, &name))?;
         tx.delete_service_account(account.id).await?;
         let before = json!({ "name": account.name });
         self.commit_change(
@@ -324,7 +325,7 @@ impl Directory {
             .await?
             .into_iter()
             .find(|c| c.fingerprint_sha256 == fingerprint && c.revoked_at.is_none())
-            .ok_or_else(|| not_found("certificate", &fingerprint))?;
+            .ok_or_else(|| not_found(EntityKind::Certificate, &fingerprint))?;
         self.commit_revocation(tx, actor, &official.login, &cert)
             .await
     }
@@ -355,7 +356,7 @@ async fn group_in(conn: &mut Conn, name: &str) -> Result<Group, DirectoryError> 
     let name = name.trim().to_ascii_lowercase();
     conn.group_by_name(&name)
         .await?
-        .ok_or_else(|| not_found("group", &name))
+        .ok_or_else(|| not_found(EntityKind::Group, &name))
 }
 
 async fn resolve_member(

@@ -7,6 +7,7 @@ use super::{
     required_attribute, Actor, AddressEntry, AddressOwner, Agency, AgencyId, Directory,
     DirectoryError, MailAddress, MailDomain, NewAgency, NewDomain,
 };
+use crate::model::EntityKind;
 use crate::store::{Conn, UniqueKey};
 
 /// What an agency import did.
@@ -157,7 +158,7 @@ impl Directory {
                 let d = normalize_domain(d)?;
                 tx.domain_by_name(&d)
                     .await?
-                    .ok_or_else(|| not_found("domain", &d))?
+                    .ok_or_else(|| not_found(EntityKind::Domain, &d))?
             }
             None => tx.primary_domain().await?.ok_or_else(|| {
                 DirectoryError::Invalid(
@@ -290,7 +291,7 @@ pub(super) async fn agency_in(conn: &mut Conn, code: &str) -> Result<Agency, Dir
     let code = normalize_agency_code(code)?;
     conn.agency_by_code(&code)
         .await?
-        .ok_or_else(|| not_found("agency", &code))
+        .ok_or_else(|| not_found(EntityKind::Agency, &code))
 }
 
 fn check_level(level: super::AgencyLevel, parent: Option<&Agency>) -> Result<(), DirectoryError> {

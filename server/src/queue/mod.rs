@@ -27,15 +27,7 @@ use crate::clock::{Clock, UnixTime};
 use crate::mailstore::{BodyHash, BodyId, MailstoreError};
 use crate::store::{Store, StoreError};
 
-/// A queue entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct QueueEntryId(pub i64);
-
-impl std::fmt::Display for QueueEntryId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use crate::model::QueueEntryId;
 
 /// A new queue id: twelve random hex digits naming one accepted message in its `250` reply,
 /// its `Received:` header, its queue entries and every log line about it, so that the

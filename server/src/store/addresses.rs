@@ -5,7 +5,8 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{AddressEntry, AddressOwner, AgencyId, DomainId, GroupId, OfficialId};
+use crate::directory::{AddressEntry, AddressOwner};
+use crate::model::{AgencyId, DomainId, GroupId, OfficialId};
 
 #[derive(FromRow)]
 struct AddressRow {

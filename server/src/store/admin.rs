@@ -8,10 +8,8 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{
-    AgencyId, GroupId, Lockout, OfficialId, OfficialListing, OfficialStatus, PersonName,
-};
-use crate::mailstore::BodyId;
+use crate::directory::{Lockout, OfficialListing, OfficialStatus, PersonName};
+use crate::model::{AgencyId, BodyId, GroupId, OfficialId};
 
 #[derive(FromRow)]
 struct ListingRow {

@@ -4,7 +4,8 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{Agency, AgencyId, DomainId};
+use crate::directory::Agency;
+use crate::model::{AgencyId, DomainId};
 
 const COLUMNS: &str = "id, uuid, code, name, level, parent_id, domain_id, created_at, updated_at";
 

@@ -2,7 +2,7 @@
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::mailstore::{BodyHash, BodyId};
+use crate::model::{BodyHash, BodyId};
 
 impl Conn {
     /// Stores `data` under `hash` if it is new, with its structure `shape` (JSON, for

@@ -6,9 +6,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::model::MailboxId;
 use tokio::sync::watch;
-
-use crate::mailstore::MailboxId;
 
 /// The NOTIFY channels mailbox changes travel on between nodes: one per database schema
 /// (`congvu:<schema>`, cut to PostgreSQL's 63-byte identifiers), so that deployments

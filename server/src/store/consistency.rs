@@ -8,9 +8,10 @@
 
 use super::{on_backend, Conn, Raw, StoreError};
 use crate::mailstore::{
-    BodyExample, BodyId, Examined, Example, Finding, Inconsistency, MailboxExample, MailboxId,
-    MessageExample, QueueEntryExample,
+    BodyExample, Examined, Example, Finding, Inconsistency, MailboxExample, MessageExample,
+    QueueEntryExample,
 };
+use crate::model::{BodyId, MailboxId};
 
 /// Every body with the number of mailbox messages and queue entries holding it.
 const COUNTED_BODIES: &str = "SELECT b.id, b.sha256, b.size, b.refcount, \

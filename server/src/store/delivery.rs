@@ -5,9 +5,8 @@
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{AgencyId, OfficialId};
 use crate::mailstore::message::Signing;
-use crate::mailstore::{BodyId, MailboxId, MailboxRole, MessageFlags, Uid};
+use crate::model::{AgencyId, BodyId, MailboxId, MailboxRole, MessageFlags, OfficialId, Uid};
 
 /// Recipients per statement: well under SQLite's bound-parameter limit with six per row.
 const BATCH_ROWS: usize = 500;

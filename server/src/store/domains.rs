@@ -4,7 +4,8 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{DomainDkimKey, DomainId, MailDomain};
+use crate::directory::{DomainDkimKey, MailDomain};
+use crate::model::DomainId;
 
 const COLUMNS: &str =
     "id, name, is_primary, default_quota_bytes, max_message_bytes, address_rule, \

@@ -8,7 +8,7 @@
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::AgencyId;
+use crate::model::AgencyId;
 
 /// Certificates of one agency's officials: `(agency, issued from..=to, issued by to)`.
 pub type CertificateIssues = (AgencyId, i64, i64);

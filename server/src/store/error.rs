@@ -1,51 +1,7 @@
 //! Store errors, with database constraint violations translated into the domain facts they
 //! stand for (which unique key was taken) so callers never parse driver messages.
 
-use std::fmt;
-
-/// A uniqueness rule of the directory or mail store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UniqueKey {
-    DomainName,
-    PrimaryDomain,
-    AgencyCode,
-    Login,
-    Address,
-    OfficialPrimaryAddress,
-    HrId,
-    GroupName,
-    GroupMember,
-    ServiceAccountName,
-    CertificateFingerprint,
-    MailboxName,
-    MailboxRole,
-    MessageUid,
-    Uuid,
-    Other,
-}
-
-impl fmt::Display for UniqueKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            UniqueKey::DomainName => "domain name",
-            UniqueKey::PrimaryDomain => "primary domain",
-            UniqueKey::AgencyCode => "agency code",
-            UniqueKey::Login => "login",
-            UniqueKey::Address => "address",
-            UniqueKey::OfficialPrimaryAddress => "primary address",
-            UniqueKey::HrId => "employee id",
-            UniqueKey::GroupName => "group name",
-            UniqueKey::GroupMember => "group membership",
-            UniqueKey::ServiceAccountName => "service account name",
-            UniqueKey::CertificateFingerprint => "certificate",
-            UniqueKey::MailboxName => "mailbox name",
-            UniqueKey::MailboxRole => "special mailbox",
-            UniqueKey::MessageUid => "message UID",
-            UniqueKey::Uuid => "uuid",
-            UniqueKey::Other => "value",
-        })
-    }
-}
+pub use crate::model::UniqueKey;
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,8 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{AgencyId, Group, GroupId, GroupKind, GroupMember, OfficialId};
+use crate::directory::{Group, GroupKind, GroupMember};
+use crate::model::{AgencyId, GroupId, OfficialId};
 
 const COLUMNS: &str =
     "id, uuid, name, display_name, description, kind, agency_id, created_at, updated_at";

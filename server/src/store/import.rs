@@ -8,10 +8,8 @@ use sqlx::FromRow;
 use super::officials::PasswordColumns;
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{
-    AddressEntry, AddressOwner, AgencyId, AuditRecord, DomainId, Official, OfficialId,
-};
-use crate::mailstore::{Mailbox, MailboxRole};
+use crate::directory::{AddressEntry, AddressOwner, AuditRecord, Official};
+use crate::model::{AgencyId, DomainId, Mailbox, MailboxRole, OfficialId};
 
 /// Who holds an HR id.
 #[derive(Debug, Clone, FromRow)]

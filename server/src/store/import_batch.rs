@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use super::{on_backend, Conn, Raw, StoreError};
 use crate::clock::UnixTime;
-use crate::mailstore::{BodyHash, MailboxId, MessageFlags, Uid};
+use crate::model::{BodyHash, MailboxId, MessageFlags, Uid};
 
 /// Rows per multi-row statement at most (the mail store's batches are smaller): well under
 /// both engines' limits on parameters per statement.

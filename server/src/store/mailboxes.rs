@@ -4,9 +4,8 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, Raw, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::OfficialId;
-use crate::mailstore::{
-    BodyId, Mailbox, MailboxId, MailboxMessage, MailboxRole, MessageFlags, Uid,
+use crate::model::{
+    BodyId, Mailbox, MailboxId, MailboxMessage, MailboxRole, MessageFlags, OfficialId, Uid,
 };
 
 pub(super) const COLUMNS: &str =

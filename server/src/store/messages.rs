@@ -4,8 +4,7 @@
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::OfficialId;
-use crate::mailstore::{BodyId, Mailbox, MailboxId, MailboxMessage, Uid};
+use crate::model::{BodyId, Mailbox, MailboxId, MailboxMessage, OfficialId, Uid};
 
 /// Messages in a mailbox and how many of them are unseen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -5,8 +5,7 @@
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::OfficialId;
-use crate::mailstore::{BodyHash, MailboxId, MailboxRole, Uid};
+use crate::model::{BodyHash, MailboxId, MailboxRole, OfficialId, Uid};
 
 /// One folder of one source account, as recorded: its id and the source's UIDVALIDITY.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::OfficialId;
+use crate::model::OfficialId;
 
 /// A portal session as stored.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]

@@ -10,8 +10,8 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, Raw, StoreError};
 use crate::clock::UnixTime;
-use crate::mailstore::{BodyId, MailboxId};
-use crate::queue::{QueueEntry, QueueEntryId, QueueSelector};
+use crate::model::{BodyId, MailboxId, QueueEntryId};
+use crate::queue::{QueueEntry, QueueSelector};
 
 const COLUMNS: &str =
     "id, body_id, sender, recipient, recipient_domain, next_attempt_at, attempts, \

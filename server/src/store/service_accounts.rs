@@ -4,7 +4,8 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{AgencyId, PasswordHash, ServiceAccount, ServiceAccountId};
+use crate::directory::{PasswordHash, ServiceAccount};
+use crate::model::{AgencyId, ServiceAccountId};
 
 const COLUMNS: &str = "id, uuid, name, description, password_hash, scope_agency_id, \
      may_reset_passwords, status, created_at, updated_at";

@@ -3,7 +3,8 @@
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{AgencyId, GroupId, GroupMember, OfficialId};
+use crate::directory::GroupMember;
+use crate::model::{AgencyId, GroupId, OfficialId};
 
 impl Conn {
     /// Every official's non-primary addresses: `(official, address)` by official, address.

@@ -3,9 +3,9 @@
 
 use congvu::clock::UnixTime;
 use congvu::directory::{
-    AgencyLevel, Argon2Cost, DirectoryError, GroupKind, GroupMember, MemberName, NewCertificate,
-    NewDomain, NewGroup, NewServiceAccount, OfficialChanges, OfficialStatus, PasswordCost,
-    PasswordHasher, StoredPassword,
+    AgencyLevel, Argon2Cost, DirectoryError, EntityKind, GroupKind, GroupMember, MemberName,
+    NewCertificate, NewDomain, NewGroup, NewServiceAccount, OfficialChanges, OfficialStatus,
+    PasswordCost, PasswordHasher, StoredPassword,
 };
 use congvu::mailstore::MailboxRole;
 use congvu::store::UniqueKey;
@@ -173,7 +173,7 @@ async fn agency_tree_follows_the_levels_and_moves(backend: Backend) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, DirectoryError::NotFound { kind: "agency", ref key } if key == "khongco")
+        matches!(err, DirectoryError::NotFound { kind: EntityKind::Agency, ref key } if key == "khongco")
     );
 
     // A ward moves to another district; the tree follows.
@@ -511,7 +511,13 @@ async fn aliases_share_one_address_namespace(backend: Backend) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, DirectoryError::NotFound { kind: "alias", .. }),
+        matches!(
+            err,
+            DirectoryError::NotFound {
+                kind: EntityKind::Alias,
+                ..
+            }
+        ),
         "primary address removed: {err:?}"
     );
     f.directory
@@ -630,7 +636,10 @@ async fn nested_groups_expand_to_each_official_once(backend: Backend) {
         .unwrap_err();
     assert!(matches!(
         err,
-        DirectoryError::NotFound { kind: "member", .. }
+        DirectoryError::NotFound {
+            kind: EntityKind::Member,
+            ..
+        }
     ));
 }
 
@@ -777,7 +786,7 @@ async fn certificates_are_stored_unique_and_revocable(backend: Backend) {
     assert!(matches!(
         again,
         DirectoryError::NotFound {
-            kind: "certificate",
+            kind: EntityKind::Certificate,
             ..
         }
     ));
