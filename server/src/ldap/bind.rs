@@ -13,8 +13,9 @@ use ldap3_proto::proto::{
 
 use super::access::Identity;
 use super::dn;
+use super::reply::{self, NEEDS_TLS, REFUSED, UNAVAILABLE};
 use super::schema::OID_PASSWORD_POLICY;
-use super::session::{result, Reply, Session, NEEDS_TLS, REFUSED, UNAVAILABLE};
+use super::session::{result, Reply, Session};
 use crate::directory::{DirectoryError, LoginName, LoginOutcome, Principal};
 
 /// Who a bind name refers to, before checking the password.
@@ -67,15 +68,12 @@ async fn check_credentials(
     request: LdapBindRequest,
 ) -> Result<Result<LoginOutcome, DirectoryError>, Early> {
     if request.version != 3 {
-        return Err((
-            LdapResultCode::ProtocolError,
-            "only LDAP version 3 is supported",
-        ));
+        return Err((LdapResultCode::ProtocolError, reply::VERSION_3_ONLY));
     }
     let LdapBindCred::Simple(password) = request.cred else {
         return Err((
             LdapResultCode::AuthMethodNotSupported,
-            "only simple binds are supported (over TLS)",
+            reply::SIMPLE_BINDS_ONLY,
         ));
     };
     match (request.dn.is_empty(), password.is_empty()) {
@@ -85,7 +83,7 @@ async fn check_credentials(
         (false, true) => {
             return Err((
                 LdapResultCode::UnwillingToPerform,
-                "unauthenticated bind (a name with an empty password) is not allowed",
+                reply::UNAUTHENTICATED_BIND,
             ))
         }
         _ => {}

@@ -9,8 +9,9 @@ use ldap3_proto::proto::{
 
 use super::access::Identity;
 use super::bind::{resolve, BindName};
+use super::reply::{self, NEEDS_TLS};
 use super::schema::{OID_PASSWORD_MODIFY, OID_START_TLS, OID_WHO_AM_I};
-use super::session::{result, Next, Reply, Session, NEEDS_TLS, REFUSED, UNAVAILABLE};
+use super::session::{result, Next, Reply, Session};
 use crate::directory::{LoginName, PasswordChangeError};
 
 /// Answers an extended request.
@@ -38,7 +39,7 @@ pub async fn extended(
         other => respond(
             msgid,
             LdapResultCode::ProtocolError,
-            &format!("extended operation {other} is not supported"),
+            &reply::unsupported_extended(other),
             None,
             None,
         ),
@@ -68,7 +69,7 @@ fn start_tls(session: &Session<'_>, msgid: i32) -> Reply {
         return respond(
             msgid,
             LdapResultCode::OperationsError,
-            "TLS is already in use",
+            reply::TLS_IN_USE,
             Some(OID_START_TLS),
             None,
         );
@@ -77,7 +78,7 @@ fn start_tls(session: &Session<'_>, msgid: i32) -> Reply {
         return respond(
             msgid,
             LdapResultCode::Unavailable,
-            "TLS is not configured",
+            reply::TLS_NOT_CONFIGURED,
             Some(OID_START_TLS),
             None,
         );
@@ -102,7 +103,7 @@ async fn password_modify(
         return respond(
             msgid,
             LdapResultCode::ProtocolError,
-            "malformed Password Modify request",
+            reply::MALFORMED_PASSWORD_MODIFY,
             None,
             None,
         );
@@ -124,7 +125,7 @@ async fn password_modify(
         Identity::Anonymous => respond(
             msgid,
             LdapResultCode::InsufficentAccessRights,
-            "bind first to change a password",
+            reply::BIND_FIRST,
             None,
             None,
         ),
@@ -156,14 +157,11 @@ async fn change_own(
     if !own {
         return fail(
             LdapResultCode::InsufficentAccessRights,
-            "an official may change only their own password",
+            reply::OWN_PASSWORD_ONLY,
         );
     }
     let (Some(old), Some(new)) = (&modify.old_password, &modify.new_password) else {
-        return fail(
-            LdapResultCode::UnwillingToPerform,
-            "give both the old and the new password",
-        );
+        return fail(LdapResultCode::UnwillingToPerform, reply::OLD_AND_NEW);
     };
     let auth = &session.service.authenticator;
     let official = match auth.official_for_change(login).await {
@@ -190,15 +188,14 @@ async fn reset_for_service(
 ) -> Reply {
     let fail = |code: LdapResultCode, message: &str| respond(msgid, code, message, None, None);
     let Some(BindName::Official(LoginName::Login(login))) = &target else {
-        return fail(
-            LdapResultCode::UnwillingToPerform,
-            "name the official whose password to reset (their DN)",
-        );
+        return fail(LdapResultCode::UnwillingToPerform, reply::NAME_THE_OFFICIAL);
     };
     let auth = &session.service.authenticator;
     let service = match auth.service_for_reset(service_name).await {
         Ok(Some(s)) => s,
-        Ok(None) | Err(_) => return fail(LdapResultCode::InsufficentAccessRights, "not allowed"),
+        Ok(None) | Err(_) => {
+            return fail(LdapResultCode::InsufficentAccessRights, reply::NOT_ALLOWED)
+        }
     };
     let outcome = auth
         .reset_password(&service, login, modify.new_password.as_deref())
@@ -228,21 +225,6 @@ fn modified(msgid: i32, outcome: Result<Option<String>, PasswordChangeError>) ->
 }
 
 fn failed(msgid: i32, error: PasswordChangeError) -> Reply {
-    let (code, message) = match &error {
-        PasswordChangeError::WrongPassword => {
-            (LdapResultCode::InvalidCredentials, REFUSED.to_string())
-        }
-        PasswordChangeError::NotAllowed(m) => (LdapResultCode::InsufficentAccessRights, m.clone()),
-        PasswordChangeError::Policy(m) => (LdapResultCode::ConstraintViolation, m.clone()),
-        PasswordChangeError::Weak(why) => (LdapResultCode::ConstraintViolation, why.to_string()),
-        PasswordChangeError::LinkSpent => (LdapResultCode::InvalidCredentials, REFUSED.to_string()),
-        PasswordChangeError::Directory(crate::directory::DirectoryError::NotFound { .. }) => {
-            (LdapResultCode::NoSuchObject, "no such official".to_string())
-        }
-        PasswordChangeError::Directory(e) => {
-            tracing::error!(error = %e, "password change failed");
-            (LdapResultCode::Unavailable, UNAVAILABLE.to_string())
-        }
-    };
+    let (code, message) = reply::password_change_refused(&error);
     respond(msgid, code, &message, None, None)
 }

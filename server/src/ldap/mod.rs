@@ -14,6 +14,7 @@ pub(crate) mod dn;
 mod extended;
 pub(crate) mod filter;
 pub(crate) mod frame;
+mod reply;
 pub(crate) mod schema;
 mod search;
 mod session;

@@ -17,8 +17,9 @@ use super::access::{readable, Reader, Sight};
 use super::attributes::{self as at, AttributeType, Returned};
 use super::dn;
 use super::filter::Filter;
+use super::reply::{self, NO_SUCH_ENTRY, UNAVAILABLE};
 use super::schema;
-use super::session::{result, Reply, Session, NO_SUCH_ENTRY, UNAVAILABLE};
+use super::session::{result, Reply, Session};
 use super::tree::{Entry, Tree};
 use super::LdapSettings;
 
@@ -94,10 +95,7 @@ pub async fn search(
         let Some(mut paged) = session.pages.remove(cookie) else {
             return done(
                 msgid,
-                result(
-                    LdapResultCode::UnwillingToPerform,
-                    "paged results cookie is invalid or expired",
-                ),
+                result(LdapResultCode::UnwillingToPerform, reply::BAD_COOKIE),
                 Vec::new(),
             );
         };
@@ -165,7 +163,7 @@ fn all_at_once(tree: &Tree, matches: &[(usize, Sight)], limit: usize, page: &Pag
         })
         .collect();
     let res = if matches.len() > limit {
-        result(LdapResultCode::SizeLimitExceeded, "size limit exceeded")
+        result(LdapResultCode::SizeLimitExceeded, reply::SIZE_LIMIT)
     } else {
         result(LdapResultCode::Success, "")
     };
@@ -244,12 +242,8 @@ async fn resolve<'s>(
         result(LdapResultCode::Unavailable, UNAVAILABLE)
     })?;
     let reader = Reader::new(&session.identity, settings.allow_anonymous_read, &tree);
-    let base = dn::normalize(&request.base).ok_or_else(|| {
-        result(
-            LdapResultCode::InvalidDNSyntax,
-            "the search base is not a DN",
-        )
-    })?;
+    let base = dn::normalize(&request.base)
+        .ok_or_else(|| result(LdapResultCode::InvalidDNSyntax, reply::BASE_NOT_A_DN))?;
     // An empty base with one-level or subtree scope searches the whole naming context.
     let base = if base.is_empty() {
         tree.base.clone()
@@ -295,10 +289,7 @@ impl Scope<'_> {
         let mut matches = Vec::new();
         for (n, i) in candidates.enumerate() {
             if n % 512 == 511 && started.elapsed() > time_limit {
-                return Err(result(
-                    LdapResultCode::TimeLimitExceeded,
-                    "time limit exceeded",
-                ));
+                return Err(result(LdapResultCode::TimeLimitExceeded, reply::TIME_LIMIT));
             }
             let entry = &self.tree.entries[i];
             if !in_scope(&entry.key, &self.base, &request.scope) {
@@ -359,7 +350,7 @@ fn next_page(
     let budget_spent = paged.client_budget == Some(0);
     let (res, cookie) = if more && budget_spent {
         (
-            result(LdapResultCode::SizeLimitExceeded, "size limit exceeded"),
+            result(LdapResultCode::SizeLimitExceeded, reply::SIZE_LIMIT),
             Vec::new(),
         )
     } else if more {
@@ -408,10 +399,7 @@ fn new_cookie() -> Vec<u8> {
 }
 
 fn filter_too_deep() -> LdapResult {
-    result(
-        LdapResultCode::AdminLimitExceeded,
-        "the filter is nested too deeply",
-    )
+    result(LdapResultCode::AdminLimitExceeded, reply::FILTER_TOO_DEEP)
 }
 
 fn in_scope(key: &str, base: &str, scope: &LdapSearchScope) -> bool {
@@ -495,13 +483,13 @@ pub async fn compare(session: &mut Session<'_>, msgid: i32, request: LdapCompare
     let Some(kind) = at::lookup(&request.atype) else {
         return answer(
             LdapResultCode::UndefinedAttributeType,
-            "no such attribute type",
+            reply::NO_SUCH_ATTRIBUTE_TYPE,
         );
     };
     if std::ptr::eq(kind, &at::USER_PASSWORD) {
         return answer(
             LdapResultCode::InsufficentAccessRights,
-            "passwords cannot be compared",
+            reply::NO_PASSWORD_COMPARE,
         );
     }
     let value = at::normalize(kind.matching, &request.val);
@@ -509,9 +497,6 @@ pub async fn compare(session: &mut Session<'_>, msgid: i32, request: LdapCompare
     match attribute {
         Some(a) if a.normalized.contains(&value) => answer(LdapResultCode::CompareTrue, ""),
         Some(_) => answer(LdapResultCode::CompareFalse, ""),
-        None => answer(
-            LdapResultCode::NoSuchAttribute,
-            "the entry has no such attribute",
-        ),
+        None => answer(LdapResultCode::NoSuchAttribute, reply::NO_SUCH_ATTRIBUTE),
     }
 }

@@ -17,7 +17,7 @@ use super::access::Identity;
 use super::frame::{FrameError, LdapFrames};
 use super::schema::{OID_PASSWORD_MODIFY, OID_START_TLS, OID_WHO_AM_I};
 use super::search::PagedSearch;
-use super::{bind, extended, search, LdapService};
+use super::{bind, extended, reply, search, LdapService};
 use crate::net::{Connection, ListenerKind, Stream};
 
 type Wire = Framed<Stream, LdapFrames>;
@@ -35,16 +35,6 @@ pub struct Session<'a> {
     /// Paged searches in progress, by cookie.
     pub pages: HashMap<Vec<u8>, PagedSearch>,
 }
-
-/// The words for every refused password, whatever the reason: a client must not learn
-/// whether the name exists.
-pub const REFUSED: &str = "invalid credentials";
-/// A password sent where it could be read on the wire.
-pub const NEEDS_TLS: &str = "use StartTLS or LDAPS before sending a password";
-/// The store failed; the client may retry.
-pub const UNAVAILABLE: &str = "the directory is unavailable; try again";
-/// The named entry does not exist or is not visible to the client.
-pub const NO_SUCH_ENTRY: &str = "no such entry";
 
 impl Session<'_> {
     /// Whether a password may be sent on this connection: over TLS, or in plain text from
@@ -185,14 +175,14 @@ async fn next_request(
     let idle = session.service.settings.idle_timeout;
     let next = tokio::select! {
         _ = shutdown.cancelled() => {
-            notify(wire, LdapResultCode::Unavailable, "the server is shutting down").await;
+            notify(wire, LdapResultCode::Unavailable, reply::SHUTTING_DOWN).await;
             return None;
         }
         next = tokio::time::timeout(idle, wire.next()) => next,
     };
     match next {
         Err(_) => {
-            notify(wire, LdapResultCode::Unavailable, "idle for too long").await;
+            notify(wire, LdapResultCode::Unavailable, reply::IDLE).await;
             None
         }
         Ok(None) => None,
@@ -266,7 +256,7 @@ fn admit(queue: &mut VecDeque<LdapMsg>, msg: LdapMsg, max_pending: usize) -> Opt
             msg.msgid,
             &msg.op,
             LdapResultCode::Busy,
-            "too many requests waiting on this connection",
+            reply::TOO_MANY_WAITING,
         );
     }
     queue.push_back(msg);
@@ -370,13 +360,13 @@ async fn handle(session: &mut Session<'_>, msg: LdapMsg) -> Reply {
             msgid,
             &op,
             LdapResultCode::UnwillingToPerform,
-            "the directory is read-only over LDAP: changes are made with congvu-admin",
+            reply::READ_ONLY,
         )),
         // A response sent to the server, or an operation LDAPv3 clients do not send.
         _ => Reply {
             messages: vec![DisconnectionNotice::gen_response(
                 LdapResultCode::ProtocolError,
-                "unexpected message",
+                reply::UNEXPECTED_MESSAGE,
             )],
             next: Next::Close,
         },
