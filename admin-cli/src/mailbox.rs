@@ -74,7 +74,8 @@ async fn import(ctx: &Context, args: ImportArgs) -> anyhow::Result<()> {
     let archive = match (&args.maildir, &args.mbox) {
         (Some(dir), _) => Archive::maildir(dir)?,
         (None, Some(file)) => Archive::mbox(file)?,
-        (None, None) => unreachable!("clap requires one of --maildir and --mbox"),
+        // clap requires one of them; said in words all the same.
+        (None, None) => anyhow::bail!("give the mail to import: --maildir DIR or --mbox FILE"),
     };
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut failures: Vec<String> = Vec::new();

@@ -18,8 +18,8 @@ use crate::admin::hr_list;
 use anyhow::Context as _;
 use congvu::clock::{Clock, UnixTime};
 use congvu::directory::{
-    ascii_word, fingerprint, AgencyLevel, Certificate, CertificateId, Directory, ReportPeriod,
-    UtcDay,
+    ascii_word, fingerprint, AgencyLevel, Certificate, CertificateId, Directory, Official,
+    ReportPeriod, UtcDay,
 };
 use congvu::mailstore::message::Signing;
 use congvu::store::{Store, StoreOptions};
@@ -485,6 +485,46 @@ pub fn run(args: EgovDemoArgs) -> anyhow::Result<()> {
     runtime.block_on(seed_use(&url, &plans, period, &mut rng))
 }
 
+/// How long a demo certificate is valid.
+const THREE_YEARS: i64 = 3 * 365 * 86_400;
+
+/// Every day of `period`, with whether it is a working day (not Saturday or Sunday).
+fn days_of(period: ReportPeriod) -> Vec<(UtcDay, bool)> {
+    let mut days = Vec::new();
+    let mut t = period.start();
+    while t <= period.end() {
+        // 1970-01-01 was a Thursday: day 0 is weekday 4, with Sunday 0.
+        let weekday = (t.0.div_euclid(86_400) + 4).rem_euclid(7);
+        days.push((UtcDay::of(t), weekday != 0 && weekday != 6));
+        t = t.plus(86_400);
+    }
+    days
+}
+
+/// A three-year signing certificate of `official`, valid from `from`.
+fn demo_certificate(
+    official: &Official,
+    serial: u64,
+    from: i64,
+    revoked_at: Option<UnixTime>,
+) -> Certificate {
+    let der = format!("demo certificate {} {serial}", official.login).into_bytes();
+    Certificate {
+        id: CertificateId(0),
+        official_id: official.id,
+        fingerprint_sha256: fingerprint(&der),
+        der,
+        serial: format!("{serial:X}"),
+        issuer: "CN=Vietnam Government CA, O=Ban Co yeu Chinh phu, C=VN".into(),
+        subject: format!("CN={}, C=VN", official.display_name),
+        not_before: UnixTime(from),
+        not_after: UnixTime(from + THREE_YEARS),
+        key_usage: Some("digitalSignature, nonRepudiation".into()),
+        revoked_at,
+        created_at: UnixTime(from),
+    }
+}
+
 /// Certificates, activity days and submission counts, through the store.
 async fn seed_use(
     url: &str,
@@ -499,17 +539,7 @@ async fn seed_use(
     })
     .await?;
     let directory = Directory::new(store.clone(), Clock::system());
-    let days: Vec<(UtcDay, bool)> = {
-        let mut days = Vec::new();
-        let mut t = period.start();
-        while t <= period.end() {
-            // 1970-01-01 was a Thursday: day 0 is weekday 4, with Sunday 0.
-            let weekday = (t.0.div_euclid(86_400) + 4).rem_euclid(7);
-            days.push((UtcDay::of(t), weekday != 0 && weekday != 6));
-            t = t.plus(86_400);
-        }
-        days
-    };
+    let days = days_of(period);
     let working: Vec<&UtcDay> = days.iter().filter(|d| d.1).map(|d| &d.0).collect();
     let (mut certificates, mut sent_total) = (0, 0);
     for p in plans {
@@ -528,33 +558,16 @@ async fn seed_use(
                 // the expired one before it, and a few were revoked.
                 let first = 1_693_526_400;
                 let not_before = first + rng.random_range(0..period.end().0 - first);
-                let three_years = 3 * 365 * 86_400;
                 let revoked = rng
                     .random_bool(0.01)
                     .then(|| UnixTime(not_before + rng.random_range(86_400..30 * 86_400)));
-                let issue = |serial: u64, from: i64, revoked_at: Option<UnixTime>| {
-                    let der = format!("demo certificate {} {serial}", official.login).into_bytes();
-                    Certificate {
-                        id: CertificateId(0),
-                        official_id: official.id,
-                        fingerprint_sha256: fingerprint(&der),
-                        der,
-                        serial: format!("{serial:X}"),
-                        issuer: "CN=Vietnam Government CA, O=Ban Co yeu Chinh phu, C=VN".into(),
-                        subject: format!("CN={}, C=VN", official.display_name),
-                        not_before: UnixTime(from),
-                        not_after: UnixTime(from + three_years),
-                        key_usage: Some("digitalSignature, nonRepudiation".into()),
-                        revoked_at,
-                        created_at: UnixTime(from),
-                    }
-                };
-                tx.insert_certificate(&issue(rng.random(), not_before, revoked))
-                    .await?;
+                let certificate = demo_certificate(official, rng.random(), not_before, revoked);
+                tx.insert_certificate(&certificate).await?;
                 certificates += 1;
                 if rng.random_bool(0.08) {
-                    tx.insert_certificate(&issue(rng.random(), not_before - three_years, None))
-                        .await?;
+                    let from = not_before - THREE_YEARS;
+                    let expired = demo_certificate(official, rng.random(), from, None);
+                    tx.insert_certificate(&expired).await?;
                     certificates += 1;
                 }
             }

@@ -150,33 +150,13 @@ const MESSAGE_BYTES: std::ops::RangeInclusive<usize> = 2 * 1024..=50 * 1024;
 pub fn run(args: ImapArgs) -> anyhow::Result<()> {
     check(&args)?;
     let machine = Machine::probe();
-    let (_owned, work) = match &args.work_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            anyhow::ensure!(
-                std::fs::read_dir(dir)?.next().is_none(),
-                "--work-dir {} is not empty",
-                dir.display()
-            );
-            (None, dir.canonicalize()?)
-        }
-        None => {
-            let dir = tempfile::tempdir()?;
-            let path = dir.path().to_path_buf();
-            (Some(dir), path)
-        }
-    };
     // Dovecot's mail processes (VMAIL_ID) walk into it.
-    set_mode(&work, 0o755)?;
+    let (_owned, work) = crate::smtp::work_dir(args.work_dir.as_deref())?;
     let cert = BenchCert::create(&work)?;
 
     println!("seeding congvu with {} officials", args.officials);
     let started = Instant::now();
-    let ports = Ports {
-        congvu_imaps: free_port()?,
-        congvu_ldap: free_port()?,
-        dovecot_imaps: free_port()?,
-    };
+    let ports = Ports::free()?;
     let congvu_config = write_congvu_config(&args, &work, &cert, &ports)?;
     let officials = seed_congvu(&args, &congvu_config, &work)?;
     let logins = login_count(&args);
@@ -190,13 +170,9 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
     println!("  {:.1} s", started.elapsed().as_secs_f64());
     let dovecot_config = if args.servers.contains(&ServerKind::Dovecot) {
         println!("configuring a private Dovecot with the same logins");
+        let port = ports.dovecot_imaps;
         Some(write_dovecot(
-            &args,
-            &work,
-            &cert,
-            &officials,
-            logins,
-            ports.dovecot_imaps,
+            &args, &work, &cert, &officials, logins, port,
         )?)
     } else {
         None
@@ -219,50 +195,16 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
         .build()?;
     let tls = cert.connector()?;
 
-    let mut servers: Vec<Server> = Vec::new();
-    let mut unavailable: Vec<(ServerKind, String)> = Vec::new();
-    for &kind in &args.servers {
-        let core = pin.as_ref().map(|p| p.server.clone());
-        let mut server = match kind {
-            ServerKind::Congvu => Server {
-                kind,
-                binary: args.server.clone(),
-                arguments: vec!["--config".into(), congvu_config.clone().into()],
-                log: work.join("congvu.log"),
-                imaps: loopback(ports.congvu_imaps),
-                ldap: Some(loopback(ports.congvu_ldap)),
-                pin: core,
-                child: None,
-                ticks: machine.ticks,
-            },
-            ServerKind::Dovecot => Server {
-                kind,
-                binary: args.dovecot.clone(),
-                arguments: vec![
-                    "-F".into(),
-                    "-c".into(),
-                    dovecot_config
-                        .clone()
-                        .context("Dovecot was not configured")?
-                        .into(),
-                ],
-                log: work.join("dovecot.log"),
-                imaps: loopback(ports.dovecot_imaps),
-                ldap: None,
-                pin: core,
-                child: None,
-                ticks: machine.ticks,
-            },
-        };
-        server.start()?;
-        match runtime.block_on(server.wait_ready(&tls))? {
-            Greeting::Ready => servers.push(server),
-            Greeting::Refused(text) => {
-                println!("{}: IMAP not available: {text}", kind.name());
-                unavailable.push((kind, text));
-            }
-        }
-    }
+    let launch = Launch {
+        args: &args,
+        work: &work,
+        congvu_config: &congvu_config,
+        dovecot_config: dovecot_config.as_deref(),
+        ports: &ports,
+        pin: pin.as_ref().map(|p| p.server.clone()),
+        ticks: machine.ticks,
+    };
+    let (mut servers, unavailable) = launch.start_all(&runtime, &tls)?;
 
     let bench = Bench {
         args: &args,
@@ -282,13 +224,32 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
     })?;
     drop(servers);
 
+    write_report(
+        &args,
+        &machine,
+        pin.is_some(),
+        &corpus,
+        &figures,
+        &unavailable,
+    )
+}
+
+/// Prints the report, and writes it to the report file when both servers were measured.
+fn write_report(
+    args: &ImapArgs,
+    machine: &Machine,
+    pinned: bool,
+    corpus: &Corpus,
+    figures: &[Figures],
+    unavailable: &[(ServerKind, String)],
+) -> anyhow::Result<()> {
     let report = Report {
-        args: &args,
-        machine: &machine,
-        pinned: pin.is_some(),
-        corpus: &corpus,
-        figures: &figures,
-        unavailable: &unavailable,
+        args,
+        machine,
+        pinned,
+        corpus,
+        figures,
+        unavailable,
     };
     let section = report.render();
     println!("{section}");
@@ -303,6 +264,82 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The servers that answered, and those that refused IMAP with what they said.
+type Started = (Vec<Server>, Vec<(ServerKind, String)>);
+
+/// What starting the servers under test needs.
+struct Launch<'a> {
+    args: &'a ImapArgs,
+    work: &'a Path,
+    congvu_config: &'a Path,
+    dovecot_config: Option<&'a Path>,
+    ports: &'a Ports,
+    /// The core the servers run on, when pinned.
+    pin: Option<String>,
+    ticks: f64,
+}
+
+impl Launch<'_> {
+    /// Starts each server asked for and waits for its greeting; a server that refuses IMAP
+    /// is listed with what it said, and the run goes on without it.
+    fn start_all(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        tls: &TlsConnector,
+    ) -> anyhow::Result<Started> {
+        let mut servers = Vec::new();
+        let mut unavailable = Vec::new();
+        for &kind in &self.args.servers {
+            let mut server = self.server(kind)?;
+            server.start()?;
+            match runtime.block_on(server.wait_ready(tls))? {
+                Greeting::Ready => servers.push(server),
+                Greeting::Refused(text) => {
+                    println!("{}: IMAP not available: {text}", kind.name());
+                    unavailable.push((kind, text));
+                }
+            }
+        }
+        Ok((servers, unavailable))
+    }
+
+    /// A server of `kind`, not started.
+    fn server(&self, kind: ServerKind) -> anyhow::Result<Server> {
+        let server = match kind {
+            ServerKind::Congvu => Server {
+                kind,
+                binary: self.args.server.clone(),
+                arguments: vec!["--config".into(), self.congvu_config.to_path_buf().into()],
+                log: self.work.join("congvu.log"),
+                imaps: loopback(self.ports.congvu_imaps),
+                ldap: Some(loopback(self.ports.congvu_ldap)),
+                pin: self.pin.clone(),
+                child: None,
+                ticks: self.ticks,
+            },
+            ServerKind::Dovecot => Server {
+                kind,
+                binary: self.args.dovecot.clone(),
+                arguments: vec![
+                    "-F".into(),
+                    "-c".into(),
+                    self.dovecot_config
+                        .context("Dovecot was not configured")?
+                        .to_path_buf()
+                        .into(),
+                ],
+                log: self.work.join("dovecot.log"),
+                imaps: loopback(self.ports.dovecot_imaps),
+                ldap: None,
+                pin: self.pin.clone(),
+                child: None,
+                ticks: self.ticks,
+            },
+        };
+        Ok(server)
+    }
 }
 
 /// Refuses arguments and missing programs before any work starts.
@@ -417,6 +454,17 @@ struct Ports {
     congvu_imaps: u16,
     congvu_ldap: u16,
     dovecot_imaps: u16,
+}
+
+impl Ports {
+    /// Ports free on loopback now.
+    fn free() -> anyhow::Result<Ports> {
+        Ok(Ports {
+            congvu_imaps: free_port()?,
+            congvu_ldap: free_port()?,
+            dovecot_imaps: free_port()?,
+        })
+    }
 }
 
 fn write_congvu_config(
@@ -1535,83 +1583,96 @@ impl Bench<'_> {
             })
             .collect();
         if self.args.workloads.contains(&Workload::I1) {
-            for (server, f) in servers.iter().zip(figures.iter_mut()) {
-                println!(
-                    "I1 seed: {}, {} messages over one connection",
-                    server.kind.name(),
-                    self.corpus.messages.len()
-                );
-                let seed = self.seed(server)?;
-                println!("  {:.1} s; {}", seed.elapsed.as_secs_f64(), seed.check);
-                f.seed = Some(seed);
-            }
-            let runs = self.args.runs;
-            for run in 0..runs {
-                for i in turns(run, servers.len()) {
-                    println!(
-                        "I1a run {}/{runs}: {}, mbsync",
-                        run + 1,
-                        servers[i].kind.name()
-                    );
-                    let sync = self.mbsync(&servers[i], run)?;
-                    println!(
-                        "  {:.2} s, {} messages synced{}",
-                        sync.elapsed.as_secs_f64(),
-                        sync.synced,
-                        sync.failure
-                            .as_deref()
-                            .map(|f| format!(": {f}"))
-                            .unwrap_or_default()
-                    );
-                    figures[i].sync.push(sync);
-                }
-            }
-            for run in 0..runs {
-                for i in turns(run, servers.len()) {
-                    println!(
-                        "I1b run {}/{runs}: {}, {} sessions",
-                        run + 1,
-                        servers[i].kind.name(),
-                        self.args.sessions
-                    );
-                    let fetch = self.fetch(&servers[i], run)?;
-                    println!(
-                        "  listing {:.0} messages/s (p99 {:.0} ms), bodies {:.0}/s (p99 {:.2} ms), \
-                         {} failures",
-                        fetch.listed_per_second(),
-                        fetch.listing_p99_ms(),
-                        fetch.bodies_per_second(),
-                        fetch.body_p99_ms(),
-                        fetch.failures
-                    );
-                    figures[i].fetch.push(fetch);
-                }
-            }
+            self.measure_i1(servers, &mut figures)?;
         }
         if self.args.workloads.contains(&Workload::M1) {
-            for (server, f) in servers.iter_mut().zip(figures.iter_mut()) {
-                println!(
-                    "M1: {}, restarted, {} idle IMAP connections{}",
-                    server.kind.name(),
-                    self.args.idle,
-                    if server.ldap.is_some() {
-                        format!(" and {} idle LDAP connections", self.args.ldap_idle)
-                    } else {
-                        String::new()
-                    }
-                );
-                let memory = self.idle_memory(server)?;
-                println!(
-                    "  {} RSS ({} PSS) over {} processes, {} before the connections",
-                    bytes(memory.idle.rss as f64),
-                    bytes(memory.idle.pss as f64),
-                    memory.idle.processes,
-                    bytes(memory.before.rss as f64)
-                );
-                f.memory = Some(memory);
-            }
+            self.measure_m1(servers, &mut figures)?;
         }
         Ok(figures)
+    }
+
+    /// I1: the seed over one connection, then I1a's mbsync runs and I1b's listing runs,
+    /// the servers taking turns.
+    fn measure_i1(&self, servers: &mut [Server], figures: &mut [Figures]) -> anyhow::Result<()> {
+        for (server, f) in servers.iter().zip(figures.iter_mut()) {
+            println!(
+                "I1 seed: {}, {} messages over one connection",
+                server.kind.name(),
+                self.corpus.messages.len()
+            );
+            let seed = self.seed(server)?;
+            println!("  {:.1} s; {}", seed.elapsed.as_secs_f64(), seed.check);
+            f.seed = Some(seed);
+        }
+        let runs = self.args.runs;
+        for run in 0..runs {
+            for i in turns(run, servers.len()) {
+                println!(
+                    "I1a run {}/{runs}: {}, mbsync",
+                    run + 1,
+                    servers[i].kind.name()
+                );
+                let sync = self.mbsync(&servers[i], run)?;
+                println!(
+                    "  {:.2} s, {} messages synced{}",
+                    sync.elapsed.as_secs_f64(),
+                    sync.synced,
+                    sync.failure
+                        .as_deref()
+                        .map(|f| format!(": {f}"))
+                        .unwrap_or_default()
+                );
+                figures[i].sync.push(sync);
+            }
+        }
+        for run in 0..runs {
+            for i in turns(run, servers.len()) {
+                println!(
+                    "I1b run {}/{runs}: {}, {} sessions",
+                    run + 1,
+                    servers[i].kind.name(),
+                    self.args.sessions
+                );
+                let fetch = self.fetch(&servers[i], run)?;
+                println!(
+                    "  listing {:.0} messages/s (p99 {:.0} ms), bodies {:.0}/s (p99 {:.2} ms), \
+                     {} failures",
+                    fetch.listed_per_second(),
+                    fetch.listing_p99_ms(),
+                    fetch.bodies_per_second(),
+                    fetch.body_p99_ms(),
+                    fetch.failures
+                );
+                figures[i].fetch.push(fetch);
+            }
+        }
+        Ok(())
+    }
+
+    /// M1: each server restarted, then its memory with the idle connections open.
+    fn measure_m1(&self, servers: &mut [Server], figures: &mut [Figures]) -> anyhow::Result<()> {
+        for (server, f) in servers.iter_mut().zip(figures.iter_mut()) {
+            println!(
+                "M1: {}, restarted, {} idle IMAP connections{}",
+                server.kind.name(),
+                self.args.idle,
+                if server.ldap.is_some() {
+                    format!(" and {} idle LDAP connections", self.args.ldap_idle)
+                } else {
+                    String::new()
+                }
+            );
+            let memory = self.idle_memory(server)?;
+            println!(
+                "  {} RSS ({} PSS) over {} processes, {} before the connections",
+                bytes(memory.idle.rss as f64),
+                bytes(memory.idle.pss as f64),
+                memory.idle.processes,
+                bytes(memory.before.rss as f64)
+            );
+            f.memory = Some(memory);
+        }
+        Ok(())
     }
 
     /// APPENDs the corpus to the owner's INBOX over one connection, then checks that the

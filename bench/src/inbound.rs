@@ -171,12 +171,7 @@ pub fn run(args: InboundArgs) -> anyhow::Result<()> {
         Some(engines) => Some(postfix_with_milter(&args, &work, &officials, engines)?),
         None => None,
     };
-    let signed = if wants(Workload::S4) {
-        println!("signing {} messages with dkimsign", args.mailboxes);
-        sign_messages(&args, &officials, &key)?
-    } else {
-        Vec::new()
-    };
+    let signed = signed_if_wanted(&args, &officials, &key)?;
 
     let pin = (!args.programs.no_pin && machine.cores >= 2).then(|| Pinning::split(machine.cores));
     if let Some(pin) = &pin {
@@ -223,12 +218,35 @@ pub fn run(args: InboundArgs) -> anyhow::Result<()> {
     bench.congvu.stop()?;
     drop(engines);
 
+    write_report(&args, &machine, pin.is_some(), &results)
+}
+
+/// S4's messages, signed by dkimsign; none when S4 is not run.
+fn signed_if_wanted(
+    args: &InboundArgs,
+    officials: &[Official],
+    key: &DkimKey,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    if !args.workloads.contains(&Workload::S4) {
+        return Ok(Vec::new());
+    }
+    println!("signing {} messages with dkimsign", args.mailboxes);
+    sign_messages(args, officials, key)
+}
+
+/// Prints the report and writes it to the report file.
+fn write_report(
+    args: &InboundArgs,
+    machine: &Machine,
+    pinned: bool,
+    results: &Results,
+) -> anyhow::Result<()> {
     let report = Report {
-        args: &args,
-        machine: &machine,
+        args,
+        machine,
         load_after: Machine::probe().load,
-        pinned: pin.is_some(),
-        results: &results,
+        pinned,
+        results,
     };
     let section = report.render();
     println!("{section}");

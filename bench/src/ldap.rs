@@ -199,25 +199,9 @@ pub fn run(args: LdapArgs) -> anyhow::Result<()> {
     // them one after the other, so drift on a shared machine hits both sides of a ratio alike.
     let mut servers = Vec::new();
     for &kind in &args.servers {
-        let server = match (kind, &slapd) {
-            (ServerKind::Congvu, _) => {
-                let mut command = pinned(&args.server, pin.as_ref().map(|p| p.server.as_str()));
-                command.arg("--config").arg(&congvu_config);
-                Server::spawn(command, congvu_port, dir.path().join("congvu.log"))?
-            }
-            (ServerKind::Slapd, Some((conf, port))) => {
-                let mut command = pinned(&args.slapd, pin.as_ref().map(|p| p.server.as_str()));
-                // -d keeps slapd in the foreground, so the child's pid is slapd's own.
-                command
-                    .arg("-f")
-                    .arg(conf)
-                    .arg("-h")
-                    .arg(format!("ldap://127.0.0.1:{port}/"))
-                    .args(["-d", "0"]);
-                Server::spawn(command, *port, dir.path().join("slapd.log"))?
-            }
-            (ServerKind::Slapd, None) => anyhow::bail!("slapd was not seeded"),
-        };
+        let core = pin.as_ref().map(|p| p.server.as_str());
+        let congvu = (congvu_config.as_path(), congvu_port);
+        let server = spawn_server(&args, kind, congvu, slapd.as_ref(), core, dir.path())?;
         let target = Target::new(kind, &server, &directory, machine.ticks);
         servers.push((server, target));
     }
@@ -257,6 +241,37 @@ pub fn run(args: LdapArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Starts the server of `kind`, on the server core when pinned: congvu with its
+/// configuration and port, slapd with the configuration seeded for it and its port.
+fn spawn_server(
+    args: &LdapArgs,
+    kind: ServerKind,
+    congvu: (&Path, u16),
+    slapd: Option<&(PathBuf, u16)>,
+    core: Option<&str>,
+    dir: &Path,
+) -> anyhow::Result<Server> {
+    Ok(match (kind, slapd) {
+        (ServerKind::Congvu, _) => {
+            let mut command = pinned(&args.server, core);
+            command.arg("--config").arg(congvu.0);
+            Server::spawn(command, congvu.1, dir.join("congvu.log"))?
+        }
+        (ServerKind::Slapd, Some((conf, port))) => {
+            let mut command = pinned(&args.slapd, core);
+            // -d keeps slapd in the foreground, so the child's pid is slapd's own.
+            command
+                .arg("-f")
+                .arg(conf)
+                .arg("-h")
+                .arg(format!("ldap://127.0.0.1:{port}/"))
+                .args(["-d", "0"]);
+            Server::spawn(command, *port, dir.join("slapd.log"))?
+        }
+        (ServerKind::Slapd, None) => anyhow::bail!("slapd was not seeded"),
+    })
 }
 
 /// Refuses arguments and missing binaries before any work starts.
@@ -1319,13 +1334,7 @@ async fn measure(
     let mut binds = Vec::new();
     for &target in &targets {
         let run = bind_phase(args, target).await.map_err(on(target))?;
-        println!(
-            "  {} L2 {:.1} binds/s ({} wrong), server {:.2} cores",
-            target.kind.name(),
-            run.per_second,
-            run.wrong,
-            run.server_cores
-        );
+        print_binds(target.kind, &run);
         binds.push(run);
         settle(target).await;
     }
@@ -1335,17 +1344,7 @@ async fn measure(
             .await
             .map_err(on(target))?
             .steady;
-        println!(
-            "  {} L1 {:.0} searches/s, {:.0} µs server CPU each ({:.2} cores; client {:.0} µs), \
-             p99 {:.2} ms ({} wrong)",
-            target.kind.name(),
-            run.per_second,
-            run.cpu_us_per_op,
-            run.server_cores,
-            run.client_cpu_us_per_op,
-            run.p99_ms,
-            run.wrong
-        );
+        print_searches(target.kind, &run);
         searches.push(run);
         settle(target).await;
     }
@@ -1389,6 +1388,32 @@ async fn measure(
             )
         })
         .collect())
+}
+
+/// L2's line for one server.
+fn print_binds(kind: ServerKind, run: &Run) {
+    println!(
+        "  {} L2 {:.1} binds/s ({} wrong), server {:.2} cores",
+        kind.name(),
+        run.per_second,
+        run.wrong,
+        run.server_cores
+    );
+}
+
+/// L1's line for one server.
+fn print_searches(kind: ServerKind, run: &Run) {
+    println!(
+        "  {} L1 {:.0} searches/s, {:.0} µs server CPU each ({:.2} cores; client {:.0} µs), \
+         p99 {:.2} ms ({} wrong)",
+        kind.name(),
+        run.per_second,
+        run.cpu_us_per_op,
+        run.server_cores,
+        run.client_cpu_us_per_op,
+        run.p99_ms,
+        run.wrong
+    );
 }
 
 /// Waits until the server is idle again, so one phase's backlog (a queue of argon2

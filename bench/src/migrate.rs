@@ -110,7 +110,7 @@ const G2_FOLDERS: [&str; 5] = ["INBOX", "INBOX", "INBOX", "Sent", "Công văn đ
 pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
     check(&args)?;
     let machine = Machine::probe();
-    let (_owned, work) = work_dir(&args)?;
+    let (_owned, work) = crate::smtp::work_dir(args.work_dir.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -199,26 +199,6 @@ fn check(args: &MigrateArgs) -> anyhow::Result<()> {
         "--concurrency must be 1 to 64 (congvu-admin's range)"
     );
     Ok(())
-}
-
-/// The working directory and, when it is a temporary one, its owner.
-fn work_dir(args: &MigrateArgs) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
-    match &args.work_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            anyhow::ensure!(
-                std::fs::read_dir(dir)?.next().is_none(),
-                "--work-dir {} is not empty",
-                dir.display()
-            );
-            Ok((None, dir.canonicalize()?))
-        }
-        None => {
-            let dir = tempfile::tempdir()?;
-            let path = dir.path().to_path_buf();
-            Ok((Some(dir), path))
-        }
-    }
 }
 
 /// The logins of the run: the old mailboxes, and doveadm's fresh target users, one set per

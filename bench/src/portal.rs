@@ -198,11 +198,7 @@ pub fn run(args: PortalArgs) -> anyhow::Result<()> {
         seeding,
         runs: &runs,
     };
-    let section = report.render();
-    println!("{section}");
-    write_section(&args.report, MARKERS, &section)?;
-    println!("written to {}", args.report.display());
-    Ok(())
+    report.write()
 }
 
 /// Refuses arguments and missing binaries before any work starts.
@@ -830,19 +826,7 @@ async fn visit(
         let (path, marker) = PAGES[n % PAGES.len()];
         let started = Instant::now();
         let page = browser.get(path, deadline).await?;
-        if page.status != StatusCode::OK || !page.body.contains(marker) {
-            return Err(format!(
-                "GET {path} answered {} {:?}",
-                page.status, page.location
-            ));
-        }
-        if path == "/account"
-            && !page
-                .body
-                .contains(&format!("<dd id=\"login\">{login}</dd>"))
-        {
-            return Err(format!("GET /account is not {login}'s"));
-        }
+        check_page(path, marker, &page, login)?;
         record(&mut tally.pages[n % PAGES.len()], started);
         if session_csrf.is_none() {
             session_csrf = csrf_field(&page.body).map(str::to_string);
@@ -858,6 +842,21 @@ async fn visit(
         return Err(format!("POST /sign-out answered {}", out.status));
     }
     record(&mut tally.sign_outs, started);
+    Ok(())
+}
+
+/// A page as it should be: 200, its marker in it, and the account page the official's own.
+fn check_page(path: &str, marker: &str, page: &Answer, login: &str) -> Result<(), String> {
+    if page.status != StatusCode::OK || !page.body.contains(marker) {
+        return Err(format!(
+            "GET {path} answered {} {:?}",
+            page.status, page.location
+        ));
+    }
+    let own = format!("<dd id=\"login\">{login}</dd>");
+    if path == "/account" && !page.body.contains(&own) {
+        return Err(format!("GET /account is not {login}'s"));
+    }
     Ok(())
 }
 
@@ -1184,6 +1183,18 @@ struct Row {
 }
 
 impl Row {
+    /// A row that explains the others: no reference, no target.
+    fn info(what: impl Into<String>, measured: String) -> Row {
+        Row {
+            what: what.into(),
+            measured,
+            reference: None,
+            ratio: None,
+            target: "—",
+            met: None,
+        }
+    }
+
     fn render(&self, wrong: u64) -> String {
         let dash = || "—".to_string();
         let met = match (wrong, self.met) {
@@ -1205,6 +1216,15 @@ impl Row {
 }
 
 impl Report<'_> {
+    /// Prints the report and writes it to the report file.
+    fn write(&self) -> anyhow::Result<()> {
+        let section = self.render();
+        println!("{section}");
+        write_section(&self.args.report, MARKERS, &section)?;
+        println!("written to {}", self.args.report.display());
+        Ok(())
+    }
+
     /// A figure over the runs, `median [min–max]` in `unit`.
     fn spread(&self, figure: impl Fn(&RunFigures) -> f64, unit: fn(f64) -> String) -> String {
         // A figure a run could not give (no sign-out completed in its window, say) is left out.
@@ -1290,89 +1310,70 @@ impl Report<'_> {
             .iter()
             .map(|r| r.page_p(0.99))
             .fold(f64::NEG_INFINITY, f64::max);
+        let pages = format!(
+            "p99 of the pages that do not hash (`/account`, `/setup`, `/sessions`), {} users",
+            self.args.users
+        );
         vec![
             Row {
-                what: format!(
-                    "p99 of the pages that do not hash (`/account`, `/setup`, `/sessions`), {} users",
-                    self.args.users
-                ),
-                measured: self.spread(|r| r.page_p(0.99), milliseconds),
-                reference: None,
-                ratio: None,
                 target: "≤ 20 ms in every run",
                 met: (!runs.is_empty()).then_some(worst_p99 <= TARGET_P99_MS),
+                ..Row::info(pages, self.spread(|r| r.page_p(0.99), milliseconds))
             },
-            Row {
-                what: "p50 of those pages".into(),
-                measured: self.spread(|r| r.page_p(0.5), milliseconds),
-                reference: None,
-                ratio: None,
-                target: "—",
-                met: None,
-            },
-            Row {
-                what: "those pages served per second".into(),
-                measured: self.spread(RunFigures::pages_per_second, per_second),
-                reference: None,
-                ratio: None,
-                target: "—",
-                met: None,
-            },
-            Row {
-                what: "p99 of the sign-in form (`GET /`) / of signing out (`POST /sign-out`), \
-                       neither hashing"
-                    .into(),
-                measured: format!(
+            Row::info(
+                "p50 of those pages",
+                self.spread(|r| r.page_p(0.5), milliseconds),
+            ),
+            Row::info(
+                "those pages served per second",
+                self.spread(RunFigures::pages_per_second, per_second),
+            ),
+            Row::info(
+                "p99 of the sign-in form (`GET /`) / of signing out (`POST /sign-out`), \
+                 neither hashing",
+                format!(
                     "{} / {}",
                     self.spread(|r| percentile(&r.forms, 0.99), milliseconds),
                     self.spread(|r| percentile(&r.sign_outs, 0.99), milliseconds)
                 ),
-                reference: None,
-                ratio: None,
-                target: "—",
-                met: None,
-            },
+            ),
             Row {
-                what: "sign-ins/s (an argon2id verification each) against the hashing floor".into(),
-                measured: self.spread(RunFigures::sign_ins_per_second, per_second),
-                reference: Some(format!(
-                    "floor {}",
-                    self.spread(|r| r.floor, per_second)
-                )),
+                reference: Some(format!("floor {}", self.spread(|r| r.floor, per_second))),
                 ratio: Some(self.spread(RunFigures::floor_ratio, times)),
-                target: "—",
-                met: None,
+                ..Row::info(
+                    "sign-ins/s (an argon2id verification each) against the hashing floor",
+                    self.spread(RunFigures::sign_ins_per_second, per_second),
+                )
             },
             Row {
-                what: "sign-in time (`POST /sign-in` → 303), p50 / p99".into(),
-                measured: format!(
-                    "{} / {}",
-                    self.spread(|r| percentile(&r.sign_ins, 0.5), milliseconds),
-                    self.spread(|r| percentile(&r.sign_ins, 0.99), milliseconds)
-                ),
                 reference: Some(format!(
                     "one verification {}",
                     self.spread(|r| r.t_hash_ms, milliseconds)
                 )),
-                ratio: None,
-                target: "—",
-                met: None,
+                ..Row::info(
+                    "sign-in time (`POST /sign-in` → 303), p50 / p99",
+                    format!(
+                        "{} / {}",
+                        self.spread(|r| percentile(&r.sign_ins, 0.5), milliseconds),
+                        self.spread(|r| percentile(&r.sign_ins, 0.99), milliseconds)
+                    ),
+                )
             },
             Row {
-                what: "IMAP LOGIN p99 during the load (reference: unloaded)".into(),
-                measured: self.spread(|r| r.loaded.p(0.99), milliseconds),
                 reference: Some(self.spread(|r| r.unloaded.p(0.99), milliseconds)),
                 ratio: Some(self.spread(|r| r.loaded.p(0.99) / r.unloaded.p(0.99), times)),
-                target: "—",
-                met: None,
+                ..Row::info(
+                    "IMAP LOGIN p99 during the load (reference: unloaded)",
+                    self.spread(|r| r.loaded.p(0.99), milliseconds),
+                )
             },
             Row {
-                what: "IMAP LOGIN p50 during the load (reference: unloaded)".into(),
-                measured: self.spread(|r| r.loaded.p(0.5), milliseconds),
                 reference: Some(self.spread(|r| r.unloaded.p(0.5), milliseconds)),
                 ratio: Some(self.spread(|r| r.loaded.p(0.5) / r.unloaded.p(0.5), times)),
-                target: "—",
-                met: None,
+                ..Row::info(
+                    "IMAP LOGIN p50 during the load (reference: unloaded)",
+                    self.spread(|r| r.loaded.p(0.5), milliseconds),
+                )
             },
         ]
     }

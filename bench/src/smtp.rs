@@ -201,18 +201,7 @@ pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
     )?;
     let officials = seed_congvu(&args, &congvu_config, &work)?;
     println!("  {:.1} s", started.elapsed().as_secs_f64());
-    let wants_list = args.workloads.contains(&Workload::S3)
-        && args.circular_to == CircularTo::List
-        && args.servers.contains(&ServerKind::Congvu);
-    if wants_list {
-        println!(
-            "adding the {} officials to the list {LIST_NAME}@{DOMAIN} (one congvu-admin call each)",
-            officials.len()
-        );
-        let started = Instant::now();
-        seed_congvu_list(&args, &congvu_config, &officials)?;
-        println!("  {:.1} s", started.elapsed().as_secs_f64());
-    }
+    seed_list_if_wanted(&args, &congvu_config, &officials)?;
     let postfix_setup = if args.servers.contains(&ServerKind::Postfix) {
         println!("configuring a private Postfix with the same addresses");
         Some(seed_postfix(
@@ -236,38 +225,21 @@ pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
 
-    let mut servers: Vec<Server> = Vec::new();
-    let mut unavailable: Vec<(ServerKind, String)> = Vec::new();
-    for &kind in &args.servers {
-        let mut server = match kind {
-            ServerKind::Congvu => Server::Congvu(Congvu {
-                binary: args.programs.server.clone(),
-                config: congvu_config.clone(),
-                data_dir: work.join("congvu-data"),
-                log: work.join("congvu.log"),
-                addr: SocketAddr::from((Ipv4Addr::LOCALHOST, congvu_port)),
-                pin: pin.as_ref().map(|p| p.server.clone()),
-                child: None,
-                ticks: machine.ticks,
-            }),
-            ServerKind::Postfix => Server::Postfix(Postfix::new(
-                args.programs.postfix.clone(),
-                postfix_setup
-                    .clone()
-                    .context("Postfix was not configured")?,
-                pin.as_ref().map(|p| p.server.clone()),
-                machine.ticks,
-            )),
-        };
-        server.start()?;
-        match runtime.block_on(server.wait_ready())? {
-            Greeting::Ready => servers.push(server),
-            Greeting::Refused(text) => {
-                println!("{}: SMTP not available: {text}", kind.name());
-                unavailable.push((kind, text));
-            }
-        }
-    }
+    let congvu = Congvu {
+        binary: args.programs.server.clone(),
+        config: congvu_config.clone(),
+        data_dir: work.join("congvu-data"),
+        log: work.join("congvu.log"),
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, congvu_port)),
+        pin: pin.as_ref().map(|p| p.server.clone()),
+        child: None,
+        ticks: machine.ticks,
+    };
+    let postfix = postfix_setup.map(|setup| {
+        let core = pin.as_ref().map(|p| p.server.clone());
+        Postfix::new(args.programs.postfix.clone(), setup, core, machine.ticks)
+    });
+    let (mut servers, unavailable) = start_servers(&args.servers, Some(congvu), postfix, &runtime)?;
 
     let mut bench = Bench {
         args: &args,
@@ -286,12 +258,76 @@ pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
     })?;
     drop(servers);
 
+    write_report(&args, &machine, pin.is_some(), &figures, &unavailable)
+}
+
+/// S3 to a list: congvu's list of every official, made once before the runs.
+fn seed_list_if_wanted(
+    args: &SmtpArgs,
+    congvu_config: &Path,
+    officials: &[Official],
+) -> anyhow::Result<()> {
+    let wants_list = args.workloads.contains(&Workload::S3)
+        && args.circular_to == CircularTo::List
+        && args.servers.contains(&ServerKind::Congvu);
+    if wants_list {
+        println!(
+            "adding the {} officials to the list {LIST_NAME}@{DOMAIN} (one congvu-admin call each)",
+            officials.len()
+        );
+        let started = Instant::now();
+        seed_congvu_list(args, congvu_config, officials)?;
+        println!("  {:.1} s", started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+/// The servers that answered, and those that refused SMTP with what they said.
+type Started = (Vec<Server>, Vec<(ServerKind, String)>);
+
+/// Starts each server of `kinds` and waits for its greeting; a server that refuses SMTP is
+/// listed with what it said, and the run goes on without it.
+fn start_servers(
+    kinds: &[ServerKind],
+    mut congvu: Option<Congvu>,
+    mut postfix: Option<Postfix>,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<Started> {
+    let mut servers = Vec::new();
+    let mut unavailable = Vec::new();
+    for &kind in kinds {
+        let mut server = match kind {
+            ServerKind::Congvu => Server::Congvu(congvu.take().context("congvu listed twice")?),
+            ServerKind::Postfix => {
+                Server::Postfix(postfix.take().context("Postfix was not configured")?)
+            }
+        };
+        server.start()?;
+        match runtime.block_on(server.wait_ready())? {
+            Greeting::Ready => servers.push(server),
+            Greeting::Refused(text) => {
+                println!("{}: SMTP not available: {text}", kind.name());
+                unavailable.push((kind, text));
+            }
+        }
+    }
+    Ok((servers, unavailable))
+}
+
+/// Prints the report, and writes it to the report file when both servers were measured.
+fn write_report(
+    args: &SmtpArgs,
+    machine: &Machine,
+    pinned: bool,
+    figures: &[Figures],
+    unavailable: &[(ServerKind, String)],
+) -> anyhow::Result<()> {
     let report = Report {
-        args: &args,
-        machine: &machine,
-        pinned: pin.is_some(),
-        figures: &figures,
-        unavailable: &unavailable,
+        args,
+        machine,
+        pinned,
+        figures,
+        unavailable,
     };
     let section = report.render();
     println!("{section}");
@@ -364,8 +400,8 @@ fn check(args: &SmtpArgs) -> anyhow::Result<()> {
 // The machine
 
 /// The working directory `--work-dir` names, which must be empty or absent, or a new
-/// temporary one that the first value removes when dropped; Postfix's daemons (user
-/// postfix) and its delivery agent (VMAIL_ID) can walk into either.
+/// temporary one that the first value removes when dropped; the reference servers' daemons
+/// (Postfix's, Dovecot's mail processes) can walk into either.
 pub(crate) fn work_dir(
     asked: Option<&Path>,
 ) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
@@ -614,80 +650,124 @@ pub(crate) fn seed_postfix(
     std::os::unix::fs::chown(&data, Some(postfix_user.uid.as_raw()), None)?;
     std::os::unix::fs::chown(&maildir, Some(VMAIL_ID), Some(VMAIL_ID))?;
     let port = free_port()?;
-    // Defaults everywhere durability and delivery are concerned; only paths, the listener,
-    // the virtual domain and the limits the workloads need (the same on congvu) are set.
+    let paths = PostfixPaths {
+        dir,
+        config: &config,
+        queue: &queue,
+        data: &data,
+        maildir: &maildir,
+        log: &log,
+    };
     std::fs::write(
         config.join("main.cf"),
-        format!(
-            "compatibility_level = 3.6\n\
-             queue_directory = {queue}\n\
-             data_directory = {data}\n\
-             mail_owner = postfix\n\
-             setgid_group = postdrop\n\
-             myhostname = {HOSTNAME}\n\
-             mydestination =\n\
-             inet_interfaces = loopback-only\n\
-             inet_protocols = ipv4\n\
-             mynetworks = 127.0.0.0/8\n\
-             alias_maps =\n\
-             alias_database =\n\
-             biff = no\n\
-             maillog_file = {log}\n\
-             maillog_file_prefixes = {dir}\n\
-             virtual_mailbox_domains = {DOMAIN}\n\
-             virtual_mailbox_maps = hash:{config}/vmailbox\n\
-             virtual_alias_maps = hash:{config}/valias\n\
-             virtual_mailbox_base = {maildir}\n\
-             virtual_uid_maps = static:{VMAIL_ID}\n\
-             virtual_gid_maps = static:{VMAIL_ID}\n\
-             smtpd_relay_restrictions = reject_unauth_destination\n\
-             smtpd_recipient_restrictions = permit_auth_destination, reject\n\
-             smtpd_client_connection_count_limit = 1000\n\
-             smtpd_recipient_limit = {limit}\n\
-             virtual_alias_expansion_limit = {limit}\n\
-             message_size_limit = 52428800\n\
-             virtual_mailbox_limit = 52428800\n\
-             {extra}",
-            queue = queue.display(),
-            data = data.display(),
-            log = log.display(),
-            dir = dir.display(),
-            config = config.display(),
-            maildir = maildir.display(),
-        ),
+        postfix_main_cf(&paths, limit, extra),
     )?;
     // Postfix's stock services with chroot off (a chroot would need copies of /etc files),
     // and smtpd on a loopback port of its own.
-    std::fs::write(
-        config.join("master.cf"),
-        format!(
-            "127.0.0.1:{port} inet n - n - - smtpd\n\
-             pickup     unix  n - n 60 1 pickup\n\
-             cleanup    unix  n - n - 0 cleanup\n\
-             qmgr       unix  n - n 300 1 qmgr\n\
-             tlsmgr     unix  - - n 1000? 1 tlsmgr\n\
-             rewrite    unix  - - n - - trivial-rewrite\n\
-             bounce     unix  - - n - 0 bounce\n\
-             defer      unix  - - n - 0 bounce\n\
-             trace      unix  - - n - 0 bounce\n\
-             verify     unix  - - n - 1 verify\n\
-             flush      unix  n - n 1000? 0 flush\n\
-             proxymap   unix  - - n - - proxymap\n\
-             proxywrite unix  - - n - 1 proxymap\n\
-             smtp       unix  - - n - - smtp\n\
-             relay      unix  - - n - - smtp\n\
-             showq      unix  n - n - - showq\n\
-             error      unix  - - n - - error\n\
-             retry      unix  - - n - - error\n\
-             discard    unix  - - n - - discard\n\
-             local      unix  - n n - - local\n\
-             virtual    unix  - n n - - virtual\n\
-             lmtp       unix  - - n - - lmtp\n\
-             anvil      unix  - - n - 1 anvil\n\
-             scache     unix  - - n - 1 scache\n\
-             postlog    unix-dgram n - n - 1 postlogd\n"
-        ),
-    )?;
+    std::fs::write(config.join("master.cf"), postfix_master_cf(port))?;
+    let inboxes = postfix_mailboxes(postmap, &config, &maildir, officials)?;
+    Ok(PostfixSetup {
+        config,
+        queue,
+        maildir,
+        log,
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        inboxes,
+    })
+}
+
+/// Where a private Postfix keeps its configuration, queue, data, mail and log.
+struct PostfixPaths<'a> {
+    dir: &'a Path,
+    config: &'a Path,
+    queue: &'a Path,
+    data: &'a Path,
+    maildir: &'a Path,
+    log: &'a Path,
+}
+
+/// main.cf: defaults everywhere durability and delivery are concerned; only paths, the
+/// listener, the virtual domain and the limits the workloads need (the same on congvu) are
+/// set.
+fn postfix_main_cf(paths: &PostfixPaths<'_>, limit: usize, extra: &str) -> String {
+    format!(
+        "compatibility_level = 3.6\n\
+         queue_directory = {queue}\n\
+         data_directory = {data}\n\
+         mail_owner = postfix\n\
+         setgid_group = postdrop\n\
+         myhostname = {HOSTNAME}\n\
+         mydestination =\n\
+         inet_interfaces = loopback-only\n\
+         inet_protocols = ipv4\n\
+         mynetworks = 127.0.0.0/8\n\
+         alias_maps =\n\
+         alias_database =\n\
+         biff = no\n\
+         maillog_file = {log}\n\
+         maillog_file_prefixes = {dir}\n\
+         virtual_mailbox_domains = {DOMAIN}\n\
+         virtual_mailbox_maps = hash:{config}/vmailbox\n\
+         virtual_alias_maps = hash:{config}/valias\n\
+         virtual_mailbox_base = {maildir}\n\
+         virtual_uid_maps = static:{VMAIL_ID}\n\
+         virtual_gid_maps = static:{VMAIL_ID}\n\
+         smtpd_relay_restrictions = reject_unauth_destination\n\
+         smtpd_recipient_restrictions = permit_auth_destination, reject\n\
+         smtpd_client_connection_count_limit = 1000\n\
+         smtpd_recipient_limit = {limit}\n\
+         virtual_alias_expansion_limit = {limit}\n\
+         message_size_limit = 52428800\n\
+         virtual_mailbox_limit = 52428800\n\
+         {extra}",
+        queue = paths.queue.display(),
+        data = paths.data.display(),
+        log = paths.log.display(),
+        dir = paths.dir.display(),
+        config = paths.config.display(),
+        maildir = paths.maildir.display(),
+    )
+}
+
+/// master.cf: Postfix's stock services with chroot off, and smtpd on `port`.
+fn postfix_master_cf(port: u16) -> String {
+    format!(
+        "127.0.0.1:{port} inet n - n - - smtpd\n\
+         pickup     unix  n - n 60 1 pickup\n\
+         cleanup    unix  n - n - 0 cleanup\n\
+         qmgr       unix  n - n 300 1 qmgr\n\
+         tlsmgr     unix  - - n 1000? 1 tlsmgr\n\
+         rewrite    unix  - - n - - trivial-rewrite\n\
+         bounce     unix  - - n - 0 bounce\n\
+         defer      unix  - - n - 0 bounce\n\
+         trace      unix  - - n - 0 bounce\n\
+         verify     unix  - - n - 1 verify\n\
+         flush      unix  n - n 1000? 0 flush\n\
+         proxymap   unix  - - n - - proxymap\n\
+         proxywrite unix  - - n - 1 proxymap\n\
+         smtp       unix  - - n - - smtp\n\
+         relay      unix  - - n - - smtp\n\
+         showq      unix  n - n - - showq\n\
+         error      unix  - - n - - error\n\
+         retry      unix  - - n - - error\n\
+         discard    unix  - - n - - discard\n\
+         local      unix  - n n - - local\n\
+         virtual    unix  - n n - - virtual\n\
+         lmtp       unix  - - n - - lmtp\n\
+         anvil      unix  - - n - 1 anvil\n\
+         scache     unix  - - n - 1 scache\n\
+         postlog    unix-dgram n - n - 1 postlogd\n"
+    )
+}
+
+/// A Maildir per official, the virtual mailbox and alias maps, compiled with `postmap`;
+/// returns each official's `new/` folder.
+fn postfix_mailboxes(
+    postmap: &Path,
+    config: &Path,
+    maildir: &Path,
+    officials: &[Official],
+) -> anyhow::Result<Vec<PathBuf>> {
     let mut vmailbox = String::new();
     let mut members = Vec::with_capacity(officials.len());
     let mut inboxes = Vec::with_capacity(officials.len());
@@ -719,7 +799,7 @@ pub(crate) fn seed_postfix(
     for table in ["vmailbox", "valias"] {
         let out = Command::new(postmap)
             .arg("-c")
-            .arg(&config)
+            .arg(config)
             .arg(format!("hash:{}", config.join(table).display()))
             .output()
             .context("while running postmap")?;
@@ -729,14 +809,7 @@ pub(crate) fn seed_postfix(
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    Ok(PostfixSetup {
-        config,
-        queue,
-        maildir,
-        log,
-        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        inboxes,
-    })
+    Ok(inboxes)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1695,25 +1768,9 @@ impl Bench<'_> {
                 for _ in 0..args.rate_sessions {
                     let (next, failures) = (Arc::clone(&next), Arc::clone(&failures));
                     let (recipients, body) = (Arc::clone(&recipients), Arc::clone(&body));
-                    tasks.push(tokio::spawn(async move {
-                        let mut mine: Vec<(usize, Duration, bool)> = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            if i >= total {
-                                break;
-                            }
-                            let due = start + Duration::from_secs_f64(i as f64 / rate);
-                            tokio::time::sleep_until(due).await;
-                            let late = due.elapsed() > Duration::from_millis(10);
-                            let to = &recipients[i % recipients.len()];
-                            let head = smtp_source_head(to, 1_000_000 + i);
-                            match deliver(addr, &[to], head.as_bytes(), &body).await {
-                                Ok(sent) => mine.push((i, sent.data_to_250, late)),
-                                Err(e) => record_failure(&failures, e),
-                            }
-                        }
-                        mine
-                    }));
+                    let pace = Pace { start, rate, total };
+                    let sending = paced_session(addr, pace, next, failures, recipients, body);
+                    tasks.push(tokio::spawn(sending));
                 }
                 // Server CPU over the measured part: from the first measured message due
                 // to the end of the run.
@@ -1946,6 +2003,44 @@ pub(crate) async fn send_load(
         failures,
         first_failure,
     })
+}
+
+/// When S2's messages are due: message `i` at `start + i / rate`, `total` in all.
+#[derive(Clone, Copy)]
+struct Pace {
+    start: tokio::time::Instant,
+    rate: f64,
+    total: usize,
+}
+
+/// One S2 session: takes the next message due, waits for its time, sends it to the next
+/// recipient on a connection of its own. Returns (index, end of DATA to 250, whether it went
+/// out more than 10 ms late) of each message it sent.
+async fn paced_session(
+    addr: SocketAddr,
+    pace: Pace,
+    next: Arc<AtomicUsize>,
+    failures: Arc<Mutex<(usize, Option<String>)>>,
+    recipients: Arc<Vec<String>>,
+    body: Arc<Vec<u8>>,
+) -> Vec<(usize, Duration, bool)> {
+    let mut mine = Vec::new();
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= pace.total {
+            break;
+        }
+        let due = pace.start + Duration::from_secs_f64(i as f64 / pace.rate);
+        tokio::time::sleep_until(due).await;
+        let late = due.elapsed() > Duration::from_millis(10);
+        let to = &recipients[i % recipients.len()];
+        let head = smtp_source_head(to, 1_000_000 + i);
+        match deliver(addr, &[to], head.as_bytes(), &body).await {
+            Ok(sent) => mine.push((i, sent.data_to_250, late)),
+            Err(e) => record_failure(&failures, e),
+        }
+    }
+    mine
 }
 
 pub(crate) fn record_failure(failures: &Mutex<(usize, Option<String>)>, e: String) {
@@ -2357,92 +2452,7 @@ impl Report<'_> {
     fn details(&self) -> String {
         let mut out = String::from("\n");
         for f in self.figures {
-            let name = f.kind.name();
-            let mut parts = Vec::new();
-            if !f.s1.is_empty() {
-                parts.push(format!(
-                    "S1 runs: {}",
-                    f.s1.iter()
-                        .map(|r| format!(
-                            "{} delivered ({} answered 250, client {:.2} cores busy)",
-                            per_second(r.delivered_per_second()),
-                            per_second(r.accepted_per_second()),
-                            r.client_cores
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            if !f.s1_source.is_empty() {
-                parts.push(format!(
-                    "smtp-source runs: {}",
-                    f.s1_source
-                        .iter()
-                        .map(|r| format!(
-                            "{} delivered ({} answered 250, client {:.2} cores busy)",
-                            per_second(r.delivered_per_second()),
-                            per_second(r.accepted_per_second()),
-                            r.client_cores
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            if !f.s2.is_empty() {
-                parts.push(format!(
-                    "S2 runs at {}: {}",
-                    per_second(f.s2[0].rate),
-                    f.s2.iter()
-                        .map(|r| format!(
-                            "{} measured at {}, p50 {}, p99 {}, slowest {}, {} started late, \
-                             {} of server CPU each, client {:.2} cores busy",
-                            r.measured,
-                            per_second(r.achieved),
-                            milliseconds(r.p50_ms),
-                            milliseconds(r.p99_ms),
-                            milliseconds(r.max_ms),
-                            r.late,
-                            microseconds(r.cpu_us_per_message),
-                            r.client_cores
-                        ))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ));
-            }
-            if !f.s3.is_empty() {
-                parts.push(format!(
-                    "S3 runs: {}",
-                    f.s3.iter()
-                        .map(|r| format!(
-                            "250 after {}, readable after {}, {} added, {} of server CPU{}",
-                            seconds(r.accepted.as_secs_f64()),
-                            seconds(r.readable.as_secs_f64()),
-                            bytes(r.bytes_added as f64),
-                            seconds(r.cpu.as_secs_f64()),
-                            r.check
-                                .as_deref()
-                                .map(|c| format!(" ({c})"))
-                                .unwrap_or_default()
-                        ))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ));
-            }
-            if let Some(census) = &f.census {
-                parts.push(format!("INBOXes after S1 and S2: {census}"));
-            }
-            out.push_str(&format!("- {name}: {}.\n", parts.join(". ")));
-            let runs = f.s1.iter().chain(&f.s1_source);
-            for (what, first) in runs
-                .filter_map(|r| r.first_failure.as_ref().map(|e| ("S1", e)))
-                .chain(
-                    f.s2.iter()
-                        .filter_map(|r| r.first_failure.as_ref().map(|e| ("S2", e))),
-                )
-                .take(3)
-            {
-                out.push_str(&format!("- {name} {what}: a message failed: {first}\n"));
-            }
+            out.push_str(&server_details(f));
         }
         // With pinning the client has every core but the server's; a client that kept
         // them nearly all busy may have set the rate instead of the server.
@@ -2470,6 +2480,89 @@ impl Report<'_> {
         }
         out
     }
+}
+
+/// S1 runs as the details list them.
+fn s1_runs(runs: &[S1Run]) -> String {
+    runs.iter()
+        .map(|r| {
+            format!(
+                "{} delivered ({} answered 250, client {:.2} cores busy)",
+                per_second(r.delivered_per_second()),
+                per_second(r.accepted_per_second()),
+                r.client_cores
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One server's line of figures per workload, and the first failures of its runs.
+fn server_details(f: &Figures) -> String {
+    let mut out = String::new();
+    let name = f.kind.name();
+    let mut parts = Vec::new();
+    for (label, runs) in [("S1 runs", &f.s1), ("smtp-source runs", &f.s1_source)] {
+        if !runs.is_empty() {
+            parts.push(format!("{label}: {}", s1_runs(runs)));
+        }
+    }
+    if !f.s2.is_empty() {
+        parts.push(format!(
+            "S2 runs at {}: {}",
+            per_second(f.s2[0].rate),
+            f.s2.iter()
+                .map(|r| format!(
+                    "{} measured at {}, p50 {}, p99 {}, slowest {}, {} started late, \
+                         {} of server CPU each, client {:.2} cores busy",
+                    r.measured,
+                    per_second(r.achieved),
+                    milliseconds(r.p50_ms),
+                    milliseconds(r.p99_ms),
+                    milliseconds(r.max_ms),
+                    r.late,
+                    microseconds(r.cpu_us_per_message),
+                    r.client_cores
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if !f.s3.is_empty() {
+        parts.push(format!(
+            "S3 runs: {}",
+            f.s3.iter()
+                .map(|r| format!(
+                    "250 after {}, readable after {}, {} added, {} of server CPU{}",
+                    seconds(r.accepted.as_secs_f64()),
+                    seconds(r.readable.as_secs_f64()),
+                    bytes(r.bytes_added as f64),
+                    seconds(r.cpu.as_secs_f64()),
+                    r.check
+                        .as_deref()
+                        .map(|c| format!(" ({c})"))
+                        .unwrap_or_default()
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if let Some(census) = &f.census {
+        parts.push(format!("INBOXes after S1 and S2: {census}"));
+    }
+    out.push_str(&format!("- {name}: {}.\n", parts.join(". ")));
+    let runs = f.s1.iter().chain(&f.s1_source);
+    for (what, first) in runs
+        .filter_map(|r| r.first_failure.as_ref().map(|e| ("S1", e)))
+        .chain(
+            f.s2.iter()
+                .filter_map(|r| r.first_failure.as_ref().map(|e| ("S2", e))),
+        )
+        .take(3)
+    {
+        out.push_str(&format!("- {name} {what}: a message failed: {first}\n"));
+    }
+    out
 }
 
 fn s2_rows(c: Option<&Figures>, p: Option<&Figures>) -> Vec<Row> {

@@ -10,7 +10,10 @@
 //! Each entry point answers the coarse [`Features`] the input reached (which commands, which
 //! errors, which branches), so that a harness without coverage instrumentation — the stable
 //! toolchain has no libFuzzer — can still keep the inputs that reach something new.
-
+#![allow(
+    clippy::panic,
+    reason = "a fuzz target reports a broken invariant by panicking"
+)]
 #![doc(hidden)]
 
 use std::ops::Range;

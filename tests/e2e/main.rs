@@ -1,5 +1,12 @@
 //! congvu end-to-end tests: one binary, real servers, real clients.
-#![allow(clippy::unwrap_used)]
+// This package is tests: a failed expectation panics, and a test reads top to bottom.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::too_many_lines
+)]
 
 mod admin;
 mod admin_cli;

@@ -5,7 +5,14 @@
 //! `postgres://postgres@127.0.0.1:5432/test`); each test gets its own schema, so tests run
 //! in parallel. Set `CONGVU_TEST_SKIP_POSTGRES=1` to run only the SQLite half where no
 //! PostgreSQL server is available.
-#![allow(clippy::unwrap_used)]
+// This package is tests: a failed expectation panics, and a test reads top to bottom.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::too_many_lines
+)]
 
 pub mod browser;
 pub mod certificates;

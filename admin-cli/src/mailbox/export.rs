@@ -274,7 +274,11 @@ impl FolderTarget {
         match format {
             Format::Mbox => {
                 // `split` yields at least one level, even of an empty name.
-                let (last, parents) = levels.split_last().expect("one level at least");
+                let Some((last, parents)) = levels.split_last() else {
+                    return Err(io::Error::other(format!(
+                        "the folder name {name:?} is empty"
+                    )));
+                };
                 let dir = parents.iter().fold(root.to_path_buf(), |d, l| d.join(l));
                 private_dir(&dir)?;
                 let path = dir.join(format!("{last}.mbox"));

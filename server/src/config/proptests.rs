@@ -3,6 +3,11 @@
 //! one bad value (out of range, wrong type, unknown key, not TOML, a bad listen address in a
 //! multi-line array, or an environment variable) is refused at the line of that value,
 //! naming its key.
+#![allow(
+    clippy::unreachable,
+    clippy::too_many_lines,
+    reason = "property tests: a strategy that cannot yield a case says so"
+)]
 
 use proptest::prelude::*;
 

@@ -465,6 +465,7 @@ mod tests {
         assert_eq!(some.meets(None), None);
     }
 
+    #[allow(clippy::too_many_lines, reason = "one case, read top to bottom")]
     #[test]
     fn agencies_are_grouped_by_level_in_tree_order_and_summed() {
         let agencies = vec![

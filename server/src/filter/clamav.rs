@@ -204,6 +204,7 @@ async fn send_stream(socket: &mut Pin<Box<dyn Socket>>, message: &[u8]) -> std::
     writer.write_all(b"zINSTREAM\0").await?;
     for chunk in message.chunks(CHUNK_BYTES) {
         // Invariant: a chunk is at most 64 KiB, so its length fits in 32 bits.
+        #[allow(clippy::expect_used, reason = "a chunk is at most 64 KiB")]
         let length = u32::try_from(chunk.len()).expect("a chunk of at most 64 KiB");
         writer.write_all(&length.to_be_bytes()).await?;
         writer.write_all(chunk).await?;

@@ -127,6 +127,7 @@ impl Rspamd {
         };
         // Invariant: building fails only for a TLS backend, a proxy or default headers, and
         // this client has none of them. rspamd is never reached through a proxy.
+        #[allow(clippy::expect_used, reason = "nothing that can fail is configured")]
         let client = reqwest::Client::builder()
             .no_proxy()
             .build()

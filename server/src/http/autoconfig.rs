@@ -624,6 +624,7 @@ fn pox_protocol(
 // ---- XML writing ---------------------------------------------------------------------
 
 /// A UTF-8 XML document: the declaration, then what `body` writes, indented.
+#[allow(clippy::expect_used, reason = "a Vec<u8> accepts every write")]
 fn xml_document(body: impl FnOnce(&mut Writer<Vec<u8>>) -> io::Result<()>) -> Vec<u8> {
     let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
     writer

@@ -92,6 +92,10 @@ pub fn standard() -> &'static Schema {
     static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
         // The files are compiled in and the unit tests load them, so this fails only in a
         // build that broke them; serving a partial schema would mislead every client.
+        #[allow(
+            clippy::panic,
+            reason = "the compiled-in schema is checked by the unit tests"
+        )]
         Schema::load(&SOURCES)
             .unwrap_or_else(|e| panic!("the built-in LDAP schema is inconsistent: {e}"))
     });
@@ -238,6 +242,7 @@ mod tests {
         }
     }
 
+    #[allow(clippy::too_many_lines, reason = "one case, read top to bottom")]
     #[test]
     fn every_published_description_is_well_formed_and_consistent() {
         let syntaxes: Vec<SyntaxDescription> = published(&at::LDAP_SYNTAXES)

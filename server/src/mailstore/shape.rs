@@ -141,6 +141,10 @@ impl MessageShape {
     /// The shape as stored JSON.
     pub fn to_json(&self) -> String {
         // Plain structs with string keys always serialise.
+        #[allow(
+            clippy::expect_used,
+            reason = "plain structs with string keys serialise"
+        )]
         serde_json::to_string(self).expect("a message shape serialises to JSON")
     }
 

@@ -272,6 +272,7 @@ Noi dung cong van.\r\n";
             .collect()
     }
 
+    #[allow(clippy::too_many_lines, reason = "one case, read top to bottom")]
     #[test]
     fn a_failure_report_has_the_three_parts_of_rfc_3464() {
         let bytes = report(vec![

@@ -65,10 +65,11 @@ pub async fn bdat(session: &mut Session<'_>, size: usize, last: bool) -> Result<
         return Ok(session.respond(refusal));
     }
     let max = session.service.settings.max_message_bytes;
-    let envelope = session
-        .envelope
-        .as_mut()
-        .expect("the gate passed only with a transaction");
+    // The gate lets BDAT through only within a transaction.
+    let Some(envelope) = session.envelope.as_mut() else {
+        session.skip(size, deadline).await?;
+        return Ok(session.respond(reply::NEED_MAIL));
+    };
     let held = envelope.chunks.get_or_insert_with(Vec::new).len();
     let fits = !envelope.chunks_too_large && held + size <= max;
     if fits {
@@ -81,11 +82,12 @@ pub async fn bdat(session: &mut Session<'_>, size: usize, last: bool) -> Result<
             let take = (size - chunk.len()).min(input.len());
             chunk.extend_from_slice(&input.split_to(take));
         }
-        let envelope = session.envelope.as_mut().expect("still in the transaction");
-        envelope
-            .chunks
-            .get_or_insert_with(Vec::new)
-            .extend_from_slice(&chunk);
+        if let Some(envelope) = session.envelope.as_mut() {
+            envelope
+                .chunks
+                .get_or_insert_with(Vec::new)
+                .extend_from_slice(&chunk);
+        }
     } else {
         envelope.chunks_too_large = true;
         envelope.chunks = Some(Vec::new());
@@ -94,7 +96,9 @@ pub async fn bdat(session: &mut Session<'_>, size: usize, last: bool) -> Result<
     if !last {
         return Ok(session.respond(reply::chunk_received(size)));
     }
-    let envelope = session.envelope.as_mut().expect("still in the transaction");
+    let Some(envelope) = session.envelope.as_mut() else {
+        return Ok(session.respond(reply::NEED_MAIL));
+    };
     if envelope.chunks_too_large {
         session.envelope = None;
         count_refusal(session, &reply::SIZE_EXCEEDED);
