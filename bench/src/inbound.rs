@@ -22,7 +22,7 @@
 //! server, the rspamd and clamd it starts, and the `inbound` section of the report.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -182,16 +182,13 @@ pub fn run(args: InboundArgs) -> anyhow::Result<()> {
         runtime: &runtime,
         officials: &officials,
         ticks: machine.ticks,
-        congvu: Congvu {
-            binary: args.programs.server.clone(),
-            config: configs.off.clone(),
-            data_dir: work.join("congvu-data"),
-            log: work.join("congvu.log"),
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, smtp_port)),
-            pin: pin.as_ref().map(|p| p.server.clone()),
-            child: None,
-            ticks: machine.ticks,
-        },
+        congvu: Congvu::new(
+            args.programs.server.clone(),
+            (configs.off.clone(), &work),
+            smtp_port,
+            pin.as_ref().map(|p| p.server.clone()),
+            machine.ticks,
+        ),
         http_port,
         db: congvu_db_url(&work),
     };

@@ -1519,6 +1519,29 @@ struct SearchFigures {
     window: Window,
 }
 
+/// The flood's workers, each binding with wrong passwords through `window`: from one
+/// address, or each from its own loopback address.
+fn start_flood(
+    args: &LdapArgs,
+    target: &Target,
+    source: FloodSource,
+    counters: &Arc<FloodCounters>,
+    window: Window,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..args.flood)
+        .map(|i| {
+            tokio::spawn(flood_worker(
+                target.addr,
+                target.flood_dns.clone(),
+                (i, args.flood),
+                (source == FloodSource::ManyAddresses).then(|| flood_address(i)),
+                window,
+                counters.clone(),
+            ))
+        })
+        .collect()
+}
+
 /// L1 (no flood) and L3 (with one): searches on `--connections` bound connections.
 async fn search_phase(
     args: &LdapArgs,
@@ -1540,19 +1563,8 @@ async fn search_phase(
         ),
         None => (None, Window::after(args.warmup, args.seconds)),
     };
-    let flooders: Vec<_> = match &flood {
-        Some((source, counters)) => (0..args.flood)
-            .map(|i| {
-                tokio::spawn(flood_worker(
-                    target.addr,
-                    target.flood_dns.clone(),
-                    (i, args.flood),
-                    (*source == FloodSource::ManyAddresses).then(|| flood_address(i)),
-                    window,
-                    counters.clone(),
-                ))
-            })
-            .collect(),
+    let flooders = match &flood {
+        Some((source, counters)) => start_flood(args, target, *source, counters, window),
         None => Vec::new(),
     };
     let workers: Vec<_> = searchers
@@ -2024,60 +2036,75 @@ impl Report<'_> {
             ),
         ];
         for (id, label, figures, flood, targeted) in floods {
-            let unloaded = figures.map(|f| &f.searches);
-            let steady = flood.map(|f| &f.searches);
-            let onset = flood.map(|f| &f.onset);
-            let kept = ratio(steady.map(|r| r.per_second), unloaded.map(|r| r.per_second));
-            let (target, p99_target) = if targeted {
-                ("≥ 0.8×", "≤ 10 ms")
-            } else {
-                ("(≥ 0.8×)", "(≤ 10 ms)")
-            };
-            rows.push(Row {
-                id,
-                what: format!("{label}: searches/s, steady, vs unloaded"),
-                ours: steady.map(per_second),
-                reference: unloaded.map(per_second),
-                ratio: kept,
-                target,
-                met: kept.filter(|_| targeted).map(|r| r >= 0.8),
-                wrong: wrong(&[steady, unloaded]),
-            });
-            rows.push(Row {
-                id,
-                what: "p99 search latency, steady flood (unloaded p99)".into(),
-                ours: steady.map(|r| format!("{:.2} ms", r.p99_ms)),
-                reference: unloaded.map(|r| format!("{:.2} ms", r.p99_ms)),
-                ratio: None,
-                target: p99_target,
-                met: steady.filter(|_| targeted).map(|r| r.p99_ms <= 10.0),
-                wrong: wrong(&[steady]),
-            });
-            rows.push(Row {
-                id,
-                what: "a correct bind from another address during the steady flood".into(),
-                ours: flood.map(|f| f.bystander.summary()),
-                reference: None,
-                ratio: None,
-                target: "—",
-                met: None,
-                wrong: 0,
-            });
-            rows.push(Row {
-                id,
-                what: format!(
-                    "the flood's first {} s: searches/s (p99) vs unloaded",
-                    self.args.flood_warmup
-                ),
-                ours: onset.map(|r| format!("{} ({:.1} ms)", per_second(r), r.p99_ms)),
-                reference: unloaded.map(per_second),
-                ratio: ratio(onset.map(|r| r.per_second), unloaded.map(|r| r.per_second)),
-                target: "—",
-                met: None,
-                wrong: wrong(&[onset]),
-            });
+            rows.extend(self.flood_group(id, label, figures.map(|f| &f.searches), flood, targeted));
         }
         rows
+    }
+
+    /// The four rows of one flood: steady throughput kept, p99, the bystander's bind, and the
+    /// flood's onset; `targeted` says whether the targets apply (congvu) or are shown in
+    /// brackets (slapd).
+    fn flood_group(
+        &self,
+        id: &'static str,
+        label: &str,
+        unloaded: Option<&Run>,
+        flood: Option<&FloodRun>,
+        targeted: bool,
+    ) -> Vec<Row> {
+        let mut group = Vec::with_capacity(4);
+        let steady = flood.map(|f| &f.searches);
+        let onset = flood.map(|f| &f.onset);
+        let kept = ratio(steady.map(|r| r.per_second), unloaded.map(|r| r.per_second));
+        let (target, p99_target) = if targeted {
+            ("≥ 0.8×", "≤ 10 ms")
+        } else {
+            ("(≥ 0.8×)", "(≤ 10 ms)")
+        };
+        group.push(Row {
+            id,
+            what: format!("{label}: searches/s, steady, vs unloaded"),
+            ours: steady.map(per_second),
+            reference: unloaded.map(per_second),
+            ratio: kept,
+            target,
+            met: kept.filter(|_| targeted).map(|r| r >= 0.8),
+            wrong: wrong(&[steady, unloaded]),
+        });
+        group.push(Row {
+            id,
+            what: "p99 search latency, steady flood (unloaded p99)".into(),
+            ours: steady.map(|r| format!("{:.2} ms", r.p99_ms)),
+            reference: unloaded.map(|r| format!("{:.2} ms", r.p99_ms)),
+            ratio: None,
+            target: p99_target,
+            met: steady.filter(|_| targeted).map(|r| r.p99_ms <= 10.0),
+            wrong: wrong(&[steady]),
+        });
+        group.push(Row {
+            id,
+            what: "a correct bind from another address during the steady flood".into(),
+            ours: flood.map(|f| f.bystander.summary()),
+            reference: None,
+            ratio: None,
+            target: "—",
+            met: None,
+            wrong: 0,
+        });
+        group.push(Row {
+            id,
+            what: format!(
+                "the flood's first {} s: searches/s (p99) vs unloaded",
+                self.args.flood_warmup
+            ),
+            ours: onset.map(|r| format!("{} ({:.1} ms)", per_second(r), r.p99_ms)),
+            reference: unloaded.map(per_second),
+            ratio: ratio(onset.map(|r| r.per_second), unloaded.map(|r| r.per_second)),
+            target: "—",
+            met: None,
+            wrong: wrong(&[onset]),
+        });
+        group
     }
 
     /// One flood against one server, in a sentence or three.

@@ -156,34 +156,18 @@ pub fn run(args: PortalArgs) -> anyhow::Result<()> {
         println!("run {}/{}", run + 1, args.runs);
         let t_hash_ms = verify_ms(args.hash_samples)?;
         println!("  one argon2id verification: {t_hash_ms:.1} ms");
-        let mut server = Server::start(
-            &args.server,
-            &config,
-            pin.as_ref().map(|p| p.server.as_str()),
-            dir.path().join("congvu.log"),
-        )?;
         let target = Target {
             base: format!("http://127.0.0.1:{}", ports.http),
             imaps: SocketAddr::from((Ipv4Addr::LOCALHOST, ports.imaps)),
             tls: tls.clone(),
             probe_login: probe_official.login.clone(),
             accounts: accounts.clone(),
-            pid: server.pid(),
+            pid: 0,
             ticks: machine.ticks,
         };
-        let measured = runtime.block_on(async {
-            server.wait_ready(&target).await?;
-            measure(&args, &target).await
-        });
-        let stopped = server.stop();
-        let mut figures = measured.with_context(|| {
-            format!(
-                "while measuring run {}; the server's log ends with:\n{}",
-                run + 1,
-                server.log_tail()
-            )
-        })?;
-        stopped?;
+        let core = pin.as_ref().map(|p| p.server.as_str());
+        let log = dir.path().join("congvu.log");
+        let mut figures = one_run(&args, &runtime, (&config, core, log), target, run)?;
         figures.t_hash_ms = t_hash_ms;
         figures.floor = hash_workers as f64 * 1000.0 / t_hash_ms;
         println!("  {}", figures.summary());
@@ -199,6 +183,33 @@ pub fn run(args: PortalArgs) -> anyhow::Result<()> {
         runs: &runs,
     };
     report.write()
+}
+
+/// One run: the server started (`config`, its core, its log), measured through `target`
+/// with the server's pid filled in, and stopped.
+fn one_run(
+    args: &PortalArgs,
+    runtime: &tokio::runtime::Runtime,
+    (config, core, log): (&Path, Option<&str>, PathBuf),
+    mut target: Target,
+    run: usize,
+) -> anyhow::Result<RunFigures> {
+    let mut server = Server::start(&args.server, config, core, log)?;
+    target.pid = server.pid();
+    let measured = runtime.block_on(async {
+        server.wait_ready(&target).await?;
+        measure(args, &target).await
+    });
+    let stopped = server.stop();
+    let figures = measured.with_context(|| {
+        format!(
+            "while measuring run {}; the server's log ends with:\n{}",
+            run + 1,
+            server.log_tail()
+        )
+    })?;
+    stopped?;
+    Ok(figures)
 }
 
 /// Refuses arguments and missing binaries before any work starts.
@@ -835,13 +846,19 @@ async fn visit(
 
     let csrf = session_csrf.ok_or("no page had the sign-out form")?;
     let started = Instant::now();
+    sign_out(browser, &csrf, deadline).await?;
+    record(&mut tally.sign_outs, started);
+    Ok(())
+}
+
+/// `POST /sign-out`, which must end the session with a redirect.
+async fn sign_out(browser: &mut Browser, csrf: &str, deadline: Instant) -> Result<(), String> {
     let out = browser
-        .post("/sign-out", &[("csrf", &csrf)], deadline)
+        .post("/sign-out", &[("csrf", csrf)], deadline)
         .await?;
     if out.status != StatusCode::SEE_OTHER || browser.session.is_some() {
         return Err(format!("POST /sign-out answered {}", out.status));
     }
-    record(&mut tally.sign_outs, started);
     Ok(())
 }
 

@@ -225,16 +225,13 @@ pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
 
-    let congvu = Congvu {
-        binary: args.programs.server.clone(),
-        config: congvu_config.clone(),
-        data_dir: work.join("congvu-data"),
-        log: work.join("congvu.log"),
-        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, congvu_port)),
-        pin: pin.as_ref().map(|p| p.server.clone()),
-        child: None,
-        ticks: machine.ticks,
-    };
+    let congvu = Congvu::new(
+        args.programs.server.clone(),
+        (congvu_config.clone(), &work),
+        congvu_port,
+        pin.as_ref().map(|p| p.server.clone()),
+        machine.ticks,
+    );
     let postfix = postfix_setup.map(|setup| {
         let core = pin.as_ref().map(|p| p.server.clone());
         Postfix::new(args.programs.postfix.clone(), setup, core, machine.ticks)
@@ -921,6 +918,27 @@ pub(crate) struct Congvu {
 }
 
 impl Congvu {
+    /// congvu-server `binary` with its configuration, its data and log under `work`, on the
+    /// SMTP `port`, not started.
+    pub(crate) fn new(
+        binary: PathBuf,
+        (config, work): (PathBuf, &Path),
+        port: u16,
+        pin: Option<String>,
+        ticks: f64,
+    ) -> Congvu {
+        Congvu {
+            binary,
+            config,
+            data_dir: work.join("congvu-data"),
+            log: work.join("congvu.log"),
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            pin,
+            child: None,
+            ticks,
+        }
+    }
+
     pub(crate) fn start(&mut self) -> anyhow::Result<()> {
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -1805,27 +1823,17 @@ impl Bench<'_> {
             })?;
         // Postfix gets to deliver its backlog before anything else is measured.
         self.settle(server, &acknowledged, started, true)?;
-        let mut ms: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-        ms.sort_by(f64::total_cmp);
-        let measured = ms.len();
-        Ok(S2Run {
+        Ok(S2Run::from_latencies(
             rate,
-            measured,
-            achieved: measured as f64 / measured_span.as_secs_f64(),
-            p50_ms: percentile(&ms, 0.50),
-            p99_ms: percentile(&ms, 0.99),
-            max_ms: ms.last().copied().unwrap_or(0.0),
+            &latencies,
+            measured_span,
             late,
-            cpu_us_per_message: cpu_window.1.saturating_sub(cpu_window.0).as_secs_f64() * 1e6
-                / measured.max(1) as f64,
-            client_cores: client_window
-                .1
-                .saturating_sub(client_window.0)
-                .as_secs_f64()
-                / measured_span.as_secs_f64(),
-            failures,
-            first_failure,
-        })
+            (
+                cpu_window.1.saturating_sub(cpu_window.0),
+                client_window.1.saturating_sub(client_window.0),
+            ),
+            (failures, first_failure),
+        ))
     }
 
     /// One S3 run: the circular in one session, to the list or to every official.
@@ -2003,6 +2011,36 @@ pub(crate) async fn send_load(
         failures,
         first_failure,
     })
+}
+
+impl S2Run {
+    /// The figures of one S2 run from its measured latencies, over `span`; `cpu` is the
+    /// server's and the client's CPU over it.
+    fn from_latencies(
+        rate: f64,
+        latencies: &[Duration],
+        span: Duration,
+        late: usize,
+        (server_cpu, client_cpu): (Duration, Duration),
+        (failures, first_failure): (usize, Option<String>),
+    ) -> S2Run {
+        let mut ms: Vec<f64> = latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        ms.sort_by(f64::total_cmp);
+        let measured = ms.len();
+        S2Run {
+            rate,
+            measured,
+            achieved: measured as f64 / span.as_secs_f64(),
+            p50_ms: percentile(&ms, 0.50),
+            p99_ms: percentile(&ms, 0.99),
+            max_ms: ms.last().copied().unwrap_or(0.0),
+            late,
+            cpu_us_per_message: server_cpu.as_secs_f64() * 1e6 / measured.max(1) as f64,
+            client_cores: client_cpu.as_secs_f64() / span.as_secs_f64(),
+            failures,
+            first_failure,
+        }
+    }
 }
 
 /// When S2's messages are due: message `i` at `start + i / rate`, `total` in all.
