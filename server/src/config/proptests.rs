@@ -225,6 +225,34 @@ fn case() -> impl Strategy<Value = Case> {
         })
 }
 
+/// A value for `section.key` that breaks its rule, set through the environment: the
+/// variable, its value and the message expected.
+fn bad_environment(section: &str, key: &str, kind: Kind) -> (String, String, String) {
+    let name = format!("CONGVU_{}__{}", section.to_uppercase(), key.to_uppercase());
+    let (value, expected) = match kind {
+        Kind::Number(low, high) => (
+            format!("{}", high + 1),
+            format!(
+                "{section}.{key} must be between {low} and {high}, got {}",
+                high + 1
+            ),
+        ),
+        Kind::Hostname => (
+            "mail vinhphuc".into(),
+            format!("{section}.{key} must be a host name without spaces"),
+        ),
+        Kind::Listen => (
+            "127.0.0.1".into(),
+            format!("{section}.{key}: \"127.0.0.1\" is not a valid listen address"),
+        ),
+        Kind::Flag => (
+            "yes".into(),
+            format!("{section}.{key}: invalid type: string \"yes\", expected a boolean"),
+        ),
+    };
+    (name, value, expected)
+}
+
 /// Lays out `keys` (indices into [`KEYS`]) by section, the one at `bad_at` bad.
 fn build(
     keys: &[usize],
@@ -283,30 +311,7 @@ fn build(
                 written
             } else {
                 if j == bad_at {
-                    let name = format!("CONGVU_{}__{}", section.to_uppercase(), key.to_uppercase());
-                    let (value, expected) = match kind {
-                        Kind::Number(low, high) => (
-                            format!("{}", high + 1),
-                            format!(
-                                "{section}.{key} must be between {low} and {high}, got {}",
-                                high + 1
-                            ),
-                        ),
-                        Kind::Hostname => (
-                            "mail vinhphuc".into(),
-                            format!("{section}.{key} must be a host name without spaces"),
-                        ),
-                        Kind::Listen => (
-                            "127.0.0.1".into(),
-                            format!("{section}.{key}: \"127.0.0.1\" is not a valid listen address"),
-                        ),
-                        Kind::Flag => (
-                            "yes".into(),
-                            format!(
-                                "{section}.{key}: invalid type: string \"yes\", expected a boolean"
-                            ),
-                        ),
-                    };
+                    let (name, value, expected) = bad_environment(section, key, kind);
                     location = format!("environment {name}");
                     message = expected;
                     env.push((name, value));
