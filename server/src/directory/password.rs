@@ -116,6 +116,23 @@ impl PasswordHasher {
         }
     }
 
+    /// Hashes `password` at `cost` on a blocking thread: argon2 is deliberately slow and must
+    /// not hold up the async threads.
+    pub async fn hash_off_thread(
+        &self,
+        password: String,
+        cost: PasswordCost,
+    ) -> Result<PasswordHash, DirectoryError> {
+        let hasher = self.clone();
+        match tokio::task::spawn_blocking(move || hasher.hash(&password, cost)).await {
+            Ok(hashed) => hashed,
+            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
+            Err(_) => Err(DirectoryError::Invalid(
+                "the password was not hashed: the program is shutting down".into(),
+            )),
+        }
+    }
+
     /// Hashes `password` at `cost`.
     pub fn hash(&self, password: &str, cost: PasswordCost) -> Result<PasswordHash, DirectoryError> {
         let params = match cost {

@@ -6,27 +6,8 @@
 
 use super::{
     generate_initial_password, Actor, Directory, DirectoryError, NewOfficial, NewServiceAccount,
-    Official, PasswordCost, PasswordHash, PasswordHasher, ServiceAccount, StoredPassword,
+    Official, PasswordCost, PasswordHasher, ServiceAccount, StoredPassword,
 };
-
-impl PasswordHasher {
-    /// Hashes `password` at `cost` on a blocking thread: argon2 is deliberately slow and must
-    /// not hold up the async threads.
-    pub async fn hash_off_thread(
-        &self,
-        password: String,
-        cost: PasswordCost,
-    ) -> Result<PasswordHash, DirectoryError> {
-        let hasher = self.clone();
-        match tokio::task::spawn_blocking(move || hasher.hash(&password, cost)).await {
-            Ok(hashed) => hashed,
-            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
-            Err(_) => Err(DirectoryError::Invalid(
-                "the password was not hashed: the program is shutting down".into(),
-            )),
-        }
-    }
-}
 
 /// A generated initial password, stored at the initial cost (it is random, and it opens
 /// only the choice of the official's own password, which gets the full cost).
