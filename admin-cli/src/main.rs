@@ -36,6 +36,11 @@ use congvu::mailstore::Mailstore;
 use congvu::queue::Queue;
 use congvu::store::{Store, StoreOptions};
 
+/// A restore allocates each message body on one thread and frees it on SQLite's; glibc's
+/// allocator makes those threads wait on each other's arena locks, mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Administer congvu: domains, agencies, officials, groups, service accounts and the mail queue.
 #[derive(Debug, Parser)]
 #[command(name = "congvu-admin", bin_name = "congvu-admin", version)]

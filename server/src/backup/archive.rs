@@ -9,6 +9,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
+use ciborium_ll::{simple, Header};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -316,67 +317,66 @@ fn to_cbor(record: Record) -> Vec<ciborium::Value> {
         .collect()
 }
 
-/// One value of a row as CBOR has it, read straight into a [`Value`] (without
-/// `ciborium::Value` in between: message bodies are most of an archive's bytes).
-#[repr(transparent)]
-struct Cell(Value);
-
-impl<'de> Deserialize<'de> for Cell {
-    fn deserialize<D: serde::Deserializer<'de>>(cell: D) -> Result<Cell, D::Error> {
-        cell.deserialize_any(CellVisitor).map(Cell)
-    }
+/// The next CBOR item's header, from the front of `reader`. The decoder reads no further than
+/// the header, so the value's own bytes can then be taken from `reader` directly.
+fn pull(reader: &mut &[u8]) -> Result<Header, String> {
+    ciborium_ll::Decoder::from(reader)
+        .pull()
+        .map_err(|e| format!("not CBOR: {e:?}"))
 }
 
-struct CellVisitor;
-
-impl<'de> serde::de::Visitor<'de> for CellVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("null, an integer, text, a boolean or bytes")
+/// The next `len` bytes of `reader`.
+fn take<'a>(reader: &mut &'a [u8], len: usize) -> Result<&'a [u8], String> {
+    if reader.len() < len {
+        return Err(format!(
+            "a value of {len} bytes runs past the part's end ({} bytes left)",
+            reader.len()
+        ));
     }
+    let (value, rest) = reader.split_at(len);
+    *reader = rest;
+    Ok(value)
+}
 
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
+/// One row: a CBOR array of values, each read straight into a [`Value`] (message bodies, most
+/// of an archive's bytes, are copied once, out of the part into their own buffer).
+fn read_row(reader: &mut &[u8]) -> Result<Vec<Value>, String> {
+    let cells = match pull(reader)? {
+        Header::Array(Some(cells)) => cells,
+        other => return Err(format!("a row is not a list of values but {other:?}")),
+    };
+    (0..cells).map(|_| read_value(reader)).collect()
+}
 
-    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Int(v))
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
-        i64::try_from(v)
-            .map(Value::Int)
-            .map_err(|_| E::custom(format!("{v} is out of range")))
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Text(v.to_owned()))
-    }
-
-    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Text(v))
-    }
-
-    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Value, E> {
-        Ok(Value::Bytes(v.to_vec()))
-    }
-
-    fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Value, E> {
-        Ok(Value::Bytes(v))
+fn read_value(reader: &mut &[u8]) -> Result<Value, String> {
+    let out_of_range = |v: u64| format!("{v} is out of range");
+    loop {
+        return match pull(reader)? {
+            // A tag says how to read what follows; the values here are all plain.
+            Header::Tag(_) => continue,
+            Header::Positive(v) => i64::try_from(v)
+                .map(Value::Int)
+                .map_err(|_| out_of_range(v)),
+            // CBOR's negative integers are stored as -1 - v.
+            Header::Negative(v) => i64::try_from(v)
+                .map(|v| Value::Int(-1 - v))
+                .map_err(|_| out_of_range(v)),
+            Header::Bytes(Some(len)) => Ok(Value::Bytes(take(reader, len)?.to_vec())),
+            Header::Text(Some(len)) => String::from_utf8(take(reader, len)?.to_vec())
+                .map(Value::Text)
+                .map_err(|_| "a text value is not UTF-8".to_owned()),
+            Header::Simple(simple::NULL | simple::UNDEFINED) => Ok(Value::Null),
+            Header::Simple(simple::TRUE) => Ok(Value::Bool(true)),
+            Header::Simple(simple::FALSE) => Ok(Value::Bool(false)),
+            other => Err(format!(
+                "{other:?} is not null, an integer, text, a boolean or bytes"
+            )),
+        };
     }
 }
 
 /// A row read back, checked against its columns' kinds.
-fn checked_row(cells: Vec<Cell>, columns: &[Column]) -> Result<Record, String> {
+fn checked_row(cells: Vec<Value>, columns: &[Column]) -> Result<Record, String> {
     if cells.len() != columns.len() {
         return Err(format!(
             "a row has {} values for {} columns",
@@ -397,7 +397,7 @@ fn checked_row(cells: Vec<Cell>, columns: &[Column]) -> Result<Record, String> {
     if let Some((_, column)) = cells
         .iter()
         .zip(columns)
-        .find(|(cell, column)| !fits(&cell.0, column.kind))
+        .find(|(cell, column)| !fits(cell, column.kind))
     {
         return Err(format!(
             "column {} does not hold {}",
@@ -405,7 +405,7 @@ fn checked_row(cells: Vec<Cell>, columns: &[Column]) -> Result<Record, String> {
             column.kind.described()
         ));
     }
-    Ok(cells.into_iter().map(|cell| cell.0).collect())
+    Ok(cells)
 }
 
 /// One entry of an archive as read back.
@@ -479,13 +479,19 @@ pub fn read_entries<E: From<ReadError>>(
             })?;
             continue;
         }
-        stored.clear();
-        stored.reserve(entry.size() as usize);
+        let size = usize::try_from(entry.size())
+            .map_err(|_| damaged(format!("{name} is larger than this machine can hold")))?;
+        // The buffer keeps its largest length, so only growth is zero-filled, not every part.
+        if stored.len() < size {
+            stored.resize(size, 0);
+        }
+        let stored = &mut stored[..size];
         entry
-            .read_to_end(&mut stored)
+            .read_exact(stored)
             .map_err(|e| damaged(format!("{name} cannot be read: {e}")))?;
+        let stored = &*stored;
         let item = if name == MANIFEST_ENTRY {
-            let manifest = serde_json::from_slice(&stored)
+            let manifest = serde_json::from_slice(stored)
                 .map_err(|e| damaged(format!("the manifest cannot be read: {e}")))?;
             Entry::Manifest(Box::new(manifest))
         } else if name.starts_with("parts/") {
@@ -494,9 +500,9 @@ pub fn read_entries<E: From<ReadError>>(
                 recycle: Some(recycle.clone()),
             };
             Entry::Part {
-                sha256: hex::encode(Sha256::digest(&stored)),
+                sha256: hex::encode(Sha256::digest(stored)),
                 bytes: stored.len() as u64,
-                contents: RawPart::decompress(&stored, buffer),
+                contents: RawPart::decompress(stored, buffer),
                 name,
             }
         } else {
@@ -540,14 +546,14 @@ fn check_magic(
     Ok(())
 }
 
-/// What a row's value is read through: more than most message bodies. A value up to this
-/// size is read into it at once, a larger one in pieces of it.
-const SCRATCH_BYTES: usize = 1 << 20;
-
 /// A part as stored, decompressed (its zstd checksum checked) but not yet decoded: reading and
-/// decompressing one part can go on while another thread decodes the one before.
+/// decompressing one part can go on while another thread decodes the one before. Its rows
+/// are the first `len` bytes of its buffer.
 #[derive(Debug)]
-pub struct RawPart(PartBuffer);
+pub struct RawPart {
+    buffer: PartBuffer,
+    len: usize,
+}
 
 /// The memory a part is decompressed into; once the part is dropped, it goes back to the
 /// reader for a later part, if the reader is still reading.
@@ -568,28 +574,36 @@ impl Drop for PartBuffer {
 
 impl RawPart {
     fn decompress(stored: &[u8], mut buffer: PartBuffer) -> Result<RawPart, String> {
-        let mut decoder = zstd::Decoder::new(stored).map_err(|e| format!("not zstd: {e}"))?;
-        // Most parts are a little over PART_BYTES; a larger one (a row bigger than a part)
-        // makes the buffer grow.
-        buffer.bytes.clear();
-        buffer.bytes.reserve(PART_BYTES + PART_BYTES / 8);
-        decoder
-            .read_to_end(&mut buffer.bytes)
-            .map_err(|e| format!("cannot be decompressed: {e}"))?;
-        Ok(RawPart(buffer))
+        // The stored bytes are read in place, not copied through a buffer of the decoder's.
+        let mut decoder =
+            zstd::Decoder::with_buffer(stored).map_err(|e| format!("not zstd: {e}"))?;
+        // Decompressed into the buffer as it is, zero-filled only where it grows: most parts
+        // are a little over PART_BYTES, a larger one (a row bigger than a part) doubles it.
+        let mut len = 0;
+        loop {
+            if len == buffer.bytes.len() {
+                let grown = (buffer.bytes.len() * 2).max(PART_BYTES + PART_BYTES / 8);
+                buffer.bytes.resize(grown, 0);
+            }
+            match decoder.read(&mut buffer.bytes[len..]) {
+                Ok(0) => break,
+                Ok(read) => len += read,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("cannot be decompressed: {e}")),
+            }
+        }
+        Ok(RawPart { buffer, len })
     }
 
     /// The part's header, then every row, each checked against its columns.
     pub fn decode(self) -> Result<(PartHeader, Vec<Record>), String> {
-        let mut reader = self.0.bytes.as_slice();
+        let mut reader = &self.buffer.bytes[..self.len];
         let header: PartHeader =
             ciborium::from_reader(&mut reader).map_err(|e| format!("no part header: {e}"))?;
         let mut records = Vec::new();
-        let mut scratch = vec![0; SCRATCH_BYTES];
         while !reader.is_empty() {
             let row = || format!("row {}", records.len() + 1);
-            let cells: Vec<Cell> = ciborium::de::from_reader_with_buffer(&mut reader, &mut scratch)
-                .map_err(|e| format!("{}: {e}", row()))?;
+            let cells = read_row(&mut reader).map_err(|e| format!("{}: {e}", row()))?;
             let record =
                 checked_row(cells, &header.columns).map_err(|e| format!("{}: {e}", row()))?;
             records.push(record);
@@ -717,16 +731,32 @@ mod tests {
             Value::Null,
             Value::Null,
         ];
-        let cells = cells.into_iter().map(Cell).collect();
         assert_eq!(
-            checked_row(cells, &columns()).unwrap_err(),
+            checked_row(cells.to_vec(), &columns()).unwrap_err(),
             "column id does not hold an integer"
         );
     }
 
     #[test]
+    fn a_row_cut_short_or_not_a_row_is_named() {
+        let row = vec![Value::Int(i64::MIN), Value::Bytes(vec![1, 2, 3])];
+        let mut encoded = Vec::new();
+        ciborium::into_writer(&to_cbor(row.clone()), &mut encoded).unwrap();
+        let mut whole = encoded.as_slice();
+        assert_eq!(read_row(&mut whole).unwrap(), row);
+        assert!(whole.is_empty());
+        let mut cut = &encoded[..encoded.len() - 1];
+        let refused = read_row(&mut cut).unwrap_err();
+        assert!(refused.contains("runs past the part's end"), "{refused}");
+        let mut text = Vec::new();
+        ciborium::into_writer(&"a row", &mut text).unwrap();
+        let refused = read_row(&mut text.as_slice()).unwrap_err();
+        assert!(refused.contains("not a list of values"), "{refused}");
+    }
+
+    #[test]
     fn rows_read_back_as_written_whatever_their_sizes() {
-        let big = vec![7u8; SCRATCH_BYTES * 2 + 3];
+        let big = vec![7u8; (1 << 21) + 3];
         let rows = [
             vec![
                 Value::Int(-5),

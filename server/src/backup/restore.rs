@@ -19,7 +19,11 @@ use crate::store::{
 
 /// Bytes of rows written per statement at most: with whole message bodies in them, the
 /// parameter limits alone would allow hundreds of megabytes.
-const STATEMENT_BYTES: u64 = 8 << 20;
+const STATEMENT_BYTES: u64 = 32 << 20;
+
+/// Parts waiting between two threads of the pipeline: enough that the database, the slowest
+/// stage, always has the next part ready when the others were held up for a moment.
+const IN_FLIGHT: usize = 2;
 
 /// What [`restore`] wrote.
 #[derive(Debug, Clone)]
@@ -97,8 +101,8 @@ async fn write_parts(
     path: &Path,
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<Verified, BackupError> {
-    let (entries_tx, entries) = std::sync::mpsc::sync_channel::<Entry>(1);
-    let (parts_tx, mut parts) = tokio::sync::mpsc::channel::<(PartHeader, Vec<Record>)>(1);
+    let (entries_tx, entries) = std::sync::mpsc::sync_channel::<Entry>(IN_FLIGHT);
+    let (parts_tx, mut parts) = tokio::sync::mpsc::channel::<(PartHeader, Vec<Record>)>(IN_FLIGHT);
     let owned = path.to_owned();
     let reader = tokio::task::spawn_blocking(move || {
         archive::read_entries::<BackupError>(&owned, true, |entry| {
