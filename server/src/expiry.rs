@@ -143,7 +143,7 @@ impl ExpiryNotices {
             .to((o.display_name.as_str(), o.primary_address.as_str()))
             .subject(format!(
                 "Chứng thư số sắp hết hạn / Your signing certificate expires on {}",
-                crate::mailstore::utc_day(c.not_after)
+                crate::model::UtcDay::of(c.not_after)
             ))
             .date(mail_builder::headers::date::Date::new(now.0))
             .message_id(format!(

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::document::Locator;
 use super::{in_range, is_domain, pem_file_exists, ConfigError};
-use crate::queue::SmartHost;
+use crate::model::SmartHost;
 
 /// `[queue]`.
 #[derive(Clone, PartialEq, Eq, Deserialize)]

@@ -34,8 +34,8 @@ pub(super) fn section_keys(section: &str) -> Option<&'static [&'static str]> {
         "inbound" => field_names::<InboundConfig>(),
         "dns" => field_names::<DnsConfig>(),
         "filter" => field_names::<FilterConfig>(),
-        "filter.rspamd" => field_names::<crate::filter::RspamdSettings>(),
-        "filter.clamav" => field_names::<crate::filter::ClamavSettings>(),
+        "filter.rspamd" => field_names::<super::RspamdSettings>(),
+        "filter.clamav" => field_names::<super::ClamavSettings>(),
         "backup" => field_names::<BackupConfig>(),
         _ => return None,
     })

@@ -106,10 +106,7 @@ fn a_section_within_a_section_has_its_keys_checked_and_located() {
         config.filter.rspamd.url.as_deref(),
         Some("http://127.0.0.1:11333")
     );
-    assert_eq!(
-        config.filter.rspamd.fail,
-        crate::filter::FailPolicy::Tempfail
-    );
+    assert_eq!(config.filter.rspamd.fail, super::FailPolicy::Tempfail);
 }
 
 #[test]

@@ -2,24 +2,6 @@
 //! domain congvu serves.
 
 use super::DirectoryError;
-use crate::model::{AgencyId, GroupId, OfficialId};
-
-/// Who receives mail sent to a local address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AddressOwner {
-    Official(OfficialId),
-    Group(GroupId),
-    Agency(AgencyId),
-}
-
-/// A local address and what it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddressEntry {
-    pub address: String,
-    pub owner: AddressOwner,
-    /// The official's primary address (the others are aliases).
-    pub is_primary: bool,
-}
 
 /// A parsed `local@domain`, lowercased.
 #[derive(Debug, Clone, PartialEq, Eq)]

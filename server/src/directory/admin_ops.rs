@@ -13,11 +13,9 @@ use super::official_ops::{official_in, official_summary};
 use super::tree_ops::agency_in;
 use super::{
     not_found, Actor, AddressOwner, Agency, AgencyId, AgencyLevel, Directory, DirectoryError,
-    Group, GroupId, Official, OfficialStatus, PersonName,
+    Group, GroupId, Official, OfficialStatus,
 };
-use crate::clock::UnixTime;
-use crate::mailstore::BodyId;
-use crate::model::EntityKind;
+use crate::model::{BodyId, EntityKind, Lockout, OfficialListing};
 use crate::store::Conn;
 
 /// Fewest characters a password chosen by a person may have.
@@ -48,46 +46,12 @@ pub fn check_chosen_password(password: &str) -> Result<(), DirectoryError> {
     Ok(())
 }
 
-/// One official as listed and exported: what an administrator reads, the agency by code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OfficialListing {
-    pub login: String,
-    pub name: PersonName,
-    pub display_name: String,
-    /// The primary address.
-    pub address: String,
-    pub agency_code: String,
-    pub unit: Option<String>,
-    pub title: Option<String>,
-    pub phone: Option<String>,
-    pub hr_id: Option<String>,
-    pub status: OfficialStatus,
-}
-
 /// Which officials to list; `None` fields do not filter.
 #[derive(Debug, Clone, Default)]
 pub struct OfficialFilter {
     /// Only officials of this agency (not of the agencies below it).
     pub agency_code: Option<String>,
     pub status: Option<OfficialStatus>,
-}
-
-/// Failed logins and the lockout they caused.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Lockout {
-    pub failed_logins: i64,
-    /// When the first of `failed_logins` happened; failures older than the lockout window
-    /// start a new count.
-    pub failing_since: Option<UnixTime>,
-    /// Logins are refused until this time; `None` when not locked.
-    pub locked_until: Option<UnixTime>,
-}
-
-impl Lockout {
-    /// Whether there is anything for `user unlock` to clear.
-    pub fn is_set(&self) -> bool {
-        self.failed_logins != 0 || self.locked_until.is_some()
-    }
 }
 
 /// An official with what administrators read beside the entity: agency, addresses, lockout.
@@ -507,6 +471,7 @@ fn build_report(agencies: Vec<Agency>, own: &HashMap<AgencyId, Usage>) -> UsageR
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::UnixTime;
     use crate::directory::DomainId;
 
     fn agency(id: i64, code: &str, level: AgencyLevel, parent: Option<i64>) -> Agency {

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::admin_ops::{check_chosen_password, Lockout};
+use super::admin_ops::check_chosen_password;
 use super::hash_pool::HashPool;
 use super::official_ops::official_by_address_in;
 use super::password_policy::{check_official_password, PasswordWeakness};
@@ -38,6 +38,7 @@ use super::{
 };
 use crate::clock::UnixTime;
 use crate::config::AuthConfig;
+use crate::model::Lockout;
 
 /// How a client named the official logging in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -401,7 +402,7 @@ impl Authenticator {
     /// Records that `official` was active today, once per day per process. A failure is
     /// logged, never turned into a refused login: the report loses a day, nobody loses access.
     async fn note_active(&self, official: OfficialId, now: UnixTime) {
-        let day = crate::mailstore::utc_day(now);
+        let day = crate::model::UtcDay::of(now).to_string();
         let seen = {
             let active = self.active_on.lock().unwrap_or_else(|e| e.into_inner());
             active.get(&official) == Some(&day)
@@ -850,3 +851,23 @@ mod tests {
 
 #[cfg(test)]
 mod proptests;
+
+/// Counts how a sign-in over `protocol` ended in `congvu_auth_attempts_total`; a login that
+/// could not be checked (the database failed) is not counted.
+pub fn count_login(protocol: &'static str, outcome: &Result<LoginOutcome, DirectoryError>) {
+    use crate::telemetry::AuthOutcome;
+    let counted = match outcome {
+        Ok(LoginOutcome::Accepted(_)) => AuthOutcome::Success,
+        Ok(LoginOutcome::MustChange(_)) => AuthOutcome::MustChange,
+        Ok(LoginOutcome::Refused(why)) => match why {
+            RefusedBecause::UnknownName => AuthOutcome::UnknownName,
+            RefusedBecause::WrongPassword => AuthOutcome::WrongPassword,
+            RefusedBecause::Locked => AuthOutcome::Locked,
+            RefusedBecause::Disabled => AuthOutcome::Disabled,
+            RefusedBecause::Throttled => AuthOutcome::Throttled,
+            RefusedBecause::Expired => AuthOutcome::Expired,
+        },
+        Err(_) => return,
+    };
+    crate::telemetry::login_attempt(protocol, counted);
+}

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::{normalize_domain, not_found, Actor, Directory, DirectoryError};
 use crate::clock::UnixTime;
-use crate::model::EntityKind;
+use crate::model::{DomainDkimKey, EntityKind};
 
 /// RSA key sizes congvu generates and signs with. RFC 8301 §3.2 asks for at least 1024 bits
 /// and recommends 2048; 2048 is also the least that the signing code (ring) accepts.
@@ -172,24 +172,6 @@ impl DkimRecord {
         }
         entry.push_str(" )");
         entry
-    }
-}
-
-/// A domain's stored DKIM key, as the signer loads it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DomainDkimKey {
-    pub domain: String,
-    pub selector: String,
-    /// PKCS#8 PEM.
-    pub private_key_pem: String,
-}
-
-impl fmt::Debug for DomainDkimKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DomainDkimKey")
-            .field("domain", &self.domain)
-            .field("selector", &self.selector)
-            .finish_non_exhaustive()
     }
 }
 

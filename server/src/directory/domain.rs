@@ -1,29 +1,10 @@
 //! Mail domains (`vinhphuc.gov.vn`) and their per-domain settings.
 
 use super::DirectoryError;
-use crate::clock::UnixTime;
-use crate::model::DomainId;
 
 /// The address rule used when a domain does not name one: given name followed by the
 /// initials of the family and middle names (`Nguyễn Văn An` -> `annv`).
 pub const DEFAULT_ADDRESS_RULE: &str = "{given}{initials}";
-
-/// A domain congvu accepts mail for, with its settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailDomain {
-    pub id: DomainId,
-    pub name: String,
-    /// The province's main domain: the LDAP base and new agencies default to it.
-    pub is_primary: bool,
-    pub default_quota_bytes: i64,
-    pub max_message_bytes: i64,
-    /// Template for new officials' addresses, e.g. `{given}{initials}` or `{given}.{family}`.
-    pub address_rule: String,
-    pub dkim_selector: Option<String>,
-    pub require_tls_outbound: bool,
-    pub created_at: UnixTime,
-    pub updated_at: UnixTime,
-}
 
 /// What an administrator supplies to add a domain.
 #[derive(Debug, Clone)]

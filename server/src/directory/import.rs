@@ -19,7 +19,7 @@ use super::{
     MailAddress, MailDomain, Official, OfficialChanges, OfficialId, OfficialStatus, PersonName,
     StoredPassword,
 };
-use crate::mailstore::DEFAULT_MAILBOXES;
+use crate::model::DEFAULT_MAILBOXES;
 use crate::store::Conn;
 
 pub use migration::{

@@ -7,7 +7,6 @@
 mod address;
 mod agency;
 mod attribute;
-mod audit;
 mod auth;
 mod certificate;
 mod dkim;
@@ -15,7 +14,6 @@ pub mod dn;
 mod domain;
 mod egov;
 mod following;
-mod group;
 mod hash_pool;
 mod import;
 mod legacy_password;
@@ -25,28 +23,29 @@ mod password;
 mod password_policy;
 mod portal;
 mod recipients;
-mod service;
 mod snapshot;
 
 pub use crate::model::{
-    AgencyId, CertificateId, DomainId, EntityKind, GroupId, OfficialId, ServiceAccountId,
+    Actor, AddressEntry, AddressOwner, Agency, AgencyId, AgencyLevel, AuditEntry, AuditRecord,
+    Certificate, CertificateId, CertificateStanding, DomainDkimKey, DomainId, EntityKind, Group,
+    GroupId, GroupKind, GroupMember, Lockout, MailDomain, NewGroup, NewServiceAccount, Official,
+    OfficialId, OfficialListing, OfficialStatus, PasswordCost, PasswordHash, PeriodError,
+    PersonName, ServiceAccount, ServiceAccountId, StoredPassword, UtcDay,
 };
-pub use address::{AddressEntry, AddressOwner, MailAddress};
+pub use address::MailAddress;
 pub use admin_ops::{
-    check_chosen_password, AgencyDetails, AgencyUsage, GroupListing, LevelUsage, Lockout,
-    MemberListing, OfficialDetails, OfficialFilter, OfficialListing, OfficialRemoval, Usage,
-    UsageReport, MAX_PASSWORD_CHARS, MIN_CHOSEN_PASSWORD_CHARS,
+    check_chosen_password, AgencyDetails, AgencyUsage, GroupListing, LevelUsage, MemberListing,
+    OfficialDetails, OfficialFilter, OfficialRemoval, Usage, UsageReport, MAX_PASSWORD_CHARS,
+    MIN_CHOSEN_PASSWORD_CHARS,
 };
-pub use agency::{normalize_agency_code, Agency, AgencyLevel, NewAgency};
+pub use agency::{normalize_agency_code, NewAgency};
 pub use attribute::{attribute_value, optional_attribute, required_attribute, MAX_ATTRIBUTE_CHARS};
-pub use audit::{Actor, AuditEntry, AuditRecord};
 pub use auth::{
-    plain_credentials, Authenticator, LockoutPolicy, LoginName, LoginOutcome, PasswordChangeError,
-    PlainRefusal, Principal, RefusedBecause,
+    count_login, plain_credentials, Authenticator, LockoutPolicy, LoginName, LoginOutcome,
+    PasswordChangeError, PlainRefusal, Principal, RefusedBecause,
 };
 pub use certificate::{
-    fingerprint, read_certificate_file, Certificate, CertificateFile, CertificateFileError,
-    CertificateStanding, NewCertificate,
+    fingerprint, read_certificate_file, CertificateFile, CertificateFileError, NewCertificate,
 };
 pub use certificate_ops::{
     CertificateFileOutcome, CertificateFilter, CertificateListing, ExpiryNoticeDue,
@@ -54,15 +53,13 @@ pub use certificate_ops::{
 };
 pub use dkim::{
     default_dkim_selector, normalize_dkim_selector, DkimKey, DkimKeyError, DkimRecord,
-    DomainDkimKey, DEFAULT_DKIM_KEY_BITS, DKIM_KEY_BITS,
+    DEFAULT_DKIM_KEY_BITS, DKIM_KEY_BITS,
 };
-pub use domain::{normalize_domain, MailDomain, NewDomain, DEFAULT_ADDRESS_RULE};
+pub use domain::{normalize_domain, NewDomain, DEFAULT_ADDRESS_RULE};
 pub use egov::{
-    EgovAgency, EgovCounts, EgovLevel, EgovReport, PeriodError, ReportPeriod, SignedShare,
-    SignedShareTarget, UtcDay,
+    EgovAgency, EgovCounts, EgovLevel, EgovReport, ReportPeriod, SignedShare, SignedShareTarget,
 };
 pub use following::{Following, SnapshotView};
-pub use group::{Group, GroupKind, GroupMember, NewGroup};
 pub use import::{
     ImportField, ImportOptions, ImportOutcome, ImportPlan, ImportRow, MigratedGroup,
     MigratedMember, MigratedOfficial, MigrationOutcome, MigrationPlan, PlannedCreate, PlannedGroup,
@@ -70,13 +67,8 @@ pub use import::{
 };
 pub use legacy_password::{LegacyHash, LegacyHashError};
 pub use names::{ascii_word, AddressAllocator, AddressRule};
-pub use official::{
-    normalize_login, NewOfficial, Official, OfficialChanges, OfficialStatus, PersonName,
-    StoredPassword,
-};
-pub use password::{
-    generate_initial_password, Argon2Cost, PasswordCost, PasswordHash, PasswordHasher,
-};
+pub use official::{normalize_login, NewOfficial, OfficialChanges};
+pub use password::{generate_initial_password, Argon2Cost, PasswordHasher};
 pub use password_policy::{check_official_password, PasswordWeakness};
 pub use portal::{
     new_csrf_token, AccountOverview, OpenedSession, PortalSession, SessionPolicy, SessionPurpose,
@@ -86,7 +78,6 @@ pub use recipients::{
     load_recipients, normalize_address, RecipientCache, RecipientIndex, RecipientLookup,
     RECIPIENT_REFRESH,
 };
-pub use service::{NewServiceAccount, ServiceAccount};
 pub use service_ops::MemberName;
 pub use snapshot::{
     agency_parents, agency_subtree, agency_within, AgencyParents, DirectorySnapshot, GroupCard,

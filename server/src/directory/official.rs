@@ -1,36 +1,9 @@
 //! Officials: the people who hold a login, a mailbox and possibly a signing certificate.
 
-use std::fmt;
 use std::str::FromStr;
 
-use super::password::{PasswordCost, PasswordHash};
 use super::DirectoryError;
-use crate::clock::UnixTime;
-use crate::model::{AgencyId, OfficialId};
-
-/// Whether an official may log in and receive mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OfficialStatus {
-    Active,
-    /// Left the agency or suspended: refused at login and at RCPT, data kept.
-    Disabled,
-}
-
-impl OfficialStatus {
-    /// The name used in storage and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OfficialStatus::Active => "active",
-            OfficialStatus::Disabled => "disabled",
-        }
-    }
-}
-
-impl fmt::Display for OfficialStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::model::{OfficialStatus, PersonName, StoredPassword};
 
 impl FromStr for OfficialStatus {
     type Err = DirectoryError;
@@ -44,16 +17,6 @@ impl FromStr for OfficialStatus {
             ))),
         }
     }
-}
-
-/// A Vietnamese personal name in its three parts: `Lê Thị Hồng Nhung` is family `Lê`,
-/// middle `Thị Hồng`, given `Nhung`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PersonName {
-    pub family: String,
-    /// Zero or more middle names, space-separated.
-    pub middle: String,
-    pub given: String,
 }
 
 impl PersonName {
@@ -158,42 +121,6 @@ const NOT_NAME_PHRASES: [&str; 24] = [
     "cong chuc",
     "don vi",
 ];
-
-/// An official as stored in the directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Official {
-    pub id: OfficialId,
-    /// Stable identity for other systems (LDAP `entryUUID`); never changes.
-    pub uuid: String,
-    /// Login name (LDAP `uid`), lowercase.
-    pub login: String,
-    pub name: PersonName,
-    pub display_name: String,
-    pub primary_address: String,
-    pub agency_id: AgencyId,
-    /// The unit (phòng, ban) inside the agency.
-    pub unit: Option<String>,
-    pub title: Option<String>,
-    pub phone: Option<String>,
-    /// Identifier in the agency's HR records (`Mã cán bộ`), unique when present.
-    pub hr_id: Option<String>,
-    pub status: OfficialStatus,
-    pub password: Option<StoredPassword>,
-    /// When the current password was set: an initial password expires some days after it.
-    pub password_set_at: Option<UnixTime>,
-    pub quota_bytes: i64,
-    pub created_at: UnixTime,
-    pub updated_at: UnixTime,
-}
-
-/// A stored credential and what it obliges.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredPassword {
-    pub hash: PasswordHash,
-    pub cost: PasswordCost,
-    /// Set for generated and reset passwords: the official must choose a new one.
-    pub must_change: bool,
-}
 
 /// What an administrator supplies to add an official.
 #[derive(Debug, Clone)]

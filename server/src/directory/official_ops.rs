@@ -9,8 +9,7 @@ use super::{
     OfficialId, OfficialStatus, PasswordHash, PersonName, StoredPassword,
 };
 use crate::clock::UnixTime;
-use crate::mailstore::{Mailbox, MailboxId, Uid, DEFAULT_MAILBOXES};
-use crate::model::EntityKind;
+use crate::model::{EntityKind, Mailbox, MailboxId, Uid, DEFAULT_MAILBOXES};
 use crate::store::{Conn, UniqueKey};
 
 /// What the audit log keeps about an official: never the password hash.

@@ -3,7 +3,6 @@
 //! the hashes brought over from an old directory, which are only ever checked (see
 //! `legacy_password`) and replaced at the official's first sign-in.
 
-use std::fmt;
 use std::str::FromStr;
 
 use std::cell::RefCell;
@@ -13,30 +12,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngCore;
 
 use super::DirectoryError;
-
-/// How expensive the stored hash is, and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PasswordCost {
-    /// Configured argon2id parameters: for every password a person chose.
-    Full,
-    /// Cheaper parameters, allowed only for generated secrets of at least 96 random bits,
-    /// which no parameter choice makes guessable. The official must change it at first login.
-    Initial,
-    /// A hash carried over from another directory as it was (`{SSHA}…`): never made here,
-    /// replaced by a [`PasswordCost::Full`] hash at the first successful sign-in.
-    Legacy,
-}
-
-impl PasswordCost {
-    /// The name used in storage.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PasswordCost::Full => "full",
-            PasswordCost::Initial => "initial",
-            PasswordCost::Legacy => "legacy",
-        }
-    }
-}
+use crate::model::{PasswordCost, PasswordHash};
 
 impl FromStr for PasswordCost {
     type Err = DirectoryError;
@@ -50,17 +26,6 @@ impl FromStr for PasswordCost {
                 "unknown password cost class \"{other}\""
             ))),
         }
-    }
-}
-
-/// A password hash as a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct PasswordHash(pub String);
-
-impl fmt::Debug for PasswordHash {
-    // Hashes are secrets too: never in logs.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PasswordHash(…)")
     }
 }
 

@@ -6,14 +6,15 @@
 //! forms) and its bounds: one timeout over connect and the whole exchange, an answer of at
 //! most 4 KiB, a message no larger than `max_bytes`. Only `stream: OK` is clean.
 
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpStream, UnixStream};
 
-use super::{failure_outcome, record_scan, ClamavSettings, Engine, EngineError, EngineFailure};
+use super::{
+    failure_outcome, record_scan, ClamavSettings, ClamdAddress, Engine, EngineError, EngineFailure,
+};
 
 /// The largest chunk clamd takes in one piece of an `INSTREAM`.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -28,60 +29,6 @@ pub enum ClamVerdict {
     /// `stream: <signature> FOUND`: the signature's name, e.g.
     /// `Eicar-Test-Signature.UNOFFICIAL`.
     Infected(String),
-}
-
-/// Where clamd listens: `unix:/path` or `tcp:HOST:PORT`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClamdAddress {
-    /// A Unix socket (Debian's is `/run/clamav/clamd.ctl`).
-    Unix(PathBuf),
-    /// A TCP host (a name, an IPv4 address or a bracketed IPv6 address) and port.
-    Tcp(String, u16),
-}
-
-impl ClamdAddress {
-    /// Reads `unix:/absolute/path` or `tcp:HOST:PORT`; the error says what would be valid.
-    pub fn parse(address: &str) -> Result<ClamdAddress, String> {
-        let expected = "expected \"unix:/run/clamav/clamd.ctl\" or \"tcp:HOST:PORT\" \
-                        (e.g. \"tcp:127.0.0.1:3310\")";
-        if let Some(path) = address.strip_prefix("unix:") {
-            if !path.starts_with('/') {
-                return Err(format!(
-                    "the socket path must be absolute, got {address:?}: {expected}"
-                ));
-            }
-            return Ok(ClamdAddress::Unix(PathBuf::from(path)));
-        }
-        let Some((host, port)) = address
-            .strip_prefix("tcp:")
-            .and_then(|rest| rest.rsplit_once(':'))
-        else {
-            return Err(format!("{address:?}: {expected}"));
-        };
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        let port = port.parse::<u16>().ok().filter(|p| *p != 0);
-        match port {
-            Some(port) if !host.is_empty() && !host.contains(['[', ']', '/']) => {
-                Ok(ClamdAddress::Tcp(host.to_owned(), port))
-            }
-            _ => Err(format!("{address:?}: {expected}")),
-        }
-    }
-}
-
-impl std::fmt::Display for ClamdAddress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ClamdAddress::Unix(path) => write!(f, "unix:{}", path.display()),
-            ClamdAddress::Tcp(host, port) if host.contains(':') => {
-                write!(f, "tcp:[{host}]:{port}")
-            }
-            ClamdAddress::Tcp(host, port) => write!(f, "tcp:{host}:{port}"),
-        }
-    }
 }
 
 /// A connection to clamd over either kind of socket.

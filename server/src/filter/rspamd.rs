@@ -15,7 +15,6 @@ use serde::Deserialize;
 
 use super::{
     failure_outcome, record_scan, Engine, EngineError, EngineFailure, RspamdSettings, ScanFacts,
-    SettingError,
 };
 
 /// The largest answer read from rspamd. A verdict with every symbol rspamd ships is a few
@@ -227,35 +226,6 @@ impl Rspamd {
         let (status, body) = exchange(request, &url).await?;
         learn_answer(status, &body)
     }
-}
-
-/// Checks that `url` can name an rspamd worker: `http://HOST[:PORT][/PATH]`.
-pub(super) fn endpoint(key: &'static str, url: &str) -> Result<Url, SettingError> {
-    let wrong = |why: &str| {
-        SettingError::new(
-            key,
-            format!(
-                "{why}: expected an http:// URL such as \"http://127.0.0.1:11333\", got {url:?}"
-            ),
-        )
-    };
-    let parsed = Url::parse(url).map_err(|e| wrong(&format!("not a URL ({e})")))?;
-    if parsed.scheme() != "http" {
-        // The client is built without TLS: rspamd runs on loopback or a private network.
-        return Err(wrong("only plain http:// is supported"));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(wrong("no host"));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(wrong(
-            "no user or password in the URL (controller_password is the password)",
-        ));
-    }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(wrong("no query or fragment"));
-    }
-    Ok(parsed)
 }
 
 /// The controller next to the normal worker at `url`: the same host on port 11334.

@@ -177,7 +177,7 @@ impl Session<'_> {
             .authenticator
             .login_official(&LoginName::parse(user), password, self.peer.ip())
             .await;
-        crate::telemetry::login_attempt("imap", &outcome);
+        crate::directory::count_login("imap", &outcome);
         match outcome {
             Ok(LoginOutcome::Accepted(principal)) => match *principal {
                 Principal::Official(official) => {

@@ -112,7 +112,7 @@ fn settle(
     asked_policy: bool,
 ) -> (LdapResultCode, String, Vec<LdapControl>) {
     let settings = &session.service.settings;
-    crate::telemetry::login_attempt("ldap", &outcome);
+    crate::directory::count_login("ldap", &outcome);
     let principal = match outcome {
         Ok(LoginOutcome::Accepted(principal)) => *principal,
         Ok(LoginOutcome::MustChange(official)) => {

@@ -9,7 +9,7 @@ use super::{
     MessageFlags, Uid,
 };
 use crate::clock::UnixTime;
-use crate::directory::Official;
+use crate::model::Official;
 use crate::store::{MailboxCounts, StoreError, UniqueKey};
 
 /// The hierarchy separator in mailbox names (`Công văn/2024`).

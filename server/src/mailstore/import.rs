@@ -25,7 +25,7 @@ use super::{
     BodyHash, Mailbox, MailboxId, MailboxRole, Mailstore, MailstoreError, MessageFlags, Uid,
 };
 use crate::clock::UnixTime;
-use crate::directory::{Official, OfficialId};
+use crate::model::{Official, OfficialId};
 use crate::store::{Conn, NewImport};
 
 pub use crate::store::CopiedMessage;

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::message::Signing;
 use super::{BodyHash, MailboxRole, MailstoreError, MessageFlags};
 use crate::clock::{Clock, UnixTime};
-use crate::directory::{AgencyId, OfficialId};
+use crate::model::{AgencyId, OfficialId, UtcDay};
 use crate::store::{Conn, Store, StoreError};
 
 /// Messages one transaction may carry at most.
@@ -236,17 +236,10 @@ async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreE
         stored.queued = incoming.remote.len();
     }
     if let Some(submission) = incoming.submission {
-        let day = utc_day(now);
+        let day = UtcDay::of(now).to_string();
         tx.count_submission(submission.agency, &day, submission.signing)
             .await?;
         tx.record_activity(submission.official, &day).await?;
     }
     Ok(stored)
-}
-
-/// `YYYY-MM-DD` of `t` in UTC.
-pub fn utc_day(t: UnixTime) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t.0)
-        .map(|dt| dt.date().to_string())
-        .unwrap_or_else(|_| "1970-01-01".into())
 }

@@ -4,6 +4,8 @@
 
 use mail_parser::{MessageParser, MimeHeaders};
 
+pub use crate::model::Signing;
+
 /// Facts read from a message's header.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderFacts {
@@ -13,18 +15,6 @@ pub struct HeaderFacts {
     /// signature (RFC 8551 §3.5.3), or `application/pkcs7-mime; smime-type=signed-data`
     /// (§3.5.2).
     pub smime_signed: bool,
-}
-
-/// How a submitted message is signed, as the e-government report counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signing {
-    /// No S/MIME signature at the top level.
-    Unsigned,
-    /// S/MIME-signed, but the signature does not verify or the signer is not one of the
-    /// sender's certificates in the directory.
-    Unverified,
-    /// S/MIME-signed by one of the sender's valid directory certificates, and it verifies.
-    Verified,
 }
 
 /// Reads the header of `message`.

@@ -11,30 +11,20 @@ pub mod shape;
 pub mod text;
 mod usual_names;
 
-pub use consistency::{
-    BodyExample, ConsistencyReport, Examined, Example, Finding, Inconsistency, MailboxExample,
-    MessageExample, QueueEntryExample, RepairReport, EXAMPLES_PER_KIND,
-};
+pub use consistency::{ConsistencyReport, RepairReport, EXAMPLES_PER_KIND};
 pub use folders::{
     ChangedFlags, CopiedUids, FlagChange, FlagOutcome, FlagUpdate, MAX_NAME_BYTES, SEPARATOR,
 };
-pub use intake::{utc_day, Incoming, Intake, Stored, Submission};
+pub use intake::{Incoming, Intake, Stored, Submission};
 
 use crate::clock::{Clock, UnixTime};
-use crate::directory::OfficialId;
+use crate::model::OfficialId;
 pub use crate::model::{
-    BodyHash, BodyId, Mailbox, MailboxId, MailboxMessage, MailboxRole, MessageFlags, Uid,
+    BodyExample, BodyHash, BodyId, Examined, Example, Finding, Inconsistency, Mailbox,
+    MailboxExample, MailboxId, MailboxMessage, MailboxRole, MessageExample, MessageFlags,
+    QueueEntryExample, Uid, DEFAULT_MAILBOXES,
 };
 use crate::store::{Conn, Store, StoreError};
-
-/// The mailboxes every official gets, by name and role.
-pub const DEFAULT_MAILBOXES: [(&str, MailboxRole); 5] = [
-    ("INBOX", MailboxRole::Inbox),
-    ("Sent", MailboxRole::Sent),
-    ("Drafts", MailboxRole::Drafts),
-    ("Trash", MailboxRole::Trash),
-    ("Junk", MailboxRole::Junk),
-];
 
 /// Where a delivered copy landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +97,7 @@ impl Mailstore {
     pub async fn deliver_expiry_notice(
         &self,
         inbox: MailboxId,
-        certificate: crate::directory::CertificateId,
+        certificate: crate::model::CertificateId,
         message: &[u8],
     ) -> Result<bool, MailstoreError> {
         let now = self.clock.now();

@@ -1,7 +1,7 @@
 //! Groups and distribution lists: members are officials or other groups, nested.
 
+use super::{AgencyId, GroupId, OfficialId};
 use crate::clock::UnixTime;
-use crate::model::{AgencyId, GroupId, OfficialId};
 
 /// Whether a group exists for access control or for mail distribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

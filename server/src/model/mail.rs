@@ -118,3 +118,24 @@ pub struct MailboxMessage {
     /// The mailbox's change counter when this message last changed (RFC 7162 mod-sequence).
     pub modseq: u64,
 }
+
+/// How a submitted message is signed, as the e-government report counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signing {
+    /// No S/MIME signature at the top level.
+    Unsigned,
+    /// S/MIME-signed, but the signature does not verify or the signer is not one of the
+    /// sender's certificates in the directory.
+    Unverified,
+    /// S/MIME-signed by one of the sender's valid directory certificates, and it verifies.
+    Verified,
+}
+
+/// The mailboxes every official gets, by name and role.
+pub const DEFAULT_MAILBOXES: [(&str, MailboxRole); 5] = [
+    ("INBOX", MailboxRole::Inbox),
+    ("Sent", MailboxRole::Sent),
+    ("Drafts", MailboxRole::Drafts),
+    ("Trash", MailboxRole::Trash),
+    ("Junk", MailboxRole::Junk),
+];

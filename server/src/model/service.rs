@@ -1,10 +1,8 @@
 //! Service accounts: other systems (document management, portals, Keycloak, SSSD) that bind
 //! to LDAP to look officials up, each limited to what it is granted to read.
 
-use super::official::OfficialStatus;
-use super::password::PasswordHash;
+use super::{AgencyId, OfficialStatus, PasswordHash, ServiceAccountId};
 use crate::clock::UnixTime;
-use crate::model::{AgencyId, ServiceAccountId};
 
 /// A service account as stored in the directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,24 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-/// Why a connection was not admitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The server holds `limits.max_connections` already.
-    ServerBusy,
-    /// This address holds `limits.max_connections_per_ip` already.
-    TooManyFromAddress,
-}
-
-impl Refusal {
-    /// The label used in metrics and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Refusal::ServerBusy => "server_busy",
-            Refusal::TooManyFromAddress => "too_many_from_address",
-        }
-    }
-}
+use crate::model::Refusal;
 
 /// Counts open connections, in total and per source address.
 #[derive(Debug)]

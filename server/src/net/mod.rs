@@ -16,58 +16,8 @@ use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use limits::{Admission, ConnectionLimits, Refusal};
-
-/// What a listening socket serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ListenerKind {
-    /// SMTP from other servers (MX, port 25).
-    Smtp,
-    /// Message submission with STARTTLS (port 587).
-    Submission,
-    /// Message submission over implicit TLS (port 465).
-    Submissions,
-    /// IMAP with STARTTLS (port 143).
-    Imap,
-    /// IMAP over implicit TLS (port 993).
-    Imaps,
-    /// LDAP with StartTLS (port 389).
-    Ldap,
-    /// LDAP over implicit TLS (port 636).
-    Ldaps,
-    /// The officials' portal, health, metrics and client autoconfiguration.
-    Http,
-    /// The same over implicit TLS (port 443).
-    Https,
-}
-
-impl ListenerKind {
-    /// The name used in logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ListenerKind::Smtp => "smtp",
-            ListenerKind::Submission => "submission",
-            ListenerKind::Submissions => "submissions",
-            ListenerKind::Imap => "imap",
-            ListenerKind::Imaps => "imaps",
-            ListenerKind::Ldap => "ldap",
-            ListenerKind::Ldaps => "ldaps",
-            ListenerKind::Http => "http",
-            ListenerKind::Https => "https",
-        }
-    }
-
-    /// Whether the connection is TLS from its first byte.
-    pub fn implicit_tls(self) -> bool {
-        matches!(
-            self,
-            ListenerKind::Submissions
-                | ListenerKind::Imaps
-                | ListenerKind::Ldaps
-                | ListenerKind::Https
-        )
-    }
-}
+pub use crate::model::{ListenerKind, Refusal};
+pub use limits::{Admission, ConnectionLimits};
 
 impl fmt::Display for ListenerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -7,20 +7,10 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use super::{Queue, QueueEntry, QueueEntryId, QueueError};
-use crate::directory::{normalize_domain, Actor, AuditRecord};
+use super::{Queue, QueueEntry, QueueEntryId, QueueError, QueueSelector};
+use crate::directory::normalize_domain;
+use crate::model::{Actor, AuditRecord};
 use crate::store::Conn;
-
-/// Which entries an operation applies to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QueueSelector {
-    /// One entry; it must exist.
-    Entry(QueueEntryId),
-    /// Every entry for recipients in this domain.
-    Domain(String),
-    /// Every entry.
-    All,
-}
 
 /// The entry as an audit summary records it.
 fn summary(entry: &QueueEntry) -> serde_json::Value {

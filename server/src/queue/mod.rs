@@ -16,9 +16,7 @@ mod settle;
 mod transfer;
 mod worker;
 
-pub use admin::QueueSelector;
 pub use dsn::{build_dsn, DsnAction, DsnRecipient, DsnReport};
-pub use route::{SmartHost, SmartHostError};
 pub use schedule::RetryPolicy;
 pub use transfer::{Failure, TlsPolicy};
 pub use worker::{start, QueueHandle};
@@ -27,50 +25,13 @@ use crate::clock::{Clock, UnixTime};
 use crate::mailstore::{BodyHash, BodyId, MailstoreError};
 use crate::store::{Store, StoreError};
 
-pub use crate::model::QueueEntryId;
+pub use crate::model::{QueueEntry, QueueEntryId, QueueSelector, SmartHost, SmartHostError};
 
 /// A new queue id: twelve random hex digits naming one accepted message in its `250` reply,
 /// its `Received:` header, its queue entries and every log line about it, so that the
 /// message's path from intake through delivery to its bounce is one grep.
 pub fn new_queue_id() -> String {
     format!("{:012X}", rand::random::<u64>() & 0xFFFF_FFFF_FFFF)
-}
-
-/// One recipient of one message, waiting for delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueEntry {
-    pub id: QueueEntryId,
-    pub body_id: BodyId,
-    /// Envelope sender; empty for bounces (`MAIL FROM:<>`).
-    pub sender: String,
-    pub recipient: String,
-    pub recipient_domain: String,
-    pub next_attempt_at: UnixTime,
-    /// Attempts that failed so far.
-    pub attempts: u32,
-    /// The reply or problem of the last failed attempt.
-    pub last_error: Option<String>,
-    pub lease_owner: Option<String>,
-    pub lease_expires_at: Option<UnixTime>,
-    pub created_at: UnixTime,
-    /// Held by an administrator: never claimed until released.
-    pub held: bool,
-    /// When the sender was told that delivery is delayed, if they were.
-    pub delay_notice_at: Option<UnixTime>,
-    /// When the last failed attempt ended.
-    pub last_attempt_at: Option<UnixTime>,
-    /// The server that gave the last error, when one answered.
-    pub last_remote: Option<String>,
-    /// The id the message was accepted under (see [`new_queue_id`]), shared by all its
-    /// entries; empty for entries queued before ids were kept.
-    pub queue_id: String,
-}
-
-impl QueueEntry {
-    /// Whether a live lease (at `now`) keeps other workers off this entry.
-    pub fn is_leased(&self, now: UnixTime) -> bool {
-        self.lease_owner.is_some() && self.lease_expires_at.is_some_and(|t| t > now)
-    }
 }
 
 /// A lease on claimed entries: who holds it and until when.

@@ -8,7 +8,6 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use mail_auth::common::cache::NoCache;
@@ -18,6 +17,7 @@ use rand::seq::SliceRandom;
 use tokio::sync::OnceCell;
 
 use super::transfer::{Failure, Hop};
+use super::SmartHost;
 
 /// The SMTP port of MX hosts.
 const SMTP_PORT: u16 = 25;
@@ -25,65 +25,6 @@ const SMTP_PORT: u16 = 25;
 /// one, few enough that an attempt ends in bounded time.
 const MAX_HOSTS: usize = 5;
 const MAX_ADDRESSES_PER_HOST: usize = 2;
-
-/// `host:port` of a relay that takes all outbound mail (`[queue] smart_host`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmartHost {
-    /// A host name or an IP address (IPv6 without brackets).
-    pub host: String,
-    pub port: u16,
-}
-
-/// Why a `smart_host` value is not `host:port`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not host:port: use a host name or IP address and a port, e.g. \"relay.gov.vn:587\" or \"[2001:db8::1]:25\"")]
-pub struct SmartHostError(pub String);
-
-impl FromStr for SmartHost {
-    type Err = SmartHostError;
-
-    fn from_str(s: &str) -> Result<SmartHost, SmartHostError> {
-        let bad = || SmartHostError(s.to_string());
-        let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
-        let port: u16 = port.parse().ok().filter(|&p| p != 0).ok_or_else(bad)?;
-        let host = match host.strip_prefix('[') {
-            Some(inner) => {
-                let inner = inner.strip_suffix(']').ok_or_else(bad)?;
-                inner.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
-                inner
-            }
-            None => host,
-        };
-        let valid_name = |h: &str| {
-            !h.is_empty()
-                && h.len() <= 253
-                && h.split('.').all(|label| {
-                    !label.is_empty()
-                        && label.len() <= 63
-                        && label
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                })
-        };
-        if host.parse::<IpAddr>().is_err() && !valid_name(host) {
-            return Err(bad());
-        }
-        Ok(SmartHost {
-            host: host.to_ascii_lowercase(),
-            port,
-        })
-    }
-}
-
-impl fmt::Display for SmartHost {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
 
 /// The servers to try for a domain, or why there are none.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,38 +235,6 @@ async fn mx_hosts(resolver: &MessageAuthenticator, domain: &str) -> Result<Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn smart_hosts_are_host_and_port() {
-        assert_eq!(
-            "relay.gov.vn:587".parse(),
-            Ok(SmartHost {
-                host: "relay.gov.vn".into(),
-                port: 587
-            })
-        );
-        assert_eq!(
-            "127.0.0.1:2525".parse(),
-            Ok(SmartHost {
-                host: "127.0.0.1".into(),
-                port: 2525
-            })
-        );
-        let v6: SmartHost = "[2001:db8::1]:25".parse().unwrap();
-        assert_eq!(v6.host, "2001:db8::1");
-        assert_eq!(v6.to_string(), "[2001:db8::1]:25");
-        for bad in [
-            "relay.gov.vn",
-            "relay.gov.vn:0",
-            ":25",
-            "relay gov:25",
-            "[::1:25",
-            "a..b:25",
-            "host:99999",
-        ] {
-            assert!(bad.parse::<SmartHost>().is_err(), "{bad} was accepted");
-        }
-    }
 
     #[tokio::test]
     async fn a_smart_host_by_address_needs_no_dns() {

@@ -38,7 +38,7 @@ pub async fn authenticate(
         .authenticator
         .login_official(&LoginName::parse(&user), &password, session.peer.ip())
         .await;
-    crate::telemetry::login_attempt("smtp", &outcome);
+    crate::directory::count_login("smtp", &outcome);
     match outcome {
         Ok(LoginOutcome::Accepted(principal)) => match *principal {
             Principal::Official(official) => {

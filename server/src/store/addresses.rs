@@ -5,8 +5,7 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{AddressEntry, AddressOwner};
-use crate::model::{AgencyId, DomainId, GroupId, OfficialId};
+use crate::model::{AddressEntry, AddressOwner, AgencyId, DomainId, GroupId, OfficialId};
 
 #[derive(FromRow)]
 struct AddressRow {

@@ -8,8 +8,9 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{Lockout, OfficialListing, OfficialStatus, PersonName};
-use crate::model::{AgencyId, BodyId, GroupId, OfficialId};
+use crate::model::{
+    AgencyId, BodyId, GroupId, Lockout, OfficialId, OfficialListing, OfficialStatus, PersonName,
+};
 
 #[derive(FromRow)]
 struct ListingRow {

@@ -4,8 +4,7 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::Agency;
-use crate::model::{AgencyId, DomainId};
+use crate::model::{Agency, AgencyId, DomainId};
 
 const COLUMNS: &str = "id, uuid, code, name, level, parent_id, domain_id, created_at, updated_at";
 

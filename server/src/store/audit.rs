@@ -4,7 +4,7 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{AuditEntry, AuditRecord};
+use crate::model::{AuditEntry, AuditRecord};
 
 #[derive(FromRow)]
 struct AuditRow {

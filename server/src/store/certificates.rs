@@ -4,8 +4,7 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::Certificate;
-use crate::model::{CertificateId, OfficialId};
+use crate::model::{Certificate, CertificateId, OfficialId};
 
 const COLUMNS: &str = "id, official_id, der, serial, issuer, subject, not_before, not_after, \
      fingerprint_sha256, key_usage, revoked_at, created_at";

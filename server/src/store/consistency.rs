@@ -7,11 +7,10 @@
 //! server writes: a delivery in flight never shows up as a refcount that disagrees.
 
 use super::{on_backend, Conn, Raw, StoreError};
-use crate::mailstore::{
-    BodyExample, Examined, Example, Finding, Inconsistency, MailboxExample, MessageExample,
-    QueueEntryExample,
+use crate::model::{
+    BodyExample, BodyId, Examined, Example, Finding, Inconsistency, MailboxExample, MailboxId,
+    MessageExample, QueueEntryExample,
 };
-use crate::model::{BodyId, MailboxId};
 
 /// Every body with the number of mailbox messages and queue entries holding it.
 const COUNTED_BODIES: &str = "SELECT b.id, b.sha256, b.size, b.refcount, \

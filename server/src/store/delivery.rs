@@ -5,8 +5,9 @@
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::mailstore::message::Signing;
-use crate::model::{AgencyId, BodyId, MailboxId, MailboxRole, MessageFlags, OfficialId, Uid};
+use crate::model::{
+    AgencyId, BodyId, MailboxId, MailboxRole, MessageFlags, OfficialId, Signing, Uid,
+};
 
 /// Recipients per statement: well under SQLite's bound-parameter limit with six per row.
 const BATCH_ROWS: usize = 500;

@@ -4,8 +4,7 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{DomainDkimKey, MailDomain};
-use crate::model::DomainId;
+use crate::model::{DomainDkimKey, DomainId, MailDomain};
 
 const COLUMNS: &str =
     "id, name, is_primary, default_quota_bytes, max_message_bytes, address_rule, \

@@ -4,8 +4,7 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{Group, GroupKind, GroupMember};
-use crate::model::{AgencyId, GroupId, OfficialId};
+use crate::model::{AgencyId, Group, GroupId, GroupKind, GroupMember, OfficialId};
 
 const COLUMNS: &str =
     "id, uuid, name, display_name, description, kind, agency_id, created_at, updated_at";

@@ -8,8 +8,10 @@ use sqlx::FromRow;
 use super::officials::PasswordColumns;
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{AddressEntry, AddressOwner, AuditRecord, Official};
-use crate::model::{AgencyId, DomainId, Mailbox, MailboxRole, OfficialId};
+use crate::model::{
+    AddressEntry, AddressOwner, AgencyId, AuditRecord, DomainId, Mailbox, MailboxRole, Official,
+    OfficialId,
+};
 
 /// Who holds an HR id.
 #[derive(Debug, Clone, FromRow)]

@@ -8,10 +8,10 @@ use sqlx::FromRow;
 use super::agencies::prefixed;
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{
-    Official, OfficialStatus, PasswordCost, PasswordHash, PersonName, StoredPassword,
+use crate::model::{
+    AgencyId, GroupId, Official, OfficialId, OfficialStatus, PasswordCost, PasswordHash,
+    PersonName, StoredPassword,
 };
-use crate::model::{AgencyId, GroupId, OfficialId};
 
 const COLUMNS: &str = "id, uuid, login, family_name, middle_name, given_name, display_name, agency_id, \
      unit, title, phone, hr_id, status, password_hash, password_cost, must_change_password, password_set_at, \

@@ -10,8 +10,7 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, Raw, StoreError};
 use crate::clock::UnixTime;
-use crate::model::{BodyId, MailboxId, QueueEntryId};
-use crate::queue::{QueueEntry, QueueSelector};
+use crate::model::{BodyId, MailboxId, QueueEntry, QueueEntryId, QueueSelector};
 
 const COLUMNS: &str =
     "id, body_id, sender, recipient, recipient_domain, next_attempt_at, attempts, \

@@ -4,8 +4,7 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::{PasswordHash, ServiceAccount};
-use crate::model::{AgencyId, ServiceAccountId};
+use crate::model::{AgencyId, PasswordHash, ServiceAccount, ServiceAccountId};
 
 const COLUMNS: &str = "id, uuid, name, description, password_hash, scope_agency_id, \
      may_reset_passwords, status, created_at, updated_at";

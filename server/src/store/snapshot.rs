@@ -3,8 +3,7 @@
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::directory::GroupMember;
-use crate::model::{AgencyId, GroupId, OfficialId};
+use crate::model::{AgencyId, GroupId, GroupMember, OfficialId};
 
 impl Conn {
     /// Every official's non-primary addresses: `(official, address)` by official, address.

@@ -9,8 +9,7 @@ use std::time::Duration;
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::directory::{DirectoryError, LoginOutcome, RefusedBecause};
-use crate::net::{ListenerKind, Refusal};
+use crate::model::{ListenerKind, Refusal};
 
 /// Every listener, for the connection metrics' labels.
 const LISTENERS: [ListenerKind; 9] = [
@@ -37,7 +36,7 @@ const AUTH_PROTOCOLS: [&str; 4] = ["smtp", "imap", "ldap", "portal"];
 
 /// How a sign-in ended, as `congvu_auth_attempts_total{outcome}` counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AuthOutcome {
+pub enum AuthOutcome {
     Success,
     /// The right initial password: good only for choosing a new one.
     MustChange,
@@ -514,26 +513,9 @@ const FILTER_SERIES: [(&str, &[&str]); 2] = [
     ("clamav", &["clean", "infected", "error", "timeout"]),
 ];
 
-/// Records how a sign-in over `protocol` ended (nothing when it could not be checked).
-pub fn login_attempt(protocol: &'static str, outcome: &Result<LoginOutcome, DirectoryError>) {
-    let outcome = match outcome {
-        Ok(LoginOutcome::Accepted(_)) => AuthOutcome::Success,
-        Ok(LoginOutcome::MustChange(_)) => AuthOutcome::MustChange,
-        Ok(LoginOutcome::Refused(why)) => match why {
-            RefusedBecause::UnknownName => AuthOutcome::UnknownName,
-            RefusedBecause::WrongPassword => AuthOutcome::WrongPassword,
-            RefusedBecause::Locked => AuthOutcome::Locked,
-            RefusedBecause::Disabled => AuthOutcome::Disabled,
-            RefusedBecause::Throttled => AuthOutcome::Throttled,
-            RefusedBecause::Expired => AuthOutcome::Expired,
-        },
-        Err(_) => return,
-    };
-    auth_attempt(protocol, outcome);
-}
-
-/// Records one sign-in over `protocol`.
-fn auth_attempt(protocol: &'static str, outcome: AuthOutcome) {
+/// Records one sign-in over `protocol` (the directory says how a login's outcome counts:
+/// `directory::count_login`).
+pub fn login_attempt(protocol: &'static str, outcome: AuthOutcome) {
     metrics::counter!("congvu_auth_attempts_total", "protocol" => protocol, "outcome" => outcome.as_str()).increment(1);
 }
 

@@ -4,6 +4,7 @@
 
 mod catalogue;
 
+pub use catalogue::AuthOutcome;
 pub use catalogue::{
     backup_failed, backup_written, certificate_expiry_notice_failed,
     certificate_expiry_notice_sent, dnsbl_answer, hash_job_dequeued, hash_job_queued, http_request,

@@ -5,7 +5,7 @@
 
 use congvu::directory::{fingerprint, Actor};
 use congvu::mailstore::message::Signing;
-use congvu::mailstore::utc_day;
+use congvu::model::UtcDay;
 use congvu_tests::smime::{
     opaque_signed_message, plain_message, signed_message, tampered, TestCertificate,
 };
@@ -88,7 +88,7 @@ async fn submitted_mail_is_counted_by_how_it_is_signed(backend: Backend) {
     let mut conn = services.store.read().await.unwrap();
     // sent, signed, verified: six sent, five signed, three verified.
     assert_eq!(
-        conn.submission_count(agency, &utc_day(START))
+        conn.submission_count(agency, &UtcDay::of(START).to_string())
             .await
             .unwrap(),
         (6, 5, 3)
@@ -114,7 +114,7 @@ async fn submitted_mail_is_counted_by_how_it_is_signed(backend: Backend) {
     assert_eq!(replies.last().unwrap().code, 250, "{replies:?}");
     let mut conn = services.store.read().await.unwrap();
     assert_eq!(
-        conn.submission_count(agency, &utc_day(START))
+        conn.submission_count(agency, &UtcDay::of(START).to_string())
             .await
             .unwrap(),
         (7, 6, 3)
@@ -123,7 +123,7 @@ async fn submitted_mail_is_counted_by_how_it_is_signed(backend: Backend) {
     drop(conn);
 
     // The e-government report for that day shows the same numbers for Sở Nội vụ.
-    let day = utc_day(START);
+    let day = UtcDay::of(START).to_string();
     let cli = AdminCli::new(&p.db);
     let run = cli.run(&["--json", "report", "egov", "--from", &day, "--to", &day]);
     let report = json_of(&run);

@@ -16,7 +16,8 @@ use congvu::directory::{
     generate_initial_password, Actor, GroupKind, MemberName, NewGroup, PasswordCost,
     PasswordHasher, StoredPassword,
 };
-use congvu::mailstore::{utc_day, MailboxRole, MessageFlags};
+use congvu::mailstore::{MailboxRole, MessageFlags};
+use congvu::model::UtcDay;
 use congvu::net::ListenerKind;
 use congvu_tests::browser::Browser;
 use congvu_tests::imap::RawImap;
@@ -665,7 +666,7 @@ async fn furnish_vanlt(site: &Site) {
         .unwrap();
     let vanlt = directory.official("vanlt").await.unwrap();
     for days_ago in [4, 3, 1] {
-        let day = utc_day(START.plus(-days_ago * 86_400));
+        let day = UtcDay::of(START.plus(-days_ago * 86_400)).to_string();
         directory.record_activity(vanlt.id, &day).await.unwrap();
     }
     let mailstore = &site.server.services().mailstore;

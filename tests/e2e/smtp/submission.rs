@@ -4,7 +4,7 @@
 //! the point.
 
 use congvu::directory::{Actor, AgencyId, DkimKey, DEFAULT_DKIM_KEY_BITS};
-use congvu::mailstore::utc_day;
+use congvu::model::UtcDay;
 use congvu::net::ListenerKind;
 use congvu_tests::smtp::RawSmtp;
 use congvu_tests::smtp_sink::SmtpSink;
@@ -265,7 +265,7 @@ async fn remote_recipients_are_queued_relayed_and_submissions_counted(backend: B
     let mut conn = services.store.read().await.unwrap();
     let agency: AgencyId = p.directory().official("annv").await.unwrap().agency_id;
     assert_eq!(
-        conn.submission_count(agency, &utc_day(START))
+        conn.submission_count(agency, &UtcDay::of(START).to_string())
             .await
             .unwrap(),
         // The signature is not one the directory can verify: signed, not verified.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::{Certificate, CertificateId, CertificateStanding, OfficialId};
 
 const ANNV_PEM: &[u8] = include_bytes!("fixtures/annv.pem");
 const ANNV_DER: &[u8] = include_bytes!("fixtures/annv.der");

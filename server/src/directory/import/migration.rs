@@ -26,7 +26,7 @@ use crate::directory::{
     LegacyHashError, MailAddress, MailDomain, Official, OfficialId, OfficialStatus, PasswordCost,
     PasswordHash, PersonName, StoredPassword,
 };
-use crate::mailstore::DEFAULT_MAILBOXES;
+use crate::model::DEFAULT_MAILBOXES;
 use crate::store::Conn;
 
 pub use groups::{MigratedGroup, MigratedMember, PlannedGroup, PlannedMember};

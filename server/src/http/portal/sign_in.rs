@@ -69,7 +69,7 @@ pub(super) async fn sign_in(
         .authenticator
         .login_official(&LoginName::parse(&login), &form.password, visit.source)
         .await;
-    crate::telemetry::login_attempt("portal", &outcome);
+    crate::directory::count_login("portal", &outcome);
     let outcome = outcome.map_err(|e| unavailable(&visit, &e))?;
     // Echoed into the page after a refusal: without control characters, however escaped.
     let shown: String = login.chars().filter(|c| !c.is_control()).collect();
