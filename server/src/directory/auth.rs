@@ -27,9 +27,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::admin_ops::check_chosen_password;
 use super::hash_pool::HashPool;
 use super::official_ops::official_by_address_in;
+use super::password_policy::check_chosen_password;
 use super::password_policy::{check_official_password, PasswordWeakness};
 use super::{
     generate_initial_password, normalize_login, Actor, Argon2Cost, Directory, DirectoryError,

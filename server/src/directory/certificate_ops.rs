@@ -6,12 +6,17 @@
 use std::collections::BTreeSet;
 
 use super::certificate::{fingerprint, read_certificate_file, CertificateFileError};
+use super::official_ops::official_in;
 use super::{
-    agency_parents, agency_subtree, not_found, Actor, AddressOwner, AgencyId, Certificate,
-    CertificateStanding, Directory, DirectoryError, Official, OfficialId,
+    agency_parents, agency_subtree, name_taken, not_found, Actor, AddressOwner, AgencyId,
+    Certificate, CertificateId, CertificateStanding, Directory, DirectoryError, NewCertificate,
+    Official, OfficialId,
 };
 use crate::model::EntityKind;
 use crate::store::Conn;
+use crate::store::UniqueKey;
+use serde_json::json;
+use sha2::{Digest, Sha256};
 
 /// The shortest fingerprint prefix `cert revoke` accepts: 8 hex digits, as with Git hashes.
 pub const MIN_FINGERPRINT_PREFIX: usize = 8;
@@ -190,7 +195,7 @@ impl Directory {
         let agencies = conn.agencies().await?;
         let within = match &filter.agency {
             Some(code) => {
-                let agency = super::tree_ops::agency_in(&mut conn, code).await?;
+                let agency = super::agency_ops::agency_in(&mut conn, code).await?;
                 Some(agency_subtree(&agency_parents(&agencies), agency.id))
             }
             None => None,
@@ -326,6 +331,101 @@ impl Directory {
             }
         }
         Ok(notices)
+    }
+
+    /// Attaches a certificate to `login`; the same certificate cannot be held twice.
+    pub async fn add_certificate(
+        &self,
+        actor: &Actor,
+        login: &str,
+        new: NewCertificate,
+    ) -> Result<Certificate, DirectoryError> {
+        if new.not_after <= new.not_before {
+            return Err(DirectoryError::Invalid(
+                "the certificate's validity ends before it starts".into(),
+            ));
+        }
+        let mut tx = self.store.begin().await?;
+        let official = official_in(&mut tx, login).await?;
+        let mut cert = Certificate {
+            id: CertificateId(0),
+            official_id: official.id,
+            fingerprint_sha256: hex::encode(Sha256::digest(&new.der)),
+            der: new.der,
+            serial: new.serial,
+            issuer: new.issuer,
+            subject: new.subject,
+            not_before: new.not_before,
+            not_after: new.not_after,
+            key_usage: new.key_usage,
+            revoked_at: None,
+            created_at: self.now(),
+        };
+        cert.id = tx.insert_certificate(&cert).await.map_err(|e| {
+            name_taken(
+                e.into(),
+                &[(UniqueKey::CertificateFingerprint, &cert.fingerprint_sha256)],
+            )
+        })?;
+        let after = json!({ "serial": cert.serial, "fingerprint": cert.fingerprint_sha256, "not_after": cert.not_after.0 });
+        self.commit_change(
+            tx,
+            actor,
+            "certificate.add",
+            format!("official:{}", official.login),
+            None,
+            Some(after),
+        )
+        .await?;
+        Ok(cert)
+    }
+
+    /// The certificates held by `login`, newest validity first.
+    pub async fn certificates_of(&self, login: &str) -> Result<Vec<Certificate>, DirectoryError> {
+        let mut conn = self.read().await?;
+        let official = official_in(&mut conn, login).await?;
+        Ok(conn.certificates_of(official.id).await?)
+    }
+
+    /// Marks one of `login`'s certificates revoked.
+    pub async fn revoke_certificate(
+        &self,
+        actor: &Actor,
+        login: &str,
+        fingerprint: &str,
+    ) -> Result<(), DirectoryError> {
+        let fingerprint = fingerprint.trim().to_ascii_lowercase();
+        let mut tx = self.store.begin().await?;
+        let official = official_in(&mut tx, login).await?;
+        let cert = tx
+            .certificates_of(official.id)
+            .await?
+            .into_iter()
+            .find(|c| c.fingerprint_sha256 == fingerprint && c.revoked_at.is_none())
+            .ok_or_else(|| not_found(EntityKind::Certificate, &fingerprint))?;
+        self.commit_revocation(tx, actor, &official.login, &cert)
+            .await
+    }
+
+    /// Revokes `cert`, held by `login`, in `tx`, and commits it with its audit row.
+    pub(super) async fn commit_revocation(
+        &self,
+        mut tx: Conn,
+        actor: &Actor,
+        login: &str,
+        cert: &Certificate,
+    ) -> Result<(), DirectoryError> {
+        tx.revoke_certificate(cert.id, self.now()).await?;
+        let after = json!({ "revoked": cert.fingerprint_sha256 });
+        self.commit_change(
+            tx,
+            actor,
+            "certificate.revoke",
+            format!("official:{login}"),
+            None,
+            Some(after),
+        )
+        .await
     }
 }
 

@@ -11,8 +11,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 
+use super::agency_ops::agency_in;
 use super::official_ops::{apply_changes, initial_uidvalidity, official_in, official_summary};
-use super::tree_ops::agency_in;
 use super::{
     ascii_word, attribute_value, audit_record, optional_attribute, Actor, AddressAllocator,
     AddressEntry, AddressOwner, AddressRule, Agency, AuditRecord, Directory, DirectoryError,

@@ -33,12 +33,10 @@ pub use crate::model::{
     PersonName, ServiceAccount, ServiceAccountId, StoredPassword, UtcDay,
 };
 pub use address::MailAddress;
-pub use admin_ops::{
-    check_chosen_password, AgencyDetails, AgencyUsage, GroupListing, LevelUsage, MemberListing,
-    OfficialDetails, OfficialFilter, OfficialRemoval, Usage, UsageReport, MAX_PASSWORD_CHARS,
-    MIN_CHOSEN_PASSWORD_CHARS,
-};
 pub use agency::{normalize_agency_code, NewAgency};
+pub use agency_ops::{
+    AgencyDetails, AgencyImportOutcome, AgencyUsage, LevelUsage, Usage, UsageReport,
+};
 pub use attribute::{attribute_value, optional_attribute, required_attribute, MAX_ATTRIBUTE_CHARS};
 pub use auth::{
     count_login, plain_credentials, Authenticator, LockoutPolicy, LoginName, LoginOutcome,
@@ -60,6 +58,7 @@ pub use egov::{
     EgovAgency, EgovCounts, EgovLevel, EgovReport, ReportPeriod, SignedShare, SignedShareTarget,
 };
 pub use following::{Following, SnapshotView};
+pub use group_ops::{GroupListing, MemberListing, MemberName};
 pub use import::{
     ImportField, ImportOptions, ImportOutcome, ImportPlan, ImportRow, MigratedGroup,
     MigratedMember, MigratedOfficial, MigrationOutcome, MigrationPlan, PlannedCreate, PlannedGroup,
@@ -68,8 +67,12 @@ pub use import::{
 pub use legacy_password::{LegacyHash, LegacyHashError};
 pub use names::{ascii_word, AddressAllocator, AddressRule};
 pub use official::{normalize_login, NewOfficial, OfficialChanges};
+pub use official_ops::{OfficialDetails, OfficialFilter, OfficialRemoval};
 pub use password::{generate_initial_password, Argon2Cost, PasswordHasher};
-pub use password_policy::{check_official_password, PasswordWeakness};
+pub use password_policy::{
+    check_chosen_password, check_official_password, PasswordWeakness, MAX_PASSWORD_CHARS,
+    MIN_CHOSEN_PASSWORD_CHARS,
+};
 pub use portal::{
     new_csrf_token, AccountOverview, OpenedSession, PortalSession, SessionPolicy, SessionPurpose,
     DEFAULT_RESET_LINK_HOURS, MAX_RESET_LINK_HOURS,
@@ -78,19 +81,18 @@ pub use recipients::{
     load_recipients, normalize_address, RecipientCache, RecipientIndex, RecipientLookup,
     RECIPIENT_REFRESH,
 };
-pub use service_ops::MemberName;
 pub use snapshot::{
     agency_parents, agency_subtree, agency_within, AgencyParents, DirectorySnapshot, GroupCard,
     OfficialCard,
 };
-pub use tree_ops::AgencyImportOutcome;
 
-mod admin_ops;
+mod agency_ops;
 mod certificate_ops;
+mod domain_ops;
+mod group_ops;
 mod official_ops;
 mod secrets;
 mod service_ops;
-mod tree_ops;
 
 use crate::clock::{Clock, UnixTime};
 use crate::store::{Conn, Store, StoreError, UniqueKey};

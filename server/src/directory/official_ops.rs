@@ -2,15 +2,17 @@
 
 use serde_json::json;
 
-use super::tree_ops::agency_in;
+use super::agency_ops::agency_in;
 use super::{
     name_taken, normalize_login, not_found, optional_attribute, required_attribute, Actor,
-    AddressOwner, Directory, DirectoryError, MailAddress, NewOfficial, Official, OfficialChanges,
-    OfficialId, OfficialStatus, PasswordHash, PersonName, StoredPassword,
+    AddressOwner, Agency, Directory, DirectoryError, Lockout, MailAddress, NewOfficial, Official,
+    OfficialChanges, OfficialId, OfficialListing, OfficialStatus, PasswordHash, PersonName,
+    StoredPassword,
 };
 use crate::clock::UnixTime;
-use crate::model::{EntityKind, Mailbox, MailboxId, Uid, DEFAULT_MAILBOXES};
+use crate::model::{BodyId, EntityKind, Mailbox, MailboxId, Uid, DEFAULT_MAILBOXES};
 use crate::store::{Conn, UniqueKey};
+use std::collections::HashMap;
 
 /// What the audit log keeps about an official: never the password hash.
 pub(super) fn official_summary(o: &Official) -> serde_json::Value {
@@ -28,6 +30,39 @@ pub(super) fn checked_name(name: &PersonName) -> Result<PersonName, DirectoryErr
         middle: super::attribute_value("middle name", &name.middle)?,
         given: required_attribute("given name", &name.given)?,
     })
+}
+
+/// Which officials to list; `None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct OfficialFilter {
+    /// Only officials of this agency (not of the agencies below it).
+    pub agency_code: Option<String>,
+    pub status: Option<OfficialStatus>,
+}
+
+/// An official with what administrators read beside the entity: agency, addresses, lockout.
+#[derive(Debug, Clone)]
+pub struct OfficialDetails {
+    pub official: Official,
+    pub agency: Agency,
+    /// Every address, primary first.
+    pub addresses: Vec<String>,
+    pub lockout: Lockout,
+}
+
+/// What deleting an official removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfficialRemoval {
+    pub login: String,
+    pub address: String,
+    pub mailboxes: u64,
+    pub messages: u64,
+    /// Message bodies deleted because the official held their last reference.
+    pub bodies_freed: u64,
+    pub certificates: u64,
+    /// Addresses released, primary included.
+    pub addresses: u64,
+    pub memberships: u64,
 }
 
 impl Directory {
@@ -322,6 +357,114 @@ impl Directory {
             .await?;
         Ok(entries.into_iter().map(|e| e.address).collect())
     }
+
+    /// Officials matching `filter`, by login.
+    pub async fn list_officials(
+        &self,
+        filter: &OfficialFilter,
+    ) -> Result<Vec<OfficialListing>, DirectoryError> {
+        let mut conn = self.read().await?;
+        let agency = match &filter.agency_code {
+            Some(code) => Some(agency_in(&mut conn, code).await?.id),
+            None => None,
+        };
+        Ok(conn.official_listings(agency, filter.status).await?)
+    }
+
+    /// The official `login` with agency, addresses and lockout state.
+    pub async fn official_details(&self, login: &str) -> Result<OfficialDetails, DirectoryError> {
+        let mut conn = self.read().await?;
+        let official = official_in(&mut conn, login).await?;
+        let agency = conn
+            .agency_by_id(official.agency_id)
+            .await?
+            .ok_or_else(|| not_found(EntityKind::Agency, &official.agency_id.to_string()))?;
+        let addresses = conn
+            .addresses_of(AddressOwner::Official(official.id))
+            .await?
+            .into_iter()
+            .map(|e| e.address)
+            .collect();
+        let lockout = conn.lockout_of(official.id).await?;
+        Ok(OfficialDetails {
+            official,
+            agency,
+            addresses,
+            lockout,
+        })
+    }
+
+    /// Clears `login`'s failed logins and lockout. Returns what was cleared, or `None` (and
+    /// writes nothing) when there was nothing to clear.
+    pub async fn unlock_official(
+        &self,
+        actor: &Actor,
+        login: &str,
+    ) -> Result<Option<Lockout>, DirectoryError> {
+        let mut tx = self.store.begin().await?;
+        let official = official_in(&mut tx, login).await?;
+        let before = tx.lockout_of(official.id).await?;
+        if !before.is_set() {
+            return Ok(None);
+        }
+        tx.set_lockout(official.id, Lockout::default()).await?;
+        self.commit_change(
+            tx,
+            actor,
+            "official.unlock",
+            format!("official:{}", official.login),
+            Some(lockout_summary(&before)),
+            Some(lockout_summary(&Lockout::default())),
+        )
+        .await?;
+        Ok(Some(before))
+    }
+
+    /// Deletes `login` for good: their messages (releasing each body reference, so bodies
+    /// nobody else holds are freed), mailboxes, certificates, group memberships and
+    /// addresses, then the official. One transaction with its audit row.
+    pub async fn delete_official(
+        &self,
+        actor: &Actor,
+        login: &str,
+    ) -> Result<OfficialRemoval, DirectoryError> {
+        let mut tx = self.store.begin().await?;
+        let official = official_in(&mut tx, login).await?;
+        let agency_code = tx.agency_by_id(official.agency_id).await?.map(|a| a.code);
+        let held = tx.delete_messages_of_official(official.id).await?;
+        let messages = held.len() as u64;
+        let bodies_freed = release_bodies(&mut tx, held).await?;
+        let removal = OfficialRemoval {
+            mailboxes: tx.delete_mailboxes_of_official(official.id).await?,
+            certificates: tx.delete_certificates_of_official(official.id).await?,
+            memberships: tx.delete_memberships_of_official(official.id).await?,
+            addresses: tx.delete_addresses_of_official(official.id).await?,
+            login: official.login.clone(),
+            address: official.primary_address.clone(),
+            messages,
+            bodies_freed,
+        };
+        if !tx.delete_official_row(official.id).await? {
+            return Err(not_found(EntityKind::Official, &official.login));
+        }
+        let mut before = official_summary(&official);
+        before["agency"] = json!(agency_code);
+        before["removed"] = json!({
+            "mailboxes": removal.mailboxes, "messages": removal.messages,
+            "certificates": removal.certificates, "addresses": removal.addresses,
+            "memberships": removal.memberships,
+        });
+        self.commit_change(
+            tx,
+            actor,
+            "official.delete",
+            format!("official:{}", official.login),
+            Some(before),
+            None,
+        )
+        .await?;
+        Ok(removal)
+    }
 }
 
 /// Validates `changes` and applies them to `official` (in memory; the caller writes it).
@@ -417,4 +560,25 @@ pub(super) fn default_mailboxes(official: &Official) -> Vec<Mailbox> {
             created_at: official.created_at,
         })
         .collect()
+}
+
+fn lockout_summary(l: &Lockout) -> serde_json::Value {
+    json!({ "failed_logins": l.failed_logins, "locked_until": l.locked_until.map(|t| t.0) })
+}
+
+/// Releases one reference per entry of `held`, grouped by body; returns how many bodies
+/// lost their last holder and were deleted.
+async fn release_bodies(tx: &mut Conn, held: Vec<BodyId>) -> Result<u64, DirectoryError> {
+    let mut per_body: HashMap<BodyId, i64> = HashMap::new();
+    for body in held {
+        *per_body.entry(body).or_default() += 1;
+    }
+    let mut freed = 0;
+    for (body, holders) in per_body {
+        tx.release_body(body, holders).await?;
+        if tx.body_refcount(body).await?.is_none() {
+            freed += 1;
+        }
+    }
+    Ok(freed)
 }

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use super::{Official, MAX_PASSWORD_CHARS, MIN_CHOSEN_PASSWORD_CHARS};
+use super::{DirectoryError, Official};
 
 /// zxcvbn's score (0–4) a chosen password must reach: 3 is "safely unguessable: moderate
 /// protection from offline slow-hash scenario" (at most 10^10 guesses otherwise).
@@ -158,6 +158,35 @@ pub fn check_official_password(
     Ok(())
 }
 
+/// Fewest characters a password chosen by a person may have.
+pub const MIN_CHOSEN_PASSWORD_CHARS: usize = 10;
+
+/// Most characters a password may have (argon2 hashes anything, but a bound keeps the
+/// hashing cost of one request bounded).
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// Checks a password an administrator or official chose (not a generated one): long enough
+/// and free of control characters, which no login form can type.
+pub fn check_chosen_password(password: &str) -> Result<(), DirectoryError> {
+    let chars = password.chars().count();
+    if chars < MIN_CHOSEN_PASSWORD_CHARS {
+        return Err(DirectoryError::Invalid(format!(
+            "the password has {chars} characters: use at least {MIN_CHOSEN_PASSWORD_CHARS}"
+        )));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(DirectoryError::Invalid(format!(
+            "the password is longer than {MAX_PASSWORD_CHARS} characters"
+        )));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(DirectoryError::Invalid(
+            "the password contains a control character: use printable characters only".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,5 +294,18 @@ mod tests {
             check_official_password("cá vàng\u{7}bơi qua cầu", &official()),
             Err(PasswordWeakness::ControlCharacter)
         );
+    }
+
+    #[test]
+    fn chosen_passwords_have_a_floor_and_a_ceiling() {
+        assert!(check_chosen_password("Ngắn-123").is_err());
+        assert!(
+            check_chosen_password("Mười ký tự").is_ok(),
+            "10 characters, not bytes"
+        );
+        assert!(check_chosen_password("Chín ký t").is_err(), "9 characters");
+        assert!(check_chosen_password(&"a".repeat(MAX_PASSWORD_CHARS)).is_ok());
+        assert!(check_chosen_password(&"a".repeat(MAX_PASSWORD_CHARS + 1)).is_err());
+        assert!(check_chosen_password("mật khẩu\tdài quá").is_err());
     }
 }
