@@ -21,7 +21,7 @@ use crate::net::Stream;
 
 impl Session<'_> {
     pub(super) fn capability(&mut self) -> Done {
-        let list = reply::capabilities(self.is_tls(), self.account.is_some());
+        let list = reply::capabilities(self.is_tls(), self.is_authenticated());
         self.data(Data::Capability(list));
         Done::ok(reply::DONE)
     }
@@ -118,7 +118,7 @@ impl Session<'_> {
         mechanism: AuthMechanism<'static>,
         initial: Option<Secret<Cow<'static, [u8]>>>,
     ) -> Result<Done, End> {
-        if self.account.is_some() {
+        if self.is_authenticated() {
             return Ok(Done::bad(reply::WRONG_STATE));
         }
         if !self.is_tls() {

@@ -22,6 +22,7 @@ use super::session::{Done, Session};
 use super::{flags, reply, utf7};
 use crate::clock::UnixTime;
 use crate::mailstore::{Mailbox, MailboxRole, MailstoreError, SEPARATOR};
+use crate::model::Official;
 
 /// The quota root every official's mailboxes share.
 const QUOTA_ROOT: &str = "";
@@ -29,6 +30,7 @@ const QUOTA_ROOT: &str = "";
 impl Session<'_> {
     pub(super) async fn select(
         &mut self,
+        official: &Official,
         mailbox: WireMailbox<'static>,
         parameters: Vec<SelectParameter>,
         read_only: bool,
@@ -43,15 +45,12 @@ impl Session<'_> {
             self.condstore = true;
         }
         // Selecting anything, even a mailbox that fails to open, leaves the old one.
-        self.selected = None;
-        let Some(official) = self.official().cloned() else {
-            return Done::bad(reply::WRONG_STATE);
-        };
+        self.unselect();
         let Some(name) = folder_name(&mailbox) else {
             return Done::no(Some(reply::code("NONEXISTENT")), reply::NO_SUCH_MAILBOX);
         };
         let mailstore = &self.service.mailstore;
-        let opened = match mailstore.mailbox_named(&official, &name).await {
+        let opened = match mailstore.mailbox_named(official, &name).await {
             Ok(Some(mailbox)) => Selected::open(mailstore, mailbox, read_only).await,
             Ok(None) => Err(MailstoreError::NoSuchMailbox),
             Err(error) => Err(error),
@@ -84,7 +83,7 @@ impl Session<'_> {
         if let Some(highest) = NonZeroU64::new(selected.highest_modseq()) {
             self.untagged_ok(Some(Code::HighestModSeq(highest)), "Highest");
         }
-        self.selected = Some(selected);
+        self.select_view(selected);
         if read_only {
             Done::ok_code(Code::ReadOnly, reply::SELECTED_RO)
         } else {
@@ -92,27 +91,29 @@ impl Session<'_> {
         }
     }
 
-    pub(super) async fn create(&mut self, mailbox: WireMailbox<'static>) -> Done {
-        let Some(official) = self.official().cloned() else {
-            return Done::bad(reply::WRONG_STATE);
-        };
+    pub(super) async fn create(
+        &mut self,
+        official: &Official,
+        mailbox: WireMailbox<'static>,
+    ) -> Done {
         let Some(name) = folder_name(&mailbox) else {
             return Done::no(Some(reply::code("CANNOT")), reply::BAD_MAILBOX_NAME);
         };
-        match self.service.mailstore.create_folder(&official, &name).await {
+        match self.service.mailstore.create_folder(official, &name).await {
             Ok(()) => Done::ok(reply::DONE),
             Err(error) => Done::refused(&error),
         }
     }
 
-    pub(super) async fn delete(&mut self, mailbox: WireMailbox<'static>) -> Done {
-        let Some(official) = self.official().cloned() else {
-            return Done::bad(reply::WRONG_STATE);
-        };
+    pub(super) async fn delete(
+        &mut self,
+        official: &Official,
+        mailbox: WireMailbox<'static>,
+    ) -> Done {
         let Some(name) = folder_name(&mailbox) else {
             return Done::no(Some(reply::code("NONEXISTENT")), reply::NO_SUCH_MAILBOX);
         };
-        match self.service.mailstore.delete_folder(&official, &name).await {
+        match self.service.mailstore.delete_folder(official, &name).await {
             Ok(()) => Done::ok(reply::DONE),
             Err(error) => Done::refused(&error),
         }
@@ -120,19 +121,17 @@ impl Session<'_> {
 
     pub(super) async fn rename(
         &mut self,
+        official: &Official,
         from: WireMailbox<'static>,
         to: WireMailbox<'static>,
     ) -> Done {
-        let Some(official) = self.official().cloned() else {
-            return Done::bad(reply::WRONG_STATE);
-        };
         let (Some(from), Some(to)) = (folder_name(&from), folder_name(&to)) else {
             return Done::no(Some(reply::code("CANNOT")), reply::BAD_MAILBOX_NAME);
         };
         match self
             .service
             .mailstore
-            .rename_folder(&official, &from, &to)
+            .rename_folder(official, &from, &to)
             .await
         {
             Ok(()) => Done::ok(reply::DONE),
@@ -140,14 +139,16 @@ impl Session<'_> {
         }
     }
 
-    pub(super) async fn subscribe(&mut self, mailbox: WireMailbox<'static>, on: bool) -> Done {
-        let Some(official) = self.official().cloned() else {
-            return Done::bad(reply::WRONG_STATE);
-        };
+    pub(super) async fn subscribe(
+        &mut self,
+        official: &Official,
+        mailbox: WireMailbox<'static>,
+        on: bool,
+    ) -> Done {
         let Some(name) = folder_name(&mailbox) else {
             return Done::no(Some(reply::code("NONEXISTENT")), reply::NO_SUCH_MAILBOX);
         };
-        match self.service.mailstore.subscribe(&official, &name, on).await {
+        match self.service.mailstore.subscribe(official, &name, on).await {
             Ok(()) => Done::ok(reply::DONE),
             Err(error) => Done::refused(&error),
         }
@@ -156,6 +157,7 @@ impl Session<'_> {
     /// LSUB (RFC 3501 §6.3.9): the subscribed names LIST would give.
     pub(super) async fn lsub(
         &mut self,
+        official: &Official,
         reference: WireMailbox<'static>,
         pattern: ListMailbox<'static>,
     ) -> Done {
@@ -163,31 +165,32 @@ impl Session<'_> {
             subscribed_only: true,
             ..ListOptions::default()
         };
-        self.list_matching(reference, pattern, options, true).await
+        self.list_matching(official, reference, pattern, options, true)
+            .await
     }
 
     /// LIST (RFC 3501 §6.3.8, with RFC 5258 options as RFC 6154 uses them).
     pub(super) async fn list(
         &mut self,
+        official: &Official,
         reference: WireMailbox<'static>,
         pattern: ListMailbox<'static>,
         options: ListOptions,
     ) -> Done {
-        self.list_matching(reference, pattern, options, false).await
+        self.list_matching(official, reference, pattern, options, false)
+            .await
     }
 
     /// Names matching `reference` + `pattern`, with `*` matching anything and `%` anything
     /// but the separator.
     async fn list_matching(
         &mut self,
+        official: &Official,
         reference: WireMailbox<'static>,
         pattern: ListMailbox<'static>,
         options: ListOptions,
         as_lsub: bool,
     ) -> Done {
-        let Some(official) = self.official().cloned() else {
-            return Done::bad(reply::WRONG_STATE);
-        };
         let pattern = match &pattern {
             ListMailbox::Token(token) => String::from_utf8_lossy(token.as_ref()).into_owned(),
             ListMailbox::String(string) => String::from_utf8_lossy(string.as_ref()).into_owned(),
@@ -249,17 +252,15 @@ impl Session<'_> {
 
     pub(super) async fn status_of(
         &mut self,
+        official: &Official,
         mailbox: WireMailbox<'static>,
         wanted: &[StatusDataItemName],
     ) -> Done {
-        let Some(official) = self.official().cloned() else {
-            return Done::bad(reply::WRONG_STATE);
-        };
         let Some(name) = folder_name(&mailbox) else {
             return Done::no(Some(reply::code("NONEXISTENT")), reply::NO_SUCH_MAILBOX);
         };
         let mailstore = &self.service.mailstore;
-        let found = match mailstore.mailbox_named(&official, &name).await {
+        let found = match mailstore.mailbox_named(official, &name).await {
             Ok(Some(found)) => found,
             Ok(None) => return Done::refused(&MailstoreError::NoSuchMailbox),
             Err(error) => return Done::refused(&error),
@@ -298,14 +299,12 @@ impl Session<'_> {
     /// APPEND: durable before OK; answers APPENDUID (RFC 4315).
     pub(super) async fn append(
         &mut self,
+        official: &Official,
         mailbox: WireMailbox<'static>,
         flag_list: Vec<Flag<'static>>,
         date: Option<DateTime>,
         message: LiteralOrLiteral8<'static>,
     ) -> Done {
-        let Some(official) = self.official().cloned() else {
-            return Done::bad(reply::WRONG_STATE);
-        };
         let Some(name) = folder_name(&mailbox) else {
             return Done::no(Some(Code::TryCreate), reply::NO_SUCH_MAILBOX);
         };
@@ -314,7 +313,7 @@ impl Session<'_> {
             LiteralOrLiteral8::Literal8(literal) => literal.data.as_ref(),
         };
         let mailstore = &self.service.mailstore;
-        let target = match mailstore.mailbox_named(&official, &name).await {
+        let target = match mailstore.mailbox_named(official, &name).await {
             Ok(Some(target)) => target,
             Ok(None) => return Done::no(Some(Code::TryCreate), reply::NO_SUCH_MAILBOX),
             Err(error) => return Done::refused(&error),
@@ -322,7 +321,7 @@ impl Session<'_> {
         let (bits, keywords) = flags::split(&flag_list);
         let internal_date = date.map(|d| UnixTime(d.as_ref().timestamp()));
         match mailstore
-            .append(&official, target.id, bytes, bits, &keywords, internal_date)
+            .append(official, target.id, bytes, bits, &keywords, internal_date)
             .await
         {
             Ok((validity, uid)) => match (NonZeroU32::new(validity), NonZeroU32::new(uid.0)) {
@@ -336,22 +335,23 @@ impl Session<'_> {
     }
 
     /// GETQUOTA "" (RFC 9208): the official's storage use and limit, in KiB.
-    pub(super) async fn get_quota(&mut self, root: AString<'static>) -> Done {
+    pub(super) async fn get_quota(&mut self, official: &Official, root: AString<'static>) -> Done {
         if root.as_ref() != QUOTA_ROOT.as_bytes() {
             return Done::no(None, reply::NO_SUCH_QUOTA_ROOT);
         }
-        self.send_quota().await
+        self.send_quota(official).await
     }
 
     /// GETQUOTAROOT: every mailbox is under the one root "".
-    pub(super) async fn get_quota_root(&mut self, mailbox: WireMailbox<'static>) -> Done {
-        let Some(official) = self.official().cloned() else {
-            return Done::bad(reply::WRONG_STATE);
-        };
+    pub(super) async fn get_quota_root(
+        &mut self,
+        official: &Official,
+        mailbox: WireMailbox<'static>,
+    ) -> Done {
         let Some(name) = folder_name(&mailbox) else {
             return Done::no(Some(reply::code("NONEXISTENT")), reply::NO_SUCH_MAILBOX);
         };
-        match self.service.mailstore.mailbox_named(&official, &name).await {
+        match self.service.mailstore.mailbox_named(official, &name).await {
             Ok(Some(_)) => {}
             Ok(None) => return Done::refused(&MailstoreError::NoSuchMailbox),
             Err(error) => return Done::refused(&error),
@@ -363,15 +363,12 @@ impl Session<'_> {
         };
         self.data(Data::QuotaRoot { mailbox, roots });
         if official.quota_bytes > 0 {
-            return self.send_quota().await;
+            return self.send_quota(official).await;
         }
         Done::ok(reply::DONE)
     }
 
-    async fn send_quota(&mut self) -> Done {
-        let Some(official) = self.official().cloned() else {
-            return Done::bad(reply::WRONG_STATE);
-        };
+    async fn send_quota(&mut self, official: &Official) -> Done {
         if official.quota_bytes <= 0 {
             return Done::no(None, reply::NO_SUCH_QUOTA_ROOT);
         }

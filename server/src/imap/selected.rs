@@ -29,6 +29,7 @@ use crate::mailstore::{
     BodyId, FlagChange, FlagOutcome, FlagUpdate, Mailbox, MailboxMessage, MailboxRole, Mailstore,
     MailstoreError, MessageFlags, Uid,
 };
+use crate::model::Official;
 
 /// The session's view of its selected mailbox.
 #[derive(Debug)]
@@ -222,25 +223,22 @@ impl Selected {
 impl Session<'_> {
     /// Sends the updates other sessions caused since the view was last brought up to date.
     pub(super) async fn send_updates(&mut self, expunges_allowed: bool) {
-        let Some(selected) = self.selected.as_mut() else {
+        let (service, condstore) = (self.service, self.condstore);
+        let Some(selected) = self.view_mut() else {
             return;
         };
         match selected
-            .refresh(&self.service.mailstore, expunges_allowed, self.condstore)
+            .refresh(&service.mailstore, expunges_allowed, condstore)
             .await
         {
             Ok(updates) => updates.into_iter().for_each(|data| self.data(data)),
             Err(MailstoreError::NoSuchMailbox) => {
                 // Deleted by another session: nothing more can be said about it.
-                self.selected = None;
+                self.unselect();
                 self.untagged_ok(Some(reply::code("CLOSED")), reply::BYE_MAILBOX_GONE);
             }
             Err(error) => tracing::warn!(%error, "IMAP view could not be refreshed"),
         }
-    }
-
-    fn view(&self) -> Option<&Selected> {
-        self.selected.as_ref()
     }
 
     pub(super) async fn fetch(
@@ -398,11 +396,11 @@ impl Session<'_> {
         uids: &[Uid],
         update: &FlagUpdate<'_>,
     ) -> Result<Vec<Uid>, MailstoreError> {
-        let Some(view) = self.selected.as_mut() else {
+        let service = self.service;
+        let Some(view) = self.view_mut() else {
             return Ok(Vec::new());
         };
-        let FlagOutcome { changed, modified } = self
-            .service
+        let FlagOutcome { changed, modified } = service
             .mailstore
             .change_flags(view.mailbox.id, uids, update)
             .await?;
@@ -525,12 +523,13 @@ impl Session<'_> {
     /// COPY and MOVE (RFC 6851), answering COPYUID (RFC 4315).
     pub(super) async fn copy(
         &mut self,
+        official: &Official,
         set: SequenceSet,
         target: WireMailbox<'static>,
         uid: bool,
         remove_source: bool,
     ) -> Done {
-        let (Some(view), Some(official)) = (self.view(), self.official().cloned()) else {
+        let Some(view) = self.view() else {
             return Done::bad(reply::WRONG_STATE);
         };
         if remove_source && view.read_only {
@@ -544,7 +543,7 @@ impl Session<'_> {
             return Done::no(Some(Code::TryCreate), reply::NO_SUCH_MAILBOX);
         };
         let mailstore = self.service.mailstore.clone();
-        let target = match mailstore.mailbox_named(&official, &name).await {
+        let target = match mailstore.mailbox_named(official, &name).await {
             Ok(Some(target)) => target,
             Ok(None) => return Done::no(Some(Code::TryCreate), reply::NO_SUCH_MAILBOX),
             Err(error) => return Done::refused(&error),
@@ -553,7 +552,7 @@ impl Session<'_> {
             return Done::ok(reply::DONE);
         }
         let (validity, copied) = match mailstore
-            .copy(&official, &messages, target.id, remove_source)
+            .copy(official, &messages, target.id, remove_source)
             .await
         {
             Ok(copied) => copied,
@@ -649,7 +648,7 @@ impl Session<'_> {
 
     /// CLOSE: expunges silently (unless read-only) and leaves the mailbox.
     pub(super) async fn close(&mut self) -> Done {
-        let Some(view) = self.selected.take() else {
+        let Some(view) = self.unselect() else {
             return Done::bad(reply::WRONG_STATE);
         };
         if view.read_only {
@@ -736,7 +735,7 @@ impl Session<'_> {
         self.raw(reply::IDLING.as_bytes());
         self.raw(b"\r\n");
         self.flush().await?;
-        let mut changes = self.selected.as_ref().map(|s| s.changes.clone());
+        let mut changes = self.view().map(|s| s.changes.clone());
         loop {
             let mut stream = self.take_stream().ok_or(End)?;
             let shutdown = self.shutdown().clone();

@@ -4,6 +4,7 @@
 //! caused (EXISTS, EXPUNGE, FETCH FLAGS) and the tagged completion, in that order.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use imap_codec::encode::Encoder;
 use imap_codec::imap_types::command::{Command, CommandBody};
@@ -92,10 +93,22 @@ impl Done {
     }
 }
 
+/// Where a session stands (RFC 3501 §3), each state holding what it has: the signed-in
+/// official's account once authenticated, and the selected mailbox's view once selected.
+/// Handlers past the routing receive the official, and those of the selected state find the
+/// view, so none can run in a state that lacks what it needs.
+#[derive(Debug)]
+enum State<'s> {
+    NotAuthenticated,
+    Authenticated(Account<'s>),
+    Selected(Account<'s>, Selected),
+}
+
 /// The logged-in official and their place among their open sessions.
 #[derive(Debug)]
 pub(super) struct Account<'s> {
-    pub official: Official,
+    /// Shared with each command that needs it, without a copy of the entity per command.
+    pub official: Arc<Official>,
     _place: OfficialSession<'s>,
     /// Counts the session in `congvu_imap_sessions` while the official is signed in.
     _signed_in: crate::telemetry::GaugeHeld,
@@ -110,8 +123,7 @@ pub(super) struct Session<'s> {
     shutdown: CancellationToken,
     pub(super) reader: Reader,
     out: Vec<u8>,
-    pub(super) account: Option<Account<'s>>,
-    pub(super) selected: Option<Selected>,
+    state: State<'s>,
     pub(super) auth_failures: u32,
     errors: u32,
     /// CONDSTORE is on (RFC 7162 §3.1): FETCH responses for flag changes carry MODSEQ.
@@ -132,8 +144,7 @@ impl<'s> Session<'s> {
             shutdown,
             reader: Reader::new(settings.max_command_bytes, settings.max_literal_bytes),
             out: Vec::with_capacity(4096),
-            account: None,
-            selected: None,
+            state: State::NotAuthenticated,
             auth_failures: 0,
             errors: 0,
             condstore: false,
@@ -228,7 +239,7 @@ impl<'s> Session<'s> {
             StatusKind::Bad => "bad",
         };
         crate::telemetry::imap_command(name, result, started.elapsed());
-        if done.kind != StatusKind::Bad && self.selected.is_some() {
+        if done.kind != StatusKind::Bad && self.view().is_some() {
             self.send_updates(expunges_allowed).await;
         }
         Ok(self.complete(tag, done))
@@ -268,7 +279,12 @@ impl<'s> Session<'s> {
         body: CommandBody<'static>,
         options: ListOptions,
     ) -> Result<Done, End> {
-        let logged_in = self.account.is_some();
+        let official = match &self.state {
+            State::NotAuthenticated => None,
+            State::Authenticated(account) | State::Selected(account, _) => {
+                Some(Arc::clone(&account.official))
+            }
+        };
         Ok(match body {
             CommandBody::Capability => self.capability(),
             CommandBody::Noop => Done::ok(reply::DONE),
@@ -280,28 +296,33 @@ impl<'s> Session<'s> {
                 }
             }
             CommandBody::Id { parameters } => self.id(parameters),
-            CommandBody::Login { username, password } if !logged_in => {
+            CommandBody::Login { username, password } if official.is_none() => {
                 self.login(username, password).await
             }
             CommandBody::Login { .. } => Done::bad(reply::WRONG_STATE),
-            _ if !logged_in => Done::bad(reply::WRONG_STATE),
-            body if needs_selection(&body) => {
-                if self.selected.is_none() {
+            body => match official {
+                None => Done::bad(reply::WRONG_STATE),
+                Some(_) if needs_selection(&body) && self.view().is_none() => {
                     Done::bad(reply::WRONG_STATE)
-                } else {
-                    self.route_selected(body).await?
                 }
-            }
-            body => self.route_authenticated(body, options).await,
+                Some(official) if needs_selection(&body) => {
+                    self.route_selected(body, &official).await?
+                }
+                Some(official) => self.route_authenticated(body, options, &official).await,
+            },
         })
     }
 
     /// Commands of the selected state, a mailbox being selected.
-    async fn route_selected(&mut self, body: CommandBody<'static>) -> Result<Done, End> {
+    async fn route_selected(
+        &mut self,
+        body: CommandBody<'static>,
+        official: &Official,
+    ) -> Result<Done, End> {
         Ok(match body {
             CommandBody::Close => self.close().await,
             CommandBody::Unselect => {
-                self.selected = None;
+                self.unselect();
                 Done::ok(reply::DONE)
             }
             CommandBody::Expunge => self.expunge(None).await,
@@ -335,12 +356,12 @@ impl<'s> Session<'s> {
                 sequence_set,
                 mailbox,
                 uid,
-            } => self.copy(sequence_set, mailbox, uid, false).await,
+            } => self.copy(official, sequence_set, mailbox, uid, false).await,
             CommandBody::Move {
                 sequence_set,
                 mailbox,
                 uid,
-            } => self.copy(sequence_set, mailbox, uid, true).await,
+            } => self.copy(official, sequence_set, mailbox, uid, true).await,
             // Every change is already durable: CHECK has nothing to do.
             CommandBody::Check => Done::ok(reply::DONE),
             _ => Done::bad(reply::NOT_SUPPORTED),
@@ -352,43 +373,47 @@ impl<'s> Session<'s> {
         &mut self,
         body: CommandBody<'static>,
         options: ListOptions,
+        official: &Official,
     ) -> Done {
         match body {
             CommandBody::Select {
                 mailbox,
                 parameters,
-            } => self.select(mailbox, parameters, false).await,
+            } => self.select(official, mailbox, parameters, false).await,
             CommandBody::Examine {
                 mailbox,
                 parameters,
-            } => self.select(mailbox, parameters, true).await,
-            CommandBody::Create { mailbox } => self.create(mailbox).await,
-            CommandBody::Delete { mailbox } => self.delete(mailbox).await,
-            CommandBody::Rename { from, to } => self.rename(from, to).await,
-            CommandBody::Subscribe { mailbox } => self.subscribe(mailbox, true).await,
-            CommandBody::Unsubscribe { mailbox } => self.subscribe(mailbox, false).await,
+            } => self.select(official, mailbox, parameters, true).await,
+            CommandBody::Create { mailbox } => self.create(official, mailbox).await,
+            CommandBody::Delete { mailbox } => self.delete(official, mailbox).await,
+            CommandBody::Rename { from, to } => self.rename(official, from, to).await,
+            CommandBody::Subscribe { mailbox } => self.subscribe(official, mailbox, true).await,
+            CommandBody::Unsubscribe { mailbox } => self.subscribe(official, mailbox, false).await,
             CommandBody::List {
                 reference,
                 mailbox_wildcard,
-            } => self.list(reference, mailbox_wildcard, options).await,
+            } => {
+                self.list(official, reference, mailbox_wildcard, options)
+                    .await
+            }
             CommandBody::Lsub {
                 reference,
                 mailbox_wildcard,
-            } => self.lsub(reference, mailbox_wildcard).await,
+            } => self.lsub(official, reference, mailbox_wildcard).await,
             CommandBody::Status {
                 mailbox,
                 item_names,
-            } => self.status_of(mailbox, &item_names).await,
+            } => self.status_of(official, mailbox, &item_names).await,
             CommandBody::Append {
                 mailbox,
                 flags,
                 date,
                 message,
-            } => self.append(mailbox, flags, date, message).await,
+            } => self.append(official, mailbox, flags, date, message).await,
             CommandBody::Namespace => self.namespace(),
             CommandBody::Enable { capabilities } => self.enable(capabilities),
-            CommandBody::GetQuota { root } => self.get_quota(root).await,
-            CommandBody::GetQuotaRoot { mailbox } => self.get_quota_root(mailbox).await,
+            CommandBody::GetQuota { root } => self.get_quota(official, root).await,
+            CommandBody::GetQuotaRoot { mailbox } => self.get_quota_root(official, mailbox).await,
             CommandBody::SetQuota { .. } => Done::no(None, reply::QUOTA_READ_ONLY),
             _ => Done::bad(reply::NOT_SUPPORTED),
         }
@@ -504,8 +529,8 @@ impl<'s> Session<'s> {
     pub(super) fn enter(&mut self, official: Official) -> bool {
         match self.service.claim_session(official.id) {
             Some(place) => {
-                self.account = Some(Account {
-                    official,
+                self.state = State::Authenticated(Account {
+                    official: Arc::new(official),
                     _place: place,
                     _signed_in: crate::telemetry::imap_session_signed_in(),
                 });
@@ -515,9 +540,49 @@ impl<'s> Session<'s> {
         }
     }
 
-    /// The logged-in official (handlers past the state check only).
-    pub(super) fn official(&self) -> Option<&Official> {
-        self.account.as_ref().map(|a| &a.official)
+    /// Whether an official is signed in.
+    pub(super) fn is_authenticated(&self) -> bool {
+        !matches!(self.state, State::NotAuthenticated)
+    }
+
+    /// The selected mailbox's view, in the selected state.
+    pub(super) fn view(&self) -> Option<&Selected> {
+        match &self.state {
+            State::Selected(_, view) => Some(view),
+            _ => None,
+        }
+    }
+
+    pub(super) fn view_mut(&mut self) -> Option<&mut Selected> {
+        match &mut self.state {
+            State::Selected(_, view) => Some(view),
+            _ => None,
+        }
+    }
+
+    /// Makes `view` the selected mailbox, in place of any other; the official stays signed in.
+    pub(super) fn select_view(&mut self, view: Selected) {
+        self.state = match std::mem::replace(&mut self.state, State::NotAuthenticated) {
+            State::NotAuthenticated => State::NotAuthenticated,
+            State::Authenticated(account) | State::Selected(account, _) => {
+                State::Selected(account, view)
+            }
+        };
+    }
+
+    /// Leaves the selected mailbox, back to the authenticated state; its view, if one was
+    /// selected.
+    pub(super) fn unselect(&mut self) -> Option<Selected> {
+        match std::mem::replace(&mut self.state, State::NotAuthenticated) {
+            State::Selected(account, view) => {
+                self.state = State::Authenticated(account);
+                Some(view)
+            }
+            other => {
+                self.state = other;
+                None
+            }
+        }
     }
 
     /// The session's shutdown signal.
