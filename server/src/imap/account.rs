@@ -89,12 +89,15 @@ impl Session<'_> {
         let Some(Stream::Plain(tcp)) = self.take_stream() else {
             return Err(End);
         };
-        let handshake =
-            tokio::time::timeout(std::time::Duration::from_secs(60), acceptor.accept(tcp)).await;
-        match handshake {
-            Ok(Ok(tls)) => self.put_stream(Stream::Tls(Box::new(tls))),
-            _ => return Err(End),
-        }
+        let upgraded = crate::net::upgrade_to_tls(
+            &acceptor,
+            tcp,
+            self.handshake_timeout,
+            self.listener,
+            self.peer,
+        )
+        .await;
+        self.put_stream(upgraded.ok_or(End)?);
         self.reader.discard_buffered();
         Ok(false)
     }
@@ -210,12 +213,11 @@ impl Session<'_> {
 
     /// One more failed login; the session closes after too many.
     fn failed_login(&mut self) -> Done {
-        self.auth_failures += 1;
         let done = Done::no(
             Some(reply::code("AUTHENTICATIONFAILED")),
             reply::LOGIN_FAILED,
         );
-        if self.auth_failures >= self.service.settings.max_auth_failures {
+        if self.auth_failures.add() {
             return done.then_close(reply::BYE_TOO_MANY_FAILURES);
         }
         done

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use imap_codec::encode::Encoder;
 use imap_codec::imap_types::command::{Command, CommandBody};
@@ -21,7 +22,7 @@ use super::framing::{Expect, ReadFault, Reader, Received};
 use super::selected::Selected;
 use super::{reply, ImapService, OfficialSession};
 use crate::directory::Official;
-use crate::net::{Admission, Connection, Stream};
+use crate::net::{Admission, Connection, ListenerKind, Stream, Strikes};
 
 /// Output buffered beyond this is written out even in the middle of a command (a large
 /// FETCH), so a session's memory stays bounded.
@@ -120,19 +121,23 @@ pub(super) struct Session<'s> {
     stream: Option<Stream>,
     _admission: Admission,
     pub(super) peer: SocketAddr,
+    /// The port's kind, for the logs of a failed STARTTLS.
+    pub(super) listener: ListenerKind,
+    /// How long the STARTTLS handshake may take (the listeners' one setting).
+    pub(super) handshake_timeout: Duration,
     shutdown: CancellationToken,
     pub(super) reader: Reader,
     out: Vec<u8>,
     state: State<'s>,
-    pub(super) auth_failures: u32,
-    errors: u32,
+    pub(super) auth_failures: Strikes,
+    errors: Strikes,
     /// CONDSTORE is on (RFC 7162 §3.1): FETCH responses for flag changes carry MODSEQ.
     pub(super) condstore: bool,
 }
 
 impl<'s> Session<'s> {
     pub(super) fn new(service: &'s ImapService, conn: Connection) -> Session<'s> {
-        let peer = conn.peer;
+        let (peer, listener, handshake_timeout) = (conn.peer, conn.kind, conn.handshake_timeout);
         let shutdown = conn.shutdown.clone();
         let (stream, admission) = conn.into_stream();
         let settings = &service.settings;
@@ -141,12 +146,14 @@ impl<'s> Session<'s> {
             stream: Some(stream),
             _admission: admission,
             peer,
+            listener,
+            handshake_timeout,
             shutdown,
             reader: Reader::new(settings.max_command_bytes, settings.max_literal_bytes),
             out: Vec::with_capacity(4096),
             state: State::NotAuthenticated,
-            auth_failures: 0,
-            errors: 0,
+            auth_failures: Strikes::new(settings.max_auth_failures),
+            errors: Strikes::new(settings.max_errors),
             condstore: false,
         }
     }
@@ -262,12 +269,9 @@ impl<'s> Session<'s> {
         if done.close {
             return true;
         }
-        if is_bad {
-            self.errors += 1;
-            if self.errors >= self.service.settings.max_errors {
-                self.bye(None, reply::BYE_TOO_MANY_ERRORS);
-                return true;
-            }
+        if is_bad && self.errors.add() {
+            self.bye(None, reply::BYE_TOO_MANY_ERRORS);
+            return true;
         }
         false
     }
@@ -500,8 +504,7 @@ impl<'s> Session<'s> {
                     code: None,
                     text: Text::unvalidated(text),
                 }));
-                self.errors += 1;
-                if self.errors >= self.service.settings.max_errors {
+                if self.errors.add() {
                     self.bye(None, reply::BYE_TOO_MANY_ERRORS);
                     return true;
                 }

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use ldap3_proto::proto::{LdapMsg, LdapOp, LdapResult, LdapResultCode};
@@ -154,13 +155,15 @@ pub async fn run(service: &LdapService, conn: Connection) {
                 let _ = wire.get_mut().shutdown().await;
                 return;
             }
-            Next::StartTls => match start_tls(service, wire, &queue).await {
-                Some(upgraded) => {
-                    wire = upgraded;
-                    session.tls = true;
+            Next::StartTls => {
+                match start_tls(service, wire, &queue, conn.handshake_timeout, conn.peer).await {
+                    Some(upgraded) => {
+                        wire = upgraded;
+                        session.tls = true;
+                    }
+                    None => return,
                 }
-                None => return,
-            },
+            }
         }
     }
 }
@@ -406,7 +409,13 @@ fn critical_unknown_control(controls: &[ldap3_proto::control::LdapControl]) -> O
 
 /// Completes StartTLS. Anything the client sent after the request and before the
 /// handshake could have been injected by a man in the middle, so it ends the session.
-async fn start_tls(service: &LdapService, wire: Wire, queue: &VecDeque<LdapMsg>) -> Option<Wire> {
+async fn start_tls(
+    service: &LdapService,
+    wire: Wire,
+    queue: &VecDeque<LdapMsg>,
+    handshake_timeout: Duration,
+    peer: SocketAddr,
+) -> Option<Wire> {
     let parts = wire.into_parts();
     if !parts.read_buf.is_empty() || !queue.is_empty() {
         tracing::info!("LDAP client sent data after StartTLS before the handshake; closing");
@@ -416,11 +425,10 @@ async fn start_tls(service: &LdapService, wire: Wire, queue: &VecDeque<LdapMsg>)
         return None;
     };
     let acceptor = service.tls.as_ref()?;
-    let tls = tokio::time::timeout(service.settings.idle_timeout, acceptor.accept(tcp))
-        .await
-        .ok()?
-        .ok()?;
-    Some(Framed::new(Stream::Tls(Box::new(tls)), parts.codec))
+    let tls =
+        crate::net::upgrade_to_tls(acceptor, tcp, handshake_timeout, ListenerKind::Ldap, peer)
+            .await?;
+    Some(Framed::new(tls, parts.codec))
 }
 
 /// Ends a connection whose input cannot be read as LDAP, telling the client why.

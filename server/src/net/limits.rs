@@ -82,6 +82,26 @@ impl Drop for Admission {
     }
 }
 
+/// A session's failures of one kind (commands answered with an error, failed sign-ins)
+/// against the limit after which it closes: the one count every protocol keeps.
+#[derive(Debug)]
+pub struct Strikes {
+    count: u32,
+    limit: u32,
+}
+
+impl Strikes {
+    pub fn new(limit: u32) -> Strikes {
+        Strikes { count: 0, limit }
+    }
+
+    /// Counts one more failure; `true` once the limit is reached and the session must close.
+    pub fn add(&mut self) -> bool {
+        self.count = self.count.saturating_add(1);
+        self.count >= self.limit
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +119,14 @@ mod tests {
         drop(a1);
         assert_eq!(limits.open_connections(), 2);
         assert!(limits.admit(a).is_ok());
+    }
+
+    #[test]
+    fn strikes_close_at_the_limit() {
+        let mut strikes = Strikes::new(3);
+        assert!(!strikes.add());
+        assert!(!strikes.add());
+        assert!(strikes.add(), "the third of three closes");
+        assert!(Strikes::new(0).add(), "a limit of 0 closes at the first");
     }
 }

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use crate::model::{ListenerKind, Refusal};
-pub use limits::{Admission, ConnectionLimits};
+pub use limits::{Admission, ConnectionLimits, Strikes};
 
 impl fmt::Display for ListenerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,6 +87,9 @@ pub struct Connection {
     /// Cancelled when the server begins to shut down: sessions finish the command in hand
     /// and close.
     pub shutdown: CancellationToken,
+    /// How long a TLS handshake may take, on an implicit-TLS port and after STARTTLS alike
+    /// (see [`upgrade_to_tls`]).
+    pub handshake_timeout: Duration,
     _admission: Admission,
 }
 
@@ -246,6 +249,7 @@ pub async fn accept_loop<H: ConnectionHandler>(
                 peer,
                 stream,
                 shutdown: ctx.shutdown.clone(),
+                handshake_timeout: ctx.handshake_timeout,
                 _admission: admission,
             };
             handler.serve(conn).await;
@@ -271,7 +275,20 @@ async fn open_stream(
         return Some(Stream::Plain(tcp));
     }
     let acceptor = ctx.tls.as_ref()?;
-    match tokio::time::timeout(ctx.handshake_timeout, acceptor.accept(tcp)).await {
+    upgrade_to_tls(acceptor, tcp, ctx.handshake_timeout, kind, peer).await
+}
+
+/// The TLS handshake over `tcp`, within `timeout`: the one every implicit-TLS listener and
+/// every STARTTLS (SMTP, IMAP, LDAP) goes through. `None` when it fails or takes too long,
+/// which is logged; the caller closes the connection.
+pub async fn upgrade_to_tls(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    tcp: TcpStream,
+    timeout: Duration,
+    kind: ListenerKind,
+    peer: SocketAddr,
+) -> Option<Stream> {
+    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => Some(Stream::Tls(Box::new(tls))),
         Ok(Err(e)) => {
             tracing::debug!(listener = %kind, %peer, error = %e, "TLS handshake failed");

@@ -62,8 +62,7 @@ pub async fn authenticate(
 }
 
 fn failed(session: &mut Session<'_>) -> Next {
-    session.auth_failures += 1;
-    if session.auth_failures >= session.service.settings.max_auth_failures {
+    if session.auth_failures.add() {
         session.respond_raw(&reply::AUTH_TOO_MANY.to_wire());
         return Next::Close;
     }

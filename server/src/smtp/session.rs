@@ -17,7 +17,7 @@ use super::framing::{command_line, LineStatus};
 use super::reply::{self, Reply};
 use super::{auth, envelope, message, SmtpService};
 use crate::directory::Official;
-use crate::net::{Admission, Connection, ListenerKind, Stream};
+use crate::net::{Admission, Connection, ListenerKind, Stream, Strikes};
 
 /// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with CRLF.
 pub(crate) const MAX_COMMAND_LINE: usize = 512;
@@ -63,10 +63,12 @@ pub(super) struct Session<'a> {
     pub envelope: Option<envelope::Envelope>,
     /// The blocklists' answer about the client (MX only), asked as it connected.
     pub blocklisting: Option<super::inbound::Blocklisting>,
-    errors: u32,
-    pub auth_failures: u32,
+    errors: Strikes,
+    pub auth_failures: Strikes,
     /// The code of the last reply queued, for the command metrics.
     last_code: u16,
+    /// How long the STARTTLS handshake may take (the listeners' one setting).
+    handshake_timeout: Duration,
     /// The connection's place in the limits, released when the session ends.
     _admission: Admission,
 }
@@ -74,10 +76,12 @@ pub(super) struct Session<'a> {
 impl<'a> Session<'a> {
     pub fn new(service: &'a SmtpService, conn: Connection) -> Session<'a> {
         let (kind, peer, shutdown) = (conn.kind, conn.peer, conn.shutdown.clone());
+        let handshake_timeout = conn.handshake_timeout;
         let (stream, admission) = conn.into_stream();
         Session {
             service,
             kind,
+            handshake_timeout,
             peer,
             stream: Some(stream),
             input: BytesMut::with_capacity(4096),
@@ -87,9 +91,9 @@ impl<'a> Session<'a> {
             official: None,
             envelope: None,
             blocklisting: super::inbound::ask_blocklists(service, kind, peer),
-            errors: 0,
+            errors: Strikes::new(service.settings.max_errors),
             last_code: 0,
-            auth_failures: 0,
+            auth_failures: Strikes::new(service.settings.max_auth_failures),
             _admission: admission,
         }
     }
@@ -283,12 +287,15 @@ impl<'a> Session<'a> {
         let Some(acceptor) = self.service.tls.clone() else {
             return Err(End::Gone);
         };
-        let timeout = self.service.settings.command_timeout;
-        let tls = match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => tls,
-            _ => return Err(End::Gone),
-        };
-        self.stream = Some(Stream::Tls(Box::new(tls)));
+        let upgraded = crate::net::upgrade_to_tls(
+            &acceptor,
+            tcp,
+            self.handshake_timeout,
+            self.kind,
+            self.peer,
+        )
+        .await;
+        self.stream = Some(upgraded.ok_or(End::Gone)?);
         self.greeting = None;
         self.envelope = None;
         self.input.clear();
@@ -299,13 +306,10 @@ impl<'a> Session<'a> {
     pub fn respond(&mut self, reply: Reply) -> Next {
         self.last_code = reply.code;
         self.output.extend_from_slice(reply.to_wire().as_bytes());
-        if reply.is_error() {
-            self.errors += 1;
-            if self.errors >= self.service.settings.max_errors {
-                self.output
-                    .extend_from_slice(reply::TOO_MANY_ERRORS.to_wire().as_bytes());
-                return Next::Close;
-            }
+        if reply.is_error() && self.errors.add() {
+            self.output
+                .extend_from_slice(reply::TOO_MANY_ERRORS.to_wire().as_bytes());
+            return Next::Close;
         }
         Next::Continue
     }
