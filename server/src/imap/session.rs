@@ -176,13 +176,12 @@ impl<'s> Session<'s> {
                 let Some(stream) = self.stream.as_mut() else {
                     return;
                 };
-                tokio::select! {
-                    received = self.reader.next(stream, Expect::Command, idle) => received,
-                    () = self.shutdown.cancelled() => {
-                        self.bye(None, reply::BYE_SHUTDOWN);
-                        break;
-                    }
-                }
+                let next = self.reader.next(stream, Expect::Command, idle);
+                crate::net::unless_shutting_down(next, &self.shutdown).await
+            };
+            let Some(received) = received else {
+                self.bye(None, reply::BYE_SHUTDOWN);
+                break;
             };
             let close = match received {
                 Ok(Received::Command(command, options)) => {

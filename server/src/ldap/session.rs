@@ -176,12 +176,10 @@ async fn next_request(
     shutdown: &tokio_util::sync::CancellationToken,
 ) -> Option<LdapMsg> {
     let idle = session.service.settings.idle_timeout;
-    let next = tokio::select! {
-        _ = shutdown.cancelled() => {
-            notify(wire, LdapResultCode::Unavailable, reply::SHUTTING_DOWN).await;
-            return None;
-        }
-        next = tokio::time::timeout(idle, wire.next()) => next,
+    let next = crate::net::unless_shutting_down(tokio::time::timeout(idle, wire.next()), shutdown);
+    let Some(next) = next.await else {
+        notify(wire, LdapResultCode::Unavailable, reply::SHUTTING_DOWN).await;
+        return None;
     };
     match next {
         Err(_) => {

@@ -278,6 +278,20 @@ async fn open_stream(
     upgrade_to_tls(acceptor, tcp, ctx.handshake_timeout, kind, peer).await
 }
 
+/// Waits for `next` (a client's next request) unless the server begins to shut down first,
+/// `None` then. Shutdown is looked at first: once it has begun, a request that has already
+/// arrived is refused like one still to come, the same on every protocol.
+pub async fn unless_shutting_down<T>(
+    next: impl std::future::Future<Output = T>,
+    shutdown: &CancellationToken,
+) -> Option<T> {
+    tokio::select! {
+        biased;
+        () = shutdown.cancelled() => None,
+        ready = next => Some(ready),
+    }
+}
+
 /// The TLS handshake over `tcp`, within `timeout`: the one every implicit-TLS listener and
 /// every STARTTLS (SMTP, IMAP, LDAP) goes through. `None` when it fails or takes too long,
 /// which is logged; the caller closes the connection.

@@ -43,7 +43,7 @@ pub async fn authenticate(
         Ok(LoginOutcome::Accepted(principal)) => match *principal {
             Principal::Official(official) => {
                 tracing::info!(login = %official.login, peer = %session.peer, "SMTP AUTH accepted");
-                session.official = Some(official);
+                session.sign_in(official);
                 Ok(session.respond(reply::AUTH_OK))
             }
             Principal::Service(_) => Ok(failed(session)),

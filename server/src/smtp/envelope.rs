@@ -62,7 +62,7 @@ pub async fn mail(session: &mut Session<'_>, from: MailFrom<Cow<'_, str>>) -> Ne
     if let Some(refusal) = refusal {
         return session.respond(refusal);
     }
-    session.envelope = Some(Envelope {
+    session.begin_transaction(Envelope {
         sender: normalize_address(&from.address),
         smtputf8: from.flags & MAIL_SMTPUTF8 != 0,
         declared_size: from.size,
@@ -78,7 +78,7 @@ async fn sender_refusal(session: &Session<'_>, from: &MailFrom<Cow<'_, str>>) ->
     if from.size > session.service.settings.max_message_bytes {
         return Some(reply::SIZE_EXCEEDED);
     }
-    if let Some(official) = &session.official {
+    if let Some(official) = session.official() {
         let index = match session.service.recipients.current().await {
             Ok(index) => index,
             Err(error) => {
@@ -104,7 +104,7 @@ pub async fn rcpt(session: &mut Session<'_>, to: RcptTo<Cow<'_, str>>) -> Next {
 /// Looks `address` up and adds it to the envelope, or says why not.
 async fn recipient_refusal(session: &mut Session<'_>, address: &str) -> Option<Reply> {
     let settings = &session.service.settings;
-    let envelope = session.envelope.as_ref()?;
+    let envelope = session.envelope()?;
     if envelope.recipients.len() >= settings.max_recipients {
         return Some(reply::TOO_MANY_RECIPIENTS);
     }
@@ -120,7 +120,7 @@ async fn recipient_refusal(session: &mut Session<'_>, address: &str) -> Option<R
         }
     };
     let lookup = index.lookup(address);
-    let authenticated = session.official.is_some();
+    let authenticated = session.official().is_some();
     if !(lookup == RecipientLookup::Remote && authenticated) {
         if let Some(refusal) = reply::for_recipient(&lookup) {
             return Some(refusal);
@@ -144,7 +144,7 @@ async fn recipient_refusal(session: &mut Session<'_>, address: &str) -> Option<R
             }
         }
     }
-    let envelope = session.envelope.as_mut()?;
+    let envelope = session.envelope_mut()?;
     envelope.recipients.push(address.to_string());
     match lookup {
         RecipientLookup::Official {

@@ -52,7 +52,7 @@ pub(super) async fn check(session: &Session<'_>, message: Vec<u8>) -> Result<Pla
         message,
     };
     scan_for_malware(session, &placement).await?;
-    let from_outside = session.listener() == ListenerKind::Smtp && session.official.is_none();
+    let from_outside = session.listener() == ListenerKind::Smtp && session.official().is_none();
     if from_outside {
         authenticate_sender(session, &mut placement).await?;
     }
@@ -88,12 +88,12 @@ async fn authenticate_sender(
     let Some(sender_check) = service.sender_check.as_ref().filter(|c| c.is_on()) else {
         return Ok(());
     };
-    let Some(envelope) = session.envelope.as_ref() else {
+    let Some(envelope) = session.envelope() else {
         return Ok(());
     };
     let facts = SenderFacts {
         ip: session.peer.ip(),
-        helo: session.greeting.as_ref().map_or("", |g| g.name.as_str()),
+        helo: session.greeting().map_or("", |g| g.name.as_str()),
         mail_from: &envelope.sender,
     };
     let index = service.recipients.current().await.ok();
@@ -125,16 +125,16 @@ async fn score_spam(session: &Session<'_>, placement: &mut Placement) -> Result<
     let Some((rspamd, fail)) = &session.service.engines.rspamd else {
         return Ok(());
     };
-    let Some(envelope) = session.envelope.as_ref() else {
+    let Some(envelope) = session.envelope() else {
         return Ok(());
     };
     let facts = ScanFacts {
         client_ip: Some(session.peer.ip()),
         client_hostname: None,
-        helo: session.greeting.as_ref().map(|g| g.name.clone()),
+        helo: session.greeting().map(|g| g.name.clone()),
         mail_from: envelope.sender.clone(),
         recipients: envelope.recipients.clone(),
-        authenticated_user: session.official.as_ref().map(|o| o.login.clone()),
+        authenticated_user: session.official().map(|o| o.login.clone()),
         queue_id: Some(placement.queue_id.clone()),
         receiving_host: session.service.settings.hostname.clone(),
     };
@@ -201,7 +201,7 @@ pub(super) fn ask_blocklists(
 /// The reply refusing the session's client if a blocklist lists it. An official who
 /// authenticated on the MX is never refused by a list.
 pub(super) async fn dnsbl_refusal(session: &mut Session<'_>) -> Option<Reply> {
-    if session.official.is_some() {
+    if session.official().is_some() {
         return None;
     }
     let listing = match session.blocklisting.take()? {

@@ -42,7 +42,7 @@ pub async fn data(session: &mut Session<'_>) -> Result<Next, End> {
     match reader.finish() {
         Ok(message) => Ok(finish(session, message).await),
         Err(fault) => {
-            session.envelope = None;
+            session.end_transaction();
             let verdict = reply::for_data_fault(fault);
             count_refusal(session, &verdict);
             Ok(session.respond(verdict))
@@ -66,7 +66,7 @@ pub async fn bdat(session: &mut Session<'_>, size: usize, last: bool) -> Result<
     }
     let max = session.service.settings.max_message_bytes;
     // The gate lets BDAT through only within a transaction.
-    let Some(envelope) = session.envelope.as_mut() else {
+    let Some(envelope) = session.envelope_mut() else {
         session.skip(size, deadline).await?;
         return Ok(session.respond(reply::NEED_MAIL));
     };
@@ -82,7 +82,7 @@ pub async fn bdat(session: &mut Session<'_>, size: usize, last: bool) -> Result<
             let take = (size - chunk.len()).min(input.len());
             chunk.extend_from_slice(&input.split_to(take));
         }
-        if let Some(envelope) = session.envelope.as_mut() {
+        if let Some(envelope) = session.envelope_mut() {
             envelope
                 .chunks
                 .get_or_insert_with(Vec::new)
@@ -96,11 +96,11 @@ pub async fn bdat(session: &mut Session<'_>, size: usize, last: bool) -> Result<
     if !last {
         return Ok(session.respond(reply::chunk_received(size)));
     }
-    let Some(envelope) = session.envelope.as_mut() else {
+    let Some(envelope) = session.envelope_mut() else {
         return Ok(session.respond(reply::NEED_MAIL));
     };
     if envelope.chunks_too_large {
-        session.envelope = None;
+        session.end_transaction();
         count_refusal(session, &reply::SIZE_EXCEEDED);
         return Ok(session.respond(reply::SIZE_EXCEEDED));
     }
@@ -152,13 +152,13 @@ async fn finish(session: &mut Session<'_>, message: Vec<u8>) -> Next {
     let placement = match super::inbound::check(session, message).await {
         Ok(placement) => placement,
         Err((refusal, why)) => {
-            session.envelope = None;
+            session.end_transaction();
             crate::telemetry::smtp_message_refused(session.listener(), why);
             return session.respond(refusal);
         }
     };
     let verdict = store(session, placement).await;
-    session.envelope = None;
+    session.end_transaction();
     if verdict.code / 100 == 2 {
         crate::telemetry::smtp_message_accepted(session.listener(), size);
     } else {
@@ -208,7 +208,7 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
         junk,
         message,
     } = placement;
-    let Some(envelope) = session.envelope.as_ref() else {
+    let Some(envelope) = session.envelope() else {
         return reply::NEED_MAIL;
     };
     if hops(&message) > MAX_HOPS {
@@ -269,7 +269,7 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
 /// For mail an official submits: its From must be the official's own address, and an S/MIME
 /// signature is classed against their certificates. `None` for mail from outside.
 async fn submission(session: &Session<'_>, message: &[u8]) -> Result<Option<Submission>, Reply> {
-    let Some(official) = &session.official else {
+    let Some(official) = session.official() else {
         return Ok(None);
     };
     let index = session
@@ -341,12 +341,9 @@ fn copies(envelope: &Envelope, trace: &str, message: &[u8]) -> (Vec<u8>, Vec<u8>
 
 /// `Received:` (RFC 5321 §4.4), with the protocol named as in RFC 3848.
 fn received(session: &Session<'_>, id: &str, recipients: &[String]) -> String {
-    let helo = session
-        .greeting
-        .as_ref()
-        .map_or("unknown", |g| g.name.as_str());
-    let extended = session.greeting.as_ref().is_some_and(|g| g.extended);
-    let protocol = match (extended, session.is_tls(), session.official.is_some()) {
+    let helo = session.greeting().map_or("unknown", |g| g.name.as_str());
+    let extended = session.greeting().is_some_and(|g| g.extended);
+    let protocol = match (extended, session.is_tls(), session.official().is_some()) {
         (false, _, _) => "SMTP",
         (true, false, false) => "ESMTP",
         (true, true, false) => "ESMTPS",

@@ -40,6 +40,25 @@ pub(super) enum Next {
     Close,
 }
 
+/// Where a session stands (RFC 5321 §4.1.4, and RFC 3207 §4.2 after STARTTLS), each state
+/// holding what it has: nothing before the client greets; its greeting, and on submission
+/// the official once AUTH succeeded; and the envelope while a mail transaction is open.
+#[derive(Debug, Default)]
+enum State {
+    #[default]
+    Connected,
+    Greeted(Client),
+    /// Boxed: an envelope is large, and most of a session is spent outside one.
+    Transaction(Client, Box<envelope::Envelope>),
+}
+
+/// A client that greeted: its greeting, and the official it signed in as, if it did.
+#[derive(Debug)]
+struct Client {
+    greeting: Greeting,
+    official: Option<Official>,
+}
+
 /// The client's EHLO or HELO.
 #[derive(Debug, Clone)]
 pub(super) struct Greeting {
@@ -56,11 +75,8 @@ pub(super) struct Session<'a> {
     input: BytesMut,
     output: Vec<u8>,
     shutdown: CancellationToken,
-    pub greeting: Option<Greeting>,
-    /// The official who authenticated, on submission ports.
-    pub official: Option<Official>,
-    /// The mail transaction in progress.
-    pub envelope: Option<envelope::Envelope>,
+    /// What the client has established: its greeting, its sign-in, its transaction.
+    state: State,
     /// The blocklists' answer about the client (MX only), asked as it connected.
     pub blocklisting: Option<super::inbound::Blocklisting>,
     errors: Strikes,
@@ -87,9 +103,7 @@ impl<'a> Session<'a> {
             input: BytesMut::with_capacity(4096),
             output: Vec::with_capacity(1024),
             shutdown,
-            greeting: None,
-            official: None,
-            envelope: None,
+            state: State::Connected,
             blocklisting: super::inbound::ask_blocklists(service, kind, peer),
             errors: Strikes::new(service.settings.max_errors),
             last_code: 0,
@@ -184,7 +198,7 @@ impl<'a> Session<'a> {
             } => auth::authenticate(self, mechanism, &initial_response).await,
             Request::StartTls => self.start_tls().await,
             Request::Rset => {
-                self.envelope = None;
+                self.end_transaction();
                 Ok(self.respond(reply::RESET))
             }
             Request::Noop { .. } => Ok(self.respond(reply::OK)),
@@ -205,15 +219,15 @@ impl<'a> Session<'a> {
 
     /// The one check of whether `request` is allowed in this state, for this client.
     pub fn gate<T>(&self, request: &Request<T>) -> Option<Reply> {
-        let in_transaction = self.envelope.is_some();
+        let in_transaction = self.envelope().is_some();
         match request {
-            Request::Mail { .. } if self.greeting.is_none() => Some(reply::NEED_HELO),
-            Request::Mail { .. } if self.is_submission() && self.official.is_none() => {
+            Request::Mail { .. } if self.greeting().is_none() => Some(reply::NEED_HELO),
+            Request::Mail { .. } if self.is_submission() && self.official().is_none() => {
                 Some(reply::AUTH_REQUIRED)
             }
             Request::Mail { .. } if in_transaction => Some(reply::NESTED_MAIL),
             Request::Rcpt { .. } if !in_transaction => Some(reply::NEED_MAIL),
-            Request::Data | Request::Bdat { .. } => match &self.envelope {
+            Request::Data | Request::Bdat { .. } => match self.envelope() {
                 None => Some(reply::NEED_MAIL),
                 Some(e) if !e.has_recipients() => Some(reply::NEED_RCPT),
                 Some(e) if e.chunked() && matches!(request, Request::Data) => {
@@ -222,9 +236,9 @@ impl<'a> Session<'a> {
                 Some(_) => None,
             },
             Request::Auth { .. } if !self.is_submission() => Some(reply::AUTH_NOT_HERE),
-            Request::Auth { .. } if self.greeting.is_none() => Some(reply::NEED_HELO),
+            Request::Auth { .. } if self.greeting().is_none() => Some(reply::NEED_HELO),
             Request::Auth { .. } if !self.is_tls() => Some(reply::TLS_REQUIRED_FOR_AUTH),
-            Request::Auth { .. } if self.official.is_some() => Some(reply::ALREADY_AUTHENTICATED),
+            Request::Auth { .. } if self.official().is_some() => Some(reply::ALREADY_AUTHENTICATED),
             Request::Auth { .. } if in_transaction => Some(reply::NESTED_MAIL),
             Request::StartTls if self.is_tls() => Some(reply::TLS_ACTIVE),
             Request::StartTls if self.service.tls.is_none() => Some(reply::TLS_UNAVAILABLE),
@@ -237,7 +251,7 @@ impl<'a> Session<'a> {
     /// pipeline at all. Unauthenticated clients that send on regardless are refused (the
     /// bytes after STARTTLS are the CVE-2011-0411 injection).
     fn breaks_pipelining<T>(&self, request: &Request<T>) -> bool {
-        if self.input.is_empty() || self.official.is_some() {
+        if self.input.is_empty() || self.official().is_some() {
             return false;
         }
         let ends_group = matches!(
@@ -251,14 +265,13 @@ impl<'a> Session<'a> {
                 | Request::StartTls
                 | Request::Auth { .. }
         );
-        let may_pipeline = self.greeting.as_ref().is_some_and(|g| g.extended);
+        let may_pipeline = self.greeting().is_some_and(|g| g.extended);
         ends_group || !may_pipeline
     }
 
     /// EHLO or HELO: a new greeting ends any transaction (RFC 5321 §4.1.4).
     fn hello(&mut self, host: Cow<'_, str>, extended: bool) -> Next {
-        self.envelope = None;
-        self.greeting = Some(Greeting {
+        self.greet(Greeting {
             name: host.into_owned(),
             extended,
         });
@@ -267,7 +280,7 @@ impl<'a> Session<'a> {
             let offered = reply::Offered {
                 max_message_bytes: self.service.settings.max_message_bytes,
                 starttls: !self.is_tls() && self.service.tls.is_some(),
-                auth: self.is_submission() && self.is_tls() && self.official.is_none(),
+                auth: self.is_submission() && self.is_tls() && self.official().is_none(),
             };
             reply::ehlo(hostname, &offered)
         } else {
@@ -296,10 +309,77 @@ impl<'a> Session<'a> {
         )
         .await;
         self.stream = Some(upgraded.ok_or(End::Gone)?);
-        self.greeting = None;
-        self.envelope = None;
+        self.state = State::Connected;
         self.input.clear();
         Ok(Next::Continue)
+    }
+
+    /// The client's greeting, once it greeted.
+    pub fn greeting(&self) -> Option<&Greeting> {
+        match &self.state {
+            State::Connected => None,
+            State::Greeted(client) | State::Transaction(client, _) => Some(&client.greeting),
+        }
+    }
+
+    /// The official the client signed in as (submission ports only).
+    pub fn official(&self) -> Option<&Official> {
+        match &self.state {
+            State::Connected => None,
+            State::Greeted(client) | State::Transaction(client, _) => client.official.as_ref(),
+        }
+    }
+
+    /// The open mail transaction's envelope.
+    pub fn envelope(&self) -> Option<&envelope::Envelope> {
+        match &self.state {
+            State::Transaction(_, envelope) => Some(envelope),
+            _ => None,
+        }
+    }
+
+    pub fn envelope_mut(&mut self) -> Option<&mut envelope::Envelope> {
+        match &mut self.state {
+            State::Transaction(_, envelope) => Some(envelope),
+            _ => None,
+        }
+    }
+
+    /// Opens a mail transaction (MAIL FROM), for a client that greeted.
+    pub fn begin_transaction(&mut self, envelope: envelope::Envelope) {
+        self.state = match std::mem::take(&mut self.state) {
+            State::Greeted(client) | State::Transaction(client, _) => {
+                State::Transaction(client, Box::new(envelope))
+            }
+            State::Connected => State::Connected,
+        };
+    }
+
+    /// Ends the open mail transaction, if any (RSET, a message taken or refused).
+    pub fn end_transaction(&mut self) {
+        self.state = match std::mem::take(&mut self.state) {
+            State::Transaction(client, _) => State::Greeted(client),
+            other => other,
+        };
+    }
+
+    /// A new greeting: any transaction ends (RFC 5321 §4.1.4); a signed-in official stays.
+    fn greet(&mut self, greeting: Greeting) {
+        let official = match std::mem::take(&mut self.state) {
+            State::Greeted(client) | State::Transaction(client, _) => client.official,
+            State::Connected => None,
+        };
+        self.state = State::Greeted(Client { greeting, official });
+    }
+
+    /// Signs the client in as `official` (AUTH), once it greeted.
+    pub fn sign_in(&mut self, official: Official) {
+        match &mut self.state {
+            State::Greeted(client) | State::Transaction(client, _) => {
+                client.official = Some(official);
+            }
+            State::Connected => {}
+        }
     }
 
     /// Queues `reply`; closes the session once the client has earned too many errors.
@@ -362,13 +442,9 @@ impl<'a> Session<'a> {
         self.input.reserve(8192);
         let read = tokio::time::timeout_at(deadline, stream.read_buf(&mut self.input));
         let outcome = if idle {
-            // Shutdown first: once it has begun, the next command is refused with 421
-            // whether or not it has already arrived.
-            tokio::select! {
-                biased;
-                () = self.shutdown.cancelled() => return Err(End::Reply(reply::SHUTTING_DOWN)),
-                outcome = read => outcome,
-            }
+            crate::net::unless_shutting_down(read, &self.shutdown)
+                .await
+                .ok_or(End::Reply(reply::SHUTTING_DOWN))?
         } else {
             read.await
         };
