@@ -31,8 +31,8 @@ pub use backup::BackupConfig;
 pub use certificates::CertificatesConfig;
 use document::Locator;
 pub use filter::{
-    rspamd_endpoint, ClamavSettings, ClamdAddress, FailPolicy, FilterConfig, RspamdSettings,
-    SettingError, CLAMAV_DEFAULT_MAX_BYTES,
+    ClamavSettings, ClamdAddress, FailPolicy, FilterConfig, RspamdSettings, SettingError,
+    CLAMAV_DEFAULT_MAX_BYTES,
 };
 pub use http::HttpConfig;
 pub use inbound::{AuthenticationMode, DnsConfig, InboundConfig, SpfFailAction};

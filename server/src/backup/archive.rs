@@ -350,28 +350,32 @@ fn read_row(reader: &mut &[u8]) -> Result<Vec<Value>, String> {
 
 fn read_value(reader: &mut &[u8]) -> Result<Value, String> {
     let out_of_range = |v: u64| format!("{v} is out of range");
-    loop {
-        return match pull(reader)? {
-            // A tag says how to read what follows; the values here are all plain.
-            Header::Tag(_) => continue,
-            Header::Positive(v) => i64::try_from(v)
-                .map(Value::Int)
-                .map_err(|_| out_of_range(v)),
-            // CBOR's negative integers are stored as -1 - v.
-            Header::Negative(v) => i64::try_from(v)
-                .map(|v| Value::Int(-1 - v))
-                .map_err(|_| out_of_range(v)),
-            Header::Bytes(Some(len)) => Ok(Value::Bytes(take(reader, len)?.to_vec())),
-            Header::Text(Some(len)) => String::from_utf8(take(reader, len)?.to_vec())
-                .map(Value::Text)
-                .map_err(|_| "a text value is not UTF-8".to_owned()),
-            Header::Simple(simple::NULL | simple::UNDEFINED) => Ok(Value::Null),
-            Header::Simple(simple::TRUE) => Ok(Value::Bool(true)),
-            Header::Simple(simple::FALSE) => Ok(Value::Bool(false)),
-            other => Err(format!(
-                "{other:?} is not null, an integer, text, a boolean or bytes"
-            )),
-        };
+    // A tag says how to read what follows; the values here are all plain, so tags are
+    // passed over (in a loop: a run of them must not deepen the stack).
+    let header = loop {
+        match pull(reader)? {
+            Header::Tag(_) => {}
+            header => break header,
+        }
+    };
+    match header {
+        Header::Positive(v) => i64::try_from(v)
+            .map(Value::Int)
+            .map_err(|_| out_of_range(v)),
+        // CBOR's negative integers are stored as -1 - v.
+        Header::Negative(v) => i64::try_from(v)
+            .map(|v| Value::Int(-1 - v))
+            .map_err(|_| out_of_range(v)),
+        Header::Bytes(Some(len)) => Ok(Value::Bytes(take(reader, len)?.to_vec())),
+        Header::Text(Some(len)) => String::from_utf8(take(reader, len)?.to_vec())
+            .map(Value::Text)
+            .map_err(|_| "a text value is not UTF-8".to_owned()),
+        Header::Simple(simple::NULL | simple::UNDEFINED) => Ok(Value::Null),
+        Header::Simple(simple::TRUE) => Ok(Value::Bool(true)),
+        Header::Simple(simple::FALSE) => Ok(Value::Bool(false)),
+        other => Err(format!(
+            "{other:?} is not null, an integer, text, a boolean or bytes"
+        )),
     }
 }
 

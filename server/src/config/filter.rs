@@ -222,7 +222,7 @@ impl SettingError {
 }
 
 /// Checks that `url` can name an rspamd worker: `http://HOST[:PORT][/PATH]`.
-pub fn rspamd_endpoint(key: &'static str, url: &str) -> Result<Url, SettingError> {
+fn rspamd_endpoint(key: &'static str, url: &str) -> Result<Url, SettingError> {
     let wrong = |why: &str| {
         SettingError::new(
             key,

@@ -14,6 +14,15 @@ use crate::model::{BodyId, EntityKind, Mailbox, MailboxId, Uid, DEFAULT_MAILBOXE
 use crate::store::{Conn, UniqueKey};
 use std::collections::HashMap;
 
+/// Every address of the official `official`, primary first.
+pub(super) async fn addresses_in(
+    conn: &mut Conn,
+    official: OfficialId,
+) -> Result<Vec<String>, DirectoryError> {
+    let entries = conn.addresses_of(AddressOwner::Official(official)).await?;
+    Ok(entries.into_iter().map(|e| e.address).collect())
+}
+
 /// What the audit log keeps about an official: never the password hash.
 pub(super) fn official_summary(o: &Official) -> serde_json::Value {
     json!({
@@ -352,10 +361,7 @@ impl Directory {
     pub async fn addresses_of_official(&self, login: &str) -> Result<Vec<String>, DirectoryError> {
         let mut conn = self.read().await?;
         let official = official_in(&mut conn, login).await?;
-        let entries = conn
-            .addresses_of(AddressOwner::Official(official.id))
-            .await?;
-        Ok(entries.into_iter().map(|e| e.address).collect())
+        addresses_in(&mut conn, official.id).await
     }
 
     /// Officials matching `filter`, by login.
@@ -379,12 +385,7 @@ impl Directory {
             .agency_by_id(official.agency_id)
             .await?
             .ok_or_else(|| not_found(EntityKind::Agency, &official.agency_id.to_string()))?;
-        let addresses = conn
-            .addresses_of(AddressOwner::Official(official.id))
-            .await?
-            .into_iter()
-            .map(|e| e.address)
-            .collect();
+        let addresses = addresses_in(&mut conn, official.id).await?;
         let lockout = conn.lockout_of(official.id).await?;
         Ok(OfficialDetails {
             official,

@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 
 use super::official_ops::official_in;
 use super::{
-    not_found, Actor, AddressOwner, Agency, Certificate, CertificateStanding, Directory,
-    DirectoryError, GroupMember, Official, OfficialId, OfficialStatus, StoredPassword,
+    not_found, Actor, Agency, Certificate, CertificateStanding, Directory, DirectoryError,
+    GroupMember, Official, OfficialId, OfficialStatus, StoredPassword,
 };
 use crate::clock::UnixTime;
 use crate::model::EntityKind;
@@ -206,12 +206,7 @@ impl Directory {
             at = agency.parent_id;
             agency_chain.push(agency.clone());
         }
-        let addresses = conn
-            .addresses_of(AddressOwner::Official(official.id))
-            .await?
-            .into_iter()
-            .map(|e| e.address)
-            .collect();
+        let addresses = super::official_ops::addresses_in(&mut conn, official.id).await?;
         let groups = conn
             .groups_containing(GroupMember::Official(official.id))
             .await?

@@ -305,13 +305,11 @@ impl<'s> Session<'s> {
             CommandBody::Login { .. } => Done::bad(reply::WRONG_STATE),
             body => match official {
                 None => Done::bad(reply::WRONG_STATE),
-                Some(_) if needs_selection(&body) && self.view().is_none() => {
-                    Done::bad(reply::WRONG_STATE)
+                Some(official) if !needs_selection(&body) => {
+                    self.route_authenticated(body, options, &official).await
                 }
-                Some(official) if needs_selection(&body) => {
-                    self.route_selected(body, &official).await?
-                }
-                Some(official) => self.route_authenticated(body, options, &official).await,
+                Some(_) if self.view().is_none() => Done::bad(reply::WRONG_STATE),
+                Some(official) => self.route_selected(body, &official).await?,
             },
         })
     }
