@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -21,7 +21,7 @@ use crate::mailstore::{Intake, Mailstore};
 use crate::net::tls::{self, TlsError};
 use crate::net::{
     self, AcceptContext, BindError, Connection, ConnectionHandler, ConnectionLimits, ListenerKind,
-    Refusal,
+    Refusal, Stream,
 };
 use crate::smtp::{SmtpService, SmtpSettings};
 use crate::store::{Store, StoreError, StoreOptions};
@@ -88,16 +88,14 @@ impl ConnectionHandler for Sessions {
         tracing::debug!(listener = %kind, %peer, "connection closed");
     }
 
-    async fn refuse(&self, kind: ListenerKind, stream: TcpStream, why: Refusal) {
+    async fn refuse(&self, kind: ListenerKind, stream: Stream, why: Refusal) {
         match kind {
             ListenerKind::Smtp | ListenerKind::Submission | ListenerKind::Submissions => {
                 crate::smtp::refuse(stream, &self.hostname, why).await
             }
             ListenerKind::Imap | ListenerKind::Imaps => crate::imap::refuse(stream, why).await,
             ListenerKind::Ldap | ListenerKind::Ldaps => crate::ldap::refuse(stream, why).await,
-            ListenerKind::Http | ListenerKind::Https => {
-                crate::http::refuse(kind, stream, why).await
-            }
+            ListenerKind::Http | ListenerKind::Https => crate::http::refuse(stream, why).await,
         }
     }
 }

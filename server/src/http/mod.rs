@@ -20,10 +20,9 @@ use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tower::ServiceExt;
 
-use crate::net::{Connection, ListenerKind, Refusal};
+use crate::net::{Connection, ListenerKind, Refusal, Stream};
 use crate::store::Store;
 
 pub(crate) mod autoconfig;
@@ -132,25 +131,23 @@ impl HttpService {
 /// Largest buffered request head; hyper answers 431 past it.
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 
-/// Tells a client over a connection limit that the server is busy: a 503 on plain HTTP; on
-/// HTTPS nothing can be said before the handshake, so the connection is closed.
-pub async fn refuse(kind: ListenerKind, mut stream: TcpStream, why: Refusal) {
-    if kind == ListenerKind::Http {
-        let text = match why {
-            Refusal::ServerBusy => "the server is busy; try again shortly\n",
-            Refusal::TooManyFromAddress => "too many connections from your address\n",
-        };
-        let response = format!(
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
-             Content-Length: {}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n{text}",
-            text.len()
-        );
-        let _ = tokio::time::timeout(
-            Duration::from_secs(5),
-            stream.write_all(response.as_bytes()),
-        )
-        .await;
-    }
+/// Tells a client over a connection limit that the server is busy: a 503, over TLS already
+/// on the HTTPS port.
+pub async fn refuse(mut stream: Stream, why: Refusal) {
+    let text = match why {
+        Refusal::ServerBusy => "the server is busy; try again shortly\n",
+        Refusal::TooManyFromAddress => "too many connections from your address\n",
+    };
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        stream.write_all(response.as_bytes()),
+    )
+    .await;
     let _ = stream.shutdown().await;
 }
 

@@ -27,13 +27,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::directory::{Authenticator, OfficialId};
 use crate::mailstore::Mailstore;
-use crate::net::{Connection, Refusal};
+use crate::net::{Connection, Refusal, Stream};
 
 /// What IMAP sessions are allowed and limited to.
 #[derive(Debug, Clone)]
@@ -157,7 +156,7 @@ impl Drop for OfficialSession<'_> {
 }
 
 /// Turns away a connection over the limits (RFC 3501 §7.1.5: an untagged BYE, then close).
-pub async fn refuse(mut stream: TcpStream, why: Refusal) {
+pub async fn refuse(mut stream: Stream, why: Refusal) {
     let _ = stream
         .write_all(reply::refused_connection(why).as_bytes())
         .await;

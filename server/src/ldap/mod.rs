@@ -27,13 +27,12 @@ use futures_util::SinkExt;
 use ldap3_proto::proto::LdapResultCode;
 use ldap3_proto::DisconnectionNotice;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::FramedWrite;
 
 use crate::config::Config;
 use crate::directory::{Authenticator, Directory, DirectoryError};
-use crate::net::{Connection, Refusal};
+use crate::net::{Connection, Refusal, Stream};
 
 pub use tree::generalized_time;
 
@@ -119,7 +118,7 @@ impl LdapService {
 }
 
 /// Turns away a connection over the limits with a Notice of Disconnection.
-pub async fn refuse(stream: TcpStream, why: Refusal) {
+pub async fn refuse(stream: Stream, why: Refusal) {
     let message = match why {
         Refusal::TooManyFromAddress => "too many connections from your address; try again later",
         Refusal::ServerBusy => "the server is busy; try again later",

@@ -1,11 +1,20 @@
 //! Connection admission: a global cap and a per-source-address cap, held for the life of
-//! each connection by an RAII [`Admission`].
+//! each connection by an RAII [`Admission`]; and the few TLS handshakes a refused peer on an
+//! implicit-TLS port may have, so that it hears why inside TLS.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use crate::model::Refusal;
+
+/// How many refused peers may be in a TLS handshake at once, over every implicit-TLS port.
+/// A client on 465, 993 or 636 speaks TLS first, so the reason it is refused must travel
+/// inside TLS; but each handshake costs the CPU the limits protect, so past these few a
+/// refused peer is closed without one.
+pub const REFUSAL_HANDSHAKES: usize = 16;
 
 /// Counts open connections, in total and per source address.
 #[derive(Debug)]
@@ -13,6 +22,7 @@ pub struct ConnectionLimits {
     max_total: u32,
     max_per_ip: u32,
     open: Mutex<Counts>,
+    refusal_handshakes: Arc<Semaphore>,
 }
 
 #[derive(Debug, Default)]
@@ -35,7 +45,16 @@ impl ConnectionLimits {
             max_total,
             max_per_ip,
             open: Mutex::new(Counts::default()),
+            refusal_handshakes: Arc::new(Semaphore::new(REFUSAL_HANDSHAKES)),
         })
+    }
+
+    /// A place for one refused peer's TLS handshake, held until its refusal is written;
+    /// `None` when [`REFUSAL_HANDSHAKES`] are under way already.
+    pub fn refusal_handshake(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.refusal_handshakes)
+            .try_acquire_owned()
+            .ok()
     }
 
     /// Admits a connection from `ip`, or says why not.

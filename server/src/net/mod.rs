@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use crate::model::{ListenerKind, Refusal};
-pub use limits::{Admission, ConnectionLimits, Strikes};
+pub use limits::{Admission, ConnectionLimits, Strikes, REFUSAL_HANDSHAKES};
 
 impl fmt::Display for ListenerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -105,11 +105,12 @@ impl Connection {
 pub trait ConnectionHandler: Send + Sync + 'static {
     /// Serves one connection until it ends.
     fn serve(&self, conn: Connection) -> impl std::future::Future<Output = ()> + Send;
-    /// Tells a peer over a limit that the server is busy, in its protocol's words.
+    /// Tells a peer over a limit that the server is busy, in its protocol's words: over
+    /// TLS already on an implicit-TLS port.
     fn refuse(
         &self,
         kind: ListenerKind,
-        stream: TcpStream,
+        stream: Stream,
         why: Refusal,
     ) -> impl std::future::Future<Output = ()> + Send;
 }
@@ -216,16 +217,7 @@ pub async fn accept_loop<H: ConnectionHandler>(
                 metrics::counter!("congvu_connections_refused_total", "listener" => kind.as_str(), "reason" => why.as_str())
                     .increment(1);
                 tracing::info!(listener = %kind, %peer, reason = why.as_str(), "connection refused");
-                if kind.implicit_tls() {
-                    // The client speaks TLS first: plaintext would reach it as a broken
-                    // handshake, and a handshake would spend on a refused peer the CPU the
-                    // limit protects. It is closed; the refusal is logged and counted.
-                    drop(stream);
-                    continue;
-                }
-                let handler = Arc::clone(&handler);
-                ctx.tracker
-                    .spawn(async move { handler.refuse(kind, stream, why).await });
+                spawn_refusal(kind, stream, peer, why, &handler, &ctx);
                 continue;
             }
         };
@@ -256,6 +248,42 @@ pub async fn accept_loop<H: ConnectionHandler>(
         };
         tracker.spawn(tracing::Instrument::instrument(session, span));
     }
+}
+
+/// How long a refused peer's TLS handshake may take: less than an admitted one's, since the
+/// refusal holds one of the few [`REFUSAL_HANDSHAKES`].
+const REFUSAL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Tells a refused peer why, in a task of its own. On an implicit-TLS port the refusal goes
+/// inside TLS, as the client expects nothing else; when TLS is not set up or
+/// [`REFUSAL_HANDSHAKES`] are under way already, the peer is closed without a word.
+fn spawn_refusal<H: ConnectionHandler>(
+    kind: ListenerKind,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    why: Refusal,
+    handler: &Arc<H>,
+    ctx: &AcceptContext,
+) {
+    let handshake = if kind.implicit_tls() {
+        match (ctx.tls.clone(), ctx.limits.refusal_handshake()) {
+            (Some(acceptor), Some(place)) => Some((acceptor, place)),
+            _ => return,
+        }
+    } else {
+        None
+    };
+    let handler = Arc::clone(handler);
+    let timeout = ctx.handshake_timeout.min(REFUSAL_HANDSHAKE_TIMEOUT);
+    ctx.tracker.spawn(async move {
+        let Some((acceptor, place)) = handshake else {
+            return handler.refuse(kind, Stream::Plain(tcp), why).await;
+        };
+        if let Some(tls) = upgrade_to_tls(&acceptor, tcp, timeout, kind, peer).await {
+            handler.refuse(kind, tls, why).await;
+        }
+        drop(place);
+    });
 }
 
 /// A number for each connection this process accepts, for the logs.

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
@@ -28,7 +27,7 @@ use crate::dkim::DkimCache;
 use crate::filter::Engines;
 use crate::inbound::{Blocklists, SenderCheck};
 use crate::mailstore::{Intake, Mailstore};
-use crate::net::{Connection, Refusal};
+use crate::net::{Connection, Refusal, Stream};
 
 pub use framing::{command_line, DataFault, DataReader, LineStatus};
 // The fuzz harness (crate::fuzzing) applies the session's own limits and decoding.
@@ -144,7 +143,7 @@ impl SmtpService {
 }
 
 /// Turns away a connection over the limits (RFC 5321 §3.8: 421 before closing).
-pub async fn refuse(mut stream: TcpStream, hostname: &str, why: Refusal) {
+pub async fn refuse(mut stream: Stream, hostname: &str, why: Refusal) {
     let _ = stream
         .write_all(reply::refused_connection(hostname, why).as_bytes())
         .await;

@@ -3,8 +3,10 @@
 //! deadlines against clients that trickle bytes, VRFY/EXPN, and the failed-AUTH limits of the
 //! session and of the source address (shared with LDAP).
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use congvu::config::ListenAddr;
 use congvu::net::ListenerKind;
 use congvu_tests::ldap::{connect, Transport};
 use congvu_tests::smtp::{RawSmtp, SmtpReply};
@@ -22,7 +24,8 @@ smtp_tests!(
     the_recipient_past_the_limit_is_refused_with_452,
     the_error_that_reaches_the_limit_closes_the_session,
     a_connection_past_the_per_address_limit_is_refused,
-    past_the_limit_implicit_tls_ports_close_without_plaintext,
+    past_the_limit_implicit_tls_ports_refuse_inside_tls,
+    refused_handshakes_are_few_at_a_time,
     a_client_trickling_one_command_is_cut_off_at_the_command_deadline,
     a_message_trickled_past_the_data_deadline_is_dropped,
     vrfy_and_expn_reveal_nothing,
@@ -277,46 +280,113 @@ async fn a_connection_past_the_per_address_limit_is_refused(backend: Backend) {
     }
 }
 
-/// On 465, 993 and 636 the client speaks TLS first: a connection over the limit is closed
-/// without a byte of plaintext (which a client would take for a broken handshake), while the
-/// plaintext ports still say why.
-async fn past_the_limit_implicit_tls_ports_close_without_plaintext(backend: Backend) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Some(p) = Province::start_with(backend, |c| c.limits.max_connections_per_ip = 1).await
+/// On 465, 993, 636 and the HTTPS port the client speaks TLS first: a connection over the
+/// limit completes the handshake and hears why inside TLS, in its protocol's words, as the
+/// plaintext ports do.
+async fn past_the_limit_implicit_tls_ports_refuse_inside_tls(backend: Backend) {
+    let Some(p) = Province::start_with(backend, |c| {
+        c.limits.max_connections_per_ip = 1;
+        c.http.https_listen = vec![ListenAddr::from(SocketAddr::from(([127, 0, 0, 1], 0)))];
+    })
+    .await
     else {
         return;
     };
     let (_held, greeting) = RawSmtp::connect(p.addr(ListenerKind::Smtp)).await;
     assert_eq!(greeting.code, 220);
-    for kind in [
-        ListenerKind::Submissions,
-        ListenerKind::Imaps,
-        ListenerKind::Ldaps,
+    for (kind, expected) in [
+        (
+            ListenerKind::Submissions,
+            "421 4.7.0 mail.vinhphuc.gov.vn Too many connections from your address\r\n",
+        ),
+        (
+            ListenerKind::Imaps,
+            "* BYE [UNAVAILABLE] Too many connections from your address\r\n",
+        ),
+        (
+            ListenerKind::Ldaps,
+            "too many connections from your address; try again later",
+        ),
+        (ListenerKind::Https, "HTTP/1.1 503 Service Unavailable\r\n"),
     ] {
-        let mut raw = tokio::net::TcpStream::connect(p.addr(kind)).await.unwrap();
-        // A TLS ClientHello's first bytes, as a client sends them before reading anything.
-        let _ = raw.write_all(&[0x16, 0x03, 0x01, 0x00, 0x05]).await;
-        let mut received = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(10), raw.read_to_end(&mut received));
-        let outcome = read.await.expect("the refused connection was left open");
-        assert!(
-            outcome.is_err() || received.is_empty(),
-            "{kind}: plaintext before TLS: {:?}",
-            String::from_utf8_lossy(&received)
-        );
-        let tls = p.tls_connector();
-        let tcp = tokio::net::TcpStream::connect(p.addr(kind)).await.unwrap();
-        let name = rustls::pki_types::ServerName::try_from("mail.vinhphuc.gov.vn").unwrap();
-        assert!(
-            tls.connect(name, tcp).await.is_err(),
-            "{kind}: a connection over the limit completed TLS"
-        );
+        let received = String::from_utf8_lossy(&refusal_over_tls(&p, kind).await).into_owned();
+        assert!(received.contains(expected), "{kind}: {received:?}");
     }
     let (_refused, greeting) = RawSmtp::connect(p.addr(ListenerKind::Smtp)).await;
     assert_eq!(
         greeting.line(),
         "421 4.7.0 mail.vinhphuc.gov.vn Too many connections from your address"
     );
+}
+
+/// A handshake costs the CPU the limits protect: while as many refused peers as
+/// `REFUSAL_HANDSHAKES` stall in theirs, the next refused peer is closed without one; once
+/// they are gone, refused peers hear why again.
+async fn refused_handshakes_are_few_at_a_time(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(p) = Province::start_with(backend, |c| c.limits.max_connections_per_ip = 1).await
+    else {
+        return;
+    };
+    let (_held, _) = RawSmtp::connect(p.addr(ListenerKind::Smtp)).await;
+    let mut stalled = Vec::new();
+    for _ in 0..congvu::net::REFUSAL_HANDSHAKES {
+        let mut raw = tokio::net::TcpStream::connect(p.addr(ListenerKind::Imaps))
+            .await
+            .unwrap();
+        // The start of a ClientHello that never finishes.
+        raw.write_all(&[0x16, 0x03, 0x01, 0x00, 0x40])
+            .await
+            .unwrap();
+        stalled.push(raw);
+    }
+    // The server takes up the stalled peers in the order they came; a peer that arrives
+    // after them finds no handshake left.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let tcp = tokio::net::TcpStream::connect(p.addr(ListenerKind::Imaps))
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("mail.vinhphuc.gov.vn").unwrap();
+    assert!(
+        p.tls_connector().connect(name, tcp).await.is_err(),
+        "a refused peer got a handshake while every place was taken"
+    );
+    for mut raw in stalled {
+        let mut rest = Vec::new();
+        let _ = raw.shutdown().await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), raw.read_to_end(&mut rest)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let received = refusal_over_tls(&p, ListenerKind::Imaps).await;
+        if received.starts_with(b"* BYE [UNAVAILABLE]") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stalled handshakes' places were not given back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Everything a refused peer on the implicit-TLS port `kind` receives inside TLS until the
+/// server closes (nothing when the handshake itself is refused).
+async fn refusal_over_tls(p: &Province, kind: ListenerKind) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(p.addr(kind)).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("mail.vinhphuc.gov.vn").unwrap();
+    let Ok(mut tls) = p.tls_connector().connect(name, tcp).await else {
+        return Vec::new();
+    };
+    if kind == ListenerKind::Https {
+        // A browser asks first; the refusal was written whatever it asked.
+        let _ = tls.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    }
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut received));
+    let _ = read.await.expect("the refused connection was left open");
+    received
 }
 
 /// Sends `bytes` one at a time, `gap` apart, until the server answers; returns the answer and
