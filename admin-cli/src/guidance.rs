@@ -43,6 +43,10 @@ pub fn next_step(error: &anyhow::Error) -> Option<String> {
             }
             _ => return None,
         },
+        DirectoryError::Internal(_) => {
+            "this is a fault in congvu, not in your input: run the command again, and if it \
+             fails the same way, report it with the message above"
+        }
         _ => return None,
     };
     Some(advice.to_string())

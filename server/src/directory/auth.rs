@@ -269,7 +269,7 @@ impl Authenticator {
             let secret = generate_initial_password();
             pool.run(move || hasher.hash(&secret, PasswordCost::Full))
                 .await
-                .ok_or_else(|| DirectoryError::Invalid("the hashing threads are gone".into()))??
+                .ok_or_else(|| DirectoryError::Internal("the hashing threads are gone".into()))??
         };
         let initial_valid_seconds = i64::from(auth.initial_password_days) * 86_400;
         Ok(Arc::new(Authenticator {
@@ -614,7 +614,7 @@ impl Authenticator {
             .pool
             .run_for(source, move || hasher.hash(&secret, PasswordCost::Full))
             .await
-            .ok_or_else(|| DirectoryError::Invalid("the hashing threads are gone".into()))??;
+            .ok_or_else(|| DirectoryError::Internal("the hashing threads are gone".into()))??;
         Ok(StoredPassword {
             hash,
             cost: PasswordCost::Full,

@@ -329,7 +329,7 @@ impl Directory {
         let mut officials: Vec<Official> = Vec::with_capacity(plan.creates.len());
         while officials.len() < plan.creates.len() {
             let batch = passwords.recv().await.ok_or_else(|| {
-                DirectoryError::Invalid(format!(
+                DirectoryError::Internal(format!(
                     "passwords for {} of {} new officials arrived",
                     officials.len(),
                     plan.creates.len()
@@ -340,7 +340,7 @@ impl Directory {
                 .creates
                 .get(start..start + batch.len())
                 .ok_or_else(|| {
-                    DirectoryError::Invalid("more passwords than new officials".into())
+                    DirectoryError::Internal("more passwords than new officials".into())
                 })?;
             let mut chunk: Vec<Official> = creates
                 .iter()

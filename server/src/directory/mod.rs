@@ -109,6 +109,11 @@ pub enum DirectoryError {
     /// A unique value (login, address, HR id, code) belongs to someone else already.
     #[error("{what} \"{value}\" is already taken")]
     Taken { what: UniqueKey, value: String },
+    /// congvu itself failed, not the input: a worker thread gone, a value in the database it
+    /// cannot read, a count that does not add up. A fault to log and report, never the
+    /// caller's mistake.
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error(transparent)]
     Store(StoreError),
 }

@@ -22,7 +22,7 @@ impl FromStr for PasswordCost {
             "full" => Ok(PasswordCost::Full),
             "initial" => Ok(PasswordCost::Initial),
             "legacy" => Ok(PasswordCost::Legacy),
-            other => Err(DirectoryError::Invalid(format!(
+            other => Err(DirectoryError::Internal(format!(
                 "unknown password cost class \"{other}\""
             ))),
         }
@@ -92,7 +92,7 @@ impl PasswordHasher {
         match tokio::task::spawn_blocking(move || hasher.hash(&password, cost)).await {
             Ok(hashed) => hashed,
             Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
-            Err(_) => Err(DirectoryError::Invalid(
+            Err(_) => Err(DirectoryError::Internal(
                 "the password was not hashed: the program is shutting down".into(),
             )),
         }
@@ -104,7 +104,7 @@ impl PasswordHasher {
             PasswordCost::Full => self.full,
             PasswordCost::Initial => Argon2Cost::INITIAL,
             PasswordCost::Legacy => {
-                return Err(DirectoryError::Invalid(
+                return Err(DirectoryError::Internal(
                     "legacy hashes are only carried over, never made".into(),
                 ))
             }
@@ -113,10 +113,10 @@ impl PasswordHasher {
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
         let salt = SaltString::encode_b64(&salt)
-            .map_err(|e| DirectoryError::Invalid(format!("password salt: {e}")))?;
+            .map_err(|e| DirectoryError::Internal(format!("password salt: {e}")))?;
         let phc = argon
             .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| DirectoryError::Invalid(format!("password hashing failed: {e}")))?;
+            .map_err(|e| DirectoryError::Internal(format!("password hashing failed: {e}")))?;
         Ok(PasswordHash(phc.to_string()))
     }
 
@@ -179,7 +179,7 @@ impl PasswordHasher {
             for handle in handles {
                 let part = handle
                     .join()
-                    .map_err(|_| DirectoryError::Invalid("a hashing thread panicked".into()))??;
+                    .map_err(|_| DirectoryError::Internal("a hashing thread panicked".into()))??;
                 all.extend(part);
             }
             Ok(all)
@@ -222,7 +222,7 @@ impl Check {
 
 fn argon2_with(cost: Argon2Cost) -> Result<Argon2<'static>, DirectoryError> {
     let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
-        .map_err(|e| DirectoryError::Invalid(format!("argon2 parameters: {e}")))?;
+        .map_err(|e| DirectoryError::Internal(format!("argon2 parameters: {e}")))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 

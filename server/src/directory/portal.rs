@@ -82,7 +82,7 @@ impl FromStr for SessionPurpose {
         match s {
             "account" => Ok(SessionPurpose::Account),
             "choose_password" => Ok(SessionPurpose::ChoosePassword),
-            other => Err(DirectoryError::Invalid(format!(
+            other => Err(DirectoryError::Internal(format!(
                 "unknown portal session purpose \"{other}\""
             ))),
         }

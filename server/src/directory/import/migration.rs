@@ -271,7 +271,7 @@ impl Directory {
         initial: Vec<StoredPassword>,
     ) -> Result<MigrationOutcome, DirectoryError> {
         if initial.len() != plan.initial_passwords() {
-            return Err(DirectoryError::Invalid(format!(
+            return Err(DirectoryError::Internal(format!(
                 "{} initial passwords for {} officials who need one",
                 initial.len(),
                 plan.initial_passwords()
@@ -351,7 +351,7 @@ impl Directory {
                     must_change: false,
                 },
                 PlannedPassword::Initial { .. } => initial.next().ok_or_else(|| {
-                    DirectoryError::Invalid("fewer initial passwords than planned".into())
+                    DirectoryError::Internal("fewer initial passwords than planned".into())
                 })?,
             };
             let quota = domain_of(domains, &planned.address)?.default_quota_bytes;
