@@ -155,10 +155,10 @@ pub fn prepare_bodies(bodies: &[&[u8]]) -> Vec<PreparedBody> {
 impl Mailstore {
     /// Starts (`true`) or ends a bulk import: while it runs, commits on SQLite do not each
     /// wait for the disk, since what an import copied is recorded with the copy and a lost
-    /// commit is copied again by the next run; ending it syncs everything committed
-    /// ([`Store::sync_each_commit`](crate::store::Store::sync_each_commit)).
+    /// commit is copied again by the next run, and the writer caches more pages; ending it
+    /// syncs everything committed ([`Store::bulk_writes`](crate::store::Store::bulk_writes)).
     pub async fn bulk_import(&self, running: bool) -> Result<(), MailstoreError> {
-        Ok(self.store.sync_each_commit(!running).await?)
+        Ok(self.store.bulk_writes(running).await?)
     }
 
     /// The official's folder for imported messages: the one with `role` if asked for and

@@ -442,17 +442,17 @@ async fn sort_window(
 /// Each fetched message's hash and structure, when they could be worked out beside the fetch.
 type Prepared = Option<HashMap<u32, PreparedBody>>;
 
-/// A batch fetched and waiting to be stored: its messages, their bodies by UID, and what
-/// was worked out from them.
-type FetchedBatch<'a> = (&'a [MessageInfo], HashMap<u32, Vec<u8>>, Prepared);
+/// A batch fetched and waiting to be prepared: its messages and their bodies by UID.
+type FetchedBatch<'a> = (&'a [MessageInfo], HashMap<u32, Vec<u8>>);
 
-/// Fetches the bodies of `uids`, then hashes and parses them on the blocking threads: the
-/// copier runs this while the previous batch is written, so parsing overlaps the writer.
-async fn fetch_and_prepare(
-    session: &mut SourceSession,
-    uids: &[u32],
-) -> Result<(HashMap<u32, Vec<u8>>, Prepared), SourceError> {
-    let bodies = session.bodies(uids).await?;
+/// A batch prepared and waiting to be stored: its messages, their bodies by UID, and what
+/// was worked out from them.
+type PreparedBatch<'a> = (&'a [MessageInfo], HashMap<u32, Vec<u8>>, Prepared);
+
+/// Hashes and parses a fetched batch's bodies on the blocking threads: the copier runs this
+/// while it fetches the next batch and writes the one before.
+async fn prepare(fetched: Option<FetchedBatch<'_>>) -> Option<PreparedBatch<'_>> {
+    let (batch, bodies) = fetched?;
     let work = tokio::task::spawn_blocking(move || {
         let order: Vec<u32> = bodies.keys().copied().collect();
         let bytes: Vec<&[u8]> = order.iter().map(|uid| bodies[uid].as_slice()).collect();
@@ -461,7 +461,7 @@ async fn fetch_and_prepare(
         (bodies, prepared)
     });
     match work.await {
-        Ok((bodies, prepared)) => Ok((bodies, Some(prepared))),
+        Ok((bodies, prepared)) => Some((batch, bodies, Some(prepared))),
         // Only a panic in parsing gets here (the runtime outlives the copier): it is raised
         // again rather than the batch being stored half-checked.
         Err(error) => std::panic::resume_unwind(error.into_panic()),
@@ -512,9 +512,11 @@ struct BatchCopy<'a> {
 }
 
 impl BatchCopy<'_> {
-    /// Copies `to_copy` batch by batch, fetching each batch while the one before it is being
-    /// stored: the source's work and the wire overlap congvu's hashing and writing, which
-    /// otherwise take turns. A batch the source refuses is copied again one by one.
+    /// Copies `to_copy` batch by batch in three stages that run at once: fetching a batch
+    /// from the source, preparing (hashing and parsing) the one before it, and writing the
+    /// one before that. The source's work and the wire overlap congvu's, and the source is
+    /// kept busy. A batch the source refuses is copied again one by one, after what came
+    /// before it, so messages keep the source's order.
     async fn pipelined(
         &self,
         session: &mut SourceSession,
@@ -523,30 +525,24 @@ impl BatchCopy<'_> {
         bar: &ProgressBar,
     ) -> Result<(), Stop> {
         let mut fetched: Option<FetchedBatch<'_>> = None;
+        let mut prepared: Option<PreparedBatch<'_>> = None;
         for batch in batches(to_copy, &tally.alone, self.migration.batch_messages()) {
             if let Some(pace) = &self.migration.pace {
                 pace.take(batch.len()).await;
             }
             let uids: Vec<u32> = batch.iter().map(|i| i.uid).collect();
-            let previous = fetched.take();
-            let store = async {
-                match &previous {
-                    Some((done, bodies, prepared)) => {
-                        self.store(done, bodies, prepared.as_ref(), tally, bar)
-                            .await
-                    }
-                    None => Ok(()),
-                }
-            };
-            let (answer, stored) = tokio::join!(fetch_and_prepare(session, &uids), store);
+            let to_store = prepared.take();
+            let (answer, ready, stored) = tokio::join!(
+                session.bodies(&uids),
+                prepare(fetched.take()),
+                self.store_prepared(to_store, tally, bar)
+            );
             stored?;
-            let (answer, prepared) = match answer {
-                Ok((bodies, prepared)) => (Ok(bodies), prepared),
-                Err(error) => (Err(error), None),
-            };
+            prepared = ready;
             match self.settle_fetch(batch, answer, tally, bar)? {
-                Some(bodies) => fetched = Some((batch, bodies, prepared)),
+                Some(bodies) => fetched = Some((batch, bodies)),
                 None => {
+                    self.store_prepared(prepared.take(), tally, bar).await?;
                     for info in batch {
                         self.run(session, std::slice::from_ref(info), tally, bar)
                             .await?;
@@ -554,11 +550,25 @@ impl BatchCopy<'_> {
                 }
             }
         }
-        if let Some((done, bodies, prepared)) = fetched {
-            self.store(done, &bodies, prepared.as_ref(), tally, bar)
-                .await?;
+        self.store_prepared(prepared, tally, bar).await?;
+        self.store_prepared(prepare(fetched).await, tally, bar)
+            .await
+    }
+
+    /// Stores a prepared batch, if there is one.
+    async fn store_prepared(
+        &self,
+        prepared: Option<PreparedBatch<'_>>,
+        tally: &mut Tally,
+        bar: &ProgressBar,
+    ) -> Result<(), Stop> {
+        match prepared {
+            Some((batch, bodies, prepared)) => {
+                self.store(batch, &bodies, prepared.as_ref(), tally, bar)
+                    .await
+            }
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Fetches a batch and stores what came.
