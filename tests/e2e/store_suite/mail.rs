@@ -12,6 +12,7 @@ on_both_backends!(
     uids_ascend_per_mailbox_and_flags_persist,
     queue_entries_share_the_body_and_leases_expire,
     every_commit_is_synced_before_it_returns,
+    a_bulk_import_relaxes_syncing_until_it_ends,
     the_refcount_audit_names_a_body_whose_count_is_off,
 );
 
@@ -29,6 +30,22 @@ async fn every_commit_is_synced_before_it_returns(backend: Backend) {
         // Several times, so that more than one pooled connection is likely asked.
         assert_eq!(f.store.commit_durability().await.unwrap(), expected);
     }
+}
+
+/// While a bulk import runs, SQLite commits wait only for checkpoints; once it ends, every
+/// commit waits for the disk again. PostgreSQL's commits wait throughout.
+async fn a_bulk_import_relaxes_syncing_until_it_ends(backend: Backend) {
+    let Some(f) = Fixture::new(backend).await else {
+        return;
+    };
+    let (during, after) = match backend {
+        Backend::Sqlite => ("normal", "full"),
+        Backend::Postgres => ("on", "on"),
+    };
+    f.store.bulk_writes(true).await.unwrap();
+    assert_eq!(f.store.commit_durability().await.unwrap(), during);
+    f.store.bulk_writes(false).await.unwrap();
+    assert_eq!(f.store.commit_durability().await.unwrap(), after);
 }
 
 /// Two deployments in two schemas of one PostgreSQL database, each with a second node on
