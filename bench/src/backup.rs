@@ -40,7 +40,7 @@ use congvu::store::{Store, StoreOptions};
 use crate::admin::Official;
 use crate::figures::{median, milliseconds, percentile, seconds, times, turns, Spread};
 use crate::machine::{free_port, Machine};
-use crate::report::{user_arguments, write_section, Markers};
+use crate::report::{publish, user_arguments, Markers};
 use crate::smtp::{
     check_binaries, congvu_db_url, payload, send_load, smtp_source_head, work_dir,
     write_congvu_config, Compose, Congvu, CongvuSettings, Greeting, BENCH_ENVELOPE,
@@ -338,10 +338,7 @@ pub fn run(args: BackupArgs) -> anyhow::Result<()> {
         verify,
     };
     let section = report.render();
-    println!("{section}");
-    write_section(&args.report, MARKERS, &section)?;
-    println!("written to {}", args.report.display());
-    Ok(())
+    publish(&args.report, MARKERS, &section, None)
 }
 
 fn check(args: &BackupArgs) -> anyhow::Result<()> {

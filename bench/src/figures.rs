@@ -125,6 +125,44 @@ pub(crate) fn times(r: f64) -> String {
     }
 }
 
+/// Bytes in binary units with two decimals: `1.50 MiB`.
+pub(crate) fn bytes(v: f64) -> String {
+    binary_units(v, 2)
+}
+
+/// Bytes in binary units with one decimal, for figures that vary more than that: `1.5 MiB`.
+pub(crate) fn bytes_roughly(v: f64) -> String {
+    binary_units(v, 1)
+}
+
+fn binary_units(v: f64, decimals: usize) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if v.abs() < 1024.0 {
+        return format!("{v:.0} B");
+    }
+    let mut value = v / 1024.0;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.decimals$} {}", UNITS[unit])
+}
+
+/// One figure over the runs of congvu (`ours`) and of its reference.
+pub(crate) fn spreads<F>(
+    ours: Option<&F>,
+    reference: Option<&F>,
+    get: impl Fn(&F) -> Vec<f64>,
+) -> [Option<Spread>; 2] {
+    [ours, reference].map(|f| f.and_then(|f| Spread::of(&get(f))))
+}
+
+/// congvu's median over the reference's.
+pub(crate) fn ratio(ours: Option<Spread>, reference: Option<Spread>) -> Option<f64> {
+    Some(ours?.median / reference?.median)
+}
+
 /// The order the servers take in run `run`: as given, then reversed, and so on.
 pub(crate) fn turns(run: usize, servers: usize) -> Vec<usize> {
     if run % 2 == 0 {
@@ -136,7 +174,7 @@ pub(crate) fn turns(run: usize, servers: usize) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{median, percentile};
+    use super::{bytes, bytes_roughly, median, percentile};
 
     #[test]
     fn percentiles_take_the_nearest_rank() {
@@ -146,5 +184,12 @@ mod tests {
         assert_eq!(percentile(&[7.0], 0.99), 7.0);
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0]), 2.5);
+    }
+
+    #[test]
+    fn bytes_take_the_largest_binary_unit_below_them() {
+        assert_eq!(bytes(512.0), "512 B");
+        assert_eq!(bytes(1536.0), "1.50 KiB");
+        assert_eq!(bytes_roughly(3.0 * 1024.0 * 1024.0), "3.0 MiB");
     }
 }

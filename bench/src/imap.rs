@@ -45,13 +45,15 @@ use tokio_rustls::TlsConnector;
 
 use crate::admin::Official;
 use crate::figures::{
-    microseconds, milliseconds, per_second, percentile, seconds, times, turns, Spread,
+    bytes_roughly, microseconds, milliseconds, per_second, percentile, ratio, seconds, spreads,
+    times, turns, Spread,
 };
 use crate::machine::{
     field, free_port, pinned, proc_stat, set_mode, Machine, Pinning, CSTIME, CUTIME, PPID, STIME,
     UTIME,
 };
-use crate::report::{user_arguments, write_section, Markers};
+use crate::process::version;
+use crate::report::{placement, publish, render_rows, user_arguments, Markers, Row};
 
 #[cfg(test)]
 mod tests;
@@ -252,18 +254,10 @@ fn write_report(
         unavailable,
     };
     let section = report.render();
-    println!("{section}");
     let measured = |kind| figures.iter().any(|f| f.kind == kind);
-    if measured(ServerKind::Congvu) && measured(ServerKind::Dovecot) {
-        write_section(&args.report, MARKERS, &section)?;
-        println!("written to {}", args.report.display());
-    } else {
-        println!(
-            "(not written to {}: it needs both servers measured)",
-            args.report.display()
-        );
-    }
-    Ok(())
+    let both = measured(ServerKind::Congvu) && measured(ServerKind::Dovecot);
+    let withheld = (!both).then_some("it needs both servers measured");
+    publish(&args.report, MARKERS, &section, withheld)
 }
 
 /// The servers that answered, and those that refused IMAP with what they said.
@@ -1133,9 +1127,7 @@ impl Server {
     }
 
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        crate::process::log_tail(&self.log)
     }
 }
 
@@ -1665,10 +1657,10 @@ impl Bench<'_> {
             let memory = self.idle_memory(server)?;
             println!(
                 "  {} RSS ({} PSS) over {} processes, {} before the connections",
-                bytes(memory.idle.rss as f64),
-                bytes(memory.idle.pss as f64),
+                bytes_roughly(memory.idle.rss as f64),
+                bytes_roughly(memory.idle.pss as f64),
                 memory.idle.processes,
-                bytes(memory.before.rss as f64)
+                bytes_roughly(memory.before.rss as f64)
             );
             f.memory = Some(memory);
         }
@@ -2172,31 +2164,12 @@ async fn still_alive(sessions: Vec<ImapSession>) -> usize {
 }
 
 // ---------------------------------------------------------------------------------------
-// Statistics
-
-fn bytes(v: f64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if v.abs() < 1024.0 {
-        return format!("{v:.0} B");
-    }
-    let mut value = v / 1024.0;
-    let mut unit = 0;
-    while value.abs() >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
-// ---------------------------------------------------------------------------------------
 // Report
 
-const BEGIN: &str = "<!-- imap:begin -->";
-const END: &str = "<!-- imap:end -->";
 /// This benchmark's section of docs/PERFORMANCE.md: after the SMTP one when first placed.
 const MARKERS: Markers = Markers {
-    begin: BEGIN,
-    end: END,
+    begin: "<!-- imap:begin -->",
+    end: "<!-- imap:end -->",
     after: Some("<!-- smtp:end -->"),
 };
 /// The options bench/imap.sh fills in, left out of the command the report shows.
@@ -2221,74 +2194,18 @@ struct Report<'a> {
     unavailable: &'a [(ServerKind, String)],
 }
 
-/// One row of the table; `None` figures print as a dash.
-struct Row {
-    id: &'static str,
-    what: String,
-    congvu: Option<String>,
-    dovecot: Option<String>,
-    ratio: Option<f64>,
-    target: &'static str,
-    met: Option<bool>,
-    /// Failed runs or commands behind the figures: the row is then no measurement at all.
-    failures: usize,
-}
-
-impl Row {
-    fn render(&self) -> String {
-        let dash = || "—".to_string();
-        let met = match (self.failures, self.met) {
-            (0, Some(true)) => "met".to_string(),
-            (0, Some(false)) => "NOT met".to_string(),
-            (0, None) => dash(),
-            (n, _) => format!("invalid: {n} failures"),
-        };
-        format!(
-            "| {} | {} | {} | {} | {} | {} | {met} |\n",
-            self.id,
-            self.what,
-            self.congvu.clone().unwrap_or_else(dash),
-            self.dovecot.clone().unwrap_or_else(dash),
-            self.ratio.map_or_else(dash, times),
-            self.target,
-        )
-    }
-}
-
-/// One figure over the runs of congvu and of Dovecot.
-fn spreads(
-    c: Option<&Figures>,
-    d: Option<&Figures>,
-    get: impl Fn(&Figures) -> Vec<f64>,
-) -> [Option<Spread>; 2] {
-    [c, d].map(|f| f.and_then(|f| Spread::of(&get(f))))
-}
-
-/// congvu's median over the reference's.
-fn ratio(ours: Option<Spread>, reference: Option<Spread>) -> Option<f64> {
-    Some(ours?.median / reference?.median)
-}
-
 /// Dovecot's version, as `dovecot --version` prints it.
 fn dovecot_version(dovecot: &Path) -> String {
-    Command::new(dovecot)
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "(version unknown)".into())
+    let mut command = Command::new(dovecot);
+    command.arg("--version");
+    version(command, "(version unknown)")
 }
 
 /// isync's version, as `mbsync --version` prints it.
 fn mbsync_version(mbsync: &Path) -> String {
-    Command::new(mbsync)
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "isync (version unknown)".into())
+    let mut command = Command::new(mbsync);
+    command.arg("--version");
+    version(command, "isync (version unknown)")
 }
 
 impl Report<'_> {
@@ -2298,16 +2215,14 @@ impl Report<'_> {
 
     fn render(&self) -> String {
         let args = self.args;
-        let placement = if self.pinned {
-            format!(
-                "each server pinned to core {} and the clients to the others (`taskset`)",
-                self.machine.cores - 1
-            )
-        } else {
-            "servers and clients sharing every core".to_string()
-        };
+        let placement = placement(
+            self.pinned,
+            self.machine.cores,
+            ["each server", "servers"],
+            "clients",
+        );
         let mut out = format!(
-            "{BEGIN}\n## I1, M1: IMAP against Dovecot\n\n\
+            "{begin}\n## I1, M1: IMAP against Dovecot\n\n\
              Measured by `bench/imap.sh{command}`, release build, on {cores} cores ({cpu};\n\
              1-minute load average {load} before the run), {placement}. Each I1 workload ran {runs}\n\
              time(s) on each server, the servers taking turns; figures are medians, ranges in brackets.\n\
@@ -2319,6 +2234,7 @@ impl Report<'_> {
              over implicit TLS with the same self-signed certificate and log as they do by default.\n\
              The ratio is congvu's figure over Dovecot's; for rates, Dovecot's rate over congvu's, so\n\
              that it reads as time in every row and the I1 target is ≤ 0.7× throughout.\n\n",
+            begin = MARKERS.begin,
             command = user_arguments(&PATH_OPTIONS),
             cores = self.machine.cores,
             cpu = self.machine.cpu,
@@ -2339,11 +2255,9 @@ impl Report<'_> {
             "| id | what | congvu | Dovecot | ratio | target | met? |\n\
              |---|---|---|---|---|---|---|\n",
         );
-        for row in self.rows() {
-            out.push_str(&row.render());
-        }
+        out.push_str(&render_rows(&self.rows(), "failures"));
         out.push_str(&self.details());
-        out.push_str(END);
+        out.push_str(MARKERS.end);
         out.push('\n');
         out
     }
@@ -2368,7 +2282,7 @@ impl Report<'_> {
                  command to the last answer), then `FETCH n BODY.PEEK[]` for random n for {s} s; every\n  \
                  listing must give each message with its envelope, body structure and size, every body\n  \
                  must be its size.\n",
-                total = bytes(self.corpus.bytes() as f64),
+                total = bytes_roughly(self.corpus.bytes() as f64),
                 mbsync = mbsync_version(&args.mbsync),
                 k = args.sessions,
                 s = args.seconds,
@@ -2413,47 +2327,24 @@ impl Report<'_> {
             .flatten()
             .map(|f| f.sync.iter().filter(|r| r.failure.is_some()).count())
             .sum();
-        let [ct, dt] = spreads(c, d, |f| {
+        let time = spreads(c, d, |f| {
             f.sync.iter().map(|r| r.elapsed.as_secs_f64()).collect()
         });
-        let r = ratio(ct, dt);
-        let [cc, dc] = spreads(c, d, |f| {
+        let r = ratio(time[0], time[1]);
+        let cpu = spreads(c, d, |f| {
             f.sync.iter().map(|r| r.cpu.as_secs_f64()).collect()
         });
-        let [cs, ds] = spreads(c, d, |f| {
+        let seed = spreads(c, d, |f| {
             f.seed.iter().map(|s| s.elapsed.as_secs_f64()).collect()
         });
+        let sync = format!("`mbsync` full sync of the {n}-message INBOX: wall time");
+        let append = format!("APPEND of the {n} messages over one connection: wall time");
         vec![
-            Row {
-                id: "I1a",
-                what: format!("`mbsync` full sync of the {n}-message INBOX: wall time"),
-                congvu: ct.map(|s| s.show(seconds)),
-                dovecot: dt.map(|s| s.show(seconds)),
-                ratio: r,
-                target: "≤ 0.7×",
-                met: r.map(|r| r <= 0.7),
-                failures: failed,
-            },
-            Row {
-                id: "I1a",
-                what: "server CPU during the sync".into(),
-                congvu: cc.map(|s| s.show(seconds)),
-                dovecot: dc.map(|s| s.show(seconds)),
-                ratio: ratio(cc, dc),
-                target: "—",
-                met: None,
-                failures: failed,
-            },
-            Row {
-                id: "I1 seed",
-                what: format!("APPEND of the {n} messages over one connection: wall time"),
-                congvu: cs.map(|s| s.show(seconds)),
-                dovecot: ds.map(|s| s.show(seconds)),
-                ratio: ratio(cs, ds),
-                target: "—",
-                met: None,
-                failures: 0,
-            },
+            Row::compare("I1a", sync, time, seconds)
+                .target("≤ 0.7×", r.map(|r| r <= 0.7))
+                .invalid(failed as u64),
+            Row::compare("I1a", "server CPU during the sync", cpu, seconds).invalid(failed as u64),
+            Row::compare("I1 seed", append, seed, seconds),
         ]
     }
 
@@ -2474,60 +2365,40 @@ impl Report<'_> {
         let bodies_p99 = figure(FetchRun::body_p99_ms);
         let body_cpu = figure(FetchRun::body_cpu_us);
         let (lr, br) = (time_ratio(listed), time_ratio(bodies));
+        let failed = failed as u64;
+        let listing = format!(
+            "`UID FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE BODYSTRUCTURE)`, {k} sessions at once: \
+             messages/s"
+        );
+        let bodies_what = format!("`FETCH n BODY.PEEK[]`, random n, {k} sessions: messages/s");
         vec![
             Row {
-                id: "I1b",
-                what: format!(
-                    "`UID FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE BODYSTRUCTURE)`, {k} sessions at once: \
-                     messages/s"
-                ),
-                congvu: listed[0].map(|s| s.show(per_second)),
-                dovecot: listed[1].map(|s| s.show(per_second)),
-                ratio: lr,
-                target: "≤ 0.7×",
-                met: lr.map(|r| r <= 0.7),
-                failures: failed,
-            },
+                ratio: lr.map(times),
+                ..Row::compare("I1b", listing, listed, per_second)
+            }
+            .target("≤ 0.7×", lr.map(|r| r <= 0.7))
+            .invalid(failed),
+            Row::compare("I1b", "p99 of that command", listed_p99, milliseconds).invalid(failed),
             Row {
-                id: "I1b",
-                what: "p99 of that command".into(),
-                congvu: listed_p99[0].map(|s| s.show(milliseconds)),
-                dovecot: listed_p99[1].map(|s| s.show(milliseconds)),
-                ratio: ratio(listed_p99[0], listed_p99[1]),
-                target: "—",
-                met: None,
-                failures: failed,
-            },
-            Row {
-                id: "I1b",
-                what: format!("`FETCH n BODY.PEEK[]`, random n, {k} sessions: messages/s"),
-                congvu: bodies[0].map(|s| s.show(per_second)),
-                dovecot: bodies[1].map(|s| s.show(per_second)),
-                ratio: br,
-                target: "≤ 0.7×",
-                met: br.map(|r| r <= 0.7),
-                failures: failed,
-            },
-            Row {
-                id: "I1b",
-                what: "p99 per `FETCH n BODY.PEEK[]`".into(),
-                congvu: bodies_p99[0].map(|s| s.show(milliseconds)),
-                dovecot: bodies_p99[1].map(|s| s.show(milliseconds)),
-                ratio: ratio(bodies_p99[0], bodies_p99[1]),
-                target: "—",
-                met: None,
-                failures: failed,
-            },
-            Row {
-                id: "I1b",
-                what: "server CPU per `FETCH n BODY.PEEK[]`".into(),
-                congvu: body_cpu[0].map(|s| s.show(microseconds)),
-                dovecot: body_cpu[1].map(|s| s.show(microseconds)),
-                ratio: ratio(body_cpu[0], body_cpu[1]),
-                target: "—",
-                met: None,
-                failures: failed,
-            },
+                ratio: br.map(times),
+                ..Row::compare("I1b", bodies_what, bodies, per_second)
+            }
+            .target("≤ 0.7×", br.map(|r| r <= 0.7))
+            .invalid(failed),
+            Row::compare(
+                "I1b",
+                "p99 per `FETCH n BODY.PEEK[]`",
+                bodies_p99,
+                milliseconds,
+            )
+            .invalid(failed),
+            Row::compare(
+                "I1b",
+                "server CPU per `FETCH n BODY.PEEK[]`",
+                body_cpu,
+                microseconds,
+            )
+            .invalid(failed),
         ]
     }
 
@@ -2557,41 +2428,19 @@ impl Report<'_> {
         let pss = figure(|m| m.idle.pss);
         let before = figure(|m| m.before.rss);
         let r = ratio(rss[0], rss[1]);
+        let resident = format!(
+            "RSS summed over the server's processes: {} officials, {} idle IMAP sessions, \
+             {} idle LDAP connections (congvu only); reference Dovecot alone",
+            args.officials, args.idle, args.ldap_idle
+        );
+        let shared = "the same as PSS (pages shared between processes counted once)";
+        let restarted = "RSS right after a restart, before any connection";
         vec![
-            Row {
-                id: "M1",
-                what: format!(
-                    "RSS summed over the server's processes: {} officials, {} idle IMAP sessions, \
-                     {} idle LDAP connections (congvu only); reference Dovecot alone",
-                    args.officials, args.idle, args.ldap_idle
-                ),
-                congvu: rss[0].map(|s| s.show(bytes)),
-                dovecot: rss[1].map(|s| s.show(bytes)),
-                ratio: r,
-                target: "≤ 0.5×",
-                met: r.map(|r| r <= 0.5),
-                failures: failed,
-            },
-            Row {
-                id: "M1",
-                what: "the same as PSS (pages shared between processes counted once)".into(),
-                congvu: pss[0].map(|s| s.show(bytes)),
-                dovecot: pss[1].map(|s| s.show(bytes)),
-                ratio: ratio(pss[0], pss[1]),
-                target: "—",
-                met: None,
-                failures: failed,
-            },
-            Row {
-                id: "M1",
-                what: "RSS right after a restart, before any connection".into(),
-                congvu: before[0].map(|s| s.show(bytes)),
-                dovecot: before[1].map(|s| s.show(bytes)),
-                ratio: ratio(before[0], before[1]),
-                target: "—",
-                met: None,
-                failures: 0,
-            },
+            Row::compare("M1", resident, rss, bytes_roughly)
+                .target("≤ 0.5×", r.map(|r| r <= 0.5))
+                .invalid(failed as u64),
+            Row::compare("M1", shared, pss, bytes_roughly).invalid(failed as u64),
+            Row::compare("M1", restarted, before, bytes_roughly),
         ]
     }
 
@@ -2637,7 +2486,7 @@ impl Report<'_> {
                             seconds(r.listing_cpu.as_secs_f64()),
                             r.bodies.len(),
                             per_second(r.bodies_per_second()),
-                            bytes(r.body_bytes as f64 / r.bodies_wall.as_secs_f64()),
+                            bytes_roughly(r.body_bytes as f64 / r.bodies_wall.as_secs_f64()),
                             milliseconds(r.body_p99_ms())
                         ))
                         .collect::<Vec<_>>()

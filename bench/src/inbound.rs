@@ -38,12 +38,11 @@ use congvu_tests::rspamd::{Rspamd, RspamdOptions};
 use crate::admin::Official;
 use crate::figures::{microseconds, milliseconds, per_second, percentile, times, turns, Spread};
 use crate::machine::{free_port, Machine, Pinning};
-use crate::report::{user_arguments, write_section, Markers};
+use crate::report::{placement, publish, render_rows, user_arguments, Markers, Row};
 use crate::smtp::{
     check_binaries, client_cpu, congvu_db_url, inbox_census, payload, postfix_version,
     seed_postfix, send_load, smtp_source_head, work_dir, write_congvu_config, Compose, Congvu,
-    CongvuSettings, Envelope, Greeting, Load, Postfix, Programs, Row, S1Run, BENCH_ENVELOPE,
-    HOSTNAME,
+    CongvuSettings, Envelope, Greeting, Load, Postfix, Programs, S1Run, BENCH_ENVELOPE, HOSTNAME,
 };
 
 #[derive(Debug, clap::Args)]
@@ -245,11 +244,7 @@ fn write_report(
         pinned,
         results,
     };
-    let section = report.render();
-    println!("{section}");
-    write_section(&args.report, MARKERS, &section)?;
-    println!("written to {}", args.report.display());
-    Ok(())
+    publish(&args.report, MARKERS, &report.render(), None)
 }
 
 /// Refuses arguments and missing programs before any work starts.
@@ -829,12 +824,10 @@ fn verdict(message: &[u8]) -> Option<String> {
 // ---------------------------------------------------------------------------------------
 // Report
 
-const BEGIN: &str = "<!-- inbound:begin -->";
-const END: &str = "<!-- inbound:end -->";
 /// After the SMTP section when first placed.
 const MARKERS: Markers = Markers {
-    begin: BEGIN,
-    end: END,
+    begin: "<!-- inbound:begin -->",
+    end: "<!-- inbound:end -->",
     after: Some("<!-- smtp:end -->"),
 };
 /// The options bench/inbound.sh fills in, left out of the command the report shows.
@@ -891,17 +884,14 @@ fn row(
     figure: fn(&Run) -> f64,
     unit: fn(f64) -> String,
 ) -> Row {
-    let (a, b) = (spread(ours, figure), spread(reference, figure));
-    Row {
+    let failures: usize = ours.iter().chain(reference).map(|r| r.s1.failures).sum();
+    Row::compare(
         id,
         what,
-        ratio: a.zip(b).map(|(a, b)| times(a.median / b.median)),
-        congvu: a.map(|s| s.show(unit)),
-        postfix: b.map(|s| s.show(unit)),
-        target: "—",
-        met: None,
-        failures: ours.iter().chain(reference).map(|r| r.s1.failures).sum(),
-    }
+        [spread(ours, figure), spread(reference, figure)],
+        unit,
+    )
+    .invalid(failures as u64)
 }
 
 fn run_line(r: &Run) -> String {
@@ -926,16 +916,14 @@ fn run_line(r: &Run) -> String {
 impl Report<'_> {
     fn render(&self) -> String {
         let args = self.args;
-        let placement = if self.pinned {
-            format!(
-                "congvu and Postfix pinned to core {} and the client to the others (`taskset`)",
-                self.machine.cores - 1
-            )
-        } else {
-            "servers and client sharing every core".to_string()
-        };
+        let placement = placement(
+            self.pinned,
+            self.machine.cores,
+            ["congvu and Postfix", "servers"],
+            "client",
+        );
         let mut out = format!(
-            "{BEGIN}\n## S4, S5: the MX with inbound protection on\n\n\
+            "{begin}\n## S4, S5: the MX with inbound protection on\n\n\
              Measured by `bench/inbound.sh{command}`, release build, on {cores} cores ({cpu};\n\
              1-minute load average {before} before the run, {after} right after it, a figure that includes\n\
              the benchmark's own servers, rspamd and clamd), {placement}.\n\
@@ -945,6 +933,7 @@ impl Report<'_> {
              Both workloads are S1's (see above): {messages} messages of {length} payload bytes per run on\n\
              {sessions} parallel sessions, a new connection per message, smtp-source's session, spread\n\
              round-robin over {mailboxes} mailboxes; congvu's 250 means committed and synced into the INBOX.\n\n",
+            begin = MARKERS.begin,
             command = user_arguments(&PATH_OPTIONS),
             cores = self.machine.cores,
             cpu = self.machine.cpu,
@@ -982,14 +971,12 @@ impl Report<'_> {
             "\n| id | what | measured | reference | ratio | target | met? |\n\
              |---|---|---|---|---|---|---|\n",
         );
-        for r in rows {
-            out.push_str(&r.render());
-        }
+        out.push_str(&render_rows(&rows, "failed messages"));
         out.push('\n');
         for d in details {
             out.push_str(&format!("- {d}\n"));
         }
-        out.push_str(END);
+        out.push_str(MARKERS.end);
         out.push('\n');
         out
     }
@@ -1054,7 +1041,7 @@ impl Report<'_> {
         rate.ratio = Spread::of(&ratios).map(|s| s.show(times));
         rate.target = "≥ 0.7×";
         rate.met = (!ratios.is_empty()).then(|| ratios.iter().all(|r| *r >= S4_TARGET));
-        rate.failures = failures;
+        rate.invalid = failures as u64;
         vec![
             rate,
             row(

@@ -40,9 +40,10 @@ use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 
+use crate::figures::times;
 use crate::figures::Window;
 use crate::machine::{free_port, pinned, Machine, Pinning};
-use crate::report::{user_arguments, write_section, Markers};
+use crate::report::{placement, publish, render_rows, user_arguments, Markers, Row};
 
 #[derive(Debug, clap::Args)]
 pub struct LdapArgs {
@@ -230,17 +231,13 @@ pub fn run(args: LdapArgs) -> anyhow::Result<()> {
         slapd: figure(ServerKind::Slapd),
     };
     let section = report.render();
-    println!("{section}");
-    if report.congvu.is_some() && report.slapd.is_some() {
-        write_section(&args.report, MARKERS, &section)?;
-        println!("written to {}", args.report.display());
-    } else {
-        println!(
-            "(not written to {}: it needs both servers)",
-            args.report.display()
-        );
-    }
-    Ok(())
+    let both = report.congvu.is_some() && report.slapd.is_some();
+    publish(
+        &args.report,
+        MARKERS,
+        &section,
+        (!both).then_some("it needs both servers"),
+    )
 }
 
 /// Starts the server of `kind`, on the server core when pinned: congvu with its
@@ -735,9 +732,7 @@ impl Server {
     }
 
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        crate::process::log_tail(&self.log)
     }
 }
 
@@ -1829,15 +1824,12 @@ async fn flood_phase(
 // ---------------------------------------------------------------------------------------
 // Report
 
-const BEGIN: &str = "<!-- ldap:begin -->";
-const END: &str = "<!-- ldap:end -->";
 /// This benchmark's section of docs/PERFORMANCE.md.
 const MARKERS: Markers = Markers {
-    begin: BEGIN,
-    end: END,
+    begin: "<!-- ldap:begin -->",
+    end: "<!-- ldap:end -->",
     after: None,
 };
-/// The options bench/ldap.sh fills in, left out of the command the report shows.
 const PATH_OPTIONS: [&str; 4] = ["--server", "--admin", "--slapd", "--slapadd"];
 
 /// Everything the report section says.
@@ -1851,46 +1843,6 @@ struct Report<'a> {
     slapd: Option<&'a Figures>,
 }
 
-/// One row of the table; `None` figures print as a dash.
-struct Row {
-    id: &'static str,
-    what: String,
-    ours: Option<String>,
-    reference: Option<String>,
-    ratio: Option<f64>,
-    target: &'static str,
-    met: Option<bool>,
-    /// Wrong answers behind the figures: the row is then no measurement at all.
-    wrong: u64,
-}
-
-impl Row {
-    fn render(&self) -> String {
-        let dash = || "—".to_string();
-        let met = match (self.wrong, self.met) {
-            (0, Some(true)) => "met".to_string(),
-            (0, Some(false)) => "NOT met".to_string(),
-            (0, None) => dash(),
-            (n, _) => format!("invalid: {n} wrong answers"),
-        };
-        format!(
-            "| {} | {} | {} | {} | {} | {} | {met} |\n",
-            self.id,
-            self.what,
-            self.ours.clone().unwrap_or_else(dash),
-            self.reference.clone().unwrap_or_else(dash),
-            self.ratio
-                .filter(|r| r.is_finite())
-                .map_or_else(dash, |r| if r < 0.01 {
-                    "< 0.01×".to_string()
-                } else {
-                    format!("{r:.2}×")
-                }),
-            self.target,
-        )
-    }
-}
-
 fn per_second(run: &Run) -> String {
     if run.per_second >= 100.0 {
         format!("{:.0}/s", run.per_second)
@@ -1899,6 +1851,7 @@ fn per_second(run: &Run) -> String {
     }
 }
 
+/// congvu's figure over the reference's.
 fn ratio(ours: Option<f64>, reference: Option<f64>) -> Option<f64> {
     Some(ours? / reference?)
 }
@@ -1907,16 +1860,14 @@ impl Report<'_> {
     fn render(&self) -> String {
         let args = self.args;
         let command = user_arguments(&PATH_OPTIONS);
-        let placement = if self.pinned {
-            format!(
-                "each server pinned to core {} and the client to the others (`taskset`)",
-                self.machine.cores - 1
-            )
-        } else {
-            "servers and client sharing every core".to_string()
-        };
+        let placement = placement(
+            self.pinned,
+            self.machine.cores,
+            ["each server", "servers"],
+            "client",
+        );
         let mut out = format!(
-            "{BEGIN}\n## L1–L3: LDAP against OpenLDAP slapd\n\n\
+            "{begin}\n## L1–L3: LDAP against OpenLDAP slapd\n\n\
              Measured by `bench/ldap.sh{command}`, release build, on {cores} cores ({cpu};\n\
              1-minute load average {load} before the run), {placement}.\n\
              Each figure is taken over {secs} s, after {warm} s of warm-up, or for L3 after the flood has\n\
@@ -1937,6 +1888,7 @@ impl Report<'_> {
                login waits during the flood.\n\n\
              | id | what | congvu | slapd (or unloaded) | ratio | target | met? |\n\
              |---|---|---|---|---|---|---|\n",
+            begin = MARKERS.begin,
             cores = self.machine.cores,
             cpu = self.machine.cpu,
             load = self.machine.load,
@@ -1948,11 +1900,9 @@ impl Report<'_> {
             binders = args.bind_users,
             flood = args.flood,
         );
-        for row in self.rows() {
-            out.push_str(&row.render());
-        }
+        out.push_str(&render_rows(&self.rows(), "wrong answers"));
         out.push_str(&self.details());
-        out.push_str(END);
+        out.push_str(MARKERS.end);
         out.push('\n');
         out
     }
@@ -1971,10 +1921,10 @@ impl Report<'_> {
             what: "`(uid=…)` searches/s".into(),
             ours: unloaded[0].map(per_second),
             reference: unloaded[1].map(per_second),
-            ratio: throughput,
+            ratio: throughput.map(times),
             target: "≥ 1.3×",
             met: throughput.map(|r| r >= 1.3),
-            wrong: wrong(&unloaded),
+            invalid: wrong(&unloaded),
         });
         let cpu = ratio(
             unloaded[0].map(|r| r.cpu_us_per_op),
@@ -1985,10 +1935,10 @@ impl Report<'_> {
             what: "server CPU per search".into(),
             ours: unloaded[0].map(|r| format!("{:.0} µs", r.cpu_us_per_op)),
             reference: unloaded[1].map(|r| format!("{:.0} µs", r.cpu_us_per_op)),
-            ratio: cpu,
+            ratio: cpu.map(times),
             target: "≤ 1.0×",
             met: cpu.map(|r| r <= 1.0),
-            wrong: wrong(&unloaded),
+            invalid: wrong(&unloaded),
         });
         let bind_ratio = ratio(
             binds[0].map(|r| r.per_second),
@@ -1999,10 +1949,10 @@ impl Report<'_> {
             what: "simple binds/s, an argon2id verification each".into(),
             ours: binds[0].map(per_second),
             reference: binds[1].map(per_second),
-            ratio: bind_ratio,
+            ratio: bind_ratio.map(times),
             target: "≥ 2×",
             met: bind_ratio.map(|r| r >= 2.0),
-            wrong: wrong(&binds),
+            invalid: wrong(&binds),
         });
         rows.extend(self.flood_rows());
         rows
@@ -2066,10 +2016,10 @@ impl Report<'_> {
             what: format!("{label}: searches/s, steady, vs unloaded"),
             ours: steady.map(per_second),
             reference: unloaded.map(per_second),
-            ratio: kept,
+            ratio: kept.map(times),
             target,
             met: kept.filter(|_| targeted).map(|r| r >= 0.8),
-            wrong: wrong(&[steady, unloaded]),
+            invalid: wrong(&[steady, unloaded]),
         });
         group.push(Row {
             id,
@@ -2079,7 +2029,7 @@ impl Report<'_> {
             ratio: None,
             target: p99_target,
             met: steady.filter(|_| targeted).map(|r| r.p99_ms <= 10.0),
-            wrong: wrong(&[steady]),
+            invalid: wrong(&[steady]),
         });
         group.push(Row {
             id,
@@ -2089,7 +2039,7 @@ impl Report<'_> {
             ratio: None,
             target: "—",
             met: None,
-            wrong: 0,
+            invalid: 0,
         });
         group.push(Row {
             id,
@@ -2099,10 +2049,10 @@ impl Report<'_> {
             ),
             ours: onset.map(|r| format!("{} ({:.1} ms)", per_second(r), r.p99_ms)),
             reference: unloaded.map(per_second),
-            ratio: ratio(onset.map(|r| r.per_second), unloaded.map(|r| r.per_second)),
+            ratio: ratio(onset.map(|r| r.per_second), unloaded.map(|r| r.per_second)).map(times),
             target: "—",
             met: None,
-            wrong: wrong(&[onset]),
+            invalid: wrong(&[onset]),
         });
         group
     }

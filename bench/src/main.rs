@@ -13,6 +13,7 @@ mod ldap;
 mod machine;
 mod migrate;
 mod portal;
+mod process;
 mod report;
 mod smtp;
 mod soak;

@@ -30,7 +30,7 @@ use congvu_tests::dovecot::{Dovecot, DovecotOptions, Flag, MASTER_PASSWORD, MAST
 use crate::admin::Official;
 use crate::figures::{seconds, times, turns, Spread};
 use crate::machine::{set_mode, Machine};
-use crate::report::{user_arguments, write_section, Markers};
+use crate::report::{publish, user_arguments, Markers};
 
 #[derive(Debug, clap::Args)]
 pub struct MigrateArgs {
@@ -172,10 +172,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
         figures: &figures,
     };
     let section = report.render();
-    println!("{section}");
-    write_section(&args.report, MARKERS, &section)?;
-    println!("written to {}", args.report.display());
-    Ok(())
+    publish(&args.report, MARKERS, &section, None)
 }
 
 fn check(args: &MigrateArgs) -> anyhow::Result<()> {

@@ -42,7 +42,7 @@ use crate::figures::{microseconds, milliseconds, per_second, percentile, times, 
 use crate::machine::{
     field, free_port, pinned, proc_stat, set_mode, Machine, Pinning, STIME, UTIME,
 };
-use crate::report::{user_arguments, write_section, Markers};
+use crate::report::{placement, publish, render_rows, user_arguments, Markers, Row};
 
 #[derive(Debug, clap::Args)]
 pub struct PortalArgs {
@@ -497,9 +497,7 @@ impl Server {
     }
 
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        crate::process::log_tail(&self.log)
     }
 }
 
@@ -1166,12 +1164,10 @@ async fn measure(args: &PortalArgs, target: &Target) -> anyhow::Result<RunFigure
 // ---------------------------------------------------------------------------------------
 // Report
 
-const BEGIN: &str = "<!-- portal:begin -->";
-const END: &str = "<!-- portal:end -->";
 /// This benchmark's section of docs/PERFORMANCE.md, after the IMAP one when first placed.
 const MARKERS: Markers = Markers {
-    begin: BEGIN,
-    end: END,
+    begin: "<!-- portal:begin -->",
+    end: "<!-- portal:end -->",
     after: Some("<!-- imap:end -->"),
 };
 /// The options bench/portal.sh fills in, left out of the command the report shows.
@@ -1189,57 +1185,15 @@ struct Report<'a> {
     runs: &'a [RunFigures],
 }
 
-/// One row of the table; `None` prints as a dash.
-struct Row {
-    what: String,
-    measured: String,
-    reference: Option<String>,
-    ratio: Option<String>,
-    target: &'static str,
-    met: Option<bool>,
-}
-
-impl Row {
-    /// A row that explains the others: no reference, no target.
-    fn info(what: impl Into<String>, measured: String) -> Row {
-        Row {
-            what: what.into(),
-            measured,
-            reference: None,
-            ratio: None,
-            target: "—",
-            met: None,
-        }
-    }
-
-    fn render(&self, wrong: u64) -> String {
-        let dash = || "—".to_string();
-        let met = match (wrong, self.met) {
-            (0, Some(true)) => "met".to_string(),
-            (0, Some(false)) => "NOT met".to_string(),
-            (0, None) => dash(),
-            (n, Some(_)) => format!("invalid: {n} wrong answers"),
-            (_, None) => dash(),
-        };
-        format!(
-            "| W1 | {} | {} | {} | {} | {} | {met} |\n",
-            self.what,
-            self.measured,
-            self.reference.clone().unwrap_or_else(dash),
-            self.ratio.clone().unwrap_or_else(dash),
-            self.target,
-        )
-    }
+/// A row that explains the others: the figure measured, no reference, no target.
+fn info(what: impl Into<String>, measured: String) -> Row {
+    Row::info("W1", what, Some(measured))
 }
 
 impl Report<'_> {
     /// Prints the report and writes it to the report file.
     fn write(&self) -> anyhow::Result<()> {
-        let section = self.render();
-        println!("{section}");
-        write_section(&self.args.report, MARKERS, &section)?;
-        println!("written to {}", self.args.report.display());
-        Ok(())
+        publish(&self.args.report, MARKERS, &self.render(), None)
     }
 
     /// A figure over the runs, `median [min–max]` in `unit`.
@@ -1257,16 +1211,14 @@ impl Report<'_> {
     fn render(&self) -> String {
         let args = self.args;
         let command = user_arguments(&PATH_OPTIONS);
-        let placement = if self.pinned {
-            format!(
-                "the server pinned to core {} and the client to the others (`taskset`)",
-                self.machine.cores - 1
-            )
-        } else {
-            "server and client sharing every core".to_string()
-        };
+        let placement = placement(
+            self.pinned,
+            self.machine.cores,
+            ["the server", "server"],
+            "client",
+        );
         let mut out = format!(
-            "{BEGIN}\n## W1: the portal under {users} concurrent officials\n\n\
+            "{begin}\n## W1: the portal under {users} concurrent officials\n\n\
              Measured by `bench/portal.sh{command}`, release build, on {cores} cores ({cpu};\n\
              1-minute load average {load} before the run), {placement}. {runs} run(s), each on a\n\
              freshly started server; figures are medians, ranges in brackets. The references are\n\
@@ -1291,6 +1243,7 @@ impl Report<'_> {
                machine before each run.\n\n\
              | id | what | measured | reference | ratio | target | met? |\n\
              |---|---|---|---|---|---|---|\n",
+            begin = MARKERS.begin,
             users = args.users,
             cores = self.machine.cores,
             cpu = self.machine.cpu,
@@ -1311,12 +1264,9 @@ impl Report<'_> {
             unloaded = args.unloaded_seconds,
             samples = args.hash_samples,
         );
-        let wrong: u64 = self.runs.iter().map(|r| r.wrong).sum();
-        for row in self.rows() {
-            out.push_str(&row.render(wrong));
-        }
+        out.push_str(&render_rows(&self.rows(), "wrong answers"));
         out.push_str(&self.details());
-        out.push_str(END);
+        out.push_str(MARKERS.end);
         out.push('\n');
         out
     }
@@ -1331,21 +1281,24 @@ impl Report<'_> {
             "p99 of the pages that do not hash (`/account`, `/setup`, `/sessions`), {} users",
             self.args.users
         );
+        // Wrong answers void the one row with a target; the others only explain it.
+        let wrong: u64 = runs.iter().map(|r| r.wrong).sum();
         vec![
-            Row {
-                target: "≤ 20 ms in every run",
-                met: (!runs.is_empty()).then_some(worst_p99 <= TARGET_P99_MS),
-                ..Row::info(pages, self.spread(|r| r.page_p(0.99), milliseconds))
-            },
-            Row::info(
+            info(pages, self.spread(|r| r.page_p(0.99), milliseconds))
+                .target(
+                    "≤ 20 ms in every run",
+                    (!runs.is_empty()).then_some(worst_p99 <= TARGET_P99_MS),
+                )
+                .invalid(wrong),
+            info(
                 "p50 of those pages",
                 self.spread(|r| r.page_p(0.5), milliseconds),
             ),
-            Row::info(
+            info(
                 "those pages served per second",
                 self.spread(RunFigures::pages_per_second, per_second),
             ),
-            Row::info(
+            info(
                 "p99 of the sign-in form (`GET /`) / of signing out (`POST /sign-out`), \
                  neither hashing",
                 format!(
@@ -1357,7 +1310,7 @@ impl Report<'_> {
             Row {
                 reference: Some(format!("floor {}", self.spread(|r| r.floor, per_second))),
                 ratio: Some(self.spread(RunFigures::floor_ratio, times)),
-                ..Row::info(
+                ..info(
                     "sign-ins/s (an argon2id verification each) against the hashing floor",
                     self.spread(RunFigures::sign_ins_per_second, per_second),
                 )
@@ -1367,7 +1320,7 @@ impl Report<'_> {
                     "one verification {}",
                     self.spread(|r| r.t_hash_ms, milliseconds)
                 )),
-                ..Row::info(
+                ..info(
                     "sign-in time (`POST /sign-in` → 303), p50 / p99",
                     format!(
                         "{} / {}",
@@ -1379,7 +1332,7 @@ impl Report<'_> {
             Row {
                 reference: Some(self.spread(|r| r.unloaded.p(0.99), milliseconds)),
                 ratio: Some(self.spread(|r| r.loaded.p(0.99) / r.unloaded.p(0.99), times)),
-                ..Row::info(
+                ..info(
                     "IMAP LOGIN p99 during the load (reference: unloaded)",
                     self.spread(|r| r.loaded.p(0.99), milliseconds),
                 )
@@ -1387,7 +1340,7 @@ impl Report<'_> {
             Row {
                 reference: Some(self.spread(|r| r.unloaded.p(0.5), milliseconds)),
                 ratio: Some(self.spread(|r| r.loaded.p(0.5) / r.unloaded.p(0.5), times)),
-                ..Row::info(
+                ..info(
                     "IMAP LOGIN p50 during the load (reference: unloaded)",
                     self.spread(|r| r.loaded.p(0.5), milliseconds),
                 )

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use crate::figures::{ratio, times, Spread};
+
 /// Where one benchmark's section goes.
 #[derive(Debug, Clone, Copy)]
 pub struct Markers {
@@ -69,4 +71,126 @@ pub fn user_arguments(paths: &[&str]) -> String {
         shown.push_str(&argument);
     }
     shown
+}
+
+/// One row of a table that sets congvu against its reference; a figure that is `None`
+/// prints as a dash.
+#[derive(Debug)]
+pub(crate) struct Row {
+    pub(crate) id: &'static str,
+    pub(crate) what: String,
+    pub(crate) ours: Option<String>,
+    pub(crate) reference: Option<String>,
+    pub(crate) ratio: Option<String>,
+    pub(crate) target: &'static str,
+    pub(crate) met: Option<bool>,
+    /// Failures or wrong answers behind the figures: the row is then no measurement at all.
+    pub(crate) invalid: u64,
+}
+
+impl Row {
+    /// A row that explains the others: congvu's figure alone, with no ratio and no target.
+    pub(crate) fn info(id: &'static str, what: impl Into<String>, ours: Option<String>) -> Row {
+        Row {
+            id,
+            what: what.into(),
+            ours,
+            reference: None,
+            ratio: None,
+            target: "—",
+            met: None,
+            invalid: 0,
+        }
+    }
+
+    /// congvu's figure against the reference's, both in `unit`, with the ratio of their
+    /// medians.
+    pub(crate) fn compare(
+        id: &'static str,
+        what: impl Into<String>,
+        [ours, reference]: [Option<Spread>; 2],
+        unit: fn(f64) -> String,
+    ) -> Row {
+        Row {
+            reference: reference.map(|s| s.show(unit)),
+            ratio: ratio(ours, reference).map(times),
+            ..Row::info(id, what, ours.map(|s| s.show(unit)))
+        }
+    }
+
+    /// The same row held to `target`, which `met` says it met or not (`None`: not measured).
+    pub(crate) fn target(self, target: &'static str, met: Option<bool>) -> Row {
+        Row {
+            target,
+            met,
+            ..self
+        }
+    }
+
+    /// The same row with `count` failures behind its figures.
+    pub(crate) fn invalid(self, count: u64) -> Row {
+        Row {
+            invalid: count,
+            ..self
+        }
+    }
+
+    /// The row's line of the markdown table; `invalid` names what made a row invalid
+    /// ("failed messages", "wrong answers").
+    pub(crate) fn render(&self, invalid: &str) -> String {
+        let dash = || "—".to_string();
+        let met = match (self.invalid, self.met) {
+            (0, Some(true)) => "met".to_string(),
+            (0, Some(false)) => "NOT met".to_string(),
+            (0, None) => dash(),
+            (n, _) => format!("invalid: {n} {invalid}"),
+        };
+        format!(
+            "| {} | {} | {} | {} | {} | {} | {met} |\n",
+            self.id,
+            self.what,
+            self.ours.clone().unwrap_or_else(dash),
+            self.reference.clone().unwrap_or_else(dash),
+            self.ratio.clone().unwrap_or_else(dash),
+            self.target,
+        )
+    }
+}
+
+/// The lines of `rows`, each with the words for what made it invalid.
+pub(crate) fn render_rows(rows: &[Row], invalid: &str) -> String {
+    rows.iter().map(|row| row.render(invalid)).collect()
+}
+
+/// How the servers and the client shared the machine, as the report's opening says it:
+/// `pinned` to the last of the machine's `cores`, `servers` and `clients` naming each side.
+pub(crate) fn placement(pinned: bool, cores: usize, servers: [&str; 2], clients: &str) -> String {
+    let [one, all] = servers;
+    if pinned {
+        format!(
+            "{one} pinned to core {} and the {clients} to the others (`taskset`)",
+            cores - 1
+        )
+    } else {
+        format!("{all} and {clients} sharing every core")
+    }
+}
+
+/// Prints `section` and writes it into the report at `path`, unless the run is `withheld`
+/// from it for the reason given (a comparison with a side missing, say).
+pub(crate) fn publish(
+    path: &Path,
+    markers: Markers,
+    section: &str,
+    withheld: Option<&str>,
+) -> anyhow::Result<()> {
+    println!("{section}");
+    match withheld {
+        None => {
+            write_section(path, markers, section)?;
+            println!("written to {}", path.display());
+        }
+        Some(reason) => println!("(not written to {}: {reason})", path.display()),
+    }
+    Ok(())
 }

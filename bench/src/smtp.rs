@@ -46,13 +46,15 @@ use tokio::net::TcpStream;
 
 use crate::admin::Official;
 use crate::figures::{
-    median, microseconds, milliseconds, per_second, percentile, seconds, times, turns, Spread,
+    bytes, median, microseconds, milliseconds, per_second, percentile, ratio, seconds, spreads,
+    times, turns,
 };
 use crate::machine::{
     field, free_port, pinned, proc_stat, set_mode, Machine, Pinning, CSTIME, CUTIME, PPID, STIME,
     UTIME,
 };
-use crate::report::{user_arguments, write_section, Markers};
+use crate::process::version;
+use crate::report::{placement, publish, render_rows, user_arguments, Markers, Row};
 
 #[derive(Debug, clap::Args)]
 pub struct SmtpArgs {
@@ -327,18 +329,10 @@ fn write_report(
         unavailable,
     };
     let section = report.render();
-    println!("{section}");
     let measured = |kind| figures.iter().any(|f| f.kind == kind);
-    if measured(ServerKind::Congvu) && measured(ServerKind::Postfix) {
-        write_section(&args.report, MARKERS, &section)?;
-        println!("written to {}", args.report.display());
-    } else {
-        println!(
-            "(not written to {}: it needs both servers measured)",
-            args.report.display()
-        );
-    }
-    Ok(())
+    let both = measured(ServerKind::Congvu) && measured(ServerKind::Postfix);
+    let withheld = (!both).then_some("it needs both servers measured");
+    publish(&args.report, MARKERS, &section, withheld)
 }
 
 /// Refuses to start without the congvu binaries a benchmark runs.
@@ -869,9 +863,7 @@ impl Server {
             Server::Congvu(c) => &c.log,
             Server::Postfix(p) => &p.setup.log,
         };
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        crate::process::log_tail(log)
     }
 
     /// Waits until the server greets a client, or gives up after a minute.
@@ -2163,12 +2155,10 @@ fn circular_check(before: &HashMap<String, Inbox>, after: &HashMap<String, Inbox
 // ---------------------------------------------------------------------------------------
 // Report
 
-const BEGIN: &str = "<!-- smtp:begin -->";
-const END: &str = "<!-- smtp:end -->";
 /// This benchmark's section of docs/PERFORMANCE.md: after the LDAP one when first placed.
 const MARKERS: Markers = Markers {
-    begin: BEGIN,
-    end: END,
+    begin: "<!-- smtp:begin -->",
+    end: "<!-- smtp:end -->",
     after: Some("<!-- ldap:end -->"),
 };
 /// The options bench/smtp.sh fills in, left out of the command the report shows.
@@ -2193,54 +2183,6 @@ struct Report<'a> {
     unavailable: &'a [(ServerKind, String)],
 }
 
-/// One row of the table; `None` figures print as a dash.
-pub(crate) struct Row {
-    pub(crate) id: &'static str,
-    pub(crate) what: String,
-    pub(crate) congvu: Option<String>,
-    pub(crate) postfix: Option<String>,
-    pub(crate) ratio: Option<String>,
-    pub(crate) target: &'static str,
-    pub(crate) met: Option<bool>,
-    /// Failed messages behind the figures: the row is then no measurement at all.
-    pub(crate) failures: usize,
-}
-
-impl Row {
-    pub(crate) fn render(&self) -> String {
-        let dash = || "—".to_string();
-        let met = match (self.failures, self.met) {
-            (0, Some(true)) => "met".to_string(),
-            (0, Some(false)) => "NOT met".to_string(),
-            (0, None) => dash(),
-            (n, _) => format!("invalid: {n} failed messages"),
-        };
-        format!(
-            "| {} | {} | {} | {} | {} | {} | {met} |\n",
-            self.id,
-            self.what,
-            self.congvu.clone().unwrap_or_else(dash),
-            self.postfix.clone().unwrap_or_else(dash),
-            self.ratio.clone().unwrap_or_else(dash),
-            self.target,
-        )
-    }
-}
-
-fn bytes(v: f64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if v.abs() < 1024.0 {
-        return format!("{v:.0} B");
-    }
-    let mut value = v / 1024.0;
-    let mut unit = 0;
-    while value.abs() >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.2} {}", UNITS[unit])
-}
-
 impl Report<'_> {
     fn figures(&self, kind: ServerKind) -> Option<&Figures> {
         self.figures.iter().find(|f| f.kind == kind)
@@ -2248,16 +2190,14 @@ impl Report<'_> {
 
     fn render(&self) -> String {
         let args = self.args;
-        let placement = if self.pinned {
-            format!(
-                "each server pinned to core {} and the client to the others (`taskset`)",
-                self.machine.cores - 1
-            )
-        } else {
-            "servers and client sharing every core".to_string()
-        };
+        let placement = placement(
+            self.pinned,
+            self.machine.cores,
+            ["each server", "servers"],
+            "client",
+        );
         let mut out = format!(
-            "{BEGIN}\n## S1–S3: SMTP against Postfix\n\n\
+            "{begin}\n## S1–S3: SMTP against Postfix\n\n\
              Measured by `bench/smtp.sh{command}`, release build, on {cores} cores ({cpu};\n\
              1-minute load average {load} before the run), {placement}. Each workload ran {runs} time(s)\n\
              on each server, the servers taking turns; figures are medians, ranges in brackets.\n\
@@ -2266,6 +2206,7 @@ impl Report<'_> {
              Maildir per official created before the runs, as congvu creates mailboxes at import; default\n\
              fsync behaviour; no content filters; `smtpd_recipient_restrictions = permit_auth_destination,\n\
              reject`). Each logs as it does by default: Postfix every message to its maillog, congvu at `info`.\n\n",
+            begin = MARKERS.begin,
             command = user_arguments(&PATH_OPTIONS),
             cores = self.machine.cores,
             cpu = self.machine.cpu,
@@ -2286,11 +2227,9 @@ impl Report<'_> {
             "| id | what | congvu | Postfix | ratio | target | met? |\n\
              |---|---|---|---|---|---|---|\n",
         );
-        for row in self.rows() {
-            out.push_str(&row.render());
-        }
+        out.push_str(&render_rows(&self.rows(), "failed messages"));
         out.push_str(&self.details());
-        out.push_str(END);
+        out.push_str(MARKERS.end);
         out.push('\n');
         out
     }
@@ -2374,71 +2313,44 @@ impl Report<'_> {
         fn s1(f: &Figures) -> &[S1Run] {
             &f.s1
         }
-        fn source(f: &Figures) -> &[S1Run] {
+        fn source_runs(f: &Figures) -> &[S1Run] {
             &f.s1_source
         }
-        let failed = failures(c, s1) + failures(p, s1);
+        let failed = (failures(c, s1) + failures(p, s1)) as u64;
         let mut rows = Vec::new();
-        let [cd, pd] = spreads(c, p, |f| {
+        let delivered = spreads(c, p, |f| {
             f.s1.iter().map(S1Run::delivered_per_second).collect()
         });
-        let r = ratio(cd, pd);
-        rows.push(Row {
-            id: "S1",
-            what: format!(
-                "messages/s accepted and delivered into {} mailboxes",
-                self.args.mailboxes
-            ),
-            congvu: cd.map(|s| s.show(per_second)),
-            postfix: pd.map(|s| s.show(per_second)),
-            ratio: r.map(times),
-            target: "≥ 3×",
-            met: r.map(|r| r >= 3.0),
-            failures: failed,
-        });
-        let [ca, pa] = spreads(c, p, |f| {
+        let r = ratio(delivered[0], delivered[1]);
+        let mailboxes = format!(
+            "messages/s accepted and delivered into {} mailboxes",
+            self.args.mailboxes
+        );
+        rows.push(
+            Row::compare("S1", mailboxes, delivered, per_second)
+                .target("≥ 3×", r.map(|r| r >= 3.0))
+                .invalid(failed),
+        );
+        let accepted = spreads(c, p, |f| {
             f.s1.iter().map(S1Run::accepted_per_second).collect()
         });
-        rows.push(Row {
-            id: "S1",
-            what: "messages/s answered 250 (Postfix: queued, not yet delivered)".into(),
-            congvu: ca.map(|s| s.show(per_second)),
-            postfix: pa.map(|s| s.show(per_second)),
-            ratio: ratio(ca, pa).map(times),
-            target: "—",
-            met: None,
-            failures: failed,
-        });
-        let [cc, pc] = spreads(c, p, |f| {
+        let queued = "messages/s answered 250 (Postfix: queued, not yet delivered)";
+        rows.push(Row::compare("S1", queued, accepted, per_second).invalid(failed));
+        let cpu = spreads(c, p, |f| {
             f.s1.iter().map(S1Run::cpu_us_per_message).collect()
         });
-        rows.push(Row {
-            id: "S1",
-            what: "server CPU per message, until delivered (Postfix: all its processes)".into(),
-            congvu: cc.map(|s| s.show(microseconds)),
-            postfix: pc.map(|s| s.show(microseconds)),
-            ratio: ratio(cc, pc).map(times),
-            target: "—",
-            met: None,
-            failures: failed,
-        });
-        let [sc, sp] = spreads(c, p, |f| {
+        let cpu_what = "server CPU per message, until delivered (Postfix: all its processes)";
+        rows.push(Row::compare("S1", cpu_what, cpu, microseconds).invalid(failed));
+        let source = spreads(c, p, |f| {
             f.s1_source
                 .iter()
                 .map(S1Run::delivered_per_second)
                 .collect()
         });
-        if sc.is_some() || sp.is_some() {
-            rows.push(Row {
-                id: "S1 check",
-                what: "smtp-source itself, all to one mailbox: messages/s delivered".into(),
-                congvu: sc.map(|s| s.show(per_second)),
-                postfix: sp.map(|s| s.show(per_second)),
-                ratio: ratio(sc, sp).map(times),
-                target: "—",
-                met: None,
-                failures: failures(c, source) + failures(p, source),
-            });
+        if source.iter().any(Option::is_some) {
+            let what = "smtp-source itself, all to one mailbox: messages/s delivered";
+            let failed = failures(c, source_runs) + failures(p, source_runs);
+            rows.push(Row::compare("S1 check", what, source, per_second).invalid(failed as u64));
         }
         rows
     }
@@ -2452,26 +2364,18 @@ impl Report<'_> {
             f.s3.iter().map(|r| r.bytes_added as f64).collect()
         });
         let share = ratio(cb, pb);
+        let circular = format!(
+            "{} circular to {} mailboxes: time until all can read it",
+            bytes(self.args.circular_bytes as f64),
+            self.args.officials
+        );
         vec![
             Row {
-                id: "S3",
-                what: format!(
-                    "{} circular to {} mailboxes: time until all can read it",
-                    bytes(self.args.circular_bytes as f64),
-                    self.args.officials
-                ),
-                congvu: ct.map(|s| s.show(seconds)),
-                postfix: pt.map(|s| s.show(seconds)),
                 ratio: faster.map(|r| format!("{r:.0}× faster")),
-                target: "≥ 50× faster",
-                met: faster.map(|r| r >= 50.0),
-                failures: 0,
-            },
+                ..Row::compare("S3", circular, [ct, pt], seconds)
+            }
+            .target("≥ 50× faster", faster.map(|r| r >= 50.0)),
             Row {
-                id: "S3",
-                what: "disk bytes added".into(),
-                congvu: cb.map(|s| s.show(bytes)),
-                postfix: pb.map(|s| s.show(bytes)),
                 ratio: share.map(|r| {
                     if r > 0.0 {
                         format!("1/{:.0}", 1.0 / r)
@@ -2479,10 +2383,9 @@ impl Report<'_> {
                         times(r)
                     }
                 }),
-                target: "≤ 1/300",
-                met: share.map(|r| r <= 1.0 / 300.0),
-                failures: 0,
-            },
+                ..Row::compare("S3", "disk bytes added", [cb, pb], bytes)
+            }
+            .target("≤ 1/300", share.map(|r| r <= 1.0 / 300.0)),
         ]
     }
 
@@ -2610,62 +2513,28 @@ fn s2_rows(c: Option<&Figures>, p: Option<&Figures>) -> Vec<Row> {
     };
     let failures =
         |f: Option<&Figures>| f.map_or(0, |f| f.s2.iter().map(|r| r.failures).sum::<usize>());
-    let failed = failures(c) + failures(p);
-    let [c99, p99] = spreads(c, p, |f| f.s2.iter().map(|r| r.p99_ms).collect());
-    let r = ratio(c99, p99);
-    let [c50, p50] = spreads(c, p, |f| f.s2.iter().map(|r| r.p50_ms).collect());
+    let failed = (failures(c) + failures(p)) as u64;
+    let p99 = spreads(c, p, |f| f.s2.iter().map(|r| r.p99_ms).collect());
+    let r = ratio(p99[0], p99[1]);
+    let p50 = spreads(c, p, |f| f.s2.iter().map(|r| r.p50_ms).collect());
+    let at_half = format!(
+        "p99 end of DATA → 250, at half of S1 (congvu {}, Postfix {})",
+        rate(c),
+        rate(p)
+    );
     vec![
-        Row {
-            id: "S2",
-            what: format!(
-                "p99 end of DATA → 250, at half of S1 (congvu {}, Postfix {})",
-                rate(c),
-                rate(p)
-            ),
-            congvu: c99.map(|s| s.show(milliseconds)),
-            postfix: p99.map(|s| s.show(milliseconds)),
-            ratio: r.map(times),
-            target: "≤ 0.5×",
-            met: r.map(|r| r <= 0.5),
-            failures: failed,
-        },
-        Row {
-            id: "S2",
-            what: "p50 end of DATA → 250".into(),
-            congvu: c50.map(|s| s.show(milliseconds)),
-            postfix: p50.map(|s| s.show(milliseconds)),
-            ratio: ratio(c50, p50).map(times),
-            target: "—",
-            met: None,
-            failures: failed,
-        },
+        Row::compare("S2", at_half, p99, milliseconds)
+            .target("≤ 0.5×", r.map(|r| r <= 0.5))
+            .invalid(failed),
+        Row::compare("S2", "p50 end of DATA → 250", p50, milliseconds).invalid(failed),
     ]
-}
-
-/// One figure over the runs of congvu and of Postfix.
-fn spreads(
-    c: Option<&Figures>,
-    p: Option<&Figures>,
-    get: impl Fn(&Figures) -> Vec<f64>,
-) -> [Option<Spread>; 2] {
-    [c, p].map(|f| f.and_then(|f| Spread::of(&get(f))))
-}
-
-/// congvu's median over the reference's.
-fn ratio(ours: Option<Spread>, reference: Option<Spread>) -> Option<f64> {
-    Some(ours?.median / reference?.median)
 }
 
 /// Postfix's version, as `postconf -d mail_version` prints it.
 pub(crate) fn postfix_version(postfix: &Path) -> String {
-    let postconf = postfix.with_file_name("postconf");
-    Command::new(postconf)
-        .args(["-d", "-h", "mail_version"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "(version unknown)".into())
+    let mut postconf = Command::new(postfix.with_file_name("postconf"));
+    postconf.args(["-d", "-h", "mail_version"]);
+    version(postconf, "(version unknown)")
 }
 
 #[cfg(test)]

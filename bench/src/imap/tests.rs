@@ -272,12 +272,12 @@ fn rates_become_time_ratios_against_the_target() {
         .iter()
         .find(|r| r.what.contains("BODY.PEEK[]`, random n"))
         .expect("body row");
-    assert_eq!(bodies.ratio, Some(0.5));
+    assert_eq!(bodies.ratio, Some("0.50×".to_string()));
     assert_eq!(bodies.met, Some(true));
     let listing = &rows[0];
-    assert_eq!(listing.ratio, Some(1.0));
+    assert_eq!(listing.ratio, Some("1.00×".to_string()));
     assert_eq!(listing.met, Some(false));
-    assert!(bodies.render().ends_with("| 0.50× | ≤ 0.7× | met |\n"));
+    assert!(bodies.render("failures").ends_with("| 0.50× | ≤ 0.7× | met |\n"));
 }
 
 #[test]
