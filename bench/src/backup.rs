@@ -41,9 +41,10 @@ use crate::admin::Official;
 use crate::figures::{median, milliseconds, percentile, seconds, times, turns, Spread};
 use crate::machine::{free_port, Machine};
 use crate::report::{publish, user_arguments, Markers};
+use crate::server::{check_binaries, congvu_db_url};
 use crate::smtp::{
-    check_binaries, congvu_db_url, payload, send_load, smtp_source_head, work_dir,
-    write_congvu_config, Compose, Congvu, CongvuSettings, Greeting, BENCH_ENVELOPE,
+    payload, send_load, smtp_source_head, work_dir, write_congvu_config, Compose, Congvu,
+    CongvuSettings, Greeting, BENCH_ENVELOPE,
 };
 
 #[derive(Debug, clap::Args)]
@@ -944,7 +945,7 @@ impl Bench<'_> {
             log: self.work.join("congvu.log"),
             addr,
             pin: None,
-            child: None,
+            process: None,
             ticks: machine.ticks,
         };
         server.start()?;

@@ -26,7 +26,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,7 @@ use mail_builder::headers::raw::Raw;
 use mail_builder::mime::MimePart;
 use mail_builder::MessageBuilder;
 use rand::{Rng, SeedableRng};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -54,6 +54,7 @@ use crate::machine::{
 };
 use crate::process::version;
 use crate::report::{placement, publish, render_rows, user_arguments, Markers, Row};
+use crate::server::{Binaries, Certificate, Config, Process, Tls, HOSTNAME};
 
 #[cfg(test)]
 mod tests;
@@ -95,12 +96,8 @@ pub struct ImapArgs {
     /// Let servers and clients share every core instead of pinning them apart.
     #[arg(long)]
     no_pin: bool,
-    /// The congvu-server binary (build it with --release).
-    #[arg(long, default_value = "target/release/congvu-server")]
-    server: PathBuf,
-    /// The congvu-admin binary that seeds congvu.
-    #[arg(long, default_value = "target/release/congvu-admin")]
-    admin: PathBuf,
+    #[command(flatten)]
+    congvu: Binaries,
     #[arg(long, default_value = "/usr/sbin/dovecot")]
     dovecot: PathBuf,
     #[arg(long, default_value = "/usr/bin/mbsync")]
@@ -135,8 +132,6 @@ enum Workload {
     M1,
 }
 
-const DOMAIN: &str = "vinhphuc.gov.vn";
-const HOSTNAME: &str = "mail.vinhphuc.gov.vn";
 const PEOPLE: &str = "ou=people,dc=vinhphuc,dc=gov,dc=vn";
 /// Owner of Dovecot's mail files (`uid=`/`gid=` of its userdb).
 const VMAIL_ID: u32 = 5000;
@@ -154,7 +149,7 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
     let machine = Machine::probe();
     // Dovecot's mail processes (VMAIL_ID) walk into it.
     let (_owned, work) = crate::smtp::work_dir(args.work_dir.as_deref())?;
-    let cert = BenchCert::create(&work)?;
+    let cert = Certificate::create(&work.join("tls"))?;
 
     println!("seeding congvu with {} officials", args.officials);
     let started = Instant::now();
@@ -164,7 +159,7 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
     let logins = login_count(&args);
     println!("giving {logins} of them a chosen password (one congvu-admin call each)");
     set_passwords(
-        &args.admin,
+        &args.congvu.admin,
         &congvu_config,
         &officials[..logins],
         machine.cores,
@@ -304,13 +299,13 @@ impl Launch<'_> {
         let server = match kind {
             ServerKind::Congvu => Server {
                 kind,
-                binary: self.args.server.clone(),
+                binary: self.args.congvu.server.clone(),
                 arguments: vec!["--config".into(), self.congvu_config.to_path_buf().into()],
                 log: self.work.join("congvu.log"),
                 imaps: loopback(self.ports.congvu_imaps),
                 ldap: Some(loopback(self.ports.congvu_ldap)),
                 pin: self.pin.clone(),
-                child: None,
+                process: None,
                 ticks: self.ticks,
             },
             ServerKind::Dovecot => Server {
@@ -328,7 +323,7 @@ impl Launch<'_> {
                 imaps: loopback(self.ports.dovecot_imaps),
                 ldap: None,
                 pin: self.pin.clone(),
-                child: None,
+                process: None,
                 ticks: self.ticks,
             },
         };
@@ -338,16 +333,7 @@ impl Launch<'_> {
 
 /// Refuses arguments and missing programs before any work starts.
 fn check(args: &ImapArgs) -> anyhow::Result<()> {
-    for (what, path) in [
-        ("congvu-server", &args.server),
-        ("congvu-admin", &args.admin),
-    ] {
-        anyhow::ensure!(
-            path.exists(),
-            "{} not found: run `cargo build --release -p {what}` first",
-            path.display()
-        );
-    }
+    args.congvu.check()?;
     if args.servers.contains(&ServerKind::Dovecot) {
         anyhow::ensure!(
             args.dovecot.exists(),
@@ -392,48 +378,6 @@ fn loopback(port: u16) -> SocketAddr {
 }
 
 // ---------------------------------------------------------------------------------------
-// The certificate both servers present
-
-/// One self-signed certificate for the run, presented by both servers and trusted by both
-/// clients, so both sides pay for the same TLS.
-#[derive(Debug)]
-struct BenchCert {
-    cert: PathBuf,
-    key: PathBuf,
-    der: CertificateDer<'static>,
-}
-
-impl BenchCert {
-    fn create(work: &Path) -> anyhow::Result<BenchCert> {
-        let names = vec![HOSTNAME.to_string(), "localhost".into(), "127.0.0.1".into()];
-        let made = rcgen::generate_simple_self_signed(names)?;
-        let dir = work.join("tls");
-        std::fs::create_dir_all(&dir)?;
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        std::fs::write(&cert, made.cert.pem())?;
-        std::fs::write(&key, made.key_pair.serialize_pem())?;
-        set_mode(&key, 0o600)?;
-        Ok(BenchCert {
-            cert,
-            key,
-            der: made.cert.der().clone(),
-        })
-    }
-
-    /// A TLS client that trusts this certificate and nothing else.
-    fn connector(&self) -> anyhow::Result<TlsConnector> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.der.clone())?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(TlsConnector::from(Arc::new(config)))
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // Seeding
 
 /// The password an official who logs in has chosen: long enough for congvu's policy,
@@ -464,65 +408,24 @@ impl Ports {
 fn write_congvu_config(
     args: &ImapArgs,
     dir: &Path,
-    cert: &BenchCert,
+    cert: &Certificate,
     ports: &Ports,
 ) -> anyhow::Result<PathBuf> {
-    let data = dir.join("congvu-data");
-    let config = dir.join("congvu.toml");
     // Implicit TLS for IMAP and plaintext LDAP binds on loopback for M1; every other
     // listener on a free port nobody uses. The log level stays at its default, as Dovecot
     // logs every login by default. Connections per address and per official are raised to
     // what M1 and I1b open, the same on Dovecot.
-    std::fs::write(
-        &config,
-        format!(
-            r#"[server]
-hostname = "{HOSTNAME}"
-primary_domain = "{DOMAIN}"
-data_dir = {data:?}
-
-[database]
-url = "sqlite://{db}"
-
-[tls]
-cert = {cert:?}
-key = {key:?}
-
-[inbound]
-authentication = "off"
-
-[smtp]
-listen = ["127.0.0.1:0"]
-submission_listen = ["127.0.0.1:0"]
-submissions_listen = ["127.0.0.1:0"]
-
-[imap]
-listen = ["127.0.0.1:0"]
-imaps_listen = ["127.0.0.1:{imaps}"]
-max_connections_per_official = {per_official}
-
-[ldap]
-listen = ["127.0.0.1:{ldap}"]
-ldaps_listen = ["127.0.0.1:0"]
-allow_plaintext_bind_on_loopback = true
-
-[http]
-listen = ["127.0.0.1:0"]
-
-[limits]
-max_connections_per_ip = {per_ip}
-"#,
-            data = data.display().to_string(),
-            db = data.join("congvu.db").display(),
-            cert = cert.cert.display().to_string(),
-            key = cert.key.display().to_string(),
-            imaps = ports.congvu_imaps,
-            ldap = ports.congvu_ldap,
-            per_ip = connection_limit(args),
-            per_official = sessions_per_official(args),
-        ),
-    )?;
-    Ok(config)
+    Config {
+        tls: Tls::Certificate(cert),
+        imaps: ports.congvu_imaps,
+        sessions_per_official: Some(sessions_per_official(args)),
+        ldap: ports.congvu_ldap,
+        plaintext_ldap: true,
+        connections_per_ip: connection_limit(args),
+        extra: "[inbound]\nauthentication = \"off\"\n",
+        ..Config::default()
+    }
+    .write(dir, "congvu.toml")
 }
 
 /// Connections one address may hold on both servers: everything M1 and I1 open, with room.
@@ -536,8 +439,14 @@ fn sessions_per_official(args: &ImapArgs) -> usize {
 }
 
 fn seed_congvu(args: &ImapArgs, config: &Path, dir: &Path) -> anyhow::Result<Vec<Official>> {
-    let officials =
-        crate::admin::import_province(&args.admin, config, dir, args.officials, 3501, "IMAP")?;
+    let officials = crate::admin::import_province(
+        &args.congvu.admin,
+        config,
+        dir,
+        args.officials,
+        3501,
+        "IMAP",
+    )?;
     Ok(officials)
 }
 
@@ -597,7 +506,7 @@ fn admin_passwd(admin: &Path, config: &Path, login: &str) -> anyhow::Result<()> 
 fn write_dovecot(
     args: &ImapArgs,
     dir: &Path,
-    cert: &BenchCert,
+    cert: &Certificate,
     officials: &[Official],
     logins: usize,
     port: u16,
@@ -1014,47 +923,26 @@ struct Server {
     /// congvu's LDAP listener, for M1's idle LDAP connections.
     ldap: Option<SocketAddr>,
     pin: Option<String>,
-    child: Option<Child>,
+    process: Option<Process>,
     /// Clock ticks per second of /proc/PID/stat times.
     ticks: f64,
 }
 
 impl Server {
     fn start(&mut self) -> anyhow::Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)?;
         let mut command = pinned(&self.binary, self.pin.as_deref());
-        let child = command
-            .args(&self.arguments)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("while starting {command:?}"))?;
-        self.child = Some(child);
+        command.args(&self.arguments);
+        self.process = Some(Process::start(self.kind.name(), command, self.log.clone())?);
         Ok(())
     }
 
     /// SIGTERM (congvu drains and closes its database; Dovecot's master stops every
     /// process it started), then SIGKILL after 60 s.
     fn stop(&mut self) -> anyhow::Result<()> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id())?);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        match self.process.take() {
+            Some(mut process) => process.stop(Duration::from_secs(60)),
+            None => Ok(()),
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        anyhow::bail!("{} did not stop within 60 s of SIGTERM", self.kind.name())
     }
 
     fn restart(
@@ -1080,14 +968,8 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut last = String::new();
         while Instant::now() < deadline {
-            let child = self.child.as_mut().context("the server is not running")?;
-            if let Some(status) = child.try_wait()? {
-                anyhow::bail!(
-                    "{} exited with {status} before answering; see {}",
-                    self.kind.name(),
-                    self.log.display()
-                );
-            }
+            let process = self.process.as_mut().context("the server is not running")?;
+            process.check_running()?;
             match ImapSession::connect(self.imaps, tls).await {
                 Ok((_, greeting)) if greeting.starts_with("* OK") => return Ok(Greeting::Ready),
                 Ok((_, greeting)) => return Ok(Greeting::Refused(greeting)),
@@ -1104,7 +986,7 @@ impl Server {
 
     /// taskset execs the server, so the child's pid is the server's (Dovecot: its master).
     fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.process.as_ref().and_then(Process::pid)
     }
 
     /// CPU time of every process of the server so far.
@@ -1133,13 +1015,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // A graceful stop, so Dovecot's master takes its processes with it.
-        if self.stop().is_err() {
-            if let Some(mut child) = self.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
+        // A graceful stop, so Dovecot's master takes its processes with it; a server that
+        // does not stop is killed as its process is dropped.
+        let _ = self.stop();
     }
 }
 
@@ -1557,7 +1435,7 @@ struct Bench<'a> {
     officials: &'a [Official],
     corpus: &'a Corpus,
     work: &'a Path,
-    cert: &'a BenchCert,
+    cert: &'a Certificate,
 }
 
 impl Bench<'_> {

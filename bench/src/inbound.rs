@@ -39,10 +39,11 @@ use crate::admin::Official;
 use crate::figures::{microseconds, milliseconds, per_second, percentile, times, turns, Spread};
 use crate::machine::{free_port, Machine, Pinning};
 use crate::report::{placement, publish, render_rows, user_arguments, Markers, Row};
+use crate::server::{congvu_db_url, HOSTNAME};
 use crate::smtp::{
-    check_binaries, client_cpu, congvu_db_url, inbox_census, payload, postfix_version,
-    seed_postfix, send_load, smtp_source_head, work_dir, write_congvu_config, Compose, Congvu,
-    CongvuSettings, Envelope, Greeting, Load, Postfix, Programs, S1Run, BENCH_ENVELOPE, HOSTNAME,
+    client_cpu, inbox_census, payload, postfix_version, seed_postfix, send_load, smtp_source_head,
+    work_dir, write_congvu_config, Compose, Congvu, CongvuSettings, Envelope, Greeting, Load,
+    Postfix, Programs, S1Run, BENCH_ENVELOPE,
 };
 
 #[derive(Debug, clap::Args)]
@@ -159,7 +160,7 @@ pub fn run(args: InboundArgs) -> anyhow::Result<()> {
 
     println!("seeding congvu with {} officials", args.officials);
     let officials = crate::admin::import_province(
-        &args.programs.admin,
+        &args.programs.congvu.admin,
         &configs.off,
         &work,
         args.officials,
@@ -182,7 +183,7 @@ pub fn run(args: InboundArgs) -> anyhow::Result<()> {
         officials: &officials,
         ticks: machine.ticks,
         congvu: Congvu::new(
-            args.programs.server.clone(),
+            args.programs.congvu.server.clone(),
             (configs.off.clone(), &work),
             smtp_port,
             pin.as_ref().map(|p| p.server.clone()),
@@ -249,7 +250,7 @@ fn write_report(
 
 /// Refuses arguments and missing programs before any work starts.
 fn check(args: &InboundArgs) -> anyhow::Result<()> {
-    check_binaries(&args.programs.server, &args.programs.admin)?;
+    args.programs.congvu.check()?;
     if args.workloads.contains(&Workload::S5) {
         anyhow::ensure!(
             args.programs.postfix.exists() && args.programs.postmap.exists(),

@@ -24,7 +24,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +44,7 @@ use crate::figures::times;
 use crate::figures::Window;
 use crate::machine::{free_port, pinned, Machine, Pinning};
 use crate::report::{placement, publish, render_rows, user_arguments, Markers, Row};
+use crate::server::{congvu_command, Binaries, Config, Process};
 
 #[derive(Debug, clap::Args)]
 pub struct LdapArgs {
@@ -79,12 +80,8 @@ pub struct LdapArgs {
     /// Let servers and client share every core instead of pinning them apart.
     #[arg(long)]
     no_pin: bool,
-    /// The congvu-server binary (build it with --release).
-    #[arg(long, default_value = "target/release/congvu-server")]
-    server: PathBuf,
-    /// The congvu-admin binary that seeds congvu.
-    #[arg(long, default_value = "target/release/congvu-admin")]
-    admin: PathBuf,
+    #[command(flatten)]
+    congvu: Binaries,
     #[arg(long, default_value = "/usr/sbin/slapd")]
     slapd: PathBuf,
     #[arg(long, default_value = "/usr/sbin/slapadd")]
@@ -109,7 +106,6 @@ impl ServerKind {
     }
 }
 
-const DOMAIN: &str = "vinhphuc.gov.vn";
 const BASE: &str = "dc=vinhphuc,dc=gov,dc=vn";
 const PEOPLE: &str = "ou=people,dc=vinhphuc,dc=gov,dc=vn";
 /// The account searchers bind as: a congvu service account, and the same DN in slapd.
@@ -252,9 +248,8 @@ fn spawn_server(
 ) -> anyhow::Result<Server> {
     Ok(match (kind, slapd) {
         (ServerKind::Congvu, _) => {
-            let mut command = pinned(&args.server, core);
-            command.arg("--config").arg(congvu.0);
-            Server::spawn(command, congvu.1, dir.join("congvu.log"))?
+            let command = congvu_command(&args.congvu.server, congvu.0, core);
+            Server::spawn("congvu-server", command, congvu.1, dir.join("congvu.log"))?
         }
         (ServerKind::Slapd, Some((conf, port))) => {
             let mut command = pinned(&args.slapd, core);
@@ -265,7 +260,7 @@ fn spawn_server(
                 .arg("-h")
                 .arg(format!("ldap://127.0.0.1:{port}/"))
                 .args(["-d", "0"]);
-            Server::spawn(command, *port, dir.join("slapd.log"))?
+            Server::spawn("slapd", command, *port, dir.join("slapd.log"))?
         }
         (ServerKind::Slapd, None) => anyhow::bail!("slapd was not seeded"),
     })
@@ -273,16 +268,7 @@ fn spawn_server(
 
 /// Refuses arguments and missing binaries before any work starts.
 fn check(args: &LdapArgs) -> anyhow::Result<()> {
-    for (what, path) in [
-        ("congvu-server", &args.server),
-        ("congvu-admin", &args.admin),
-    ] {
-        anyhow::ensure!(
-            path.exists(),
-            "{} not found: run `cargo build --release -p {what}` first",
-            path.display()
-        );
-    }
+    args.congvu.check()?;
     if args.servers.contains(&ServerKind::Slapd) {
         for path in [&args.slapd, &args.slapadd] {
             anyhow::ensure!(
@@ -344,51 +330,16 @@ fn hr_list(n: usize) -> String {
 }
 
 fn write_congvu_config(dir: &Path, ldap_port: u16) -> anyhow::Result<PathBuf> {
-    let data = dir.join("congvu-data");
-    let config = dir.join("congvu.toml");
     // Every listener but LDAP on a free port nobody uses; logs at warn like slapd's
     // `loglevel 0`; connections per IP raised for flood + searchers from one address; the
     // [auth] lockout settings stay at their defaults on purpose (see L3).
-    std::fs::write(
-        &config,
-        format!(
-            r#"[server]
-hostname = "mail.{DOMAIN}"
-primary_domain = "{DOMAIN}"
-data_dir = {data:?}
-log_level = "warn"
-
-[database]
-url = "sqlite://{db}"
-
-[tls]
-self_signed = true
-
-[smtp]
-listen = ["127.0.0.1:0"]
-submission_listen = ["127.0.0.1:0"]
-submissions_listen = ["127.0.0.1:0"]
-
-[imap]
-listen = ["127.0.0.1:0"]
-imaps_listen = ["127.0.0.1:0"]
-
-[ldap]
-listen = ["127.0.0.1:{ldap_port}"]
-ldaps_listen = ["127.0.0.1:0"]
-allow_plaintext_bind_on_loopback = true
-
-[http]
-listen = ["127.0.0.1:0"]
-
-[limits]
-max_connections_per_ip = 1000
-"#,
-            data = data.display().to_string(),
-            db = data.join("congvu.db").display()
-        ),
-    )?;
-    Ok(config)
+    Config {
+        log_level: Some("warn"),
+        ldap: ldap_port,
+        plaintext_ldap: true,
+        ..Config::default()
+    }
+    .write(dir, "congvu.toml")
 }
 
 fn seed_congvu(
@@ -397,8 +348,8 @@ fn seed_congvu(
     dir: &Path,
     cores: usize,
 ) -> anyhow::Result<Directory> {
-    let run = |a: &[&str]| crate::admin::run(&args.admin, config, a, None);
-    crate::admin::add_province(&args.admin, config)?;
+    let run = |a: &[&str]| crate::admin::run(&args.congvu.admin, config, a, None);
+    crate::admin::add_province(&args.congvu.admin, config)?;
     let list = dir.join("snv.csv");
     std::fs::write(&list, hr_list(args.officials))?;
     let credentials = dir.join("snv-credentials.csv");
@@ -440,7 +391,7 @@ fn seed_congvu(
         .iter()
         .map(|&i| officials[i].login.as_str())
         .collect();
-    set_bind_passwords(&args.admin, config, &logins, cores)?;
+    set_bind_passwords(&args.congvu.admin, config, &logins, cores)?;
     Ok(Directory {
         officials,
         bind_users,
@@ -682,33 +633,23 @@ fn argon2_verify_ms() -> anyhow::Result<f64> {
 /// A server this benchmark started; killed when dropped.
 #[derive(Debug)]
 struct Server {
-    child: Child,
+    process: Process,
     addr: SocketAddr,
     url: String,
-    log: PathBuf,
 }
 
 impl Server {
-    fn spawn(mut command: Command, port: u16, log: PathBuf) -> anyhow::Result<Server> {
-        let file = std::fs::File::create(&log)?;
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file)
-            .spawn()
-            .with_context(|| format!("while starting {command:?}"))?;
+    fn spawn(name: &str, command: Command, port: u16, log: PathBuf) -> anyhow::Result<Server> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         Ok(Server {
-            child,
+            process: Process::start(name, command, log)?,
             addr,
             url: format!("ldap://{addr}"),
-            log,
         })
     }
 
-    /// taskset execs the server, so the pid is the server's.
     fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid().unwrap_or(0)
     }
 
     /// Waits until the root DSE answers an anonymous search, or the server exits.
@@ -716,9 +657,7 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut last = String::new();
         while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                anyhow::bail!("the server exited with {status} before answering");
-            }
+            self.process.check_running()?;
             match root_dse(&self.url).await {
                 Ok(()) => return Ok(()),
                 Err(e) => last = format!("{e:#}"),
@@ -732,14 +671,7 @@ impl Server {
     }
 
     fn log_tail(&self) -> String {
-        crate::process::log_tail(&self.log)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.log_tail()
     }
 }
 

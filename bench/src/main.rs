@@ -15,6 +15,7 @@ mod migrate;
 mod portal;
 mod process;
 mod report;
+mod server;
 mod smtp;
 mod soak;
 

@@ -19,7 +19,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,7 +30,7 @@ use congvu::directory::{
 use congvu::store::{Store, StoreOptions};
 use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpSocket;
 use tokio_rustls::TlsConnector;
@@ -39,10 +38,9 @@ use tokio_rustls::TlsConnector;
 use crate::admin::Official;
 use crate::figures::Window;
 use crate::figures::{microseconds, milliseconds, per_second, percentile, times, Spread};
-use crate::machine::{
-    field, free_port, pinned, proc_stat, set_mode, Machine, Pinning, STIME, UTIME,
-};
+use crate::machine::{field, free_port, proc_stat, Machine, Pinning, STIME, UTIME};
 use crate::report::{placement, publish, render_rows, user_arguments, Markers, Row};
+use crate::server::{congvu_command, Binaries, Certificate, Config, Process, Tls};
 
 #[derive(Debug, clap::Args)]
 pub struct PortalArgs {
@@ -78,19 +76,13 @@ pub struct PortalArgs {
     /// Let the server and the client share every core instead of pinning them apart.
     #[arg(long)]
     no_pin: bool,
-    /// The congvu-server binary (build it with --release).
-    #[arg(long, default_value = "target/release/congvu-server")]
-    server: PathBuf,
-    /// The congvu-admin binary that seeds congvu.
-    #[arg(long, default_value = "target/release/congvu-admin")]
-    admin: PathBuf,
+    #[command(flatten)]
+    congvu: Binaries,
     /// Where to write the results table.
     #[arg(long, default_value = "docs/PERFORMANCE.md")]
     report: PathBuf,
 }
 
-const DOMAIN: &str = "vinhphuc.gov.vn";
-const HOSTNAME: &str = "mail.vinhphuc.gov.vn";
 /// The pages a signed-in official opens in turn, with what each must contain.
 const PAGES: [(&str, &str); 3] = [
     ("/account", "<dd id=\"login\">"),
@@ -114,7 +106,7 @@ pub fn run(args: PortalArgs) -> anyhow::Result<()> {
     check(&args)?;
     let machine = Machine::probe();
     let dir = tempfile::tempdir()?;
-    let cert = BenchCert::create(dir.path())?;
+    let cert = Certificate::create(dir.path())?;
     let pin = (!args.no_pin && machine.cores >= 2).then(|| Pinning::split(machine.cores));
     // Pinned, the server has one core, and hashes on one thread, as `hash_workers = 0` (one
     // per core) gives it there; the figure is written out so the floor's numerator is known.
@@ -194,7 +186,7 @@ fn one_run(
     mut target: Target,
     run: usize,
 ) -> anyhow::Result<RunFigures> {
-    let mut server = Server::start(&args.server, config, core, log)?;
+    let mut server = Server::start(&args.congvu.server, config, core, log)?;
     target.pid = server.pid();
     let measured = runtime.block_on(async {
         server.wait_ready(&target).await?;
@@ -214,16 +206,7 @@ fn one_run(
 
 /// Refuses arguments and missing binaries before any work starts.
 fn check(args: &PortalArgs) -> anyhow::Result<()> {
-    for (what, path) in [
-        ("congvu-server", &args.server),
-        ("congvu-admin", &args.admin),
-    ] {
-        anyhow::ensure!(
-            path.exists(),
-            "{} not found: run `cargo build --release -p {what}` first",
-            path.display()
-        );
-    }
+    args.congvu.check()?;
     anyhow::ensure!(
         args.officials >= 2 && args.users >= 1,
         "--officials must be at least 2 (one logs in over IMAP) and --users at least 1"
@@ -251,111 +234,42 @@ struct Ports {
     imaps: u16,
 }
 
-/// One self-signed certificate for the run, presented by IMAP and trusted by the client.
-#[derive(Debug)]
-struct BenchCert {
-    cert: PathBuf,
-    key: PathBuf,
-    der: CertificateDer<'static>,
-}
-
-impl BenchCert {
-    fn create(dir: &Path) -> anyhow::Result<BenchCert> {
-        let names = vec![HOSTNAME.to_string(), "localhost".into(), "127.0.0.1".into()];
-        let made = rcgen::generate_simple_self_signed(names)?;
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        std::fs::write(&cert, made.cert.pem())?;
-        std::fs::write(&key, made.key_pair.serialize_pem())?;
-        set_mode(&key, 0o600)?;
-        Ok(BenchCert {
-            cert,
-            key,
-            der: made.cert.der().clone(),
-        })
-    }
-
-    /// A TLS client that trusts this certificate and nothing else.
-    fn connector(&self) -> anyhow::Result<TlsConnector> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.der.clone())?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(TlsConnector::from(Arc::new(config)))
-    }
-}
-
 fn write_config(
     args: &PortalArgs,
     dir: &Path,
-    cert: &BenchCert,
+    cert: &Certificate,
     ports: Ports,
     hash_workers: usize,
 ) -> anyhow::Result<PathBuf> {
-    let data = dir.join("congvu-data");
-    let config = dir.join("congvu.toml");
     // The portal on plain HTTP with a loopback public address, so passwords are taken over
     // it; IMAP over implicit TLS; every other listener on a free port nobody uses. The
     // argon2id cost, lockout and session settings keep their defaults (m=19456 KiB, t=2,
     // p=1), as does the log level; connections per address are raised for the users, who
     // all come from 127.0.0.1.
-    std::fs::write(
-        &config,
-        format!(
-            r#"[server]
-hostname = "{HOSTNAME}"
-primary_domain = "{DOMAIN}"
-data_dir = {data:?}
-
-[database]
-url = "sqlite://{db}"
-
-[tls]
-cert = {cert:?}
-key = {key:?}
-
-[auth]
-hash_workers = {hash_workers}
-
-[smtp]
-listen = ["127.0.0.1:0"]
-submission_listen = ["127.0.0.1:0"]
-submissions_listen = ["127.0.0.1:0"]
-
-[imap]
-listen = ["127.0.0.1:0"]
-imaps_listen = ["127.0.0.1:{imaps}"]
-
-[ldap]
-listen = ["127.0.0.1:0"]
-ldaps_listen = ["127.0.0.1:0"]
-
-[http]
-listen = ["127.0.0.1:{http}"]
-public_url = "http://127.0.0.1:{http}/"
-
-[limits]
-max_connections_per_ip = {per_ip}
-"#,
-            data = data.display().to_string(),
-            db = data.join("congvu.db").display(),
-            cert = cert.cert.display().to_string(),
-            key = cert.key.display().to_string(),
-            imaps = ports.imaps,
-            http = ports.http,
-            per_ip = args.users + 100,
-        ),
-    )?;
-    Ok(config)
+    let auth = format!("[auth]\nhash_workers = {hash_workers}\n");
+    Config {
+        tls: Tls::Certificate(cert),
+        imaps: ports.imaps,
+        http: ports.http,
+        http_public: true,
+        connections_per_ip: args.users + 100,
+        extra: &auth,
+        ..Config::default()
+    }
+    .write(dir, "congvu.toml")
 }
 
 /// Imports the officials with `congvu-admin`, then gives each a chosen password at the full
 /// cost that need not be changed, hashed on every core and stored through the directory.
 fn seed(args: &PortalArgs, config: &Path, dir: &Path) -> anyhow::Result<Vec<Official>> {
-    let officials =
-        crate::admin::import_province(&args.admin, config, dir, args.officials, 1401, "PORTAL")?;
+    let officials = crate::admin::import_province(
+        &args.congvu.admin,
+        config,
+        dir,
+        args.officials,
+        1401,
+        "PORTAL",
+    )?;
 
     let hasher = PasswordHasher::new(Argon2Cost::FULL_DEFAULT);
     let secrets: Vec<(String, PasswordCost)> = officials
@@ -410,11 +324,10 @@ fn verify_ms(samples: u32) -> anyhow::Result<f64> {
 // ---------------------------------------------------------------------------------------
 // The server
 
-/// congvu-server run as a child process for one run; stopped when dropped.
+/// congvu-server run as a child process for one run; killed when dropped.
 #[derive(Debug)]
 struct Server {
-    child: Option<Child>,
-    log: PathBuf,
+    process: Process,
 }
 
 impl Server {
@@ -424,28 +337,14 @@ impl Server {
         core: Option<&str>,
         log: PathBuf,
     ) -> anyhow::Result<Server> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)?;
-        let mut command = pinned(binary, core);
-        let child = command
-            .arg("--config")
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file)
-            .spawn()
-            .with_context(|| format!("while starting {command:?}"))?;
+        let command = congvu_command(binary, config, core);
         Ok(Server {
-            child: Some(child),
-            log,
+            process: Process::start("congvu-server", command, log)?,
         })
     }
 
-    /// taskset execs the server, so the child's pid is the server's.
     fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
+        self.process.pid().unwrap_or(0)
     }
 
     /// Waits until the sign-in page and the IMAP greeting both answer, or gives up after a
@@ -458,11 +357,7 @@ impl Server {
             .build()?;
         let mut last = String::new();
         while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut() {
-                if let Some(status) = child.try_wait()? {
-                    anyhow::bail!("congvu-server exited with {status} before answering");
-                }
-            }
+            self.process.check_running()?;
             let page = client.get(format!("{}/", target.base)).send().await;
             match page {
                 Ok(r) if r.status() == StatusCode::OK => match imap_login(target).await {
@@ -479,34 +374,11 @@ impl Server {
 
     /// SIGTERM (congvu drains and closes its database), then SIGKILL after 30 s.
     fn stop(&mut self) -> anyhow::Result<()> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id())?);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        anyhow::bail!("congvu-server did not stop within 30 s of SIGTERM")
+        self.process.stop(Duration::from_secs(30))
     }
 
     fn log_tail(&self) -> String {
-        crate::process::log_tail(&self.log)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.log_tail()
     }
 }
 

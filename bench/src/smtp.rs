@@ -32,7 +32,7 @@
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -55,6 +55,7 @@ use crate::machine::{
 };
 use crate::process::version;
 use crate::report::{placement, publish, render_rows, user_arguments, Markers, Row};
+use crate::server::{congvu_command, congvu_db_url, Binaries, Config, Process, DOMAIN, HOSTNAME};
 
 #[derive(Debug, clap::Args)]
 pub struct SmtpArgs {
@@ -125,12 +126,8 @@ pub(crate) struct Programs {
     /// Let servers and client share every core instead of pinning them apart.
     #[arg(long)]
     pub(crate) no_pin: bool,
-    /// The congvu-server binary (build it with --release).
-    #[arg(long, default_value = "target/release/congvu-server")]
-    pub(crate) server: PathBuf,
-    /// The congvu-admin binary that seeds congvu.
-    #[arg(long, default_value = "target/release/congvu-admin")]
-    pub(crate) admin: PathBuf,
+    #[command(flatten)]
+    pub(crate) congvu: Binaries,
     #[arg(long, default_value = "/usr/sbin/postfix")]
     pub(crate) postfix: PathBuf,
     #[arg(long, default_value = "/usr/sbin/postmap")]
@@ -167,8 +164,6 @@ enum CircularTo {
     Rcpt,
 }
 
-pub(crate) const DOMAIN: &str = "vinhphuc.gov.vn";
-pub(crate) const HOSTNAME: &str = "mail.vinhphuc.gov.vn";
 /// The envelope and header sender of every message: mail from outside, as an MX receives it.
 pub(crate) const SENDER: &str = "sender@example.org";
 /// What the client calls itself in HELO.
@@ -228,7 +223,7 @@ pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
         .build()?;
 
     let congvu = Congvu::new(
-        args.programs.server.clone(),
+        args.programs.congvu.server.clone(),
         (congvu_config.clone(), &work),
         congvu_port,
         pin.as_ref().map(|p| p.server.clone()),
@@ -336,20 +331,9 @@ fn write_report(
 }
 
 /// Refuses to start without the congvu binaries a benchmark runs.
-pub(crate) fn check_binaries(server: &Path, admin: &Path) -> anyhow::Result<()> {
-    for (what, path) in [("congvu-server", server), ("congvu-admin", admin)] {
-        anyhow::ensure!(
-            path.exists(),
-            "{} not found: run `cargo build --release -p {what}` first",
-            path.display()
-        );
-    }
-    Ok(())
-}
-
 /// Refuses arguments and missing programs before any work starts.
 fn check(args: &SmtpArgs) -> anyhow::Result<()> {
-    check_binaries(&args.programs.server, &args.programs.admin)?;
+    args.programs.congvu.check()?;
     if args.servers.contains(&ServerKind::Postfix) {
         for path in [&args.programs.postfix, &args.programs.postmap] {
             anyhow::ensure!(
@@ -435,13 +419,6 @@ fn tree_bytes(path: &Path) -> u64 {
 // ---------------------------------------------------------------------------------------
 // Seeding
 
-pub(crate) fn congvu_db_url(work: &Path) -> String {
-    format!(
-        "sqlite://{}",
-        work.join("congvu-data").join("congvu.db").display()
-    )
-}
-
 /// What differs between the congvu configurations the benchmarks start.
 pub(crate) struct CongvuSettings<'a> {
     pub(crate) smtp_port: u16,
@@ -462,8 +439,6 @@ pub(crate) fn write_congvu_config(
     name: &str,
     settings: &CongvuSettings<'_>,
 ) -> anyhow::Result<PathBuf> {
-    let data = dir.join("congvu-data");
-    let config = dir.join(name);
     let CongvuSettings {
         smtp_port,
         http_port,
@@ -474,49 +449,15 @@ pub(crate) fn write_congvu_config(
     // Every listener but the MX one on a free port nobody uses. The log level stays at its
     // default, as Postfix logs every message to its maillog. Recipients per message and
     // connections per address are raised to what the workloads need, the same on Postfix.
-    std::fs::write(
-        &config,
-        format!(
-            r#"[server]
-hostname = "{HOSTNAME}"
-primary_domain = "{DOMAIN}"
-data_dir = {data:?}
-
-[database]
-url = "{db}"
-
-[tls]
-self_signed = true
-
-[inbound]
-authentication = "{authentication}"
-
-[smtp]
-listen = ["127.0.0.1:{smtp_port}"]
-submission_listen = ["127.0.0.1:0"]
-submissions_listen = ["127.0.0.1:0"]
-max_recipients = {recipients}
-
-[imap]
-listen = ["127.0.0.1:0"]
-imaps_listen = ["127.0.0.1:0"]
-
-[ldap]
-listen = ["127.0.0.1:0"]
-ldaps_listen = ["127.0.0.1:0"]
-
-[http]
-listen = ["127.0.0.1:{http_port}"]
-
-[limits]
-max_connections_per_ip = 1000
-
-{extra}"#,
-            data = data.display().to_string(),
-            db = congvu_db_url(dir),
-        ),
-    )?;
-    Ok(config)
+    let extra = format!("[inbound]\nauthentication = \"{authentication}\"\n\n{extra}");
+    Config {
+        smtp: *smtp_port,
+        max_recipients: Some(*recipients),
+        http: *http_port,
+        extra: &extra,
+        ..Config::default()
+    }
+    .write(dir, name)
 }
 
 /// Recipients one message may have on both servers: the default 1000, or every official
@@ -527,7 +468,7 @@ fn recipient_limit(args: &SmtpArgs) -> usize {
 
 fn seed_congvu(args: &SmtpArgs, config: &Path, dir: &Path) -> anyhow::Result<Vec<Official>> {
     let officials = crate::admin::import_province(
-        &args.programs.admin,
+        &args.programs.congvu.admin,
         config,
         dir,
         args.officials,
@@ -543,7 +484,7 @@ fn seed_congvu(args: &SmtpArgs, config: &Path, dir: &Path) -> anyhow::Result<Vec
 fn seed_congvu_list(args: &SmtpArgs, config: &Path, officials: &[Official]) -> anyhow::Result<()> {
     let address = format!("{LIST_NAME}@{DOMAIN}");
     crate::admin::run(
-        &args.programs.admin,
+        &args.programs.congvu.admin,
         config,
         &[
             "group",
@@ -589,7 +530,7 @@ fn add_member(args: &SmtpArgs, config: &Path, login: &str) -> anyhow::Result<()>
     let mut attempts = 0;
     loop {
         let result = crate::admin::run(
-            &args.programs.admin,
+            &args.programs.congvu.admin,
             config,
             &["group", "add-member", LIST_NAME, "--user", login],
             None,
@@ -905,7 +846,7 @@ pub(crate) struct Congvu {
     pub(crate) log: PathBuf,
     pub(crate) addr: SocketAddr,
     pub(crate) pin: Option<String>,
-    pub(crate) child: Option<Child>,
+    pub(crate) process: Option<Process>,
     pub(crate) ticks: f64,
 }
 
@@ -926,79 +867,39 @@ impl Congvu {
             log: work.join("congvu.log"),
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             pin,
-            child: None,
+            process: None,
             ticks,
         }
     }
 
     pub(crate) fn start(&mut self) -> anyhow::Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)?;
-        let mut command = pinned(&self.binary, self.pin.as_deref());
-        let child = command
-            .arg("--config")
-            .arg(&self.config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("while starting {command:?}"))?;
-        self.child = Some(child);
+        let command = congvu_command(&self.binary, &self.config, self.pin.as_deref());
+        self.process = Some(Process::start("congvu-server", command, self.log.clone())?);
         Ok(())
     }
 
     /// SIGTERM, then a graceful shutdown that closes the database; SIGKILL after 60 s.
     pub(crate) fn stop(&mut self) -> anyhow::Result<()> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id())?);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        match self.process.take() {
+            Some(mut process) => process.stop(Duration::from_secs(60)),
+            None => Ok(()),
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        anyhow::bail!("congvu-server did not stop within 60 s of SIGTERM")
     }
 
     pub(crate) async fn wait_ready(&mut self) -> anyhow::Result<Greeting> {
-        let log = self.log.clone();
-        let child = self
-            .child
+        let process = self
+            .process
             .as_mut()
             .context("congvu-server is not running")?;
-        await_greeting("congvu", self.addr, || match child.try_wait()? {
-            Some(status) => anyhow::bail!(
-                "congvu-server exited with {status} before answering; see {}",
-                log.display()
-            ),
-            None => Ok(()),
-        })
-        .await
+        await_greeting("congvu", self.addr, || process.check_running()).await
     }
 
-    /// taskset execs the server, so the child's pid is the server's.
     pub(crate) fn cpu(&self) -> Duration {
-        let Some(stat) = self.child.as_ref().and_then(|c| proc_stat(c.id())) else {
+        let pid = self.process.as_ref().and_then(Process::pid);
+        let Some(stat) = pid.and_then(proc_stat) else {
             return Duration::ZERO;
         };
         Duration::from_secs_f64((field(&stat, UTIME) + field(&stat, STIME)) as f64 / self.ticks)
-    }
-}
-
-impl Drop for Congvu {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 use super::*;
 use crate::admin::Official;
 use crate::report::place_section;
+use crate::server::{Binaries, DOMAIN};
 
 /// A FETCH response with a literal holding CRLFs and a line that itself ends in `{3}`,
 /// followed by the tagged completion.
@@ -245,8 +246,10 @@ fn rates_become_time_ratios_against_the_target() {
         workloads: vec![Workload::I1],
         servers: vec![ServerKind::Congvu, ServerKind::Dovecot],
         no_pin: false,
-        server: PathBuf::new(),
-        admin: PathBuf::new(),
+        congvu: Binaries {
+            server: PathBuf::new(),
+            admin: PathBuf::new(),
+        },
         dovecot: PathBuf::new(),
         mbsync: PathBuf::new(),
         work_dir: None,
@@ -277,7 +280,9 @@ fn rates_become_time_ratios_against_the_target() {
     let listing = &rows[0];
     assert_eq!(listing.ratio, Some("1.00×".to_string()));
     assert_eq!(listing.met, Some(false));
-    assert!(bodies.render("failures").ends_with("| 0.50× | ≤ 0.7× | met |\n"));
+    assert!(bodies
+        .render("failures")
+        .ends_with("| 0.50× | ≤ 0.7× | met |\n"));
 }
 
 #[test]
