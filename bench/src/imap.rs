@@ -53,7 +53,7 @@ use crate::machine::{
     UTIME,
 };
 use crate::process::version;
-use crate::report::{placement, publish, render_rows, user_arguments, Markers, Row};
+use crate::report::{placement, publish, table, unavailable, user_arguments, Markers, Row};
 use crate::server::{Binaries, Certificate, Config, Process, Tls, HOSTNAME};
 
 #[cfg(test)]
@@ -85,14 +85,6 @@ pub struct ImapArgs {
     /// Workloads to run.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "i1,m1")]
     workloads: Vec<Workload>,
-    /// The servers to measure; the report is written only when both are.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "congvu,dovecot"
-    )]
-    servers: Vec<ServerKind>,
     /// Let servers and clients share every core instead of pinning them apart.
     #[arg(long)]
     no_pin: bool,
@@ -102,6 +94,14 @@ pub struct ImapArgs {
     dovecot: PathBuf,
     #[arg(long, default_value = "/usr/bin/mbsync")]
     mbsync: PathBuf,
+    /// The servers to measure; the report is written only when both are.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "congvu,dovecot"
+    )]
+    servers: Vec<ServerKind>,
     /// Working directory for both servers' data (default: a new temporary directory, removed
     /// at the end). It must be empty or absent, and reachable by Dovecot's mail user.
     #[arg(long)]
@@ -2123,17 +2123,9 @@ impl Report<'_> {
         );
         out.push_str(&self.method());
         for (kind, text) in self.unavailable {
-            out.push_str(&format!(
-                "**{}: IMAP not available** (it greeted with `{}`): its column is empty.\n\n",
-                kind.name(),
-                text.trim()
-            ));
+            out.push_str(&unavailable(kind.name(), "IMAP", text));
         }
-        out.push_str(
-            "| id | what | congvu | Dovecot | ratio | target | met? |\n\
-             |---|---|---|---|---|---|---|\n",
-        );
-        out.push_str(&render_rows(&self.rows(), "failures"));
+        out.push_str(&table("congvu", "Dovecot", &self.rows(), "failures"));
         out.push_str(&self.details());
         out.push_str(MARKERS.end);
         out.push('\n');

@@ -38,7 +38,7 @@ use congvu_tests::rspamd::{Rspamd, RspamdOptions};
 use crate::admin::Official;
 use crate::figures::{microseconds, milliseconds, per_second, percentile, times, turns, Spread};
 use crate::machine::{free_port, Machine, Pinning};
-use crate::report::{placement, publish, render_rows, user_arguments, Markers, Row};
+use crate::report::{placement, publish, table, user_arguments, Markers, Row};
 use crate::server::{congvu_db_url, HOSTNAME};
 use crate::smtp::{
     client_cpu, inbox_census, payload, postfix_version, seed_postfix, send_load, smtp_source_head,
@@ -968,11 +968,8 @@ impl Report<'_> {
             rows.extend(s5_rows(s5));
             details.push(s5_details(s5));
         }
-        out.push_str(
-            "\n| id | what | measured | reference | ratio | target | met? |\n\
-             |---|---|---|---|---|---|---|\n",
-        );
-        out.push_str(&render_rows(&rows, "failed messages"));
+        out.push('\n');
+        out.push_str(&table("measured", "reference", &rows, "failed messages"));
         out.push('\n');
         for d in details {
             out.push_str(&format!("- {d}\n"));

@@ -194,3 +194,21 @@ pub(crate) fn publish(
     }
     Ok(())
 }
+
+/// The table's heading, congvu's column named `ours` and the reference's `reference`, and its
+/// rows, each with the words for what made it invalid.
+pub(crate) fn table(ours: &str, reference: &str, rows: &[Row], invalid: &str) -> String {
+    format!(
+        "| id | what | {ours} | {reference} | ratio | target | met? |\n\
+         |---|---|---|---|---|---|---|\n{}",
+        render_rows(rows, invalid)
+    )
+}
+
+/// The note on a server that refused every connection of `protocol`, greeting with `text`.
+pub(crate) fn unavailable(server: &str, protocol: &str, text: &str) -> String {
+    format!(
+        "**{server}: {protocol} not available** (it greeted with `{}`): its column is empty.\n\n",
+        text.trim()
+    )
+}

@@ -54,7 +54,7 @@ use crate::machine::{
     UTIME,
 };
 use crate::process::version;
-use crate::report::{placement, publish, render_rows, user_arguments, Markers, Row};
+use crate::report::{placement, publish, table, unavailable, user_arguments, Markers, Row};
 use crate::server::{congvu_command, congvu_db_url, Binaries, Config, Process, DOMAIN, HOSTNAME};
 
 #[derive(Debug, clap::Args)]
@@ -2118,17 +2118,9 @@ impl Report<'_> {
         );
         out.push_str(&self.method());
         for (kind, text) in self.unavailable {
-            out.push_str(&format!(
-                "**{}: SMTP not available** (it greeted with `{}`): its column is empty.\n\n",
-                kind.name(),
-                text.trim()
-            ));
+            out.push_str(&unavailable(kind.name(), "SMTP", text));
         }
-        out.push_str(
-            "| id | what | congvu | Postfix | ratio | target | met? |\n\
-             |---|---|---|---|---|---|---|\n",
-        );
-        out.push_str(&render_rows(&self.rows(), "failed messages"));
+        out.push_str(&table("congvu", "Postfix", &self.rows(), "failed messages"));
         out.push_str(&self.details());
         out.push_str(MARKERS.end);
         out.push('\n');
