@@ -1,4 +1,6 @@
 use super::*;
+use congvu::directory::{Argon2Cost, PasswordHasher};
+
 use crate::admin::Official;
 use crate::report::place_section;
 use crate::server::{Binaries, DOMAIN};
