@@ -1,3 +1,7 @@
+use std::time::{Duration, Instant};
+
+use super::latency::{measure, timeline, Sent};
+use super::steps::sides;
 use super::*;
 use crate::report::place_section;
 

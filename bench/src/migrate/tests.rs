@@ -1,4 +1,9 @@
+use std::path::Path;
+
+use congvu_tests::dovecot::{Flag, MASTER_PASSWORD, MASTER_USER};
+
 use super::*;
+use crate::admin::Official;
 use crate::report::place_section;
 
 fn args(workloads: Vec<Workload>) -> MigrateArgs {
