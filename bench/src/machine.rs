@@ -1,8 +1,8 @@
 //! The machine a benchmark runs on: what it is (for the report), which cores the servers
-//! and the client get, and free loopback ports.
+//! and the client get, free loopback ports, and the working directory the servers share.
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::Context as _;
@@ -98,6 +98,32 @@ pub fn pinned(binary: &Path, core: Option<&str>) -> Command {
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The working directory `--work-dir` names, which must be empty or absent, or a new
+/// temporary one that the first value removes when dropped; the reference servers' daemons
+/// (Postfix's, Dovecot's mail processes) can walk into either.
+pub(crate) fn work_dir(
+    asked: Option<&Path>,
+) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
+    let (owned, work) = match asked {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            anyhow::ensure!(
+                std::fs::read_dir(dir)?.next().is_none(),
+                "--work-dir {} is not empty",
+                dir.display()
+            );
+            (None, dir.canonicalize()?)
+        }
+        None => {
+            let dir = tempfile::tempdir()?;
+            let path = dir.path().to_path_buf();
+            (Some(dir), path)
+        }
+    };
+    set_mode(&work, 0o755)?;
+    Ok((owned, work))
 }
 
 pub(crate) fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {

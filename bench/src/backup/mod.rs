@@ -31,7 +31,7 @@ use crate::figures::percentile;
 use crate::machine::{free_port, Machine};
 use crate::report::{publish, Markers};
 use crate::server::check_binaries;
-use crate::smtp::{work_dir, write_congvu_config, CongvuSettings};
+use crate::smtp::{write_congvu_config, CongvuSettings};
 
 #[derive(Debug, clap::Args)]
 pub struct BackupArgs {
@@ -278,7 +278,7 @@ const SEED_BATCH: usize = 50;
 pub fn run(args: BackupArgs) -> anyhow::Result<()> {
     check(&args)?;
     let machine = Machine::probe();
-    let (_owned, work) = work_dir(args.work_dir.as_deref())?;
+    let (_owned, work) = crate::machine::work_dir(args.work_dir.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

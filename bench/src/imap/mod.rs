@@ -142,7 +142,7 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
     check(&args)?;
     let machine = Machine::probe();
     // Dovecot's mail processes (VMAIL_ID) walk into it.
-    let (_owned, work) = crate::smtp::work_dir(args.work_dir.as_deref())?;
+    let (_owned, work) = crate::machine::work_dir(args.work_dir.as_deref())?;
     let cert = Certificate::create(&work.join("tls"))?;
 
     println!("seeding congvu with {} officials", args.officials);

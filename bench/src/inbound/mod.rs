@@ -34,8 +34,7 @@ use crate::machine::{free_port, Machine, Pinning};
 use crate::report::publish;
 use crate::server::{congvu_db_url, HOSTNAME};
 use crate::smtp::{
-    payload, seed_postfix, work_dir, write_congvu_config, Congvu, CongvuSettings, Envelope,
-    Postfix, Programs,
+    payload, seed_postfix, write_congvu_config, Congvu, CongvuSettings, Envelope, Postfix, Programs,
 };
 
 #[derive(Debug, clap::Args)]
@@ -139,7 +138,7 @@ fn postfix_with_milter(
 pub fn run(args: InboundArgs) -> anyhow::Result<()> {
     check(&args)?;
     let machine = Machine::probe();
-    let (_owned, work) = work_dir(args.work_dir.as_deref())?;
+    let (_owned, work) = crate::machine::work_dir(args.work_dir.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -113,7 +113,7 @@ const G2_FOLDERS: [&str; 5] = ["INBOX", "INBOX", "INBOX", "Sent", "Công văn đ
 pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
     check(&args)?;
     let machine = Machine::probe();
-    let (_owned, work) = crate::smtp::work_dir(args.work_dir.as_deref())?;
+    let (_owned, work) = crate::machine::work_dir(args.work_dir.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -180,13 +180,9 @@ impl Report<'_> {
 
 /// Dovecot's version, as `dovecot --version` prints it.
 pub(super) fn dovecot_version() -> String {
-    Command::new("/usr/sbin/dovecot")
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "(version unknown)".into())
+    let mut command = Command::new("/usr/sbin/dovecot");
+    command.arg("--version");
+    crate::process::version(command, "(version unknown)")
 }
 
 /// Bytes in MiB, as the report shows a mailbox's size.

@@ -175,7 +175,7 @@ const DELIVERY_POLL: Duration = Duration::from_millis(20);
 pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
     check(&args)?;
     let machine = Machine::probe();
-    let (_owned, work) = work_dir(args.work_dir.as_deref())?;
+    let (_owned, work) = crate::machine::work_dir(args.work_dir.as_deref())?;
 
     println!("seeding congvu with {} officials", args.officials);
     let started = Instant::now();

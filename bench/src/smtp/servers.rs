@@ -7,36 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::machine::{field, pinned, proc_stat, set_mode, CSTIME, CUTIME, PPID, STIME, UTIME};
+use crate::machine::{field, pinned, proc_stat, CSTIME, CUTIME, PPID, STIME, UTIME};
 use crate::server::{congvu_command, Process};
 
 use super::*;
-
-/// The working directory `--work-dir` names, which must be empty or absent, or a new
-/// temporary one that the first value removes when dropped; the reference servers' daemons
-/// (Postfix's, Dovecot's mail processes) can walk into either.
-pub(crate) fn work_dir(
-    asked: Option<&Path>,
-) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
-    let (owned, work) = match asked {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            anyhow::ensure!(
-                std::fs::read_dir(dir)?.next().is_none(),
-                "--work-dir {} is not empty",
-                dir.display()
-            );
-            (None, dir.canonicalize()?)
-        }
-        None => {
-            let dir = tempfile::tempdir()?;
-            let path = dir.path().to_path_buf();
-            (Some(dir), path)
-        }
-    };
-    set_mode(&work, 0o755)?;
-    Ok((owned, work))
-}
 
 /// Bytes of every file and directory under `path`, as `du -sb` counts them.
 pub(super) fn tree_bytes(path: &Path) -> u64 {
@@ -53,9 +27,6 @@ pub(super) fn tree_bytes(path: &Path) -> u64 {
     }
     total
 }
-
-// ---------------------------------------------------------------------------------------
-// The servers
 
 /// What a server said when a client connected.
 #[derive(Debug)]
