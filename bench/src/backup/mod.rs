@@ -253,6 +253,7 @@ mod report;
 mod seed;
 mod steps;
 
+// The files split one workload: their items are shared within the folder and with its tests.
 use report::*;
 
 /// The options bench/backup.sh fills in, left out of the command the report shows.

@@ -42,6 +42,7 @@ mod report;
 mod seed;
 mod servers;
 
+// The files split one workload: their items are shared within the folder and with its tests.
 use client::*;
 pub(crate) use corpus::corpus_message;
 use corpus::*;

@@ -90,6 +90,7 @@ const S4_ENVELOPE: Envelope = Envelope {
 mod load;
 mod report;
 
+// The files split one workload: their items are shared within the folder and with its tests.
 use load::*;
 use report::*;
 

@@ -31,6 +31,7 @@ mod pull;
 mod report;
 mod seed;
 
+// The files split one workload: their items are shared within the folder and with its tests.
 use pull::*;
 use report::*;
 use seed::*;

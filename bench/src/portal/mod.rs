@@ -32,6 +32,7 @@ mod report;
 mod seed;
 mod server;
 
+// The files split one workload: their items are shared within the folder and with its tests.
 use load::*;
 use report::*;
 use seed::*;

@@ -46,6 +46,8 @@ mod report;
 mod seed;
 mod servers;
 
+// inbound and backup drive the same servers, client and load, so the files' items are
+// the crate's as well as the folder's.
 pub(crate) use client::*;
 pub(crate) use load::*;
 pub(crate) use report::*;
