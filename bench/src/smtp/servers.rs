@@ -1,5 +1,5 @@
-//! The working directory and the servers under test: congvu as a child process and a private
-//! Postfix instance, with the CPU time each uses and Postfix's deliveries into its Maildirs.
+//! The servers under test: congvu as a child process and a private Postfix instance, with the
+//! CPU time and storage each uses and Postfix's deliveries into its Maildirs.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
