@@ -126,10 +126,10 @@ pub async fn run(ctx: &Context, args: ImapArgs) -> anyhow::Result<()> {
         max_message: ctx.max_message_bytes,
         pace: args.max_messages_per_second.map(Pace::per_second),
     });
-    ctx.mailstore.bulk_import(true).await?;
+    let bulk = ctx.mailstore.begin_bulk_import().await?;
     let copied = copy_all(migration, jobs, args.concurrency as usize).await;
     // Everything copied is on disk before the summary says so.
-    ctx.mailstore.bulk_import(false).await?;
+    bulk.finish().await?;
     reports.extend(copied);
     reports.sort_by_key(|r| r.line);
     if ctx.json {

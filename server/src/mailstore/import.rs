@@ -26,7 +26,7 @@ use super::{
 };
 use crate::clock::UnixTime;
 use crate::model::{Official, OfficialId};
-use crate::store::{Conn, NewImport};
+use crate::store::{BulkWrites, Conn, NewImport};
 
 pub use crate::store::CopiedMessage;
 
@@ -153,12 +153,12 @@ pub fn prepare_bodies(bodies: &[&[u8]]) -> Vec<PreparedBody> {
 }
 
 impl Mailstore {
-    /// Starts (`true`) or ends a bulk import: while it runs, commits on SQLite do not each
-    /// wait for the disk, since what an import copied is recorded with the copy and a lost
-    /// commit is copied again by the next run, and the writer caches more pages; ending it
-    /// syncs everything committed ([`Store::bulk_writes`](crate::store::Store::bulk_writes)).
-    pub async fn bulk_import(&self, running: bool) -> Result<(), MailstoreError> {
-        Ok(self.store.bulk_writes(running).await?)
+    /// Begins a bulk import: until it is finished, commits on SQLite do not each wait for the
+    /// disk, since what an import copied is recorded with the copy and a lost commit is copied
+    /// again by the next run ([`BulkWrites`](crate::store::BulkWrites)); finishing it syncs
+    /// everything committed.
+    pub async fn begin_bulk_import(&self) -> Result<BulkWrites, MailstoreError> {
+        Ok(self.store.begin_bulk_writes().await?)
     }
 
     /// The official's folder for imported messages: the one with `role` if asked for and

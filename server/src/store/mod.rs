@@ -32,6 +32,7 @@ mod agencies;
 mod audit;
 mod backup;
 mod bodies;
+mod bulk;
 mod certificates;
 mod changes;
 mod consistency;
@@ -55,6 +56,7 @@ mod snapshot;
 pub use backup::{
     Column, ColumnKind, Record, Snapshot, TableShape, Value, SELF_REFERENCES, TABLES,
 };
+pub use bulk::BulkWrites;
 pub use changes::MailboxChanges;
 pub use error::{StoreError, UniqueKey};
 pub use import::{AddressHolder, HrIdHolder};
@@ -340,46 +342,6 @@ impl Store {
         }
     }
 
-    /// On SQLite, whether the writer runs for the server (`false`) or for a bulk import
-    /// (`true`). The server's every commit waits for the disk (`synchronous=FULL`), since
-    /// it acknowledges mail. A bulk import acknowledges nothing to anyone while it runs and
-    /// records what it copied in the same transactions as the copies, so a commit lost to a
-    /// power cut is copied again by the next run: its commits wait only for checkpoints
-    /// (`NORMAL`, which in WAL mode never corrupts the database); the writer keeps
-    /// [`BULK_CACHE_KIB`] of pages, so that a batch of bodies does not push the indexes out
-    /// of the cache and spill half-written pages mid-transaction; and the WAL is checkpointed
-    /// every [`BULK_CHECKPOINT_PAGES`] rather than every 1,000 pages, since each checkpoint
-    /// waits for the disk twice and rewrites the indexes' pages. Ending the import syncs what
-    /// was committed meanwhile (a checkpoint syncs the WAL before anything else) and gives
-    /// the cache back. PostgreSQL keeps `synchronous_commit=on` either way.
-    pub async fn bulk_writes(&self, bulk: bool) -> Result<(), StoreError> {
-        let Pools::Sqlite { writer, .. } = &self.pools else {
-            return Ok(());
-        };
-        let (level, cache, checkpoint) = if bulk {
-            ("NORMAL", BULK_CACHE_KIB, BULK_CHECKPOINT_PAGES)
-        } else {
-            (
-                "FULL",
-                SQLITE_DEFAULT_CACHE_KIB,
-                SQLITE_DEFAULT_CHECKPOINT_PAGES,
-            )
-        };
-        for pragma in [
-            format!("PRAGMA synchronous = {level}"),
-            format!("PRAGMA cache_size = {cache}"),
-            format!("PRAGMA wal_autocheckpoint = {checkpoint}"),
-        ] {
-            sqlx::query(&pragma).execute(writer).await?;
-        }
-        if !bulk {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(writer)
-                .await?;
-        }
-        Ok(())
-    }
-
     /// Checks that the database answers (for `/healthz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.read().await?;
@@ -445,15 +407,6 @@ impl Conn {
         self.touched.push(mailbox);
     }
 }
-
-/// The writer's page cache during a bulk import, as `PRAGMA cache_size` (KiB when negative):
-/// several batches of bodies and every index they touch.
-const BULK_CACHE_KIB: i64 = -65536;
-/// The WAL's length, in pages, at which a bulk import's commits checkpoint it: 64 MiB.
-const BULK_CHECKPOINT_PAGES: i64 = 16_384;
-/// SQLite's own defaults, which the server runs with.
-const SQLITE_DEFAULT_CACHE_KIB: i64 = -2000;
-const SQLITE_DEFAULT_CHECKPOINT_PAGES: i64 = 1000;
 
 async fn open_sqlite(options: &StoreOptions) -> Result<Store, StoreError> {
     let open_error = |reason: String| StoreError::Open {

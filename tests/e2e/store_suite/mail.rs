@@ -42,9 +42,9 @@ async fn a_bulk_import_relaxes_syncing_until_it_ends(backend: Backend) {
         Backend::Sqlite => ("normal", "full"),
         Backend::Postgres => ("on", "on"),
     };
-    f.store.bulk_writes(true).await.unwrap();
+    let bulk = f.store.begin_bulk_writes().await.unwrap();
     assert_eq!(f.store.commit_durability().await.unwrap(), during);
-    f.store.bulk_writes(false).await.unwrap();
+    bulk.finish().await.unwrap();
     assert_eq!(f.store.commit_durability().await.unwrap(), after);
 }
 

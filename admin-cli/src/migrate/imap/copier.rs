@@ -25,8 +25,9 @@ use super::guard::Violation;
 use super::report::AccountReport;
 use super::source::{Connector, Credentials, MessageInfo, SourceError, SourceSession};
 
-/// Messages listed per FETCH of UID, flags, date and size.
-const WINDOW: u32 = 1000;
+/// Messages listed per FETCH of UID, flags, date and size. The batches of one window run as
+/// one pipeline, which fills and drains once per window: a window holds many batches.
+const WINDOW: u32 = 10_000;
 /// Messages fetched and stored together at most, and their bytes (a larger message goes alone).
 const BATCH_MESSAGES: usize = 256;
 const BATCH_BYTES: u64 = 16 * 1024 * 1024;
