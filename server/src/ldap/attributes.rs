@@ -3,6 +3,8 @@
 //! client's attribute description (a name, an alias, an OID, a supertype) resolves to them
 //! through the published schema.
 
+use std::sync::LazyLock;
+
 use unicode_normalization::UnicodeNormalization;
 
 use super::schema;
@@ -139,18 +141,38 @@ pub fn lookup(description: &str) -> Option<&'static AttributeType> {
 /// for it.
 pub fn selected_by(description: &str) -> Vec<&'static AttributeType> {
     let base = description.split(';').next().unwrap_or_default().trim();
-    let schema = schema::standard();
-    let Some(requested) = schema.attribute_type(base) else {
+    let Some(requested) = schema::standard().attribute_type(base) else {
         return Vec::new();
     };
-    ALL.iter()
-        .copied()
-        .filter(|t| {
-            schema
-                .attribute_type(t.schema_name())
-                .is_some_and(|d| schema.is_subtype(d, requested))
-        })
+    served_lineage()
+        .iter()
+        .filter(|(_, lineage)| lineage.contains(&requested.oid.as_str()))
+        .map(|(served, _)| *served)
         .collect()
+}
+
+/// Each served type with the OIDs of its schema type and every supertype. Worked out once:
+/// every filter item and every attribute list of every search asks which served types a
+/// description selects, and walking the schema for each of them then cost more than the rest
+/// of the search.
+fn served_lineage() -> &'static [(&'static AttributeType, Vec<&'static str>)] {
+    static LINEAGE: LazyLock<Vec<(&'static AttributeType, Vec<&'static str>)>> =
+        LazyLock::new(|| {
+            let schema = schema::standard();
+            ALL.iter()
+                .map(|served| {
+                    let lineage = schema
+                        .attribute_type(served.schema_name())
+                        .map(|defined| {
+                            let chain = schema.supertypes(defined);
+                            chain.iter().map(|t| t.oid.as_str()).collect()
+                        })
+                        .unwrap_or_default();
+                    (*served, lineage)
+                })
+                .collect()
+        });
+    &LINEAGE
 }
 
 /// What an attribute description in a search filter stands for (RFC 4512 §2.5): the served
