@@ -141,12 +141,16 @@ pub fn lookup(description: &str) -> Option<&'static AttributeType> {
 /// for it.
 pub fn selected_by(description: &str) -> Vec<&'static AttributeType> {
     let base = description.split(';').next().unwrap_or_default().trim();
-    let Some(requested) = schema::standard().attribute_type(base) else {
-        return Vec::new();
-    };
+    schema::standard()
+        .attribute_type(base)
+        .map_or_else(Vec::new, served_under)
+}
+
+/// The served types that are `defined` or derive from it.
+fn served_under(defined: &schema::AttributeTypeDescription) -> Vec<&'static AttributeType> {
     served_lineage()
         .iter()
-        .filter(|(_, lineage)| lineage.contains(&requested.oid.as_str()))
+        .filter(|(_, lineage)| lineage.contains(&defined.oid.as_str()))
         .map(|(served, _)| *served)
         .collect()
 }
@@ -236,7 +240,7 @@ pub fn describe(description: &str) -> Option<Described> {
         served: if tagged {
             Vec::new()
         } else {
-            selected_by(base)
+            served_under(defined)
         },
         equality: rule_oid(schema.equality_of(defined)),
         ordering: rule_oid(chain.iter().find_map(|t| t.ordering.as_deref())),

@@ -10,6 +10,7 @@ mod registry;
 
 use std::sync::LazyLock;
 
+pub use description::AttributeTypeDescription;
 pub use registry::Schema;
 use registry::Source;
 

@@ -40,23 +40,20 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// relaxed until the process ends, which a failed import's does.
 #[derive(Debug)]
 pub struct BulkWrites {
-    writer: Option<SqlitePool>,
-    checkpointer: Option<Checkpointer>,
+    /// The SQLite writer and the checkpointer beside it; `None` on PostgreSQL.
+    sqlite: Option<(SqlitePool, Checkpointer)>,
 }
 
 impl Store {
     /// Begins a bulk import (see the module's header).
     pub async fn begin_bulk_writes(&self) -> Result<BulkWrites, StoreError> {
         let Pools::Sqlite { writer, .. } = &self.pools else {
-            return Ok(BulkWrites {
-                writer: None,
-                checkpointer: None,
-            });
+            return Ok(BulkWrites { sqlite: None });
         };
         set_writer(writer, "NORMAL", BULK_CACHE_KIB, BULK_CHECKPOINT_PAGES).await?;
+        let checkpointer = Checkpointer::start(writer).await?;
         Ok(BulkWrites {
-            writer: Some(writer.clone()),
-            checkpointer: Some(Checkpointer::start(writer).await?),
+            sqlite: Some((writer.clone(), checkpointer)),
         })
     }
 }
@@ -65,12 +62,10 @@ impl BulkWrites {
     /// Ends the import: the writer syncs every commit again, and what was committed meanwhile
     /// is checkpointed and so synced.
     pub async fn finish(mut self) -> Result<(), StoreError> {
-        if let Some(checkpointer) = self.checkpointer.take() {
-            checkpointer.stop().await;
-        }
-        let Some(writer) = self.writer.take() else {
+        let Some((writer, checkpointer)) = self.sqlite.take() else {
             return Ok(());
         };
+        checkpointer.stop().await;
         set_writer(
             &writer,
             "FULL",
@@ -138,7 +133,7 @@ impl Checkpointer {
 
 impl Drop for BulkWrites {
     fn drop(&mut self) {
-        if let Some(checkpointer) = &self.checkpointer {
+        if let Some((_, checkpointer)) = &self.sqlite {
             checkpointer.stop.cancel();
         }
     }
