@@ -5,7 +5,7 @@
 //! started again after reconnecting (with exponential backoff, a bounded number of times),
 //! and only what is still missing is fetched.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -25,8 +25,8 @@ use super::guard::Violation;
 use super::report::AccountReport;
 use super::source::{Connector, Credentials, MessageInfo, SourceError, SourceSession};
 
-/// Messages listed per FETCH of UID, flags, date and size. The batches of one window run as
-/// one pipeline, which fills and drains once per window: a window holds many batches.
+/// Messages listed per FETCH of UID, flags, date and size at most. Copying lists a batch's
+/// worth ahead of fetching, and more at a time while what it lists is already there.
 const WINDOW: u32 = 10_000;
 /// Messages fetched and stored together at most, and their bytes (a larger message goes alone).
 const BATCH_MESSAGES: usize = 256;
@@ -338,7 +338,7 @@ async fn target_mailbox(
     Ok(made.mailbox.id)
 }
 
-/// One attempt at a folder: EXAMINE, then window after window.
+/// One attempt at a folder: EXAMINE, then listing and copying at once.
 async fn copy_folder(
     migration: &Migration,
     account: &Account,
@@ -361,40 +361,93 @@ async fn copy_folder(
     };
     let official = account.official.id;
     let mailstore = &migration.mailstore;
-    let state = match target {
-        Some(_) => {
-            mailstore
-                .begin_source_folder(official, &source, examined.uidvalidity)
-                .await?
-        }
-        None => {
-            mailstore
-                .source_folder_state(official, &source, examined.uidvalidity)
-                .await?
-        }
-    };
-    let mut first = 1;
-    while first <= examined.exists {
-        let last = examined.exists.min(first.saturating_add(WINDOW - 1));
-        let infos = session.message_infos(first, last).await?;
-        first = last.saturating_add(1);
-        let to_copy = sort_window(migration, folder, &state, infos, target, tally, bar).await?;
-        let (Some(target), Some(source_folder)) = (target, state.id) else {
-            // A dry run: what would be fetched is counted as copied.
-            for info in to_copy {
-                tally.record(info.uid, Outcome::Copied(u64::from(info.size)), bar);
-            }
-            continue;
-        };
-        let copy = BatchCopy {
+    // No target is a dry run.
+    let Some(target) = target else {
+        let state = mailstore
+            .source_folder_state(official, &source, examined.uidvalidity)
+            .await?;
+        return dry_run(
             migration,
+            session,
             folder,
-            target,
-            source_folder,
-        };
-        copy.pipelined(session, &to_copy, tally, bar).await?;
+            &state,
+            examined.exists,
+            tally,
+            bar,
+        )
+        .await;
+    };
+    let state = mailstore
+        .begin_source_folder(official, &source, examined.uidvalidity)
+        .await?;
+    let Some(source_folder) = state.id else {
+        return Ok(());
+    };
+    let copy = BatchCopy {
+        migration,
+        folder,
+        state: &state,
+        target,
+        source_folder,
+    };
+    let cursor = Cursor::new(examined.exists, migration.batch_messages() as u32);
+    copy.pipelined(session, cursor, tally, bar).await
+}
+
+/// A dry run of a folder: what would be fetched is counted as copied.
+async fn dry_run(
+    migration: &Migration,
+    session: &mut SourceSession,
+    folder: &PlannedFolder,
+    state: &SourceFolderState,
+    exists: u32,
+    tally: &mut Tally,
+    bar: &ProgressBar,
+) -> Result<(), Stop> {
+    let mut cursor = Cursor::new(exists, WINDOW);
+    while let Some((first, last)) = cursor.next_window() {
+        let infos = session.message_infos(first, last).await?;
+        for info in sort_window(migration, folder, state, infos, None, tally, bar).await? {
+            tally.record(info.uid, Outcome::Copied(u64::from(info.size)), bar);
+        }
     }
     Ok(())
+}
+
+/// How far listing a folder has got. The source numbers its messages `1..=exists`; they are
+/// listed a window at a time, just ahead of fetching, so fetching starts at once and the
+/// listing of the rest overlaps the copying.
+#[derive(Debug)]
+struct Cursor {
+    next: u64,
+    exists: u32,
+    window: u32,
+}
+
+impl Cursor {
+    fn new(exists: u32, window: u32) -> Cursor {
+        Cursor {
+            next: 1,
+            exists,
+            window: window.clamp(1, WINDOW),
+        }
+    }
+
+    /// The next messages to list, by sequence number; `None` once all are listed.
+    fn next_window(&mut self) -> Option<(u32, u32)> {
+        let first = u32::try_from(self.next)
+            .ok()
+            .filter(|n| *n <= self.exists)?;
+        let last = self.exists.min(first.saturating_add(self.window - 1));
+        self.next = u64::from(last) + 1;
+        Some((first, last))
+    }
+
+    /// Lists more at a time, up to [`WINDOW`]: the last window left less than a batch to
+    /// fetch, as in a folder copied before, where most messages are already there.
+    fn widen(&mut self) {
+        self.window = self.window.saturating_mul(2).min(WINDOW);
+    }
 }
 
 /// Sorts one window of listed messages: `\Deleted` ones are skipped, those copied before
@@ -444,15 +497,21 @@ async fn sort_window(
 type Prepared = Option<HashMap<u32, PreparedBody>>;
 
 /// A batch fetched and waiting to be prepared: its messages and their bodies by UID.
-type FetchedBatch<'a> = (&'a [MessageInfo], HashMap<u32, Vec<u8>>);
+type FetchedBatch = (Vec<MessageInfo>, HashMap<u32, Vec<u8>>);
 
 /// A batch prepared and waiting to be stored: its messages, their bodies by UID, and what
 /// was worked out from them.
-type PreparedBatch<'a> = (&'a [MessageInfo], HashMap<u32, Vec<u8>>, Prepared);
+type PreparedBatch = (Vec<MessageInfo>, HashMap<u32, Vec<u8>>, Prepared);
+
+/// What one step asked of the source: a batch's bodies, and the next window's listing.
+type SourceAnswers = (
+    Option<Result<HashMap<u32, Vec<u8>>, SourceError>>,
+    Option<Result<Vec<MessageInfo>, SourceError>>,
+);
 
 /// Hashes and parses a fetched batch's bodies on the blocking threads: the copier runs this
 /// while it fetches the next batch and writes the one before.
-async fn prepare(fetched: Option<FetchedBatch<'_>>) -> Option<PreparedBatch<'_>> {
+async fn prepare(fetched: Option<FetchedBatch>) -> Option<PreparedBatch> {
     let (batch, bodies) = fetched?;
     let work = tokio::task::spawn_blocking(move || {
         let order: Vec<u32> = bodies.keys().copied().collect();
@@ -469,31 +528,53 @@ async fn prepare(fetched: Option<FetchedBatch<'_>>) -> Option<PreparedBatch<'_>>
     }
 }
 
-/// Groups messages to fetch: up to `count` messages and [`BATCH_BYTES`] bytes together; a
-/// larger message, or one set apart, alone.
-fn batches<'a>(
-    messages: &'a [MessageInfo],
+/// Fetches `batch` (when it holds anything), then lists `window` (when there is one and the
+/// connection still stands): one step's work on the source.
+async fn fetch_and_list(
+    session: &mut SourceSession,
+    batch: &[MessageInfo],
+    window: Option<(u32, u32)>,
+) -> SourceAnswers {
+    let answer = match batch {
+        [] => None,
+        _ => {
+            let uids: Vec<u32> = batch.iter().map(|i| i.uid).collect();
+            Some(session.bodies(&uids).await)
+        }
+    };
+    let listed = match window {
+        Some((first, last)) if !session.is_broken() => {
+            Some(session.message_infos(first, last).await)
+        }
+        _ => None,
+    };
+    (answer, listed)
+}
+
+/// Takes the next batch to fetch off the front of `waiting`: up to `count` messages and
+/// [`BATCH_BYTES`] bytes together; a larger message, or one set apart, alone.
+fn next_batch(
+    waiting: &mut VecDeque<MessageInfo>,
     alone: &HashSet<u32>,
     count: usize,
-) -> Vec<&'a [MessageInfo]> {
-    let mut batches = Vec::new();
-    let mut start = 0;
+) -> Vec<MessageInfo> {
+    let solitary =
+        |info: &MessageInfo| alone.contains(&info.uid) || u64::from(info.size) >= BATCH_BYTES;
     let mut bytes = 0u64;
-    for (i, info) in messages.iter().enumerate() {
+    let mut taken = 0;
+    for info in waiting.iter() {
         let size = u64::from(info.size);
-        let solitary = alone.contains(&info.uid) || size >= BATCH_BYTES;
-        let full = i - start >= count || bytes + size > BATCH_BYTES;
-        if i > start && (solitary || full || alone.contains(&messages[i - 1].uid)) {
-            batches.push(&messages[start..i]);
-            start = i;
-            bytes = 0;
+        let full = taken >= count || bytes + size > BATCH_BYTES;
+        if taken > 0 && (solitary(info) || full) {
+            break;
         }
+        taken += 1;
         bytes += size;
+        if solitary(info) {
+            break;
+        }
     }
-    if start < messages.len() {
-        batches.push(&messages[start..]);
-    }
-    batches
+    waiting.drain(..taken).collect()
 }
 
 /// How fetching a batch went.
@@ -508,47 +589,69 @@ enum Fetched {
 struct BatchCopy<'a> {
     migration: &'a Migration,
     folder: &'a PlannedFolder,
+    state: &'a SourceFolderState,
     target: MailboxId,
     source_folder: SourceFolderId,
 }
 
 impl BatchCopy<'_> {
-    /// Copies `to_copy` batch by batch in three stages that run at once: fetching a batch
-    /// from the source, preparing (hashing and parsing) the one before it, and writing the
-    /// one before that. The source's work and the wire overlap congvu's, and the source is
-    /// kept busy. A batch the source refuses is copied again one by one, after what came
-    /// before it, so messages keep the source's order.
+    /// Copies the folder in steps whose three stages run at once: on the source, fetching a
+    /// batch and then listing the next messages; preparing (hashing and parsing) the batch
+    /// fetched the step before; and writing the one prepared before that. The source's work
+    /// and the wire overlap congvu's, and the source is kept busy. A batch the source refuses
+    /// is copied again one by one, after what came before it, so messages keep the source's
+    /// order.
     async fn pipelined(
         &self,
         session: &mut SourceSession,
-        to_copy: &[MessageInfo],
+        mut cursor: Cursor,
         tally: &mut Tally,
         bar: &ProgressBar,
     ) -> Result<(), Stop> {
-        let mut fetched: Option<FetchedBatch<'_>> = None;
-        let mut prepared: Option<PreparedBatch<'_>> = None;
-        for batch in batches(to_copy, &tally.alone, self.migration.batch_messages()) {
+        let count = self.migration.batch_messages();
+        let mut waiting = VecDeque::new();
+        let mut fetched: Option<FetchedBatch> = None;
+        let mut prepared: Option<PreparedBatch> = None;
+        loop {
+            let batch = next_batch(&mut waiting, &tally.alone, count);
+            let window = match waiting.len() < count {
+                true => cursor.next_window(),
+                false => None,
+            };
+            if batch.is_empty() && window.is_none() {
+                break;
+            }
             if let Some(pace) = &self.migration.pace {
                 pace.take(batch.len()).await;
             }
-            let uids: Vec<u32> = batch.iter().map(|i| i.uid).collect();
             let to_store = prepared.take();
-            let (answer, ready, stored) = tokio::join!(
-                session.bodies(&uids),
+            let ((answer, listed), ready, stored) = tokio::join!(
+                fetch_and_list(session, &batch, window),
                 prepare(fetched.take()),
                 self.store_prepared(to_store, tally, bar)
             );
             stored?;
             prepared = ready;
-            match self.settle_fetch(batch, answer, tally, bar)? {
-                Some(bodies) => fetched = Some((batch, bodies)),
-                None => {
-                    self.store_prepared(prepared.take(), tally, bar).await?;
-                    for info in batch {
-                        self.run(session, std::slice::from_ref(info), tally, bar)
-                            .await?;
-                    }
+            if let Some(answer) = answer {
+                fetched = self
+                    .settle_batch(session, batch, answer, &mut prepared, tally, bar)
+                    .await?;
+            }
+            if let Some(listed) = listed {
+                let to_copy = sort_window(
+                    self.migration,
+                    self.folder,
+                    self.state,
+                    listed?,
+                    Some(self.target),
+                    tally,
+                    bar,
+                )
+                .await?;
+                if to_copy.len() < count {
+                    cursor.widen();
                 }
+                waiting.extend(to_copy);
             }
         }
         self.store_prepared(prepared, tally, bar).await?;
@@ -556,16 +659,38 @@ impl BatchCopy<'_> {
             .await
     }
 
+    /// What becomes of a batch the source answered: fetched and waiting to be prepared, or,
+    /// when the source refused it, copied one by one now, after the batch before it.
+    async fn settle_batch(
+        &self,
+        session: &mut SourceSession,
+        batch: Vec<MessageInfo>,
+        answer: Result<HashMap<u32, Vec<u8>>, SourceError>,
+        prepared: &mut Option<PreparedBatch>,
+        tally: &mut Tally,
+        bar: &ProgressBar,
+    ) -> Result<Option<FetchedBatch>, Stop> {
+        if let Some(bodies) = self.settle_fetch(&batch, answer, tally, bar)? {
+            return Ok(Some((batch, bodies)));
+        }
+        self.store_prepared(prepared.take(), tally, bar).await?;
+        for info in &batch {
+            self.run(session, std::slice::from_ref(info), tally, bar)
+                .await?;
+        }
+        Ok(None)
+    }
+
     /// Stores a prepared batch, if there is one.
     async fn store_prepared(
         &self,
-        prepared: Option<PreparedBatch<'_>>,
+        prepared: Option<PreparedBatch>,
         tally: &mut Tally,
         bar: &ProgressBar,
     ) -> Result<(), Stop> {
         match prepared {
             Some((batch, bodies, prepared)) => {
-                self.store(batch, &bodies, prepared.as_ref(), tally, bar)
+                self.store(&batch, &bodies, prepared.as_ref(), tally, bar)
                     .await
             }
             None => Ok(()),

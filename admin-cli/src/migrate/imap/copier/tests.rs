@@ -10,18 +10,21 @@ fn info(uid: u32, size: u32) -> MessageInfo {
     }
 }
 
-fn uids(batches: &[&[MessageInfo]]) -> Vec<Vec<u32>> {
+fn uids(messages: &[MessageInfo], alone: &HashSet<u32>, count: usize) -> Vec<Vec<u32>> {
+    let mut waiting: VecDeque<MessageInfo> = messages.iter().cloned().collect();
+    let mut batches = Vec::new();
+    while !waiting.is_empty() {
+        let batch = next_batch(&mut waiting, alone, count);
+        batches.push(batch.iter().map(|i| i.uid).collect());
+    }
     batches
-        .iter()
-        .map(|b| b.iter().map(|i| i.uid).collect())
-        .collect()
 }
 
 #[test]
 fn batches_hold_a_count_and_a_size_and_large_or_set_apart_messages_go_alone() {
     let small: Vec<MessageInfo> = (1..=7).map(|uid| info(uid, 1000)).collect();
     assert_eq!(
-        uids(&batches(&small, &HashSet::new(), 3)),
+        uids(&small, &HashSet::new(), 3),
         vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]
     );
     let mb = 1024 * 1024;
@@ -34,15 +37,34 @@ fn batches_hold_a_count_and_a_size_and_large_or_set_apart_messages_go_alone() {
         info(6, 1000),
     ];
     assert_eq!(
-        uids(&batches(&mixed, &HashSet::new(), 64)),
+        uids(&mixed, &HashSet::new(), 64),
         vec![vec![1], vec![2], vec![3, 4], vec![5, 6]]
     );
     let apart: HashSet<u32> = [2, 3].into_iter().collect();
     assert_eq!(
-        uids(&batches(&small, &apart, 64)),
+        uids(&small, &apart, 64),
         vec![vec![1], vec![2], vec![3], vec![4, 5, 6, 7]]
     );
-    assert!(batches(&[], &HashSet::new(), 64).is_empty());
+    assert!(next_batch(&mut VecDeque::new(), &HashSet::new(), 64).is_empty());
+}
+
+#[test]
+fn a_folder_is_listed_a_window_at_a_time_and_wider_while_little_is_new() {
+    let mut cursor = Cursor::new(1000, 256);
+    assert_eq!(cursor.next_window(), Some((1, 256)));
+    cursor.widen();
+    assert_eq!(cursor.next_window(), Some((257, 768)));
+    cursor.widen();
+    assert_eq!(cursor.next_window(), Some((769, 1000)));
+    assert_eq!(cursor.next_window(), None);
+    let mut wide = Cursor::new(50_000, 8_000);
+    wide.widen();
+    assert_eq!(wide.next_window(), Some((1, WINDOW)));
+    assert_eq!(Cursor::new(0, 256).next_window(), None);
+    let mut last = Cursor::new(u32::MAX, WINDOW);
+    last.next = u64::from(u32::MAX);
+    assert_eq!(last.next_window(), Some((u32::MAX, u32::MAX)));
+    assert_eq!(last.next_window(), None);
 }
 
 #[tokio::test]
