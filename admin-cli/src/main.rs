@@ -22,6 +22,7 @@ mod output;
 mod queue;
 mod report;
 mod service;
+mod sieve;
 mod user;
 
 use std::fmt;
@@ -85,6 +86,9 @@ enum Command {
     /// Officials' digital-signature certificates.
     #[command(subcommand)]
     Cert(cert::CertCommand),
+    /// Officials' Sieve filters (sorting rules and out-of-office replies).
+    #[command(subcommand)]
+    Sieve(sieve::SieveCommand),
     /// Mail waiting for delivery to other domains.
     #[command(subcommand)]
     Queue(queue::QueueCommand),
@@ -123,6 +127,8 @@ pub struct Context {
     /// The largest message congvu accepts (`[smtp] max_message_bytes`): bigger ones are not
     /// imported.
     pub max_message_bytes: u64,
+    /// Officials' Sieve scripts.
+    pub scripts: congvu::sieve::scripts::Scripts,
 }
 
 /// A command invoked in a way it cannot run, found after parsing (for example a deletion
@@ -215,6 +221,14 @@ async fn run(command: Command, json: bool, config: Config) -> anyhow::Result<()>
         json,
         portal_url: config.http.portal_url(&config.server.hostname),
         max_message_bytes: config.smtp.max_message_bytes,
+        scripts: congvu::sieve::scripts::Scripts::new(
+            store.clone(),
+            Clock::system(),
+            std::sync::Arc::new(congvu::sieve::Filters::new(
+                &config.server.hostname,
+                config.sieve.redirect,
+            )),
+        ),
     };
     let result = match command {
         Command::Domain(cmd) => domain::run(&ctx, cmd).await,
@@ -224,6 +238,7 @@ async fn run(command: Command, json: bool, config: Config) -> anyhow::Result<()>
         Command::Group(cmd) => group::run(&ctx, cmd).await,
         Command::Service(cmd) => service::run(&ctx, cmd).await,
         Command::Cert(cmd) => cert::run(&ctx, cmd).await,
+        Command::Sieve(cmd) => sieve::run(&ctx, cmd).await,
         Command::Queue(cmd) => queue::run(&ctx, cmd).await,
         Command::Mailbox(cmd) => mailbox::run(&ctx, cmd).await,
         Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,

@@ -24,6 +24,7 @@ mod inbound;
 mod listen;
 mod queue;
 mod schema;
+mod sieve;
 #[cfg(test)]
 mod tests;
 
@@ -38,6 +39,7 @@ pub use http::HttpConfig;
 pub use inbound::{AuthenticationMode, DnsConfig, InboundConfig, SpfFailAction};
 pub use listen::{InvalidListenAddr, ListenAddr};
 pub use queue::QueueConfig;
+pub use sieve::{RedirectPolicy, SieveConfig};
 
 /// A configuration problem, displayed as `{location}: {message}`.
 ///
@@ -102,6 +104,9 @@ pub struct Config {
     /// `[backup]`: the backups the server writes itself.
     #[serde(default)]
     pub backup: BackupConfig,
+    /// `[sieve]`: what officials' filters may do.
+    #[serde(default)]
+    pub sieve: SieveConfig,
 }
 
 impl Default for Config {
@@ -127,6 +132,7 @@ impl Default for Config {
             dns: DnsConfig::default(),
             filter: FilterConfig::default(),
             backup: BackupConfig::default(),
+            sieve: SieveConfig::default(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod model;
 pub mod net;
 pub mod queue;
 pub mod server;
+pub mod sieve;
 pub mod smime;
 pub mod smtp;
 pub mod store;

@@ -322,7 +322,10 @@ impl Sessions {
             Some(tls.clone()),
             load_dkim_signers(directory.clone(), DKIM_REFRESH).await?,
         );
-        let smtp = inbound_checks(config, smtp, engines)?;
+        let filters = crate::sieve::Filters::new(&config.server.hostname, config.sieve.redirect);
+        let scripts =
+            crate::sieve::scripts::Scripts::new(store.clone(), clock.clone(), Arc::new(filters));
+        let smtp = inbound_checks(config, smtp.with_scripts(scripts), engines)?;
         Ok(Sessions {
             hostname: config.server.hostname.clone(),
             ldap: Arc::new(ldap),

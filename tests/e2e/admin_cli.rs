@@ -29,6 +29,7 @@ on_both_backends!(
     service_accounts_get_a_secret_shown_once,
     export_writes_the_columns_import_reads,
     the_report_counts_per_agency_and_per_level,
+    sieve_scripts_are_stored_only_when_they_compile,
 );
 
 /// A circular as officials receive it (RFC 2047 subject, UTF-8 body).
@@ -1599,4 +1600,68 @@ fn usage_and_config_errors_exit_2() {
     let help = run_without_config(dir.path(), &["agency", "import", "--help"]);
     assert_eq!(help.code, Some(0));
     assert!(help.stdout.contains("--dry-run"));
+}
+
+async fn sieve_scripts_are_stored_only_when_they_compile(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let cli = AdminCli::new(&db).with_province();
+    official(&cli, "annv", "Nguyễn Văn An", "stttt", &[]);
+    let good = cli.dir.join("phan-loai.sieve");
+    std::fs::write(
+        &good,
+        "require \"fileinto\";\nif header :contains \"Subject\" \"Công văn\" { fileinto \"Công văn\"; }\n",
+    )
+    .unwrap();
+    let broken = cli.dir.join("hong.sieve");
+    std::fs::write(&broken, "require \"fileinto\";\n\nfileinto \"A\"\nkeep;\n").unwrap();
+    let good_path = good.display().to_string();
+    let broken_path = broken.display().to_string();
+    assert_eq!(
+        cli.run(&[
+            "sieve",
+            "put",
+            "annv",
+            "Phân loại",
+            &good_path,
+            "--activate"
+        ])
+        .ok()
+        .stdout,
+        "stored \"Phân loại\" for annv\n"
+    );
+    let refused = cli.run(&["sieve", "put", "annv", "hỏng", &broken_path]);
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .starts_with(&format!("congvu-admin: {broken_path}: line 4, column ")),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("nothing was stored"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        cli.run(&["sieve", "list", "annv"]).ok().stdout,
+        "Phân loại (active)\n"
+    );
+    assert!(cli
+        .run(&["sieve", "show", "annv", "Phân loại"])
+        .ok()
+        .stdout
+        .contains("fileinto \"Công văn\""));
+    let active = cli.run(&["sieve", "delete", "annv", "Phân loại"]);
+    assert_eq!(active.code, Some(1));
+    assert!(
+        active.stderr.contains("is the active script"),
+        "{}",
+        active.stderr
+    );
+    cli.run(&["sieve", "deactivate", "annv"]).ok();
+    cli.run(&["sieve", "delete", "annv", "Phân loại"]).ok();
+    assert_eq!(cli.run(&["sieve", "list", "annv"]).ok().stdout, "");
 }

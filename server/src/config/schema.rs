@@ -37,6 +37,7 @@ pub(super) fn section_keys(section: &str) -> Option<&'static [&'static str]> {
         "filter.rspamd" => field_names::<super::RspamdSettings>(),
         "filter.clamav" => field_names::<super::ClamavSettings>(),
         "backup" => field_names::<BackupConfig>(),
+        "sieve" => field_names::<super::SieveConfig>(),
         _ => return None,
     })
 }

@@ -44,7 +44,7 @@ fn addrs(list: &[&str]) -> Vec<ListenAddr> {
 const SMTP_KEYS: &str = "listen, submission_listen, submissions_listen, max_message_bytes, \
      max_recipients, max_errors, max_auth_failures, data_timeout_seconds";
 const SECTIONS: &str =
-    "server, database, tls, smtp, imap, ldap, http, limits, auth, queue, certificates, inbound, dns, filter, backup";
+    "server, database, tls, smtp, imap, ldap, http, limits, auth, queue, certificates, inbound, dns, filter, backup, sieve";
 
 // ---- unknown names -------------------------------------------------------------------
 

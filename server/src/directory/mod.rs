@@ -78,8 +78,8 @@ pub use portal::{
     DEFAULT_RESET_LINK_HOURS, MAX_RESET_LINK_HOURS,
 };
 pub use recipients::{
-    load_recipients, normalize_address, RecipientCache, RecipientIndex, RecipientLookup,
-    RECIPIENT_REFRESH,
+    load_recipients, normalize_address, RecipientCache, RecipientCard, RecipientIndex,
+    RecipientLookup, RECIPIENT_REFRESH,
 };
 pub use snapshot::{
     agency_parents, agency_subtree, agency_within, AgencyParents, DirectorySnapshot, GroupCard,

@@ -60,6 +60,15 @@ pub struct RecipientIndex {
     domains: HashSet<String>,
     holders: HashMap<String, Holder>,
     agency_of: HashMap<OfficialId, AgencyId>,
+    cards: HashMap<OfficialId, Arc<RecipientCard>>,
+}
+
+/// What a delivery needs to know of the official it is for: every address (the primary
+/// first) and the name replies go out under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientCard {
+    pub addresses: Vec<String>,
+    pub display_name: String,
 }
 
 impl SnapshotView for RecipientIndex {
@@ -143,7 +152,13 @@ impl RecipientIndex {
             domains: snapshot.domains.iter().map(|d| d.to_lowercase()).collect(),
             holders,
             agency_of,
+            cards: cards_of(snapshot),
         }
+    }
+
+    /// The addresses and name of an official, for their filters.
+    pub fn card(&self, official: OfficialId) -> Option<Arc<RecipientCard>> {
+        self.cards.get(&official).cloned()
     }
 
     /// Whether `domain` is one congvu serves.
@@ -188,6 +203,27 @@ impl RecipientIndex {
     pub fn agency_of(&self, official: OfficialId) -> Option<AgencyId> {
         self.agency_of.get(&official).copied()
     }
+}
+
+/// Each official's addresses (the primary first) and display name.
+fn cards_of(snapshot: &DirectorySnapshot) -> HashMap<OfficialId, Arc<RecipientCard>> {
+    snapshot
+        .officials
+        .iter()
+        .map(|card| {
+            let official = &card.official;
+            let addresses = std::iter::once(&official.primary_address)
+                .chain(&card.aliases)
+                .map(|a| normalize_address(a))
+                .collect();
+            let display_name = official.display_name.clone();
+            let recipient = RecipientCard {
+                addresses,
+                display_name,
+            };
+            (official.id, Arc::new(recipient))
+        })
+        .collect()
 }
 
 fn members_holder(receivers: Vec<OfficialId>, senders: Vec<OfficialId>) -> Holder {

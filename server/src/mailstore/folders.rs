@@ -9,7 +9,7 @@ use super::{
     MessageFlags, Uid,
 };
 use crate::clock::UnixTime;
-use crate::model::Official;
+use crate::model::{Official, OfficialId};
 use crate::store::{MailboxCounts, StoreError, UniqueKey};
 
 /// The hierarchy separator in mailbox names (`Công văn/2024`).
@@ -122,8 +122,40 @@ impl Mailstore {
         official: &Official,
         name: &str,
     ) -> Result<(), MailstoreError> {
+        self.create_folder_of(official.id, name).await
+    }
+
+    /// The folder a filter files into: the official's folder `name` (INBOX by any spelling),
+    /// made with its parents when missing and `create` is set; `None` when it is missing and
+    /// not to be made, or cannot be (an invalid name): the message then goes to INBOX.
+    pub async fn filter_folder(
+        &self,
+        official: OfficialId,
+        name: &str,
+        create: bool,
+    ) -> Result<Option<MailboxId>, MailstoreError> {
+        if let Some(found) = find_named(self.mailboxes(official).await?, name) {
+            return Ok(Some(found.id));
+        }
+        if !create {
+            return Ok(None);
+        }
+        match self.create_folder_of(official, name).await {
+            // Made meanwhile by another delivery or a mail client: the same folder.
+            Ok(()) | Err(MailstoreError::AlreadyExists) => {}
+            Err(MailstoreError::InvalidName) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        Ok(find_named(self.mailboxes(official).await?, name).map(|m| m.id))
+    }
+
+    async fn create_folder_of(
+        &self,
+        official: OfficialId,
+        name: &str,
+    ) -> Result<(), MailstoreError> {
         let name = valid_name(name)?;
-        let existing = self.mailboxes(official.id).await?;
+        let existing = self.mailboxes(official).await?;
         if find_named(existing.clone(), &name).is_some() {
             return Err(MailstoreError::AlreadyExists);
         }
@@ -145,8 +177,8 @@ impl Mailstore {
             }
             prefix.push_str(segment);
             if find_named(existing.clone(), &prefix).is_none() {
-                let uidvalidity = tx.take_uidvalidity(official.id, at_least).await?;
-                tx.create_mailbox(official.id, &prefix, uidvalidity, now)
+                let uidvalidity = tx.take_uidvalidity(official, at_least).await?;
+                tx.create_mailbox(official, &prefix, uidvalidity, now)
                     .await
                     .map_err(exists_if_taken)?;
             }

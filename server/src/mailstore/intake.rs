@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::message::Signing;
-use super::{BodyHash, MailboxRole, MailstoreError, MessageFlags};
+use super::{BodyHash, BodyId, MailboxId, MailboxRole, MailstoreError, MessageFlags};
 use crate::clock::{Clock, UnixTime};
 use crate::model::{AgencyId, OfficialId, UtcDay};
 use crate::store::{Conn, Store, StoreError};
@@ -34,6 +34,9 @@ pub struct Incoming {
     pub sender: String,
     /// Officials who get a copy in their INBOX, each listed once.
     pub local: Vec<OfficialId>,
+    /// Copies officials' Sieve filters placed (an official with a filter is in `local` only
+    /// when the filter left the message to the usual delivery).
+    pub filed: Vec<FiledCopy>,
     /// What local copies hold: the message with `Return-Path:` and trace headers.
     pub local_message: Vec<u8>,
     /// Local copies go to each official's Junk folder instead of INBOX (the sender's domain
@@ -45,6 +48,17 @@ pub struct Incoming {
     pub remote_message: Vec<u8>,
     /// Set when an official submitted the message: counted for their agency.
     pub submission: Option<Submission>,
+}
+
+/// A copy an official's filter placed: in one of their folders, with flags and keywords.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiledCopy {
+    pub official: OfficialId,
+    /// The folder, found (or made) before the message is stored; a folder deleted meanwhile
+    /// means INBOX.
+    pub mailbox: MailboxId,
+    pub flags: MessageFlags,
+    pub keywords: Vec<String>,
 }
 
 /// A submitted message, as the e-government report counts it.
@@ -107,10 +121,10 @@ impl Intake {
     /// Stores `incoming`; returns once it is committed and synced.
     pub async fn accept(&self, incoming: Incoming) -> Result<Stored, MailstoreError> {
         // Hashing here, in the session's task, keeps the committer's work to the writing.
-        let local_hash =
-            (!incoming.local.is_empty()).then(|| BodyHash::of(&incoming.local_message));
-        let local_shape = (!incoming.local.is_empty())
-            .then(|| super::shape::MessageShape::of(&incoming.local_message).to_json());
+        let any_local = !incoming.local.is_empty() || !incoming.filed.is_empty();
+        let local_hash = any_local.then(|| BodyHash::of(&incoming.local_message));
+        let local_shape =
+            any_local.then(|| super::shape::MessageShape::of(&incoming.local_message).to_json());
         let remote_hash =
             (!incoming.remote.is_empty()).then(|| BodyHash::of(&incoming.remote_message));
         let (reply, answer) = oneshot::channel();
@@ -195,7 +209,7 @@ async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreE
     let mut stored = Stored::default();
     if let Some(hash) = &job.local_hash {
         let message = &incoming.local_message;
-        let holders = incoming.local.len() as i64;
+        let holders = (incoming.local.len() + incoming.filed.len()) as i64;
         let shape = job.local_shape.as_deref();
         let body = tx.put_body(hash, message, shape, holders, now).await?;
         let size = message.len() as u64;
@@ -212,12 +226,13 @@ async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreE
             tx.deliver_to_folders(body, &unplaced, MailboxRole::Inbox, flags, size, now)
                 .await?,
         );
+        let filed = write_filed(tx, body, &incoming.filed, size, now).await?;
         // An official without an INBOX gets nothing; give back the references held for them.
-        let missing = holders - landed.len() as i64;
+        let missing = holders - (landed.len() + filed) as i64;
         if missing > 0 {
             tx.release_body(body, missing).await?;
         }
-        stored.delivered = landed.len();
+        stored.delivered = landed.len() + filed;
         stored.undelivered = usize::try_from(missing).unwrap_or(0);
     }
     if let Some(hash) = &job.remote_hash {
@@ -242,4 +257,36 @@ async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreE
         tx.record_activity(submission.official, &day).await?;
     }
     Ok(stored)
+}
+
+/// Writes the copies filters placed; returns how many landed. A copy whose folder was deleted
+/// since it was found goes to the official's INBOX, with its flags (keywords need the folder).
+async fn write_filed(
+    tx: &mut Conn,
+    body: BodyId,
+    filed: &[FiledCopy],
+    size: u64,
+    now: UnixTime,
+) -> Result<usize, StoreError> {
+    let mut landed = 0;
+    for copy in filed {
+        let placed = tx
+            .append_message(copy.mailbox, body, copy.flags, &copy.keywords, now, size)
+            .await?;
+        landed += match placed {
+            Some(_) => 1,
+            None => tx
+                .deliver_to_folders(
+                    body,
+                    &[copy.official],
+                    MailboxRole::Inbox,
+                    copy.flags,
+                    size,
+                    now,
+                )
+                .await?
+                .len(),
+        };
+    }
+    Ok(landed)
 }

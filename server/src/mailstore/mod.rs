@@ -15,7 +15,7 @@ pub use consistency::{ConsistencyReport, RepairReport, EXAMPLES_PER_KIND};
 pub use folders::{
     ChangedFlags, CopiedUids, FlagChange, FlagOutcome, FlagUpdate, MAX_NAME_BYTES, SEPARATOR,
 };
-pub use intake::{Incoming, Intake, Stored, Submission};
+pub use intake::{FiledCopy, Incoming, Intake, Stored, Submission};
 
 use crate::clock::{Clock, UnixTime};
 use crate::model::OfficialId;

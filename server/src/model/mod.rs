@@ -19,6 +19,7 @@ mod mail;
 mod official;
 mod queue;
 mod service;
+mod sieve;
 mod smart_host;
 mod unique;
 
@@ -49,5 +50,6 @@ pub use official::{
 };
 pub use queue::{QueueEntry, QueueSelector};
 pub use service::{NewServiceAccount, ServiceAccount};
+pub use sieve::SieveScript;
 pub use smart_host::{SmartHost, SmartHostError};
 pub use unique::UniqueKey;

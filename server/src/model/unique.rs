@@ -20,6 +20,7 @@ pub enum UniqueKey {
     MailboxName,
     MailboxRole,
     MessageUid,
+    SieveScriptName,
     Uuid,
     Other,
 }
@@ -41,6 +42,7 @@ impl fmt::Display for UniqueKey {
             UniqueKey::MailboxName => "mailbox name",
             UniqueKey::MailboxRole => "special mailbox",
             UniqueKey::MessageUid => "message UID",
+            UniqueKey::SieveScriptName => "script name",
             UniqueKey::Uuid => "uuid",
             UniqueKey::Other => "value",
         })

@@ -7,10 +7,12 @@ use std::fmt::Write as _;
 use tokio::time::Instant;
 
 use super::envelope::Envelope;
+use super::filtering::{self, Filtered, ToFilter};
 use super::framing::DataReader;
 use super::inbound::Placement;
 use super::reply::{self, Reply};
 use super::session::{End, Next, Session};
+use super::SmtpService;
 use crate::directory::OfficialId;
 use crate::mailstore::message::{header_facts, Signing};
 use crate::mailstore::{Incoming, Submission};
@@ -238,23 +240,54 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
             }
         }
     }
-    let (local_message, remote_message) = copies(envelope, &trace, &message);
-    let message_size = message.len();
-    drop(message);
+    let local_message = local_copy(envelope, &trace, &message);
+    let Ok(index) = service.recipients.current().await else {
+        return reply::TRY_LATER;
+    };
+    let filtered = match &service.scripts {
+        Some(scripts) => {
+            let mail = ToFilter {
+                sender: &envelope.sender,
+                local: &envelope.local,
+                message: &local_message,
+                junk,
+            };
+            filtering::filter(service, scripts, &index, &mail).await
+        }
+        None => Filtered::unfiltered(envelope.local.clone()),
+    };
+    if let Some(reason) = &filtered.rejection {
+        return reply::rejected_by_filter(reason);
+    }
+    let mut remote = envelope.remote.clone();
+    remote.extend(filtered.remote.iter().cloned());
+    remote.dedup();
+    let remote_message = remote_copy(&remote, &trace, &message);
     let incoming = Incoming {
         queue_id: id.clone(),
         sender: envelope.sender.clone(),
-        local: envelope.local.clone(),
+        local: filtered.plain,
+        filed: filtered.filed,
         local_message,
         junk,
-        remote: envelope.remote.clone(),
+        remote,
         remote_message,
         submission,
     };
+    let verdict = hand_over(service, incoming, message.len()).await;
+    if let Some(scripts) = &service.scripts {
+        filtering::send_replies(service, scripts, &index, filtered.replies).await;
+    }
+    verdict
+}
+
+/// Hands the message to the intake; the reply once it is stored, or why not.
+async fn hand_over(service: &SmtpService, incoming: Incoming, size: usize) -> Reply {
+    let (id, sender) = (incoming.queue_id.clone(), incoming.sender.clone());
     match service.intake.accept(incoming).await {
         Ok(stored) => {
             tracing::info!(
-                queue_id = %id, sender = %envelope.sender, size = message_size,
+                queue_id = %id, %sender, size,
                 delivered = stored.delivered, queued = stored.queued, "message accepted"
             );
             reply::accepted(&id)
@@ -319,15 +352,9 @@ async fn fits_quota(session: &Session<'_>, envelope: &Envelope, size: usize) -> 
     }
 }
 
-/// The bytes of the local copies (with `Return-Path:`) and of the queued copy, each with
-/// `trace` on top; empty where the envelope has no such recipient.
-fn copies(envelope: &Envelope, trace: &str, message: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let mut remote = Vec::new();
-    if !envelope.remote.is_empty() {
-        remote.reserve(trace.len() + message.len());
-        remote.extend_from_slice(trace.as_bytes());
-        remote.extend_from_slice(message);
-    }
+/// The bytes of the local copies: `Return-Path:` and `trace` on top of the message; empty
+/// when the envelope has no local recipient.
+fn local_copy(envelope: &Envelope, trace: &str, message: &[u8]) -> Vec<u8> {
     let mut local = Vec::new();
     if !envelope.local.is_empty() {
         let return_path = format!("Return-Path: <{}>\r\n", envelope.sender);
@@ -336,7 +363,15 @@ fn copies(envelope: &Envelope, trace: &str, message: &[u8]) -> (Vec<u8>, Vec<u8>
         local.extend_from_slice(trace.as_bytes());
         local.extend_from_slice(message);
     }
-    (local, remote)
+    local
+}
+
+/// The bytes the queue sends: `trace` on top of the message; empty without remote recipients.
+fn remote_copy(remote: &[String], trace: &str, message: &[u8]) -> Vec<u8> {
+    match remote.is_empty() {
+        true => Vec::new(),
+        false => [trace.as_bytes(), message].concat(),
+    }
 }
 
 /// `Received:` (RFC 5321 §4.4), with the protocol named as in RFC 3848.

@@ -9,6 +9,7 @@
 
 mod auth;
 mod envelope;
+mod filtering;
 mod framing;
 mod inbound;
 mod message;
@@ -28,6 +29,7 @@ use crate::filter::Engines;
 use crate::inbound::{Blocklists, SenderCheck};
 use crate::mailstore::{Intake, Mailstore};
 use crate::net::{Connection, Refusal, Stream};
+use crate::sieve::scripts::Scripts;
 
 pub use framing::{command_line, DataFault, DataReader, LineStatus};
 // The fuzz harness (crate::fuzzing) applies the session's own limits and decoding.
@@ -87,6 +89,8 @@ pub struct SmtpService {
     engines: Engines,
     /// DNS blocklists asked about MX clients.
     blocklists: Option<Blocklists>,
+    /// Officials' Sieve filters, run at local delivery; none: every copy goes to INBOX.
+    scripts: Option<Scripts>,
 }
 
 impl std::fmt::Debug for SmtpService {
@@ -120,7 +124,14 @@ impl SmtpService {
             sender_check: None,
             engines: Engines::default(),
             blocklists: None,
+            scripts: None,
         }
+    }
+
+    /// The service running officials' Sieve filters at local delivery.
+    pub fn with_scripts(mut self, scripts: Scripts) -> SmtpService {
+        self.scripts = Some(scripts);
+        self
     }
 
     /// The service with content filters and blocklists.

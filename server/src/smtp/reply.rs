@@ -229,6 +229,20 @@ pub fn inbound_refusal(refusal: &crate::inbound::Refusal) -> Reply {
 }
 
 /// The answer to DATA or the last BDAT once the message is stored.
+/// A message the recipient's own filter rejected (RFC 5429 §2.1), with the filter's reason.
+pub fn rejected_by_filter(reason: &str) -> Reply {
+    let reason: String = reason
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    Reply {
+        code: 550,
+        status: "5.7.1",
+        text: Cow::Owned(format!("Rejected by the recipient's filter: {reason}")),
+    }
+}
+
 pub fn accepted(id: &str) -> Reply {
     Reply {
         code: 250,

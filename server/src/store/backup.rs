@@ -35,6 +35,8 @@ pub const TABLES: &[&str] = &[
     "portal_sessions",
     "migration_folders",
     "migration_messages",
+    "sieve_scripts",
+    "vacation_replies",
 ];
 
 /// Columns that refer to their own table (an agency's parent): restored empty, and filled in

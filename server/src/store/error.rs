@@ -57,6 +57,7 @@ fn unique_key_by_constraint(name: &str) -> UniqueKey {
         "mailboxes_name_key" => UniqueKey::MailboxName,
         "mailboxes_one_role" => UniqueKey::MailboxRole,
         "mailbox_messages_uid_key" => UniqueKey::MessageUid,
+        "sieve_scripts_name_key" => UniqueKey::SieveScriptName,
         n if n.ends_with("_uuid_key") => UniqueKey::Uuid,
         _ => UniqueKey::Other,
     }
@@ -81,6 +82,7 @@ fn unique_key_by_sqlite_message(message: &str) -> UniqueKey {
         "mailboxes.official_id, mailboxes.name" => UniqueKey::MailboxName,
         "mailboxes.official_id, mailboxes.role" => UniqueKey::MailboxRole,
         "mailbox_messages.mailbox_id, mailbox_messages.uid" => UniqueKey::MessageUid,
+        "sieve_scripts.official_id, sieve_scripts.name" => UniqueKey::SieveScriptName,
         c if c.ends_with(".uuid") => UniqueKey::Uuid,
         _ => UniqueKey::Other,
     }

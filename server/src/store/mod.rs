@@ -51,6 +51,7 @@ mod portal;
 mod queue;
 mod restore_target;
 mod service_accounts;
+mod sieve;
 mod snapshot;
 
 pub use backup::{

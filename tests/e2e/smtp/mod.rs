@@ -12,6 +12,7 @@ mod limits;
 mod probes;
 mod receive;
 mod shutdown;
+mod sieve;
 mod submission;
 mod tools;
 

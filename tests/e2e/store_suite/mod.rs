@@ -3,6 +3,7 @@
 
 mod directory;
 mod mail;
+mod sieve;
 
 use congvu::clock::{Clock, UnixTime};
 use congvu::directory::{

@@ -1,0 +1,451 @@
+//! Officials' Sieve filters (RFC 5228), as run at local delivery: compiling a script under
+//! limits, and running a compiled script against one delivery to learn what becomes of the
+//! message: which folders get a copy and with which flags, where it is redirected, which
+//! out-of-office reply goes back, whether the script asked to reject it.
+//!
+//! The interpreter is `sieve-rs`. This module owns the rules congvu adds around it: the
+//! redirect policy (official mail is not forwarded outside the government unless the province
+//! allows it), the RFC 3834 conditions under which an automatic reply is never sent, and that a
+//! script failing at run time loses nothing (the message goes to INBOX). It knows nothing of
+//! storage or protocols: the caller answers its questions through [`Answers`] (is this domain
+//! ours? does this folder exist?), and carries out the [`Outcome`], claiming each reply
+//! (was it sent to this sender within its period?) before sending it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ::sieve::compiler::grammar::Capability;
+use ::sieve::runtime::RuntimeError;
+use ::sieve::{Compiler, Event, Input, Recipient, Runtime};
+use mail_parser::MessageParser;
+
+pub use crate::config::RedirectPolicy;
+
+pub mod scripts;
+
+/// The largest script an official may store, in bytes.
+pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
+/// Blocks and tests nested at most in one script.
+const MAX_NESTING: usize = 32;
+/// Instructions one run may execute before it is stopped (a loop of `foreverypart` over a
+/// message of many parts, say): far above what 20 ordinary rules take.
+const CPU_LIMIT: usize = 50_000;
+/// Redirects one run may make.
+const MAX_REDIRECTS: usize = 4;
+/// Messages one run may send (redirects and replies together).
+const MAX_OUT_MESSAGES: usize = 4;
+/// How long an out-of-office reply to one sender waits before the next, by default (RFC 5230
+/// §4.1 recommends 7 days).
+const DEFAULT_VACATION_SECONDS: u64 = 7 * 86_400;
+/// The prefix the interpreter gives the ids of vacation replies it asks about.
+const VACATION_ID_PREFIX: &str = "_v";
+
+/// A script that failed to compile, with where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {reason}")]
+pub struct ScriptError {
+    pub line: usize,
+    pub column: usize,
+    pub reason: String,
+}
+
+/// A compiled script, cheap to share between deliveries.
+#[derive(Debug, Clone)]
+pub struct Script(Arc<::sieve::Sieve>);
+
+impl Script {
+    /// Whether `other` is this very compilation (not merely an equal one).
+    pub fn same_as(&self, other: &Script) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// One message arriving for one official.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The message as stored, headers and body.
+    pub message: &'a [u8],
+    /// The envelope sender; empty for the null sender `<>`.
+    pub sender: &'a str,
+    /// The envelope recipient this copy is for.
+    pub recipient: &'a str,
+    /// Every address of the official, the primary first: replies go out from the primary,
+    /// and never to any of them.
+    pub addresses: &'a [String],
+    /// The official's display name, for the From of replies.
+    pub name: &'a str,
+}
+
+/// What a run needs to ask the rest of congvu.
+pub trait Answers {
+    /// Whether congvu serves `domain` (lower case).
+    fn is_served(&self, domain: &str) -> bool;
+    /// Whether the official has a folder named `name`.
+    fn folder_exists(&self, name: &str) -> bool;
+}
+
+/// Where one copy of the message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copy {
+    /// `None` for INBOX; otherwise the folder's name as the script wrote it.
+    pub folder: Option<String>,
+    /// IMAP flags and keywords (`\Seen`, `$Important`).
+    pub flags: Vec<String>,
+    /// Whether the folder may be created when it does not exist (`fileinto :create`).
+    pub create: bool,
+}
+
+impl Copy {
+    fn inbox(flags: Vec<String>) -> Copy {
+        Copy {
+            folder: None,
+            flags,
+            create: false,
+        }
+    }
+}
+
+/// An automatic reply to send: to the sender, from the official, with the null return path;
+/// once per `key` within `period_seconds` (RFC 5230 §4.2), which the caller checks and records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub to: String,
+    /// The sender and the reply (its `:handle`, or its text), lower case.
+    pub key: String,
+    pub period_seconds: u64,
+    /// The whole message, headers (`Auto-Submitted: auto-replied`, `In-Reply-To`,
+    /// `References`) included.
+    pub message: Vec<u8>,
+}
+
+/// What a run decided.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outcome {
+    /// Where copies go; empty when the script discarded the message.
+    pub copies: Vec<Copy>,
+    /// Addresses the message is redirected to, allowed by the policy.
+    pub redirects: Vec<String>,
+    /// Redirects the policy refused, for the log.
+    pub refused_redirects: Vec<String>,
+    pub replies: Vec<Reply>,
+    /// The reason of a `reject` or `ereject`: honoured only while the sender still waits
+    /// for the SMTP reply; after that, the message is kept (no backscatter).
+    pub rejection: Option<String>,
+    /// Why the script stopped early; the message then goes to INBOX and nothing else happens.
+    pub failure: Option<String>,
+}
+
+impl Outcome {
+    fn failed(why: String) -> Outcome {
+        Outcome {
+            copies: vec![Copy::inbox(Vec::new())],
+            failure: Some(why),
+            ..Outcome::default()
+        }
+    }
+}
+
+/// Compiles and runs officials' scripts.
+pub struct Filters {
+    compiler: Compiler,
+    runtime: Runtime,
+    policy: RedirectPolicy,
+}
+
+impl std::fmt::Debug for Filters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filters")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Filters {
+    /// Filters for a server named `hostname` (the Message-ID of replies) under `policy`.
+    pub fn new(hostname: &str, policy: RedirectPolicy) -> Filters {
+        let compiler = Compiler::new()
+            .with_max_script_size(MAX_SCRIPT_BYTES)
+            .with_max_nested_blocks(MAX_NESTING)
+            .with_max_nested_tests(MAX_NESTING)
+            .with_max_nested_foreverypart(3)
+            .with_max_includes(0);
+        let runtime = Runtime::new()
+            .with_cpu_limit(CPU_LIMIT)
+            .with_max_redirects(MAX_REDIRECTS)
+            .with_max_out_messages(MAX_OUT_MESSAGES)
+            .with_max_nested_includes(0)
+            .with_default_vacation_expiry(DEFAULT_VACATION_SECONDS)
+            .with_vacation_default_subject("Trả lời tự động")
+            .with_local_hostname(hostname.to_owned())
+            // Notifications, includes, lists and header edits have nothing behind them here:
+            // a script that asks for them fails at run time, and its message goes to INBOX.
+            .without_capabilities([
+                Capability::Enotify,
+                Capability::Include,
+                Capability::ExtLists,
+                Capability::EditHeader,
+                Capability::Fcc,
+                Capability::Duplicate,
+            ]);
+        Filters {
+            compiler,
+            runtime,
+            policy,
+        }
+    }
+
+    /// Compiles `text`, or says where it is wrong.
+    pub fn compile(&self, text: &[u8]) -> Result<Script, ScriptError> {
+        if text.len() > MAX_SCRIPT_BYTES {
+            return Err(ScriptError {
+                line: 0,
+                column: 0,
+                reason: format!(
+                    "the script is {} bytes; at most {MAX_SCRIPT_BYTES} are allowed",
+                    text.len()
+                ),
+            });
+        }
+        let script = match self.compiler.compile(text) {
+            Ok(sieve) => Script(Arc::new(sieve)),
+            Err(e) => {
+                return Err(ScriptError {
+                    line: e.line_num(),
+                    column: e.line_pos(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        match self.unoffered(&script) {
+            None => Ok(script),
+            Some(name) => Err(ScriptError {
+                line: line_naming(text, &name),
+                column: 1,
+                reason: format!("the extension \"{name}\" is not offered here"),
+            }),
+        }
+    }
+
+    /// The first extension the script requires that is unknown or not offered. The
+    /// interpreter finds out only when it runs the `require`, so the script is run once on an
+    /// empty message, every question answered yes: the `require`s come first.
+    fn unoffered(&self, script: &Script) -> Option<String> {
+        let mut context = self.runtime.filter(b"Subject: check\r\n\r\n");
+        let mut input = Input::script("check", script.0.clone());
+        while let Some(result) = context.run(input) {
+            input = match result {
+                Ok(_) => true.into(),
+                Err(RuntimeError::CapabilityNotSupported(name)) => return Some(name),
+                Err(RuntimeError::CapabilityNotAllowed(capability)) => {
+                    return Some(capability.to_string())
+                }
+                Err(_) => return None,
+            };
+        }
+        None
+    }
+
+    /// Runs `script` for `delivery`.
+    pub fn run(&self, script: &Script, delivery: &Delivery<'_>, answers: &dyn Answers) -> Outcome {
+        let primary = delivery.addresses.first().map_or("", String::as_str);
+        let mut context = self
+            .runtime
+            .filter(delivery.message)
+            .with_envelope("from", delivery.sender)
+            .with_envelope("to", delivery.recipient)
+            .with_user_address(primary)
+            .with_user_full_name(delivery.name);
+        let mut run = Run {
+            filters: self,
+            delivery,
+            may_reply: may_auto_reply(delivery),
+            vacation: None,
+            created: HashMap::new(),
+            outcome: Outcome::default(),
+        };
+        let mut input = Input::script("active", script.0.clone());
+        while let Some(result) = context.run(input) {
+            input = match result {
+                Ok(event) => run.event(event, answers),
+                Err(e) => return Outcome::failed(format!("{e:?}")),
+            };
+        }
+        let mut outcome = run.outcome;
+        // Redirects the policy refused cancel no keep: the message must land somewhere.
+        if outcome.copies.is_empty()
+            && outcome.redirects.is_empty()
+            && !outcome.refused_redirects.is_empty()
+        {
+            outcome.copies.push(Copy::inbox(Vec::new()));
+        }
+        outcome
+    }
+}
+
+/// One run in progress.
+struct Run<'a> {
+    filters: &'a Filters,
+    delivery: &'a Delivery<'a>,
+    /// Whether RFC 3834 allows an automatic reply to this message at all.
+    may_reply: bool,
+    /// The key and period of the vacation reply the script is making.
+    vacation: Option<(String, u64)>,
+    /// Messages the script made (the vacation reply), by the interpreter's number.
+    created: HashMap<usize, Vec<u8>>,
+    outcome: Outcome,
+}
+
+impl Run<'_> {
+    /// Takes in one event; the answer the interpreter waits for.
+    fn event(&mut self, event: Event, answers: &dyn Answers) -> Input {
+        match event {
+            Event::Keep { flags, .. } => self.outcome.copies.push(Copy::inbox(flags)),
+            Event::FileInto {
+                folder,
+                flags,
+                create,
+                ..
+            } => self.outcome.copies.push(filed(folder, flags, create)),
+            Event::Discard => {}
+            Event::Reject { reason, .. } => self.outcome.rejection = Some(reason),
+            Event::CreatedMessage {
+                message_id,
+                message,
+            } => {
+                self.created.insert(message_id, message);
+            }
+            Event::SendMessage {
+                recipient,
+                message_id,
+                ..
+            } => self.send(recipient, message_id, answers),
+            Event::DuplicateId { id, expiry, .. } => {
+                // Asked before a vacation reply is made: `true` ("answered lately") means no
+                // reply. Whether one went lately is the caller's to check when it sends.
+                let Some(key) = id.strip_prefix(VACATION_ID_PREFIX) else {
+                    return false.into();
+                };
+                if !self.may_reply {
+                    return true.into();
+                }
+                self.vacation = Some((key.to_lowercase(), expiry));
+                return false.into();
+            }
+            Event::MailboxExists { mailboxes, .. } => {
+                let all = mailboxes.iter().all(|m| match m {
+                    ::sieve::Mailbox::Name(name) => {
+                        name.eq_ignore_ascii_case("INBOX") || answers.folder_exists(name)
+                    }
+                    ::sieve::Mailbox::Id(_) => false,
+                });
+                return all.into();
+            }
+            Event::IncludeScript { .. }
+            | Event::ListContains { .. }
+            | Event::Function { .. }
+            | Event::SetEnvelope { .. }
+            | Event::Notify { .. } => return false.into(),
+        }
+        true.into()
+    }
+
+    /// A redirect of the message (`message_id` 0) or the sending of one the script made.
+    fn send(&mut self, recipient: Recipient, message_id: usize, answers: &dyn Answers) {
+        let to = match recipient {
+            Recipient::Address(address) => address,
+            Recipient::List(_) | Recipient::Group(_) => return,
+        };
+        if message_id == 0 {
+            match self.redirect_allowed(&to, answers) {
+                true => self.outcome.redirects.push(to),
+                false => self.outcome.refused_redirects.push(to),
+            }
+            return;
+        }
+        let (Some(message), Some((key, period_seconds))) =
+            (self.created.remove(&message_id), self.vacation.take())
+        else {
+            return;
+        };
+        let own = self
+            .delivery
+            .addresses
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&to));
+        if self.may_reply && !own {
+            self.outcome.replies.push(Reply {
+                to,
+                key,
+                period_seconds,
+                message,
+            });
+        }
+    }
+
+    fn redirect_allowed(&self, to: &str, answers: &dyn Answers) -> bool {
+        match self.filters.policy {
+            RedirectPolicy::None => false,
+            RedirectPolicy::Any => true,
+            RedirectPolicy::ServedDomains => to
+                .rsplit_once('@')
+                .is_some_and(|(_, domain)| answers.is_served(&domain.to_ascii_lowercase())),
+        }
+    }
+}
+
+/// The line (from 1) that first names `extension` in quotes; 1 when none does.
+fn line_naming(text: &[u8], extension: &str) -> usize {
+    let quoted = format!("\"{extension}\"");
+    String::from_utf8_lossy(text)
+        .lines()
+        .position(|line| line.to_ascii_lowercase().contains(&quoted))
+        .map_or(1, |at| at + 1)
+}
+
+/// A `fileinto`: INBOX by any spelling is INBOX.
+fn filed(folder: String, flags: Vec<String>, create: bool) -> Copy {
+    match folder.eq_ignore_ascii_case("INBOX") {
+        true => Copy::inbox(flags),
+        false => Copy {
+            folder: Some(folder),
+            flags,
+            create,
+        },
+    }
+}
+
+/// Whether an automatic reply may answer this message (RFC 3834 §2, RFC 5230 §4.6): not to
+/// the null sender or a mailer daemon, not to mail that is itself automatic
+/// (`Auto-Submitted` other than `no`) or sent to a list (`List-Id`, `Precedence: bulk`,
+/// `list` or `junk`), and not to the official's own mail.
+fn may_auto_reply(delivery: &Delivery<'_>) -> bool {
+    let sender = delivery.sender.to_ascii_lowercase();
+    let local = sender.split('@').next().unwrap_or("");
+    if sender.is_empty() || local == "mailer-daemon" || local == "postmaster" {
+        return false;
+    }
+    if delivery
+        .addresses
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(&sender))
+    {
+        return false;
+    }
+    let Some(message) = MessageParser::new().parse_headers(delivery.message) else {
+        return false;
+    };
+    // The raw values: how the parser types a header it knows varies with the header.
+    let value = |name: &str| {
+        message.header_raw(name).map(|v| {
+            let v = v.split(';').next().unwrap_or("");
+            v.trim().to_ascii_lowercase()
+        })
+    };
+    let listed = message.header_raw("List-Id").is_some();
+    let automatic = value("Auto-Submitted").is_some_and(|v| v != "no");
+    let bulk = value("Precedence").is_some_and(|v| ["bulk", "list", "junk"].contains(&v.as_str()));
+    !(listed || automatic || bulk)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,251 @@
+//! An official's scripts as ManageSieve, the portal and the admin CLI manage them: stored only
+//! once they compile, a bounded number per official, at most one active; and the active one
+//! compiled once and kept, per official, until it changes (on any node: the stored text,
+//! read at every delivery, is compared with the text the cached script came from).
+
+use std::sync::Arc;
+
+use super::{Filters, Script, ScriptError};
+use crate::clock::{Clock, UnixTime};
+use crate::model::{OfficialId, SieveScript};
+use crate::store::{Store, StoreError, UniqueKey};
+
+/// Scripts one official may keep.
+pub const MAX_SCRIPTS: usize = 16;
+/// Characters in a script's name at most.
+pub const MAX_NAME_CHARS: usize = 128;
+/// Officials whose compiled active script is kept in memory.
+const CACHED_OFFICIALS: usize = 16_384;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptsError {
+    #[error("the script does not compile: {0}")]
+    Invalid(#[from] ScriptError),
+    #[error(
+        "a script name must be 1 to {MAX_NAME_CHARS} characters, without control characters \
+         or slashes"
+    )]
+    BadName,
+    #[error("there is no script called {0:?}")]
+    NoSuchScript(String),
+    #[error("a script called {0:?} already exists")]
+    Exists(String),
+    #[error("{0:?} is the active script; make another active, or none, first")]
+    Active(String),
+    #[error("an official may keep at most {MAX_SCRIPTS} scripts")]
+    TooMany,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ScriptsError {
+    fn from(e: StoreError) -> ScriptsError {
+        ScriptsError::Store(e)
+    }
+}
+
+/// A compiled active script and the text it was compiled from.
+#[derive(Debug, Clone)]
+struct Compiled {
+    text: Arc<str>,
+    script: Script,
+}
+
+/// Officials' scripts.
+#[derive(Clone)]
+pub struct Scripts {
+    store: Store,
+    clock: Clock,
+    filters: Arc<Filters>,
+    compiled: Arc<quick_cache::sync::Cache<OfficialId, Compiled>>,
+}
+
+impl std::fmt::Debug for Scripts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scripts")
+            .field("cached", &self.compiled.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scripts {
+    pub fn new(store: Store, clock: Clock, filters: Arc<Filters>) -> Scripts {
+        Scripts {
+            store,
+            clock,
+            filters,
+            compiled: Arc::new(quick_cache::sync::Cache::new(CACHED_OFFICIALS)),
+        }
+    }
+
+    pub fn filters(&self) -> &Filters {
+        &self.filters
+    }
+
+    /// The official's scripts, by name.
+    pub async fn list(&self, official: OfficialId) -> Result<Vec<SieveScript>, ScriptsError> {
+        Ok(self.store.read().await?.sieve_scripts(official).await?)
+    }
+
+    /// The official's script `name`.
+    pub async fn get(&self, official: OfficialId, name: &str) -> Result<SieveScript, ScriptsError> {
+        self.store
+            .read()
+            .await?
+            .sieve_script(official, Some(name))
+            .await?
+            .ok_or_else(|| ScriptsError::NoSuchScript(name.to_owned()))
+    }
+
+    /// Checks `text` as a script without storing it.
+    pub fn check(&self, text: &str) -> Result<(), ScriptsError> {
+        self.filters.compile(text.as_bytes())?;
+        Ok(())
+    }
+
+    /// Stores `text` as the official's script `name` once it compiles, replacing one of that
+    /// name.
+    pub async fn put(
+        &self,
+        official: OfficialId,
+        name: &str,
+        text: &str,
+    ) -> Result<(), ScriptsError> {
+        check_name(name)?;
+        self.check(text)?;
+        let mut tx = self.store.begin().await?;
+        let scripts = tx.sieve_scripts(official).await?;
+        if scripts.len() >= MAX_SCRIPTS && !scripts.iter().any(|s| s.name == name) {
+            return Err(ScriptsError::TooMany);
+        }
+        tx.put_sieve_script(official, name, text, self.clock.now())
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Makes `name` the official's active script, or, with `None`, leaves none active.
+    pub async fn activate(
+        &self,
+        official: OfficialId,
+        name: Option<&str>,
+    ) -> Result<(), ScriptsError> {
+        let mut tx = self.store.begin().await?;
+        if !tx
+            .activate_sieve_script(official, name, self.clock.now())
+            .await?
+        {
+            return Err(ScriptsError::NoSuchScript(name.unwrap_or("").to_owned()));
+        }
+        tx.commit().await?;
+        self.compiled.remove(&official);
+        Ok(())
+    }
+
+    /// Renames the official's script `from` to `to`.
+    pub async fn rename(
+        &self,
+        official: OfficialId,
+        from: &str,
+        to: &str,
+    ) -> Result<(), ScriptsError> {
+        check_name(to)?;
+        let mut tx = self.store.begin().await?;
+        match tx
+            .rename_sieve_script(official, from, to, self.clock.now())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Err(ScriptsError::NoSuchScript(from.to_owned())),
+            Err(StoreError::Duplicate(UniqueKey::SieveScriptName)) => {
+                return Err(ScriptsError::Exists(to.to_owned()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+        self.compiled.remove(&official);
+        Ok(())
+    }
+
+    /// Deletes the official's script `name`, which must not be the active one (RFC 5804
+    /// §2.10).
+    pub async fn delete(&self, official: OfficialId, name: &str) -> Result<(), ScriptsError> {
+        let mut tx = self.store.begin().await?;
+        match tx.sieve_script(official, Some(name)).await? {
+            None => return Err(ScriptsError::NoSuchScript(name.to_owned())),
+            Some(script) if script.active => return Err(ScriptsError::Active(name.to_owned())),
+            Some(_) => {}
+        }
+        tx.delete_sieve_script(official, name).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The official's active script, compiled; `None` when they have none. A stored script
+    /// that no longer compiles (a newer congvu refusing what an older one took) counts as
+    /// none, and is logged.
+    pub async fn active(&self, official: OfficialId) -> Result<Option<Script>, ScriptsError> {
+        let stored = self
+            .store
+            .read()
+            .await?
+            .sieve_script(official, None)
+            .await?;
+        let Some(stored) = stored else {
+            self.compiled.remove(&official);
+            return Ok(None);
+        };
+        if let Some(hit) = self.compiled.get(&official) {
+            if *hit.text == *stored.text {
+                return Ok(Some(hit.script));
+            }
+        }
+        match self.filters.compile(stored.text.as_bytes()) {
+            Ok(script) => {
+                let compiled = Compiled {
+                    text: stored.text.into(),
+                    script: script.clone(),
+                };
+                self.compiled.insert(official, compiled);
+                Ok(Some(script))
+            }
+            Err(error) => {
+                tracing::error!(official = official.0, script = %stored.name, %error,
+                    "the active Sieve script no longer compiles; delivering as if none");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Whether the reply `key` of the official may go now (none went within
+    /// `period_seconds`); if so, it is recorded as sent.
+    pub async fn claim_reply(
+        &self,
+        official: OfficialId,
+        key: &str,
+        period_seconds: u64,
+    ) -> Result<bool, ScriptsError> {
+        let now = self.clock.now();
+        let since = UnixTime(
+            now.0
+                .saturating_sub(i64::try_from(period_seconds).unwrap_or(i64::MAX)),
+        );
+        let mut tx = self.store.begin().await?;
+        let claimed = tx.claim_vacation_reply(official, key, since, now).await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+}
+
+/// A name ManageSieve clients and file systems both take.
+fn check_name(name: &str) -> Result<(), ScriptsError> {
+    let chars = name.chars().count();
+    let fits = (1..=MAX_NAME_CHARS).contains(&chars)
+        && !name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\');
+    match fits {
+        true => Ok(()),
+        false => Err(ScriptsError::BadName),
+    }
+}

@@ -1,0 +1,278 @@
+//! Officials' Sieve filters at delivery over SMTP: mail lands where the script says with its
+//! flags, out-of-office replies go once per sender and never to lists or automatic mail,
+//! two officials on leave writing to each other get one reply each, a broken script keeps
+//! the mail in INBOX, redirects follow `[sieve] redirect`, and a `reject` is said over SMTP
+//! only when it can be.
+
+use std::sync::Arc;
+
+use congvu::config::RedirectPolicy;
+use congvu::mailstore::{MailboxRole, MessageFlags};
+use congvu::sieve::scripts::Scripts;
+use congvu::sieve::Filters;
+use congvu_tests::Backend;
+
+use super::fixture::{message, send, Province, ANNV, NHUNG, VAN};
+use super::smtp_tests;
+
+smtp_tests!(
+    mail_lands_where_the_script_files_it_with_its_flags,
+    out_of_office_answers_each_sender_once_and_never_lists,
+    two_officials_on_leave_writing_to_each_other_get_one_reply_each,
+    a_script_that_fails_keeps_the_mail_in_inbox,
+    redirects_follow_the_policy_and_never_lose_mail,
+    a_reject_is_said_over_smtp_only_when_every_recipient_rejects,
+);
+
+/// Gives `login` the script `text`, active.
+async fn activate(p: &Province, login: &str, text: &str) {
+    let services = p.server.services();
+    let filters = Filters::new("mail.vinhphuc.gov.vn", RedirectPolicy::default());
+    let scripts = Scripts::new(services.store.clone(), p.clock.clone(), Arc::new(filters));
+    let official = p.directory().official(login).await.unwrap();
+    scripts.put(official.id, "main", text).await.unwrap();
+    scripts.activate(official.id, Some("main")).await.unwrap();
+}
+
+/// Every message in `login`'s folder `name` (INBOX by role): its flags, keywords and bytes.
+async fn folder(p: &Province, login: &str, name: &str) -> Vec<(MessageFlags, String, String)> {
+    let services = p.server.services();
+    let official = p.directory().official(login).await.unwrap();
+    let mailboxes = services.mailstore.mailboxes(official.id).await.unwrap();
+    let Some(mailbox) = mailboxes.iter().find(|m| match name {
+        "INBOX" => m.role == Some(MailboxRole::Inbox),
+        _ => m.name == name,
+    }) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for m in services.mailstore.messages(mailbox.id).await.unwrap() {
+        let body = services.mailstore.body(m.body_id).await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&body).into_owned();
+        found.push((m.flags, m.keywords.join(" "), text));
+    }
+    found
+}
+
+fn address(who: (&str, &str)) -> String {
+    format!("{}@vinhphuc.gov.vn", who.0)
+}
+
+/// Sends `body` from `from` to `to` over the MX; the final reply's code.
+async fn deliver(p: &Province, from: &str, to: &[&str], body: &str) -> u16 {
+    let mut smtp = p.mx().await;
+    let replies = send(&mut smtp, from, to, body).await;
+    replies.last().unwrap().code
+}
+
+const VACATION: &str = "require \"vacation\";\n\
+vacation :days 7 :subject \"Nghỉ phép\" \"Tôi nghỉ phép đến 15/12.\";\n";
+
+async fn mail_lands_where_the_script_files_it_with_its_flags(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    activate(
+        &p,
+        ANNV.0,
+        "require [\"fileinto\", \"imap4flags\", \"mailbox\"];\n\
+         if header :contains \"Subject\" \"Công văn\" {\n\
+           fileinto :create :flags [\"\\\\Flagged\", \"$CongVan\"] \"Công văn đến\";\n\
+         } elsif header :contains \"Subject\" \"quảng cáo\" { discard; }\n",
+    )
+    .await;
+    let to = [address(ANNV), address(VAN)];
+    let to: Vec<&str> = to.iter().map(String::as_str).collect();
+    let circular = message("vanphong@example.org", to[0], "Công văn số 2986");
+    assert_eq!(
+        deliver(&p, "vanphong@example.org", &to, &circular).await,
+        250
+    );
+    let filed = folder(&p, ANNV.0, "Công văn đến").await;
+    assert_eq!(filed.len(), 1, "{filed:?}");
+    assert_eq!(filed[0].0, MessageFlags::FLAGGED);
+    assert_eq!(filed[0].1, "$CongVan");
+    assert!(filed[0].2.ends_with(&circular));
+    assert!(folder(&p, ANNV.0, "INBOX").await.is_empty());
+    assert_eq!(
+        folder(&p, VAN.0, "INBOX").await.len(),
+        1,
+        "a recipient without a script"
+    );
+    let advert = message("shop@example.org", to[0], "quảng cáo");
+    assert_eq!(
+        deliver(&p, "shop@example.org", &to[..1], &advert).await,
+        250
+    );
+    let plain = message("x@example.org", to[0], "Chào anh");
+    assert_eq!(deliver(&p, "x@example.org", &to[..1], &plain).await, 250);
+    let inbox = folder(&p, ANNV.0, "INBOX").await;
+    assert_eq!(inbox.len(), 1, "discarded, then kept");
+    assert!(inbox[0].2.contains("Subject: Chào anh"));
+}
+
+async fn out_of_office_answers_each_sender_once_and_never_lists(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    activate(&p, ANNV.0, VACATION).await;
+    let (an, nhung, van) = (address(ANNV), address(NHUNG), address(VAN));
+    for subject in ["hop-giao-ban-1", "hop-giao-ban-2"] {
+        let body = message(&nhung, &an, subject);
+        assert_eq!(deliver(&p, &nhung, &[&an], &body).await, 250);
+    }
+    let replies = folder(&p, NHUNG.0, "INBOX").await;
+    assert_eq!(
+        replies.len(),
+        1,
+        "one reply per sender per period: {replies:?}"
+    );
+    let reply = &replies[0].2;
+    assert!(reply.starts_with("Return-Path: <>\r\n"), "{reply}");
+    assert!(reply.contains("Auto-Submitted: auto-replied"), "{reply}");
+    assert!(
+        reply.contains("In-Reply-To: <hop-giao-ban-1@test>"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("Subject: Nghỉ phép") || reply.contains("Subject: =?"),
+        "{reply}"
+    );
+    assert!(reply.contains("Tôi nghỉ phép đến 15/12."), "{reply}");
+    assert_eq!(
+        folder(&p, ANNV.0, "INBOX").await.len(),
+        2,
+        "the mail itself is kept"
+    );
+
+    let list = message(&van, &an, "Bản tin").replacen(
+        "Subject:",
+        "List-Id: <bantin.vinhphuc.gov.vn>\r\nSubject:",
+        1,
+    );
+    assert_eq!(deliver(&p, &van, &[&an], &list).await, 250);
+    let automatic = message(&van, &an, "Thông báo").replacen(
+        "Subject:",
+        "Auto-Submitted: auto-generated\r\nSubject:",
+        1,
+    );
+    assert_eq!(deliver(&p, &van, &[&an], &automatic).await, 250);
+    let own = message(&an, &an, "Ghi chú");
+    assert_eq!(deliver(&p, &an, &[&an], &own).await, 250);
+    assert!(
+        folder(&p, VAN.0, "INBOX").await.is_empty(),
+        "no reply to lists or automatic mail"
+    );
+    assert_eq!(
+        folder(&p, ANNV.0, "INBOX").await.len(),
+        5,
+        "no reply to the official's own mail, and every message kept"
+    );
+}
+
+async fn two_officials_on_leave_writing_to_each_other_get_one_reply_each(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    activate(&p, ANNV.0, VACATION).await;
+    activate(&p, NHUNG.0, VACATION).await;
+    let (an, nhung) = (address(ANNV), address(NHUNG));
+    for round in 0..2 {
+        let to_nhung = message(&an, &nhung, &format!("Gửi Nhung {round}"));
+        assert_eq!(deliver(&p, &an, &[&nhung], &to_nhung).await, 250);
+        let to_an = message(&nhung, &an, &format!("Gửi An {round}"));
+        assert_eq!(deliver(&p, &nhung, &[&an], &to_an).await, 250);
+    }
+    let auto = |messages: Vec<(MessageFlags, String, String)>| {
+        messages
+            .iter()
+            .filter(|m| m.2.contains("Auto-Submitted: auto-replied"))
+            .count()
+    };
+    assert_eq!(auto(folder(&p, ANNV.0, "INBOX").await), 1);
+    assert_eq!(auto(folder(&p, NHUNG.0, "INBOX").await), 1);
+    assert_eq!(folder(&p, ANNV.0, "INBOX").await.len(), 3);
+    assert_eq!(folder(&p, NHUNG.0, "INBOX").await.len(), 3);
+}
+
+async fn a_script_that_fails_keeps_the_mail_in_inbox(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    // A hundred tests on each of 400 parts: past the instruction limit of one run.
+    let tests = "if header :contains \"Content-Type\" \"zzz\" { discard; }\n".repeat(100);
+    let script = format!("require \"foreverypart\";\nforeverypart {{\n{tests}}}\ndiscard;\n");
+    activate(&p, ANNV.0, &script).await;
+    let an = address(ANNV);
+    let mut body = format!(
+        "From: <x@example.org>\r\nTo: <{an}>\r\nSubject: nhiều phần\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+    );
+    for i in 0..400 {
+        body.push_str(&format!(
+            "--b\r\nContent-Type: text/plain\r\n\r\nphần {i}\r\n"
+        ));
+    }
+    body.push_str("--b--\r\n");
+    assert_eq!(deliver(&p, "x@example.org", &[&an], &body).await, 250);
+    assert_eq!(folder(&p, ANNV.0, "INBOX").await.len(), 1);
+}
+
+async fn redirects_follow_the_policy_and_never_lose_mail(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    let (an, van) = (address(ANNV), address(VAN));
+    activate(
+        &p,
+        ANNV.0,
+        &format!(
+            "if header :contains \"Subject\" \"chuyển\" {{ redirect \"{van}\"; }}\n\
+             if header :contains \"Subject\" \"ra ngoài\" {{ redirect \"an.private@gmail.com\"; }}\n"
+        ),
+    )
+    .await;
+    let inside = message("x@example.org", &an, "chuyển cho Vân");
+    assert_eq!(deliver(&p, "x@example.org", &[&an], &inside).await, 250);
+    assert_eq!(
+        folder(&p, VAN.0, "INBOX").await.len(),
+        1,
+        "redirected inside the province"
+    );
+    assert!(folder(&p, ANNV.0, "INBOX").await.is_empty());
+    let outside = message("x@example.org", &an, "gửi ra ngoài");
+    assert_eq!(deliver(&p, "x@example.org", &[&an], &outside).await, 250);
+    let kept = folder(&p, ANNV.0, "INBOX").await;
+    assert_eq!(kept.len(), 1, "a refused redirect keeps the mail");
+    assert!(kept[0].2.contains("Subject: gửi ra ngoài"));
+    let queue = congvu::queue::Queue::new(p.server.services().store.clone(), p.clock.clone());
+    let queued = queue.entries().await.unwrap();
+    assert!(queued.is_empty(), "nothing left for gmail.com: {queued:?}");
+}
+
+async fn a_reject_is_said_over_smtp_only_when_every_recipient_rejects(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    let (an, van) = (address(ANNV), address(VAN));
+    activate(
+        &p,
+        ANNV.0,
+        "require \"reject\";\nif header :contains \"Subject\" \"quảng cáo\" { reject \"Không nhận quảng cáo.\"; }\n",
+    )
+    .await;
+    let advert = message("shop@example.org", &an, "quảng cáo");
+    let mut smtp = p.mx().await;
+    let replies = send(&mut smtp, "shop@example.org", &[&an], &advert).await;
+    let last = replies.last().unwrap();
+    assert_eq!(last.code, 550, "{last:?}");
+    assert!(last.line().contains("Không nhận quảng cáo."), "{last:?}");
+    assert!(folder(&p, ANNV.0, "INBOX").await.is_empty());
+    // With a second recipient the message must be accepted; the rejecting one keeps it.
+    assert_eq!(
+        deliver(&p, "shop@example.org", &[&an, &van], &advert).await,
+        250
+    );
+    assert_eq!(folder(&p, ANNV.0, "INBOX").await.len(), 1);
+    assert_eq!(folder(&p, VAN.0, "INBOX").await.len(), 1);
+}
