@@ -3,6 +3,7 @@
 //! compiled once and kept, per official, until it changes (on any node: the stored text,
 //! read at every delivery, is compared with the text the cached script came from).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{Filters, Script, ScriptError};
@@ -195,24 +196,51 @@ impl Scripts {
             self.compiled.remove(&official);
             return Ok(None);
         };
-        if let Some(hit) = self.compiled.get(&official) {
-            if *hit.text == *stored.text {
-                return Ok(Some(hit.script));
+        Ok(self.compiled_from(official, &stored.text))
+    }
+
+    /// The compiled active scripts of those of `officials` who have one, read in one
+    /// statement; a script that no longer compiles counts as none, and is logged.
+    pub async fn active_of(
+        &self,
+        officials: &[OfficialId],
+    ) -> Result<HashMap<OfficialId, Script>, ScriptsError> {
+        let stored = self
+            .store
+            .read()
+            .await?
+            .active_sieve_scripts(officials)
+            .await?;
+        let mut scripts = HashMap::with_capacity(stored.len());
+        for (official, text) in stored {
+            if let Some(script) = self.compiled_from(official, &text) {
+                scripts.insert(official, script);
             }
         }
-        match self.filters.compile(stored.text.as_bytes()) {
+        Ok(scripts)
+    }
+
+    /// The official's script compiled from `text`: the cached one when it came from the same
+    /// text, else compiled now and cached.
+    fn compiled_from(&self, official: OfficialId, text: &str) -> Option<Script> {
+        if let Some(hit) = self.compiled.get(&official) {
+            if *hit.text == *text {
+                return Some(hit.script);
+            }
+        }
+        match self.filters.compile(text.as_bytes()) {
             Ok(script) => {
                 let compiled = Compiled {
-                    text: stored.text.into(),
+                    text: text.into(),
                     script: script.clone(),
                 };
                 self.compiled.insert(official, compiled);
-                Ok(Some(script))
+                Some(script)
             }
             Err(error) => {
-                tracing::error!(official = official.0, script = %stored.name, %error,
+                tracing::error!(official = official.0, %error,
                     "the active Sieve script no longer compiles; delivering as if none");
-                Ok(None)
+                None
             }
         }
     }

@@ -10,14 +10,12 @@
 //! the message; otherwise the message is kept in INBOX (no backscatter). Mail judged spam
 //! keeps going to Junk when a script merely keeps it, and is never answered.
 
-use std::sync::Arc;
-
 use super::reply::{self, Reply};
 use super::SmtpService;
-use crate::directory::{OfficialId, RecipientCard, RecipientIndex, RecipientLookup};
+use crate::directory::{OfficialId, RecipientIndex, RecipientLookup};
 use crate::mailstore::{FiledCopy, Incoming, MessageFlags};
 use crate::sieve::scripts::Scripts;
-use crate::sieve::{Answers, Copy, Delivery, Outcome, Script};
+use crate::sieve::{Answers, Copy, Delivery, Outcome};
 
 /// What the recipients' filters made of one message.
 #[derive(Debug, Default)]
@@ -83,8 +81,15 @@ pub(super) async fn filter(
     } = *mail;
     let mut filtered = Filtered::default();
     let mut rejections = Vec::new();
+    let active = match scripts.active_of(local).await {
+        Ok(active) => active,
+        Err(error) => {
+            tracing::error!(%error, "cannot read Sieve scripts; delivering without filters");
+            return Filtered::unfiltered(local.to_vec());
+        }
+    };
     for &official in local {
-        let Some((script, card)) = script_of(scripts, index, official).await else {
+        let (Some(script), Some(card)) = (active.get(&official), index.card(official)) else {
             filtered.plain.push(official);
             continue;
         };
@@ -99,7 +104,7 @@ pub(super) async fn filter(
             addresses: &card.addresses,
             name: &card.display_name,
         };
-        let mut outcome = scripts.filters().run(&script, &delivery, &world);
+        let mut outcome = scripts.filters().run(script, &delivery, &world);
         if junk {
             outcome.replies.clear();
         }
@@ -123,22 +128,6 @@ pub(super) async fn filter(
         filtered.rejection = rejections.pop();
     }
     filtered
-}
-
-/// The official's active script and card, when they have a script.
-async fn script_of(
-    scripts: &Scripts,
-    index: &RecipientIndex,
-    official: OfficialId,
-) -> Option<(Script, Arc<RecipientCard>)> {
-    let script = match scripts.active(official).await {
-        Ok(script) => script?,
-        Err(error) => {
-            tracing::error!(official = official.0, %error, "cannot read the Sieve script");
-            return None;
-        }
-    };
-    Some((script, index.card(official)?))
 }
 
 async fn folder_names(service: &SmtpService, official: OfficialId) -> Vec<String> {

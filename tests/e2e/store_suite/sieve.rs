@@ -111,8 +111,16 @@ async fn the_active_script_is_recompiled_only_when_it_changes(backend: Backend) 
     scripts(&f).put(an, "main", SORTING).await.unwrap();
     let changed = s.active(an).await.unwrap().unwrap();
     assert!(!changed.same_as(&first), "a change made elsewhere is seen");
+    let binh = f.official("binh", "Trần Thị Bình").await.id;
+    let both = s.active_of(&[an, binh]).await.unwrap();
+    assert_eq!(both.len(), 1, "only an has an active script");
+    assert!(
+        both[&an].same_as(&changed),
+        "read for many at once, from the same cache"
+    );
     s.activate(an, None).await.unwrap();
     assert!(s.active(an).await.unwrap().is_none());
+    assert!(s.active_of(&[an, binh]).await.unwrap().is_empty());
 }
 
 async fn a_reply_is_claimed_once_per_period(backend: Backend) {
