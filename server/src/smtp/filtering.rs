@@ -6,8 +6,8 @@
 //!
 //! Redirected mail reaches a local official by the usual delivery, without their own filters
 //! running on it, so two filters redirecting to each other cannot loop. A `reject` is honoured
-//! only when it can still be said over SMTP, that is when every recipient's filter rejected
-//! the message; otherwise the message is kept in INBOX (no backscatter). Mail judged spam
+//! only when it can still be said over SMTP, that is when every recipient is local and every
+//! one's filter rejected the message; otherwise the message is kept in INBOX (no backscatter). Mail judged spam
 //! keeps going to Junk when a script merely keeps it, and is never answered.
 
 use super::reply::{self, Reply};

@@ -256,7 +256,12 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
         }
         None => Filtered::unfiltered(envelope.local.clone()),
     };
-    if let Some(reason) = &filtered.rejection {
+    // With recipients elsewhere the message must be accepted: the rejecting ones keep it.
+    if let Some(reason) = filtered
+        .rejection
+        .as_ref()
+        .filter(|_| envelope.remote.is_empty())
+    {
         return reply::rejected_by_filter(reason);
     }
     let mut remote = envelope.remote.clone();

@@ -275,4 +275,11 @@ async fn a_reject_is_said_over_smtp_only_when_every_recipient_rejects(backend: B
     );
     assert_eq!(folder(&p, ANNV.0, "INBOX").await.len(), 1);
     assert_eq!(folder(&p, VAN.0, "INBOX").await.len(), 1);
+    // Nor when a colleague's submission also goes to another domain.
+    let nhung = address(NHUNG);
+    let mut submission = p.submission_as(NHUNG).await;
+    let both = message(&nhung, &an, "quảng cáo hội thảo");
+    let replies = send(&mut submission, &nhung, &[&an, "doitac@example.org"], &both).await;
+    assert_eq!(replies.last().unwrap().code, 250, "{replies:?}");
+    assert_eq!(folder(&p, ANNV.0, "INBOX").await.len(), 2);
 }
