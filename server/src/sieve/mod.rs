@@ -177,6 +177,9 @@ impl Filters {
             .with_default_vacation_expiry(DEFAULT_VACATION_SECONDS)
             .with_vacation_default_subject("Trả lời tự động")
             .with_local_hostname(hostname.to_owned())
+            // What the `environment` extension reports (RFC 5183 §4.2).
+            .with_env_variable("name", "congvu")
+            .with_env_variable("version", env!("CARGO_PKG_VERSION"))
             // Notifications, includes, lists and header edits have nothing behind them here:
             // a script that asks for them fails at run time, and its message goes to INBOX.
             .without_capabilities([

@@ -390,3 +390,10 @@ fn body_variables_relational_and_subaddress_tests_work() {
     );
     assert_eq!(detail.copies[0].folder.as_deref(), Some("Họp"));
 }
+
+#[test]
+fn the_environment_names_congvu() {
+    let outcome = run("require [\"environment\", \"fileinto\", \"variables\"];\n\
+         if environment :matches \"name\" \"*\" { fileinto \"${1}\"; }\n");
+    assert_eq!(outcome.copies[0].folder.as_deref(), Some("congvu"));
+}
