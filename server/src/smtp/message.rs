@@ -13,7 +13,7 @@ use super::inbound::Placement;
 use super::reply::{self, Reply};
 use super::session::{End, Next, Session};
 use super::SmtpService;
-use crate::directory::OfficialId;
+use crate::directory::{OfficialId, RecipientIndex};
 use crate::mailstore::message::{header_facts, Signing};
 use crate::mailstore::{Incoming, Submission};
 use crate::telemetry::MessageRefusal;
@@ -244,18 +244,7 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
     let Ok(index) = service.recipients.current().await else {
         return reply::TRY_LATER;
     };
-    let filtered = match &service.scripts {
-        Some(scripts) => {
-            let mail = ToFilter {
-                sender: &envelope.sender,
-                local: &envelope.local,
-                message: &local_message,
-                junk,
-            };
-            filtering::filter(service, scripts, &index, &mail).await
-        }
-        None => Filtered::unfiltered(envelope.local.clone()),
-    };
+    let filtered = filter(service, &index, envelope, &local_message, junk).await;
     // With recipients elsewhere the message must be accepted: the rejecting ones keep it.
     if let Some(reason) = filtered
         .rejection
@@ -284,6 +273,27 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
         filtering::send_replies(service, scripts, &index, filtered.replies).await;
     }
     verdict
+}
+
+/// What the local recipients' Sieve filters make of the message (as its local copies hold
+/// it); with filters off, the usual delivery for every one.
+async fn filter(
+    service: &SmtpService,
+    index: &RecipientIndex,
+    envelope: &Envelope,
+    local_message: &[u8],
+    junk: bool,
+) -> Filtered {
+    let Some(scripts) = &service.scripts else {
+        return Filtered::unfiltered(envelope.local.clone());
+    };
+    let mail = ToFilter {
+        sender: &envelope.sender,
+        local: &envelope.local,
+        message: local_message,
+        junk,
+    };
+    filtering::filter(service, scripts, index, &mail).await
 }
 
 /// Hands the message to the intake; the reply once it is stored, or why not.
