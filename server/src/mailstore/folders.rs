@@ -65,7 +65,7 @@ impl Mailstore {
         name: &str,
     ) -> Result<Option<Mailbox>, MailstoreError> {
         let mailboxes = self.mailboxes(official.id).await?;
-        Ok(find_named(mailboxes, name))
+        Ok(find_named(&mailboxes, name).cloned())
     }
 
     /// A mailbox's message and unseen counts.
@@ -125,16 +125,18 @@ impl Mailstore {
         self.create_folder_of(official.id, name).await
     }
 
-    /// The folder a filter files into: the official's folder `name` (INBOX by any spelling),
-    /// made with its parents when missing and `create` is set; `None` when it is missing and
-    /// not to be made, or cannot be (an invalid name): the message then goes to INBOX.
+    /// The folder a filter files into: among the official's `mailboxes` (as just read), the
+    /// one called `name` (INBOX by any spelling); made with its parents when missing and
+    /// `create` is set. `None` when it is missing and not to be made, or cannot be (an
+    /// invalid name): the message then goes to INBOX.
     pub async fn filter_folder(
         &self,
         official: OfficialId,
+        mailboxes: &[Mailbox],
         name: &str,
         create: bool,
     ) -> Result<Option<MailboxId>, MailstoreError> {
-        if let Some(found) = find_named(self.mailboxes(official).await?, name) {
+        if let Some(found) = find_named(mailboxes, name) {
             return Ok(Some(found.id));
         }
         if !create {
@@ -146,7 +148,7 @@ impl Mailstore {
             Err(MailstoreError::InvalidName) => return Ok(None),
             Err(e) => return Err(e),
         }
-        Ok(find_named(self.mailboxes(official).await?, name).map(|m| m.id))
+        Ok(find_named(&self.mailboxes(official).await?, name).map(|m| m.id))
     }
 
     async fn create_folder_of(
@@ -156,7 +158,7 @@ impl Mailstore {
     ) -> Result<(), MailstoreError> {
         let name = valid_name(name)?;
         let existing = self.mailboxes(official).await?;
-        if find_named(existing.clone(), &name).is_some() {
+        if find_named(&existing, &name).is_some() {
             return Err(MailstoreError::AlreadyExists);
         }
         let now = self.clock.now();
@@ -176,7 +178,7 @@ impl Mailstore {
                 prefix.push(SEPARATOR);
             }
             prefix.push_str(segment);
-            if find_named(existing.clone(), &prefix).is_none() {
+            if find_named(&existing, &prefix).is_none() {
                 let uidvalidity = tx.take_uidvalidity(official, at_least).await?;
                 tx.create_mailbox(official, &prefix, uidvalidity, now)
                     .await
@@ -217,11 +219,13 @@ impl Mailstore {
     ) -> Result<(), MailstoreError> {
         let to = valid_name(to)?;
         let mailboxes = self.mailboxes(official.id).await?;
-        let source = find_named(mailboxes.clone(), from).ok_or(MailstoreError::NoSuchMailbox)?;
+        let source = find_named(&mailboxes, from)
+            .cloned()
+            .ok_or(MailstoreError::NoSuchMailbox)?;
         if source.role == Some(MailboxRole::Inbox) {
             return Err(MailstoreError::Protected);
         }
-        if find_named(mailboxes.clone(), &to).is_some() {
+        if find_named(&mailboxes, &to).is_some() {
             return Err(MailstoreError::AlreadyExists);
         }
         let children = format!("{}{SEPARATOR}", source.name);
@@ -453,15 +457,15 @@ impl Mailstore {
 
 /// The mailbox called `name` (in any Unicode normal form: names are stored in NFC);
 /// `INBOX` is case-insensitive (RFC 3501 §5.1).
-fn find_named(mailboxes: Vec<Mailbox>, name: &str) -> Option<Mailbox> {
+fn find_named<'a>(mailboxes: &'a [Mailbox], name: &str) -> Option<&'a Mailbox> {
     use unicode_normalization::UnicodeNormalization;
     if name.eq_ignore_ascii_case("INBOX") {
         return mailboxes
-            .into_iter()
+            .iter()
             .find(|m| m.role == Some(MailboxRole::Inbox));
     }
     let name: String = name.nfc().collect();
-    mailboxes.into_iter().find(|m| m.name == name)
+    mailboxes.iter().find(|m| m.name == name)
 }
 
 /// `name` as stored: NFC, without a trailing separator; refuses empty segments, control

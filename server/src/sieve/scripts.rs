@@ -93,7 +93,7 @@ impl Scripts {
         self.store
             .read()
             .await?
-            .sieve_script(official, Some(name))
+            .sieve_script(official, name)
             .await?
             .ok_or_else(|| ScriptsError::NoSuchScript(name.to_owned()))
     }
@@ -172,7 +172,7 @@ impl Scripts {
     /// §2.10).
     pub async fn delete(&self, official: OfficialId, name: &str) -> Result<(), ScriptsError> {
         let mut tx = self.store.begin().await?;
-        match tx.sieve_script(official, Some(name)).await? {
+        match tx.sieve_script(official, name).await? {
             None => return Err(ScriptsError::NoSuchScript(name.to_owned())),
             Some(script) if script.active => return Err(ScriptsError::Active(name.to_owned())),
             Some(_) => {}
@@ -186,17 +186,7 @@ impl Scripts {
     /// that no longer compiles (a newer congvu refusing what an older one took) counts as
     /// none, and is logged.
     pub async fn active(&self, official: OfficialId) -> Result<Option<Script>, ScriptsError> {
-        let stored = self
-            .store
-            .read()
-            .await?
-            .sieve_script(official, None)
-            .await?;
-        let Some(stored) = stored else {
-            self.compiled.remove(&official);
-            return Ok(None);
-        };
-        Ok(self.compiled_from(official, &stored.text))
+        Ok(self.active_of(&[official]).await?.remove(&official))
     }
 
     /// The compiled active scripts of those of `officials` who have one, read in one

@@ -10,10 +10,10 @@
 //! one's filter rejected the message; otherwise the message is kept in INBOX (no backscatter). Mail judged spam
 //! keeps going to Junk when a script merely keeps it, and is never answered.
 
-use super::reply::{self, Reply};
+use super::reply::Reply;
 use super::SmtpService;
 use crate::directory::{OfficialId, RecipientIndex, RecipientLookup};
-use crate::mailstore::{FiledCopy, Incoming, MessageFlags};
+use crate::mailstore::{FiledCopy, Incoming, Mailbox, MessageFlags};
 use crate::sieve::scripts::Scripts;
 use crate::sieve::{Answers, Copy, Delivery, Outcome};
 
@@ -44,7 +44,8 @@ impl Filtered {
 /// What a run may ask about the official's world.
 struct World<'a> {
     index: &'a RecipientIndex,
-    folders: Vec<String>,
+    /// The official's mailboxes, read once for the run and for placing its copies.
+    mailboxes: Vec<Mailbox>,
 }
 
 impl Answers for World<'_> {
@@ -53,7 +54,7 @@ impl Answers for World<'_> {
     }
 
     fn folder_exists(&self, name: &str) -> bool {
-        self.folders.iter().any(|f| f == name)
+        self.mailboxes.iter().any(|m| m.name == name)
     }
 }
 
@@ -95,7 +96,11 @@ pub(super) async fn filter(
         };
         let world = World {
             index,
-            folders: folder_names(service, official).await,
+            mailboxes: service
+                .mailstore
+                .mailboxes(official)
+                .await
+                .unwrap_or_default(),
         };
         let delivery = Delivery {
             message,
@@ -114,15 +119,8 @@ pub(super) async fn filter(
         if let Some(reason) = &outcome.rejection {
             rejections.push(reason.clone());
         }
-        settle(
-            service,
-            scripts,
-            index,
-            (official, junk),
-            outcome,
-            &mut filtered,
-        )
-        .await;
+        let world = (official, junk, world.mailboxes);
+        settle(service, scripts, index, world, outcome, &mut filtered).await;
     }
     if !local.is_empty() && rejections.len() == local.len() && filtered.remote.is_empty() {
         filtered.rejection = rejections.pop();
@@ -130,19 +128,12 @@ pub(super) async fn filter(
     filtered
 }
 
-async fn folder_names(service: &SmtpService, official: OfficialId) -> Vec<String> {
-    match service.mailstore.mailboxes(official).await {
-        Ok(mailboxes) => mailboxes.into_iter().map(|m| m.name).collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
 /// Turns one official's outcome into copies, redirects and replies.
 async fn settle(
     service: &SmtpService,
     scripts: &Scripts,
     index: &RecipientIndex,
-    (official, junk): (OfficialId, bool),
+    (official, junk, mailboxes): (OfficialId, bool, Vec<Mailbox>),
     outcome: Outcome,
     filtered: &mut Filtered,
 ) {
@@ -161,7 +152,7 @@ async fn settle(
             filtered.plain.push(official);
             continue;
         }
-        match filed_copy(service, official, copy).await {
+        match filed_copy(service, official, &mailboxes, copy).await {
             Some(filed) => filtered.filed.push(filed),
             None => filtered.plain.push(official),
         }
@@ -197,17 +188,21 @@ async fn settle(
 
 /// Where one copy goes; `None` for the usual delivery (INBOX without flags), when the folder
 /// cannot be found or made.
-async fn filed_copy(service: &SmtpService, official: OfficialId, copy: Copy) -> Option<FiledCopy> {
+async fn filed_copy(
+    service: &SmtpService,
+    official: OfficialId,
+    mailboxes: &[Mailbox],
+    copy: Copy,
+) -> Option<FiledCopy> {
     let folder = copy.folder.as_deref().unwrap_or("INBOX");
-    let found = match service
-        .mailstore
-        .filter_folder(official, folder, copy.create)
+    let mailstore = &service.mailstore;
+    let found = match mailstore
+        .filter_folder(official, mailboxes, folder, copy.create)
         .await
     {
         Ok(Some(mailbox)) => Some(mailbox),
-        Ok(None) => service
-            .mailstore
-            .filter_folder(official, "INBOX", false)
+        Ok(None) => mailstore
+            .filter_folder(official, mailboxes, "INBOX", false)
             .await
             .ok()
             .flatten(),
@@ -263,7 +258,6 @@ fn is_atom(name: &str) -> bool {
 /// to a local official or through the queue; a reply that cannot be sent is logged.
 pub(super) async fn send_replies(
     service: &SmtpService,
-    _scripts: &Scripts,
     index: &RecipientIndex,
     replies: Vec<(OfficialId, crate::sieve::Reply)>,
 ) {
@@ -294,12 +288,10 @@ pub(super) async fn send_replies(
 
 /// `message` with a DKIM signature of its From domain, when that domain has a key.
 async fn signed(service: &SmtpService, message: Vec<u8>) -> Result<Vec<u8>, Reply> {
-    let signers = service.dkim.current().await.map_err(|error| {
-        tracing::error!(%error, "DKIM keys unavailable");
-        reply::TRY_LATER
-    })?;
-    Ok(match signers.sign(&message) {
-        Some(signature) => [signature.as_slice(), &message].concat(),
-        None => message,
-    })
+    Ok(
+        match super::message::dkim_signature(service, &message).await? {
+            Some(signature) => [signature.as_slice(), &message].concat(),
+            None => message,
+        },
+    )
 }

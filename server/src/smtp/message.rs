@@ -228,16 +228,10 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
     trace.push_str(&received(session, &id, &envelope.recipients));
     if submission.is_some() {
         // Signed as submitted, below the trace header, so every copy carries the signature.
-        match service.dkim.current().await {
-            Ok(signers) => {
-                if let Some(signature) = signers.sign(&message) {
-                    trace.push_str(&String::from_utf8_lossy(&signature));
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, "DKIM keys unavailable");
-                return reply::TRY_LATER;
-            }
+        match dkim_signature(service, &message).await {
+            Ok(Some(signature)) => trace.push_str(&String::from_utf8_lossy(&signature)),
+            Ok(None) => {}
+            Err(refused) => return refused,
         }
     }
     let local_message = local_copy(envelope, &trace, &message);
@@ -269,9 +263,7 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
         submission,
     };
     let verdict = hand_over(service, incoming, message.len()).await;
-    if let Some(scripts) = &service.scripts {
-        filtering::send_replies(service, scripts, &index, filtered.replies).await;
-    }
+    filtering::send_replies(service, &index, filtered.replies).await;
     verdict
 }
 
@@ -294,6 +286,21 @@ async fn filter(
         junk,
     };
     filtering::filter(service, scripts, index, &mail).await
+}
+
+/// The DKIM signature header for `message`'s From domain, when that domain has a key; when
+/// the keys cannot be read, the reply that defers the message.
+pub(super) async fn dkim_signature(
+    service: &SmtpService,
+    message: &[u8],
+) -> Result<Option<Vec<u8>>, Reply> {
+    match service.dkim.current().await {
+        Ok(signers) => Ok(signers.sign(message)),
+        Err(error) => {
+            tracing::error!(%error, "DKIM keys unavailable");
+            Err(reply::TRY_LATER)
+        }
+    }
 }
 
 /// Hands the message to the intake; the reply once it is stored, or why not.

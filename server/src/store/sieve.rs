@@ -38,32 +38,23 @@ impl Conn {
         Ok(rows.into_iter().map(SieveScript::from).collect())
     }
 
-    /// The official's script called `name`, or, with `None`, their active one.
+    /// The official's script called `name`.
     pub async fn sieve_script(
         &mut self,
         official: OfficialId,
-        name: Option<&str>,
+        name: &str,
     ) -> Result<Option<SieveScript>, StoreError> {
-        let which = match name {
-            Some(_) => "name = $2",
-            None => "active",
-        };
-        let sql = format!(
-            "SELECT name, script, active, updated_at FROM sieve_scripts \
-             WHERE official_id = $1 AND {which}"
-        );
-        let row: Option<ScriptRow> = on_backend!(self, c => {
-            let query = sqlx::query_as(&sql).bind(official.0);
-            let query = match name {
-                Some(name) => query.bind(name),
-                None => query,
-            };
-            query.fetch_optional(&mut *c).await
-        })?;
+        let sql = "SELECT name, script, active, updated_at FROM sieve_scripts \
+                   WHERE official_id = $1 AND name = $2";
+        let row: Option<ScriptRow> = on_backend!(self, c => sqlx::query_as(sql)
+            .bind(official.0)
+            .bind(name)
+            .fetch_optional(&mut *c)
+            .await)?;
         Ok(row.map(SieveScript::from))
     }
 
-    /// The active scripts of those of `officials` who have one: (official, name, text).
+    /// The active scripts of those of `officials` who have one: (official, text).
     /// One statement per thousand officials, so a circular's delivery asks once.
     pub async fn active_sieve_scripts(
         &mut self,

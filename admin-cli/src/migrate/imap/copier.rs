@@ -577,14 +577,6 @@ fn next_batch(
     waiting.drain(..taken).collect()
 }
 
-/// How fetching a batch went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fetched {
-    Done,
-    /// The source refused the batch: its messages are to be fetched one by one.
-    Refused,
-}
-
 /// Fetching and storing batches of one folder.
 struct BatchCopy<'a> {
     migration: &'a Migration,
@@ -697,24 +689,21 @@ impl BatchCopy<'_> {
         }
     }
 
-    /// Fetches a batch and stores what came.
+    /// Fetches one message and stores it (a message the source refuses fails).
     async fn run(
         &self,
         session: &mut SourceSession,
         batch: &[MessageInfo],
         tally: &mut Tally,
         bar: &ProgressBar,
-    ) -> Result<Fetched, Stop> {
+    ) -> Result<(), Stop> {
         if let Some(pace) = &self.migration.pace {
             pace.take(batch.len()).await;
         }
-        match self.fetch(session, batch, tally, bar).await? {
-            Some(bodies) => {
-                self.store(batch, &bodies, None, tally, bar).await?;
-                Ok(Fetched::Done)
-            }
-            None => Ok(Fetched::Refused),
+        if let Some(bodies) = self.fetch(session, batch, tally, bar).await? {
+            self.store(batch, &bodies, None, tally, bar).await?;
         }
+        Ok(())
     }
 
     /// The batch's bodies; `None` when the source refused a batch of several messages. A
