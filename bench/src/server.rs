@@ -139,6 +139,7 @@ impl Config<'_> {
              [imap]\nlisten = [\"127.0.0.1:0\"]\nimaps_listen = [\"127.0.0.1:{imaps}\"]\n{sessions}\n\
              [ldap]\nlisten = [\"127.0.0.1:{ldap}\"]\nldaps_listen = [\"127.0.0.1:0\"]\n{plaintext}\n\
              [http]\nlisten = [\"127.0.0.1:{http}\"]\n{public}\n\
+             [sieve]\nmanagesieve_listen = []\n\n\
              [limits]\nmax_connections_per_ip = {per_ip}\n\n{extra}",
             data = dir.join("congvu-data").display().to_string(),
             log_level = line(
@@ -356,6 +357,9 @@ ldaps_listen = ["127.0.0.1:0"]
 [http]
 listen = ["127.0.0.1:0"]
 
+[sieve]
+managesieve_listen = []
+
 [limits]
 max_connections_per_ip = 1000
 
@@ -384,6 +388,6 @@ authentication = "off"
             "listen = [\"127.0.0.1:389\"]\nldaps_listen = [\"127.0.0.1:0\"]\n\
              allow_plaintext_bind_on_loopback = true\n\n[http]"
         ));
-        assert!(text.contains("public_url = \"http://127.0.0.1:8080/\"\n\n[limits]"));
+        assert!(text.contains("public_url = \"http://127.0.0.1:8080/\"\n\n[sieve]"));
     }
 }

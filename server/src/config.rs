@@ -199,11 +199,12 @@ impl Config {
         self.dns.validate(at)?;
         self.filter.validate(at)?;
         self.backup.validate(at)?;
+        self.sieve.validate(at)?;
         self.check_listeners_distinct(at)
     }
 
     /// Every listener list, by key path, in declaration order.
-    fn listeners(&self) -> [(&'static str, &[ListenAddr]); 9] {
+    fn listeners(&self) -> [(&'static str, &[ListenAddr]); 10] {
         [
             ("smtp.listen", &self.smtp.listen),
             ("smtp.submission_listen", &self.smtp.submission_listen),
@@ -214,6 +215,7 @@ impl Config {
             ("ldap.ldaps_listen", &self.ldap.ldaps_listen),
             ("http.listen", &self.http.listen),
             ("http.https_listen", &self.http.https_listen),
+            ("sieve.managesieve_listen", &self.sieve.managesieve_listen),
         ]
     }
 

@@ -2,7 +2,7 @@
 //!
 //! One service holds every official's identity and mailbox, receives and relays mail over
 //! SMTP, serves mailboxes over IMAP and answers LDAP. The layers, from the wire down:
-//! `net` (listeners, TLS, limits) -> protocol sessions (`smtp`, `imap`, `ldap`, `http`) ->
+//! `net` (listeners, TLS, limits) -> protocol sessions (`smtp`, `imap`, `ldap`, `http`, `managesieve`) ->
 //! the domain (`directory`, `mailstore`, `queue`) -> `store` (the only place SQL lives).
 //! `server` ties them together and owns the lifecycle; `config` is read once at start.
 
@@ -20,6 +20,7 @@ pub mod imap;
 pub mod inbound;
 pub mod ldap;
 pub mod mailstore;
+pub mod managesieve;
 pub mod model;
 pub mod net;
 pub mod queue;

@@ -68,6 +68,7 @@ struct Sessions {
     smtp: Arc<SmtpService>,
     imap: Arc<crate::imap::ImapService>,
     http: Arc<crate::http::HttpService>,
+    managesieve: Arc<crate::managesieve::ManageSieveService>,
 }
 
 impl ConnectionHandler for Sessions {
@@ -83,6 +84,7 @@ impl ConnectionHandler for Sessions {
             ListenerKind::Imap | ListenerKind::Imaps => self.imap.serve(conn).await,
             ListenerKind::Ldap | ListenerKind::Ldaps => self.ldap.serve(conn).await,
             ListenerKind::Http | ListenerKind::Https => self.http.serve(conn).await,
+            ListenerKind::ManageSieve => self.managesieve.serve(conn).await,
         }
         metrics::gauge!("congvu_connections_open", "listener" => kind.as_str()).decrement(1.0);
         tracing::debug!(listener = %kind, %peer, "connection closed");
@@ -96,6 +98,7 @@ impl ConnectionHandler for Sessions {
             ListenerKind::Imap | ListenerKind::Imaps => crate::imap::refuse(stream, why).await,
             ListenerKind::Ldap | ListenerKind::Ldaps => crate::ldap::refuse(stream, why).await,
             ListenerKind::Http | ListenerKind::Https => crate::http::refuse(stream, why).await,
+            ListenerKind::ManageSieve => crate::managesieve::refuse(stream, why).await,
         }
     }
 }
@@ -313,6 +316,15 @@ impl Sessions {
         )
         .with_learner(engines.learner());
         let http = http_service(config, store, directory, &authenticator, mailstore);
+        let filters = crate::sieve::Filters::new(&config.server.hostname, config.sieve.redirect);
+        let scripts =
+            crate::sieve::scripts::Scripts::new(store.clone(), clock.clone(), Arc::new(filters));
+        let managesieve = crate::managesieve::ManageSieveService::new(
+            crate::managesieve::ManageSieveSettings::from_config(config),
+            Arc::clone(&authenticator),
+            scripts.clone(),
+            Some(tls.clone()),
+        );
         let smtp = SmtpService::new(
             SmtpSettings::from_config(config),
             load_recipients(directory.clone()).await?,
@@ -322,9 +334,6 @@ impl Sessions {
             Some(tls.clone()),
             load_dkim_signers(directory.clone(), DKIM_REFRESH).await?,
         );
-        let filters = crate::sieve::Filters::new(&config.server.hostname, config.sieve.redirect);
-        let scripts =
-            crate::sieve::scripts::Scripts::new(store.clone(), clock.clone(), Arc::new(filters));
         let smtp = inbound_checks(config, smtp.with_scripts(scripts), engines)?;
         Ok(Sessions {
             hostname: config.server.hostname.clone(),
@@ -332,6 +341,7 @@ impl Sessions {
             smtp: Arc::new(smtp),
             imap: Arc::new(imap),
             http: Arc::new(http),
+            managesieve: Arc::new(managesieve),
         })
     }
 }
@@ -411,6 +421,7 @@ async fn bind_all(
         (ListenerKind::Ldaps, &config.ldap.ldaps_listen),
         (ListenerKind::Http, &config.http.listen),
         (ListenerKind::Https, &config.http.https_listen),
+        (ListenerKind::ManageSieve, &config.sieve.managesieve_listen),
     ];
     let mut bound = Vec::new();
     for (kind, addresses) in wanted {

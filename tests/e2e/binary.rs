@@ -149,7 +149,7 @@ impl Drop for ServerProcess {
 }
 
 /// Every listener section and key of the configuration, for [`binary_config`].
-const LISTENERS: [(&str, &str); 8] = [
+const LISTENERS: [(&str, &str); 9] = [
     ("smtp", "listen"),
     ("smtp", "submission_listen"),
     ("smtp", "submissions_listen"),
@@ -158,6 +158,7 @@ const LISTENERS: [(&str, &str); 8] = [
     ("ldap", "listen"),
     ("ldap", "ldaps_listen"),
     ("http", "listen"),
+    ("sieve", "managesieve_listen"),
 ];
 
 /// Writes `name` in the test's directory: a configuration for the server binary over `db`
@@ -188,7 +189,7 @@ pub fn binary_config(db: &TestDb, name: &str, open: &[(&str, &str)], grace: Dura
         grace.as_secs(),
         db.url
     );
-    for section in ["smtp", "imap", "ldap", "http"] {
+    for section in ["smtp", "imap", "ldap", "http", "sieve"] {
         text.push_str(&format!("\n[{section}]\n"));
         for (_, key) in LISTENERS.iter().filter(|(s, _)| *s == section) {
             let value = if open.contains(&(section, *key)) {

@@ -51,8 +51,14 @@ async fn listeners_greet() {
     let kinds: Vec<_> = running.listeners().iter().map(|(k, _)| *k).collect();
     assert_eq!(
         kinds.len(),
-        8,
+        9,
         "every configured listener is bound: {kinds:?}"
+    );
+    let sieve = running.local_addr(ListenerKind::ManageSieve).unwrap();
+    let mut sieve = tokio::net::TcpStream::connect(sieve).await.unwrap();
+    assert_eq!(
+        read_greeting(&mut sieve).await,
+        "\"IMPLEMENTATION\" \"congvu\"\r\n"
     );
 
     let mut smtp = tokio::net::TcpStream::connect(running.local_addr(ListenerKind::Smtp).unwrap())
@@ -316,6 +322,7 @@ pub(crate) fn free_port_env() -> Vec<(&'static str, &'static str)> {
         ("CONGVU_LDAP__LISTEN", any),
         ("CONGVU_LDAP__LDAPS_LISTEN", any),
         ("CONGVU_HTTP__LISTEN", any),
+        ("CONGVU_SIEVE__MANAGESIEVE_LISTEN", any),
         ("CONGVU_SERVER__LOG_FORMAT", "json"),
     ]
 }
@@ -327,7 +334,7 @@ async fn the_shipped_config_runs_creates_a_migrated_database_and_stops_on_sigter
     let mut process = ServerProcess::spawn(&config, work.path(), &free_port_env());
     process.wait_for_message("congvu ready", Duration::from_secs(60));
     let listeners = process.listeners();
-    assert_eq!(listeners.len(), 8, "{listeners:?}");
+    assert_eq!(listeners.len(), 9, "{listeners:?}");
 
     let response = reqwest::get(format!("http://{}/healthz", listeners["http"]))
         .await

@@ -372,6 +372,9 @@ fn write_config(db: &TestDb, smart_host: SocketAddr) -> PathBuf {
          [http]\n\
          listen = ['127.0.0.1:0']\n\
          \n\
+         [sieve]\n\
+         managesieve_listen = []\n\
+         \n\
          [inbound]\n\
          authentication = 'off'\n\
          \n\

@@ -28,6 +28,7 @@ pub mod mbsync;
 pub mod program;
 pub mod rspamd;
 pub mod server;
+pub mod sieve_connect;
 pub mod slapd;
 pub mod smime;
 pub mod smtp;

@@ -28,6 +28,7 @@ pub fn test_config(db: &TestDb) -> Config {
     config.ldap.listen = any_port();
     config.ldap.ldaps_listen = any_port();
     config.http.listen = any_port();
+    config.sieve.managesieve_listen = any_port();
     config
 }
 

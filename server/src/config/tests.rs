@@ -745,6 +745,7 @@ fn default_values_are_the_documented_ones() {
             ("ldap.ldaps_listen", addrs(&["127.0.0.1:3636"])),
             ("http.listen", addrs(&["127.0.0.1:8025"])),
             ("http.https_listen", addrs(&[])),
+            ("sieve.managesieve_listen", addrs(&["127.0.0.1:24190"])),
         ]
     );
     assert_eq!(config.auth.initial_password_days, 14);

@@ -22,6 +22,8 @@ pub enum ListenerKind {
     Http,
     /// The same over implicit TLS (port 443).
     Https,
+    /// ManageSieve with STARTTLS (port 4190): officials' filters from their mail clients.
+    ManageSieve,
 }
 
 impl ListenerKind {
@@ -37,6 +39,7 @@ impl ListenerKind {
             ListenerKind::Ldaps => "ldaps",
             ListenerKind::Http => "http",
             ListenerKind::Https => "https",
+            ListenerKind::ManageSieve => "managesieve",
         }
     }
 

@@ -31,7 +31,7 @@ const MAX_NESTING: usize = 32;
 /// message of many parts, say): far above what 20 ordinary rules take.
 const CPU_LIMIT: usize = 50_000;
 /// Redirects one run may make.
-const MAX_REDIRECTS: usize = 4;
+pub const MAX_REDIRECTS: usize = 4;
 /// Messages one run may send (redirects and replies together).
 const MAX_OUT_MESSAGES: usize = 4;
 /// How long an out-of-office reply to one sender waits before the next, by default (RFC 5230
@@ -39,6 +39,45 @@ const MAX_OUT_MESSAGES: usize = 4;
 const DEFAULT_VACATION_SECONDS: u64 = 7 * 86_400;
 /// The prefix the interpreter gives the ids of vacation replies it asks about.
 const VACATION_ID_PREFIX: &str = "_v";
+
+/// The extensions a script may require (RFC 5228 §6): what ManageSieve advertises in its
+/// `SIEVE` capability, and nothing else compiles. The comparators `i;octet` and
+/// `i;ascii-casemap` need no `require` and are always there.
+const OFFERED: &[Capability] = &[
+    Capability::FileInto,
+    Capability::Mailbox,
+    Capability::Envelope,
+    Capability::Imap4Flags,
+    Capability::Copy,
+    Capability::Body,
+    Capability::Variables,
+    Capability::Date,
+    Capability::Index,
+    Capability::Relational,
+    Capability::Comparator(::sieve::compiler::grammar::Comparator::AsciiNumeric),
+    Capability::Vacation,
+    Capability::VacationSeconds,
+    Capability::Reject,
+    Capability::Ereject,
+    Capability::SubAddress,
+    Capability::EncodedCharacter,
+    Capability::Environment,
+    Capability::Regex,
+    Capability::ForEveryPart,
+    Capability::Mime,
+    Capability::ExtractText,
+    Capability::Ihave,
+];
+
+fn offered(capability: &Capability) -> bool {
+    matches!(capability, Capability::Comparator(_)) || OFFERED.contains(capability)
+}
+
+/// The extensions offered, as ManageSieve's `SIEVE` capability lists them.
+pub fn extensions() -> String {
+    let names: Vec<String> = OFFERED.iter().map(ToString::to_string).collect();
+    names.join(" ")
+}
 
 /// A script that failed to compile, with where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -180,16 +219,16 @@ impl Filters {
             // What the `environment` extension reports (RFC 5183 §4.2).
             .with_env_variable("name", "congvu")
             .with_env_variable("version", env!("CARGO_PKG_VERSION"))
-            // Notifications, includes, lists and header edits have nothing behind them here:
-            // a script that asks for them fails at run time, and its message goes to INBOX.
-            .without_capabilities([
-                Capability::Enotify,
-                Capability::Include,
-                Capability::ExtLists,
-                Capability::EditHeader,
-                Capability::Fcc,
-                Capability::Duplicate,
-            ]);
+            // Only the extensions in OFFERED: the rest (notifications, includes, lists,
+            // header edits, changing the message) have nothing behind them here, and a script
+            // that asks for one is refused when it is stored.
+            .without_capabilities(
+                Capability::all()
+                    .iter()
+                    .filter(|c| !offered(c))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
         Filters {
             compiler,
             runtime,

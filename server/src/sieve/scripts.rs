@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Filters, Script, ScriptError};
+use super::{Filters, Script, ScriptError, MAX_SCRIPT_BYTES};
 use crate::clock::{Clock, UnixTime};
 use crate::model::{OfficialId, SieveScript};
 use crate::store::{Store, StoreError, UniqueKey};
@@ -35,6 +35,8 @@ pub enum ScriptsError {
     Active(String),
     #[error("an official may keep at most {MAX_SCRIPTS} scripts")]
     TooMany,
+    #[error("the script is {0} bytes; a script may be at most {MAX_SCRIPT_BYTES} bytes")]
+    TooLarge(u64),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -100,7 +102,26 @@ impl Scripts {
 
     /// Checks `text` as a script without storing it.
     pub fn check(&self, text: &str) -> Result<(), ScriptsError> {
+        check_size(text.len() as u64)?;
         self.filters.compile(text.as_bytes())?;
+        Ok(())
+    }
+
+    /// Whether a script `name` of `bytes` could be stored for the official now (ManageSieve's
+    /// HAVESPACE): the name is valid, the size within the limit, and a new name within the
+    /// number of scripts allowed.
+    pub async fn has_space(
+        &self,
+        official: OfficialId,
+        name: &str,
+        bytes: u64,
+    ) -> Result<(), ScriptsError> {
+        check_name(name)?;
+        check_size(bytes)?;
+        let scripts = self.list(official).await?;
+        if scripts.len() >= MAX_SCRIPTS && !scripts.iter().any(|s| s.name == name) {
+            return Err(ScriptsError::TooMany);
+        }
         Ok(())
     }
 
@@ -252,6 +273,13 @@ impl Scripts {
         let claimed = tx.claim_vacation_reply(official, key, since, now).await?;
         tx.commit().await?;
         Ok(claimed)
+    }
+}
+
+fn check_size(bytes: u64) -> Result<(), ScriptsError> {
+    match bytes <= MAX_SCRIPT_BYTES as u64 {
+        true => Ok(()),
+        false => Err(ScriptsError::TooLarge(bytes)),
     }
 }
 

@@ -247,9 +247,7 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
     {
         return reply::rejected_by_filter(reason);
     }
-    let mut remote = envelope.remote.clone();
-    remote.extend(filtered.remote.iter().cloned());
-    remote.dedup();
+    let remote = remote_recipients(&envelope.remote, &filtered.remote);
     let remote_message = remote_copy(&remote, &trace, &message);
     let incoming = Incoming {
         queue_id: id.clone(),
@@ -443,4 +441,16 @@ fn hops(message: &[u8]) -> usize {
         .split(|&b| b == b'\n')
         .filter(|line| line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"received:"))
         .count()
+}
+
+/// The envelope's remote recipients, then the addresses filters redirected to, each once
+/// whatever its case: a redirect to an address the sender also wrote goes out once.
+fn remote_recipients(envelope: &[String], redirected: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    envelope
+        .iter()
+        .chain(redirected)
+        .filter(|address| seen.insert(address.to_ascii_lowercase()))
+        .cloned()
+        .collect()
 }

@@ -12,7 +12,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use crate::model::{ListenerKind, Refusal};
 
 /// Every listener, for the connection metrics' labels.
-const LISTENERS: [ListenerKind; 9] = [
+const LISTENERS: [ListenerKind; 10] = [
     ListenerKind::Smtp,
     ListenerKind::Submission,
     ListenerKind::Submissions,
@@ -22,6 +22,7 @@ const LISTENERS: [ListenerKind; 9] = [
     ListenerKind::Ldaps,
     ListenerKind::Http,
     ListenerKind::Https,
+    ListenerKind::ManageSieve,
 ];
 
 /// The listeners mail is submitted or relayed on, for the SMTP message metrics' labels.
@@ -32,7 +33,7 @@ const SMTP_LISTENERS: [ListenerKind; 3] = [
 ];
 
 /// The protocols an official or a system signs in over.
-const AUTH_PROTOCOLS: [&str; 4] = ["smtp", "imap", "ldap", "portal"];
+const AUTH_PROTOCOLS: [&str; 5] = ["smtp", "imap", "ldap", "portal", "managesieve"];
 
 /// How a sign-in ended, as `congvu_auth_attempts_total{outcome}` counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,7 @@ mod crash;
 mod filtering;
 pub(crate) mod fixture;
 mod limits;
+mod managesieve;
 mod probes;
 mod receive;
 mod shutdown;

@@ -10,6 +10,7 @@ use congvu::config::RedirectPolicy;
 use congvu::mailstore::{MailboxRole, MessageFlags};
 use congvu::sieve::scripts::Scripts;
 use congvu::sieve::Filters;
+use congvu_tests::smtp_sink::SmtpSink;
 use congvu_tests::Backend;
 
 use super::fixture::{message, send, Province, ANNV, NHUNG, VAN};
@@ -22,6 +23,7 @@ smtp_tests!(
     a_script_that_fails_keeps_the_mail_in_inbox,
     redirects_follow_the_policy_and_never_lose_mail,
     a_reject_is_said_over_smtp_only_when_every_recipient_rejects,
+    a_redirect_to_an_address_already_in_the_envelope_goes_out_once,
 );
 
 /// Gives `login` the script `text`, active.
@@ -282,4 +284,43 @@ async fn a_reject_is_said_over_smtp_only_when_every_recipient_rejects(backend: B
     let replies = send(&mut submission, &nhung, &[&an, "doitac@example.org"], &both).await;
     assert_eq!(replies.last().unwrap().code, 250, "{replies:?}");
     assert_eq!(folder(&p, ANNV.0, "INBOX").await.len(), 2);
+}
+
+async fn a_redirect_to_an_address_already_in_the_envelope_goes_out_once(backend: Backend) {
+    let sink = SmtpSink::builder().start().await;
+    let Some(p) = Province::start_with(backend, |c| {
+        c.sieve.redirect = RedirectPolicy::Any;
+        c.queue.smart_host = Some(sink.smart_host());
+    })
+    .await
+    else {
+        return;
+    };
+    activate(&p, ANNV.0, "redirect \"DoiTac@Example.org\";\n").await;
+    let (an, nhung) = (address(ANNV), address(NHUNG));
+    let mut submission = p.submission_as(NHUNG).await;
+    let body = message(&nhung, &an, "hồ sơ dự án");
+    let to = [an.as_str(), "doitac@example.org", "khac@example.org"];
+    let replies = send(&mut submission, &nhung, &to, &body).await;
+    assert_eq!(replies.last().unwrap().code, 250, "{replies:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let relayed = || -> Vec<String> {
+        let transactions = sink.transactions();
+        transactions
+            .iter()
+            .flat_map(|t| t.rcpt_to.clone())
+            .collect()
+    };
+    while relayed().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not relayed: {:?}",
+            relayed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut recipients = relayed();
+    recipients.sort();
+    assert_eq!(recipients, ["doitac@example.org", "khac@example.org"]);
 }

@@ -303,6 +303,9 @@ pub fn write_config(scratch: &Scratch, smart_host: &str) -> anyhow::Result<PathB
          [http]\n\
          listen = []\n\
          \n\
+         [sieve]\n\
+         managesieve_listen = []\n\
+         \n\
          [queue]\n\
          smart_host = '{smart_host}'\n\
          poll_seconds = 1\n\
