@@ -312,7 +312,17 @@ impl Sessions {
             Some(tls.clone()),
         )
         .with_learner(engines.learner());
-        let http = http_service(config, store, directory, &authenticator, mailstore);
+        let filters = crate::sieve::Filters::new(&config.server.hostname, config.sieve.redirect);
+        let scripts =
+            crate::sieve::scripts::Scripts::new(store.clone(), clock.clone(), Arc::new(filters));
+        let http = http_service(
+            config,
+            store,
+            directory,
+            &authenticator,
+            mailstore,
+            &scripts,
+        );
         let smtp = SmtpService::new(
             SmtpSettings::from_config(config),
             load_recipients(directory.clone()).await?,
@@ -322,9 +332,6 @@ impl Sessions {
             Some(tls.clone()),
             load_dkim_signers(directory.clone(), DKIM_REFRESH).await?,
         );
-        let filters = crate::sieve::Filters::new(&config.server.hostname, config.sieve.redirect);
-        let scripts =
-            crate::sieve::scripts::Scripts::new(store.clone(), clock.clone(), Arc::new(filters));
         let smtp = inbound_checks(config, smtp.with_scripts(scripts), engines)?;
         Ok(Sessions {
             hostname: config.server.hostname.clone(),
@@ -343,6 +350,7 @@ fn http_service(
     directory: &Directory,
     authenticator: &Arc<Authenticator>,
     mailstore: &Mailstore,
+    scripts: &crate::sieve::scripts::Scripts,
 ) -> crate::http::HttpService {
     let autoconfig = crate::http::Autoconfig::new(
         crate::http::AutoconfigSettings::from_config(config),
@@ -358,6 +366,7 @@ fn http_service(
         portal_settings,
         Arc::clone(authenticator),
         mailstore.clone(),
+        scripts.clone(),
     );
     crate::http::HttpService::new(store.clone(), autoconfig, portal, settings)
 }
