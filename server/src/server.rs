@@ -315,7 +315,6 @@ impl Sessions {
             Some(tls.clone()),
         )
         .with_learner(engines.learner());
-        let http = http_service(config, store, directory, &authenticator, mailstore);
         let filters = crate::sieve::Filters::new(&config.server.hostname, config.sieve.redirect);
         let scripts =
             crate::sieve::scripts::Scripts::new(store.clone(), clock.clone(), Arc::new(filters));
@@ -324,6 +323,14 @@ impl Sessions {
             Arc::clone(&authenticator),
             scripts.clone(),
             Some(tls.clone()),
+        );
+        let http = http_service(
+            config,
+            store,
+            directory,
+            &authenticator,
+            mailstore,
+            &scripts,
         );
         let smtp = SmtpService::new(
             SmtpSettings::from_config(config),
@@ -353,6 +360,7 @@ fn http_service(
     directory: &Directory,
     authenticator: &Arc<Authenticator>,
     mailstore: &Mailstore,
+    scripts: &crate::sieve::scripts::Scripts,
 ) -> crate::http::HttpService {
     let autoconfig = crate::http::Autoconfig::new(
         crate::http::AutoconfigSettings::from_config(config),
@@ -368,6 +376,7 @@ fn http_service(
         portal_settings,
         Arc::clone(authenticator),
         mailstore.clone(),
+        scripts.clone(),
     );
     crate::http::HttpService::new(store.clone(), autoconfig, portal, settings)
 }

@@ -22,9 +22,14 @@ use mail_parser::MessageParser;
 pub use crate::config::RedirectPolicy;
 
 pub mod scripts;
+pub mod vacation;
 
 /// The largest script an official may store, in bytes.
 pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
+/// Bytes in one string of a script at most (sieve-rs counts them as written): room for the
+/// longest out-of-office text the portal writes (`vacation::MAX_MESSAGE_CHARS` characters,
+/// each at most four bytes, or five where a `${` is written encoded).
+const MAX_STRING_BYTES: usize = 24 * 1024;
 /// Blocks and tests nested at most in one script.
 const MAX_NESTING: usize = 32;
 /// Instructions one run may execute before it is stopped (a loop of `foreverypart` over a
@@ -204,6 +209,7 @@ impl Filters {
     pub fn new(hostname: &str, policy: RedirectPolicy) -> Filters {
         let compiler = Compiler::new()
             .with_max_script_size(MAX_SCRIPT_BYTES)
+            .with_max_string_size(MAX_STRING_BYTES)
             .with_max_nested_blocks(MAX_NESTING)
             .with_max_nested_tests(MAX_NESTING)
             .with_max_nested_foreverypart(3)

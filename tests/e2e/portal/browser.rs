@@ -2,7 +2,7 @@
 //! meets it: the first sign-in with the initial password from the credentials file, choosing
 //! a password (and the reasons a weak one is refused), reset links, changing the password,
 //! signing out everywhere, the iPhone configuration profile, the cookies, the English switch;
-//! and the screenshots of every page in docs/portal/.
+//! and the screenshots of every page in docs/portal/. The out-of-office page has its own file.
 //!
 //! Texts are asserted exactly as an official reads them, in Vietnamese unless the test is
 //! about the switch. WebDriver does not give a page's status code; Chromium's log does, for
@@ -11,14 +11,19 @@
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use congvu::config::RedirectPolicy;
 use congvu::directory::{
     generate_initial_password, Actor, GroupKind, MemberName, NewGroup, PasswordCost,
     PasswordHasher, StoredPassword,
 };
 use congvu::mailstore::{MailboxRole, MessageFlags};
-use congvu::model::UtcDay;
+use congvu::model::{OfficialId, UtcDay};
 use congvu::net::ListenerKind;
+use congvu::sieve::scripts::Scripts;
+use congvu::sieve::vacation::{self, OutOfOffice};
+use congvu::sieve::Filters;
 use congvu_tests::browser::Browser;
 use congvu_tests::imap::RawImap;
 use congvu_tests::smtp::RawSmtp;
@@ -58,6 +63,7 @@ const ACCOUNT_TITLE: &str = "Tài khoản của tôi";
 const PASSWORD_SAVED: &str = "Đã lưu mật khẩu mới. Các phiên đăng nhập khác đã được đăng xuất.";
 const SETUP_TITLE: &str = "Cài đặt thư trên máy tính và điện thoại";
 const SESSIONS_TITLE: &str = "Phiên đăng nhập cổng thư";
+const OUT_OF_OFFICE_TITLE: &str = "Trả lời tự động khi vắng mặt";
 const THIS_SESSION: &str = "(phiên này)";
 const LINK_INVALID_TITLE: &str = "Liên kết không còn hiệu lực";
 const LINK_INVALID: &str = "Liên kết đặt mật khẩu này đã được dùng, đã hết hạn hoặc không đúng. Hãy liên hệ bộ phận công nghệ thông tin của cơ quan để nhận liên kết mới.";
@@ -73,7 +79,7 @@ const SERVER_HOST: &str = "mail.vinhphuc.gov.vn";
 // Statuses as Chromium's log names them.
 const UNAUTHORIZED: &str = "401 (Unauthorized)";
 const GONE: &str = "410 (Gone)";
-const UNPROCESSABLE: &str = "422 (Unprocessable Entity)";
+pub(super) const UNPROCESSABLE: &str = "422 (Unprocessable Entity)";
 
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
@@ -575,6 +581,10 @@ async fn take_screenshots() {
         assert_eq!(texts(browser, "#sessions strong").await, [THIS_SESSION]);
         shots.take("sessions", SESSIONS_TITLE).await;
 
+        browser.goto(&site.url("/out-of-office")).await;
+        assert_eq!(browser.text("#status").await, "Trả lời tự động đang bật.");
+        shots.take("out-of-office", OUT_OF_OFFICE_TITLE).await;
+
         browser.click(".sign-out button").await;
         assert_eq!(location(browser).await, "/");
         sign_in(browser, &site, "annv", &site.initial).await;
@@ -639,7 +649,7 @@ impl Shots {
 }
 
 /// vanlt as the account page shows a colleague's: an alias, a group, a signing certificate,
-/// some mail, sign-ins on earlier days.
+/// some mail, sign-ins on earlier days; and an out-of-office reply over the new year.
 async fn furnish_vanlt(site: &Site) {
     let admin = Actor::admin("it-snv");
     let directory = site.directory();
@@ -669,6 +679,7 @@ async fn furnish_vanlt(site: &Site) {
         let day = UtcDay::of(START.plus(-days_ago * 86_400)).to_string();
         directory.record_activity(vanlt.id, &day).await.unwrap();
     }
+    set_out_of_office(site, vanlt.id).await;
     let mailstore = &site.server.services().mailstore;
     let inbox = mailstore
         .mailboxes(vanlt.id)
@@ -681,6 +692,31 @@ async fn furnish_vanlt(site: &Site) {
         .deliver(&[inbox.id], &circular(3 << 19), MessageFlags::default())
         .await
         .unwrap();
+}
+
+/// An out-of-office reply for `official` from 20/12/2026 to 03/01/2027, stored as the page
+/// stores it: in a script of their own, active.
+async fn set_out_of_office(site: &Site, official: OfficialId) {
+    let filters = Filters::new("mail.vinhphuc.gov.vn", RedirectPolicy::default());
+    let scripts = Scripts::new(
+        site.server.services().store.clone(),
+        site.clock.clone(),
+        Arc::new(filters),
+    );
+    let leave = OutOfOffice::from_form(
+        true,
+        "2026-12-20",
+        "2027-01-03",
+        vacation::DEFAULT_SUBJECT,
+        "Tôi nghỉ phép đến hết ngày 03/01/2027 và sẽ trả lời thư của anh/chị khi trở lại.\n\
+         Việc gấp xin liên hệ chị Nhung, Phòng Tổ chức (nhunglth@vinhphuc.gov.vn).",
+    )
+    .unwrap();
+    scripts
+        .put(official, "congvu", &vacation::merge("", &leave))
+        .await
+        .unwrap();
+    scripts.activate(official, Some("congvu")).await.unwrap();
 }
 
 /// vanlt's signing certificate (PEM), with a fixed serial so that the account page, and its
@@ -789,7 +825,7 @@ async fn assert_link_refused(browser: &Browser) {
 }
 
 /// The path and query of the current page.
-async fn location(browser: &Browser) -> String {
+pub(super) async fn location(browser: &Browser) -> String {
     let url = reqwest::Url::parse(&browser.current_url().await).unwrap();
     match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
@@ -826,7 +862,7 @@ fn failed_load(url: &str, status: &str) -> String {
 
 /// The page the browser shows came with `status`, and nothing else went wrong since the
 /// last look at the log.
-async fn assert_status(browser: &Browser, status: &str) {
+pub(super) async fn assert_status(browser: &Browser, status: &str) {
     let url = browser.current_url().await;
     assert_eq!(
         browser.console_errors().await,
@@ -837,7 +873,7 @@ async fn assert_status(browser: &Browser, status: &str) {
 
 /// Nothing went wrong since the last look at the log: the page the browser shows came
 /// with a 2xx status, its stylesheet loaded, no CSP violation.
-async fn assert_clean(browser: &Browser) {
+pub(super) async fn assert_clean(browser: &Browser) {
     let url = browser.current_url().await;
     assert_eq!(
         browser.console_errors().await,

@@ -153,5 +153,6 @@ async fn seed(directory: &Directory) -> String {
 
 mod browser;
 mod cli;
+mod out_of_office;
 mod protocols;
 mod security;

@@ -33,6 +33,7 @@ backend_tests!(
     changing_a_password_without_the_right_csrf_token_is_refused_and_changes_nothing,
     ending_all_sessions_without_the_right_csrf_token_is_refused_and_ends_none,
     signing_out_without_the_right_csrf_token_is_refused_and_the_session_lives,
+    saving_out_of_office_without_the_right_csrf_token_is_refused_and_stores_nothing,
     behind_an_https_public_url_a_loopback_peer_gets_strict_secure_cookies_and_hsts,
     on_the_https_listener_the_session_cookie_is_secure_and_hsts_is_sent,
     with_an_http_public_url_plain_http_sets_no_secure_flag_and_no_hsts,
@@ -55,6 +56,7 @@ backend_tests!(
     a_connection_stuck_in_its_header_is_closed_after_the_header_deadline,
     a_form_body_one_byte_over_16_kib_is_refused_with_413,
     a_sign_in_form_of_exactly_16_kib_is_read,
+    an_out_of_office_reply_of_4000_vietnamese_characters_is_read_and_64_kib_is_the_limit,
     a_ten_thousand_character_login_gets_the_refusal_page,
     control_characters_in_the_login_get_the_refusal_page,
     broken_utf8_in_the_form_gets_the_refusal_page,
@@ -74,6 +76,9 @@ const SIGN_IN_REFUSED: &str = "Tên đăng nhập hoặc mật khẩu không đ�
 const CSRF_REFUSED: &str = "Biểu mẫu đã cũ hoặc không đến từ trang này. Hãy mở lại trang và thử lại; không có gì bị thay đổi.";
 const NEEDS_HTTPS: &str = "Mật khẩu chỉ được gửi qua kết nối an toàn (https). Hãy mở cổng thư bằng địa chỉ https; không có gì bị thay đổi.";
 const TOO_LARGE: &str = "Biểu mẫu quá lớn. Không có gì bị thay đổi.";
+const OUT_OF_OFFICE_ON: &str = "Trả lời tự động đang bật.";
+const OUT_OF_OFFICE_OFF: &str = "Trả lời tự động đang tắt.";
+const MESSAGE_TOO_LONG: &str = "Nội dung quá dài: tối đa 4.000 ký tự.";
 
 const FORM_TYPE: &str = "application/x-www-form-urlencoded";
 const SESSION_COOKIE: &str = "congvu_session";
@@ -793,6 +798,57 @@ async fn signing_out_without_the_right_csrf_token_is_refused_and_the_session_liv
     assert_eq!(browser.cookie(SESSION_COOKIE), None, "{right:?}");
 }
 
+async fn saving_out_of_office_without_the_right_csrf_token_is_refused_and_stores_nothing(
+    backend: Backend,
+) {
+    let Some(site) = Site::start(backend).await else {
+        return;
+    };
+    let mut browser = signed_in(&site, "vanlt", CHOSEN).await;
+    let token = browser.csrf_of("/out-of-office").await;
+    let anonymous = browser.cookie(CSRF_COOKIE).unwrap().to_string();
+    let on = [("enabled", "on"), ("message", "Tôi đi công tác.")];
+    let without = browser.post("/out-of-office", &on).await;
+    assert_csrf_refused(&without, "no csrf field");
+    for wrong in [random_token(), anonymous] {
+        let mut fields = on.to_vec();
+        fields.push(("csrf", &wrong));
+        let answer = browser.post("/out-of-office", &fields).await;
+        assert_csrf_refused(&answer, &format!("csrf {wrong}"));
+    }
+    let vanlt = site.directory().official("vanlt").await.unwrap();
+    assert_eq!(
+        scripts_of(&site, vanlt.id).await,
+        Vec::<(String, bool)>::new()
+    );
+    assert!(browser
+        .get("/out-of-office")
+        .await
+        .body
+        .contains(OUT_OF_OFFICE_OFF));
+
+    let mut fields = on.to_vec();
+    fields.push(("csrf", &token));
+    let right = browser.post("/out-of-office", &fields).await;
+    assert_redirect(&right, "/out-of-office?saved=out-of-office");
+    assert_eq!(
+        scripts_of(&site, vanlt.id).await,
+        [("congvu".to_string(), true)]
+    );
+}
+
+/// The official's scripts: name, and whether it is the active one.
+async fn scripts_of(site: &Site, official: congvu::model::OfficialId) -> Vec<(String, bool)> {
+    let filters = congvu::sieve::Filters::new("mail.vinhphuc.gov.vn", Default::default());
+    let scripts = congvu::sieve::scripts::Scripts::new(
+        site.server.services().store.clone(),
+        site.clock.clone(),
+        std::sync::Arc::new(filters),
+    );
+    let all = scripts.list(official).await.unwrap();
+    all.into_iter().map(|s| (s.name, s.active)).collect()
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. Cookie flags and HSTS
 // ---------------------------------------------------------------------------------------
@@ -921,6 +977,7 @@ async fn every_page_carries_the_security_headers_and_no_script(backend: Backend)
         "/setup",
         "/sessions",
         "/password",
+        "/out-of-office",
         "/setup/apple.mobileconfig",
     ] {
         pages.push((path.into(), 200, vanlt.get(path).await));
@@ -1364,6 +1421,60 @@ fn padded_sign_in(csrf: &str, size: usize) -> Vec<u8> {
     assert!(body.len() < size);
     body.push_str(&"x".repeat(size - body.len()));
     body.into_bytes()
+}
+
+async fn an_out_of_office_reply_of_4000_vietnamese_characters_is_read_and_64_kib_is_the_limit(
+    backend: Backend,
+) {
+    let Some(site) = Site::start(backend).await else {
+        return;
+    };
+    let mut browser = signed_in(&site, "vanlt", CHOSEN).await;
+    let csrf = browser.csrf_of("/out-of-office").await;
+    let vanlt = site.directory().official("vanlt").await.unwrap();
+    // Every character three bytes, nine once percent-encoded: well over the 16 KiB of the
+    // other forms.
+    let longest = "ệ".repeat(4000);
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("enabled", "on"),
+        ("message", &longest),
+    ];
+    assert!(form(&fields).len() > 32 * 1024);
+    let saved = browser.post("/out-of-office", &fields).await;
+    assert_redirect(&saved, "/out-of-office?saved=out-of-office");
+    let page = browser.get("/out-of-office").await;
+    assert!(
+        page.body.contains(&longest),
+        "the whole text is stored and shown"
+    );
+
+    let longer = format!("{longest}ệ");
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("enabled", "on"),
+        ("message", &longer),
+    ];
+    let refused = browser.post("/out-of-office", &fields).await;
+    assert_eq!(refused.status, 422, "{refused:?}");
+    assert!(refused.body.contains(MESSAGE_TOO_LONG), "{}", refused.body);
+    assert!(
+        refused.body.contains(OUT_OF_OFFICE_ON),
+        "the stored reply stays on"
+    );
+
+    let mut body = form(&[("csrf", &csrf), ("enabled", "on"), ("message", "x")]);
+    body.push_str("&pad=");
+    body.push_str(&"x".repeat(64 * 1024 + 1 - body.len()));
+    let too_large = browser.post_raw("/out-of-office", body.into_bytes()).await;
+    assert_eq!(too_large.status, 413, "{too_large:?}");
+    assert!(too_large.body.contains(TOO_LARGE), "{}", too_large.body);
+    assert_eq!(
+        scripts_of(&site, vanlt.id).await,
+        [("congvu".to_string(), true)]
+    );
+    let page = browser.get("/out-of-office").await;
+    assert!(page.body.contains(&longest), "nothing refused was stored");
 }
 
 async fn a_form_body_one_byte_over_16_kib_is_refused_with_413(backend: Backend) {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::Form;
 
 use super::{
-    clear_cookie, forms, page, pages, redirect, unavailable, Answer, Lang, Portal, Visit,
+    clear_cookie, forms, page, pages, redirect, unavailable, Answer, Lang, Portal, Saved, Visit,
     SESSION_COOKIE,
 };
 use crate::clock::UnixTime;
@@ -33,7 +33,7 @@ pub(super) async fn account(State(portal): State<Portal>, visit: Visit) -> Answe
         t,
         csrf: &session.csrf_token,
         current: "account",
-        notice: visit.saved.then_some(t.password_changed),
+        notice: (visit.saved == Some(Saved::Password)).then_some(t.password_changed),
         name: &o.display_name,
         login: &o.login,
         agencies: overview

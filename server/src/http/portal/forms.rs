@@ -38,6 +38,18 @@ pub(super) struct Change {
     pub confirm: String,
 }
 
+/// The out-of-office form. An unticked box is not sent at all.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct OutOfOffice {
+    pub csrf: Option<String>,
+    pub enabled: Option<String>,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub message: String,
+}
+
 /// A form that only confirms an action (sign out, sign out everywhere).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

@@ -1,7 +1,8 @@
 //! The officials' portal: first sign-in with an initial password, choosing a password (also
-//! from a one-time reset link), changing it, the account page, mail client setup and the
-//! sessions list. Server-rendered pages (askama templates under `server/templates/portal/`),
-//! one stylesheet, no script; Vietnamese by default with an English switch.
+//! from a one-time reset link), changing it, the account page, mail client setup, the
+//! out-of-office reply and the sessions list. Server-rendered pages (askama templates under
+//! `server/templates/portal/`), one stylesheet, no script; Vietnamese by default with an
+//! English switch.
 //!
 //! Owns the web side only: cookies, CSRF tokens, forms and pages. Who may sign in, what a
 //! password must be and what a session is are the directory's (`Authenticator`,
@@ -19,6 +20,7 @@
 
 mod account;
 mod forms;
+mod out_of_office;
 mod pages;
 mod password;
 mod setup;
@@ -42,11 +44,15 @@ use crate::directory::{
     Authenticator, Directory, Official, OfficialId, PortalSession, SessionPolicy, SessionPurpose,
 };
 use crate::mailstore::Mailstore;
+use crate::sieve::scripts::Scripts;
 
 pub use texts::Lang;
 
 /// Largest form body read; the portal's forms are a few hundred bytes.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
+/// Largest out-of-office form read: its text, up to 4,000 characters of Vietnamese, is
+/// percent-encoded (up to 12 bytes a character), as is the subject.
+pub const MAX_OUT_OF_OFFICE_FORM_BYTES: usize = 64 * 1024;
 
 const SESSION_COOKIE: &str = "congvu_session";
 const CSRF_COOKIE: &str = "congvu_csrf";
@@ -92,6 +98,8 @@ struct PortalState {
     settings: PortalSettings,
     authenticator: Arc<Authenticator>,
     mailstore: Mailstore,
+    /// The officials' Sieve scripts, shared with SMTP delivery.
+    scripts: Scripts,
 }
 
 impl Portal {
@@ -99,12 +107,14 @@ impl Portal {
         settings: PortalSettings,
         authenticator: Arc<Authenticator>,
         mailstore: Mailstore,
+        scripts: Scripts,
     ) -> Portal {
         Portal {
             state: Arc::new(PortalState {
                 settings,
                 authenticator,
                 mailstore,
+                scripts,
             }),
         }
     }
@@ -134,6 +144,12 @@ impl Portal {
             .route("/account", get(account::account))
             .route("/sessions", get(account::sessions))
             .route("/sessions/end-all", get(back_home).post(account::end_all))
+            .route(
+                "/out-of-office",
+                get(out_of_office::form)
+                    .post(out_of_office::save)
+                    .layer(DefaultBodyLimit::max(MAX_OUT_OF_OFFICE_FORM_BYTES)),
+            )
             .route("/setup", get(setup::setup))
             .route("/setup/apple.mobileconfig", get(setup::mobileconfig))
             .route("/static/portal.css", get(stylesheet))
@@ -199,6 +215,23 @@ impl Portal {
     }
 }
 
+/// What a page that follows a saved form says was saved (`?saved=…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Saved {
+    Password,
+    OutOfOffice,
+}
+
+impl Saved {
+    fn parse(value: &str) -> Option<Saved> {
+        match value {
+            "password" => Some(Saved::Password),
+            "out-of-office" => Some(Saved::OutOfOffice),
+            _ => None,
+        }
+    }
+}
+
 /// What a handler answers: its page, or the page that ended it early (`?`).
 type Answer = Result<Response, Response>;
 
@@ -213,8 +246,9 @@ pub(super) struct Visit {
     pub lang: Lang,
     /// The visitor picked the language with the switch: it is remembered in a cookie.
     pub chose_lang: bool,
-    /// The visitor arrives from saving a password (`?saved=password`): the page says so.
-    pub saved: bool,
+    /// The visitor arrives from saving a form (`?saved=password`, `?saved=out-of-office`):
+    /// the page says so.
+    pub saved: Option<Saved>,
     pub session_token: Option<String>,
     pub csrf_cookie: Option<String>,
     pub user_agent: String,
@@ -266,7 +300,10 @@ impl FromRequestParts<Portal> for Visit {
             .split('&')
             .find_map(|pair| pair.strip_prefix("lang="))
             .and_then(Lang::parse);
-        let saved = query.split('&').any(|pair| pair == "saved=password");
+        let saved = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("saved="))
+            .and_then(Saved::parse);
         let remembered = cookies.get(LANG_COOKIE).and_then(|v| Lang::parse(v));
         let source = forwarded_for(&parts.headers, peer.address.ip());
         let user_agent = parts

@@ -115,3 +115,26 @@ pub(super) struct MessagePage<'a> {
     pub title: &'a str,
     pub message: &'a str,
 }
+
+#[derive(Template)]
+#[template(path = "portal/out_of_office.html")]
+pub(super) struct OutOfOfficePage<'a> {
+    pub t: &'static Texts,
+    pub csrf: &'a str,
+    pub current: &'a str,
+    pub notice: Option<&'a str>,
+    /// Whether replies are on now, as stored (not as the refused form had it).
+    pub stored_on: bool,
+    /// The form's fields: what is stored, or what the official typed when it was refused.
+    pub enabled: bool,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub message: &'a str,
+    pub max_subject: usize,
+    pub max_message: usize,
+    /// The field a refusal is about (`from`, `to`, `subject`, `message`, or `form` for the
+    /// whole form), and why.
+    pub error_field: &'a str,
+    pub error: Option<String>,
+}

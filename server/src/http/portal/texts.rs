@@ -1,7 +1,10 @@
 //! Every word the portal shows, in Vietnamese (the default) and English, and the portal's
-//! own words for the domain's refusals (a weak password, a wrong current one).
+//! own words for the domain's refusals (a weak password, a wrong current one, an out-of-office
+//! setting that cannot be saved).
 
 use crate::directory::{PasswordWeakness, MIN_CHOSEN_PASSWORD_CHARS};
+use crate::sieve::scripts::MAX_SCRIPTS;
+use crate::sieve::vacation::{OutOfOfficeError, MAX_MESSAGE_CHARS, MAX_SUBJECT_CHARS};
 
 /// The portal's languages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +89,7 @@ pub struct Texts {
     pub nav_password: &'static str,
     pub nav_setup: &'static str,
     pub nav_sessions: &'static str,
+    pub nav_out_of_office: &'static str,
     pub sign_out_button: &'static str,
     pub setup_title: &'static str,
     pub setup_intro: &'static str,
@@ -117,6 +121,21 @@ pub struct Texts {
     pub session_browser: &'static str,
     pub this_session: &'static str,
     pub end_all_button: &'static str,
+    pub out_of_office_title: &'static str,
+    pub out_of_office_intro: &'static str,
+    pub out_of_office_is_on: &'static str,
+    pub out_of_office_is_off: &'static str,
+    pub enabled_label: &'static str,
+    pub from_label: &'static str,
+    pub from_hint: &'static str,
+    pub to_label: &'static str,
+    pub to_hint: &'static str,
+    pub subject_label: &'static str,
+    pub reply_label: &'static str,
+    pub reply_hint: &'static str,
+    pub out_of_office_button: &'static str,
+    pub out_of_office_saved: &'static str,
+    pub script_broken: &'static str,
     pub link_invalid_title: &'static str,
     pub link_invalid: &'static str,
     pub back_to_sign_in: &'static str,
@@ -181,6 +200,7 @@ pub static VI: Texts = Texts {
     nav_password: "Đổi mật khẩu",
     nav_setup: "Cài đặt thư",
     nav_sessions: "Phiên đăng nhập",
+    nav_out_of_office: "Trả lời tự động",
     sign_out_button: "Đăng xuất",
     setup_title: "Cài đặt thư trên máy tính và điện thoại",
     setup_intro: "Dùng địa chỉ thư và mật khẩu của bạn. Các phần mềm thư phổ biến tự tìm cài đặt; nếu cần nhập tay, dùng bảng dưới đây.",
@@ -212,6 +232,21 @@ pub static VI: Texts = Texts {
     session_browser: "Trình duyệt",
     this_session: "(phiên này)",
     end_all_button: "Đăng xuất khỏi mọi nơi",
+    out_of_office_title: "Trả lời tự động khi vắng mặt",
+    out_of_office_intro: "Khi bật, mỗi người gửi thư cho bạn nhận một thư trả lời tự động, nhiều nhất một lần mỗi ngày. Thư từ danh sách thư và thư tự động không được trả lời. Các quy tắc lọc thư bạn đã đặt trong phần mềm thư vẫn được giữ nguyên.",
+    out_of_office_is_on: "Trả lời tự động đang bật.",
+    out_of_office_is_off: "Trả lời tự động đang tắt.",
+    enabled_label: "Bật trả lời tự động",
+    from_label: "Từ ngày",
+    from_hint: "Để trống để bắt đầu ngay.",
+    to_label: "Đến hết ngày",
+    to_hint: "Để trống để trả lời cho đến khi bạn tắt.",
+    subject_label: "Tiêu đề thư trả lời",
+    reply_label: "Nội dung thư trả lời",
+    reply_hint: "Tối đa 4.000 ký tự.",
+    out_of_office_button: "Lưu",
+    out_of_office_saved: "Đã lưu cài đặt trả lời tự động.",
+    script_broken: "Không lưu được: bộ lọc thư đang dùng của bạn có lỗi hoặc quá lớn. Hãy sửa bộ lọc trong phần mềm thư, hoặc liên hệ bộ phận công nghệ thông tin của cơ quan; không có gì bị thay đổi.",
     link_invalid_title: "Liên kết không còn hiệu lực",
     link_invalid: "Liên kết đặt mật khẩu này đã được dùng, đã hết hạn hoặc không đúng. Hãy liên hệ bộ phận công nghệ thông tin của cơ quan để nhận liên kết mới.",
     back_to_sign_in: "Về trang đăng nhập",
@@ -276,6 +311,7 @@ pub static EN: Texts = Texts {
     nav_password: "Change password",
     nav_setup: "Set up my mail",
     nav_sessions: "Sessions",
+    nav_out_of_office: "Out of office",
     sign_out_button: "Sign out",
     setup_title: "Set up mail on your computer and phone",
     setup_intro: "Use your mail address and your password. Common mail apps find the settings themselves; to enter them by hand, use the table below.",
@@ -307,6 +343,21 @@ pub static EN: Texts = Texts {
     session_browser: "Browser",
     this_session: "(this session)",
     end_all_button: "Sign out everywhere",
+    out_of_office_title: "Out of office",
+    out_of_office_intro: "When on, everyone who writes to you gets an automatic reply, at most once a day each. Mail from mailing lists and automatic mail gets none. The filter rules you set up in your mail app are kept as they are.",
+    out_of_office_is_on: "Automatic replies are on.",
+    out_of_office_is_off: "Automatic replies are off.",
+    enabled_label: "Send automatic replies",
+    from_label: "First day",
+    from_hint: "Leave empty to start now.",
+    to_label: "Last day",
+    to_hint: "Leave empty to reply until you turn it off.",
+    subject_label: "Subject of the reply",
+    reply_label: "Text of the reply",
+    reply_hint: "At most 4,000 characters.",
+    out_of_office_button: "Save",
+    out_of_office_saved: "Your out-of-office setting is saved.",
+    script_broken: "Not saved: the mail filter you use has an error or is too large. Fix it in your mail app, or ask your agency's IT staff; nothing was changed.",
     link_invalid_title: "This link no longer works",
     link_invalid: "This password link was used already, has expired or is wrong. Ask your agency's IT staff for a new one.",
     back_to_sign_in: "Back to sign in",
@@ -349,6 +400,50 @@ pub fn weakness(lang: Lang, why: &PasswordWeakness) -> String {
         ),
         (Lang::En, why) => format!("{}.", capitalised(&why.to_string())),
     }
+}
+
+/// Why an out-of-office setting was refused, in plain words of `lang`.
+pub fn out_of_office_refusal(lang: Lang, why: &OutOfOfficeError) -> String {
+    match (lang, why) {
+        (Lang::Vi, OutOfOfficeError::BadFrom) => {
+            "Ngày bắt đầu không đúng: hãy chọn ngày trong lịch, hoặc viết theo dạng năm-tháng-ngày (ví dụ 2026-12-20).".into()
+        }
+        (Lang::Vi, OutOfOfficeError::BadTo) => {
+            "Ngày kết thúc không đúng: hãy chọn ngày trong lịch, hoặc viết theo dạng năm-tháng-ngày (ví dụ 2027-01-03).".into()
+        }
+        (Lang::Vi, OutOfOfficeError::EndsBeforeStart) => {
+            "Ngày kết thúc phải là ngày bắt đầu hoặc sau đó.".into()
+        }
+        (Lang::Vi, OutOfOfficeError::SubjectTooLong) => {
+            format!("Tiêu đề quá dài: tối đa {MAX_SUBJECT_CHARS} ký tự.")
+        }
+        (Lang::Vi, OutOfOfficeError::MessageTooLong) => {
+            format!("Nội dung quá dài: tối đa {} ký tự.", thousands(MAX_MESSAGE_CHARS, '.'))
+        }
+        (Lang::Vi, OutOfOfficeError::NoMessage) => "Hãy viết nội dung thư trả lời.".into(),
+        (Lang::En, why) => format!("{}.", capitalised(&why.to_string())),
+    }
+}
+
+/// Why no script could be made to hold the setting: the official keeps as many as they may.
+pub fn too_many_scripts(lang: Lang) -> String {
+    match lang {
+        Lang::Vi => format!("Không lưu được: bạn đã có {MAX_SCRIPTS} bộ lọc thư, là số tối đa. Hãy xoá bớt một bộ lọc không dùng trong phần mềm thư; không có gì bị thay đổi."),
+        Lang::En => format!("Not saved: you already keep {MAX_SCRIPTS} mail filters, the most allowed. Delete one you do not use in your mail app; nothing was changed."),
+    }
+}
+
+/// `4000` as `4.000` (Vietnamese) or `4,000`.
+fn thousands(n: usize, separator: char) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(separator);
+        }
+        out.push(d);
+    }
+    out
 }
 
 fn capitalised(text: &str) -> String {
