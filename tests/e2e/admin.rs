@@ -30,7 +30,7 @@ impl AdminRun {
 }
 
 /// `congvu-admin` bound to one test database.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AdminCli {
     config: PathBuf,
     /// Working directory of each run (the test's temporary directory).

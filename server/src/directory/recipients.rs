@@ -69,6 +69,8 @@ pub struct RecipientIndex {
 pub struct RecipientCard {
     pub addresses: Vec<String>,
     pub display_name: String,
+    /// The official's agency, whose administrators' filter runs before the official's own.
+    pub agency: AgencyId,
 }
 
 impl SnapshotView for RecipientIndex {
@@ -220,6 +222,7 @@ fn cards_of(snapshot: &DirectorySnapshot) -> HashMap<OfficialId, Arc<RecipientCa
             let recipient = RecipientCard {
                 addresses,
                 display_name,
+                agency: official.agency_id,
             };
             (official.id, Arc::new(recipient))
         })

@@ -50,6 +50,6 @@ pub use official::{
 };
 pub use queue::{QueueEntry, QueueSelector};
 pub use service::{NewServiceAccount, ServiceAccount};
-pub use sieve::SieveScript;
+pub use sieve::{BeforeScript, SieveScript};
 pub use smart_host::{SmartHost, SmartHostError};
 pub use unique::UniqueKey;

@@ -78,6 +78,32 @@ fn offered(capability: &Capability) -> bool {
     matches!(capability, Capability::Comparator(_)) || OFFERED.contains(capability)
 }
 
+/// The interpreter's settings: with `chain`, `include` is allowed (only congvu's chain
+/// script uses it: a stored script requiring it is refused by the checker, which lacks it).
+fn runtime(hostname: &str, chain: bool) -> Runtime {
+    Runtime::new()
+        .with_cpu_limit(CPU_LIMIT)
+        .with_max_redirects(MAX_REDIRECTS)
+        .with_max_out_messages(MAX_OUT_MESSAGES)
+        .with_max_nested_includes(if chain { 2 } else { 0 })
+        .with_default_vacation_expiry(DEFAULT_VACATION_SECONDS)
+        .with_vacation_default_subject("Trả lời tự động")
+        .with_local_hostname(hostname.to_owned())
+        // What the `environment` extension reports (RFC 5183 §4.2).
+        .with_env_variable("name", "congvu")
+        .with_env_variable("version", env!("CARGO_PKG_VERSION"))
+        // Only the extensions in OFFERED: the rest (notifications, includes, lists, header
+        // edits, changing the message) have nothing behind them here, and a script that
+        // asks for one is refused when it is stored.
+        .without_capabilities(
+            Capability::all()
+                .iter()
+                .filter(|c| !(offered(c) || chain && **c == Capability::Include))
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+}
+
 /// The extensions offered, as ManageSieve's `SIEVE` capability lists them.
 pub fn extensions() -> String {
     let names: Vec<String> = OFFERED.iter().map(ToString::to_string).collect();
@@ -192,7 +218,13 @@ impl Outcome {
 /// Compiles and runs officials' scripts.
 pub struct Filters {
     compiler: Compiler,
+    /// Runs deliveries: the extensions in [`OFFERED`], and `include` for the chain.
     runtime: Runtime,
+    /// Checks stored scripts: the extensions in [`OFFERED`] only.
+    checker: Runtime,
+    /// The script a delivery runs when administrators' scripts come before the official's:
+    /// it includes each link of a [`Chain`] in turn.
+    chain: Script,
     policy: RedirectPolicy,
 }
 
@@ -201,6 +233,39 @@ impl std::fmt::Debug for Filters {
         f.debug_struct("Filters")
             .field("policy", &self.policy)
             .finish_non_exhaustive()
+    }
+}
+
+/// Includes the links of a [`Chain`] in order (RFC 6609): a `stop` in one ends them all, and
+/// the implicit keep is cancelled by whichever of them files, discards or redirects.
+const CHAIN: &str = "require \"include\";\r\n\
+    include :global :optional \"province\";\r\n\
+    include :global :optional \"agency\";\r\n\
+    include :personal :optional \"own\";\r\n";
+
+/// The scripts a delivery to one official runs, in order: the province's, the official's
+/// agency's (both set by administrators), then the official's own active script.
+#[derive(Debug, Clone, Default)]
+pub struct Chain {
+    pub province: Option<Script>,
+    pub agency: Option<Script>,
+    pub own: Option<Script>,
+}
+
+impl Chain {
+    /// Whether there is nothing to run.
+    pub fn is_empty(&self) -> bool {
+        self.province.is_none() && self.agency.is_none() && self.own.is_none()
+    }
+
+    /// The link the chain script asks for by `name`.
+    fn link(&self, name: &::sieve::Script) -> Option<&Script> {
+        match name {
+            ::sieve::Script::Global(n) if n == "province" => self.province.as_ref(),
+            ::sieve::Script::Global(n) if n == "agency" => self.agency.as_ref(),
+            ::sieve::Script::Personal(n) if n == "own" => self.own.as_ref(),
+            _ => None,
+        }
     }
 }
 
@@ -214,30 +279,17 @@ impl Filters {
             .with_max_nested_tests(MAX_NESTING)
             .with_max_nested_foreverypart(3)
             .with_max_includes(0);
-        let runtime = Runtime::new()
-            .with_cpu_limit(CPU_LIMIT)
-            .with_max_redirects(MAX_REDIRECTS)
-            .with_max_out_messages(MAX_OUT_MESSAGES)
-            .with_max_nested_includes(0)
-            .with_default_vacation_expiry(DEFAULT_VACATION_SECONDS)
-            .with_vacation_default_subject("Trả lời tự động")
-            .with_local_hostname(hostname.to_owned())
-            // What the `environment` extension reports (RFC 5183 §4.2).
-            .with_env_variable("name", "congvu")
-            .with_env_variable("version", env!("CARGO_PKG_VERSION"))
-            // Only the extensions in OFFERED: the rest (notifications, includes, lists,
-            // header edits, changing the message) have nothing behind them here, and a script
-            // that asks for one is refused when it is stored.
-            .without_capabilities(
-                Capability::all()
-                    .iter()
-                    .filter(|c| !offered(c))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            );
+        // The chain is congvu's own and always compiles.
+        #[allow(clippy::expect_used)]
+        let chain = Compiler::new()
+            .compile(CHAIN.as_bytes())
+            .map(|sieve| Script(Arc::new(sieve)))
+            .expect("the chain script compiles");
         Filters {
             compiler,
-            runtime,
+            runtime: runtime(hostname, true),
+            checker: runtime(hostname, false),
+            chain,
             policy,
         }
     }
@@ -278,7 +330,7 @@ impl Filters {
     /// interpreter finds out only when it runs the `require`, so the script is run once on an
     /// empty message, every question answered yes: the `require`s come first.
     fn unoffered(&self, script: &Script) -> Option<String> {
-        let mut context = self.runtime.filter(b"Subject: check\r\n\r\n");
+        let mut context = self.checker.filter(b"Subject: check\r\n\r\n");
         let mut input = Input::script("check", script.0.clone());
         while let Some(result) = context.run(input) {
             input = match result {
@@ -295,6 +347,36 @@ impl Filters {
 
     /// Runs `script` for `delivery`.
     pub fn run(&self, script: &Script, delivery: &Delivery<'_>, answers: &dyn Answers) -> Outcome {
+        let chain = Chain::default();
+        self.execute(script, &chain, delivery, answers)
+    }
+
+    /// Runs the scripts of `chain` in order for `delivery`; the usual delivery when it is
+    /// empty.
+    pub fn run_chain(
+        &self,
+        chain: &Chain,
+        delivery: &Delivery<'_>,
+        answers: &dyn Answers,
+    ) -> Outcome {
+        match (&chain.province, &chain.agency, &chain.own) {
+            (None, None, None) => Outcome {
+                copies: vec![Copy::inbox(Vec::new())],
+                ..Outcome::default()
+            },
+            (None, None, Some(own)) => self.run(own, delivery, answers),
+            _ => self.execute(&self.chain, chain, delivery, answers),
+        }
+    }
+
+    /// Runs `script`, answering its includes from `chain`.
+    fn execute(
+        &self,
+        script: &Script,
+        chain: &Chain,
+        delivery: &Delivery<'_>,
+        answers: &dyn Answers,
+    ) -> Outcome {
         let primary = delivery.addresses.first().map_or("", String::as_str);
         let mut context = self
             .runtime
@@ -306,6 +388,7 @@ impl Filters {
         let mut run = Run {
             filters: self,
             delivery,
+            chain,
             may_reply: may_auto_reply(delivery),
             vacation: None,
             created: HashMap::new(),
@@ -334,6 +417,8 @@ impl Filters {
 struct Run<'a> {
     filters: &'a Filters,
     delivery: &'a Delivery<'a>,
+    /// The scripts the chain script includes.
+    chain: &'a Chain,
     /// Whether RFC 3834 allows an automatic reply to this message at all.
     may_reply: bool,
     /// The key and period of the vacation reply the script is making.
@@ -388,8 +473,13 @@ impl Run<'_> {
                 });
                 return all.into();
             }
-            Event::IncludeScript { .. }
-            | Event::ListContains { .. }
+            Event::IncludeScript { name, .. } => {
+                return match self.chain.link(&name) {
+                    Some(script) => Input::script(name, script.0.clone()),
+                    None => false.into(),
+                };
+            }
+            Event::ListContains { .. }
             | Event::Function { .. }
             | Event::SetEnvelope { .. }
             | Event::Notify { .. } => return false.into(),

@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Filters, Script, ScriptError, MAX_SCRIPT_BYTES};
+use super::{Chain, Filters, Script, ScriptError, MAX_SCRIPT_BYTES};
 use crate::clock::{Clock, UnixTime};
-use crate::model::{OfficialId, SieveScript};
+use crate::model::{AgencyId, BeforeScript, OfficialId, SieveScript};
 use crate::store::{Store, StoreError, UniqueKey};
 
 /// Scripts one official may keep.
@@ -17,6 +17,8 @@ pub const MAX_SCRIPTS: usize = 16;
 pub const MAX_NAME_CHARS: usize = 128;
 /// Officials whose compiled active script is kept in memory.
 const CACHED_OFFICIALS: usize = 16_384;
+/// Agencies whose administrators' compiled script is kept in memory.
+const CACHED_AGENCIES: usize = 1_024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScriptsError {
@@ -61,6 +63,8 @@ pub struct Scripts {
     clock: Clock,
     filters: Arc<Filters>,
     compiled: Arc<quick_cache::sync::Cache<OfficialId, Compiled>>,
+    /// Administrators' scripts, compiled, by agency (`None`: the province's).
+    before: Arc<quick_cache::sync::Cache<Option<AgencyId>, Compiled>>,
 }
 
 impl std::fmt::Debug for Scripts {
@@ -78,6 +82,7 @@ impl Scripts {
             clock,
             filters,
             compiled: Arc::new(quick_cache::sync::Cache::new(CACHED_OFFICIALS)),
+            before: Arc::new(quick_cache::sync::Cache::new(CACHED_AGENCIES)),
         }
     }
 
@@ -229,6 +234,94 @@ impl Scripts {
             }
         }
         Ok(scripts)
+    }
+
+    /// What runs at a delivery to each of `officials` (with their agencies): the
+    /// province's and their agency's administrators' scripts, then their own active one;
+    /// only those with something to run are returned. Read in two statements whatever the
+    /// number of officials.
+    pub async fn chains_of(
+        &self,
+        officials: &[(OfficialId, AgencyId)],
+    ) -> Result<HashMap<OfficialId, Chain>, ScriptsError> {
+        let ids: Vec<OfficialId> = officials.iter().map(|(o, _)| *o).collect();
+        let mut conn = self.store.read().await?;
+        let own = conn.active_sieve_scripts(&ids).await?;
+        let before = conn.before_sieve_scripts().await?;
+        drop(conn);
+        let before: HashMap<Option<AgencyId>, Script> = before
+            .into_iter()
+            .filter_map(|b| Some((b.agency, self.before_from(b.agency, &b.text)?)))
+            .collect();
+        let mut own: HashMap<OfficialId, Script> = own
+            .into_iter()
+            .filter_map(|(official, text)| Some((official, self.compiled_from(official, &text)?)))
+            .collect();
+        let mut chains = HashMap::new();
+        for &(official, agency) in officials {
+            let chain = Chain {
+                province: before.get(&None).cloned(),
+                agency: before.get(&Some(agency)).cloned(),
+                own: own.remove(&official),
+            };
+            if !chain.is_empty() {
+                chains.insert(official, chain);
+            }
+        }
+        Ok(chains)
+    }
+
+    /// The administrators' scripts: the province's first, then the agencies'.
+    pub async fn before_scripts(&self) -> Result<Vec<BeforeScript>, ScriptsError> {
+        Ok(self.store.read().await?.before_sieve_scripts().await?)
+    }
+
+    /// Sets the script run before the filters of `agency`'s officials (`None`: every
+    /// official's) once it compiles.
+    pub async fn put_before(
+        &self,
+        agency: Option<AgencyId>,
+        text: &str,
+    ) -> Result<(), ScriptsError> {
+        self.check(text)?;
+        let mut tx = self.store.begin().await?;
+        tx.put_before_sieve_script(agency, text, self.clock.now())
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes the script run before `agency`'s officials' filters (`None`: the
+    /// province's); whether there was one.
+    pub async fn delete_before(&self, agency: Option<AgencyId>) -> Result<bool, ScriptsError> {
+        let mut tx = self.store.begin().await?;
+        let deleted = tx.delete_before_sieve_script(agency).await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// An administrators' script compiled from `text`, cached like officials' own.
+    fn before_from(&self, agency: Option<AgencyId>, text: &str) -> Option<Script> {
+        if let Some(hit) = self.before.get(&agency) {
+            if *hit.text == *text {
+                return Some(hit.script);
+            }
+        }
+        match self.filters.compile(text.as_bytes()) {
+            Ok(script) => {
+                let compiled = Compiled {
+                    text: text.into(),
+                    script: script.clone(),
+                };
+                self.before.insert(agency, compiled);
+                Some(script)
+            }
+            Err(error) => {
+                tracing::error!(agency = agency.map(|a| a.0), %error,
+                    "an administrators' Sieve script no longer compiles; skipping it");
+                None
+            }
+        }
     }
 
     /// The official's script compiled from `text`: the cached one when it came from the same

@@ -397,3 +397,62 @@ fn the_environment_names_congvu() {
          if environment :matches \"name\" \"*\" { fileinto \"${1}\"; }\n");
     assert_eq!(outcome.copies[0].folder.as_deref(), Some("congvu"));
 }
+
+/// Runs the chain of `province`, `agency` and `own` scripts on [`MESSAGE`].
+fn chain_run(province: Option<&str>, agency: Option<&str>, own: Option<&str>) -> Outcome {
+    let filters = Filters::new("mail.vinhphuc.gov.vn", RedirectPolicy::default());
+    let compile = |text: Option<&str>| text.map(|t| filters.compile(t.as_bytes()).unwrap());
+    let chain = Chain {
+        province: compile(province),
+        agency: compile(agency),
+        own: compile(own),
+    };
+    let addresses = addresses();
+    let delivery = Delivery {
+        message: MESSAGE.as_bytes(),
+        sender: "vanphong@vinhphuc.gov.vn",
+        recipient: "an@vinhphuc.gov.vn",
+        addresses: &addresses,
+        name: "Nguyễn Văn An",
+    };
+    filters.run_chain(&chain, &delivery, &Memory::default())
+}
+
+fn folders(outcome: &Outcome) -> Vec<Option<&str>> {
+    outcome.copies.iter().map(|c| c.folder.as_deref()).collect()
+}
+
+#[test]
+fn administrators_scripts_run_before_the_officials_own_in_order() {
+    let to_junk = "require \"fileinto\";\r\n\
+        if address :is \"from\" \"vanphong@vinhphuc.gov.vn\" { fileinto \"Junk\"; stop; }\r\n";
+    let flag = "require \"imap4flags\";\r\naddflag \"$Agency\";\r\n";
+    let own = "require \"fileinto\";\r\nfileinto \"Công văn\";\r\n";
+    // A stop in the province's script ends the chain: the official's rule never runs.
+    assert_eq!(
+        folders(&chain_run(Some(to_junk), None, Some(own))),
+        [Some("Junk")]
+    );
+    // Without a stop the official's rule runs after the agency's, whose flag it inherits.
+    let outcome = chain_run(None, Some(flag), Some(own));
+    assert_eq!(folders(&outcome), [Some("Công văn")]);
+    assert_eq!(outcome.copies[0].flags, ["$Agency"]);
+    // An administrator's script alone keeps the message where it says, or in INBOX.
+    assert_eq!(folders(&chain_run(None, Some(flag), None)), [None]);
+    assert_eq!(folders(&chain_run(None, None, None)), [None]);
+    assert!(chain_run(Some(flag), Some(to_junk), Some(own))
+        .failure
+        .is_none());
+}
+
+#[test]
+fn a_stored_script_may_not_include_others() {
+    let filters = Filters::new("mail.vinhphuc.gov.vn", RedirectPolicy::default());
+    let refused = filters
+        .compile(b"require \"include\";\r\ninclude :global \"province\";\r\n")
+        .unwrap_err();
+    assert!(
+        refused.reason.to_lowercase().contains("include"),
+        "{refused}"
+    );
+}

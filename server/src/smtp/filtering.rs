@@ -1,6 +1,7 @@
 //! Officials' Sieve filters at local delivery, between the checks on a message and the
-//! intake. Each local recipient with an active script has it run on the message; what it
-//! decides becomes copies filed into folders with flags, redirects, and out-of-office replies,
+//! intake. Each local recipient with an active script, or under an administrators' script
+//! (the province's, their agency's), has them run on the message in that order; what they
+//! decide becomes copies filed into folders with flags, redirects, and out-of-office replies,
 //! which go through the intake like any message. A recipient without a script, or whose
 //! script or folders cannot be read, gets the usual delivery: nothing is lost to a filter.
 //!
@@ -82,15 +83,20 @@ pub(super) async fn filter(
     } = *mail;
     let mut filtered = Filtered::default();
     let mut rejections = Vec::new();
-    let active = match scripts.active_of(local).await {
-        Ok(active) => active,
+    let cards: Vec<_> = local.iter().map(|&o| (o, index.card(o))).collect();
+    let agencies: Vec<_> = cards
+        .iter()
+        .filter_map(|(o, card)| Some((*o, card.as_ref()?.agency)))
+        .collect();
+    let chains = match scripts.chains_of(&agencies).await {
+        Ok(chains) => chains,
         Err(error) => {
             tracing::error!(%error, "cannot read Sieve scripts; delivering without filters");
             return Filtered::unfiltered(local.to_vec());
         }
     };
-    for &official in local {
-        let (Some(script), Some(card)) = (active.get(&official), index.card(official)) else {
+    for (official, card) in cards {
+        let (Some(chain), Some(card)) = (chains.get(&official), card) else {
             filtered.plain.push(official);
             continue;
         };
@@ -109,7 +115,7 @@ pub(super) async fn filter(
             addresses: &card.addresses,
             name: &card.display_name,
         };
-        let mut outcome = scripts.filters().run(script, &delivery, &world);
+        let mut outcome = scripts.filters().run_chain(chain, &delivery, &world);
         if junk {
             outcome.replies.clear();
         }

@@ -37,6 +37,7 @@ pub const TABLES: &[&str] = &[
     "migration_messages",
     "sieve_scripts",
     "vacation_replies",
+    "sieve_before_scripts",
 ];
 
 /// Columns that refer to their own table (an agency's parent): restored empty, and filled in

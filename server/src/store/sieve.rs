@@ -4,7 +4,7 @@ use sqlx::FromRow;
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
-use crate::model::{OfficialId, SieveScript};
+use crate::model::{AgencyId, BeforeScript, OfficialId, SieveScript};
 
 #[derive(FromRow)]
 struct ScriptRow {
@@ -192,5 +192,57 @@ impl Conn {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(claimed > 0)
+    }
+
+    /// Every script run before officials' own: the province's and the agencies'.
+    pub async fn before_sieve_scripts(&mut self) -> Result<Vec<BeforeScript>, StoreError> {
+        let sql = "SELECT agency_id, script, updated_at FROM sieve_before_scripts \
+                   ORDER BY COALESCE(agency_id, 0)";
+        let rows: Vec<(Option<i64>, String, i64)> =
+            on_backend!(self, c => sqlx::query_as(sql).fetch_all(&mut *c).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(agency, text, updated_at)| BeforeScript {
+                agency: agency.map(AgencyId),
+                text,
+                updated_at: UnixTime(updated_at),
+            })
+            .collect())
+    }
+
+    /// Stores `text` as the script run before the filters of `agency`'s officials (`None`:
+    /// every official's), replacing the one there was.
+    pub async fn put_before_sieve_script(
+        &mut self,
+        agency: Option<AgencyId>,
+        text: &str,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.delete_before_sieve_script(agency).await?;
+        let sql = "INSERT INTO sieve_before_scripts (agency_id, script, updated_at) \
+                   VALUES ($1, $2, $3)";
+        on_backend!(self, c => sqlx::query(sql)
+            .bind(agency.map(|a| a.0))
+            .bind(text)
+            .bind(now.0)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Deletes the script run before `agency`'s officials' filters (`None`: the province's);
+    /// whether there was one.
+    pub async fn delete_before_sieve_script(
+        &mut self,
+        agency: Option<AgencyId>,
+    ) -> Result<bool, StoreError> {
+        let sql = "DELETE FROM sieve_before_scripts WHERE COALESCE(agency_id, 0) = $1";
+        let n = on_backend!(self, c => sqlx::query(sql)
+            .bind(agency.map_or(0, |a| a.0))
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(n > 0)
     }
 }

@@ -24,6 +24,7 @@ smtp_tests!(
     redirects_follow_the_policy_and_never_lose_mail,
     a_reject_is_said_over_smtp_only_when_every_recipient_rejects,
     a_redirect_to_an_address_already_in_the_envelope_goes_out_once,
+    administrators_scripts_run_before_the_officials_own,
 );
 
 /// Gives `login` the script `text`, active.
@@ -323,4 +324,146 @@ async fn a_redirect_to_an_address_already_in_the_envelope_goes_out_once(backend:
     let mut recipients = relayed();
     recipients.sort();
     assert_eq!(recipients, ["doitac@example.org", "khac@example.org"]);
+}
+
+/// Runs `congvu-admin` against the province's database off the async runtime, so the server
+/// in this process keeps serving.
+async fn admin(cli: &crate::admin::AdminCli, args: &[&str]) -> crate::admin::AdminRun {
+    let (cli, args) = (
+        cli.clone(),
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli.run(&args)
+    })
+    .await
+    .unwrap()
+}
+
+async fn administrators_scripts_run_before_the_officials_own(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    let cli = crate::admin::AdminCli::new(&p.db);
+    let file = |name: &str, text: &str| {
+        let path = cli.dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let spam = file(
+        "thu-rac.sieve",
+        "require \"fileinto\";\nif header :is \"X-Spam\" \"Yes\" { fileinto \"Junk\"; stop; }\n",
+    );
+    let flag = file(
+        "snv.sieve",
+        "require \"imap4flags\";\naddflag \"$SoNoiVu\";\n",
+    );
+    let other = file(
+        "ubnd.sieve",
+        "require \"imap4flags\";\naddflag \"$UBND\";\n",
+    );
+    let broken = file("hong.sieve", "require \"fileinto\";\nfileinto \"Junk\"\n");
+    let put = admin(&cli, &["sieve", "before", "put", &spam]).await.ok();
+    assert_eq!(
+        put.stdout,
+        "stored the script run before the filters of the province\n"
+    );
+    admin(&cli, &["sieve", "before", "put", &flag, "--agency", "snv"])
+        .await
+        .ok();
+    admin(
+        &cli,
+        &["sieve", "before", "put", &other, "--agency", "vinhphuc"],
+    )
+    .await
+    .ok();
+    let refused = admin(
+        &cli,
+        &["sieve", "before", "put", &broken, "--agency", "snv"],
+    )
+    .await;
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("{broken}: line 3, column ")),
+        "{refused:?}"
+    );
+    assert!(refused.stderr.contains("nothing was stored"), "{refused:?}");
+    let listed = admin(&cli, &["sieve", "before", "list"]).await.ok().stdout;
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    assert!(listed.starts_with("province ("), "{listed}");
+    let shown = admin(&cli, &["sieve", "before", "show", "--agency", "snv"])
+        .await
+        .ok();
+    assert_eq!(
+        shown.stdout,
+        "require \"imap4flags\";\naddflag \"$SoNoiVu\";\n"
+    );
+    activate(
+        &p,
+        ANNV.0,
+        "require [\"fileinto\", \"mailbox\"];\n\
+         if header :contains \"Subject\" \"Công văn\" { fileinto :create \"Công văn đến\"; }\n",
+    )
+    .await;
+
+    let (an, van) = (address(ANNV), address(VAN));
+    let tagged = message("x@example.org", &an, "Công văn giả mạo").replacen(
+        "Subject:",
+        "X-Spam: Yes\r\nSubject:",
+        1,
+    );
+    assert_eq!(deliver(&p, "x@example.org", &[&an], &tagged).await, 250);
+    let junk = folder(&p, ANNV.0, "Junk").await;
+    assert_eq!(
+        junk.len(),
+        1,
+        "the province's stop ends the chain: {junk:?}"
+    );
+    assert!(folder(&p, ANNV.0, "Công văn đến").await.is_empty());
+
+    let circular = message("vanphong@example.org", &an, "Công văn số 45");
+    assert_eq!(
+        deliver(&p, "vanphong@example.org", &[&an, &van], &circular).await,
+        250
+    );
+    let filed = folder(&p, ANNV.0, "Công văn đến").await;
+    assert_eq!(
+        filed.len(),
+        1,
+        "the official's own rule ran after: {filed:?}"
+    );
+    assert_eq!(
+        filed[0].1, "$SoNoiVu",
+        "the agency's flag, not another agency's"
+    );
+    let kept = folder(&p, VAN.0, "INBOX").await;
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        kept[0].1, "$SoNoiVu",
+        "an official without a script of her own"
+    );
+
+    let removed = admin(&cli, &["sieve", "before", "delete", "--agency", "snv"])
+        .await
+        .ok();
+    assert_eq!(
+        removed.stdout,
+        "removed the script run before the filters of agency snv\n"
+    );
+    let again = admin(&cli, &["sieve", "before", "delete", "--agency", "snv"]).await;
+    assert_eq!(again.code, Some(1), "{again:?}");
+    let next = message("vanphong@example.org", &van, "Thông báo");
+    assert_eq!(
+        deliver(&p, "vanphong@example.org", &[&van], &next).await,
+        250
+    );
+    let kept = folder(&p, VAN.0, "INBOX").await;
+    assert_eq!(kept.len(), 2);
+    assert!(
+        kept.iter().any(|(_, keywords, _)| keywords.is_empty()),
+        "{kept:?}"
+    );
 }
