@@ -31,6 +31,7 @@ mod queue;
 mod smtp;
 mod soak;
 mod store_suite;
+mod webmail;
 
 /// Longest one server test may run: a server that stops answering fails the test instead of
 /// hanging the suite.

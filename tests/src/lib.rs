@@ -26,6 +26,7 @@ pub mod imap;
 pub mod ldap;
 pub mod mbsync;
 pub mod program;
+pub mod roundcube;
 pub mod rspamd;
 pub mod server;
 pub mod sieve_connect;
