@@ -8,8 +8,6 @@
 //! through the managesieve plugin is the official's active script and files mail into a
 //! Vietnamese folder made from the webmail, and its out-of-office reply answers.
 
-use std::path::{Path, PathBuf};
-
 use congvu::mailstore::MailboxRole;
 use congvu::net::ListenerKind;
 use congvu::sieve::scripts::Scripts;
@@ -19,7 +17,7 @@ use congvu_tests::Backend;
 
 use crate::admin::{json_of, AdminCli};
 use crate::backend_tests;
-use crate::smtp::fixture::{message, send, Province, ANNV, HOSTNAME, NHUNG};
+use crate::smtp::fixture::{message, send, Province, ANNV, NHUNG};
 
 backend_tests!(roundcube_reads_sends_searches_and_files_with_the_shipped_settings);
 
@@ -45,24 +43,6 @@ if header :contains \"subject\" \"Công văn\"\r\n\
 {\r\n\
 \tfileinto \"Công văn đến\";\r\n\
 }\r\n";
-
-/// A certificate and key for the server (PEM files in `dir`) naming its hostname,
-/// `localhost` and 127.0.0.1. The check connects to 127.0.0.1: libldap, under Roundcube's
-/// address book, checks a connection to `localhost` against the machine's own name instead.
-fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    let names = vec![HOSTNAME.to_string(), "localhost".to_string()];
-    let mut params = rcgen::CertificateParams::new(names).unwrap();
-    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
-    params
-        .subject_alt_names
-        .push(rcgen::SanType::IpAddress(loopback));
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
-    (cert_path, key_path)
-}
 
 /// A service account for the address book, made as an admin makes it; its secret.
 fn service_account(p: &Province) -> String {
@@ -123,15 +103,10 @@ async fn folder(p: &Province, login: &str, name: &str) -> Vec<String> {
 
 async fn roundcube_reads_sends_searches_and_files_with_the_shipped_settings(backend: Backend) {
     roundcube::require();
-    let tls = tempfile::tempdir().unwrap();
-    let (cert, key) = certificate(tls.path());
-    let Some(p) = Province::start_with(backend, |config| {
-        config.tls.self_signed = false;
-        config.tls.cert = Some(cert.clone());
-        config.tls.key = Some(key);
-    })
-    .await
-    else {
+    // The development certificate names 127.0.0.1, where the check connects: libldap,
+    // under Roundcube's address book, checks a connection to `localhost` against the
+    // machine's own name instead.
+    let Some(p) = Province::start(backend).await else {
         return;
     };
     let annv = format!("{}@vinhphuc.gov.vn", ANNV.0);
@@ -146,7 +121,7 @@ async fn roundcube_reads_sends_searches_and_files_with_the_shipped_settings(back
         smtp_port: p.addr(ListenerKind::Submissions).port(),
         ldap_port: p.addr(ListenerKind::Ldaps).port(),
         sieve_port: p.addr(ListenerKind::ManageSieve).port(),
-        cafile: cert,
+        cafile: p.db.dir.path().join("data/tls/self-signed-cert.pem"),
         ldap_secret: service_account(&p),
     };
     let official = Official {

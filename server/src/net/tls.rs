@@ -54,8 +54,10 @@ pub fn acceptor_from_files(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsEr
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Returns the development certificate in `data_dir/tls/`, generating it for `hostname`
-/// (and `localhost`) on first use. The key file is readable by the owner only.
+/// Returns the development certificate in `data_dir/tls/`, generating it for `hostname`,
+/// `localhost` and the loopback addresses on first use (clients that check a connection to
+/// 127.0.0.1 by its address, as OpenLDAP's library does, find it named). The key file is
+/// readable by the owner only.
 pub fn self_signed_files(data_dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), TlsError> {
     let dir = data_dir.join("tls");
     let cert_path = dir.join("self-signed-cert.pem");
@@ -68,7 +70,12 @@ pub fn self_signed_files(data_dir: &Path, hostname: &str) -> Result<(PathBuf, Pa
         move |source| TlsError::SelfSigned { path, source }
     };
     std::fs::create_dir_all(&dir).map_err(write_error(&dir))?;
-    let names = vec![hostname.to_string(), "localhost".to_string()];
+    let names = vec![
+        hostname.to_string(),
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
     let generated =
         rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::SelfSigned {
             path: cert_path.clone(),
@@ -117,6 +124,33 @@ mod tests {
             0o600
         );
         assert!(acceptor_from_files(&cert, &key).is_ok());
+    }
+
+    /// A client that checks the server's address rather than a name accepts the certificate.
+    #[tokio::test]
+    async fn the_development_certificate_names_the_loopback_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed_files(dir.path(), "mail.vinhphuc.gov.vn").unwrap();
+        let acceptor = acceptor_from_files(&cert, &key).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        let pem = std::fs::read(&cert).unwrap();
+        for der in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+            roots.add(der.unwrap()).unwrap();
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+        let (near, far) = tokio::io::duplex(64 * 1024);
+        // The server's end is handed back, not dropped, so the client's handshake can finish.
+        let server = tokio::spawn(async move { acceptor.accept(far).await });
+        let address = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let client = connector.connect(address, near).await;
+        let server = server.await.unwrap();
+        assert!(client.is_ok() && server.is_ok(), "{client:?} {server:?}");
     }
 
     #[test]
