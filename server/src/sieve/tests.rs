@@ -456,3 +456,35 @@ fn a_stored_script_may_not_include_others() {
         "{refused}"
     );
 }
+
+#[test]
+fn a_message_to_a_thousand_recipients_is_answered_once_to_its_sender_only() {
+    let mut to: Vec<String> = (0..999).map(|i| format!("cb{i}@vinhphuc.gov.vn")).collect();
+    to.push("an@vinhphuc.gov.vn".into());
+    let message = MESSAGE.replacen(
+        "To: An <an@vinhphuc.gov.vn>",
+        &format!(
+            "To: {}\r\nCc: {}",
+            to[..500].join(",\r\n "),
+            to[500..].join(",\r\n ")
+        ),
+        1,
+    );
+    let sender = "vanphong@vinhphuc.gov.vn";
+    let mut memory = Memory::default();
+    let outcome = run_on(
+        RedirectPolicy::default(),
+        VACATION,
+        &message,
+        sender,
+        &mut memory,
+    );
+    assert_eq!(outcome.replies.len(), 1, "{outcome:?}");
+    assert_eq!(outcome.replies[0].to, sender);
+    let reply = String::from_utf8_lossy(&outcome.replies[0].message).into_owned();
+    let headers = reply.split("\r\n\r\n").next().unwrap_or_default();
+    assert!(
+        !headers.contains("cb0@") && !headers.contains("Cc:"),
+        "{headers}"
+    );
+}

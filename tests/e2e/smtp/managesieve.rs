@@ -22,6 +22,7 @@ smtp_tests!(
     authentication_needs_tls_a_changed_password_and_few_failures,
     scripts_are_refused_with_their_reason_and_the_session_goes_on,
     names_and_the_active_script_follow_the_rules,
+    a_connection_past_the_limit_hears_why,
 );
 
 /// The server's self-signed certificate, which the clients trust.
@@ -509,4 +510,22 @@ async fn names_and_the_active_script_follow_the_rules(backend: Backend) {
         stored,
         "a replacement fits"
     );
+}
+
+async fn a_connection_past_the_limit_hears_why(backend: Backend) {
+    let Some(p) = Province::start_with(backend, |c| c.limits.max_connections_per_ip = 1).await
+    else {
+        return;
+    };
+    let (_held, greeting) = connect(&p).await;
+    assert!(
+        greeting.ends_with("OK \"congvu ManageSieve ready.\"\r\n"),
+        "{greeting}"
+    );
+    let (mut refused, bye) = connect(&p).await;
+    assert_eq!(
+        bye,
+        "BYE (TRYLATER) \"Too many connections from your address.\"\r\n"
+    );
+    assert!(refused.closed().await);
 }
