@@ -300,9 +300,10 @@ impl Report<'_> {
              `protocol lmtp {{ mail_plugins = $mail_plugins sieve }}` with `sieve =\n  \
              file:~/sieve;active=~/.dovecot.sieve`). Every home holds the same script as `sieve/main.sieve`;\n  \
              before each run the `.dovecot.sieve` link to it was made in every home, or removed. Pigeonhole\n  \
-             compiles it at its first use and keeps what it compiled as it does by default. The rate runs until\n  \
-             the last message is a file in its recipient's folder (INBOX, or “{FOLDER}”, looked at every\n  \
-             20 ms); CPU is that of every Postfix and Dovecot process.\n\
+             compiles it at its first use and keeps the binary as `~/.dovecot.svbin`, as it does by default, so\n  \
+             only the first scripted run compiles (congvu compiles again in every scripted run, see above). The\n  \
+             rate runs until the last message is a file in its recipient's folder (INBOX, or “{FOLDER}”,\n  \
+             looked at every 20 ms); CPU is that of every Postfix and Dovecot process.\n\
              - Afterwards: {congvu}; {dovecot_census}.\n",
             messages = args.messages,
             length = args.length,
