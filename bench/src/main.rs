@@ -16,6 +16,7 @@ mod portal;
 mod process;
 mod report;
 mod server;
+mod sieve;
 mod smtp;
 mod soak;
 
@@ -52,6 +53,9 @@ enum Workload {
     /// W1: the officials' portal under concurrent sign-ins and page views, against the
     /// hashing floor and the same server's IMAP login unloaded, measured in the same run.
     Portal(portal::PortalArgs),
+    /// V1: S1's delivery with every recipient's 20-rule Sieve script active, against no
+    /// scripts, and Postfix → Dovecot LMTP with Pigeonhole running the same script.
+    Sieve(sieve::SieveArgs),
     /// S1–S3: SMTP throughput into mailboxes, latency at a fixed rate and a circular to
     /// every official, against a private Postfix delivering to Maildir in the same run.
     Smtp(smtp::SmtpArgs),
@@ -72,6 +76,7 @@ fn main() -> anyhow::Result<()> {
         Workload::Ldap(args) => ldap::run(args),
         Workload::Migrate(args) => migrate::run(args),
         Workload::Portal(args) => portal::run(args),
+        Workload::Sieve(args) => sieve::run(args),
         Workload::Smtp(args) => smtp::run(args),
         Workload::Soak(args) => soak::run(args),
         Workload::EgovDemo(args) => egov_demo::run(args),

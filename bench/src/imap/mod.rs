@@ -49,6 +49,7 @@ use corpus::*;
 use load::*;
 use report::*;
 use seed::*;
+pub(crate) use servers::process_tree;
 use servers::*;
 
 #[cfg(test)]

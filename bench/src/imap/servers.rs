@@ -136,7 +136,7 @@ impl Drop for Server {
 /// `root` and every process descended from it. Children that have exited and been waited
 /// for are in their parent's CUTIME/CSTIME, so summing all four over the tree counts every
 /// process once.
-pub(super) fn process_tree(root: u32) -> Vec<u32> {
+pub(crate) fn process_tree(root: u32) -> Vec<u32> {
     let mut parents: Vec<(u32, u32)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {

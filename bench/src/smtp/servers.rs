@@ -345,7 +345,7 @@ impl Postfix {
 
     /// The first line of the maillog, since the last look, saying that mail cannot be
     /// delivered as configured: waiting for the Maildirs to fill would then be in vain.
-    pub(super) fn log_trouble(&self) -> Option<String> {
+    pub(crate) fn log_trouble(&self) -> Option<String> {
         use std::io::{Read, Seek, SeekFrom};
         let mut file = std::fs::File::open(&self.setup.log).ok()?;
         file.seek(SeekFrom::Start(self.log_seen.get())).ok()?;
