@@ -19,6 +19,9 @@ pub const MAX_NAME_CHARS: usize = 128;
 const CACHED_OFFICIALS: usize = 16_384;
 /// Agencies whose administrators' compiled script is kept in memory.
 const CACHED_AGENCIES: usize = 1_024;
+/// How long administrators' scripts as read serve deliveries before they are read again: a
+/// change holds on every node within this.
+pub const BEFORE_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScriptsError {
@@ -65,7 +68,16 @@ pub struct Scripts {
     compiled: Arc<quick_cache::sync::Cache<OfficialId, Compiled>>,
     /// Administrators' scripts, compiled, by agency (`None`: the province's).
     before: Arc<quick_cache::sync::Cache<Option<AgencyId>, Compiled>>,
+    /// The administrators' scripts as last read, and when: read again once older than
+    /// [`BEFORE_FRESH`], so a delivery does not ask the database for them every time.
+    before_read: Arc<std::sync::Mutex<Option<BeforeRead>>>,
 }
+
+/// Administrators' scripts as read, and when.
+type BeforeRead = (std::time::Instant, Arc<BeforeSet>);
+
+/// Administrators' compiled scripts by agency (`None`: the province's).
+type BeforeSet = HashMap<Option<AgencyId>, Script>;
 
 impl std::fmt::Debug for Scripts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,6 +95,7 @@ impl Scripts {
             filters,
             compiled: Arc::new(quick_cache::sync::Cache::new(CACHED_OFFICIALS)),
             before: Arc::new(quick_cache::sync::Cache::new(CACHED_AGENCIES)),
+            before_read: Arc::default(),
         }
     }
 
@@ -245,14 +258,8 @@ impl Scripts {
         officials: &[(OfficialId, AgencyId)],
     ) -> Result<HashMap<OfficialId, Chain>, ScriptsError> {
         let ids: Vec<OfficialId> = officials.iter().map(|(o, _)| *o).collect();
-        let mut conn = self.store.read().await?;
-        let own = conn.active_sieve_scripts(&ids).await?;
-        let before = conn.before_sieve_scripts().await?;
-        drop(conn);
-        let before: HashMap<Option<AgencyId>, Script> = before
-            .into_iter()
-            .filter_map(|b| Some((b.agency, self.before_from(b.agency, &b.text)?)))
-            .collect();
+        let before = self.before_set().await?;
+        let own = self.store.read().await?.active_sieve_scripts(&ids).await?;
         let mut own: HashMap<OfficialId, Script> = own
             .into_iter()
             .filter_map(|(official, text)| Some((official, self.compiled_from(official, &text)?)))
@@ -269,6 +276,28 @@ impl Scripts {
             }
         }
         Ok(chains)
+    }
+
+    /// The administrators' scripts compiled, as read within [`BEFORE_FRESH`].
+    async fn before_set(&self) -> Result<Arc<BeforeSet>, ScriptsError> {
+        let fresh = |read: &Option<BeforeRead>| {
+            read.as_ref()
+                .filter(|(at, _)| at.elapsed() < BEFORE_FRESH)
+                .map(|(_, set)| Arc::clone(set))
+        };
+        if let Some(set) = fresh(&self.before_read.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(set);
+        }
+        let stored = self.store.read().await?.before_sieve_scripts().await?;
+        let set: Arc<BeforeSet> = Arc::new(
+            stored
+                .into_iter()
+                .filter_map(|b| Some((b.agency, self.before_from(b.agency, &b.text)?)))
+                .collect(),
+        );
+        let now = std::time::Instant::now();
+        *self.before_read.lock().unwrap_or_else(|e| e.into_inner()) = Some((now, Arc::clone(&set)));
+        Ok(set)
     }
 
     /// The administrators' scripts: the province's first, then the agencies'.
@@ -288,6 +317,7 @@ impl Scripts {
         tx.put_before_sieve_script(agency, text, self.clock.now())
             .await?;
         tx.commit().await?;
+        self.forget_before();
         Ok(())
     }
 
@@ -297,7 +327,14 @@ impl Scripts {
         let mut tx = self.store.begin().await?;
         let deleted = tx.delete_before_sieve_script(agency).await?;
         tx.commit().await?;
+        self.forget_before();
         Ok(deleted)
+    }
+
+    /// Makes the next delivery read the administrators' scripts again (on this node; other
+    /// nodes within [`BEFORE_FRESH`]).
+    fn forget_before(&self) {
+        *self.before_read.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// An administrators' script compiled from `text`, cached like officials' own.
