@@ -136,13 +136,13 @@ pub async fn run(ctx: &Context, cmd: SieveCommand) -> anyhow::Result<()> {
 /// Runs one `sieve before` command.
 async fn run_before(ctx: &Context, cmd: &BeforeCommand) -> anyhow::Result<()> {
     let scripts = &ctx.scripts;
-    let (scope, agency) = match cmd {
+    let agency = match cmd {
         BeforeCommand::List => return list_before(ctx).await,
-        BeforeCommand::Show { agency } | BeforeCommand::Put { agency, .. } => {
-            agency_scope(ctx, agency).await?
-        }
-        BeforeCommand::Delete { agency } => agency_scope(ctx, agency).await?,
+        BeforeCommand::Show { agency }
+        | BeforeCommand::Put { agency, .. }
+        | BeforeCommand::Delete { agency } => agency,
     };
+    let (scope, agency) = agency_scope(ctx, agency).await?;
     match cmd {
         BeforeCommand::List => {}
         BeforeCommand::Show { .. } => {

@@ -8,7 +8,6 @@
 //! through the managesieve plugin is the official's active script and files mail into a
 //! Vietnamese folder made from the webmail, and its out-of-office reply answers.
 
-use congvu::mailstore::MailboxRole;
 use congvu::net::ListenerKind;
 use congvu::sieve::scripts::Scripts;
 use congvu::sieve::{vacation, Filters};
@@ -82,23 +81,10 @@ async fn scripts(p: &Province, login: &str) -> (Vec<(String, String)>, Option<St
     (all, active)
 }
 
-/// The bytes of every message in `login`'s folder `name`.
+/// The messages in `login`'s folder `name` (INBOX by role), as text.
 async fn folder(p: &Province, login: &str, name: &str) -> Vec<String> {
-    let services = p.server.services();
-    let official = p.directory().official(login).await.unwrap();
-    let mailboxes = services.mailstore.mailboxes(official.id).await.unwrap();
-    let Some(mailbox) = mailboxes.iter().find(|m| match name {
-        "INBOX" => m.role == Some(MailboxRole::Inbox),
-        _ => m.name == name,
-    }) else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for m in services.mailstore.messages(mailbox.id).await.unwrap() {
-        let body = services.mailstore.body(m.body_id).await.unwrap().unwrap();
-        found.push(String::from_utf8_lossy(&body).into_owned());
-    }
-    found
+    let found = p.folder(login, name).await;
+    found.into_iter().map(|(_, _, text)| text).collect()
 }
 
 async fn roundcube_reads_sends_searches_and_files_with_the_shipped_settings(backend: Backend) {

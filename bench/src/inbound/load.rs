@@ -13,28 +13,17 @@ use congvu::store::{Store, StoreOptions};
 use congvu_tests::dns::DnsServer;
 
 use crate::admin::Official;
-use crate::figures::{percentile, turns};
+use crate::figures::turns;
 use crate::server::HOSTNAME;
 use crate::smtp::{
-    client_cpu, inbox_census, payload, send_load, smtp_source_head, Compose, Congvu, Envelope,
-    Greeting, Load, Postfix, S1Run, BENCH_ENVELOPE,
+    inbox_census, measure_stream, payload, smtp_source_head, Compose, Congvu, Envelope, Greeting,
+    Load, Postfix, Stream, StreamRun, BENCH_ENVELOPE,
 };
 
 use super::*;
 
-/// One run of the S1 workload on one side.
-#[derive(Debug)]
-pub(super) struct Run {
-    pub(super) s1: S1Run,
-    /// End of DATA → 250, in milliseconds, sorted.
-    pub(super) latencies: Vec<f64>,
-}
-
-impl Run {
-    pub(super) fn p(&self, p: f64) -> f64 {
-        percentile(&self.latencies, p)
-    }
-}
+/// One run on one side.
+pub(super) type Run = StreamRun;
 
 /// What S4 measured.
 #[derive(Debug, Default)]
@@ -122,38 +111,16 @@ impl Bench<'_> {
         cpu: &dyn Fn() -> Duration,
         delivered: &mut dyn FnMut(&Load, Instant) -> anyhow::Result<Option<Instant>>,
     ) -> anyhow::Result<(Run, Load)> {
-        let args = self.args;
-        let cpu_before = cpu();
-        let client_before = client_cpu(self.ticks);
-        let started = Instant::now();
-        let load = self.runtime.block_on(send_load(
+        let stream = Stream {
             addr,
             envelope,
-            args.sessions,
-            args.messages,
-            self.recipients(),
+            sessions: self.args.sessions,
+            messages: self.args.messages,
+            recipients: self.recipients(),
             compose,
             body,
-        ))?;
-        let accepted = started.elapsed();
-        let client = client_cpu(self.ticks).saturating_sub(client_before);
-        let done = delivered(&load, started)?.map_or(accepted, |at| at - started);
-        let mut latencies: Vec<f64> = load
-            .data_to_250
-            .iter()
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .collect();
-        latencies.sort_by(f64::total_cmp);
-        let s1 = S1Run {
-            messages: args.messages,
-            accepted,
-            delivered: done,
-            cpu: cpu().saturating_sub(cpu_before),
-            client_cores: client.as_secs_f64() / accepted.as_secs_f64(),
-            failures: load.failures,
-            first_failure: load.first_failure.clone(),
         };
-        Ok((Run { s1, latencies }, load))
+        measure_stream(self.runtime, self.ticks, stream, cpu, delivered)
     }
 
     /// S4: off and enforce in turns, then the INBOXes and the verdicts checked.

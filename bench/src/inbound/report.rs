@@ -38,25 +38,7 @@ pub(super) fn spread(runs: &[&Run], figure: fn(&Run) -> f64) -> Option<Spread> {
     Spread::of(&runs.iter().map(|r| figure(r)).collect::<Vec<_>>())
 }
 
-pub(super) fn delivered(r: &Run) -> f64 {
-    r.s1.delivered_per_second()
-}
-
-pub(super) fn accepted(r: &Run) -> f64 {
-    r.s1.accepted_per_second()
-}
-
-pub(super) fn cpu_per_message(r: &Run) -> f64 {
-    r.s1.cpu_us_per_message()
-}
-
-pub(super) fn p50(r: &Run) -> f64 {
-    r.p(0.50)
-}
-
-pub(super) fn p99(r: &Run) -> f64 {
-    r.p(0.99)
-}
+pub(super) use crate::smtp::stream_figures::{accepted, cpu_per_message, delivered, p50, p99};
 
 /// A row comparing `ours` with `reference`, the ratio of their medians.
 pub(super) fn row(

@@ -13,9 +13,9 @@ use congvu::sieve::{Filters, RedirectPolicy};
 use congvu::store::{Store, StoreOptions};
 
 use crate::admin::Official;
-use crate::figures::{percentile, turns};
+use crate::figures::turns;
 use crate::server::HOSTNAME;
-use crate::smtp::{client_cpu, payload, send_load, Compose, Load, S1Run, BENCH_ENVELOPE};
+use crate::smtp::{measure_stream, payload, Compose, Load, Stream, StreamRun, BENCH_ENVELOPE};
 
 use super::*;
 
@@ -56,18 +56,7 @@ impl Side {
 }
 
 /// One run on one side.
-#[derive(Debug)]
-pub(super) struct Run {
-    pub(super) s1: S1Run,
-    /// End of DATA → 250, in milliseconds, sorted.
-    pub(super) latencies: Vec<f64>,
-}
-
-impl Run {
-    pub(super) fn p(&self, p: f64) -> f64 {
-        percentile(&self.latencies, p)
-    }
-}
+pub(super) type Run = StreamRun;
 
 /// What V1 measured: each side's runs, in run order, and where the messages were found.
 #[derive(Debug, Default)]
@@ -271,40 +260,18 @@ impl Bench<'_> {
         cpu: &dyn Fn() -> Duration,
         delivered: &mut dyn FnMut(&Load, Instant) -> anyhow::Result<Option<Instant>>,
     ) -> anyhow::Result<(Run, Load)> {
-        let args = self.args;
         let compose: Compose = Arc::new(|i, to| head(to, i));
         let recipients = Arc::new(self.recipients.iter().map(|o| o.address.clone()).collect());
-        let cpu_before = cpu();
-        let client_before = client_cpu(self.ticks);
-        let started = Instant::now();
-        let load = self.runtime.block_on(send_load(
+        let stream = Stream {
             addr,
-            BENCH_ENVELOPE,
-            args.sessions,
-            args.messages,
+            envelope: BENCH_ENVELOPE,
+            sessions: self.args.sessions,
+            messages: self.args.messages,
             recipients,
             compose,
-            Arc::new(payload(args.length)),
-        ))?;
-        let accepted = started.elapsed();
-        let client = client_cpu(self.ticks).saturating_sub(client_before);
-        let done = delivered(&load, started)?.map_or(accepted, |at| at - started);
-        let mut latencies: Vec<f64> = load
-            .data_to_250
-            .iter()
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .collect();
-        latencies.sort_by(f64::total_cmp);
-        let s1 = S1Run {
-            messages: args.messages,
-            accepted,
-            delivered: done,
-            cpu: cpu().saturating_sub(cpu_before),
-            client_cores: client.as_secs_f64() / accepted.as_secs_f64(),
-            failures: load.failures,
-            first_failure: load.first_failure.clone(),
+            body: Arc::new(payload(self.args.length)),
         };
-        Ok((Run { s1, latencies }, load))
+        measure_stream(self.runtime, self.ticks, stream, cpu, delivered)
     }
 }
 

@@ -39,21 +39,7 @@ pub(super) struct Report<'a> {
     pub(super) results: &'a Results,
 }
 
-pub(super) fn delivered(r: &Run) -> f64 {
-    r.s1.delivered_per_second()
-}
-
-pub(super) fn accepted(r: &Run) -> f64 {
-    r.s1.accepted_per_second()
-}
-
-pub(super) fn cpu_per_message(r: &Run) -> f64 {
-    r.s1.cpu_us_per_message()
-}
-
-pub(super) fn p99(r: &Run) -> f64 {
-    r.p(0.99)
-}
+pub(super) use crate::smtp::stream_figures::{accepted, cpu_per_message, delivered, p99};
 
 /// Each run's figure of side `a` over that of side `b` in the same run.
 pub(super) fn ratios(results: &Results, [a, b]: [Side; 2], figure: fn(&Run) -> f64) -> Vec<f64> {

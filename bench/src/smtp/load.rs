@@ -563,6 +563,103 @@ pub(crate) struct Load {
     pub(crate) first_failure: Option<String>,
 }
 
+/// One measured run of a message stream on one side: S1's figures and every end of DATA →
+/// 250, in milliseconds, sorted.
+#[derive(Debug)]
+pub(crate) struct StreamRun {
+    pub(crate) s1: S1Run,
+    pub(crate) latencies: Vec<f64>,
+}
+
+impl StreamRun {
+    pub(crate) fn p(&self, p: f64) -> f64 {
+        percentile(&self.latencies, p)
+    }
+}
+
+/// A [`StreamRun`]'s figures as the reports' rows and lines take them (`fn(&StreamRun) -> f64`).
+pub(crate) mod stream_figures {
+    use super::StreamRun;
+
+    /// Messages per second readable in their mailboxes.
+    pub(crate) fn delivered(r: &StreamRun) -> f64 {
+        r.s1.delivered_per_second()
+    }
+
+    /// Messages per second answered 250.
+    pub(crate) fn accepted(r: &StreamRun) -> f64 {
+        r.s1.accepted_per_second()
+    }
+
+    /// Server CPU per message, in microseconds.
+    pub(crate) fn cpu_per_message(r: &StreamRun) -> f64 {
+        r.s1.cpu_us_per_message()
+    }
+
+    pub(crate) fn p50(r: &StreamRun) -> f64 {
+        r.p(0.50)
+    }
+
+    pub(crate) fn p99(r: &StreamRun) -> f64 {
+        r.p(0.99)
+    }
+}
+
+/// The messages one run sends, as [`send_load`] takes them.
+pub(crate) struct Stream {
+    pub(crate) addr: SocketAddr,
+    pub(crate) envelope: Envelope,
+    pub(crate) sessions: usize,
+    pub(crate) messages: usize,
+    pub(crate) recipients: Arc<Vec<String>>,
+    pub(crate) compose: Compose,
+    pub(crate) body: Arc<Vec<u8>>,
+}
+
+/// Sends `stream` and measures it: `delivered` says when the last message could be read
+/// (`None`: at its 250), `cpu` the server CPU used so far, `ticks` the clock ticks per
+/// second of this process's CPU counters.
+pub(crate) fn measure_stream(
+    runtime: &tokio::runtime::Runtime,
+    ticks: f64,
+    stream: Stream,
+    cpu: &dyn Fn() -> Duration,
+    delivered: &mut dyn FnMut(&Load, Instant) -> anyhow::Result<Option<Instant>>,
+) -> anyhow::Result<(StreamRun, Load)> {
+    let messages = stream.messages;
+    let cpu_before = cpu();
+    let client_before = client_cpu(ticks);
+    let started = Instant::now();
+    let load = runtime.block_on(send_load(
+        stream.addr,
+        stream.envelope,
+        stream.sessions,
+        messages,
+        stream.recipients,
+        stream.compose,
+        stream.body,
+    ))?;
+    let accepted = started.elapsed();
+    let client = client_cpu(ticks).saturating_sub(client_before);
+    let done = delivered(&load, started)?.map_or(accepted, |at| at - started);
+    let mut latencies: Vec<f64> = load
+        .data_to_250
+        .iter()
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let s1 = S1Run {
+        messages,
+        accepted,
+        delivered: done,
+        cpu: cpu().saturating_sub(cpu_before),
+        client_cores: client.as_secs_f64() / accepted.as_secs_f64(),
+        failures: load.failures,
+        first_failure: load.first_failure.clone(),
+    };
+    Ok((StreamRun { s1, latencies }, load))
+}
+
 /// `messages` messages on `sessions` parallel sessions, each on a new connection: message
 /// `i` goes to `recipients[i mod len]` as `compose(i, to)` followed by `body`.
 pub(crate) async fn send_load(

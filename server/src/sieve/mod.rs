@@ -351,8 +351,8 @@ impl Filters {
         self.execute(script, &chain, delivery, answers)
     }
 
-    /// Runs the scripts of `chain` in order for `delivery`; the usual delivery when it is
-    /// empty.
+    /// Runs the scripts of `chain` in order for `delivery` (an empty chain keeps the message
+    /// in INBOX, as no script would).
     pub fn run_chain(
         &self,
         chain: &Chain,
@@ -360,10 +360,7 @@ impl Filters {
         answers: &dyn Answers,
     ) -> Outcome {
         match (&chain.province, &chain.agency, &chain.own) {
-            (None, None, None) => Outcome {
-                copies: vec![Copy::inbox(Vec::new())],
-                ..Outcome::default()
-            },
+            // The official's own script alone needs no chain around it.
             (None, None, Some(own)) => self.run(own, delivery, answers),
             _ => self.execute(&self.chain, chain, delivery, answers),
         }

@@ -251,19 +251,15 @@ impl Scripts {
 
     /// What runs at a delivery to each of `officials` (with their agencies): the
     /// province's and their agency's administrators' scripts, then their own active one;
-    /// only those with something to run are returned. Read in two statements whatever the
-    /// number of officials.
+    /// only those with something to run are returned. One statement for the officials' own
+    /// scripts whatever their number; the administrators' as read within [`BEFORE_FRESH`].
     pub async fn chains_of(
         &self,
         officials: &[(OfficialId, AgencyId)],
     ) -> Result<HashMap<OfficialId, Chain>, ScriptsError> {
         let ids: Vec<OfficialId> = officials.iter().map(|(o, _)| *o).collect();
         let before = self.before_set().await?;
-        let own = self.store.read().await?.active_sieve_scripts(&ids).await?;
-        let mut own: HashMap<OfficialId, Script> = own
-            .into_iter()
-            .filter_map(|(official, text)| Some((official, self.compiled_from(official, &text)?)))
-            .collect();
+        let mut own = self.active_of(&ids).await?;
         let mut chains = HashMap::new();
         for &(official, agency) in officials {
             let chain = Chain {
@@ -339,51 +335,23 @@ impl Scripts {
 
     /// An administrators' script compiled from `text`, cached like officials' own.
     fn before_from(&self, agency: Option<AgencyId>, text: &str) -> Option<Script> {
-        if let Some(hit) = self.before.get(&agency) {
-            if *hit.text == *text {
-                return Some(hit.script);
-            }
-        }
-        match self.filters.compile(text.as_bytes()) {
-            Ok(script) => {
-                let compiled = Compiled {
-                    text: text.into(),
-                    script: script.clone(),
-                };
-                self.before.insert(agency, compiled);
-                Some(script)
-            }
-            Err(error) => {
+        compiled(&self.before, agency, text, &self.filters)
+            .map_err(|error| {
                 tracing::error!(agency = agency.map(|a| a.0), %error,
                     "an administrators' Sieve script no longer compiles; skipping it");
-                None
-            }
-        }
+            })
+            .ok()
     }
 
     /// The official's script compiled from `text`: the cached one when it came from the same
     /// text, else compiled now and cached.
     fn compiled_from(&self, official: OfficialId, text: &str) -> Option<Script> {
-        if let Some(hit) = self.compiled.get(&official) {
-            if *hit.text == *text {
-                return Some(hit.script);
-            }
-        }
-        match self.filters.compile(text.as_bytes()) {
-            Ok(script) => {
-                let compiled = Compiled {
-                    text: text.into(),
-                    script: script.clone(),
-                };
-                self.compiled.insert(official, compiled);
-                Some(script)
-            }
-            Err(error) => {
+        compiled(&self.compiled, official, text, &self.filters)
+            .map_err(|error| {
                 tracing::error!(official = official.0, %error,
                     "the active Sieve script no longer compiles; delivering as if none");
-                None
-            }
-        }
+            })
+            .ok()
     }
 
     /// Whether the reply `key` of the official may go now (none went within
@@ -404,6 +372,28 @@ impl Scripts {
         tx.commit().await?;
         Ok(claimed)
     }
+}
+
+/// The script `text` compiled: `cache`'s under `key` when it came from the same text (on any
+/// node the stored text is what counts), else compiled now and cached.
+fn compiled<K: Eq + std::hash::Hash + Clone>(
+    cache: &quick_cache::sync::Cache<K, Compiled>,
+    key: K,
+    text: &str,
+    filters: &Filters,
+) -> Result<Script, ScriptError> {
+    if let Some(hit) = cache.get(&key) {
+        if *hit.text == *text {
+            return Ok(hit.script);
+        }
+    }
+    let script = filters.compile(text.as_bytes())?;
+    let entry = Compiled {
+        text: text.into(),
+        script: script.clone(),
+    };
+    cache.insert(key, entry);
+    Ok(script)
 }
 
 fn check_size(bytes: u64) -> Result<(), ScriptsError> {

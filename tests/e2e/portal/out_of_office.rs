@@ -10,7 +10,6 @@
 use std::sync::Arc;
 
 use congvu::config::RedirectPolicy;
-use congvu::mailstore::MailboxRole;
 use congvu::net::ListenerKind;
 use congvu::sieve::scripts::Scripts;
 use congvu::sieve::vacation::{self, OutOfOffice};
@@ -330,19 +329,6 @@ fn address(who: Who) -> String {
 
 /// The messages in `login`'s folder `name` (INBOX by role), as text.
 async fn folder(p: &Province, login: &str, name: &str) -> Vec<String> {
-    let services = p.server.services();
-    let official = p.directory().official(login).await.unwrap();
-    let mailboxes = services.mailstore.mailboxes(official.id).await.unwrap();
-    let Some(mailbox) = mailboxes.iter().find(|m| match name {
-        "INBOX" => m.role == Some(MailboxRole::Inbox),
-        _ => m.name == name,
-    }) else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for m in services.mailstore.messages(mailbox.id).await.unwrap() {
-        let body = services.mailstore.body(m.body_id).await.unwrap().unwrap();
-        found.push(String::from_utf8_lossy(&body).into_owned());
-    }
-    found
+    let found = p.folder(login, name).await;
+    found.into_iter().map(|(_, _, text)| text).collect()
 }

@@ -124,6 +124,27 @@ impl Province {
         bodies
     }
 
+    /// Every message in `login`'s folder `name` (INBOX by role): its flags, its keywords
+    /// joined by spaces, and its bytes as text; empty when there is no such folder.
+    pub async fn folder(&self, login: &str, name: &str) -> Vec<(MessageFlags, String, String)> {
+        let services = self.server.services();
+        let official = self.directory().official(login).await.unwrap();
+        let mailboxes = services.mailstore.mailboxes(official.id).await.unwrap();
+        let Some(mailbox) = mailboxes.iter().find(|m| match name {
+            "INBOX" => m.role == Some(MailboxRole::Inbox),
+            _ => m.name == name,
+        }) else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        for m in services.mailstore.messages(mailbox.id).await.unwrap() {
+            let body = services.mailstore.body(m.body_id).await.unwrap().unwrap();
+            let text = String::from_utf8_lossy(&body).into_owned();
+            found.push((m.flags, m.keywords.join(" "), text));
+        }
+        found
+    }
+
     /// A TLS connector that trusts the server's self-signed certificate.
     pub fn tls_connector(&self) -> tokio_rustls::TlsConnector {
         server::tls_connector(&self.db)

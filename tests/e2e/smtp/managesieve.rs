@@ -102,7 +102,7 @@ async fn sieve_connect_manages_scripts_and_delivery_follows_them(backend: Backen
     let mut mx = p.mx().await;
     let replies = send(&mut mx, "vanphong@example.org", &[to], &circular).await;
     assert_eq!(replies.last().unwrap().code, 250);
-    assert_eq!(filed(&p, ANNV.0, "Công văn đến").await, 1);
+    assert_eq!(p.folder(ANNV.0, "Công văn đến").await.len(), 1);
 
     let download = [
         "--download",
@@ -138,17 +138,6 @@ async fn sieve_connect_manages_scripts_and_delivery_follows_them(backend: Backen
         theirs.success && theirs.stdout.trim().is_empty(),
         "{theirs:?}"
     );
-}
-
-/// Messages in `login`'s folder `name`.
-async fn filed(p: &Province, login: &str, name: &str) -> usize {
-    let services = p.server.services();
-    let official = p.directory().official(login).await.unwrap();
-    let mailboxes = services.mailstore.mailboxes(official.id).await.unwrap();
-    match mailboxes.iter().find(|m| m.name == name) {
-        Some(mailbox) => services.mailstore.messages(mailbox.id).await.unwrap().len(),
-        None => 0,
-    }
 }
 
 /// A raw ManageSieve connection.

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use congvu::config::RedirectPolicy;
-use congvu::mailstore::{MailboxRole, MessageFlags};
+use congvu::mailstore::MessageFlags;
 use congvu::sieve::scripts::Scripts;
 use congvu::sieve::Filters;
 use congvu_tests::smtp_sink::SmtpSink;
@@ -35,26 +35,6 @@ async fn activate(p: &Province, login: &str, text: &str) {
     let official = p.directory().official(login).await.unwrap();
     scripts.put(official.id, "main", text).await.unwrap();
     scripts.activate(official.id, Some("main")).await.unwrap();
-}
-
-/// Every message in `login`'s folder `name` (INBOX by role): its flags, keywords and bytes.
-async fn folder(p: &Province, login: &str, name: &str) -> Vec<(MessageFlags, String, String)> {
-    let services = p.server.services();
-    let official = p.directory().official(login).await.unwrap();
-    let mailboxes = services.mailstore.mailboxes(official.id).await.unwrap();
-    let Some(mailbox) = mailboxes.iter().find(|m| match name {
-        "INBOX" => m.role == Some(MailboxRole::Inbox),
-        _ => m.name == name,
-    }) else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for m in services.mailstore.messages(mailbox.id).await.unwrap() {
-        let body = services.mailstore.body(m.body_id).await.unwrap().unwrap();
-        let text = String::from_utf8_lossy(&body).into_owned();
-        found.push((m.flags, m.keywords.join(" "), text));
-    }
-    found
 }
 
 fn address(who: (&str, &str)) -> String {
@@ -91,14 +71,14 @@ async fn mail_lands_where_the_script_files_it_with_its_flags(backend: Backend) {
         deliver(&p, "vanphong@example.org", &to, &circular).await,
         250
     );
-    let filed = folder(&p, ANNV.0, "Công văn đến").await;
+    let filed = p.folder(ANNV.0, "Công văn đến").await;
     assert_eq!(filed.len(), 1, "{filed:?}");
     assert_eq!(filed[0].0, MessageFlags::FLAGGED);
     assert_eq!(filed[0].1, "$CongVan");
     assert!(filed[0].2.ends_with(&circular));
-    assert!(folder(&p, ANNV.0, "INBOX").await.is_empty());
+    assert!(p.folder(ANNV.0, "INBOX").await.is_empty());
     assert_eq!(
-        folder(&p, VAN.0, "INBOX").await.len(),
+        p.folder(VAN.0, "INBOX").await.len(),
         1,
         "a recipient without a script"
     );
@@ -109,7 +89,7 @@ async fn mail_lands_where_the_script_files_it_with_its_flags(backend: Backend) {
     );
     let plain = message("x@example.org", to[0], "Chào anh");
     assert_eq!(deliver(&p, "x@example.org", &to[..1], &plain).await, 250);
-    let inbox = folder(&p, ANNV.0, "INBOX").await;
+    let inbox = p.folder(ANNV.0, "INBOX").await;
     assert_eq!(inbox.len(), 1, "discarded, then kept");
     assert!(inbox[0].2.contains("Subject: Chào anh"));
 }
@@ -124,7 +104,7 @@ async fn out_of_office_answers_each_sender_once_and_never_lists(backend: Backend
         let body = message(&nhung, &an, subject);
         assert_eq!(deliver(&p, &nhung, &[&an], &body).await, 250);
     }
-    let replies = folder(&p, NHUNG.0, "INBOX").await;
+    let replies = p.folder(NHUNG.0, "INBOX").await;
     assert_eq!(
         replies.len(),
         1,
@@ -143,7 +123,7 @@ async fn out_of_office_answers_each_sender_once_and_never_lists(backend: Backend
     );
     assert!(reply.contains("Tôi nghỉ phép đến 15/12."), "{reply}");
     assert_eq!(
-        folder(&p, ANNV.0, "INBOX").await.len(),
+        p.folder(ANNV.0, "INBOX").await.len(),
         2,
         "the mail itself is kept"
     );
@@ -163,11 +143,11 @@ async fn out_of_office_answers_each_sender_once_and_never_lists(backend: Backend
     let own = message(&an, &an, "Ghi chú");
     assert_eq!(deliver(&p, &an, &[&an], &own).await, 250);
     assert!(
-        folder(&p, VAN.0, "INBOX").await.is_empty(),
+        p.folder(VAN.0, "INBOX").await.is_empty(),
         "no reply to lists or automatic mail"
     );
     assert_eq!(
-        folder(&p, ANNV.0, "INBOX").await.len(),
+        p.folder(ANNV.0, "INBOX").await.len(),
         5,
         "no reply to the official's own mail, and every message kept"
     );
@@ -192,10 +172,10 @@ async fn two_officials_on_leave_writing_to_each_other_get_one_reply_each(backend
             .filter(|m| m.2.contains("Auto-Submitted: auto-replied"))
             .count()
     };
-    assert_eq!(auto(folder(&p, ANNV.0, "INBOX").await), 1);
-    assert_eq!(auto(folder(&p, NHUNG.0, "INBOX").await), 1);
-    assert_eq!(folder(&p, ANNV.0, "INBOX").await.len(), 3);
-    assert_eq!(folder(&p, NHUNG.0, "INBOX").await.len(), 3);
+    assert_eq!(auto(p.folder(ANNV.0, "INBOX").await), 1);
+    assert_eq!(auto(p.folder(NHUNG.0, "INBOX").await), 1);
+    assert_eq!(p.folder(ANNV.0, "INBOX").await.len(), 3);
+    assert_eq!(p.folder(NHUNG.0, "INBOX").await.len(), 3);
 }
 
 async fn a_script_that_fails_keeps_the_mail_in_inbox(backend: Backend) {
@@ -218,7 +198,7 @@ async fn a_script_that_fails_keeps_the_mail_in_inbox(backend: Backend) {
     }
     body.push_str("--b--\r\n");
     assert_eq!(deliver(&p, "x@example.org", &[&an], &body).await, 250);
-    assert_eq!(folder(&p, ANNV.0, "INBOX").await.len(), 1);
+    assert_eq!(p.folder(ANNV.0, "INBOX").await.len(), 1);
 }
 
 async fn redirects_follow_the_policy_and_never_lose_mail(backend: Backend) {
@@ -238,14 +218,14 @@ async fn redirects_follow_the_policy_and_never_lose_mail(backend: Backend) {
     let inside = message("x@example.org", &an, "chuyển cho Vân");
     assert_eq!(deliver(&p, "x@example.org", &[&an], &inside).await, 250);
     assert_eq!(
-        folder(&p, VAN.0, "INBOX").await.len(),
+        p.folder(VAN.0, "INBOX").await.len(),
         1,
         "redirected inside the province"
     );
-    assert!(folder(&p, ANNV.0, "INBOX").await.is_empty());
+    assert!(p.folder(ANNV.0, "INBOX").await.is_empty());
     let outside = message("x@example.org", &an, "gửi ra ngoài");
     assert_eq!(deliver(&p, "x@example.org", &[&an], &outside).await, 250);
-    let kept = folder(&p, ANNV.0, "INBOX").await;
+    let kept = p.folder(ANNV.0, "INBOX").await;
     assert_eq!(kept.len(), 1, "a refused redirect keeps the mail");
     assert!(kept[0].2.contains("Subject: gửi ra ngoài"));
     let queue = congvu::queue::Queue::new(p.server.services().store.clone(), p.clock.clone());
@@ -270,21 +250,21 @@ async fn a_reject_is_said_over_smtp_only_when_every_recipient_rejects(backend: B
     let last = replies.last().unwrap();
     assert_eq!(last.code, 550, "{last:?}");
     assert!(last.line().contains("Không nhận quảng cáo."), "{last:?}");
-    assert!(folder(&p, ANNV.0, "INBOX").await.is_empty());
+    assert!(p.folder(ANNV.0, "INBOX").await.is_empty());
     // With a second recipient the message must be accepted; the rejecting one keeps it.
     assert_eq!(
         deliver(&p, "shop@example.org", &[&an, &van], &advert).await,
         250
     );
-    assert_eq!(folder(&p, ANNV.0, "INBOX").await.len(), 1);
-    assert_eq!(folder(&p, VAN.0, "INBOX").await.len(), 1);
+    assert_eq!(p.folder(ANNV.0, "INBOX").await.len(), 1);
+    assert_eq!(p.folder(VAN.0, "INBOX").await.len(), 1);
     // Nor when a colleague's submission also goes to another domain.
     let nhung = address(NHUNG);
     let mut submission = p.submission_as(NHUNG).await;
     let both = message(&nhung, &an, "quảng cáo hội thảo");
     let replies = send(&mut submission, &nhung, &[&an, "doitac@example.org"], &both).await;
     assert_eq!(replies.last().unwrap().code, 250, "{replies:?}");
-    assert_eq!(folder(&p, ANNV.0, "INBOX").await.len(), 2);
+    assert_eq!(p.folder(ANNV.0, "INBOX").await.len(), 2);
 }
 
 async fn a_redirect_to_an_address_already_in_the_envelope_goes_out_once(backend: Backend) {
@@ -416,20 +396,20 @@ async fn administrators_scripts_run_before_the_officials_own(backend: Backend) {
         1,
     );
     assert_eq!(deliver(&p, "x@example.org", &[&an], &tagged).await, 250);
-    let junk = folder(&p, ANNV.0, "Junk").await;
+    let junk = p.folder(ANNV.0, "Junk").await;
     assert_eq!(
         junk.len(),
         1,
         "the province's stop ends the chain: {junk:?}"
     );
-    assert!(folder(&p, ANNV.0, "Công văn đến").await.is_empty());
+    assert!(p.folder(ANNV.0, "Công văn đến").await.is_empty());
 
     let circular = message("vanphong@example.org", &an, "Công văn số 45");
     assert_eq!(
         deliver(&p, "vanphong@example.org", &[&an, &van], &circular).await,
         250
     );
-    let filed = folder(&p, ANNV.0, "Công văn đến").await;
+    let filed = p.folder(ANNV.0, "Công văn đến").await;
     assert_eq!(
         filed.len(),
         1,
@@ -439,7 +419,7 @@ async fn administrators_scripts_run_before_the_officials_own(backend: Backend) {
         filed[0].1, "$SoNoiVu",
         "the agency's flag, not another agency's"
     );
-    let kept = folder(&p, VAN.0, "INBOX").await;
+    let kept = p.folder(VAN.0, "INBOX").await;
     assert_eq!(kept.len(), 1);
     assert_eq!(
         kept[0].1, "$SoNoiVu",
@@ -462,7 +442,7 @@ async fn administrators_scripts_run_before_the_officials_own(backend: Backend) {
         deliver(&p, "vanphong@example.org", &[&van], &next).await,
         250
     );
-    let kept = folder(&p, VAN.0, "INBOX").await;
+    let kept = p.folder(VAN.0, "INBOX").await;
     assert_eq!(kept.len(), 2);
     assert!(
         kept.iter().any(|(_, keywords, _)| keywords.is_empty()),
