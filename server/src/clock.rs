@@ -14,7 +14,18 @@ impl UnixTime {
     pub fn plus(self, seconds: i64) -> UnixTime {
         UnixTime(self.0.saturating_add(seconds))
     }
+
+    /// This time on Vietnam's clocks (UTC+7, no daylight saving), by which every official
+    /// counts hours and days.
+    pub fn in_vietnam(self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp(self.0)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+            .to_offset(VIETNAM)
+    }
 }
+
+/// Vietnam's offset from UTC.
+pub const VIETNAM: time::UtcOffset = time::macros::offset!(+7);
 
 /// Wall-clock time: the system clock in production, a settable one in tests.
 #[derive(Debug, Clone, Default)]

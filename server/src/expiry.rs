@@ -160,8 +160,7 @@ impl ExpiryNotices {
 
 /// `HH:MM ngày DD/MM/YYYY` in Vietnam's time zone (UTC+7, no daylight saving).
 fn vietnam_time(t: UnixTime) -> String {
-    let local = time::OffsetDateTime::from_unix_timestamp(t.0 + 7 * 3600)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let local = t.in_vietnam();
     format!(
         "{:02}:{:02} ngày {:02}/{:02}/{}",
         local.hour(),

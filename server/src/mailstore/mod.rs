@@ -3,6 +3,7 @@
 //! once. No protocol types here: IMAP and SMTP translate to and from these.
 
 mod consistency;
+mod folder_lists;
 mod folders;
 pub mod import;
 mod intake;
@@ -16,6 +17,8 @@ pub use folders::{
     ChangedFlags, CopiedUids, FlagChange, FlagOutcome, FlagUpdate, MAX_NAME_BYTES, SEPARATOR,
 };
 pub use intake::{FiledCopy, Incoming, Intake, Stored, Submission};
+
+use std::sync::Arc;
 
 use crate::clock::{Clock, UnixTime};
 use crate::model::OfficialId;
@@ -59,12 +62,33 @@ pub enum MailstoreError {
 pub struct Mailstore {
     store: Store,
     clock: Clock,
+    /// Officials' folder lists as delivery last read them.
+    folder_lists: folder_lists::FolderLists,
 }
 
 impl Mailstore {
     /// A mail store over `store`.
     pub fn new(store: Store, clock: Clock) -> Mailstore {
-        Mailstore { store, clock }
+        Mailstore {
+            store,
+            clock,
+            folder_lists: folder_lists::FolderLists::new(),
+        }
+    }
+
+    /// An official's folders for delivery to place copies by name: the names, ids and roles
+    /// are those committed (see `folder_lists` for how a kept list follows changes), while
+    /// the counters (UIDNEXT, HIGHESTMODSEQ) may be behind.
+    pub async fn folders(&self, official: OfficialId) -> Result<Arc<[Mailbox]>, MailstoreError> {
+        // Taken before the read: a change committed meanwhile makes the list kept stale.
+        let version = self.store.mailbox_changes().folders_version(official);
+        if let Some(kept) = self.folder_lists.get(official, version) {
+            return Ok(kept);
+        }
+        let mailboxes: Arc<[Mailbox]> = self.mailboxes(official).await?.into();
+        self.folder_lists
+            .keep(official, version, Arc::clone(&mailboxes));
+        Ok(mailboxes)
     }
 
     /// An official's mailboxes, by name.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use ::sieve::compiler::grammar::Capability;
 use ::sieve::runtime::RuntimeError;
 use ::sieve::{Compiler, Event, Input, Recipient, Runtime};
-use mail_parser::MessageParser;
+use mail_parser::{Encoding, HeaderName, Message, MessageParser, MessagePart, PartType};
 
 pub use crate::config::RedirectPolicy;
 
@@ -226,6 +226,9 @@ pub struct Filters {
     /// it includes each link of a [`Chain`] in turn.
     chain: Script,
     policy: RedirectPolicy,
+    /// Reads each delivered message once for its scripts: `Received` fields are kept as
+    /// written (no Sieve test looks into their parts, and parsing them is much of a parse).
+    parser: MessageParser,
 }
 
 impl std::fmt::Debug for Filters {
@@ -291,6 +294,7 @@ impl Filters {
             checker: runtime(hostname, false),
             chain,
             policy,
+            parser: parser(),
         }
     }
 
@@ -375,9 +379,14 @@ impl Filters {
         answers: &dyn Answers,
     ) -> Outcome {
         let primary = delivery.addresses.first().map_or("", String::as_str);
+        // A message without a header still runs its scripts, as one empty part.
+        let message = self
+            .parser
+            .parse(delivery.message)
+            .unwrap_or_else(empty_message);
         let mut context = self
             .runtime
-            .filter(delivery.message)
+            .filter_parsed(message)
             .with_envelope("from", delivery.sender)
             .with_envelope("to", delivery.recipient)
             .with_user_address(primary)
@@ -386,7 +395,7 @@ impl Filters {
             filters: self,
             delivery,
             chain,
-            may_reply: may_auto_reply(delivery),
+            may_reply: None,
             vacation: None,
             created: HashMap::new(),
             outcome: Outcome::default(),
@@ -416,8 +425,9 @@ struct Run<'a> {
     delivery: &'a Delivery<'a>,
     /// The scripts the chain script includes.
     chain: &'a Chain,
-    /// Whether RFC 3834 allows an automatic reply to this message at all.
-    may_reply: bool,
+    /// Whether RFC 3834 allows an automatic reply to this message at all, once a reply is
+    /// in question (most runs make none, and need not read the header fields for it).
+    may_reply: Option<bool>,
     /// The key and period of the vacation reply the script is making.
     vacation: Option<(String, u64)>,
     /// Messages the script made (the vacation reply), by the interpreter's number.
@@ -455,7 +465,7 @@ impl Run<'_> {
                 let Some(key) = id.strip_prefix(VACATION_ID_PREFIX) else {
                     return false.into();
                 };
-                if !self.may_reply {
+                if !self.may_reply() {
                     return true.into();
                 }
                 self.vacation = Some((key.to_lowercase(), expiry));
@@ -507,7 +517,7 @@ impl Run<'_> {
             .addresses
             .iter()
             .any(|a| a.eq_ignore_ascii_case(&to));
-        if self.may_reply && !own {
+        if self.may_reply() && !own {
             self.outcome.replies.push(Reply {
                 to,
                 key,
@@ -515,6 +525,12 @@ impl Run<'_> {
                 message,
             });
         }
+    }
+
+    fn may_reply(&mut self) -> bool {
+        *self
+            .may_reply
+            .get_or_insert_with(|| may_auto_reply(self.delivery))
     }
 
     fn redirect_allowed(&self, to: &str, answers: &dyn Answers) -> bool {
@@ -525,6 +541,83 @@ impl Run<'_> {
                 .rsplit_once('@')
                 .is_some_and(|(_, domain)| answers.is_served(&domain.to_ascii_lowercase())),
         }
+    }
+}
+
+/// The parser the interpreter would use, but for `Received`, kept raw. A parser given any
+/// header of its own reads every header it is not told of as raw, so each that
+/// `MessageParser::new()` reads otherwise is listed here (a unit test holds the two equal).
+fn parser() -> MessageParser {
+    use HeaderName as H;
+    let text = [
+        H::Subject,
+        H::Comments,
+        H::ContentDescription,
+        H::ContentLocation,
+        H::ContentTransferEncoding,
+    ];
+    let addresses = [
+        H::From,
+        H::To,
+        H::Cc,
+        H::Bcc,
+        H::ReplyTo,
+        H::Sender,
+        H::ResentTo,
+        H::ResentFrom,
+        H::ResentBcc,
+        H::ResentCc,
+        H::ResentSender,
+        H::ListArchive,
+        H::ListHelp,
+        H::ListId,
+        H::ListOwner,
+        H::ListPost,
+        H::ListSubscribe,
+        H::ListUnsubscribe,
+    ];
+    let ids = [
+        H::MessageId,
+        H::References,
+        H::InReplyTo,
+        H::ReturnPath,
+        H::ContentId,
+        H::ResentMessageId,
+    ];
+    let mut parser = MessageParser::new()
+        .header_raw(H::Received)
+        .header_date(H::Date)
+        .header_date(H::ResentDate)
+        .header_comma_separated(H::Keywords)
+        .header_comma_separated(H::ContentLanguage)
+        .header_content_type(H::ContentType)
+        .header_content_type(H::ContentDisposition);
+    for name in text {
+        parser = parser.header_text(name);
+    }
+    for name in addresses {
+        parser = parser.header_address(name);
+    }
+    for name in ids {
+        parser = parser.header_id(name);
+    }
+    parser
+}
+
+/// What the interpreter makes of a message it cannot parse: one empty text part.
+fn empty_message<'x>() -> Message<'x> {
+    Message {
+        parts: vec![MessagePart {
+            headers: vec![],
+            is_encoding_problem: false,
+            body: PartType::Text("".into()),
+            encoding: Encoding::None,
+            offset_header: 0,
+            offset_body: 0,
+            offset_end: 0,
+        }],
+        raw_message: b""[..].into(),
+        ..Default::default()
     }
 }
 

@@ -488,3 +488,52 @@ fn a_message_to_a_thousand_recipients_is_answered_once_to_its_sender_only() {
         "{headers}"
     );
 }
+
+#[test]
+fn delivery_reads_every_header_as_the_interpreter_would_but_received() {
+    let message = "Received: from relay.example.org (relay.example.org [192.0.2.7])\r\n\
+        \tby mail.vinhphuc.gov.vn with ESMTPS id 4f2a; Mon, 7 Dec 2026 08:00:00 +0700\r\n\
+        Return-Path: <vanphong@vinhphuc.gov.vn>\r\n\
+        From: =?UTF-8?B?VsSDbiBwaMOybmc=?= <vanphong@vinhphuc.gov.vn>\r\n\
+        Sender: vanphong@vinhphuc.gov.vn\r\n\
+        Reply-To: hanhchinh@vinhphuc.gov.vn\r\n\
+        To: An <an@vinhphuc.gov.vn>, van@vinhphuc.gov.vn\r\n\
+        Cc: toanthe@vinhphuc.gov.vn\r\n\
+        Bcc: luu@vinhphuc.gov.vn\r\n\
+        Resent-From: a@vinhphuc.gov.vn\r\nResent-To: b@vinhphuc.gov.vn\r\n\
+        Resent-Cc: c@vinhphuc.gov.vn\r\nResent-Bcc: d@vinhphuc.gov.vn\r\n\
+        Resent-Sender: e@vinhphuc.gov.vn\r\nResent-Date: Mon, 7 Dec 2026 08:01:00 +0700\r\n\
+        Resent-Message-ID: <r1@vinhphuc.gov.vn>\r\n\
+        List-Id: Công đoàn <congdoan.snv.vinhphuc.gov.vn>\r\n\
+        List-Archive: <https://lists.vinhphuc.gov.vn/congdoan>\r\n\
+        List-Help: <mailto:help@vinhphuc.gov.vn>\r\nList-Owner: <mailto:o@vinhphuc.gov.vn>\r\n\
+        List-Post: <mailto:congdoan@vinhphuc.gov.vn>\r\n\
+        List-Subscribe: <mailto:s@vinhphuc.gov.vn>\r\n\
+        List-Unsubscribe: <mailto:u@vinhphuc.gov.vn>\r\n\
+        Subject: =?UTF-8?B?Q8O0bmcgdsSDbiBz4buRIDI5ODY=?=\r\n\
+        Comments: =?UTF-8?Q?Ghi_ch=C3=BA?=\r\nKeywords: công văn, khẩn\r\n\
+        Date: Mon, 7 Dec 2026 08:00:00 +0700\r\n\
+        Message-ID: <cv-2986@vinhphuc.gov.vn>\r\nIn-Reply-To: <cv-2985@vinhphuc.gov.vn>\r\n\
+        References: <cv-2984@vinhphuc.gov.vn> <cv-2985@vinhphuc.gov.vn>\r\n\
+        X-Priority: 1 (Highest)\r\nAuto-Submitted: no\r\nMIME-Version: 1.0\r\n\
+        Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\
+        Content-Language: vi\r\nContent-ID: <p1@vinhphuc.gov.vn>\r\n\
+        Content-Description: =?UTF-8?Q?V=C4=83n_b=E1=BA=A3n?=\r\n\
+        Content-Location: cv.txt\r\nContent-Disposition: inline; filename=cv.txt\r\n\
+        \r\n\
+        Kính gửi các đơn vị.\r\n";
+    let interpreter = mail_parser::MessageParser::new().parse(message).unwrap();
+    let delivery = super::parser().parse(message).unwrap();
+    let (theirs, ours) = (interpreter.headers(), delivery.headers());
+    assert_eq!(theirs.len(), ours.len());
+    for (theirs, ours) in theirs.iter().zip(ours) {
+        assert_eq!(theirs.name, ours.name);
+        match ours.name {
+            mail_parser::HeaderName::Received => {
+                assert!(matches!(ours.value, mail_parser::HeaderValue::Text(_)));
+            }
+            _ => assert_eq!(theirs.value, ours.value, "{}", ours.name.as_str()),
+        }
+    }
+    assert_eq!(interpreter.body_text(0), delivery.body_text(0));
+}

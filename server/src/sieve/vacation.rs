@@ -60,6 +60,19 @@ impl Default for OutOfOffice {
     }
 }
 
+/// Where a stored setting stands on a given day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// No replies are set.
+    Off,
+    /// Replies go today.
+    On,
+    /// Replies are set and start on this day.
+    Starts(Date),
+    /// Replies were set and stopped after this day.
+    Ended(Date),
+}
+
 /// Why what the official typed cannot be saved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum OutOfOfficeError {
@@ -130,6 +143,17 @@ impl OutOfOffice {
             subject,
             message,
         })
+    }
+
+    /// Whether replies go on `today` (a day in Vietnam), or when they start or stopped: the
+    /// block's `currentdate` tests decide the same way at delivery.
+    pub fn standing(&self, today: Date) -> Standing {
+        match (self.enabled, self.from, self.to) {
+            (false, _, _) => Standing::Off,
+            (true, Some(first), _) if today < first => Standing::Starts(first),
+            (true, _, Some(last)) if last < today => Standing::Ended(last),
+            (true, _, _) => Standing::On,
+        }
     }
 
     /// The block, marker lines included, ending with a line break.

@@ -11,6 +11,8 @@
 //! one's filter rejected the message; otherwise the message is kept in INBOX (no backscatter). Mail judged spam
 //! keeps going to Junk when a script merely keeps it, and is never answered.
 
+use std::sync::Arc;
+
 use super::reply::Reply;
 use super::SmtpService;
 use crate::directory::{OfficialId, RecipientIndex, RecipientLookup};
@@ -45,8 +47,8 @@ impl Filtered {
 /// What a run may ask about the official's world.
 struct World<'a> {
     index: &'a RecipientIndex,
-    /// The official's mailboxes, read once for the run and for placing its copies.
-    mailboxes: Vec<Mailbox>,
+    /// The official's folders, for the run and for placing its copies.
+    mailboxes: Arc<[Mailbox]>,
 }
 
 impl Answers for World<'_> {
@@ -104,9 +106,9 @@ pub(super) async fn filter(
             index,
             mailboxes: service
                 .mailstore
-                .mailboxes(official)
+                .folders(official)
                 .await
-                .unwrap_or_default(),
+                .unwrap_or_else(|_| Arc::new([])),
         };
         let delivery = Delivery {
             message,
@@ -139,7 +141,7 @@ async fn settle(
     service: &SmtpService,
     scripts: &Scripts,
     index: &RecipientIndex,
-    (official, junk, mailboxes): (OfficialId, bool, Vec<Mailbox>),
+    (official, junk, mailboxes): (OfficialId, bool, Arc<[Mailbox]>),
     outcome: Outcome,
     filtered: &mut Filtered,
 ) {

@@ -241,6 +241,7 @@ impl Conn {
         &mut self,
         official: OfficialId,
     ) -> Result<u64, StoreError> {
+        self.refolder(official);
         self.delete_by_official("DELETE FROM mailboxes WHERE official_id = $1", official)
             .await
     }

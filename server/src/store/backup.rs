@@ -135,6 +135,7 @@ impl Store {
                 commits: None,
                 changes: None,
                 touched: Vec::new(),
+                refoldered: Vec::new(),
                 _held: held,
             },
         })

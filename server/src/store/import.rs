@@ -169,6 +169,9 @@ impl Conn {
                 insert.build().execute(&mut *c).await.map(|r| r.rows_affected())
             })?;
         }
+        for mailbox in mailboxes {
+            self.refolder(mailbox.official_id);
+        }
         Ok(())
     }
 

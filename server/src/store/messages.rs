@@ -55,6 +55,7 @@ impl Conn {
             .bind(now.0)
             .fetch_one(&mut *c)
             .await)?;
+        self.refolder(official);
         Ok(MailboxId(id))
     }
 
@@ -81,13 +82,16 @@ impl Conn {
     /// per message (the caller releases them).
     pub async fn delete_mailbox(&mut self, mailbox: MailboxId) -> Result<Vec<BodyId>, StoreError> {
         let messages = "DELETE FROM mailbox_messages WHERE mailbox_id = $1 RETURNING body_id";
-        let mailbox_row = "DELETE FROM mailboxes WHERE id = $1";
-        let bodies: Vec<i64> = on_backend!(self, c => {
+        let mailbox_row = "DELETE FROM mailboxes WHERE id = $1 RETURNING official_id";
+        let (bodies, official): (Vec<i64>, Option<i64>) = on_backend!(self, c => {
             let bodies: Vec<i64> = sqlx::query_scalar(messages).bind(mailbox.0).fetch_all(&mut *c).await?;
-            sqlx::query(mailbox_row).bind(mailbox.0).execute(&mut *c).await?;
-            Ok::<_, StoreError>(bodies)
+            let official = sqlx::query_scalar(mailbox_row).bind(mailbox.0).fetch_optional(&mut *c).await?;
+            Ok::<_, StoreError>((bodies, official))
         })?;
         self.touch(mailbox);
+        if let Some(official) = official {
+            self.refolder(OfficialId(official));
+        }
         Ok(bodies.into_iter().map(BodyId).collect())
     }
 
@@ -97,8 +101,11 @@ impl Conn {
         mailbox: MailboxId,
         name: &str,
     ) -> Result<(), StoreError> {
-        let sql = "UPDATE mailboxes SET name = $1 WHERE id = $2";
-        on_backend!(self, c => sqlx::query(sql).bind(name).bind(mailbox.0).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        let sql = "UPDATE mailboxes SET name = $1 WHERE id = $2 RETURNING official_id";
+        let official: Option<i64> = on_backend!(self, c => sqlx::query_scalar(sql).bind(name).bind(mailbox.0).fetch_optional(&mut *c).await)?;
+        if let Some(official) = official {
+            self.refolder(OfficialId(official));
+        }
         Ok(())
     }
 

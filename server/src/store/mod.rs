@@ -22,8 +22,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
-use crate::model::MailboxId;
 pub use crate::model::{redact_password, StoreBackend};
+use crate::model::{MailboxId, OfficialId};
 use crate::telemetry::StoreWork;
 
 mod addresses;
@@ -130,6 +130,8 @@ pub struct Conn {
     /// Where to announce the mailboxes this transaction touched, once it commits.
     changes: Option<Arc<MailboxChanges>>,
     touched: Vec<MailboxId>,
+    /// Officials whose folder list this transaction changed.
+    refoldered: Vec<OfficialId>,
     /// Times the connection from the moment it was asked for until it is given back.
     _held: HeldFor,
 }
@@ -257,6 +259,7 @@ impl Store {
             commits: Some(Arc::clone(&self.commits)),
             changes: Some(Arc::clone(&self.changes)),
             touched: Vec::new(),
+            refoldered: Vec::new(),
             _held: held,
         })
     }
@@ -273,6 +276,7 @@ impl Store {
             commits: None,
             changes: None,
             touched: Vec::new(),
+            refoldered: Vec::new(),
             _held: held,
         })
     }
@@ -303,8 +307,9 @@ impl Store {
                 listener.listen(&changes::channel(&schema)).await?;
                 loop {
                     let notification = listener.recv().await?;
-                    self.changes
-                        .notify(changes::parse_payload(notification.payload()));
+                    let changed = changes::parse_payload(notification.payload());
+                    self.changes.folders_changed(changed.folder_lists);
+                    self.changes.notify(changed.mailboxes);
                 }
                 #[allow(unreachable_code)]
                 Ok::<(), sqlx::Error>(())
@@ -380,11 +385,13 @@ impl Conn {
     pub async fn commit(mut self) -> Result<(), StoreError> {
         self.touched.sort_unstable_by_key(|m| m.0);
         self.touched.dedup();
+        self.refoldered.sort_unstable_by_key(|o| o.0);
+        self.refoldered.dedup();
         match self.inner {
             ConnInner::SqliteTx(tx) => tx.commit().await?,
             ConnInner::PostgresTx(mut tx) => {
                 // Delivered to every listening node when (and only if) this commits.
-                for payload in changes::payloads(&self.touched) {
+                for payload in changes::payloads(&self.touched, &self.refoldered) {
                     sqlx::query(changes::NOTIFY_SQL)
                         .bind(payload)
                         .execute(&mut *tx)
@@ -398,6 +405,7 @@ impl Conn {
             commits.fetch_add(1, Ordering::AcqRel);
         }
         if let Some(changes) = self.changes {
+            changes.folders_changed(self.refoldered);
             changes.notify(self.touched);
         }
         Ok(())
@@ -406,6 +414,12 @@ impl Conn {
     /// Notes that this transaction changed `mailbox`, so its watchers are woken on commit.
     pub(crate) fn touch(&mut self, mailbox: MailboxId) {
         self.touched.push(mailbox);
+    }
+
+    /// Notes that this transaction changed the official's folder list (made, deleted or
+    /// renamed a folder), so its version is raised on every node on commit.
+    pub(crate) fn refolder(&mut self, official: OfficialId) {
+        self.refoldered.push(official);
     }
 }
 

@@ -131,14 +131,7 @@ async fn out_of_office_replies_once_keeps_the_client_rule_and_leaves_no_trace(ba
     // Off: the client's script is back as it was, and still files.
     browser.goto(&page).await;
     assert_shows(&browser, true, (FIRST_DAY, LAST_DAY), SUBJECT, TEXT).await;
-    browser
-        .client
-        .find(Locator::Css("#enabled"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    tick(&browser).await;
     browser.click("#save").await;
     assert_eq!(
         location(&browser).await,
@@ -154,6 +147,7 @@ async fn out_of_office_replies_once_keeps_the_client_rule_and_leaves_no_trace(ba
     )
     .await;
     assert_clean(&browser).await;
+    status_follows_the_days(&browser).await;
     browser.close().await;
     let kept = scripts.list(an).await.unwrap();
     assert_eq!(kept.len(), 1, "no script was added: {kept:?}");
@@ -172,6 +166,50 @@ async fn out_of_office_replies_once_keeps_the_client_rule_and_leaves_no_trace(ba
     assert_eq!(folder(&p, NHUNG.0, "INBOX").await.len(), 1);
 }
 
+/// The status line says when replies set for days to come start, and when replies set for
+/// days gone by ended; the setting is left off again.
+async fn status_follows_the_days(browser: &Browser) {
+    let cases = [
+        (
+            "2099-12-01",
+            "",
+            "starts",
+            "Trả lời tự động đã đặt, sẽ bắt đầu từ ngày 01/12/2099.",
+        ),
+        (
+            "2020-01-01",
+            "2020-01-31",
+            "ended",
+            "Trả lời tự động đã hết hạn sau ngày 31/01/2020: thư đến không còn được trả lời.",
+        ),
+    ];
+    for (from, to, class, status) in cases {
+        if !checked(browser).await {
+            tick(browser).await;
+        }
+        set(browser, "#from", from).await;
+        set(browser, "#to", to).await;
+        browser.click("#save").await;
+        assert_eq!(browser.text("p.notice").await, SAVED);
+        assert_eq!(browser.text("#status").await, status);
+        let found = browser
+            .client
+            .find(Locator::Css(&format!("#status.{class}")))
+            .await;
+        assert!(found.is_ok(), "the status line is marked {class}");
+        assert!(checked(browser).await, "still set");
+    }
+    tick(browser).await;
+    browser.click("#save").await;
+    assert_eq!(browser.text("#status").await, IS_OFF);
+}
+
+/// Ticks or unticks "send automatic replies" (no page load follows).
+async fn tick(browser: &Browser) {
+    let enabled = browser.client.find(Locator::Css("#enabled")).await;
+    enabled.unwrap().click().await.unwrap();
+}
+
 /// Each kind of bad input, with replies ticked on: the form comes back (422) with the reason
 /// next to the field and what was typed, and the script is untouched.
 async fn refusals_store_nothing(
@@ -179,14 +217,7 @@ async fn refusals_store_nothing(
     scripts: &Scripts,
     an: congvu::model::OfficialId,
 ) {
-    browser
-        .client
-        .find(Locator::Css("#enabled"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    tick(browser).await;
     let long_subject = "Đ".repeat(201);
     let long_text = "ệ".repeat(4001);
     // (field, value, where the reason shows, the reason); fields not named are left empty

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use congvu::config::RedirectPolicy;
-use congvu::mailstore::MessageFlags;
+use congvu::mailstore::{Mailstore, MessageFlags};
 use congvu::sieve::scripts::Scripts;
 use congvu::sieve::Filters;
 use congvu_tests::smtp_sink::SmtpSink;
@@ -25,6 +25,7 @@ smtp_tests!(
     a_reject_is_said_over_smtp_only_when_every_recipient_rejects,
     a_redirect_to_an_address_already_in_the_envelope_goes_out_once,
     administrators_scripts_run_before_the_officials_own,
+    a_folder_made_renamed_or_made_on_another_node_is_seen_at_the_next_delivery,
 );
 
 /// Gives `login` the script `text`, active.
@@ -448,4 +449,73 @@ async fn administrators_scripts_run_before_the_officials_own(backend: Backend) {
         kept.iter().any(|(_, keywords, _)| keywords.is_empty()),
         "{kept:?}"
     );
+}
+
+/// Delivery keeps each official's folder list in memory; a folder made or renamed, on this
+/// node or (PostgreSQL) on another, is seen by the next delivery all the same.
+async fn a_folder_made_renamed_or_made_on_another_node_is_seen_at_the_next_delivery(
+    backend: Backend,
+) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    const PROJECT: &str = "Dự án";
+    activate(&p, ANNV.0, "require \"fileinto\";\nfileinto \"Dự án\";\n").await;
+    let an = p.directory().official(ANNV.0).await.unwrap();
+    let to = address(ANNV);
+    let mut n = 0;
+    let mut deliver_one = async || {
+        n += 1;
+        let letter = message("x@example.org", &to, &format!("Thư {n}"));
+        assert_eq!(deliver(&p, "x@example.org", &[&to], &letter).await, 250);
+    };
+    deliver_one().await;
+    assert_eq!(
+        p.folder(ANNV.0, "INBOX").await.len(),
+        1,
+        "no such folder yet"
+    );
+
+    let mailstore = &p.server.services().mailstore;
+    mailstore.create_folder(&an, PROJECT).await.unwrap();
+    deliver_one().await;
+    assert_eq!(
+        p.folder(ANNV.0, PROJECT).await.len(),
+        1,
+        "the folder just made"
+    );
+
+    mailstore
+        .rename_folder(&an, PROJECT, "Dự án 2025")
+        .await
+        .unwrap();
+    deliver_one().await;
+    assert_eq!(p.folder(ANNV.0, "INBOX").await.len(), 2, "renamed away");
+    assert_eq!(p.folder(ANNV.0, "Dự án 2025").await.len(), 1);
+
+    if backend != Backend::Postgres {
+        return;
+    }
+    // Another node on the same database makes the folder again; once its NOTIFY has
+    // reached this one, delivery here files into it.
+    let changes = p.server.services().store.mailbox_changes();
+    let before = changes.folders_version(an.id);
+    let other = p.db.open_store().await;
+    let other_node = Mailstore::new(other.clone(), p.clock.clone());
+    other_node.create_folder(&an, PROJECT).await.unwrap();
+    let waited = std::time::Instant::now();
+    while changes.folders_version(an.id) == before {
+        assert!(
+            waited.elapsed().as_secs() < 10,
+            "the other node's change never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    deliver_one().await;
+    assert_eq!(
+        p.folder(ANNV.0, PROJECT).await.len(),
+        1,
+        "made on the other node"
+    );
+    other.close().await;
 }

@@ -177,8 +177,7 @@ fn bytes(n: i64) -> String {
 
 /// `HH:MM DD/MM/YYYY` in Vietnam's time zone (UTC+7), which every official lives in.
 pub(super) fn local_time(t: UnixTime, lang: Lang) -> String {
-    let local = time::OffsetDateTime::from_unix_timestamp(t.0 + 7 * 3600)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let local = t.in_vietnam();
     let zone = match lang {
         Lang::Vi => "giờ Việt Nam",
         Lang::En => "Vietnam time",

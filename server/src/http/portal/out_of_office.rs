@@ -13,13 +13,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
 
-use super::texts::{out_of_office_refusal, too_many_scripts};
+use super::texts::{out_of_office_refusal, status_line, too_many_scripts};
 use super::{forms, page, pages, redirect, unavailable, Answer, Portal, Saved, Visit};
 use crate::directory::{OfficialId, PortalSession};
 use crate::model::SieveScript;
 use crate::sieve::scripts::ScriptsError;
 use crate::sieve::vacation::{
-    self, iso_day, OutOfOffice, OutOfOfficeError, MAX_MESSAGE_CHARS, MAX_SUBJECT_CHARS,
+    self, iso_day, OutOfOffice, OutOfOfficeError, Standing, MAX_MESSAGE_CHARS, MAX_SUBJECT_CHARS,
 };
 
 /// The name of the script made for an official who has no active one.
@@ -62,8 +62,8 @@ impl Fields {
 struct View<'a> {
     visit: &'a Visit,
     session: &'a PortalSession,
-    /// Whether replies are on as stored.
-    stored_on: bool,
+    /// Where the stored setting stands today (not the refused form's).
+    standing: Standing,
 }
 
 impl View<'_> {
@@ -79,7 +79,8 @@ impl View<'_> {
             csrf: &self.session.csrf_token,
             current: "out-of-office",
             notice: saved.then_some(t.out_of_office_saved),
-            stored_on: self.stored_on,
+            standing: standing_class(self.standing),
+            status: &status_line(self.visit.lang, self.standing),
             enabled: fields.enabled,
             from: &fields.from,
             to: &fields.to,
@@ -107,7 +108,7 @@ pub(super) async fn form(State(portal): State<Portal>, visit: Visit) -> Answer {
     let view = View {
         visit: &visit,
         session: &session,
-        stored_on: stored.is_some(),
+        standing: standing_of(&portal, stored.as_ref()),
     };
     let fields = Fields::stored(&stored.unwrap_or_default());
     Ok(view.page(StatusCode::OK, &fields, None))
@@ -126,9 +127,13 @@ pub(super) async fn save(
     let view = View {
         visit: &visit,
         session: &session,
-        stored_on: active
-            .as_ref()
-            .is_some_and(|s| vacation::has_block(&s.text)),
+        standing: standing_of(
+            &portal,
+            active
+                .as_ref()
+                .and_then(|s| vacation::read(&s.text))
+                .as_ref(),
+        ),
     };
     let fields = Fields::posted(&posted);
     let setting = match OutOfOffice::from_form(
@@ -160,6 +165,22 @@ pub(super) async fn save(
             Ok(view.refused(&fields, "form", why))
         }
         Err(e) => Err(unavailable(&visit, &e)),
+    }
+}
+
+/// Where `stored` stands today in Vietnam.
+fn standing_of(portal: &Portal, stored: Option<&OutOfOffice>) -> Standing {
+    let today = portal.directory().now().in_vietnam().date();
+    stored.map_or(Standing::Off, |setting| setting.standing(today))
+}
+
+/// The status line's class, which colours it.
+fn standing_class(standing: Standing) -> &'static str {
+    match standing {
+        Standing::On => "on",
+        Standing::Off => "off",
+        Standing::Starts(_) => "starts",
+        Standing::Ended(_) => "ended",
     }
 }
 

@@ -123,8 +123,10 @@ pub(super) struct OutOfOfficePage<'a> {
     pub csrf: &'a str,
     pub current: &'a str,
     pub notice: Option<&'a str>,
-    /// Whether replies are on now, as stored (not as the refused form had it).
-    pub stored_on: bool,
+    /// Where the stored setting stands today (not the refused form's): the status line's
+    /// class, and its text.
+    pub standing: &'static str,
+    pub status: &'a str,
     /// The form's fields: what is stored, or what the official typed when it was refused.
     pub enabled: bool,
     pub from: &'a str,

@@ -4,7 +4,7 @@
 
 use crate::directory::{PasswordWeakness, MIN_CHOSEN_PASSWORD_CHARS};
 use crate::sieve::scripts::MAX_SCRIPTS;
-use crate::sieve::vacation::{OutOfOfficeError, MAX_MESSAGE_CHARS, MAX_SUBJECT_CHARS};
+use crate::sieve::vacation::{OutOfOfficeError, Standing, MAX_MESSAGE_CHARS, MAX_SUBJECT_CHARS};
 
 /// The portal's languages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,8 +123,6 @@ pub struct Texts {
     pub end_all_button: &'static str,
     pub out_of_office_title: &'static str,
     pub out_of_office_intro: &'static str,
-    pub out_of_office_is_on: &'static str,
-    pub out_of_office_is_off: &'static str,
     pub enabled_label: &'static str,
     pub from_label: &'static str,
     pub from_hint: &'static str,
@@ -234,8 +232,6 @@ pub static VI: Texts = Texts {
     end_all_button: "Đăng xuất khỏi mọi nơi",
     out_of_office_title: "Trả lời tự động khi vắng mặt",
     out_of_office_intro: "Khi bật, mỗi người gửi thư cho bạn nhận một thư trả lời tự động, nhiều nhất một lần mỗi ngày. Thư từ danh sách thư và thư tự động không được trả lời. Các quy tắc lọc thư bạn đã đặt trong phần mềm thư vẫn được giữ nguyên.",
-    out_of_office_is_on: "Trả lời tự động đang bật.",
-    out_of_office_is_off: "Trả lời tự động đang tắt.",
     enabled_label: "Bật trả lời tự động",
     from_label: "Từ ngày",
     from_hint: "Để trống để bắt đầu ngay.",
@@ -345,8 +341,6 @@ pub static EN: Texts = Texts {
     end_all_button: "Sign out everywhere",
     out_of_office_title: "Out of office",
     out_of_office_intro: "When on, everyone who writes to you gets an automatic reply, at most once a day each. Mail from mailing lists and automatic mail gets none. The filter rules you set up in your mail app are kept as they are.",
-    out_of_office_is_on: "Automatic replies are on.",
-    out_of_office_is_off: "Automatic replies are off.",
     enabled_label: "Send automatic replies",
     from_label: "First day",
     from_hint: "Leave empty to start now.",
@@ -422,6 +416,31 @@ pub fn out_of_office_refusal(lang: Lang, why: &OutOfOfficeError) -> String {
         }
         (Lang::Vi, OutOfOfficeError::NoMessage) => "Hãy viết nội dung thư trả lời.".into(),
         (Lang::En, why) => format!("{}.", capitalised(&why.to_string())),
+    }
+}
+
+/// The out-of-office status line: whether replies go today, or from or until when.
+pub fn status_line(lang: Lang, standing: Standing) -> String {
+    let day = |d: time::Date| format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year());
+    match (lang, standing) {
+        (Lang::Vi, Standing::On) => "Trả lời tự động đang bật.".into(),
+        (Lang::Vi, Standing::Off) => "Trả lời tự động đang tắt.".into(),
+        (Lang::Vi, Standing::Starts(first)) => {
+            format!("Trả lời tự động đã đặt, sẽ bắt đầu từ ngày {}.", day(first))
+        }
+        (Lang::Vi, Standing::Ended(last)) => format!(
+            "Trả lời tự động đã hết hạn sau ngày {}: thư đến không còn được trả lời.",
+            day(last)
+        ),
+        (Lang::En, Standing::On) => "Automatic replies are on.".into(),
+        (Lang::En, Standing::Off) => "Automatic replies are off.".into(),
+        (Lang::En, Standing::Starts(first)) => {
+            format!("Automatic replies are set and start on {}.", day(first))
+        }
+        (Lang::En, Standing::Ended(last)) => format!(
+            "Automatic replies ended after {}: mail is no longer answered.",
+            day(last)
+        ),
     }
 }
 

@@ -131,24 +131,24 @@ fn dates_become_currentdate_tests_in_vietnam_time() {
 
 #[test]
 fn replies_go_only_between_the_first_and_the_last_day() {
-    // The interpreter reads the real clock: days around today, in Vietnam.
-    let today = (time::OffsetDateTime::now_utc() + Duration::hours(7)).date();
+    // The interpreter reads the real clock: days around today, in Vietnam. What the portal
+    // says of the setting (its standing) must agree with what delivery does.
+    let today = crate::clock::Clock::system().now().in_vietnam().date();
     let iso = |d: Date| iso_day(d);
+    let (before, after) = (today - Duration::days(2), today + Duration::days(2));
     let cases = [
-        (
-            Some(today - Duration::days(2)),
-            Some(today + Duration::days(2)),
-            1,
-        ),
-        (Some(today), Some(today), 1),
-        (Some(today + Duration::days(2)), None, 0),
-        (None, Some(today - Duration::days(2)), 0),
-        (None, Some(today + Duration::days(2)), 1),
+        (Some(before), Some(after), 1, Standing::On),
+        (Some(today), Some(today), 1, Standing::On),
+        (Some(after), None, 0, Standing::Starts(after)),
+        (None, Some(before), 0, Standing::Ended(before)),
+        (None, Some(after), 1, Standing::On),
+        (None, None, 1, Standing::On),
     ];
-    for (from, to, replies) in cases {
+    for (from, to, replies, standing) in cases {
         let from = from.map(iso).unwrap_or_default();
         let to = to.map(iso).unwrap_or_default();
         let setting = OutOfOffice::from_form(true, &from, &to, "", "Vắng mặt.").unwrap();
+        assert_eq!(setting.standing(today), standing, "{from}..{to}");
         let outcome = run(&setting.to_sieve());
         assert_eq!(outcome.replies.len(), replies, "{from}..{to}");
         assert_eq!(
@@ -157,6 +157,16 @@ fn replies_go_only_between_the_first_and_the_last_day() {
             "the mail is kept"
         );
     }
+}
+
+#[test]
+fn a_setting_turned_off_stands_off_whatever_its_days() {
+    let today = day("2026-12-20");
+    assert_eq!(OutOfOffice::default().standing(today), Standing::Off);
+    let mut off = on("Vắng mặt", "Tôi vắng mặt.");
+    off.enabled = false;
+    off.from = Some(day("2026-12-01"));
+    assert_eq!(off.standing(today), Standing::Off);
 }
 
 #[test]
