@@ -172,10 +172,10 @@ impl Filter {
                 Truth::Undefined => Truth::Undefined,
             },
             Filter::Equal(kind, value) => {
-                truth(attribute(kind).is_some_and(|a| a.normalized.iter().any(|v| v == value)))
+                truth(attribute(kind).is_some_and(|a| a.normalized().any(|v| v == value)))
             }
             Filter::Substring(kind, sub) => {
-                truth(attribute(kind).is_some_and(|a| a.normalized.iter().any(|v| sub.matches(v))))
+                truth(attribute(kind).is_some_and(|a| a.normalized().any(|v| sub.matches(v))))
             }
             Filter::GreaterOrEqual(kind, value) => {
                 ordering(attribute(kind), kind, |v| v >= value.as_str())
@@ -210,7 +210,7 @@ fn ordering(
     if matches!(kind.matching, Matching::Dn | Matching::Octets) {
         return Truth::Undefined;
     }
-    truth(attribute.is_some_and(|a| a.normalized.iter().any(|v| test(v))))
+    truth(attribute.is_some_and(|a| a.normalized().any(&test)))
 }
 
 impl Substring {
@@ -311,12 +311,12 @@ impl Rule {
     /// Whether a value of `attribute` equals `assertion` (in this rule's normal form).
     fn holds(self, attribute: &Attribute, assertion: &str) -> bool {
         if self.stored_as() == Some(attribute.kind.matching) {
-            attribute.normalized.iter().any(|v| v == assertion)
+            attribute.normalized().any(|v| v == assertion)
         } else {
             attribute
                 .values
                 .iter()
-                .any(|v| self.normalize(v).as_deref() == Some(assertion))
+                .any(|v| self.normalize(v.bytes()).as_deref() == Some(assertion))
         }
     }
 }

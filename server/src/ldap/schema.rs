@@ -223,7 +223,7 @@ mod tests {
             .map(|a| {
                 a.values
                     .iter()
-                    .map(|v| String::from_utf8(v.clone()).unwrap())
+                    .map(|v| String::from_utf8(v.bytes().to_vec()).unwrap())
                     .collect()
             })
             .unwrap_or_default()
@@ -434,12 +434,12 @@ mod tests {
     fn the_subschema_carries_its_timestamps() {
         let entry = subschema();
         let stamp = entry.attribute(&at::CREATE_TIMESTAMP).unwrap();
-        let text = String::from_utf8(stamp.values[0].clone()).unwrap();
+        let text = String::from_utf8(stamp.values[0].bytes().to_vec()).unwrap();
         assert_eq!(text.len(), "20261127010000Z".len(), "{text}");
         assert!(text.ends_with('Z') && text.starts_with("20"), "{text}");
         assert_eq!(
-            entry.attribute(&at::MODIFY_TIMESTAMP).unwrap().values,
-            stamp.values
+            entry.attribute(&at::MODIFY_TIMESTAMP).unwrap().values[0].bytes(),
+            stamp.values[0].bytes()
         );
     }
 }

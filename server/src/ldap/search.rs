@@ -441,7 +441,7 @@ fn entry_message(
             vals: if types_only {
                 Vec::new()
             } else {
-                a.values.clone()
+                a.values.iter().map(|v| v.bytes().to_vec()).collect()
             },
         })
         .collect();
@@ -495,7 +495,7 @@ pub async fn compare(session: &mut Session<'_>, msgid: i32, request: LdapCompare
     let value = at::normalize(kind.matching, &request.val);
     let attribute = entry.attribute(kind).filter(|a| readable(a, sight));
     match attribute {
-        Some(a) if a.normalized.contains(&value) => answer(LdapResultCode::CompareTrue, ""),
+        Some(a) if a.normalized().any(|v| v == value) => answer(LdapResultCode::CompareTrue, ""),
         Some(_) => answer(LdapResultCode::CompareFalse, ""),
         None => answer(LdapResultCode::NoSuchAttribute, reply::NO_SUCH_ATTRIBUTE),
     }

@@ -31,14 +31,75 @@ pub enum EntryKind {
     Service(ServiceAccountId),
 }
 
-/// One attribute of an entry, with its values' comparable forms.
+/// One attribute of an entry.
 #[derive(Debug, Clone)]
 pub struct Attribute {
     pub kind: &'static AttributeType,
-    pub values: Vec<Vec<u8>>,
-    pub normalized: Vec<String>,
+    pub values: Box<[Value]>,
     /// Readable only by the entry's owner and by service accounts (the HR id).
     pub private: bool,
+}
+
+impl Attribute {
+    /// Each value's comparable form, in the attribute's matching rule's normal form.
+    pub fn normalized(&self) -> impl Iterator<Item = &str> {
+        self.values.iter().map(Value::comparable)
+    }
+}
+
+/// One value as the tree keeps it, with its comparable form where that is not the value's own
+/// text. The tree holds every active official's entry in memory, so a value is kept in as
+/// few allocations as it can be: none for congvu's fixed strings, one for most.
+#[derive(Debug, Clone)]
+pub struct Value {
+    stored: Stored,
+    /// `None` where the comparable form is the stored text itself.
+    comparable: Option<Box<str>>,
+}
+
+#[derive(Debug, Clone)]
+enum Stored {
+    /// One of congvu's own strings (object classes, `TRUE`, the subschema's DN).
+    Fixed(&'static str),
+    Text(Box<str>),
+    /// Not text (a DER certificate); its comparable form is always kept.
+    Bytes(Box<[u8]>),
+}
+
+impl Value {
+    fn new(stored: Stored, matching: at::Matching) -> Value {
+        let bytes = match &stored {
+            Stored::Fixed(text) => text.as_bytes(),
+            Stored::Text(text) => text.as_bytes(),
+            Stored::Bytes(bytes) => bytes,
+        };
+        let normal = at::normalize(matching, bytes);
+        let same = !matches!(stored, Stored::Bytes(_)) && normal.as_bytes() == bytes;
+        Value {
+            stored,
+            comparable: (!same).then(|| normal.into_boxed_str()),
+        }
+    }
+
+    /// The value as stored and returned.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.stored {
+            Stored::Fixed(text) => text.as_bytes(),
+            Stored::Text(text) => text.as_bytes(),
+            Stored::Bytes(bytes) => bytes,
+        }
+    }
+
+    /// The value in its matching rule's normal form, as filters and compares see it.
+    pub fn comparable(&self) -> &str {
+        match (&self.comparable, &self.stored) {
+            (Some(normal), _) => normal,
+            (None, Stored::Fixed(text)) => text,
+            (None, Stored::Text(text)) => text,
+            // Never built: bytes always keep their comparable form.
+            (None, Stored::Bytes(_)) => "",
+        }
+    }
 }
 
 /// One entry.
@@ -174,7 +235,7 @@ impl<'s> Builder<'s> {
             self.base_dn.to_string(),
             EntryKind::Structure,
             vec![
-                strings(&at::OBJECT_CLASS, ["top", "domain", "dcObject"]),
+                fixed(&at::OBJECT_CLASS, ["top", "domain", "dcObject"]),
                 strings(&at::DC, [first_label]),
             ],
         );
@@ -183,8 +244,8 @@ impl<'s> Builder<'s> {
                 format!("ou={ou},{}", self.base_dn),
                 EntryKind::Structure,
                 vec![
-                    strings(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
-                    strings(&at::OU, [ou]),
+                    fixed(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
+                    fixed(&at::OU, [ou]),
                 ],
             );
         }
@@ -210,7 +271,7 @@ impl<'s> Builder<'s> {
             .collect();
         let mut attrs = vec![
             // congvuOfficial allows mailAlternateAddress and memberOf (schema/congvu.schema).
-            strings(
+            fixed(
                 &at::OBJECT_CLASS,
                 [
                     "top",
@@ -238,6 +299,9 @@ impl<'s> Builder<'s> {
             strings(&at::MEMBER_OF, member_of.iter().map(String::as_str)),
             values(&at::CERTIFICATE, card.certificate.iter().cloned()),
         ];
+        // Room for the operational attributes and the three `finish` adds, and no more: the
+        // entry lives as long as the tree.
+        attrs.reserve_exact(OPERATIONAL + 3);
         attrs.extend(operational(
             &o.uuid,
             o.created_at,
@@ -260,10 +324,10 @@ impl<'s> Builder<'s> {
             .and_then(|p| self.agencies.get(&p))
             .map(|code| dn::agency(code, self.base_dn));
         let mut attrs = vec![
-            strings(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
+            fixed(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
             strings(&at::OU, [a.code.as_str()]),
             strings(&at::DESCRIPTION, [a.name.as_str()]),
-            strings(&at::BUSINESS_CATEGORY, [a.level.as_str()]),
+            fixed(&at::BUSINESS_CATEGORY, [a.level.as_str()]),
             strings(&at::SEE_ALSO, parent.as_deref()),
         ];
         attrs.extend(operational(
@@ -293,7 +357,7 @@ impl<'s> Builder<'s> {
         // groupOfNames has no mail; congvuMailList adds it to a distribution list.
         let list = card.address.as_ref().map(|_| "congvuMailList");
         let mut attrs = vec![
-            strings(
+            fixed(
                 &at::OBJECT_CLASS,
                 ["top", "groupOfNames"].into_iter().chain(list),
             ),
@@ -322,7 +386,7 @@ impl<'s> Builder<'s> {
         }
         let dn = dn::service(&s.name, self.base_dn);
         let mut attrs = vec![
-            strings(&at::OBJECT_CLASS, ["top", "applicationProcess"]),
+            fixed(&at::OBJECT_CLASS, ["top", "applicationProcess"]),
             strings(&at::CN, [s.name.as_str()]),
             strings(&at::DESCRIPTION, s.description.as_deref()),
         ];
@@ -363,15 +427,19 @@ impl<'s> Builder<'s> {
             } else {
                 "FALSE"
             };
-            e.attributes.push(strings(&at::HAS_SUBORDINATES, [has]));
+            e.attributes.push(fixed(&at::HAS_SUBORDINATES, [has]));
             if e.attribute(&at::ENTRY_DN).is_none() {
                 let dn = e.dn.clone();
                 e.attributes.push(strings(&at::ENTRY_DN, [dn.as_str()]));
-                e.attributes.push(strings(
+                e.attributes.push(fixed(
                     &at::SUBSCHEMA_SUBENTRY,
                     [super::schema::SUBSCHEMA_DN],
                 ));
             }
+        }
+        // Every active official's entry stays in memory: no room kept for attributes to come.
+        for e in &mut self.entries {
+            e.attributes.shrink_to_fit();
         }
         let mut by_key = HashMap::with_capacity(self.entries.len());
         let mut index: HashMap<(&'static str, String), Vec<usize>> = HashMap::new();
@@ -379,8 +447,8 @@ impl<'s> Builder<'s> {
             by_key.insert(e.key.clone(), i);
             for kind in INDEXED {
                 if let Some(a) = e.attribute(kind) {
-                    for v in &a.normalized {
-                        index.entry((kind.name, v.clone())).or_default().push(i);
+                    for v in a.normalized() {
+                        index.entry((kind.name, v.to_owned())).or_default().push(i);
                     }
                 }
             }
@@ -397,27 +465,53 @@ impl<'s> Builder<'s> {
     }
 }
 
-/// An attribute from string values (absent ones dropped).
+/// An attribute from string values (empty ones dropped).
 pub fn strings<'a>(
     kind: &'static AttributeType,
     vals: impl IntoIterator<Item = &'a str>,
 ) -> Attribute {
-    values(kind, vals.into_iter().map(|v| v.as_bytes().to_vec()))
+    attribute(kind, vals.into_iter().map(|v| Stored::Text(v.into())))
 }
 
+/// An attribute from congvu's own strings, kept without a copy.
+pub fn fixed(
+    kind: &'static AttributeType,
+    vals: impl IntoIterator<Item = &'static str>,
+) -> Attribute {
+    attribute(kind, vals.into_iter().map(Stored::Fixed))
+}
+
+/// An attribute from values that need not be text (empty ones dropped).
 pub fn values(kind: &'static AttributeType, vals: impl IntoIterator<Item = Vec<u8>>) -> Attribute {
-    let values: Vec<Vec<u8>> = vals.into_iter().filter(|v| !v.is_empty()).collect();
-    let normalized = values
-        .iter()
-        .map(|v| at::normalize(kind.matching, v))
+    let stored = vals.into_iter().map(|v| match String::from_utf8(v) {
+        Ok(text) => Stored::Text(text.into_boxed_str()),
+        Err(bytes) => Stored::Bytes(bytes.into_bytes().into_boxed_slice()),
+    });
+    attribute(kind, stored)
+}
+
+fn attribute(kind: &'static AttributeType, stored: impl Iterator<Item = Stored>) -> Attribute {
+    let values = stored
+        .filter(|s| !is_empty(s))
+        .map(|s| Value::new(s, kind.matching))
         .collect();
     Attribute {
         kind,
         values,
-        normalized,
         private: false,
     }
 }
+
+fn is_empty(stored: &Stored) -> bool {
+    match stored {
+        Stored::Fixed(text) => text.is_empty(),
+        Stored::Text(text) => text.is_empty(),
+        Stored::Bytes(bytes) => bytes.is_empty(),
+    }
+}
+
+/// How many attributes [`operational`] gives.
+const OPERATIONAL: usize = 6;
 
 /// The operational attributes every stored entity carries.
 fn operational(
@@ -425,15 +519,15 @@ fn operational(
     created: UnixTime,
     modified: UnixTime,
     dn: &str,
-    structural: &str,
+    structural: &'static str,
 ) -> Vec<Attribute> {
     vec![
         strings(&at::ENTRY_UUID, [uuid]),
         strings(&at::CREATE_TIMESTAMP, [generalized_time(created).as_str()]),
         strings(&at::MODIFY_TIMESTAMP, [generalized_time(modified).as_str()]),
-        strings(&at::STRUCTURAL_OBJECT_CLASS, [structural]),
+        fixed(&at::STRUCTURAL_OBJECT_CLASS, [structural]),
         strings(&at::ENTRY_DN, [dn]),
-        strings(&at::SUBSCHEMA_SUBENTRY, [super::schema::SUBSCHEMA_DN]),
+        fixed(&at::SUBSCHEMA_SUBENTRY, [super::schema::SUBSCHEMA_DN]),
     ]
 }
 
@@ -469,4 +563,47 @@ pub async fn load_tree(
         Tree::build(snapshot, &base_dn)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_returned_as_stored_and_compared_in_normal_form() {
+        let cn = strings(&at::CN, ["Nguyễn Văn An", "", "an"]);
+        let stored: Vec<&[u8]> = cn.values.iter().map(Value::bytes).collect();
+        assert_eq!(
+            stored,
+            ["Nguyễn Văn An".as_bytes(), b"an"],
+            "empty values dropped"
+        );
+        let normal: Vec<&str> = cn.normalized().collect();
+        assert_eq!(
+            normal,
+            [
+                at::normalize(at::Matching::CaseIgnore, "Nguyễn Văn An".as_bytes()).as_str(),
+                "an"
+            ]
+        );
+        // A value already in normal form keeps no second copy.
+        assert!(cn.values[1].comparable.is_none());
+        assert!(cn.values[0].comparable.is_some());
+
+        let classes = fixed(&at::OBJECT_CLASS, ["top", "inetOrgPerson"]);
+        assert_eq!(classes.values[1].bytes(), b"inetOrgPerson");
+        assert_eq!(
+            classes.normalized().collect::<Vec<_>>(),
+            ["top", "inetorgperson"]
+        );
+
+        // A certificate is bytes, not text, and compares by its hex form.
+        let der = vec![0x30, 0x82, 0xff, 0x00];
+        let certificate = values(&at::CERTIFICATE, [der.clone()]);
+        assert_eq!(certificate.values[0].bytes(), der.as_slice());
+        assert_eq!(
+            certificate.normalized().next(),
+            Some(at::normalize(at::Matching::Octets, &der).as_str())
+        );
+    }
 }
