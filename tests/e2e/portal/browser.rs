@@ -582,7 +582,10 @@ async fn take_screenshots() {
         shots.take("sessions", SESSIONS_TITLE).await;
 
         browser.goto(&site.url("/out-of-office")).await;
-        assert_eq!(browser.text("#status").await, "Trả lời tự động đang bật.");
+        assert_eq!(
+            browser.text("#status").await,
+            "Trả lời tự động đã đặt, sẽ bắt đầu từ ngày 20/12/2026."
+        );
         shots.take("out-of-office", OUT_OF_OFFICE_TITLE).await;
 
         browser.click(".sign-out button").await;
