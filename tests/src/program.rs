@@ -1,9 +1,28 @@
 //! Programs a test runs to their end with input on standard input: `congvu-admin` reading a
 //! password, `mkpasswd --stdin`. The standard library collects a program's output but has no
-//! way to feed it input at the same time; this module owns that and nothing else.
+//! way to feed it input at the same time; this module owns that, and the text form of what a
+//! finished program printed.
 
 use std::io::{ErrorKind, Write};
 use std::process::{Command, Output, Stdio};
+
+/// What one run of a program printed, as text, and whether it succeeded.
+#[derive(Debug)]
+pub struct Run {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
 
 /// Runs `command` to its end with `input` on its standard input, and collects what it printed
 /// and how it ended. The input is written from a thread of its own while the output is read,

@@ -78,13 +78,7 @@ pub struct Official<'a> {
     pub search: &'a str,
 }
 
-/// What one run printed and how it ended.
-#[derive(Debug)]
-pub struct Run {
-    pub success: bool,
-    pub stdout: String,
-    pub stderr: String,
-}
+pub use crate::program::Run;
 
 impl Run {
     /// What the check printed after `ok STEP: ` for `step`; fails the test if the step did
@@ -123,9 +117,5 @@ pub async fn run(target: &Target, official: Official<'_>, workdir: &Path) -> Run
     let output: Output = tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap();
-    Run {
-        success: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::from(output)
 }

@@ -35,13 +35,7 @@ pub struct Account<'a> {
     pub password: &'a str,
 }
 
-/// What one run printed and how it ended.
-#[derive(Debug)]
-pub struct Run {
-    pub success: bool,
-    pub stdout: String,
-    pub stderr: String,
-}
+pub use crate::program::Run;
 
 /// Runs sieve-connect for `account` with the action `args` (`["--list"]`, `["--upload",
 /// "--localsieve", FILE, "--remotesieve", NAME]`…), in `dir`, on a thread of its own so the
@@ -64,9 +58,5 @@ pub async fn run(account: Account<'_>, dir: &Path, args: &[&str]) -> Run {
     })
     .await
     .unwrap();
-    Run {
-        success: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::from(output)
 }

@@ -34,7 +34,7 @@ use crate::mailstore::shape::{self, MessageShape};
 use crate::mailstore::MailboxMessage;
 
 /// The zone INTERNALDATE is given in: Vietnam's, UTC+07:00 all year.
-const SERVER_ZONE: UtcOffset = time::macros::offset!(+7);
+const SERVER_ZONE: UtcOffset = crate::clock::VIETNAM;
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

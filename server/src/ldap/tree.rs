@@ -66,15 +66,20 @@ enum Stored {
     Bytes(Box<[u8]>),
 }
 
-impl Value {
-    fn new(stored: Stored, matching: at::Matching) -> Value {
-        let bytes = match &stored {
+impl Stored {
+    fn bytes(&self) -> &[u8] {
+        match self {
             Stored::Fixed(text) => text.as_bytes(),
             Stored::Text(text) => text.as_bytes(),
             Stored::Bytes(bytes) => bytes,
-        };
-        let normal = at::normalize(matching, bytes);
-        let same = !matches!(stored, Stored::Bytes(_)) && normal.as_bytes() == bytes;
+        }
+    }
+}
+
+impl Value {
+    fn new(stored: Stored, matching: at::Matching) -> Value {
+        let normal = at::normalize(matching, stored.bytes());
+        let same = !matches!(stored, Stored::Bytes(_)) && normal.as_bytes() == stored.bytes();
         Value {
             stored,
             comparable: (!same).then(|| normal.into_boxed_str()),
@@ -83,11 +88,7 @@ impl Value {
 
     /// The value as stored and returned.
     pub fn bytes(&self) -> &[u8] {
-        match &self.stored {
-            Stored::Fixed(text) => text.as_bytes(),
-            Stored::Text(text) => text.as_bytes(),
-            Stored::Bytes(bytes) => bytes,
-        }
+        self.stored.bytes()
     }
 
     /// The value in its matching rule's normal form, as filters and compares see it.
@@ -492,21 +493,13 @@ pub fn values(kind: &'static AttributeType, vals: impl IntoIterator<Item = Vec<u
 
 fn attribute(kind: &'static AttributeType, stored: impl Iterator<Item = Stored>) -> Attribute {
     let values = stored
-        .filter(|s| !is_empty(s))
+        .filter(|s| !s.bytes().is_empty())
         .map(|s| Value::new(s, kind.matching))
         .collect();
     Attribute {
         kind,
         values,
         private: false,
-    }
-}
-
-fn is_empty(stored: &Stored) -> bool {
-    match stored {
-        Stored::Fixed(text) => text.is_empty(),
-        Stored::Text(text) => text.is_empty(),
-        Stored::Bytes(bytes) => bytes.is_empty(),
     }
 }
 
