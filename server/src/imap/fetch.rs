@@ -115,32 +115,44 @@ pub(crate) struct FetchedMessage<'a> {
 }
 
 /// The data items answering `items` for one message, in the order asked. An item that needs
-/// something not loaded is answered NIL, or left out where NIL is not allowed.
-pub(crate) fn message_items(
+/// something not loaded is answered NIL, or left out where NIL is not allowed. Envelopes and
+/// structures borrow their strings from the shape: a listing of a whole mailbox copies none.
+pub(crate) fn message_items<'a>(
     items: &[MessageDataItemName<'_>],
-    m: &FetchedMessage<'_>,
-) -> Vec<MessageDataItem<'static>> {
-    // Without a stored shape (a body stored before shapes were kept) it is worked out here.
-    let worked_out;
-    let shape = match (m.shape, m.body) {
-        (Some(stored), _) => Some(stored),
+    m: &FetchedMessage<'a>,
+) -> Vec<MessageDataItem<'a>> {
+    match (m.shape, m.body) {
+        // Without a stored shape (a body stored before shapes were kept) it is worked out here.
         (None, Some(body)) if needs(items).shape => {
-            worked_out = MessageShape::of(body);
-            Some(&worked_out)
+            let worked_out = MessageShape::of(body);
+            let with_shape = FetchedMessage {
+                shape: Some(&worked_out),
+                ..*m
+            };
+            answers(items, &with_shape)
+                .into_iter()
+                .map(IntoStatic::into_static)
+                .collect()
         }
-        _ => None,
-    };
+        _ => answers(items, m),
+    }
+}
+
+fn answers<'a>(
+    items: &[MessageDataItemName<'_>],
+    m: &FetchedMessage<'a>,
+) -> Vec<MessageDataItem<'a>> {
     items
         .iter()
-        .filter_map(|item| message_item(item, m, shape))
+        .filter_map(|item| message_item(item, m))
         .collect()
 }
 
-fn message_item(
+fn message_item<'a>(
     item: &MessageDataItemName<'_>,
-    m: &FetchedMessage<'_>,
-    shape: Option<&MessageShape>,
-) -> Option<MessageDataItem<'static>> {
+    m: &FetchedMessage<'a>,
+) -> Option<MessageDataItem<'a>> {
+    let shape = m.shape;
     Some(match item {
         MessageDataItemName::Flags => MessageDataItem::Flags(m.flags.to_vec()),
         MessageDataItemName::InternalDate => {
@@ -419,26 +431,43 @@ fn empty_string() -> IString<'static> {
     IString::Quoted(Quoted::unvalidated(""))
 }
 
-/// A short value as a quoted string, or a literal when it holds 8-bit octets or line ends.
-fn istring(value: &str) -> IString<'static> {
-    let clean = if value.contains('\0') {
-        value.replace('\0', "")
-    } else {
-        value.to_string()
-    };
-    IString::try_from(clean).unwrap_or_else(|_| empty_string())
+/// A short value as a quoted string, or a literal when it holds 8-bit octets or line ends;
+/// borrowed unless NUL octets, which no IMAP string carries, must be taken out.
+fn istring(value: &str) -> IString<'_> {
+    if value.contains('\0') {
+        return owned_istring(value.replace('\0', ""));
+    }
+    IString::try_from(value).unwrap_or_else(|_| empty_string())
 }
 
-fn nstring(value: Option<&str>) -> NString<'static> {
+/// [`istring`] of a value made here (upper-cased, encoded).
+fn owned_istring(value: String) -> IString<'static> {
+    if value.contains('\0') {
+        return owned_istring(value.replace('\0', ""));
+    }
+    IString::try_from(value).unwrap_or_else(|_| empty_string())
+}
+
+/// `value` upper-cased, as types, subtypes, encodings and parameter names are given;
+/// borrowed when it is already.
+fn upper(value: &str) -> IString<'_> {
+    if value.bytes().any(|b| b.is_ascii_lowercase()) {
+        owned_istring(value.to_ascii_uppercase())
+    } else {
+        istring(value)
+    }
+}
+
+fn nstring(value: Option<&str>) -> NString<'_> {
     NString(value.map(istring))
 }
 
 // ---- ENVELOPE ----
 
 /// The ENVELOPE of a message (RFC 3501 §7.4.2): Sender and Reply-To default to From.
-fn envelope(e: &shape::Envelope) -> ImapEnvelope<'static> {
+fn envelope<'a>(e: &'a shape::Envelope) -> ImapEnvelope<'a> {
     let from = addresses(&e.from);
-    let or_from = |list: &[shape::Address]| {
+    let or_from = |list: &'a [shape::Address]| {
         if list.is_empty() {
             from.clone()
         } else {
@@ -459,7 +488,7 @@ fn envelope(e: &shape::Envelope) -> ImapEnvelope<'static> {
     }
 }
 
-fn addresses(list: &[shape::Address]) -> Vec<ImapAddress<'static>> {
+fn addresses(list: &[shape::Address]) -> Vec<ImapAddress<'_>> {
     list.iter()
         .map(|a| ImapAddress {
             name: nstring(a.name.as_deref()),
@@ -474,8 +503,8 @@ fn addresses(list: &[shape::Address]) -> Vec<ImapAddress<'static>> {
 
 /// BODYSTRUCTURE (`extended`) or BODY of a part and everything below it. Types, subtypes,
 /// parameter names and encodings are upper-cased as in RFC 3501's examples.
-fn structure(part: &shape::Part, extended: bool) -> BodyStructure<'static> {
-    let bodies: Vec<BodyStructure<'static>> = part
+fn structure(part: &shape::Part, extended: bool) -> BodyStructure<'_> {
+    let bodies: Vec<BodyStructure<'_>> = part
         .children
         .iter()
         .map(|child| structure(child, extended))
@@ -483,7 +512,7 @@ fn structure(part: &shape::Part, extended: bool) -> BodyStructure<'static> {
     match Vec1::try_from(bodies) {
         Ok(bodies) => BodyStructure::Multi {
             bodies,
-            subtype: istring(&part.subtype.to_ascii_uppercase()),
+            subtype: upper(&part.subtype),
             extension_data: extended.then(|| MultiPartExtensionData {
                 parameter_list: parameters(&part.params),
                 tail: Some(disposition(part)),
@@ -502,19 +531,18 @@ fn structure(part: &shape::Part, extended: bool) -> BodyStructure<'static> {
     }
 }
 
-fn basic_fields(part: &shape::Part) -> BasicFields<'static> {
-    let encoding = part.encoding.as_deref().unwrap_or("7bit");
+fn basic_fields(part: &shape::Part) -> BasicFields<'_> {
     BasicFields {
         parameter_list: parameters(&part.params),
         id: nstring(part.id.as_deref()),
         description: nstring(part.description.as_deref()),
-        content_transfer_encoding: istring(&encoding.to_ascii_uppercase()),
+        content_transfer_encoding: part.encoding.as_deref().map_or(istring("7BIT"), upper),
         size: u32::try_from(part.body.len()).unwrap_or(u32::MAX),
     }
 }
 
-fn specific_fields(part: &shape::Part, extended: bool) -> SpecificFields<'static> {
-    let subtype = istring(&part.subtype.to_ascii_uppercase());
+fn specific_fields(part: &shape::Part, extended: bool) -> SpecificFields<'_> {
+    let subtype = upper(&part.subtype);
     match (
         part.media_type.as_str(),
         part.subtype.as_str(),
@@ -537,19 +565,19 @@ fn specific_fields(part: &shape::Part, extended: bool) -> SpecificFields<'static
             subtype: istring("OCTET-STREAM"),
         },
         (media_type, _, _) => SpecificFields::Basic {
-            r#type: istring(&media_type.to_ascii_uppercase()),
+            r#type: upper(media_type),
             subtype,
         },
     }
 }
 
 /// Disposition, language and location: the extension data after MD5 or the parameters.
-fn disposition(part: &shape::Part) -> Disposition<'static> {
+fn disposition(part: &shape::Part) -> Disposition<'_> {
     Disposition {
         disposition: part
             .disposition
             .as_ref()
-            .map(|(kind, params)| (istring(&kind.to_ascii_uppercase()), parameters(params))),
+            .map(|(kind, params)| (upper(kind), parameters(params))),
         tail: Some(Language {
             language: part.language.iter().map(|l| istring(l)).collect(),
             tail: Some(Location {
@@ -562,15 +590,15 @@ fn disposition(part: &shape::Part) -> Disposition<'static> {
 
 /// Parameters as attribute/value pairs. A value beyond ASCII is given in RFC 2231 form
 /// (`NAME*` = `utf-8''percent-encoded`), so BODYSTRUCTURE stays 7-bit.
-fn parameters(params: &[(String, String)]) -> Vec<(IString<'static>, IString<'static>)> {
+fn parameters(params: &[(String, String)]) -> Vec<(IString<'_>, IString<'_>)> {
     params
         .iter()
         .map(|(name, value)| {
-            let name = name.to_ascii_uppercase();
             if value.is_ascii() {
-                (istring(&name), istring(value))
+                (upper(name), istring(value))
             } else {
-                (istring(&format!("{name}*")), istring(&rfc2231_value(value)))
+                let name = format!("{}*", name.to_ascii_uppercase());
+                (owned_istring(name), owned_istring(rfc2231_value(value)))
             }
         })
         .collect()

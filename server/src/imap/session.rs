@@ -435,7 +435,7 @@ impl<'s> Session<'s> {
     }
 
     /// Queues an untagged data response.
-    pub(super) fn data(&mut self, data: Data<'static>) {
+    pub(super) fn data(&mut self, data: Data<'_>) {
         self.response(&Response::Data(data));
     }
 

@@ -412,12 +412,17 @@ impl Mailstore {
         &self,
         bodies: &[BodyId],
     ) -> Result<std::collections::HashMap<BodyId, MessageShape>, MailstoreError> {
-        let stored = self.store.read().await?.body_shapes(bodies).await?;
-        let mut shapes: std::collections::HashMap<BodyId, MessageShape> = stored
-            .into_iter()
-            .filter_map(|(id, json)| Some((id, MessageShape::from_json(&json)?)))
-            .collect();
-        // Bodies stored before structures were kept: worked out (and kept) one by one.
+        let arrays = self.store.read().await?.body_shapes(bodies).await?;
+        let mut shapes = std::collections::HashMap::with_capacity(bodies.len());
+        for array in arrays {
+            // An array that does not read (a damaged structure in it) leaves its bodies to
+            // be read one by one below.
+            if let Some(pairs) = MessageShape::pairs_from_json(&array) {
+                shapes.extend(pairs.into_iter().map(|(id, shape)| (BodyId(id), shape)));
+            }
+        }
+        // Bodies stored before structures were kept, or whose structure does not read: worked
+        // out (and kept) one by one.
         let missing: Vec<BodyId> = bodies
             .iter()
             .copied()

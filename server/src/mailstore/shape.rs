@@ -153,6 +153,11 @@ impl MessageShape {
         serde_json::from_str(s).ok()
     }
 
+    /// Structures stored as a JSON array of `[body id, structure]` pairs.
+    pub fn pairs_from_json(s: &str) -> Option<Vec<(i64, MessageShape)>> {
+        serde_json::from_str(s).ok()
+    }
+
     /// The part at an IMAP part number (RFC 3501 §6.4.5), as 1-based numbers. A message that
     /// is not multipart has only part 1, its body. Numbers after a `message/rfc822` part
     /// continue in the embedded message. The empty path is the top-level part.

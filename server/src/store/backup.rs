@@ -26,6 +26,7 @@ pub const TABLES: &[&str] = &[
     "audit_log",
     "directory_version",
     "message_bodies",
+    "message_shapes",
     "mailboxes",
     "mailbox_messages",
     "queue_entries",

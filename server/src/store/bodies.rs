@@ -16,10 +16,9 @@ impl Conn {
         holders: i64,
         now: UnixTime,
     ) -> Result<BodyId, StoreError> {
-        let sql = "INSERT INTO message_bodies (sha256, size, refcount, data, created_at, shape) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (sha256) DO UPDATE SET refcount = message_bodies.refcount + excluded.refcount, \
-             shape = COALESCE(message_bodies.shape, excluded.shape) \
+        let sql = "INSERT INTO message_bodies (sha256, size, refcount, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (sha256) DO UPDATE SET refcount = message_bodies.refcount + excluded.refcount \
              RETURNING id";
         let id: i64 = on_backend!(self, c => sqlx::query_scalar(sql)
             .bind(&hash.0[..])
@@ -27,9 +26,11 @@ impl Conn {
             .bind(holders)
             .bind(data)
             .bind(now.0)
-            .bind(shape)
             .fetch_one(&mut *c)
             .await)?;
+        if let Some(shape) = shape {
+            self.set_body_shape(BodyId(id), shape).await?;
+        }
         Ok(BodyId(id))
     }
 

@@ -240,11 +240,10 @@ impl Conn {
     ) -> Result<HashMap<[u8; 32], i64>, StoreError> {
         let numbering = self.numbering();
         let sql = format!(
-            "INSERT INTO message_bodies (sha256, size, refcount, data, created_at, shape) VALUES {} \
-             ON CONFLICT (sha256) DO UPDATE SET refcount = message_bodies.refcount + excluded.refcount, \
-             shape = COALESCE(message_bodies.shape, excluded.shape) \
+            "INSERT INTO message_bodies (sha256, size, refcount, data, created_at) VALUES {} \
+             ON CONFLICT (sha256) DO UPDATE SET refcount = message_bodies.refcount + excluded.refcount \
              RETURNING id, sha256",
-            placeholders(messages.len(), 6, 1, numbering)
+            placeholders(messages.len(), 5, 1, numbering)
         );
         let rows: Vec<(i64, Vec<u8>)> = on_backend!(self, c => {
             let mut query = sqlx::query_as(&sql);
@@ -254,8 +253,7 @@ impl Conn {
                     .bind(m.bytes.len() as i64)
                     .bind(1_i64)
                     .bind(m.bytes)
-                    .bind(now.0)
-                    .bind(m.shape);
+                    .bind(now.0);
             }
             query.fetch_all(&mut *c).await
         })?;
@@ -269,7 +267,35 @@ impl Conn {
         if messages.iter().any(|m| !ids.contains_key(&m.hash.0)) {
             return Err(StoreError::Corrupt("a stored body returned no id".into()));
         }
+        self.put_new_shapes(messages, &ids).await?;
         Ok(ids)
+    }
+
+    /// Stores the structures of `messages`' bodies, `ids` by hash; a body that has one
+    /// keeps it.
+    async fn put_new_shapes(
+        &mut self,
+        messages: &[NewImport<'_>],
+        ids: &HashMap<[u8; 32], i64>,
+    ) -> Result<(), StoreError> {
+        let mut shapes: Vec<(i64, &str)> =
+            messages.iter().map(|m| (ids[&m.hash.0], m.shape)).collect();
+        shapes.sort_unstable_by_key(|(id, _)| *id);
+        shapes.dedup_by_key(|(id, _)| *id);
+        let numbering = self.numbering();
+        let sql = format!(
+            "INSERT INTO message_shapes (body_id, shape) VALUES {} \
+             ON CONFLICT (body_id) DO NOTHING",
+            placeholders(shapes.len(), 2, 1, numbering)
+        );
+        on_backend!(self, c => {
+            let mut query = sqlx::query(&sql);
+            for (id, shape) in &shapes {
+                query = query.bind(id).bind(*shape);
+            }
+            query.execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
     }
 
     async fn record_new_source_uids(

@@ -19,6 +19,7 @@ imap_tests!(
     close_expunges_and_unselect_does_not,
     search_keys_and_sequence_sets,
     vietnamese_text_searches,
+    a_damaged_stored_structure_is_worked_out_again,
 );
 
 /// A plan sent from An to Nhung: a text part in Vietnamese and a PDF attachment, with
@@ -774,4 +775,34 @@ async fn vietnamese_text_searches(backend: Backend) {
         imap.until_tagged("u").await,
         ["* SEARCH 2", "u OK Completed"]
     );
+}
+
+/// A listing reads the stored structures of a whole batch of messages in one statement. One
+/// that no longer reads (damaged in the database) is worked out again from its message, and
+/// the listing, that message's entry included, is what it was.
+async fn a_damaged_stored_structure_is_worked_out_again(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    let mut messages = numbered(3);
+    messages.insert(1, PLAN.to_string());
+    let mut imap = inbox_with(&p, ANNV, &messages).await;
+    let listing = "UID FETCH 1:* (RFC822.SIZE ENVELOPE BODYSTRUCTURE)";
+    let before = imap.command("a", listing).await;
+    assert_eq!(before.len(), 5, "{before:#?}");
+    assert!(
+        before[1].contains("\"MIXED\" (\"BOUNDARY\" \"ranh-gioi\")"),
+        "{before:#?}"
+    );
+
+    p.db.execute_unchecked(
+        "UPDATE message_shapes SET shape = '{\"envelope\":' WHERE body_id = \
+         (SELECT m.body_id FROM mailbox_messages m \
+          JOIN mailboxes b ON b.id = m.mailbox_id \
+          JOIN officials o ON o.id = b.official_id \
+          WHERE o.login = 'annv' AND b.name = 'INBOX' AND m.uid = 2)",
+    )
+    .await;
+    let after = imap.command("a", listing).await;
+    assert_eq!(after, before);
 }
