@@ -1,6 +1,8 @@
 //! The mail store and queue on both backends: one body per message whatever the number of
 //! holders, reference counts that free bodies, UIDs, flags, and queue leases.
 
+use congvu::clock::UnixTime;
+use congvu::mailstore::import::ImportMessage;
 use congvu::mailstore::{BodyHash, MailboxRole, MessageFlags, Uid};
 use congvu::queue::Lease;
 use congvu_tests::Backend;
@@ -15,6 +17,7 @@ on_both_backends!(
     a_bulk_import_relaxes_syncing_until_it_ends,
     the_refcount_audit_names_a_body_whose_count_is_off,
     structures_stored_before_their_own_table_are_moved_into_it,
+    a_mailbox_of_more_messages_than_one_read_takes_is_listed_whole,
 );
 
 /// SQLite with `synchronous=FULL`, PostgreSQL with `synchronous_commit=on`, on the pooled
@@ -436,4 +439,61 @@ async fn structures_stored_before_their_own_table_are_moved_into_it(backend: Bac
     assert!(bodies[0].contains("Kept before 0014"), "{bodies:?}");
     let moved = conn.body_shape(congvu::mailstore::BodyId(1)).await.unwrap();
     assert_eq!(moved.as_deref(), Some(stored));
+}
+
+/// SQLite reads a mailbox's messages 10,000 to a statement: a mailbox of 20,001, some
+/// expunged at the seams, is listed whole and in UID order, every field as stored, and on
+/// PostgreSQL the same.
+async fn a_mailbox_of_more_messages_than_one_read_takes_is_listed_whole(backend: Backend) {
+    let Some(f) = Fixture::with_province(backend).await else {
+        return;
+    };
+    let a = inbox(&f, "annv").await;
+    let keywords = vec!["$Label1".to_string(), "KeHoach2027".to_string()];
+    let bodies: Vec<Vec<u8>> = (0..20_001)
+        .map(|n| format!("Subject: so {n}\r\n\r\nx\r\n").into_bytes())
+        .collect();
+    let messages: Vec<ImportMessage<'_>> = bodies
+        .iter()
+        .enumerate()
+        .map(|(n, bytes)| ImportMessage {
+            bytes,
+            internal_date: UnixTime(START.0 + n as i64),
+            flags: if n % 2 == 0 {
+                MessageFlags::SEEN
+            } else {
+                MessageFlags::default()
+            },
+            keywords: if n % 1000 == 7 { &keywords } else { &[] },
+            origin: None,
+        })
+        .collect();
+    for batch in messages.chunks(2_000) {
+        let outcomes = f.mailstore.import(a, batch).await.unwrap();
+        assert!(outcomes.iter().all(Result::is_ok));
+    }
+    f.mailstore
+        .expunge(a, &[Uid(1), Uid(10_000), Uid(10_001), Uid(20_001)])
+        .await
+        .unwrap();
+
+    let listed = f.mailstore.messages(a).await.unwrap();
+    assert_eq!(listed.len(), 19_997);
+    let uids: Vec<u32> = listed.iter().map(|m| m.uid.0).collect();
+    let expected: Vec<u32> = (2..=20_000)
+        .filter(|u| ![10_000, 10_001].contains(u))
+        .collect();
+    assert_eq!(uids, expected);
+    for m in &listed {
+        let n = m.uid.0 as usize - 1;
+        assert_eq!(m.mailbox_id, a);
+        assert_eq!(m.size, bodies[n].len() as u64, "UID {}", m.uid.0);
+        assert_eq!(m.internal_date, UnixTime(START.0 + n as i64));
+        assert_eq!(m.flags.contains(MessageFlags::SEEN), n % 2 == 0);
+        let expected: &[String] = if n % 1000 == 7 { &keywords } else { &[] };
+        assert_eq!(m.keywords, expected, "UID {}", m.uid.0);
+        assert!(m.modseq > 0);
+    }
+    let bodies_listed: std::collections::HashSet<_> = listed.iter().map(|m| m.body_id).collect();
+    assert_eq!(bodies_listed.len(), 19_997, "each message its own body");
 }
