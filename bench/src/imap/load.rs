@@ -105,6 +105,7 @@ pub(super) struct Figures {
     pub(super) sync: Vec<SyncRun>,
     pub(super) fetch: Vec<FetchRun>,
     pub(super) memory: Option<MemoryRun>,
+    pub(super) large: Option<super::large::LargeRun>,
 }
 
 /// The state of a measurement.
@@ -130,10 +131,14 @@ impl Bench<'_> {
                 sync: Vec::new(),
                 fetch: Vec::new(),
                 memory: None,
+                large: None,
             })
             .collect();
         if self.args.workloads.contains(&Workload::I1) {
             self.measure_i1(servers, &mut figures)?;
+        }
+        if self.args.workloads.contains(&Workload::I3) {
+            self.measure_large(servers, &mut figures)?;
         }
         if self.args.workloads.contains(&Workload::M1) {
             self.measure_m1(servers, &mut figures)?;

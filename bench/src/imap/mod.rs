@@ -1,4 +1,4 @@
-//! I1 and M1: congvu's IMAP service against a private Dovecot, in one run, on the same
+//! I1, I3 and M1: congvu's IMAP service against a private Dovecot, in one run, on the same
 //! machine, with the same officials, the same mailbox bytes and the same clients.
 //!
 //! congvu is seeded the way an administrator would do it, with `congvu-admin` (an HR list
@@ -15,6 +15,8 @@
 //! - I1a: `mbsync` syncs that INBOX into a fresh local Maildir, `--runs` times per server.
 //! - I1b: `--sessions` sessions at once each fetch `UID FETCH 1:* (FLAGS RFC822.SIZE
 //!   ENVELOPE BODYSTRUCTURE)`, then `FETCH n BODY.PEEK[]` for random n for `--seconds`.
+//! - I3 (only when named): SELECT of a `--large-messages` INBOX (400,000), written once as
+//!   a Maildir that `congvu-admin mailbox import` brings into congvu and Dovecot serves as is.
 //! - M1: each server restarted, then `--idle` officials logged in with INBOX selected and
 //!   (congvu only) `--ldap-idle` LDAP connections bound; resident memory of every process of
 //!   the server. The reference is Dovecot alone: slapd and Postfix are not started.
@@ -37,6 +39,7 @@ use crate::server::{Binaries, Certificate};
 
 mod client;
 mod corpus;
+mod large;
 mod load;
 mod report;
 mod seed;
@@ -78,7 +81,10 @@ pub struct ImapArgs {
     /// M1: idle LDAP connections to congvu, each bound as a different official.
     #[arg(long, default_value_t = 200)]
     ldap_idle: usize,
-    /// Workloads to run.
+    /// I3: messages in the large INBOX both servers SELECT.
+    #[arg(long, default_value_t = 400_000)]
+    large_messages: usize,
+    /// Workloads to run (I3, the large mailbox, only when named).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "i1,m1")]
     workloads: Vec<Workload>,
     /// Let servers and clients share every core instead of pinning them apart.
@@ -126,6 +132,7 @@ impl ServerKind {
 enum Workload {
     I1,
     M1,
+    I3,
 }
 
 const PEOPLE: &str = "ou=people,dc=vinhphuc,dc=gov,dc=vn";
@@ -170,6 +177,9 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    if args.workloads.contains(&Workload::I3) {
+        large::prepare_large(&args, &work, &congvu_config, large::large_owner(&officials))?;
+    }
     let corpus = if args.workloads.contains(&Workload::I1) {
         println!("generating {} messages", args.messages);
         Corpus::generate(args.messages, &officials[0])?
@@ -362,10 +372,15 @@ fn check(args: &ImapArgs) -> anyhow::Result<()> {
 
 /// Officials who log in: the mailbox owner (the first), and for M1 one per idle connection.
 fn login_count(args: &ImapArgs) -> usize {
-    if args.workloads.contains(&Workload::M1) {
-        args.idle.max(args.ldap_idle).max(1)
+    let large = if args.workloads.contains(&Workload::I3) {
+        2
     } else {
         1
+    };
+    if args.workloads.contains(&Workload::M1) {
+        args.idle.max(args.ldap_idle).max(large)
+    } else {
+        large
     }
 }
 

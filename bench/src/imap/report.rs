@@ -69,7 +69,7 @@ impl Report<'_> {
             "clients",
         );
         let mut out = format!(
-            "{begin}\n## I1, M1: IMAP against Dovecot\n\n\
+            "{begin}\n## I1, I3, M1: IMAP against Dovecot\n\n\
              Measured by `bench/imap.sh{command}`, release build, on {cores} cores ({cpu};\n\
              1-minute load average {load} before the run), {placement}. Each I1 workload ran {runs}\n\
              time(s) on each server, the servers taking turns; figures are medians, ranges in brackets.\n\
@@ -127,6 +127,9 @@ impl Report<'_> {
                 s = args.seconds,
             ));
         }
+        if args.workloads.contains(&Workload::I3) {
+            out.push_str(&self.large_method());
+        }
         if args.workloads.contains(&Workload::M1) {
             out.push_str(&format!(
                 "- M1: each server restarted, then {idle} officials logged in (LOGIN, SELECT INBOX; their\n  \
@@ -152,6 +155,9 @@ impl Report<'_> {
         if self.args.workloads.contains(&Workload::I1) {
             rows.extend(self.sync_rows(c, d));
             rows.extend(self.fetch_rows(c, d));
+        }
+        if self.args.workloads.contains(&Workload::I3) {
+            rows.extend(self.large_rows(c, d));
         }
         if self.args.workloads.contains(&Workload::M1) {
             rows.extend(self.memory_rows(c, d));
@@ -331,6 +337,9 @@ impl Report<'_> {
                         .collect::<Vec<_>>()
                         .join("; ")
                 ));
+            }
+            if let Some(large) = &f.large {
+                parts.push(large.describe());
             }
             if let Some(m) = &f.memory {
                 parts.push(format!(

@@ -232,6 +232,7 @@ fn rates_become_time_ratios_against_the_target() {
         sync: Vec::new(),
         fetch: vec![run(bodies)],
         memory: None,
+        large: None,
     };
     let (c, d) = (
         figures(ServerKind::Congvu, 2000),
@@ -254,6 +255,7 @@ fn rates_become_time_ratios_against_the_target() {
         },
         dovecot: PathBuf::new(),
         mbsync: PathBuf::new(),
+        large_messages: 400_000,
         work_dir: None,
         report: PathBuf::new(),
     };
