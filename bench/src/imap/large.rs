@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::admin::Official;
-use crate::figures::{seconds, spreads};
+use crate::figures::{per_second, seconds, spreads};
 use crate::report::Row;
 
 /// What I3 measured on one server.
@@ -20,6 +20,8 @@ pub(super) struct LargeRun {
     pub(super) first: Duration,
     /// Each SELECT after it.
     pub(super) warm: Vec<Duration>,
+    /// congvu only: how long `congvu-admin mailbox import` took to bring the mailbox in.
+    pub(super) import: Option<Duration>,
 }
 
 impl LargeRun {
@@ -39,14 +41,28 @@ pub(super) fn large_owner(officials: &[Official]) -> &Official {
     &officials[1]
 }
 
+/// I3's mailbox on both servers when I3 is asked for; how long congvu's import took.
+pub(super) fn prepare_if_asked(
+    args: &ImapArgs,
+    work: &Path,
+    config: &Path,
+    officials: &[Official],
+) -> anyhow::Result<Option<Duration>> {
+    if !args.workloads.contains(&Workload::I3) {
+        return Ok(None);
+    }
+    prepare_large(args, work, config, large_owner(officials)).map(Some)
+}
+
 /// Writes the large mailbox as Dovecot's Maildir of its owner, imports it into congvu with
-/// `congvu-admin mailbox import`, and hands the files to Dovecot's mail user.
-pub(super) fn prepare_large(
+/// `congvu-admin mailbox import`, and hands the files to Dovecot's mail user; returns how long
+/// the import took.
+fn prepare_large(
     args: &ImapArgs,
     work: &Path,
     config: &Path,
     owner: &Official,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Duration> {
     let home = work.join("dovecot-mail").join(&owner.login);
     let maildir = home.join("Maildir");
     println!("I3: writing {} messages as a Maildir", args.large_messages);
@@ -65,13 +81,14 @@ pub(super) fn prepare_large(
         &["mailbox", "import", &owner.login, "--maildir", &maildir_arg],
         None,
     )?;
-    println!("  {:.1} s", started.elapsed().as_secs_f64());
+    let import = started.elapsed();
+    println!("  {:.1} s", import.as_secs_f64());
     let status = std::process::Command::new("chown")
         .args(["-R", &format!("{VMAIL_ID}:{VMAIL_ID}")])
         .arg(&home)
         .status()?;
     anyhow::ensure!(status.success(), "chown -R of {} failed", home.display());
-    Ok(())
+    Ok(import)
 }
 
 /// `count` short official letters, every third one unread, as Maildir files in `cur/`.
@@ -139,6 +156,9 @@ impl Bench<'_> {
                 Ok(LargeRun {
                     first: times[0],
                     warm: times[1..].to_vec(),
+                    import: self
+                        .large_import
+                        .filter(|_| server.kind == ServerKind::Congvu),
                 })
             });
             let run = run.map_err(|e| anyhow::anyhow!("{}: {e}", server.kind.name()))?;
@@ -186,7 +206,19 @@ impl Report<'_> {
             .and_then(|f| f.large.as_ref())
             .and_then(|r| r.warm.iter().max())
             .map(Duration::as_secs_f64);
+        let import = c
+            .and_then(|f| f.large.as_ref())
+            .and_then(|r| r.import)
+            .map(|t| {
+                let rate = per_second(n as f64 / t.as_secs_f64());
+                format!("{} ({rate})", seconds(t.as_secs_f64()))
+            });
         vec![
+            Row::info(
+                "I3 seed",
+                format!("`congvu-admin mailbox import --maildir` of the {n} messages: wall time"),
+                import,
+            ),
             Row::compare(
                 "I3",
                 format!("SELECT of a {n}-message INBOX"),

@@ -117,6 +117,8 @@ pub(super) struct Bench<'a> {
     pub(super) corpus: &'a Corpus,
     pub(super) work: &'a Path,
     pub(super) cert: &'a Certificate,
+    /// How long `congvu-admin mailbox import` took to bring in I3's mailbox.
+    pub(super) large_import: Option<Duration>,
 }
 
 impl Bench<'_> {

@@ -177,9 +177,7 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    if args.workloads.contains(&Workload::I3) {
-        large::prepare_large(&args, &work, &congvu_config, large::large_owner(&officials))?;
-    }
+    let large_import = large::prepare_if_asked(&args, &work, &congvu_config, &officials)?;
     let corpus = if args.workloads.contains(&Workload::I1) {
         println!("generating {} messages", args.messages);
         Corpus::generate(args.messages, &officials[0])?
@@ -217,6 +215,7 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
         corpus: &corpus,
         work: &work,
         cert: &cert,
+        large_import,
     };
     let figures = bench.measure(&mut servers).map_err(|e| {
         let tails: Vec<String> = servers

@@ -123,9 +123,12 @@ impl Conn {
             return Ok(false);
         }
         let list = placeholders(1, hashes.len(), 2, Numbering::Dollar);
+        // `+m.mailbox_id` keeps SQLite from walking the whole mailbox by its mailbox index
+        // and testing every message's body against the list, which it otherwise prefers
+        // for a long list: each body is found by its hash, then its messages by body.
         let sql = format!(
             "SELECT COUNT(*) FROM mailbox_messages m JOIN message_bodies b ON b.id = m.body_id \
-             WHERE m.mailbox_id = $1 AND b.sha256 IN {list}"
+             WHERE +m.mailbox_id = $1 AND b.sha256 IN {list}"
         );
         let present: i64 = on_backend!(self, c => {
             let mut query = sqlx::query_scalar(&sql).bind(mailbox.0);

@@ -169,11 +169,14 @@ impl Conn {
         hash: &BodyHash,
         unclaimed_by: Option<(i64, u32)>,
     ) -> Result<Option<Uid>, StoreError> {
+        // `+m.mailbox_id`: the body by its hash, then its messages by body. Left to itself
+        // SQLite walks the mailbox's messages in UID order for the first with that body,
+        // every message of a large mailbox for each one imported again.
         let any = "SELECT m.uid FROM mailbox_messages m JOIN message_bodies b ON b.id = m.body_id \
-             WHERE m.mailbox_id = $1 AND b.sha256 = $2 ORDER BY m.uid LIMIT 1";
+             WHERE +m.mailbox_id = $1 AND b.sha256 = $2 ORDER BY m.uid LIMIT 1";
         let free =
             "SELECT m.uid FROM mailbox_messages m JOIN message_bodies b ON b.id = m.body_id \
-             WHERE m.mailbox_id = $1 AND b.sha256 = $2 AND NOT EXISTS (\
+             WHERE +m.mailbox_id = $1 AND b.sha256 = $2 AND NOT EXISTS (\
              SELECT 1 FROM migration_messages r WHERE r.mailbox_id = m.mailbox_id \
              AND r.uid = m.uid AND r.folder_id = $3 AND r.mailbox_uidvalidity = $4) \
              ORDER BY m.uid LIMIT 1";
