@@ -84,13 +84,19 @@ impl TestDb {
     /// The test's database opened in this process, migrated: to set up data, deliver mail,
     /// and read back what a server or the CLI wrote.
     pub async fn open_store(&self) -> congvu::store::Store {
-        congvu::store::Store::open(&congvu::store::StoreOptions {
+        congvu::store::Store::open(&self.store_options())
+            .await
+            .unwrap()
+    }
+
+    /// How a test opens this database in its own process: `Store::open_unmigrated` with
+    /// these, for a test that brings the schema up step by step.
+    pub fn store_options(&self) -> congvu::store::StoreOptions {
+        congvu::store::StoreOptions {
             url: self.url.clone(),
             max_connections: 4,
             busy_timeout: std::time::Duration::from_secs(10),
-        })
-        .await
-        .unwrap()
+        }
     }
 }
 

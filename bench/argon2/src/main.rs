@@ -61,33 +61,28 @@ fn cpu_per_check(check: &mut dyn FnMut() -> Output, checks: usize) -> Duration {
     (thread_cpu() - start) / checks as u32
 }
 
-fn rustcrypto_05() -> impl FnMut() -> Output {
-    use argon2_05::{Algorithm, Argon2, Block, Params, Version};
-    let params = Params::new(MEMORY_KIB, ITERATIONS, 1, None).expect("valid parameters");
-    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-    let mut memory = vec![Block::default(); MEMORY_KIB as usize];
-    move || {
-        let mut out = [0; 32];
-        argon
-            .hash_password_into_with_memory(PASSWORD, SALT, &mut out, &mut memory)
-            .expect("hashed");
-        out
-    }
+/// A check with RustCrypto's crate `$krate`, its working memory kept between checks. The two
+/// versions' types are distinct, so each gets its own copy of this function.
+macro_rules! rustcrypto {
+    ($name:ident, $krate:ident) => {
+        fn $name() -> impl FnMut() -> Output {
+            use $krate::{Algorithm, Argon2, Block, Params, Version};
+            let params = Params::new(MEMORY_KIB, ITERATIONS, 1, None).expect("valid parameters");
+            let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+            let mut memory = vec![Block::default(); MEMORY_KIB as usize];
+            move || {
+                let mut out = [0; 32];
+                argon
+                    .hash_password_into_with_memory(PASSWORD, SALT, &mut out, &mut memory)
+                    .expect("hashed");
+                out
+            }
+        }
+    };
 }
 
-fn rustcrypto_06() -> impl FnMut() -> Output {
-    use argon2_06::{Algorithm, Argon2, Block, Params, Version};
-    let params = Params::new(MEMORY_KIB, ITERATIONS, 1, None).expect("valid parameters");
-    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-    let mut memory = vec![Block::default(); MEMORY_KIB as usize];
-    move || {
-        let mut out = [0; 32];
-        argon
-            .hash_password_into_with_memory(PASSWORD, SALT, &mut out, &mut memory)
-            .expect("hashed");
-        out
-    }
-}
+rustcrypto!(rustcrypto_05, argon2_05);
+rustcrypto!(rustcrypto_06, argon2_06);
 
 fn libsodium() -> impl FnMut() -> Output {
     use libsodium_rs::crypto_pwhash::argon2id;

@@ -54,9 +54,9 @@ pub(super) fn prepare_if_asked(
     prepare_large(args, work, config, large_owner(officials)).map(Some)
 }
 
-/// Writes the large mailbox as Dovecot's Maildir of its owner, imports it into congvu with
-/// `congvu-admin mailbox import`, and hands the files to Dovecot's mail user; returns how long
-/// the import took.
+/// Writes the large mailbox as Dovecot's Maildir of its owner (owned by Dovecot's mail user),
+/// imports it into congvu with `congvu-admin mailbox import`; returns how long the import
+/// took.
 fn prepare_large(
     args: &ImapArgs,
     work: &Path,
@@ -67,7 +67,7 @@ fn prepare_large(
     let maildir = home.join("Maildir");
     println!("I3: writing {} messages as a Maildir", args.large_messages);
     let started = Instant::now();
-    write_maildir(&maildir, args.large_messages, owner)?;
+    write_maildir(&home, args.large_messages, owner)?;
     println!("  {:.1} s", started.elapsed().as_secs_f64());
     println!(
         "I3: congvu-admin mailbox import {} --maildir …",
@@ -83,19 +83,20 @@ fn prepare_large(
     )?;
     let import = started.elapsed();
     println!("  {:.1} s", import.as_secs_f64());
-    let status = std::process::Command::new("chown")
-        .args(["-R", &format!("{VMAIL_ID}:{VMAIL_ID}")])
-        .arg(&home)
-        .status()?;
-    anyhow::ensure!(status.success(), "chown -R of {} failed", home.display());
     Ok(import)
 }
 
-/// `count` short official letters, every third one unread, as Maildir files in `cur/`.
-fn write_maildir(maildir: &Path, count: usize, owner: &Official) -> anyhow::Result<()> {
+/// `count` short official letters, every third one unread, as Maildir files in `home`'s
+/// `Maildir/cur/`, all of it Dovecot's mail user's.
+fn write_maildir(home: &Path, count: usize, owner: &Official) -> anyhow::Result<()> {
+    let vmail = |path: &Path| std::os::unix::fs::chown(path, Some(VMAIL_ID), Some(VMAIL_ID));
+    let maildir = home.join("Maildir");
     for sub in ["cur", "new", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub))?;
+        vmail(&maildir.join(sub))?;
     }
+    vmail(&maildir)?;
+    vmail(home)?;
     let cur = maildir.join("cur");
     for n in 1..=count {
         let seen = if n % 3 == 0 { "" } else { "S" };
@@ -103,7 +104,7 @@ fn write_maildir(maildir: &Path, count: usize, owner: &Official) -> anyhow::Resu
             "{}.M{n}P1.congvu-bench:2,{seen}",
             1_700_000_000 + n
         ));
-        let mut file = std::io::BufWriter::new(std::fs::File::create(name)?);
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&name)?);
         write!(
             file,
             "From: =?utf-8?b?VsSDbiB0aMawIFPhu58=?= <vanthu@vinhphuc.gov.vn>\r\n\
@@ -121,6 +122,7 @@ fn write_maildir(maildir: &Path, count: usize, owner: &Official) -> anyhow::Resu
             s = n % 60,
         )?;
         file.flush()?;
+        vmail(&name)?;
     }
     Ok(())
 }

@@ -435,17 +435,19 @@ fn empty_string() -> IString<'static> {
 /// borrowed unless NUL octets, which no IMAP string carries, must be taken out.
 fn istring(value: &str) -> IString<'_> {
     if value.contains('\0') {
-        return owned_istring(value.replace('\0', ""));
+        return owned_istring(value.to_owned());
     }
     IString::try_from(value).unwrap_or_else(|_| empty_string())
 }
 
 /// [`istring`] of a value made here (upper-cased, encoded).
 fn owned_istring(value: String) -> IString<'static> {
-    if value.contains('\0') {
-        return owned_istring(value.replace('\0', ""));
-    }
-    IString::try_from(value).unwrap_or_else(|_| empty_string())
+    let clean = if value.contains('\0') {
+        value.replace('\0', "")
+    } else {
+        value
+    };
+    IString::try_from(clean).unwrap_or_else(|_| empty_string())
 }
 
 /// `value` upper-cased, as types, subtypes, encodings and parameter names are given;

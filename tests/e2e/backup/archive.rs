@@ -12,7 +12,7 @@ use std::time::Duration;
 use congvu::clock::Clock;
 use congvu::net::ListenerKind;
 use congvu::server::RunningServer;
-use congvu::store::{Store, StoreOptions};
+use congvu::store::Store;
 use congvu_tests::imap::RawImap;
 use congvu_tests::{Backend, TestDb};
 
@@ -435,12 +435,9 @@ const OLDER_SCHEMA: i64 = 10;
 /// rows go into the schema they were taken at, then the newer migrations run over them.
 async fn an_archive_of_an_older_schema_restores_and_is_migrated(backend: Backend) {
     let source = TestDb::new(backend).await.unwrap();
-    let options = |db: &TestDb| StoreOptions {
-        url: db.url.clone(),
-        max_connections: 4,
-        busy_timeout: Duration::from_secs(10),
-    };
-    let store = Store::open_unmigrated(&options(&source)).await.unwrap();
+    let store = Store::open_unmigrated(&source.store_options())
+        .await
+        .unwrap();
     store.migrate_up_to(OLDER_SCHEMA).await.unwrap();
     for sql in [
         "INSERT INTO domains (name, is_primary, default_quota_bytes, max_message_bytes, \
@@ -476,7 +473,9 @@ async fn an_archive_of_an_older_schema_restores_and_is_migrated(backend: Backend
     .ok();
     assert_eq!(json_of(&restored)["rows"]["officials"], 1);
     // Opened without migrating: the restore itself brought the database up to date.
-    let store = Store::open_unmigrated(&options(&target)).await.unwrap();
+    let store = Store::open_unmigrated(&target.store_options())
+        .await
+        .unwrap();
     assert_eq!(
         store.schema_version().await.unwrap(),
         store.latest_schema_version()

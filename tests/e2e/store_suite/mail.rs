@@ -406,12 +406,7 @@ async fn structures_stored_before_their_own_table_are_moved_into_it(backend: Bac
         Some(db) => db,
         None => return,
     };
-    let options = congvu::store::StoreOptions {
-        url: db.url.clone(),
-        max_connections: 4,
-        busy_timeout: std::time::Duration::from_secs(10),
-    };
-    let store = congvu::store::Store::open_unmigrated(&options)
+    let store = congvu::store::Store::open_unmigrated(&db.store_options())
         .await
         .unwrap();
     store.migrate_up_to(13).await.unwrap();
