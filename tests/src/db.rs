@@ -101,6 +101,25 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// The one integer `sql` answers (a `COUNT(*)`), read outside congvu's store: to see
+    /// what the server kept without going through the code under test.
+    pub async fn count_unchecked(&self, sql: &str) -> i64 {
+        match &self.schema {
+            None => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+                let _ = conn.close().await;
+                n
+            }
+            Some(_) => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+                let _ = conn.close().await;
+                n
+            }
+        }
+    }
+
     /// Runs `sql` with foreign keys unenforced (SQLite's `foreign_keys` off, PostgreSQL's
     /// replication role): to plant what the server itself never writes, such as a message
     /// whose body is gone.

@@ -27,6 +27,7 @@ const REFERENCES: &[(&str, &str, &str)] = &[
     ("mailbox_messages", "body_id", "message_bodies"),
     ("queue_entries", "body_id", "message_bodies"),
     ("message_shapes", "body_id", "message_bodies"),
+    ("message_texts", "body_id", "message_bodies"),
     ("migration_messages", "folder_id", "migration_folders"),
 ];
 

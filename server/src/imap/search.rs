@@ -3,7 +3,6 @@
 //! meaning of every key; parsing, CHARSET and the reply belong to the session, and message
 //! bytes are only read through the mail store, never written.
 
-use std::cell::OnceCell;
 use std::collections::HashSet;
 use std::ops::Range;
 
@@ -12,8 +11,8 @@ use imap_codec::imap_types::search::SearchKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 
 use crate::clock::UnixTime;
-use crate::mailstore::text::{body_text, decoded_headers, TextMatcher};
-use crate::mailstore::{MailboxMessage, Mailstore, MailstoreError, MessageFlags, Uid};
+use crate::mailstore::text::{MessageText, TextMatcher};
+use crate::mailstore::{BodyId, MailboxMessage, Mailstore, MailstoreError, MessageFlags, Uid};
 
 /// The selected mailbox as a search sees it.
 #[derive(Debug)]
@@ -38,10 +37,14 @@ pub(crate) enum SearchError {
     Mailstore(#[from] MailstoreError),
 }
 
+/// Messages whose search texts are read in one go: bounds what a search holds in memory.
+const TEXTS_PER_READ: usize = 512;
+
 /// Indexes (0-based) of matching messages, ascending. criteria are ANDed.
 ///
-/// Flags, sizes, dates and sets are decided from the message list; a message's body is
-/// loaded, once, only when a header or text key still decides whether it matches.
+/// Flags, sizes, dates and sets are decided from the message list; a message's text (its
+/// decoded header fields and body text, kept when it was stored) is read only when a header
+/// or text key still decides whether it matches, for many messages at a time.
 pub(crate) async fn search(
     mailstore: &Mailstore,
     scope: &SearchScope<'_>,
@@ -56,25 +59,35 @@ pub(crate) async fn search(
             .map(|key| Criterion::compile(key, scope.messages))
             .collect(),
     );
-    let mut found = Vec::new();
-    for (index, message) in scope.messages.iter().enumerate() {
-        let candidate = Candidate {
+    let candidate = |index: usize| {
+        let message = &scope.messages[index];
+        Candidate {
             index,
             message,
             recent: scope.recent.contains(&message.uid),
-        };
-        let matched = match query.decide(&candidate, None) {
-            Some(decided) => decided,
-            None => {
-                let raw = mailstore.body(message.body_id).await?.unwrap_or_default();
-                let content = Content::new(raw);
-                query.decide(&candidate, Some(&content)).unwrap_or(false)
-            }
-        };
-        if matched {
-            found.push(index);
+        }
+    };
+    let mut found = Vec::new();
+    let mut undecided = Vec::new();
+    for index in 0..scope.messages.len() {
+        match query.decide(&candidate(index), None) {
+            Some(true) => found.push(index),
+            Some(false) => {}
+            None => undecided.push(index),
         }
     }
+    for chunk in undecided.chunks(TEXTS_PER_READ) {
+        let bodies: Vec<BodyId> = chunk.iter().map(|&i| scope.messages[i].body_id).collect();
+        let texts = mailstore.texts(&bodies).await?;
+        let gone = MessageText::default();
+        for &index in chunk {
+            let text = texts.get(&scope.messages[index].body_id).unwrap_or(&gone);
+            if query.decide(&candidate(index), Some(text)) == Some(true) {
+                found.push(index);
+            }
+        }
+    }
+    found.sort_unstable();
     Ok(found)
 }
 
@@ -275,7 +288,7 @@ impl Criterion {
 
     /// Whether `candidate` matches: `None` when that depends on the message's content and
     /// `content` is not loaded yet. Once content is given, always `Some`.
-    fn decide(&self, candidate: &Candidate<'_>, content: Option<&Content>) -> Option<bool> {
+    fn decide(&self, candidate: &Candidate<'_>, content: Option<&MessageText>) -> Option<bool> {
         let message = candidate.message;
         match self {
             Criterion::All => Some(true),
@@ -294,22 +307,17 @@ impl Criterion {
             Criterion::Smaller(n) => Some(message.size < *n),
             Criterion::ModSeq(n) => Some(message.modseq >= *n),
             Criterion::SentDay(test) => content.map(|c| {
-                test.holds(
-                    c.sent_day()
-                        .unwrap_or_else(|| vietnam_day(message.internal_date)),
-                )
+                test.holds(sent_day(c).unwrap_or_else(|| vietnam_day(message.internal_date)))
             }),
-            Criterion::Header(name, text) => content.map(|c| {
-                c.headers()
-                    .iter()
-                    .any(|(n, v)| n == name && text.matches(v))
-            }),
-            Criterion::Body(text) => content.map(|c| text.matches(c.body())),
+            Criterion::Header(name, text) => {
+                content.map(|c| c.headers.iter().any(|(n, v)| n == name && text.matches(v)))
+            }
+            Criterion::Body(text) => content.map(|c| text.matches(&c.body)),
             Criterion::Text(text) => content.map(|c| {
-                c.headers()
+                c.headers
                     .iter()
                     .any(|(n, v)| text.matches(n) || text.matches(v))
-                    || text.matches(c.body())
+                    || text.matches(&c.body)
             }),
             Criterion::Not(inner) => inner.decide(candidate, content).map(|m| !m),
             Criterion::Or(left, right) => {
@@ -361,39 +369,14 @@ struct Candidate<'a> {
     recent: bool,
 }
 
-/// One message's bytes, with its headers and body text decoded the first time a key asks.
-struct Content {
-    raw: Vec<u8>,
-    headers: OnceCell<Vec<(String, String)>>,
-    body: OnceCell<String>,
-}
-
-impl Content {
-    fn new(raw: Vec<u8>) -> Content {
-        Content {
-            raw,
-            headers: OnceCell::new(),
-            body: OnceCell::new(),
-        }
-    }
-
-    fn headers(&self) -> &[(String, String)] {
-        self.headers.get_or_init(|| decoded_headers(&self.raw))
-    }
-
-    fn body(&self) -> &str {
-        self.body.get_or_init(|| body_text(&self.raw))
-    }
-
-    /// The day of the `Date:` header as written, in the sender's own zone (RFC 3501:
-    /// "disregarding time and timezone"); `None` without a readable one.
-    fn sent_day(&self) -> Option<i64> {
-        let (_, value) = self.headers().iter().find(|(name, _)| name == "date")?;
-        let sent = mail_parser::DateTime::parse_rfc822(value)?;
-        let month = time::Month::try_from(sent.month).ok()?;
-        let date = time::Date::from_calendar_date(i32::from(sent.year), month, sent.day).ok()?;
-        Some(i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY)
-    }
+/// The day of the `Date:` header as written, in the sender's own zone (RFC 3501:
+/// "disregarding time and timezone"); `None` without a readable one.
+fn sent_day(text: &MessageText) -> Option<i64> {
+    let (_, value) = text.headers.iter().find(|(name, _)| name == "date")?;
+    let sent = mail_parser::DateTime::parse_rfc822(value)?;
+    let month = time::Month::try_from(sent.month).ok()?;
+    let date = time::Date::from_calendar_date(i32::from(sent.year), month, sent.day).ok()?;
+    Some(i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY)
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! transaction, durable when it returns, and wakes the sessions watching the mailboxes it
 //! changed. Quota is checked here, so every way in (IMAP APPEND, COPY, delivery) obeys it.
 
+use std::collections::HashMap;
+
 use super::shape::MessageShape;
+use super::text::MessageText;
 use super::{
     BodyHash, BodyId, Mailbox, MailboxId, MailboxMessage, MailboxRole, Mailstore, MailstoreError,
     MessageFlags, Uid,
@@ -281,11 +284,17 @@ impl Mailstore {
             return Err(MailstoreError::NoSuchMailbox);
         }
         // Parsing happens before the transaction, so the writer only writes.
-        let shape = MessageShape::of(message).to_json();
+        let derived = super::Derived::of(message);
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let body = tx
-            .put_body(&BodyHash::of(message), message, Some(&shape), 1, now)
+            .put_body(
+                &BodyHash::of(message),
+                message,
+                Some(derived.as_stored()),
+                1,
+                now,
+            )
             .await?;
         let uid = tx
             .append_message(
@@ -434,6 +443,62 @@ impl Mailstore {
             }
         }
         Ok(shapes)
+    }
+
+    /// The search texts of many bodies at once, read in few statements. A body stored
+    /// before texts were kept, or whose kept text does not read, is worked out from its
+    /// bytes and its text kept for the next search. A body that is gone has none.
+    pub async fn texts(
+        &self,
+        bodies: &[BodyId],
+    ) -> Result<HashMap<BodyId, MessageText>, MailstoreError> {
+        let arrays = self.store.read().await?.body_texts(bodies).await?;
+        let mut texts = HashMap::with_capacity(bodies.len());
+        let mut unreadable = false;
+        for array in arrays {
+            match MessageText::pairs_from_json(&array) {
+                Some(pairs) => texts.extend(pairs.into_iter().map(|(id, t)| (BodyId(id), t))),
+                None => unreadable = true,
+            }
+        }
+        let mut worked_out = Vec::new();
+        for &body in bodies {
+            if texts.contains_key(&body) {
+                continue;
+            }
+            // An array that did not read (a damaged text in it): the texts it held are read
+            // one by one before any is worked out again.
+            if unreadable {
+                if let Some(text) = self.kept_text(body).await? {
+                    texts.insert(body, text);
+                    continue;
+                }
+            }
+            if let Some(bytes) = self.body(body).await? {
+                let text = MessageText::of(&bytes);
+                worked_out.push((body, text.to_json()));
+                texts.insert(body, text);
+            }
+        }
+        if !worked_out.is_empty() {
+            let rows: Vec<(BodyId, &str)> =
+                worked_out.iter().map(|(b, t)| (*b, t.as_str())).collect();
+            let mut tx = self.store.begin().await?;
+            tx.set_body_texts(&rows).await?;
+            tx.commit().await?;
+        }
+        Ok(texts)
+    }
+
+    /// One body's kept text, if it has one that reads.
+    async fn kept_text(&self, body: BodyId) -> Result<Option<MessageText>, MailstoreError> {
+        let arrays = self.store.read().await?.body_texts(&[body]).await?;
+        Ok(arrays
+            .iter()
+            .filter_map(|a| MessageText::pairs_from_json(a))
+            .flatten()
+            .map(|(_, text)| text)
+            .next())
     }
 
     /// Refuses `adding` more bytes when they would take the official over quota (0 means

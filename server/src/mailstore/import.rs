@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::shape::MessageShape;
+use super::Derived;
 use super::{
     BodyHash, Mailbox, MailboxId, MailboxRole, Mailstore, MailstoreError, MessageFlags, Uid,
 };
@@ -101,19 +101,18 @@ pub struct ImportFolder {
     pub created: bool,
 }
 
-/// A message's hash and structure, worked out before the transaction.
-struct Prepared {
-    hash: BodyHash,
-    shape: String,
+/// A message's hash, structure and text, worked out before the transaction.
+struct Prepared<'a> {
+    body: &'a PreparedBody,
     keywords: Vec<String>,
 }
 
-/// A message's hash and structure, worked out ahead of its import (see
+/// A message's hash, structure and text, worked out ahead of its import (see
 /// [`prepare_bodies`]), so that a caller can do it while the previous batch is written.
 #[derive(Debug, Clone)]
 pub struct PreparedBody {
     hash: BodyHash,
-    shape: String,
+    derived: Derived,
 }
 
 impl PreparedBody {
@@ -121,7 +120,7 @@ impl PreparedBody {
     pub fn of(bytes: &[u8]) -> PreparedBody {
         PreparedBody {
             hash: BodyHash::of(bytes),
-            shape: MessageShape::of(bytes).to_json(),
+            derived: Derived::of(bytes),
         }
     }
 }
@@ -305,12 +304,11 @@ impl Mailstore {
             "one prepared body per message"
         );
         let target = self.mailbox(mailbox).await?;
-        let prepared: Vec<Prepared> = messages
+        let prepared: Vec<Prepared<'_>> = messages
             .iter()
             .zip(bodies)
             .map(|(m, body)| Prepared {
-                hash: body.hash.clone(),
-                shape: body.shape.clone(),
+                body,
                 keywords: stored_keywords(m.keywords),
             })
             .collect();
@@ -339,7 +337,7 @@ impl Mailstore {
         &self,
         target: &Mailbox,
         messages: &[ImportMessage<'_>],
-        prepared: &[Prepared],
+        prepared: &[Prepared<'_>],
     ) -> Result<Vec<Imported>, MailstoreError> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
@@ -417,7 +415,7 @@ async fn import_all_new(
     tx: &mut Conn,
     target: &Mailbox,
     messages: &[ImportMessage<'_>],
-    prepared: &[Prepared],
+    prepared: &[Prepared<'_>],
     now: UnixTime,
 ) -> Result<Option<Vec<Imported>>, MailstoreError> {
     if messages.len() < 2 {
@@ -430,7 +428,7 @@ async fn import_all_new(
     {
         return Ok(None);
     }
-    let hashes: Vec<&BodyHash> = prepared.iter().map(|p| &p.hash).collect();
+    let hashes: Vec<&BodyHash> = prepared.iter().map(|p| &p.body.hash).collect();
     let distinct: std::collections::HashSet<&[u8; 32]> = hashes.iter().map(|h| &h.0).collect();
     if distinct.len() != hashes.len() {
         return Ok(None);
@@ -452,9 +450,9 @@ async fn import_all_new(
         .zip(prepared)
         .zip(&keywords)
         .map(|((m, p), keywords)| NewImport {
-            hash: &p.hash,
+            hash: &p.body.hash,
             bytes: m.bytes,
-            shape: &p.shape,
+            derived: p.body.derived.as_stored(),
             flags: m.flags,
             keywords,
             internal_date: m.internal_date,
@@ -482,7 +480,7 @@ async fn import_one(
     tx: &mut Conn,
     target: &Mailbox,
     message: &ImportMessage<'_>,
-    prepared: &Prepared,
+    prepared: &Prepared<'_>,
     now: UnixTime,
 ) -> Result<Imported, MailstoreError> {
     let keywords = &prepared.keywords;
@@ -494,7 +492,7 @@ async fn import_one(
     }
     let unclaimed = message.origin.map(|o| (o.folder.0, target.uidvalidity));
     let same = tx
-        .message_with_body(target.id, &prepared.hash, unclaimed)
+        .message_with_body(target.id, &prepared.body.hash, unclaimed)
         .await?;
     let copy = |uid| CopiedMessage {
         mailbox_id: target.id,
@@ -509,7 +507,13 @@ async fn import_one(
         None => {
             let size = message.bytes.len() as u64;
             let body = tx
-                .put_body(&prepared.hash, message.bytes, Some(&prepared.shape), 1, now)
+                .put_body(
+                    &prepared.body.hash,
+                    message.bytes,
+                    Some(prepared.body.derived.as_stored()),
+                    1,
+                    now,
+                )
                 .await?;
             let uid = tx
                 .append_message(

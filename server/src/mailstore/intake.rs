@@ -85,8 +85,9 @@ pub struct Stored {
 struct Job {
     incoming: Incoming,
     local_hash: Option<BodyHash>,
-    /// The local copy's structure (JSON), worked out once for every recipient's FETCH.
-    local_shape: Option<String>,
+    /// The local copy's structure and text, worked out once for every recipient's FETCH and
+    /// SEARCH.
+    local_derived: Option<super::Derived>,
     remote_hash: Option<BodyHash>,
     reply: oneshot::Sender<Result<Stored, MailstoreError>>,
 }
@@ -123,15 +124,14 @@ impl Intake {
         // Hashing here, in the session's task, keeps the committer's work to the writing.
         let any_local = !incoming.local.is_empty() || !incoming.filed.is_empty();
         let local_hash = any_local.then(|| BodyHash::of(&incoming.local_message));
-        let local_shape =
-            any_local.then(|| super::shape::MessageShape::of(&incoming.local_message).to_json());
+        let local_derived = any_local.then(|| super::Derived::of(&incoming.local_message));
         let remote_hash =
             (!incoming.remote.is_empty()).then(|| BodyHash::of(&incoming.remote_message));
         let (reply, answer) = oneshot::channel();
         let job = Job {
             incoming,
             local_hash,
-            local_shape,
+            local_derived,
             remote_hash,
             reply,
         };
@@ -210,8 +210,8 @@ async fn write(tx: &mut Conn, now: UnixTime, job: &Job) -> Result<Stored, StoreE
     if let Some(hash) = &job.local_hash {
         let message = &incoming.local_message;
         let holders = (incoming.local.len() + incoming.filed.len()) as i64;
-        let shape = job.local_shape.as_deref();
-        let body = tx.put_body(hash, message, shape, holders, now).await?;
+        let derived = job.local_derived.as_ref().map(super::Derived::as_stored);
+        let body = tx.put_body(hash, message, derived, holders, now).await?;
         let size = message.len() as u64;
         let flags = MessageFlags::default();
         let mut landed = Vec::new();

@@ -27,7 +27,31 @@ pub use crate::model::{
     MailboxExample, MailboxId, MailboxMessage, MailboxRole, MessageExample, MessageFlags,
     QueueEntryExample, Uid, DEFAULT_MAILBOXES,
 };
-use crate::store::{Conn, Store, StoreError};
+use crate::store::{BodyDerived, Conn, Store, StoreError};
+
+/// What is worked out from a message's bytes once, when its body is stored: the structure
+/// FETCH answers from and the text SEARCH matches, as the JSON they are kept as.
+#[derive(Debug, Clone)]
+pub(crate) struct Derived {
+    shape: String,
+    text: String,
+}
+
+impl Derived {
+    pub(crate) fn of(message: &[u8]) -> Derived {
+        Derived {
+            shape: shape::MessageShape::of(message).to_json(),
+            text: text::MessageText::of(message).to_json(),
+        }
+    }
+
+    pub(crate) fn as_stored(&self) -> BodyDerived<'_> {
+        BodyDerived {
+            shape: &self.shape,
+            text: &self.text,
+        }
+    }
+}
 
 /// Where a delivered copy landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,12 +199,12 @@ async fn put_copies(
     flags: MessageFlags,
     now: UnixTime,
 ) -> Result<Vec<DeliveredCopy>, MailstoreError> {
-    let shape = shape::MessageShape::of(message).to_json();
+    let derived = Derived::of(message);
     let body = tx
         .put_body(
             &BodyHash::of(message),
             message,
-            Some(&shape),
+            Some(derived.as_stored()),
             mailboxes.len() as i64,
             now,
         )

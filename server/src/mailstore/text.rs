@@ -171,6 +171,41 @@ const COMBINING_MARKS: std::ops::RangeInclusive<char> = '\u{0300}'..='\u{036F}';
 const MARKED_LATIN: [std::ops::RangeInclusive<char>; 2] =
     ['\u{00C0}'..='\u{024F}', '\u{1E00}'..='\u{1EFF}'];
 
+/// What SEARCH reads of a message: its header fields decoded and its body's text. Worked out
+/// once, when the body is stored, and kept as JSON beside it, so a search over a mailbox
+/// reads text instead of parsing every message again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MessageText {
+    /// Each header field, name lowercase, value decoded ([`decoded_headers`]).
+    pub headers: Vec<(String, String)>,
+    /// The body's text ([`body_text`]).
+    pub body: String,
+}
+
+impl MessageText {
+    /// The text of a message's bytes.
+    pub fn of(message: &[u8]) -> MessageText {
+        MessageText {
+            headers: decoded_headers(message),
+            body: body_text(message),
+        }
+    }
+
+    /// The JSON it is stored as.
+    pub fn to_json(&self) -> String {
+        #[allow(
+            clippy::expect_used,
+            reason = "strings in plain structs always serialise"
+        )]
+        serde_json::to_string(self).expect("a message text serialises to JSON")
+    }
+
+    /// Texts stored as a JSON array of `[body id, text]` pairs; `None` if it is not one.
+    pub fn pairs_from_json(s: &str) -> Option<Vec<(i64, MessageText)>> {
+        serde_json::from_str(s).ok()
+    }
+}
+
 /// Reads every header field as unstructured text, so encoded-words are decoded in address
 /// fields too and nothing is dropped for not fitting a structured grammar.
 static HEADER_TEXT: LazyLock<MessageParser> = LazyLock::new(|| {

@@ -27,6 +27,7 @@ pub const TABLES: &[&str] = &[
     "directory_version",
     "message_bodies",
     "message_shapes",
+    "message_texts",
     "mailboxes",
     "mailbox_messages",
     "queue_entries",

@@ -1,18 +1,27 @@
-//! SQL for content-addressed message bodies and their reference counts.
+//! SQL for content-addressed message bodies, their reference counts and what is derived
+//! from them when they are stored.
 
 use super::{on_backend, Conn, StoreError};
 use crate::clock::UnixTime;
 use crate::model::{BodyHash, BodyId};
 
+/// What is worked out from a body once, when it is stored, for the readers that need it
+/// without the bytes: its structure (FETCH) and its search text (SEARCH), both JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDerived<'a> {
+    pub shape: &'a str,
+    pub text: &'a str,
+}
+
 impl Conn {
-    /// Stores `data` under `hash` if it is new, with its structure `shape` (JSON, for
-    /// bodies mail clients will read), and adds `holders` references to it either way;
-    /// returns the body's id.
+    /// Stores `data` under `hash` if it is new, with what is `derived` from it (for bodies
+    /// mail clients will read), and adds `holders` references to it either way; returns the
+    /// body's id.
     pub async fn put_body(
         &mut self,
         hash: &BodyHash,
         data: &[u8],
-        shape: Option<&str>,
+        derived: Option<BodyDerived<'_>>,
         holders: i64,
         now: UnixTime,
     ) -> Result<BodyId, StoreError> {
@@ -28,8 +37,9 @@ impl Conn {
             .bind(now.0)
             .fetch_one(&mut *c)
             .await)?;
-        if let Some(shape) = shape {
-            self.set_body_shape(BodyId(id), shape).await?;
+        if let Some(derived) = derived {
+            self.set_body_shape(BodyId(id), derived.shape).await?;
+            self.set_body_texts(&[(BodyId(id), derived.text)]).await?;
         }
         Ok(BodyId(id))
     }

@@ -7,21 +7,21 @@
 
 use std::collections::HashMap;
 
-use super::{on_backend, Conn, Raw, StoreError};
+use super::{on_backend, BodyDerived, Conn, Raw, StoreError};
 use crate::clock::UnixTime;
-use crate::model::{BodyHash, MailboxId, MessageFlags, Uid};
+use crate::model::{BodyHash, BodyId, MailboxId, MessageFlags, Uid};
 
 /// Rows per multi-row statement at most (the mail store's batches are smaller): well under
 /// both engines' limits on parameters per statement.
-const ROWS_PER_STATEMENT: usize = 256;
+pub(super) const ROWS_PER_STATEMENT: usize = 256;
 
 /// A message known to be new to its mailbox, for [`Conn::import_new_messages`].
 #[derive(Debug, Clone, Copy)]
 pub struct NewImport<'a> {
     pub hash: &'a BodyHash,
     pub bytes: &'a [u8],
-    /// The body's structure as JSON.
-    pub shape: &'a str,
+    /// The body's structure and search text.
+    pub derived: BodyDerived<'a>,
     pub flags: MessageFlags,
     /// Keywords joined by spaces, as stored.
     pub keywords: &'a str,
@@ -270,35 +270,38 @@ impl Conn {
         if messages.iter().any(|m| !ids.contains_key(&m.hash.0)) {
             return Err(StoreError::Corrupt("a stored body returned no id".into()));
         }
-        self.put_new_shapes(messages, &ids).await?;
+        self.put_new_derived(messages, &ids).await?;
         Ok(ids)
     }
 
-    /// Stores the structures of `messages`' bodies, `ids` by hash; a body that has one
-    /// keeps it.
-    async fn put_new_shapes(
+    /// Stores the structures and search texts of `messages`' bodies, `ids` by hash; a body
+    /// that has them keeps them.
+    async fn put_new_derived(
         &mut self,
         messages: &[NewImport<'_>],
         ids: &HashMap<[u8; 32], i64>,
     ) -> Result<(), StoreError> {
-        let mut shapes: Vec<(i64, &str)> =
-            messages.iter().map(|m| (ids[&m.hash.0], m.shape)).collect();
-        shapes.sort_unstable_by_key(|(id, _)| *id);
-        shapes.dedup_by_key(|(id, _)| *id);
+        let mut derived: Vec<(BodyId, BodyDerived<'_>)> = messages
+            .iter()
+            .map(|m| (BodyId(ids[&m.hash.0]), m.derived))
+            .collect();
+        derived.sort_unstable_by_key(|(id, _)| id.0);
+        derived.dedup_by_key(|(id, _)| id.0);
         let numbering = self.numbering();
         let sql = format!(
             "INSERT INTO message_shapes (body_id, shape) VALUES {} \
              ON CONFLICT (body_id) DO NOTHING",
-            placeholders(shapes.len(), 2, 1, numbering)
+            placeholders(derived.len(), 2, 1, numbering)
         );
         on_backend!(self, c => {
             let mut query = sqlx::query(&sql);
-            for (id, shape) in &shapes {
-                query = query.bind(id).bind(*shape);
+            for (id, d) in &derived {
+                query = query.bind(id.0).bind(d.shape);
             }
             query.execute(&mut *c).await.map(|r| r.rows_affected())
         })?;
-        Ok(())
+        let texts: Vec<(BodyId, &str)> = derived.iter().map(|(id, d)| (*id, d.text)).collect();
+        self.set_body_texts(&texts).await
     }
 
     async fn record_new_source_uids(

@@ -1,7 +1,8 @@
 //! SQL for what mail clients do to their mailboxes: create, rename, delete and subscribe to
-//! folders, count what is in them, copy messages between them, and read a body's stored
-//! structure.
+//! folders, count what is in them, copy messages between them, and read and keep what is
+//! worked out from a body (its structure and its search text).
 
+use super::import_batch::{placeholders, ROWS_PER_STATEMENT};
 use super::{on_backend, Conn, Raw, StoreError};
 use crate::clock::UnixTime;
 use crate::model::{BodyId, Mailbox, MailboxId, MailboxMessage, OfficialId, Uid};
@@ -168,24 +169,42 @@ impl Conn {
         Ok(())
     }
 
-    /// The stored structures of many bodies as one JSON array of `[body id, structure]`
-    /// pairs, in one statement per 500 bodies; bodies without one are left out.
+    /// The stored structures of many bodies as JSON arrays of `[body id, structure]` pairs,
+    /// one per 500 bodies; bodies without one are left out.
+    pub async fn body_shapes(&mut self, bodies: &[BodyId]) -> Result<Vec<String>, StoreError> {
+        self.json_pairs(Derived::Shape, bodies, 500).await
+    }
+
+    /// The stored search texts of many bodies as JSON arrays of `[body id, text]` pairs, one
+    /// per 128 bodies (a text can be long); bodies without one are left out.
+    pub async fn body_texts(&mut self, bodies: &[BodyId]) -> Result<Vec<String>, StoreError> {
+        self.json_pairs(Derived::Text, bodies, 128).await
+    }
+
+    /// What is kept of `bodies` in `derived`'s table, as JSON arrays of `[body id, value]`
+    /// pairs, one array per `per_array` bodies.
     ///
     /// One row per statement, not one per body: sqlx hands SQLite's rows one at a time from
     /// its worker thread to the async side, and a whole-mailbox FETCH spent more on those
-    /// hand-offs than on reading. The structures are stored JSON, so the database only
-    /// joins them.
-    pub async fn body_shapes(&mut self, bodies: &[BodyId]) -> Result<Vec<String>, StoreError> {
-        let mut arrays = Vec::with_capacity(bodies.len().div_ceil(500));
+    /// hand-offs than on reading. The values are stored JSON, so the database only joins
+    /// them.
+    async fn json_pairs(
+        &mut self,
+        derived: Derived,
+        bodies: &[BodyId],
+        per_array: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut arrays = Vec::with_capacity(bodies.len().div_ceil(per_array));
         let join = match self.raw() {
             Raw::Sqlite(_) => "group_concat",
             Raw::Postgres(_) => "string_agg",
         };
-        for chunk in bodies.chunks(500) {
+        let (table, column) = derived.table_and_column();
+        for chunk in bodies.chunks(per_array) {
             let array: Option<String> = on_backend!(self, c => {
                 let mut query = sqlx::QueryBuilder::new(format!(
-                    "SELECT '[' || {join}('[' || body_id || ',' || shape || ']', ',') || ']' \
-                     FROM message_shapes WHERE body_id IN ("
+                    "SELECT '[' || {join}('[' || body_id || ',' || {column} || ']', ',') || ']' \
+                     FROM {table} WHERE body_id IN ("
                 ));
                 let mut list = query.separated(", ");
                 for body in chunk {
@@ -197,6 +216,27 @@ impl Conn {
             arrays.extend(array);
         }
         Ok(arrays)
+    }
+
+    /// Stores bodies' search texts (JSON), each unless the body has one: when the body is
+    /// stored, or after the fact for bodies stored before texts were kept.
+    pub async fn set_body_texts(&mut self, texts: &[(BodyId, &str)]) -> Result<(), StoreError> {
+        let numbering = self.numbering();
+        for chunk in texts.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO message_texts (body_id, text) VALUES {} \
+                 ON CONFLICT (body_id) DO NOTHING",
+                placeholders(chunk.len(), 2, 1, numbering)
+            );
+            on_backend!(self, c => {
+                let mut query = sqlx::query(&sql);
+                for (body, text) in chunk {
+                    query = query.bind(body.0).bind(*text);
+                }
+                query.execute(&mut *c).await.map(|r| r.rows_affected())
+            })?;
+        }
+        Ok(())
     }
 
     /// A body's stored structure (JSON), if it was computed when the body was stored.
@@ -214,5 +254,23 @@ impl Conn {
                    ON CONFLICT (body_id) DO NOTHING";
         on_backend!(self, c => sqlx::query(sql).bind(body.0).bind(shape).execute(&mut *c).await.map(|r| r.rows_affected()))?;
         Ok(())
+    }
+}
+
+/// A table of what is worked out from each body once and kept beside it, as JSON.
+#[derive(Debug, Clone, Copy)]
+enum Derived {
+    /// `message_shapes`: the MIME structure FETCH answers from.
+    Shape,
+    /// `message_texts`: the decoded text SEARCH matches.
+    Text,
+}
+
+impl Derived {
+    fn table_and_column(self) -> (&'static str, &'static str) {
+        match self {
+            Derived::Shape => ("message_shapes", "shape"),
+            Derived::Text => ("message_texts", "text"),
+        }
     }
 }

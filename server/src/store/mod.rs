@@ -57,6 +57,7 @@ mod snapshot;
 pub use backup::{
     Column, ColumnKind, Record, Snapshot, TableShape, Value, SELF_REFERENCES, TABLES,
 };
+pub use bodies::BodyDerived;
 pub use bulk::BulkWrites;
 pub use changes::MailboxChanges;
 pub use error::{StoreError, UniqueKey};

@@ -20,6 +20,7 @@ imap_tests!(
     search_keys_and_sequence_sets,
     vietnamese_text_searches,
     a_damaged_stored_structure_is_worked_out_again,
+    searches_find_the_same_when_kept_texts_are_missing_or_damaged,
 );
 
 /// A plan sent from An to Nhung: a text part in Vietnamese and a PDF attachment, with
@@ -805,4 +806,70 @@ async fn a_damaged_stored_structure_is_worked_out_again(backend: Backend) {
     .await;
     let after = imap.command("a", listing).await;
     assert_eq!(after, before);
+}
+
+/// SEARCH reads each message's text as kept when it was stored. Messages stored before texts
+/// were kept have theirs worked out at the first search and kept; a kept text that no longer
+/// reads is worked out again. Either way every search finds what it found before.
+async fn searches_find_the_same_when_kept_texts_are_missing_or_damaged(backend: Backend) {
+    let Some(p) = Province::start(backend).await else {
+        return;
+    };
+    let (mut imap, _) = search_fixture(&p).await;
+    let expected: Vec<Vec<u32>> = vec![
+        vec![2],
+        vec![1],
+        vec![2],
+        vec![2],
+        vec![3],
+        vec![3],
+        vec![2, 3],
+    ];
+    assert_eq!(text_searches(&mut imap, "a").await, expected);
+
+    let inbox_texts = "SELECT COUNT(*) FROM message_texts t \
+         JOIN mailbox_messages m ON m.body_id = t.body_id \
+         JOIN mailboxes b ON b.id = m.mailbox_id \
+         JOIN officials o ON o.id = b.official_id \
+         WHERE o.login = 'nhunglth' AND b.name = 'INBOX'";
+    assert_eq!(p.db.count_unchecked(inbox_texts).await, 3);
+    p.db.execute_unchecked("DELETE FROM message_texts").await;
+    assert_eq!(
+        text_searches(&mut imap, "b").await,
+        expected,
+        "texts worked out from the messages"
+    );
+    assert_eq!(p.db.count_unchecked(inbox_texts).await, 3, "and kept");
+
+    p.db.execute_unchecked(
+        "UPDATE message_texts SET text = '{\"headers\":' WHERE body_id = \
+         (SELECT m.body_id FROM mailbox_messages m \
+          JOIN mailboxes b ON b.id = m.mailbox_id \
+          JOIN officials o ON o.id = b.official_id \
+          WHERE o.login = 'nhunglth' AND b.name = 'INBOX' AND m.uid = 2)",
+    )
+    .await;
+    assert_eq!(
+        text_searches(&mut imap, "c").await,
+        expected,
+        "a damaged text worked out again"
+    );
+}
+
+/// Searches of `search_fixture`'s INBOX by every kind of key that reads a message's text.
+async fn text_searches(imap: &mut RawImap, tag: &str) -> Vec<Vec<u32>> {
+    let cases = [
+        ("BODY", "dinh kem"),
+        ("TEXT", "bình"),
+        ("SUBJECT", "báo cáo"),
+        ("FROM", "tran thi ha"),
+        ("HEADER Message-ID", "m3@example"),
+        ("BODY", "chi tiet kem theo"),
+    ];
+    let mut found = Vec::new();
+    for (i, (key, text)) in cases.iter().enumerate() {
+        found.push(search_utf8(imap, &format!("{tag}{i}"), key, text).await);
+    }
+    found.push(search(imap, &format!("{tag}d"), "SEARCH SENTON 27-Nov-2026").await);
+    found
 }

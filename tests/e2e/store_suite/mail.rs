@@ -18,6 +18,7 @@ on_both_backends!(
     the_refcount_audit_names_a_body_whose_count_is_off,
     structures_stored_before_their_own_table_are_moved_into_it,
     a_mailbox_of_more_messages_than_one_read_takes_is_listed_whole,
+    search_texts_are_kept_with_their_bodies_and_worked_out_when_missing,
 );
 
 /// SQLite with `synchronous=FULL`, PostgreSQL with `synchronous_commit=on`, on the pooled
@@ -491,4 +492,83 @@ async fn a_mailbox_of_more_messages_than_one_read_takes_is_listed_whole(backend:
     }
     let bodies_listed: std::collections::HashSet<_> = listed.iter().map(|m| m.body_id).collect();
     assert_eq!(bodies_listed.len(), 19_997, "each message its own body");
+}
+
+/// Each imported body's search text (decoded headers, body text) is kept beside it when it is
+/// stored, and read back for many bodies at once. A body stored before texts were kept has
+/// its text worked out from its bytes at the first read, and kept from then on.
+async fn search_texts_are_kept_with_their_bodies_and_worked_out_when_missing(backend: Backend) {
+    let Some(f) = Fixture::with_province(backend).await else {
+        return;
+    };
+    let a = inbox(&f, "annv").await;
+    use base64::Engine as _;
+    let base64 = |text: String| base64::engine::general_purpose::STANDARD.encode(text);
+    let bodies: Vec<Vec<u8>> = (0..300)
+        .map(|n| {
+            format!(
+                "Subject: =?utf-8?q?C=C3=B4ng_v=C4=83n_s=E1=BB=91_{n}?=\r\n\
+                 Content-Type: text/plain; charset=utf-8\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+                base64(format!("Kính gửi Hà Nội, thư {n}"))
+            )
+            .into_bytes()
+        })
+        .collect();
+    let messages: Vec<ImportMessage<'_>> = bodies
+        .iter()
+        .map(|bytes| ImportMessage {
+            bytes,
+            internal_date: START,
+            flags: MessageFlags::default(),
+            keywords: &[],
+            origin: None,
+        })
+        .collect();
+    let outcomes = f.mailstore.import(a, &messages).await.unwrap();
+    assert!(outcomes.iter().all(Result::is_ok));
+    let listed = f.mailstore.messages(a).await.unwrap();
+    let ids: Vec<_> = listed.iter().map(|m| m.body_id).collect();
+    let kept: usize = {
+        let mut conn = f.store.read().await.unwrap();
+        let arrays = conn.body_texts(&ids).await.unwrap();
+        arrays.iter().map(|a| a.matches("\"body\":").count()).sum()
+    };
+    assert_eq!(kept, 300, "every imported body's text is kept");
+
+    let check = |texts: &std::collections::HashMap<_, congvu::mailstore::text::MessageText>| {
+        for (n, message) in listed.iter().enumerate() {
+            let text = &texts[&message.body_id];
+            assert_eq!(text.body, format!("Kính gửi Hà Nội, thư {n}"));
+            let subject = text.headers.iter().find(|(name, _)| name == "subject");
+            assert_eq!(
+                subject.map(|(_, v)| v.as_str()),
+                Some(format!("Công văn số {n}").as_str())
+            );
+        }
+    };
+    check(&f.mailstore.texts(&ids).await.unwrap());
+
+    // As if stored before texts were kept: worked out at the first read, then kept.
+    f.db.execute_unchecked("DELETE FROM message_texts").await;
+    assert!(f
+        .store
+        .read()
+        .await
+        .unwrap()
+        .body_texts(&ids)
+        .await
+        .unwrap()
+        .is_empty());
+    check(&f.mailstore.texts(&ids).await.unwrap());
+    let arrays = f
+        .store
+        .read()
+        .await
+        .unwrap()
+        .body_texts(&ids)
+        .await
+        .unwrap();
+    let kept: usize = arrays.iter().map(|a| a.matches("\"body\":").count()).sum();
+    assert_eq!(kept, 300, "worked-out texts are kept");
 }
