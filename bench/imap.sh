@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # I1 and M1: congvu's IMAP service against a private Dovecot instance, both started on loopback
 # with the same officials and the same mailbox, synced by mbsync and fetched by the load
-# generator, then left holding idle connections for the memory figure; with i3 named, SELECT of
-# a 400,000-message INBOX (--large-messages N) on both as well; writes the figures to
+# generator, then left holding idle connections for the memory figure; with i2 named, SEARCH
+# TEXT and BODY over a 50,000-message INBOX (--search-messages N), and with i3 named, SELECT of
+# a 400,000-message INBOX (--large-messages N), on both as well; writes the figures to
 # docs/PERFORMANCE.md. Run as root (Dovecot's master starts as root). Usage: bench/imap.sh
-# [--messages N] [--runs N] [--sessions N] [--seconds N] [--idle N] [--workloads i1,m1,i3] …
+# [--messages N] [--runs N] [--sessions N] [--seconds N] [--idle N] [--workloads i1,m1,i2,i3] …
 # (congvu-bench imap --help). A quick check: bench/imap.sh --messages 500 --idle 50
 set -euo pipefail
 cd "$(dirname "$0")/.."

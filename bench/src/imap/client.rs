@@ -72,6 +72,29 @@ pub(super) fn untagged_number(response: &[u8], keyword: &[u8]) -> Option<u64> {
     std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
 }
 
+/// The numbers of a `* SEARCH` response (RFC 3501 §7.2.5), or why they could not be read;
+/// `None` for any other response. The line holds one number per message found, so it may
+/// be hundreds of kilobytes long.
+pub(super) fn search_numbers(response: &[u8]) -> Option<Result<Vec<u32>, String>> {
+    let line = response.strip_suffix(b"\r\n").unwrap_or(response);
+    let rest = line.strip_prefix(b"* SEARCH")?;
+    if !rest.is_empty() && !rest.starts_with(b" ") {
+        return None;
+    }
+    let numbers = rest
+        .split(|&b| b == b' ')
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            std::str::from_utf8(word)
+                .ok()
+                .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|w| w.parse().ok())
+                .ok_or_else(|| format!("`{}` in a SEARCH response", String::from_utf8_lossy(word)))
+        })
+        .collect();
+    Some(numbers)
+}
+
 /// The first line of a response, for messages.
 pub(super) fn first_line(response: &[u8]) -> String {
     let end = response
@@ -222,17 +245,63 @@ impl ImapSession {
     /// the bytes, as a client that does not rely on LITERAL+ sends it.
     pub(super) async fn append(&mut self, flags: &str, message: &[u8]) -> Result<(), String> {
         let tag = self.next_tag();
-        self.send(format!("{tag} APPEND INBOX {flags} {{{}}}\r\n", message.len()).as_bytes())
+        self.send_with_literal(&tag, &format!("APPEND INBOX {flags}"), message)
+            .await?;
+        self.until_tagged(&tag, "APPEND", |_| {}).await
+    }
+
+    /// `SEARCH CHARSET UTF-8 key string` with the search string as a synchronising literal,
+    /// so any UTF-8 goes as is (RFC 3501 §6.4.4); returns the message numbers of the one
+    /// `* SEARCH` response, checked to lie within `1..=exists`.
+    pub(super) async fn search(
+        &mut self,
+        key: &str,
+        string: &str,
+        exists: usize,
+    ) -> Result<Vec<u32>, String> {
+        let tag = self.next_tag();
+        let command = format!("SEARCH CHARSET UTF-8 {key}");
+        self.send_with_literal(&tag, &command, string.as_bytes())
+            .await?;
+        let mut answers = Vec::new();
+        self.until_tagged(&tag, &command, |r| {
+            if let Some(numbers) = search_numbers(r) {
+                answers.push(numbers);
+            }
+        })
+        .await?;
+        let [numbers] = <[_; 1]>::try_from(answers).map_err(|answers| {
+            format!(
+                "{command} → {} `* SEARCH` responses, not one",
+                answers.len()
+            )
+        })?;
+        let numbers = numbers.map_err(|e| format!("{command} → {e}"))?;
+        match numbers.iter().find(|&&n| n == 0 || n as usize > exists) {
+            Some(n) => Err(format!("{command} → message {n}, of {exists}")),
+            None => Ok(numbers),
+        }
+    }
+
+    /// Sends `tag command {n}`, waits for the server's `+` (RFC 3501 §7.5: a synchronising
+    /// literal, as a client that does not rely on LITERAL+ sends it), then the `n` bytes of
+    /// `literal` and the line's end.
+    async fn send_with_literal(
+        &mut self,
+        tag: &str,
+        command: &str,
+        literal: &[u8],
+    ) -> Result<(), String> {
+        self.send(format!("{tag} {command} {{{}}}\r\n", literal.len()).as_bytes())
             .await?;
         let response = self.response().await?;
         if !response.starts_with(b"+") {
-            return Err(format!("APPEND → {}", first_line(response)));
+            return Err(format!("{command} → {}", first_line(response)));
         }
-        let mut literal = Vec::with_capacity(message.len() + 2);
-        literal.extend_from_slice(message);
-        literal.extend_from_slice(b"\r\n");
-        self.send(&literal).await?;
-        self.until_tagged(&tag, "APPEND", |_| {}).await
+        let mut bytes = Vec::with_capacity(literal.len() + 2);
+        bytes.extend_from_slice(literal);
+        bytes.extend_from_slice(b"\r\n");
+        self.send(&bytes).await
     }
 
     /// LOGOUT; the session is over whatever the server answers.

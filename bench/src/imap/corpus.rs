@@ -268,27 +268,41 @@ pub(super) fn sentence(rng: &mut rand::rngs::StdRng, words: &[&str], count: usiz
 pub(super) fn text(rng: &mut rand::rngs::StdRng, words: &[&str], bytes: usize) -> String {
     let mut out = String::from("Kính gửi đồng chí,\r\n\r\n");
     while out.len() < bytes {
-        let mut line = 0;
-        for _ in 0..rng.random_range(3..7) {
-            let count = rng.random_range(8..20);
-            let sentence = sentence(rng, words, count) + ".";
-            for word in sentence.split(' ') {
-                let width = word.chars().count();
-                if line > 0 && line + 1 + width > 76 {
-                    out.push_str("\r\n");
-                    line = 0;
-                } else if line > 0 {
-                    out.push(' ');
-                    line += 1;
-                }
-                out.push_str(word);
-                line += width;
-            }
-        }
+        let sentences = rng.random_range(3..7);
+        paragraph(rng, words, sentences, 8..20, &mut out);
         out.push_str("\r\n\r\n");
     }
     out.push_str("Trân trọng./.\r\n");
     out
+}
+
+/// Appends to `out` one paragraph of `sentences` sentences, each of a number of words drawn
+/// from `length`, in lines of at most 76 characters joined by CRLF, with no line end after
+/// the last.
+pub(super) fn paragraph(
+    rng: &mut rand::rngs::StdRng,
+    words: &[&str],
+    sentences: usize,
+    length: std::ops::Range<usize>,
+    out: &mut String,
+) {
+    let mut line = 0;
+    for _ in 0..sentences {
+        let count = rng.random_range(length.clone());
+        let sentence = sentence(rng, words, count) + ".";
+        for word in sentence.split(' ') {
+            let width = word.chars().count();
+            if line > 0 && line + 1 + width > 76 {
+                out.push_str("\r\n");
+                line = 0;
+            } else if line > 0 {
+                out.push(' ');
+                line += 1;
+            }
+            out.push_str(word);
+            line += width;
+        }
+    }
 }
 
 /// The first paragraphs of `text`, up to about `bytes` bytes, cut at a line end.

@@ -64,21 +64,29 @@ fn prepare_large(
     owner: &Official,
 ) -> anyhow::Result<Duration> {
     let home = work.join("dovecot-mail").join(&owner.login);
-    let maildir = home.join("Maildir");
     println!("I3: writing {} messages as a Maildir", args.large_messages);
     let started = Instant::now();
     write_maildir(&home, args.large_messages, owner)?;
     println!("  {:.1} s", started.elapsed().as_secs_f64());
-    println!(
-        "I3: congvu-admin mailbox import {} --maildir …",
-        owner.login
-    );
+    import_maildir(args, config, "I3", &owner.login, &home.join("Maildir"))
+}
+
+/// Brings `maildir` into `login`'s mailboxes with `congvu-admin mailbox import`, before
+/// congvu starts; returns how long it took.
+pub(super) fn import_maildir(
+    args: &ImapArgs,
+    config: &Path,
+    workload: &str,
+    login: &str,
+    maildir: &Path,
+) -> anyhow::Result<Duration> {
+    println!("{workload}: congvu-admin mailbox import {login} --maildir …");
     let started = Instant::now();
     let maildir_arg = maildir.to_string_lossy().into_owned();
     crate::admin::run(
         &args.congvu.admin,
         config,
-        &["mailbox", "import", &owner.login, "--maildir", &maildir_arg],
+        &["mailbox", "import", login, "--maildir", &maildir_arg],
         None,
     )?;
     let import = started.elapsed();
@@ -86,18 +94,28 @@ fn prepare_large(
     Ok(import)
 }
 
-/// `count` short official letters, every third one unread, as Maildir files in `home`'s
-/// `Maildir/cur/`, all of it Dovecot's mail user's.
-fn write_maildir(home: &Path, count: usize, owner: &Official) -> anyhow::Result<()> {
-    let vmail = |path: &Path| std::os::unix::fs::chown(path, Some(VMAIL_ID), Some(VMAIL_ID));
+/// Hands `path` to Dovecot's mail user.
+pub(super) fn give_to_vmail(path: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::chown(path, Some(VMAIL_ID), Some(VMAIL_ID))
+}
+
+/// An empty Maildir in `home` (`Maildir/{cur,new,tmp}`), all of it Dovecot's mail user's;
+/// returns its `cur/`, where messages already seen by a client live.
+pub(super) fn empty_maildir(home: &Path) -> anyhow::Result<std::path::PathBuf> {
     let maildir = home.join("Maildir");
     for sub in ["cur", "new", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub))?;
-        vmail(&maildir.join(sub))?;
+        give_to_vmail(&maildir.join(sub))?;
     }
-    vmail(&maildir)?;
-    vmail(home)?;
-    let cur = maildir.join("cur");
+    give_to_vmail(&maildir)?;
+    give_to_vmail(home)?;
+    Ok(maildir.join("cur"))
+}
+
+/// `count` short official letters, every third one unread, as Maildir files in `home`'s
+/// `Maildir/cur/`, all of it Dovecot's mail user's.
+fn write_maildir(home: &Path, count: usize, owner: &Official) -> anyhow::Result<()> {
+    let cur = empty_maildir(home)?;
     for n in 1..=count {
         let seen = if n % 3 == 0 { "" } else { "S" };
         let name = cur.join(format!(
@@ -122,7 +140,7 @@ fn write_maildir(home: &Path, count: usize, owner: &Official) -> anyhow::Result<
             s = n % 60,
         )?;
         file.flush()?;
-        vmail(&name)?;
+        give_to_vmail(&name)?;
     }
     Ok(())
 }

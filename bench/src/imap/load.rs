@@ -106,6 +106,7 @@ pub(super) struct Figures {
     pub(super) fetch: Vec<FetchRun>,
     pub(super) memory: Option<MemoryRun>,
     pub(super) large: Option<super::large::LargeRun>,
+    pub(super) text_search: Option<super::text_search::SearchRun>,
 }
 
 /// The state of a measurement.
@@ -119,6 +120,8 @@ pub(super) struct Bench<'a> {
     pub(super) cert: &'a Certificate,
     /// How long `congvu-admin mailbox import` took to bring in I3's mailbox.
     pub(super) large_import: Option<Duration>,
+    /// The same for I2's.
+    pub(super) search_import: Option<Duration>,
 }
 
 impl Bench<'_> {
@@ -134,10 +137,14 @@ impl Bench<'_> {
                 fetch: Vec::new(),
                 memory: None,
                 large: None,
+                text_search: None,
             })
             .collect();
         if self.args.workloads.contains(&Workload::I1) {
             self.measure_i1(servers, &mut figures)?;
+        }
+        if self.args.workloads.contains(&Workload::I2) {
+            self.measure_text_search(servers, &mut figures)?;
         }
         if self.args.workloads.contains(&Workload::I3) {
             self.measure_large(servers, &mut figures)?;

@@ -1,4 +1,4 @@
-//! I1, I3 and M1: congvu's IMAP service against a private Dovecot, in one run, on the same
+//! I1, I2, I3 and M1: congvu's IMAP service against a private Dovecot, in one run, on the same
 //! machine, with the same officials, the same mailbox bytes and the same clients.
 //!
 //! congvu is seeded the way an administrator would do it, with `congvu-admin` (an HR list
@@ -15,6 +15,10 @@
 //! - I1a: `mbsync` syncs that INBOX into a fresh local Maildir, `--runs` times per server.
 //! - I1b: `--sessions` sessions at once each fetch `UID FETCH 1:* (FLAGS RFC822.SIZE
 //!   ENVELOPE BODYSTRUCTURE)`, then `FETCH n BODY.PEEK[]` for random n for `--seconds`.
+//! - I2 (only when named): `SEARCH TEXT "công văn 2986"` and `SEARCH BODY "ha noi"` in a
+//!   `--search-messages` INBOX (50,000) of varied Vietnamese mail with both planted in known
+//!   messages, written once as a Maildir the same way as I3's; congvu must find exactly the
+//!   planted messages, Dovecot (no FTS, no diacritic folding) has its counts recorded.
 //! - I3 (only when named): SELECT of a `--large-messages` INBOX (400,000), written once as
 //!   a Maildir that `congvu-admin mailbox import` brings into congvu and Dovecot serves as is.
 //! - M1: each server restarted, then `--idle` officials logged in with INBOX selected and
@@ -44,6 +48,7 @@ mod load;
 mod report;
 mod seed;
 mod servers;
+mod text_search;
 
 // The files split one workload: their items are shared within the folder and with its tests.
 use client::*;
@@ -81,10 +86,13 @@ pub struct ImapArgs {
     /// M1: idle LDAP connections to congvu, each bound as a different official.
     #[arg(long, default_value_t = 200)]
     ldap_idle: usize,
+    /// I2: messages in the INBOX both servers search.
+    #[arg(long, default_value_t = 50_000)]
+    search_messages: usize,
     /// I3: messages in the large INBOX both servers SELECT.
     #[arg(long, default_value_t = 400_000)]
     large_messages: usize,
-    /// Workloads to run (I3, the large mailbox, only when named).
+    /// Workloads to run (I2 and I3, the large mailboxes, only when named).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "i1,m1")]
     workloads: Vec<Workload>,
     /// Let servers and clients share every core instead of pinning them apart.
@@ -132,6 +140,7 @@ impl ServerKind {
 enum Workload {
     I1,
     M1,
+    I2,
     I3,
 }
 
@@ -177,6 +186,7 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let search_import = text_search::prepare_if_asked(&args, &work, &congvu_config, &officials)?;
     let large_import = large::prepare_if_asked(&args, &work, &congvu_config, &officials)?;
     let corpus = if args.workloads.contains(&Workload::I1) {
         println!("generating {} messages", args.messages);
@@ -216,6 +226,7 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
         work: &work,
         cert: &cert,
         large_import,
+        search_import,
     };
     let figures = bench.measure(&mut servers).map_err(|e| {
         let tails: Vec<String> = servers
@@ -363,23 +374,30 @@ fn check(args: &ImapArgs) -> anyhow::Result<()> {
         "--messages, --runs, --sessions and --seconds must be at least 1"
     );
     anyhow::ensure!(
+        !args.workloads.contains(&Workload::I2) || args.search_messages >= 1,
+        "--search-messages must be at least 1"
+    );
+    anyhow::ensure!(
         args.officials >= login_count(args),
-        "--officials must be at least --idle and --ldap-idle"
+        "--officials must be at least --idle and --ldap-idle, and 3 with i2 (2 with i3)"
     );
     Ok(())
 }
 
-/// Officials who log in: the mailbox owner (the first), and for M1 one per idle connection.
+/// Officials who log in: the mailboxes' owners (I1's the first, I3's the second, I2's the
+/// third), and for M1 one per idle connection.
 fn login_count(args: &ImapArgs) -> usize {
-    let large = if args.workloads.contains(&Workload::I3) {
+    let owners = if args.workloads.contains(&Workload::I2) {
+        3
+    } else if args.workloads.contains(&Workload::I3) {
         2
     } else {
         1
     };
     if args.workloads.contains(&Workload::M1) {
-        args.idle.max(args.ldap_idle).max(large)
+        args.idle.max(args.ldap_idle).max(owners)
     } else {
-        large
+        owners
     }
 }
 

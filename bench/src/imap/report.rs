@@ -1,5 +1,5 @@
-//! The `imap` section of docs/PERFORMANCE.md: the table of I1 and M1 against Dovecot and the
-//! figures behind it.
+//! The `imap` section of docs/PERFORMANCE.md: the table of I1, I2, I3 and M1 against Dovecot
+//! and the figures behind it.
 
 use std::path::Path;
 use std::process::Command;
@@ -69,7 +69,7 @@ impl Report<'_> {
             "clients",
         );
         let mut out = format!(
-            "{begin}\n## I1, I3, M1: IMAP against Dovecot\n\n\
+            "{begin}\n## I1, I2, I3, M1: IMAP against Dovecot\n\n\
              Measured by `bench/imap.sh{command}`, release build, on {cores} cores ({cpu};\n\
              1-minute load average {load} before the run), {placement}. Each I1 workload ran {runs}\n\
              time(s) on each server, the servers taking turns; figures are medians, ranges in brackets.\n\
@@ -127,6 +127,9 @@ impl Report<'_> {
                 s = args.seconds,
             ));
         }
+        if args.workloads.contains(&Workload::I2) {
+            out.push_str(&self.text_search_method());
+        }
         if args.workloads.contains(&Workload::I3) {
             out.push_str(&self.large_method());
         }
@@ -155,6 +158,9 @@ impl Report<'_> {
         if self.args.workloads.contains(&Workload::I1) {
             rows.extend(self.sync_rows(c, d));
             rows.extend(self.fetch_rows(c, d));
+        }
+        if self.args.workloads.contains(&Workload::I2) {
+            rows.extend(self.text_search_rows(c, d));
         }
         if self.args.workloads.contains(&Workload::I3) {
             rows.extend(self.large_rows(c, d));
@@ -293,50 +299,9 @@ impl Report<'_> {
     pub(super) fn details(&self) -> String {
         let mut out = String::from("\n");
         for f in self.figures {
-            let mut parts = Vec::new();
-            if let Some(seed) = &f.seed {
-                parts.push(format!(
-                    "seeding took {} ({}, {} of server CPU); {}",
-                    seconds(seed.elapsed.as_secs_f64()),
-                    per_second(self.corpus.messages.len() as f64 / seed.elapsed.as_secs_f64()),
-                    seconds(seed.cpu.as_secs_f64()),
-                    seed.check
-                ));
-            }
-            if !f.sync.is_empty() {
-                parts.push(format!(
-                    "mbsync runs: {}",
-                    f.sync
-                        .iter()
-                        .map(|r| format!(
-                            "{} ({} synced, {} of server CPU)",
-                            seconds(r.elapsed.as_secs_f64()),
-                            r.synced,
-                            seconds(r.cpu.as_secs_f64())
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            if !f.fetch.is_empty() {
-                parts.push(format!(
-                    "I1b runs: {}",
-                    f.fetch
-                        .iter()
-                        .map(|r| format!(
-                            "listings {} in {} ({} of server CPU), then {} bodies at {} ({}/s), \
-                             p99 {}",
-                            r.listed,
-                            seconds(r.listing_wall.as_secs_f64()),
-                            seconds(r.listing_cpu.as_secs_f64()),
-                            r.bodies.len(),
-                            per_second(r.bodies_per_second()),
-                            bytes_roughly(r.body_bytes as f64 / r.bodies_wall.as_secs_f64()),
-                            milliseconds(r.body_p99_ms())
-                        ))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ));
+            let mut parts = self.i1_details(f);
+            if let Some(search) = &f.text_search {
+                parts.push(search.describe(self.args.search_messages));
             }
             if let Some(large) = &f.large {
                 parts.push(large.describe());
@@ -368,5 +333,55 @@ impl Report<'_> {
             }
         }
         out
+    }
+
+    /// What explains I1's rows on one server: the seed, each mbsync run, each I1b run.
+    fn i1_details(&self, f: &Figures) -> Vec<String> {
+        let mut parts = Vec::new();
+        if let Some(seed) = &f.seed {
+            parts.push(format!(
+                "seeding took {} ({}, {} of server CPU); {}",
+                seconds(seed.elapsed.as_secs_f64()),
+                per_second(self.corpus.messages.len() as f64 / seed.elapsed.as_secs_f64()),
+                seconds(seed.cpu.as_secs_f64()),
+                seed.check
+            ));
+        }
+        if !f.sync.is_empty() {
+            parts.push(format!(
+                "mbsync runs: {}",
+                f.sync
+                    .iter()
+                    .map(|r| format!(
+                        "{} ({} synced, {} of server CPU)",
+                        seconds(r.elapsed.as_secs_f64()),
+                        r.synced,
+                        seconds(r.cpu.as_secs_f64())
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !f.fetch.is_empty() {
+            parts.push(format!(
+                "I1b runs: {}",
+                f.fetch
+                    .iter()
+                    .map(|r| format!(
+                        "listings {} in {} ({} of server CPU), then {} bodies at {} ({}/s), \
+                         p99 {}",
+                        r.listed,
+                        seconds(r.listing_wall.as_secs_f64()),
+                        seconds(r.listing_cpu.as_secs_f64()),
+                        r.bodies.len(),
+                        per_second(r.bodies_per_second()),
+                        bytes_roughly(r.body_bytes as f64 / r.bodies_wall.as_secs_f64()),
+                        milliseconds(r.body_p99_ms())
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+        parts
     }
 }

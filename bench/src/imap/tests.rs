@@ -68,6 +68,46 @@ fn untagged_numbers_and_fetch_items_are_read() {
 }
 
 #[test]
+fn search_responses_give_their_numbers_or_say_what_is_wrong() {
+    assert_eq!(search_numbers(b"* SEARCH\r\n"), Some(Ok(vec![])));
+    assert_eq!(
+        search_numbers(b"* SEARCH 2 10 7\r\n"),
+        Some(Ok(vec![2, 10, 7]))
+    );
+    assert_eq!(search_numbers(b"* SEARCH 4  5 \r\n"), Some(Ok(vec![4, 5])));
+    assert_eq!(
+        search_numbers(b"* SEARCH 1 (MODSEQ 9)\r\n"),
+        Some(Err("`(MODSEQ` in a SEARCH response".to_string()))
+    );
+    assert_eq!(
+        search_numbers(b"* SEARCH 1 -2\r\n"),
+        Some(Err("`-2` in a SEARCH response".to_string()))
+    );
+    assert_eq!(
+        search_numbers(b"* SEARCH 4294967296\r\n"),
+        Some(Err("`4294967296` in a SEARCH response".to_string()))
+    );
+    assert_eq!(search_numbers(b"* SEARCHRES 1\r\n"), None);
+    assert_eq!(search_numbers(b"* 3 EXISTS\r\n"), None);
+    assert_eq!(search_numbers(b"b3 OK SEARCH done\r\n"), None);
+}
+
+#[test]
+fn a_search_response_of_fifty_thousand_numbers_is_one_response() {
+    let numbers: Vec<u32> = (1..=50_000).collect();
+    let mut stream = b"* SEARCH".to_vec();
+    for n in &numbers {
+        stream.extend_from_slice(format!(" {n}").as_bytes());
+    }
+    stream.extend_from_slice(b"\r\n");
+    let line = stream.len();
+    stream.extend_from_slice(b"b9 OK SEARCH completed\r\n");
+    assert_eq!(response_end(&stream[..line - 1]), None);
+    assert_eq!(response_end(&stream), Some(line));
+    assert_eq!(search_numbers(&stream[..line]), Some(Ok(numbers)));
+}
+
+#[test]
 fn a_process_tree_holds_the_root_and_all_its_descendants_only() {
     let parents = [
         (1, 0),
@@ -212,6 +252,57 @@ fn dovecot_users_get_the_chosen_passwords_hash_or_the_initial_one() {
     assert!(hasher.verify(&chosen_password("an"), &stored));
 }
 
+/// The arguments of a run of `workloads` with small figures, for the report's tests.
+pub(super) fn test_args(workloads: Vec<Workload>) -> ImapArgs {
+    ImapArgs {
+        officials: 10,
+        messages: 10,
+        runs: 1,
+        sessions: 8,
+        seconds: 1,
+        idle: 1,
+        ldap_idle: 1,
+        workloads,
+        servers: vec![ServerKind::Congvu, ServerKind::Dovecot],
+        no_pin: false,
+        congvu: Binaries {
+            server: PathBuf::new(),
+            admin: PathBuf::new(),
+        },
+        dovecot: PathBuf::new(),
+        mbsync: PathBuf::new(),
+        large_messages: 400_000,
+        search_messages: 50_000,
+        work_dir: None,
+        report: PathBuf::new(),
+    }
+}
+
+pub(super) fn test_machine() -> Machine {
+    Machine {
+        cores: 2,
+        cpu: "test".into(),
+        load: "0".into(),
+        ticks: 100.0,
+    }
+}
+
+/// A report of `args` whose rows the test computes from figures of its own.
+pub(super) fn test_report<'a>(
+    args: &'a ImapArgs,
+    machine: &'a Machine,
+    corpus: &'a Corpus,
+) -> Report<'a> {
+    Report {
+        args,
+        machine,
+        pinned: true,
+        corpus,
+        figures: &[],
+        unavailable: &[],
+    }
+}
+
 #[test]
 fn rates_become_time_ratios_against_the_target() {
     let run = |bodies: usize| FetchRun {
@@ -233,47 +324,15 @@ fn rates_become_time_ratios_against_the_target() {
         fetch: vec![run(bodies)],
         memory: None,
         large: None,
+        text_search: None,
     };
     let (c, d) = (
         figures(ServerKind::Congvu, 2000),
         figures(ServerKind::Dovecot, 1000),
     );
-    let args = ImapArgs {
-        officials: 10,
-        messages: 10,
-        runs: 1,
-        sessions: 8,
-        seconds: 1,
-        idle: 1,
-        ldap_idle: 1,
-        workloads: vec![Workload::I1],
-        servers: vec![ServerKind::Congvu, ServerKind::Dovecot],
-        no_pin: false,
-        congvu: Binaries {
-            server: PathBuf::new(),
-            admin: PathBuf::new(),
-        },
-        dovecot: PathBuf::new(),
-        mbsync: PathBuf::new(),
-        large_messages: 400_000,
-        work_dir: None,
-        report: PathBuf::new(),
-    };
-    let machine = Machine {
-        cores: 2,
-        cpu: "test".into(),
-        load: "0".into(),
-        ticks: 100.0,
-    };
-    let corpus = Corpus::default();
-    let report = Report {
-        args: &args,
-        machine: &machine,
-        pinned: true,
-        corpus: &corpus,
-        figures: &[],
-        unavailable: &[],
-    };
+    let args = test_args(vec![Workload::I1]);
+    let (machine, corpus) = (test_machine(), Corpus::default());
+    let report = test_report(&args, &machine, &corpus);
     let rows = report.fetch_rows(Some(&c), Some(&d));
     let bodies = rows
         .iter()
