@@ -309,15 +309,17 @@ impl Criterion {
             Criterion::SentDay(test) => content.map(|c| {
                 test.holds(sent_day(c).unwrap_or_else(|| vietnam_day(message.internal_date)))
             }),
-            Criterion::Header(name, text) => {
-                content.map(|c| c.headers.iter().any(|(n, v)| n == name && text.matches(v)))
-            }
-            Criterion::Body(text) => content.map(|c| text.matches(&c.body)),
+            Criterion::Header(name, text) => content.map(|c| {
+                c.headers
+                    .iter()
+                    .any(|(n, v)| n == name && text.matches_nfc(v))
+            }),
+            Criterion::Body(text) => content.map(|c| text.matches_nfc(&c.body)),
             Criterion::Text(text) => content.map(|c| {
                 c.headers
                     .iter()
-                    .any(|(n, v)| text.matches(n) || text.matches(v))
-                    || text.matches(&c.body)
+                    .any(|(n, v)| text.matches_nfc(n) || text.matches_nfc(v))
+                    || text.matches_nfc(&c.body)
             }),
             Criterion::Not(inner) => inner.decide(candidate, content).map(|m| !m),
             Criterion::Or(left, right) => {

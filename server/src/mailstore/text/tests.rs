@@ -241,3 +241,72 @@ fn unparseable_input_gives_nothing() {
     assert!(decoded_headers(b"").is_empty());
     assert_eq!(body_text(b""), "");
 }
+
+/// The table every character below its end is compared by says what Unicode's own case
+/// mapping, the whitespace rule and folding say, for every one of those characters.
+#[test]
+fn the_comparison_table_agrees_with_the_general_rules() {
+    for code in 0..TABLE_END {
+        let Some(c) = char::from_u32(code) else {
+            continue;
+        };
+        for fold in [false, true] {
+            let mut general = Vec::new();
+            for lower in c.to_lowercase() {
+                let compared = match (lower.is_whitespace(), fold) {
+                    (true, _) => Some(' '),
+                    (false, true) => unmarked(lower),
+                    (false, false) => Some(lower),
+                };
+                general.extend(compared);
+            }
+            let mut tabled = Vec::new();
+            for_each_comparable(std::iter::once(c), fold, |x| {
+                tabled.push(x);
+                false
+            });
+            assert_eq!(tabled, general, "U+{code:04X} fold={fold}");
+        }
+    }
+}
+
+/// A message's text is kept in NFC whatever form it came in, so it is matched without being
+/// normalized again: decomposed `Hà Nội` in the body and in a header is found both ways.
+#[test]
+fn a_message_text_is_kept_in_nfc() {
+    let decomposed = "Ha\u{0300} No\u{0323}\u{0302}i";
+    let raw = format!(
+        "Subject: {decomposed}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{decomposed}\r\n"
+    );
+    let text = MessageText::of(raw.as_bytes());
+    assert_eq!(text.body.trim_end(), "Hà Nội");
+    let subject = text.headers.iter().find(|(n, _)| n == "subject").unwrap();
+    assert_eq!(subject.1, "Hà Nội");
+    for needle in ["hà nội", "ha noi", "HÀ NỘI"] {
+        let matcher = TextMatcher::new(needle);
+        assert!(matcher.matches_nfc(&text.body), "{needle}");
+        assert!(matcher.matches_nfc(&subject.1), "{needle}");
+    }
+    assert!(!TextMatcher::new("hạ nội").matches_nfc(&text.body));
+}
+
+/// A needle with a number is looked for by its digits first: text without them is passed
+/// over, text with them is still matched in full, and a stray combining mark between the
+/// digits, which folding drops, does not hide a match.
+#[test]
+fn a_number_in_the_needle_is_looked_for_first() {
+    assert!(finds("công văn 2986", "Kính gửi: CÔNG VĂN 2986/UBND-VP"));
+    assert!(finds(
+        "cong van 2986",
+        "Kính gửi: Công văn\r\n  2986/UBND-VP"
+    ));
+    assert!(!finds("công văn 2986", "công văn 2987, công văn số 2986"));
+    assert!(!finds("cong van 2986", "cong van 298 6"));
+    // NFC keeps a mark that no precomposed character takes; folding drops it.
+    let stray = "cong van 2\u{0301}986";
+    assert!(TextMatcher::new("cong van 2986").matches_nfc(stray));
+    assert!(!TextMatcher::new("công văn 2986").matches_nfc("công văn 2\u{0301}986"));
+    // One digit is no shortcut, and a needle of digits alone works as well.
+    assert!(finds("quý 3", "Báo cáo QUÝ 3 năm 2026"));
+    assert!(finds("2986", "số 2986/UBND"));
+}
