@@ -107,6 +107,8 @@ pub(super) struct Figures {
     pub(super) memory: Option<MemoryRun>,
     pub(super) large: Option<super::large::LargeRun>,
     pub(super) text_search: Option<super::text_search::SearchRun>,
+    /// Dovecot only: I2 for the official who searches through fts-xapian.
+    pub(super) text_search_fts: Option<super::text_search::SearchRun>,
 }
 
 /// The state of a measurement.
@@ -122,6 +124,8 @@ pub(super) struct Bench<'a> {
     pub(super) large_import: Option<Duration>,
     /// The same for I2's.
     pub(super) search_import: Option<Duration>,
+    /// The private Dovecot's configuration, when it runs.
+    pub(super) dovecot_config: Option<&'a Path>,
 }
 
 impl Bench<'_> {
@@ -138,6 +142,7 @@ impl Bench<'_> {
                 memory: None,
                 large: None,
                 text_search: None,
+                text_search_fts: None,
             })
             .collect();
         if self.args.workloads.contains(&Workload::I1) {

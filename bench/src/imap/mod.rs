@@ -18,7 +18,10 @@
 //! - I2 (only when named): `SEARCH TEXT "công văn 2986"` and `SEARCH BODY "ha noi"` in a
 //!   `--search-messages` INBOX (50,000) of varied Vietnamese mail with both planted in known
 //!   messages, written once as a Maildir the same way as I3's; congvu must find exactly the
-//!   planted messages, Dovecot (no FTS, no diacritic folding) has its counts recorded.
+//!   planted messages, Dovecot (no FTS, no diacritic folding) has its counts recorded. The
+//!   same searches also go to a fourth official of the same Dovecot holding the same Maildir
+//!   files with Debian's fts-xapian plugin loaded for that official alone, indexed first by
+//!   `doveadm index`.
 //! - I3 (only when named): SELECT of a `--large-messages` INBOX (400,000), written once as
 //!   a Maildir that `congvu-admin mailbox import` brings into congvu and Dovecot serves as is.
 //! - M1: each server restarted, then `--idle` officials logged in with INBOX selected and
@@ -102,6 +105,9 @@ pub struct ImapArgs {
     congvu: Binaries,
     #[arg(long, default_value = "/usr/sbin/dovecot")]
     dovecot: PathBuf,
+    /// I2: builds the FTS official's fts-xapian index before the searches.
+    #[arg(long, default_value = "/usr/bin/doveadm")]
+    doveadm: PathBuf,
     #[arg(long, default_value = "/usr/bin/mbsync")]
     mbsync: PathBuf,
     /// The servers to measure; the report is written only when both are.
@@ -177,15 +183,7 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
         machine.cores,
     )?;
     println!("  {:.1} s", started.elapsed().as_secs_f64());
-    let dovecot_config = if args.servers.contains(&ServerKind::Dovecot) {
-        println!("configuring a private Dovecot with the same logins");
-        let port = ports.dovecot_imaps;
-        Some(write_dovecot(
-            &args, &work, &cert, &officials, logins, port,
-        )?)
-    } else {
-        None
-    };
+    let dovecot_config = dovecot_if_asked(&args, &work, &cert, &officials, logins, &ports)?;
     let search_import = text_search::prepare_if_asked(&args, &work, &congvu_config, &officials)?;
     let large_import = large::prepare_if_asked(&args, &work, &congvu_config, &officials)?;
     let corpus = if args.workloads.contains(&Workload::I1) {
@@ -227,6 +225,7 @@ pub fn run(args: ImapArgs) -> anyhow::Result<()> {
         cert: &cert,
         large_import,
         search_import,
+        dovecot_config: dovecot_config.as_deref(),
     };
     let figures = bench.measure(&mut servers).map_err(|e| {
         let tails: Vec<String> = servers
@@ -362,6 +361,21 @@ fn check(args: &ImapArgs) -> anyhow::Result<()> {
              their own users); run as root or with --servers congvu"
         );
     }
+    if args.servers.contains(&ServerKind::Dovecot) && args.workloads.contains(&Workload::I2) {
+        for (path, package) in [
+            (args.doveadm.as_path(), "dovecot-core"),
+            (
+                Path::new(text_search::fts::FTS_XAPIAN_PLUGIN),
+                "dovecot-fts-xapian",
+            ),
+        ] {
+            anyhow::ensure!(
+                path.exists(),
+                "{} not found: apt-get install {package} (I2 compares with Dovecot's FTS)",
+                path.display()
+            );
+        }
+    }
     if args.workloads.contains(&Workload::I1) {
         anyhow::ensure!(
             args.mbsync.exists(),
@@ -379,16 +393,17 @@ fn check(args: &ImapArgs) -> anyhow::Result<()> {
     );
     anyhow::ensure!(
         args.officials >= login_count(args),
-        "--officials must be at least --idle and --ldap-idle, and 3 with i2 (2 with i3)"
+        "--officials must be at least --idle and --ldap-idle, and 4 with i2 (2 with i3)"
     );
     Ok(())
 }
 
 /// Officials who log in: the mailboxes' owners (I1's the first, I3's the second, I2's the
-/// third), and for M1 one per idle connection.
+/// third, and the fourth its copy searched through Dovecot's FTS), and for M1 one per idle
+/// connection.
 fn login_count(args: &ImapArgs) -> usize {
     let owners = if args.workloads.contains(&Workload::I2) {
-        3
+        4
     } else if args.workloads.contains(&Workload::I3) {
         2
     } else {

@@ -20,10 +20,11 @@ pub(super) const MARKERS: Markers = Markers {
     after: Some("<!-- smtp:end -->"),
 };
 /// The options bench/imap.sh fills in, left out of the command the report shows.
-pub(super) const PATH_OPTIONS: [&str; 6] = [
+pub(super) const PATH_OPTIONS: [&str; 7] = [
     "--server",
     "--admin",
     "--dovecot",
+    "--doveadm",
     "--mbsync",
     "--work-dir",
     "--report",
@@ -301,7 +302,10 @@ impl Report<'_> {
         for f in self.figures {
             let mut parts = self.i1_details(f);
             if let Some(search) = &f.text_search {
-                parts.push(search.describe(self.args.search_messages));
+                parts.push(search.describe(self.args.search_messages, "I2"));
+            }
+            if let Some(fts) = &f.text_search_fts {
+                parts.push(fts.describe(self.args.search_messages, "I2 with fts-xapian"));
             }
             if let Some(large) = &f.large {
                 parts.push(large.describe());

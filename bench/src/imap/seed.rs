@@ -10,6 +10,7 @@ use crate::admin::Official;
 use crate::machine::{free_port, set_mode};
 use crate::server::{Certificate, Config, Tls};
 
+use super::text_search::fts::{fts_owner, FTS_PLUGIN_SETTINGS, FTS_USERDB_FIELD};
 use super::*;
 
 /// The password an official who logs in has chosen: long enough for congvu's policy,
@@ -137,8 +138,24 @@ pub(super) fn admin_passwd(admin: &Path, config: &Path, login: &str) -> anyhow::
     }
 }
 
+/// The private Dovecot's configuration when Dovecot is measured: see [`write_dovecot`].
+pub(super) fn dovecot_if_asked(
+    args: &ImapArgs,
+    dir: &Path,
+    cert: &Certificate,
+    officials: &[Official],
+    logins: usize,
+    ports: &Ports,
+) -> anyhow::Result<Option<PathBuf>> {
+    if !args.servers.contains(&ServerKind::Dovecot) {
+        return Ok(None);
+    }
+    println!("configuring a private Dovecot with the same logins");
+    write_dovecot(args, dir, cert, officials, logins, ports.dovecot_imaps).map(Some)
+}
+
 /// Writes the private Dovecot's configuration, passwd-file and mail directory; returns the
-/// configuration's path.
+/// configuration's path. With I2, the official [`fts_owner`] searches through fts-xapian.
 pub(super) fn write_dovecot(
     args: &ImapArgs,
     dir: &Path,
@@ -151,9 +168,26 @@ pub(super) fn write_dovecot(
     std::fs::create_dir_all(&mail)?;
     std::os::unix::fs::chown(&mail, Some(VMAIL_ID), Some(VMAIL_ID))?;
     let users = dir.join("dovecot-users");
-    std::fs::write(&users, passwd_file(officials, logins)?)?;
+    let fts = args
+        .workloads
+        .contains(&Workload::I2)
+        .then(|| fts_owner(officials).login.as_str());
+    std::fs::write(&users, passwd_file(officials, logins, fts)?)?;
     set_mode(&users, 0o644)?;
     let config = dir.join("dovecot.conf");
+    std::fs::write(&config, dovecot_conf(args, dir, cert, port, fts.is_some()))?;
+    Ok(config)
+}
+
+/// The private Dovecot's dovecot.conf for a run of `args` in `dir`, serving IMAP over
+/// implicit TLS on `port`; with `fts`, fts-xapian's settings for whoever loads its plugins.
+pub(super) fn dovecot_conf(
+    args: &ImapArgs,
+    dir: &Path,
+    cert: &Certificate,
+    port: u16,
+    fts: bool,
+) -> String {
     // Never below Dovecot's stock default_client_limit of 1000.
     let clients = connection_limit(args).max(1000);
     // The stock settings wherever durability, caching and logging are concerned (auth cache
@@ -166,51 +200,56 @@ pub(super) fn write_dovecot(
     } else {
         String::new()
     };
-    std::fs::write(
-        &config,
-        format!(
-            "base_dir = {base}\n\
-             state_dir = {state}\n\
-             instance_name = congvu-bench-dovecot\n\
-             protocols = imap\n\
-             listen = 127.0.0.1\n\
-             log_path = {log}\n\
-             ssl = required\n\
-             ssl_cert = <{cert}\n\
-             ssl_key = <{key}\n\
-             {dh_line}\
-             auth_mechanisms = plain login\n\
-             mail_location = maildir:~/Maildir\n\
-             first_valid_uid = {VMAIL_ID}\n\
-             default_client_limit = {clients}\n\
-             passdb {{\n  driver = passwd-file\n  args = {users}\n}}\n\
-             userdb {{\n  driver = passwd-file\n  args = {users}\n  \
-               default_fields = uid={VMAIL_ID} gid={VMAIL_ID} home={mail}/%u\n}}\n\
-             service imap-login {{\n  \
-               inet_listener imap {{\n    port = 0\n  }}\n  \
-               inet_listener imaps {{\n    port = {port}\n    ssl = yes\n  }}\n  \
-               service_count = 0\n  process_min_avail = 1\n  client_limit = {clients}\n  \
-               vsz_limit = 1G\n}}\n\
-             service imap {{\n  process_limit = {clients}\n}}\n\
-             protocol imap {{\n  mail_max_userip_connections = {per_user}\n}}\n",
-            base = dir.join("dovecot-run").display(),
-            state = dir.join("dovecot-state").display(),
-            log = dir.join("dovecot.log").display(),
-            cert = cert.cert.display(),
-            key = cert.key.display(),
-            users = users.display(),
-            mail = mail.display(),
-            per_user = sessions_per_official(args),
-        ),
-    )?;
-    Ok(config)
+    let plugin = if fts { FTS_PLUGIN_SETTINGS } else { "" };
+    format!(
+        "base_dir = {base}\n\
+         state_dir = {state}\n\
+         instance_name = congvu-bench-dovecot\n\
+         protocols = imap\n\
+         listen = 127.0.0.1\n\
+         log_path = {log}\n\
+         ssl = required\n\
+         ssl_cert = <{cert}\n\
+         ssl_key = <{key}\n\
+         {dh_line}\
+         auth_mechanisms = plain login\n\
+         mail_location = maildir:~/Maildir\n\
+         first_valid_uid = {VMAIL_ID}\n\
+         default_client_limit = {clients}\n\
+         passdb {{\n  driver = passwd-file\n  args = {users}\n}}\n\
+         userdb {{\n  driver = passwd-file\n  args = {users}\n  \
+           default_fields = uid={VMAIL_ID} gid={VMAIL_ID} home={mail}/%u\n}}\n\
+         service imap-login {{\n  \
+           inet_listener imap {{\n    port = 0\n  }}\n  \
+           inet_listener imaps {{\n    port = {port}\n    ssl = yes\n  }}\n  \
+           service_count = 0\n  process_min_avail = 1\n  client_limit = {clients}\n  \
+           vsz_limit = 1G\n}}\n\
+         service imap {{\n  process_limit = {clients}\n}}\n\
+         protocol imap {{\n  mail_max_userip_connections = {per_user}\n}}\n\
+         {plugin}",
+        base = dir.join("dovecot-run").display(),
+        state = dir.join("dovecot-state").display(),
+        log = dir.join("dovecot.log").display(),
+        cert = cert.cert.display(),
+        key = cert.key.display(),
+        users = dir.join("dovecot-users").display(),
+        mail = dir.join("dovecot-mail").display(),
+        per_user = sessions_per_official(args),
+    )
 }
 
 /// Dovecot's passwd-file: the first `logins` officials with argon2id hashes of their
 /// chosen passwords at congvu's full cost (libsodium reads the parameters from the PHC
 /// string); everyone else with one hash at congvu's initial cost, as their generated
 /// passwords are stored there.
-pub(super) fn passwd_file(officials: &[Official], logins: usize) -> anyhow::Result<String> {
+///
+/// The line of `fts`, when given, ends with the extra field that loads the FTS plugins for
+/// that official alone.
+pub(super) fn passwd_file(
+    officials: &[Official],
+    logins: usize,
+    fts: Option<&str>,
+) -> anyhow::Result<String> {
     let hasher = PasswordHasher::new(Argon2Cost::FULL_DEFAULT);
     let secrets: Vec<(String, PasswordCost)> = officials[..logins]
         .iter()
@@ -221,8 +260,13 @@ pub(super) fn passwd_file(officials: &[Official], logins: usize) -> anyhow::Resu
     let mut out = String::new();
     for (i, official) in officials.iter().enumerate() {
         let hash = hashes.get(i).unwrap_or(&initial);
+        let extra = if fts == Some(official.login.as_str()) {
+            FTS_USERDB_FIELD
+        } else {
+            ""
+        };
         out.push_str(&format!(
-            "{}:{{ARGON2ID}}{}::::::\n",
+            "{}:{{ARGON2ID}}{}::::::{extra}\n",
             official.login, hash.0
         ));
     }

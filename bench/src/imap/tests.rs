@@ -3,7 +3,9 @@ use congvu::directory::{Argon2Cost, PasswordHasher};
 
 use crate::admin::Official;
 use crate::report::place_section;
-use crate::server::{Binaries, DOMAIN};
+use crate::server::{Binaries, Certificate, DOMAIN};
+
+use super::text_search::fts::FTS_PLUGIN_SETTINGS;
 
 /// A FETCH response with a literal holding CRLFs and a line that itself ends in `{3}`,
 /// followed by the tagged completion.
@@ -235,9 +237,13 @@ fn dovecot_users_get_the_chosen_passwords_hash_or_the_initial_one() {
             address: format!("{login}@{DOMAIN}"),
         })
         .collect();
-    let file = passwd_file(&officials, 1).expect("passwd-file");
+    let file = passwd_file(&officials, 1, None).expect("passwd-file");
     let lines: Vec<&str> = file.lines().collect();
     assert_eq!(lines.len(), 3);
+    // user:password:uid:gid:gecos:home:shell:extra fields, all but the first two empty.
+    assert!(lines
+        .iter()
+        .all(|line| line.split(':').count() == 8 && line.ends_with("::::::")));
     let hash_of = |line: &str| line.split(':').nth(1).unwrap_or_default().to_string();
     assert!(lines[0].starts_with("an:{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$"));
     assert!(lines[1].starts_with("binh:{ARGON2ID}$argon2id$"));
@@ -250,6 +256,71 @@ fn dovecot_users_get_the_chosen_passwords_hash_or_the_initial_one() {
             .to_string(),
     );
     assert!(hasher.verify(&chosen_password("an"), &stored));
+}
+
+#[test]
+fn only_the_fts_official_loads_the_fts_plugins() {
+    let officials: Vec<Official> = ["an", "binh", "cuong"]
+        .iter()
+        .map(|login| Official {
+            login: login.to_string(),
+            address: format!("{login}@{DOMAIN}"),
+        })
+        .collect();
+    let file = passwd_file(&officials, 2, Some("binh")).expect("passwd-file");
+    let extra: Vec<&str> = file
+        .lines()
+        .map(|line| line.split(':').nth(7).expect("eight fields"))
+        .collect();
+    assert_eq!(extra, ["", "userdb_mail_plugins=fts,fts_xapian", ""]);
+    assert!(file.lines().all(|line| line.split(':').count() == 8));
+}
+
+#[test]
+fn dovecot_conf_gains_fts_xapians_settings_and_nothing_else_with_i2() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let cert = Certificate::create(dir.path()).expect("certificate");
+    let args = test_args(vec![Workload::I2]);
+    let work = Path::new("/w");
+    let plain = dovecot_conf(&args, work, &cert, 2993, false);
+    let fts = dovecot_conf(&args, work, &cert, 2993, true);
+    assert_eq!(fts.strip_suffix(FTS_PLUGIN_SETTINGS), Some(plain.as_str()));
+    assert!(!plain.contains("fts"), "{plain}");
+    let block: Vec<&str> = fts.lines().skip(plain.lines().count()).collect();
+    assert_eq!(
+        block,
+        [
+            "plugin {",
+            "  fts = xapian",
+            "  fts_xapian = partial=3 full=20 verbose=0",
+            "  fts_enforced = yes",
+            "}",
+        ]
+    );
+    // Plugins are loaded per user, from the passwd-file, never for everyone.
+    assert!(!fts
+        .lines()
+        .any(|l| l.trim_start().starts_with("mail_plugins")));
+    for line in [
+        "userdb {",
+        "  driver = passwd-file",
+        "  args = /w/dovecot-users",
+        "  default_fields = uid=5000 gid=5000 home=/w/dovecot-mail/%u",
+        "    port = 2993",
+    ] {
+        assert!(fts.lines().any(|l| l == line), "missing {line:?} in\n{fts}");
+    }
+}
+
+#[test]
+fn i2_logs_in_its_owner_and_the_fts_official() {
+    let logins = |workloads| login_count(&test_args(workloads));
+    assert_eq!(logins(vec![Workload::I1]), 1);
+    assert_eq!(logins(vec![Workload::I3]), 2);
+    assert_eq!(logins(vec![Workload::I2]), 4);
+    assert_eq!(logins(vec![Workload::I2, Workload::I3]), 4);
+    // test_args idles one connection: the owners still log in.
+    assert_eq!(logins(vec![Workload::M1, Workload::I2]), 4);
 }
 
 /// The arguments of a run of `workloads` with small figures, for the report's tests.
@@ -270,6 +341,7 @@ pub(super) fn test_args(workloads: Vec<Workload>) -> ImapArgs {
             admin: PathBuf::new(),
         },
         dovecot: PathBuf::new(),
+        doveadm: PathBuf::new(),
         mbsync: PathBuf::new(),
         large_messages: 400_000,
         search_messages: 50_000,
@@ -325,6 +397,7 @@ fn rates_become_time_ratios_against_the_target() {
         memory: None,
         large: None,
         text_search: None,
+        text_search_fts: None,
     };
     let (c, d) = (
         figures(ServerKind::Congvu, 2000),

@@ -10,10 +10,11 @@
 //! come the counts congvu must answer under its matching rules (`mailstore::text`: case
 //! ignored, diacritics folded when the search string has none, any run of whitespace read as
 //! one space). Dovecot, without an FTS plugin, does not fold diacritics: its counts are
-//! recorded, and checked only to find the phrase at all.
+//! recorded, and checked only to find the phrase at all. The same Dovecot also answers the
+//! searches for a fourth official holding the same files with fts-xapian loaded ([`fts`]).
 //!
 //! This module owns the generator, the measurement and I2's part of the report; it writes
-//! only into the Maildir of the official it is given.
+//! only into the Maildirs of the officials it is given.
 
 use std::io;
 use std::ops::RangeInclusive;
@@ -744,7 +745,8 @@ pub(super) fn search_owner(officials: &[Official]) -> &Official {
     &officials[2]
 }
 
-/// I2's mailbox on both servers when I2 is asked for; how long congvu's import took.
+/// I2's mailbox on both servers when I2 is asked for, and its copy for Dovecot's FTS
+/// official; how long congvu's import took.
 pub(super) fn prepare_if_asked(
     args: &ImapArgs,
     work: &Path,
@@ -771,6 +773,9 @@ pub(super) fn prepare_if_asked(
         bytes_roughly(bytes as f64)
     );
     let maildir = home.join("Maildir");
+    let fts = &fts::fts_owner(officials).login;
+    let linked = fts::link_maildir(&maildir, &work.join("dovecot-mail").join(fts))?;
+    println!("  the same {linked} files hard-linked into {fts}'s Maildir, for Dovecot's FTS");
     super::large::import_maildir(args, config, "I2", &owner.login, &maildir).map(Some)
 }
 
@@ -800,6 +805,8 @@ pub(super) struct SearchRun {
     pub(super) searches: Vec<SearchTimes>,
     /// congvu only: how long `congvu-admin mailbox import` took to bring the mailbox in.
     pub(super) import: Option<Duration>,
+    /// Dovecot with fts-xapian only: the index built before the searches.
+    pub(super) index: Option<fts::FtsIndex>,
 }
 
 /// One search's times and answers on one server.
@@ -819,12 +826,14 @@ impl SearchRun {
         self.searches.iter().find(|t| t.search == search)
     }
 
-    /// Every search's answers and times, for the report's details.
-    pub(super) fn describe(&self, n: usize) -> String {
+    /// Every search's answers and times, and the index if any, for the report's details
+    /// under `label`.
+    pub(super) fn describe(&self, n: usize, label: &str) -> String {
         let each: Vec<String> = self
-            .searches
+            .index
             .iter()
-            .map(|t| {
+            .map(fts::FtsIndex::describe)
+            .chain(self.searches.iter().map(|t| {
                 let mut found = t.found.clone();
                 found.dedup();
                 let found: Vec<String> = found.iter().map(usize::to_string).collect();
@@ -837,9 +846,9 @@ impl SearchRun {
                     seconds(t.first.as_secs_f64()),
                     warm.join(", ")
                 )
-            })
+            }))
             .collect();
-        format!("I2: {}", each.join("; "))
+        format!("{label}: {}", each.join("; "))
     }
 }
 
@@ -873,44 +882,48 @@ pub(super) fn check_found(kind: ServerKind, n: usize, run: &SearchRun) -> Result
 
 impl Bench<'_> {
     /// I2: on each server in turn, one session selects the INBOX and sends each search once
-    /// and then `--runs` more times, every answer counted.
+    /// and then `--runs` more times, every answer counted; on Dovecot, then the same through
+    /// fts-xapian.
     pub(super) fn measure_text_search(
         &self,
         servers: &[Server],
         figures: &mut [Figures],
     ) -> anyhow::Result<()> {
         let n = self.args.search_messages;
+        let owner = &search_owner(self.officials).login;
         for (server, f) in servers.iter().zip(figures.iter_mut()) {
             println!("I2: {}, SEARCH in {n} messages", server.kind.name());
+            let import = self
+                .search_import
+                .filter(|_| server.kind == ServerKind::Congvu);
             let run = self
                 .runtime
-                .block_on(self.search_session(server))
+                .block_on(self.search_session(server, owner))
+                .map(|searches| SearchRun {
+                    searches,
+                    import,
+                    index: None,
+                })
                 .and_then(|run| check_found(server.kind, n, &run).map(|()| run))
                 .map_err(|e| anyhow::anyhow!("{}: I2: {e}", server.kind.name()))?;
-            for t in &run.searches {
-                let warm: Vec<String> = t
-                    .warm
-                    .iter()
-                    .map(|d| format!("{:.3} s", d.as_secs_f64()))
-                    .collect();
-                println!(
-                    "  {}: {} found (planted {}); first {:.3} s, then {}",
-                    t.search.command(),
-                    t.found[0],
-                    t.search.planted(n),
-                    t.first.as_secs_f64(),
-                    warm.join(", ")
-                );
-            }
+            print_run(n, &run);
             f.text_search = Some(run);
+            if server.kind == ServerKind::Dovecot {
+                f.text_search_fts = Some(self.measure_fts(server)?);
+            }
         }
         Ok(())
     }
 
-    async fn search_session(&self, server: &Server) -> Result<SearchRun, String> {
+    /// One session of `login`'s: SELECT INBOX, then each search once and `--runs` more
+    /// times.
+    async fn search_session(
+        &self,
+        server: &Server,
+        login: &str,
+    ) -> Result<Vec<SearchTimes>, String> {
         let n = self.args.search_messages;
-        let owner = &search_owner(self.officials).login;
-        let (mut session, exists) = open_inbox(server.imaps, self.tls, owner).await?;
+        let (mut session, exists) = open_inbox(server.imaps, self.tls, login).await?;
         if exists != n {
             return Err(format!("INBOX holds {exists} messages, not {n}"));
         }
@@ -934,12 +947,26 @@ impl Bench<'_> {
             });
         }
         session.logout().await;
-        Ok(SearchRun {
-            searches,
-            import: self
-                .search_import
-                .filter(|_| server.kind == ServerKind::Congvu),
-        })
+        Ok(searches)
+    }
+}
+
+/// Prints what one session found and how long each search took.
+fn print_run(n: usize, run: &SearchRun) {
+    for t in &run.searches {
+        let warm: Vec<String> = t
+            .warm
+            .iter()
+            .map(|d| format!("{:.3} s", d.as_secs_f64()))
+            .collect();
+        println!(
+            "  {}: {} found (planted {}); first {:.3} s, then {}",
+            t.search.command(),
+            t.found[0],
+            t.search.planted(n),
+            t.first.as_secs_f64(),
+            warm.join(", ")
+        );
     }
 }
 
@@ -959,18 +986,20 @@ impl Report<'_> {
              Hà Nam and Hà Tĩnh. One session selects INBOX and sends `SEARCH CHARSET UTF-8 TEXT` and then\n  \
              `… BODY` (each search string a synchronising literal), each once and then {k} more times;\n  \
              congvu must find exactly the planted messages, {text} and {body}, in every answer.\n  \
-             **Dovecot runs without an FTS plugin** (every search reads the messages) and does not fold\n  \
-             diacritics, so for `ha noi` it finds only the unmarked spelling; nor does it read a line\n  \
-             break or a run of spaces as one space, so it misses the phrase wrapped or spaced twice. Its\n  \
-             counts are in the details, checked only to find `công văn 2986` at all. The target counts\n  \
-             as met only when congvu's slowest warm search is within 0.5× Dovecot's fastest; the first\n  \
-             search after start (the TEXT one, after the first SELECT) is its own row.\n",
+             **For this official Dovecot runs without an FTS plugin** (every search reads the\n  \
+             messages) and does not fold diacritics, so for `ha noi` it finds only the unmarked\n  \
+             spelling; nor does it read a line break or a run of spaces as one space, so it misses the\n  \
+             phrase wrapped or spaced twice. Its counts are in the details, checked only to find\n  \
+             `công văn 2986` at all. The target counts as met only when congvu's slowest warm search is\n  \
+             within 0.5× Dovecot's fastest; the first search after start (the TEXT one, after the first\n  \
+             SELECT) is its own row.\n{fts}",
             text = Search::Text.planted(n),
             near = (0..n)
                 .filter(|&i| Plant::of(i).is_some_and(|p| p.kind == Kind::NearPhrase))
                 .count(),
             body = Search::Body.planted(n),
             k = self.args.runs,
+            fts = self.fts_method(),
         )
     }
 
@@ -1016,9 +1045,12 @@ impl Report<'_> {
             SEARCHES[0].command()
         );
         rows.push(Row::compare("I2", what, first, seconds));
+        rows.extend(self.fts_rows(c, d));
         rows
     }
 }
+
+pub(super) mod fts;
 
 #[cfg(test)]
 mod tests;

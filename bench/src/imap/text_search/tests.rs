@@ -269,7 +269,9 @@ fn figures(kind: ServerKind, warm: &[f64]) -> Figures {
         text_search: Some(SearchRun {
             searches,
             import: Some(Duration::from_secs(10)),
+            index: None,
         }),
+        text_search_fts: None,
     }
 }
 
@@ -282,7 +284,7 @@ fn the_target_is_met_only_when_every_congvu_search_clears_it() {
     // Medians 0.4 s against 1.1 s, but one search took 0.6 s, over half of Dovecot's 1.0 s.
     let uneven = figures(ServerKind::Congvu, &[0.3, 0.4, 0.6]);
     let rows = report.text_search_rows(Some(&uneven), Some(&dovecot));
-    assert_eq!(rows.len(), 4);
+    assert_eq!(rows.len(), 8);
     assert_eq!(rows[0].ours.as_deref(), Some("10.0 s (5000/s)"));
     let text = &rows[1];
     assert!(text
@@ -322,6 +324,7 @@ fn congvu_must_find_the_plan_and_dovecot_the_phrase() {
             },
         ],
         import: None,
+        index: None,
     };
     assert_eq!(check_found(ServerKind::Congvu, n, &run(400, 3_500)), Ok(()));
     assert_eq!(
@@ -336,4 +339,134 @@ fn congvu_must_find_the_plan_and_dovecot_the_phrase() {
         Ok(())
     );
     assert!(check_found(ServerKind::Dovecot, n, &run(0, 1_000)).is_err());
+}
+
+/// Dovecot's figures with the plain official's searches taking 1 s and the FTS official's
+/// `fts_warm` seconds after a first of 0.05 s, behind an index of 20 s.
+fn dovecot_with_fts(fts_warm: &[f64]) -> Figures {
+    let mut dovecot = figures(ServerKind::Dovecot, &[1.0, 1.0, 1.0]);
+    let plain = dovecot.text_search.as_mut().expect("plain figures");
+    plain.import = None;
+    let mut fts = plain.clone();
+    for t in &mut fts.searches {
+        t.first = Duration::from_millis(50);
+        t.warm = times(fts_warm);
+        t.found = vec![30; fts_warm.len() + 1];
+    }
+    fts.index = Some(fts::FtsIndex {
+        wall: Duration::from_secs(20),
+        bytes: 3 * 1024 * 1024 / 2,
+    });
+    dovecot.text_search_fts = Some(fts);
+    dovecot
+}
+
+#[test]
+fn congvu_is_set_against_dovecot_with_fts_xapian_without_a_target() {
+    let args = test_args(vec![Workload::I2]);
+    let (machine, corpus) = (test_machine(), Corpus::default());
+    let report = test_report(&args, &machine, &corpus);
+    let congvu = figures(ServerKind::Congvu, &[0.4, 0.5, 0.6]);
+    let dovecot = dovecot_with_fts(&[0.02, 0.03, 0.04]);
+    let rows = report.text_search_rows(Some(&congvu), Some(&dovecot));
+    assert_eq!(rows.len(), 8);
+    // The issue's rows still set congvu against Dovecot without FTS.
+    assert_eq!(rows[1].ratio.as_deref(), Some("0.50×"));
+    assert_eq!(rows[1].met, Some(false));
+    let index = &rows[4];
+    assert_eq!(index.id, "I2 FTS index");
+    assert!(index
+        .what
+        .starts_with("`doveadm index` of the 50000 messages"));
+    assert_eq!(index.ours, None);
+    assert_eq!(index.reference.as_deref(), Some("20.0 s (2500/s)"));
+    assert_eq!((index.ratio.as_deref(), index.met), (None, None));
+    for (row, search) in rows[5..7].iter().zip(SEARCHES) {
+        assert_eq!(
+            row.what,
+            format!(
+                "`{}` in a 50000-message INBOX, against Dovecot with fts-xapian",
+                search.command()
+            )
+        );
+        assert_eq!(row.ours.as_deref(), Some("0.500 s [0.400 s–0.600 s]"));
+        assert_eq!(row.reference.as_deref(), Some("0.030 s [0.020 s–0.040 s]"));
+        assert_eq!(row.ratio.as_deref(), Some("16.67×"));
+        assert_eq!((row.target, row.met), ("—", None));
+    }
+    let first = &rows[7];
+    assert!(first
+        .what
+        .contains("fts-xapian's first after `doveadm index`"));
+    assert_eq!(first.ratio.as_deref(), Some("40.00×"));
+    assert_eq!(first.met, None);
+    // Without the FTS figures the rows stay, empty on Dovecot's side.
+    let plain = figures(ServerKind::Dovecot, &[1.0]);
+    let rows = report.text_search_rows(Some(&congvu), Some(&plain));
+    assert_eq!(rows[4].reference, None);
+    assert_eq!(rows[5].reference, None);
+    assert_eq!(rows[5].ratio, None);
+}
+
+#[test]
+fn the_details_give_the_fts_index_and_counts() {
+    let dovecot = dovecot_with_fts(&[0.02]);
+    let fts = dovecot.text_search_fts.as_ref().expect("FTS figures");
+    let details = fts.describe(50_000, "I2 with fts-xapian");
+    assert!(
+        details.starts_with(
+            "I2 with fts-xapian: `doveadm index` took 20.0 s, leaving an index of 1.5 MiB; \
+             `SEARCH TEXT \"công văn 2986\"` found 30 messages (planted for congvu's rules: \
+             400), first 0.050 s, then 0.020 s; `SEARCH BODY"
+        ),
+        "{details}"
+    );
+    let plain = dovecot.text_search.as_ref().expect("plain figures");
+    assert!(plain.describe(50_000, "I2").starts_with("I2: `SEARCH TEXT"));
+}
+
+#[test]
+fn the_method_says_how_the_fts_official_is_configured() {
+    let args = test_args(vec![Workload::I2]);
+    let (machine, corpus) = (test_machine(), Corpus::default());
+    let method = test_report(&args, &machine, &corpus).text_search_method();
+    for words in [
+        "**Dovecot with fts-xapian**",
+        "`userdb_mail_plugins=fts,fts_xapian`",
+        "`fts_xapian = partial=3 full=20\n  verbose=0`",
+        "`doveadm index`",
+    ] {
+        assert!(method.contains(words), "{words} missing from\n{method}");
+    }
+}
+
+#[test]
+fn doveadm_indexes_the_fts_officials_inbox_through_the_private_instance() {
+    assert_eq!(
+        fts::doveadm_index_arguments(Path::new("/w/dovecot.conf"), "dung.pham"),
+        ["-c", "/w/dovecot.conf", "index", "-u", "dung.pham", "INBOX"]
+    );
+}
+
+#[test]
+fn the_fts_index_must_be_the_fts_officials_alone() {
+    let mail = tempfile::tempdir().expect("temporary directory");
+    let (plain, fts_home) = (mail.path().join("cuong"), mail.path().join("dung"));
+    let index = fts_home.join("Maildir/xapian-indexes/db_0123");
+    std::fs::create_dir_all(&index).expect("index directory");
+    std::fs::create_dir_all(plain.join("Maildir/cur")).expect("plain Maildir");
+    std::fs::write(index.join("termlist.glass"), [0u8; 1000]).expect("index file");
+    std::fs::write(index.join("../db_0123_exp.db"), [0u8; 24]).expect("index file");
+    assert_eq!(fts::fts_index_bytes(&plain, &fts_home), Ok(1024));
+    let missing = fts::fts_index_bytes(&plain, &plain).expect_err("no index");
+    assert!(
+        missing.ends_with("searched without fts-xapian"),
+        "{missing}"
+    );
+    std::fs::create_dir_all(plain.join("Maildir/xapian-indexes")).expect("stray index");
+    let stray = fts::fts_index_bytes(&plain, &fts_home).expect_err("a stray index");
+    assert!(
+        stray.ends_with("the official without FTS loaded fts-xapian"),
+        "{stray}"
+    );
 }
