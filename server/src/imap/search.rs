@@ -37,8 +37,9 @@ pub(crate) enum SearchError {
     Mailstore(#[from] MailstoreError),
 }
 
-/// Messages whose search texts are read in one go: bounds what a search holds in memory.
-const TEXTS_PER_READ: usize = 512;
+/// Messages whose search texts are read and matched in one go, one statement's worth (see
+/// `Conn::body_texts`): bounds what a search holds in memory, whatever the mailbox's size.
+const TEXTS_PER_READ: usize = 128;
 
 /// Indexes (0-based) of matching messages, ascending. criteria are ANDed.
 ///

@@ -428,3 +428,45 @@ async fn a_missing_body_matches_no_text() {
     assert_eq!(search("BODY x").await, Vec::<usize>::new());
     assert_eq!(search("NOT SUBJECT x").await, vec![1, 2, 3, 4, 5]);
 }
+
+/// Texts are read and matched [`TEXTS_PER_READ`] messages at a time: matches on either side
+/// of each seam are all found, in order, and a flag key beside the text key still narrows
+/// them.
+#[tokio::test]
+async fn a_search_over_more_messages_than_one_read_finds_every_match_across_the_seams() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mailstore, store) = mailstore(&dir).await;
+    let count = TEXTS_PER_READ * 2 + 44;
+    let hits = [
+        0,
+        TEXTS_PER_READ - 1,
+        TEXTS_PER_READ,
+        2 * TEXTS_PER_READ - 1,
+        2 * TEXTS_PER_READ,
+        count - 1,
+    ];
+    let bodies: Vec<String> = (0..count)
+        .map(|i| {
+            let word = if hits.contains(&i) {
+                "Hà Nội"
+            } else {
+                "Hà Nam"
+            };
+            format!("Subject: so {i}\r\n\r\nCông văn gửi {word}, số {i}.\r\n")
+        })
+        .collect();
+    let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    let mut messages = stored(&store, &refs).await;
+    // The last match is \Seen: `UNSEEN BODY` leaves it out.
+    messages[count - 1].flags = MessageFlags::SEEN;
+    let none = HashSet::new();
+    let expected: Vec<usize> = hits.iter().map(|i| i + 1).collect();
+    assert_eq!(
+        found(&mailstore, &messages, &none, "BODY \"ha noi\"").await,
+        expected
+    );
+    assert_eq!(
+        found(&mailstore, &messages, &none, "UNSEEN BODY \"ha noi\"").await,
+        expected[..expected.len() - 1]
+    );
+}
