@@ -230,13 +230,7 @@ fn mbsync_pulls_inbox_over_implicit_tls_with_the_run_certificate() {
 
 #[test]
 fn dovecot_users_get_the_chosen_passwords_hash_or_the_initial_one() {
-    let officials: Vec<Official> = ["an", "binh", "cuong"]
-        .iter()
-        .map(|login| Official {
-            login: login.to_string(),
-            address: format!("{login}@{DOMAIN}"),
-        })
-        .collect();
+    let officials = three_officials();
     let file = passwd_file(&officials, 1, None).expect("passwd-file");
     let lines: Vec<&str> = file.lines().collect();
     assert_eq!(lines.len(), 3);
@@ -260,13 +254,7 @@ fn dovecot_users_get_the_chosen_passwords_hash_or_the_initial_one() {
 
 #[test]
 fn only_the_fts_official_loads_the_fts_plugins() {
-    let officials: Vec<Official> = ["an", "binh", "cuong"]
-        .iter()
-        .map(|login| Official {
-            login: login.to_string(),
-            address: format!("{login}@{DOMAIN}"),
-        })
-        .collect();
+    let officials = three_officials();
     let file = passwd_file(&officials, 2, Some("binh")).expect("passwd-file");
     let extra: Vec<&str> = file
         .lines()
@@ -434,4 +422,15 @@ fn section_goes_after_the_smtp_section_and_is_replaced_in_place() {
     );
     let again = place_section(&placed, MARKERS, &SECTION.replace("| a |", "| b |"));
     assert_eq!(again, placed.replace("| a |", "| b |"));
+}
+
+/// Officials `an`, `binh` and `cuong` of the bench's domain.
+fn three_officials() -> Vec<Official> {
+    ["an", "binh", "cuong"]
+        .iter()
+        .map(|login| Official {
+            login: login.to_string(),
+            address: format!("{login}@{DOMAIN}"),
+        })
+        .collect()
 }

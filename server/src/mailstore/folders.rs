@@ -411,7 +411,7 @@ impl Mailstore {
             .ok_or(MailstoreError::NoSuchMessage)?;
         let shape = MessageShape::of(&bytes);
         let mut tx = self.store.begin().await?;
-        tx.set_body_shape(body, &shape.to_json()).await?;
+        tx.set_body_shapes(&[(body, &shape.to_json())]).await?;
         tx.commit().await?;
         Ok(shape)
     }

@@ -153,9 +153,13 @@ impl MessageShape {
         serde_json::from_str(s).ok()
     }
 
-    /// Structures stored as a JSON array of `[body id, structure]` pairs.
-    pub fn pairs_from_json(s: &str) -> Option<Vec<(i64, MessageShape)>> {
-        serde_json::from_str(s).ok()
+    /// Structures stored as a JSON array of `[body id, structure]` pairs; `None` if it is
+    /// not one. Checked as UTF-8 as [`MessageText::pairs_from_json`] checks texts.
+    ///
+    /// [`MessageText::pairs_from_json`]: super::text::MessageText::pairs_from_json
+    pub fn pairs_from_json(bytes: &[u8]) -> Option<Vec<(i64, MessageShape)>> {
+        let json = simdutf8::basic::from_utf8(bytes).ok()?;
+        serde_json::from_str(json).ok()
     }
 
     /// The part at an IMAP part number (RFC 3501 §6.4.5), as 1-based numbers. A message that

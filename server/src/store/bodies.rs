@@ -38,7 +38,7 @@ impl Conn {
             .fetch_one(&mut *c)
             .await)?;
         if let Some(derived) = derived {
-            self.set_body_shape(BodyId(id), derived.shape).await?;
+            self.set_body_shapes(&[(BodyId(id), derived.shape)]).await?;
             self.set_body_texts(&[(BodyId(id), derived.text)]).await?;
         }
         Ok(BodyId(id))

@@ -287,19 +287,8 @@ impl Conn {
             .collect();
         derived.sort_unstable_by_key(|(id, _)| id.0);
         derived.dedup_by_key(|(id, _)| id.0);
-        let numbering = self.numbering();
-        let sql = format!(
-            "INSERT INTO message_shapes (body_id, shape) VALUES {} \
-             ON CONFLICT (body_id) DO NOTHING",
-            placeholders(derived.len(), 2, 1, numbering)
-        );
-        on_backend!(self, c => {
-            let mut query = sqlx::query(&sql);
-            for (id, d) in &derived {
-                query = query.bind(id.0).bind(d.shape);
-            }
-            query.execute(&mut *c).await.map(|r| r.rows_affected())
-        })?;
+        let shapes: Vec<(BodyId, &str)> = derived.iter().map(|(id, d)| (*id, d.shape)).collect();
+        self.set_body_shapes(&shapes).await?;
         let texts: Vec<(BodyId, &str)> = derived.iter().map(|(id, d)| (*id, d.text)).collect();
         self.set_body_texts(&texts).await
     }

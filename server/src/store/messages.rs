@@ -170,16 +170,10 @@ impl Conn {
     }
 
     /// The stored structures of many bodies as JSON arrays of `[body id, structure]` pairs,
-    /// one per 500 bodies; bodies without one are left out.
-    pub async fn body_shapes(&mut self, bodies: &[BodyId]) -> Result<Vec<String>, StoreError> {
-        let arrays = self.json_pairs(Derived::Shape, bodies, 500).await?;
-        arrays
-            .into_iter()
-            .map(|a| {
-                String::from_utf8(a)
-                    .map_err(|_| StoreError::Corrupt("a structure is not UTF-8".into()))
-            })
-            .collect()
+    /// one per 500 bodies, as bytes for the caller to check as UTF-8 (see
+    /// [`Conn::body_texts`]); bodies without one are left out.
+    pub async fn body_shapes(&mut self, bodies: &[BodyId]) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.json_pairs(KeptTable::Shapes, bodies, 500).await
     }
 
     /// The stored search texts of many bodies as JSON arrays of `[body id, text]` pairs, one
@@ -189,11 +183,11 @@ impl Conn {
     /// of a mailbox, and checking hundreds of megabytes character by character, as decoding
     /// a `String` does, cost a third of a search.
     pub async fn body_texts(&mut self, bodies: &[BodyId]) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.json_pairs(Derived::Text, bodies, 128).await
+        self.json_pairs(KeptTable::Texts, bodies, 128).await
     }
 
-    /// What is kept of `bodies` in `derived`'s table, as JSON arrays of `[body id, value]`
-    /// pairs, one array per `per_array` bodies.
+    /// What `table` keeps of `bodies`, as JSON arrays of `[body id, value]` pairs, one array
+    /// per `per_array` bodies.
     ///
     /// One row per statement, not one per body: sqlx hands SQLite's rows one at a time from
     /// its worker thread to the async side, and a whole-mailbox FETCH spent more on those
@@ -201,7 +195,7 @@ impl Conn {
     /// them.
     async fn json_pairs(
         &mut self,
-        derived: Derived,
+        table: KeptTable,
         bodies: &[BodyId],
         per_array: usize,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
@@ -211,7 +205,7 @@ impl Conn {
             Raw::Sqlite(_) => ("group_concat", "CAST(", " AS BLOB)"),
             Raw::Postgres(_) => ("string_agg", "convert_to(", ", 'UTF8')"),
         };
-        let (table, column) = derived.table_and_column();
+        let (table, column) = table.name_and_column();
         for chunk in bodies.chunks(per_array) {
             let array: Option<Vec<u8>> = on_backend!(self, c => {
                 let mut query = sqlx::QueryBuilder::new(format!(
@@ -233,17 +227,29 @@ impl Conn {
     /// Stores bodies' search texts (JSON), each unless the body has one: when the body is
     /// stored, or after the fact for bodies stored before texts were kept.
     pub async fn set_body_texts(&mut self, texts: &[(BodyId, &str)]) -> Result<(), StoreError> {
+        self.keep(KeptTable::Texts, texts).await
+    }
+
+    /// Stores bodies' structures (JSON), each unless the body has one: when the body is
+    /// stored, or after the fact for bodies stored before structures were kept.
+    pub async fn set_body_shapes(&mut self, shapes: &[(BodyId, &str)]) -> Result<(), StoreError> {
+        self.keep(KeptTable::Shapes, shapes).await
+    }
+
+    /// Writes `rows` into `table`, many to a statement; a body that has a row keeps it.
+    async fn keep(&mut self, table: KeptTable, rows: &[(BodyId, &str)]) -> Result<(), StoreError> {
+        let (table, column) = table.name_and_column();
         let numbering = self.numbering();
-        for chunk in texts.chunks(ROWS_PER_STATEMENT) {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO message_texts (body_id, text) VALUES {} \
+                "INSERT INTO {table} (body_id, {column}) VALUES {} \
                  ON CONFLICT (body_id) DO NOTHING",
                 placeholders(chunk.len(), 2, 1, numbering)
             );
             on_backend!(self, c => {
                 let mut query = sqlx::query(&sql);
-                for (body, text) in chunk {
-                    query = query.bind(body.0).bind(*text);
+                for (body, value) in chunk {
+                    query = query.bind(body.0).bind(*value);
                 }
                 query.execute(&mut *c).await.map(|r| r.rows_affected())
             })?;
@@ -258,31 +264,22 @@ impl Conn {
             on_backend!(self, c => sqlx::query_scalar(sql).bind(body.0).fetch_optional(&mut *c).await)?,
         )
     }
-
-    /// Stores a body's structure, unless it has one: when the body is stored, or after the
-    /// fact for bodies stored before structures were kept.
-    pub async fn set_body_shape(&mut self, body: BodyId, shape: &str) -> Result<(), StoreError> {
-        let sql = "INSERT INTO message_shapes (body_id, shape) VALUES ($1, $2) \
-                   ON CONFLICT (body_id) DO NOTHING";
-        on_backend!(self, c => sqlx::query(sql).bind(body.0).bind(shape).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        Ok(())
-    }
 }
 
 /// A table of what is worked out from each body once and kept beside it, as JSON.
 #[derive(Debug, Clone, Copy)]
-enum Derived {
+enum KeptTable {
     /// `message_shapes`: the MIME structure FETCH answers from.
-    Shape,
+    Shapes,
     /// `message_texts`: the decoded text SEARCH matches.
-    Text,
+    Texts,
 }
 
-impl Derived {
-    fn table_and_column(self) -> (&'static str, &'static str) {
+impl KeptTable {
+    fn name_and_column(self) -> (&'static str, &'static str) {
         match self {
-            Derived::Shape => ("message_shapes", "shape"),
-            Derived::Text => ("message_texts", "text"),
+            KeptTable::Shapes => ("message_shapes", "shape"),
+            KeptTable::Texts => ("message_texts", "text"),
         }
     }
 }

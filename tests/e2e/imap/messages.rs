@@ -796,13 +796,10 @@ async fn a_damaged_stored_structure_is_worked_out_again(backend: Backend) {
         "{before:#?}"
     );
 
-    p.db.execute_unchecked(
-        "UPDATE message_shapes SET shape = '{\"envelope\":' WHERE body_id = \
-         (SELECT m.body_id FROM mailbox_messages m \
-          JOIN mailboxes b ON b.id = m.mailbox_id \
-          JOIN officials o ON o.id = b.official_id \
-          WHERE o.login = 'annv' AND b.name = 'INBOX' AND m.uid = 2)",
-    )
+    p.db.execute_unchecked(&format!(
+        "UPDATE message_shapes SET shape = '{{\"envelope\":' WHERE body_id = {}",
+        inbox_body("annv", 2)
+    ))
     .await;
     let after = imap.command("a", listing).await;
     assert_eq!(after, before);
@@ -841,13 +838,10 @@ async fn searches_find_the_same_when_kept_texts_are_missing_or_damaged(backend: 
     );
     assert_eq!(p.db.count_unchecked(inbox_texts).await, 3, "and kept");
 
-    p.db.execute_unchecked(
-        "UPDATE message_texts SET text = '{\"headers\":' WHERE body_id = \
-         (SELECT m.body_id FROM mailbox_messages m \
-          JOIN mailboxes b ON b.id = m.mailbox_id \
-          JOIN officials o ON o.id = b.official_id \
-          WHERE o.login = 'nhunglth' AND b.name = 'INBOX' AND m.uid = 2)",
-    )
+    p.db.execute_unchecked(&format!(
+        "UPDATE message_texts SET text = '{{\"headers\":' WHERE body_id = {}",
+        inbox_body("nhunglth", 2)
+    ))
     .await;
     assert_eq!(
         text_searches(&mut imap, "c").await,
@@ -872,4 +866,14 @@ async fn text_searches(imap: &mut RawImap, tag: &str) -> Vec<Vec<u32>> {
     }
     found.push(search(imap, &format!("{tag}d"), "SEARCH SENTON 27-Nov-2026").await);
     found
+}
+
+/// SQL for the body of message `uid` in `login`'s INBOX, to damage what is kept beside it.
+fn inbox_body(login: &str, uid: u32) -> String {
+    format!(
+        "(SELECT m.body_id FROM mailbox_messages m \
+          JOIN mailboxes b ON b.id = m.mailbox_id \
+          JOIN officials o ON o.id = b.official_id \
+          WHERE o.login = '{login}' AND b.name = 'INBOX' AND m.uid = {uid})"
+    )
 }
