@@ -173,10 +173,11 @@ async fn every_metric_the_dashboard_and_alerts_use_is_exported_from_the_first_sc
 }
 
 /// The families this dashboard added, with their type.
-const NEW_FAMILIES: [(&str, &str); 15] = [
+const NEW_FAMILIES: [(&str, &str); 16] = [
     ("congvu_smtp_messages_total", "counter"),
     ("congvu_smtp_message_size_bytes", "histogram"),
     ("congvu_intake_commit_duration_seconds", "histogram"),
+    ("congvu_smtp_data_stage_seconds", "histogram"),
     ("congvu_deliveries_total", "counter"),
     ("congvu_queue_oldest_entry_age_seconds", "gauge"),
     ("congvu_imap_sessions", "gauge"),
@@ -501,6 +502,17 @@ async fn smtp_messages_are_counted_by_result_with_their_size() {
     assert_eq!(delta.of(local), 1.0, "{}", delta.after);
     assert_eq!(delta.of("congvu_intake_commit_duration_seconds_count"), 1.0);
     assert_eq!(delta.of("congvu_intake_batch_messages_count"), 1.0);
+    // The accepted message passed every stage once; the refused ones never reached them.
+    for stage in ["check", "prepare", "derive", "queued", "commit"] {
+        let count = format!("congvu_smtp_data_stage_seconds_count{{stage=\"{stage}\"}}");
+        assert_eq!(delta.of(&count), 1.0, "{stage}: {}", delta.after);
+        let sum = format!("congvu_smtp_data_stage_seconds_sum{{stage=\"{stage}\"}}");
+        assert!(
+            delta.of(&sum) > 0.0,
+            "{stage} took no time: {}",
+            delta.after
+        );
+    }
     let writes = "congvu_store_transaction_duration_seconds_count{kind=\"write\"}";
     assert!(delta.of(writes) >= 1.0, "{}", delta.after);
     let (code, log) = process.terminate(Duration::from_secs(30));

@@ -16,6 +16,7 @@ use super::{BodyHash, BodyId, MailboxId, MailboxRole, MailstoreError, MessageFla
 use crate::clock::{Clock, UnixTime};
 use crate::model::{AgencyId, OfficialId, UtcDay};
 use crate::store::{Conn, Store, StoreError};
+use crate::telemetry::DataStage;
 
 /// Messages one transaction may carry at most.
 const MAX_BATCH_MESSAGES: usize = 256;
@@ -90,6 +91,8 @@ struct Job {
     local_derived: Option<super::Derived>,
     remote_hash: Option<BodyHash>,
     reply: oneshot::Sender<Result<Stored, MailstoreError>>,
+    /// When the job was handed to the committer: the start of its wait for a group commit.
+    handed: Instant,
 }
 
 impl Job {
@@ -122,18 +125,22 @@ impl Intake {
     /// Stores `incoming`; returns once it is committed and synced.
     pub async fn accept(&self, incoming: Incoming) -> Result<Stored, MailstoreError> {
         // Hashing here, in the session's task, keeps the committer's work to the writing.
+        let deriving = Instant::now();
         let any_local = !incoming.local.is_empty() || !incoming.filed.is_empty();
         let local_hash = any_local.then(|| BodyHash::of(&incoming.local_message));
         let local_derived = any_local.then(|| super::Derived::of(&incoming.local_message));
         let remote_hash =
             (!incoming.remote.is_empty()).then(|| BodyHash::of(&incoming.remote_message));
         let (reply, answer) = oneshot::channel();
+        let handed = Instant::now();
+        crate::telemetry::data_stage(DataStage::Derive, handed - deriving);
         let job = Job {
             incoming,
             local_hash,
             local_derived,
             remote_hash,
             reply,
+            handed,
         };
         self.jobs
             .send(job)
@@ -162,6 +169,9 @@ async fn commit_loop(
             }
         }
         let started = Instant::now();
+        for job in &batch {
+            crate::telemetry::data_stage(DataStage::Queued, started - job.handed);
+        }
         let outcomes = match commit(&store, clock.now(), &batch).await {
             Ok(stored) => stored.into_iter().map(Ok).collect(),
             // One bad message must not fail the others: retry each in its own transaction.
@@ -178,9 +188,11 @@ async fn commit_loop(
             }
             Err(error) => vec![Err(MailstoreError::from(error))],
         };
-        crate::telemetry::intake_commit(batch.len(), started.elapsed());
+        let took = started.elapsed();
+        crate::telemetry::intake_commit(batch.len(), took);
         let mut any_queued = false;
         for (job, outcome) in batch.into_iter().zip(outcomes) {
+            crate::telemetry::data_stage(DataStage::Commit, took);
             if let Ok(stored) = &outcome {
                 crate::telemetry::local_deliveries(stored.delivered, stored.undelivered);
             }

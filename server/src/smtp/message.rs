@@ -16,7 +16,7 @@ use super::SmtpService;
 use crate::directory::{OfficialId, RecipientIndex};
 use crate::mailstore::message::{header_facts, Signing};
 use crate::mailstore::{Incoming, Submission};
-use crate::telemetry::MessageRefusal;
+use crate::telemetry::{DataStage, MessageRefusal};
 
 /// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with CRLF.
 pub(crate) const MAX_TEXT_LINE: usize = 1000;
@@ -151,7 +151,10 @@ fn signing_label(signing: Signing) -> &'static str {
 /// Checks the whole message, adds the trace headers and stores it; ends the transaction.
 async fn finish(session: &mut Session<'_>, message: Vec<u8>) -> Next {
     let size = message.len();
-    let placement = match super::inbound::check(session, message).await {
+    let checking = Instant::now();
+    let checked = super::inbound::check(session, message).await;
+    crate::telemetry::data_stage(DataStage::Check, checking.elapsed());
+    let placement = match checked {
         Ok(placement) => placement,
         Err((refusal, why)) => {
             session.end_transaction();
@@ -204,6 +207,7 @@ fn refusal_of(verdict: &Reply) -> MessageRefusal {
 }
 
 async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
+    let preparing = Instant::now();
     let Placement {
         queue_id: id,
         headers,
@@ -260,6 +264,7 @@ async fn store(session: &mut Session<'_>, placement: Placement) -> Reply {
         remote_message,
         submission,
     };
+    crate::telemetry::data_stage(DataStage::Prepare, preparing.elapsed());
     let verdict = hand_over(service, incoming, message.len()).await;
     filtering::send_replies(service, &index, filtered.replies).await;
     verdict

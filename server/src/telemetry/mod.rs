@@ -4,16 +4,16 @@
 
 mod catalogue;
 
-pub use catalogue::AuthOutcome;
 pub use catalogue::{
     backup_failed, backup_written, certificate_expiry_notice_failed,
-    certificate_expiry_notice_sent, dnsbl_answer, hash_job_dequeued, hash_job_queued, http_request,
-    imap_command, imap_fetch_bytes, imap_idle_completed, imap_idle_started, imap_session_signed_in,
-    inbound_verdict, intake_commit, ldap_operation, local_deliveries, login_attempt,
-    message_bodies, queue_attempt, queue_state, recorder, render, smtp_command,
+    certificate_expiry_notice_sent, data_stage, dnsbl_answer, hash_job_dequeued, hash_job_queued,
+    http_request, imap_command, imap_fetch_bytes, imap_idle_completed, imap_idle_started,
+    imap_session_signed_in, inbound_verdict, intake_commit, ldap_operation, local_deliveries,
+    login_attempt, message_bodies, queue_attempt, queue_state, recorder, render, smtp_command,
     smtp_message_accepted, smtp_message_refused, store_transaction, GaugeHeld, MessageRefusal,
     QueueAttempt, StoreWork,
 };
+pub use catalogue::{AuthOutcome, DataStage};
 
 use tracing_subscriber::EnvFilter;
 
