@@ -12,6 +12,7 @@ mod inbound;
 mod ldap;
 mod machine;
 mod migrate;
+mod nodes;
 mod portal;
 mod process;
 mod report;
@@ -50,6 +51,9 @@ enum Workload {
     /// L1–L3: LDAP searches, binds and searches under a bind flood, against OpenLDAP slapd
     /// started and seeded with the same officials in the same run.
     Ldap(ldap::LdapArgs),
+    /// N1: SMTP intake and IMAP FETCH on two congvu nodes over one PostgreSQL database
+    /// against one node, with each queue entry delivered once and IDLE woken across nodes.
+    Nodes(nodes::NodesArgs),
     /// W1: the officials' portal under concurrent sign-ins and page views, against the
     /// hashing floor and the same server's IMAP login unloaded, measured in the same run.
     Portal(portal::PortalArgs),
@@ -75,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         Workload::Inbound(args) => inbound::run(args),
         Workload::Ldap(args) => ldap::run(args),
         Workload::Migrate(args) => migrate::run(args),
+        Workload::Nodes(args) => nodes::run(args),
         Workload::Portal(args) => portal::run(args),
         Workload::Sieve(args) => sieve::run(args),
         Workload::Smtp(args) => smtp::run(args),

@@ -314,6 +314,14 @@ impl Drop for Process {
     }
 }
 
+/// The text of a congvu server's `/metrics` on the loopback HTTP `port`.
+pub(crate) async fn scrape_metrics(port: u16) -> anyhow::Result<String> {
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let response = client.get(&url).send().await?.error_for_status()?;
+    Ok(response.text().await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Config, DOMAIN, HOSTNAME};

@@ -255,6 +255,7 @@ mod steps;
 
 // The files split one workload: their items are shared within the folder and with its tests.
 use report::*;
+pub(crate) use steps::admin_config;
 
 /// The options bench/backup.sh fills in, left out of the command the report shows.
 const PATH_OPTIONS: [&str; 7] = [

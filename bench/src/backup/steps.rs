@@ -48,7 +48,7 @@ pub(super) fn size_of(path: &Path) -> anyhow::Result<u64> {
 }
 
 /// A congvu-admin configuration for the database at `url`, in `dir`.
-pub(super) fn admin_config(dir: &Path, url: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn admin_config(dir: &Path, url: &str) -> anyhow::Result<PathBuf> {
     let data = dir.join("congvu-data");
     std::fs::create_dir_all(&data)?;
     let path = dir.join("congvu.toml");

@@ -62,7 +62,7 @@ pub(super) fn number_after(response: &[u8], key: &[u8]) -> Option<u64> {
 }
 
 /// n of an untagged `* n KEYWORD` response (`EXISTS`, `FETCH`).
-pub(super) fn untagged_number(response: &[u8], keyword: &[u8]) -> Option<u64> {
+pub(crate) fn untagged_number(response: &[u8], keyword: &[u8]) -> Option<u64> {
     let rest = response.strip_prefix(b"* ")?;
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     let after = rest[digits..].strip_prefix(b" ")?;
@@ -105,7 +105,7 @@ pub(super) fn first_line(response: &[u8]) -> String {
 }
 
 /// One IMAP session over implicit TLS. Commands go one at a time.
-pub(super) struct ImapSession {
+pub(crate) struct ImapSession {
     pub(super) stream: TlsStream<TcpStream>,
     pub(super) buffer: Vec<u8>,
     /// Bytes at the front of `buffer` already handed out as responses.
@@ -148,7 +148,7 @@ impl ImapSession {
     }
 
     /// The next complete response, literals included.
-    pub(super) async fn response(&mut self) -> Result<&[u8], String> {
+    pub(crate) async fn response(&mut self) -> Result<&[u8], String> {
         loop {
             if let Some(end) = response_end(&self.buffer[self.consumed..]) {
                 let start = self.consumed;
@@ -170,7 +170,7 @@ impl ImapSession {
         }
     }
 
-    pub(super) async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+    pub(crate) async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         let write = async {
             self.stream.write_all(bytes).await?;
             self.stream.flush().await
@@ -181,14 +181,14 @@ impl ImapSession {
             .map_err(|e| format!("write: {e}"))
     }
 
-    pub(super) fn next_tag(&mut self) -> String {
+    pub(crate) fn next_tag(&mut self) -> String {
         self.tags += 1;
         format!("b{}", self.tags)
     }
 
     /// Reads responses until the one tagged `tag`, handing every other to `each`; fails
     /// unless the tagged one is OK.
-    pub(super) async fn until_tagged(
+    pub(crate) async fn until_tagged(
         &mut self,
         tag: &str,
         command: &str,
@@ -212,7 +212,7 @@ impl ImapSession {
     }
 
     /// Sends `command`, handing each untagged response to `each`; fails unless it ends OK.
-    pub(super) async fn command(
+    pub(crate) async fn command(
         &mut self,
         command: &str,
         each: impl FnMut(&[u8]),
@@ -305,13 +305,13 @@ impl ImapSession {
     }
 
     /// LOGOUT; the session is over whatever the server answers.
-    pub(super) async fn logout(mut self) {
+    pub(crate) async fn logout(mut self) {
         let _ = self.command("LOGOUT", |_| {}).await;
     }
 }
 
 /// Logs `official` in and selects INBOX; returns the session and INBOX's EXISTS.
-pub(super) async fn open_inbox(
+pub(crate) async fn open_inbox(
     addr: SocketAddr,
     tls: &TlsConnector,
     login: &str,

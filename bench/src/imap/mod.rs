@@ -55,11 +55,13 @@ mod text_search;
 
 // The files split one workload: their items are shared within the folder and with its tests.
 use client::*;
+pub(crate) use client::{open_inbox, untagged_number, ImapSession};
 pub(crate) use corpus::corpus_message;
 use corpus::*;
 use load::*;
 use report::*;
 use seed::*;
+pub(crate) use seed::{chosen_password, set_passwords};
 pub(crate) use servers::process_tree;
 use servers::*;
 

@@ -15,7 +15,7 @@ use super::*;
 
 /// The password an official who logs in has chosen: long enough for congvu's policy,
 /// and plain enough to sit unquoted in Dovecot's passwd-file and mbsync's configuration.
-pub(super) fn chosen_password(login: &str) -> String {
+pub(crate) fn chosen_password(login: &str) -> String {
     format!("Bench-{login}-2026")
 }
 
@@ -89,7 +89,7 @@ pub(super) fn seed_congvu(
 
 /// Gives each official a [`chosen_password`] that need not be changed, as after their
 /// first login: one congvu-admin per core at a time, each hashing once at the full cost.
-pub(super) fn set_passwords(
+pub(crate) fn set_passwords(
     admin: &Path,
     config: &Path,
     officials: &[Official],

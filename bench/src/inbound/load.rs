@@ -267,11 +267,9 @@ impl Bench<'_> {
     }
 
     pub(super) fn scans(&self, engines: &Engines) -> anyhow::Result<Scans> {
-        let metrics = self.runtime.block_on(async {
-            let url = format!("http://127.0.0.1:{}/metrics", self.http_port);
-            let client = reqwest::Client::builder().no_proxy().build()?;
-            anyhow::Ok(client.get(&url).send().await?.text().await?)
-        })?;
+        let metrics = self
+            .runtime
+            .block_on(crate::server::scrape_metrics(self.http_port))?;
         let mut congvu = BTreeMap::new();
         for line in metrics.lines() {
             let Some(labels) = line.strip_prefix("congvu_filter_scans_total{") else {

@@ -70,6 +70,8 @@ pub(super) struct S2Run {
     pub(super) client_cores: f64,
     pub(super) failures: usize,
     pub(super) first_failure: Option<String>,
+    /// For congvu: where the wait from end of DATA to 250 went, over the measured part.
+    pub(super) stages: Option<Stages>,
 }
 
 /// What one S3 run measured.
@@ -124,6 +126,8 @@ pub(super) struct Bench<'a> {
     pub(super) ticks: f64,
     /// Messages congvu acknowledged per official, to be found in its INBOXes.
     pub(super) expected_congvu: HashMap<String, usize>,
+    /// congvu's HTTP listener, whose `/metrics` give S2's stages.
+    pub(super) congvu_http: u16,
 }
 
 impl Bench<'_> {
@@ -378,8 +382,8 @@ impl Bench<'_> {
                 .collect(),
         );
         let body = Arc::new(payload(args.length));
-        let mut cpu_window = (Duration::ZERO, Duration::ZERO);
-        let mut client_window = (Duration::ZERO, Duration::ZERO);
+        let mut edges = (Edge::default(), Edge::default());
+        let staged = (server.kind() == ServerKind::Congvu).then_some(self.congvu_http);
         let started = Instant::now();
         let (officials, mailboxes) = (self.officials.len(), args.mailboxes);
         let (latencies, late, failures, first_failure, measured_span, acknowledged) =
@@ -399,15 +403,13 @@ impl Bench<'_> {
                 // to the end of the run.
                 let warm_due = start + Duration::from_secs_f64(warm as f64 / rate);
                 tokio::time::sleep_until(warm_due).await;
-                cpu_window.0 = server.cpu();
-                client_window.0 = self.client_cpu();
+                edges.0 = self.edge(server, staged).await?;
                 let measured_from = Instant::now();
                 let mut all = Vec::new();
                 for task in tasks {
                     all.extend(task.await?);
                 }
-                cpu_window.1 = server.cpu();
-                client_window.1 = self.client_cpu();
+                edges.1 = self.edge(server, staged).await?;
                 let span = measured_from.elapsed();
                 let (n, first) = failures
                     .lock()
@@ -428,17 +430,33 @@ impl Bench<'_> {
             })?;
         // Postfix gets to deliver its backlog before anything else is measured.
         self.settle(server, &acknowledged, started, true)?;
+        let (before, after) = edges;
         Ok(S2Run::from_latencies(
             rate,
             &latencies,
             measured_span,
             late,
             (
-                cpu_window.1.saturating_sub(cpu_window.0),
-                client_window.1.saturating_sub(client_window.0),
+                after.server.saturating_sub(before.server),
+                after.client.saturating_sub(before.client),
             ),
             (failures, first_failure),
-        ))
+        )
+        .with_stages(after.stages.zip(before.stages).map(|(a, b)| a.since(&b))))
+    }
+
+    /// What S2 reads at each edge of its measured part: server and client CPU, and congvu's
+    /// stage histograms from its HTTP listener when it has one to read.
+    async fn edge(&self, server: &Server, staged: Option<u16>) -> anyhow::Result<Edge> {
+        let stages = match staged {
+            Some(port) => Some(Stages::parse(&crate::server::scrape_metrics(port).await?)?),
+            None => None,
+        };
+        Ok(Edge {
+            server: server.cpu(),
+            client: self.client_cpu(),
+            stages,
+        })
     }
 
     /// One S3 run: the circular in one session, to the list or to every official.
@@ -741,8 +759,21 @@ impl S2Run {
             client_cores: client_cpu.as_secs_f64() / span.as_secs_f64(),
             failures,
             first_failure,
+            stages: None,
         }
     }
+
+    fn with_stages(self, stages: Option<Stages>) -> S2Run {
+        S2Run { stages, ..self }
+    }
+}
+
+/// What S2 reads at one edge of its measured part.
+#[derive(Default)]
+struct Edge {
+    server: Duration,
+    client: Duration,
+    stages: Option<Stages>,
 }
 
 /// When S2's messages are due: message `i` at `start + i / rate`, `total` in all.

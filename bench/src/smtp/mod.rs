@@ -45,6 +45,7 @@ mod load;
 mod report;
 mod seed;
 mod servers;
+mod stages;
 
 // inbound and backup drive the same servers, client and load, so the files' items are
 // the crate's as well as the folder's.
@@ -53,6 +54,7 @@ pub(crate) use load::*;
 pub(crate) use report::*;
 pub(crate) use seed::*;
 pub(crate) use servers::*;
+use stages::Stages;
 
 #[derive(Debug, clap::Args)]
 pub struct SmtpArgs {
@@ -181,13 +183,13 @@ pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
 
     println!("seeding congvu with {} officials", args.officials);
     let started = Instant::now();
-    let congvu_port = free_port()?;
+    let (congvu_port, congvu_http) = (free_port()?, free_port()?);
     let congvu_config = write_congvu_config(
         &work,
         "congvu.toml",
         &CongvuSettings {
             smtp_port: congvu_port,
-            http_port: 0,
+            http_port: congvu_http,
             recipients: recipient_limit(&args),
             authentication: "off",
             extra: "",
@@ -239,6 +241,7 @@ pub fn run(args: SmtpArgs) -> anyhow::Result<()> {
         congvu_db: congvu_db_url(&work),
         ticks: machine.ticks,
         expected_congvu: HashMap::new(),
+        congvu_http,
     };
     let figures = bench.measure(&mut servers).map_err(|e| {
         let tails: Vec<String> = servers

@@ -117,6 +117,14 @@ impl Report<'_> {
                  writing the final `<CRLF>.<CRLF>` to reading the 250.\n",
                 args.rate_seconds, args.rate_warmup, args.rate_sessions
             ));
+            out.push_str(
+                "- S2 stages (congvu): the same wait split by the server's own
+                   `congvu_smtp_data_stage_seconds`, read before and after the measured part: check,
+                   prepare, derive (hash, structure, text), queued (waiting for the group commit before
+                   its own), commit; each as mean / p50 / p99, the quantiles as the bound of their
+                   histogram bucket (steps of √2).
+",
+            );
         }
         if args.workloads.contains(&Workload::S3) {
             let how = match args.circular_to {
@@ -319,6 +327,14 @@ pub(super) fn server_details(f: &Figures) -> String {
                 .collect::<Vec<_>>()
                 .join("; ")
         ));
+        let stages: Vec<String> =
+            f.s2.iter()
+                .filter_map(|r| r.stages.as_ref())
+                .map(Stages::show)
+                .collect();
+        if !stages.is_empty() {
+            parts.push(format!("S2 stages, run by run: {}", stages.join(" | ")));
+        }
     }
     if !f.s3.is_empty() {
         parts.push(format!(

@@ -99,7 +99,7 @@ impl Server {
 
 /// Waits until `addr` greets a client, checking `alive` between attempts; gives up after a
 /// minute.
-pub(super) async fn await_greeting(
+pub(crate) async fn await_greeting(
     name: &str,
     addr: SocketAddr,
     mut alive: impl FnMut() -> anyhow::Result<()>,

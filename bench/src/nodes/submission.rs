@@ -1,0 +1,128 @@
+//! A submission client for the queue check: an official logged in with AUTH PLAIN over
+//! implicit TLS (RFC 8314), sending one message after another in one session.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use super::*;
+
+/// A reply or a step slower than this fails the session rather than hang the run.
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One authenticated submission session.
+pub(super) struct Submission {
+    stream: BufReader<TlsStream<TcpStream>>,
+    line: String,
+}
+
+impl std::fmt::Debug for Submission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Submission").finish_non_exhaustive()
+    }
+}
+
+impl Submission {
+    /// Connects to `addr` over TLS, reads the greeting, says EHLO and logs `login` in.
+    pub(super) async fn open(
+        addr: SocketAddr,
+        tls: &TlsConnector,
+        login: &str,
+        password: &str,
+    ) -> Result<Submission, String> {
+        let tcp = within("connect", TcpStream::connect(addr)).await?;
+        let _ = tcp.set_nodelay(true);
+        let name = ServerName::IpAddress(IpAddr::from(Ipv4Addr::LOCALHOST).into());
+        let stream = within("TLS handshake", tls.connect(name, tcp)).await?;
+        let mut session = Submission {
+            stream: BufReader::new(stream),
+            line: String::new(),
+        };
+        session.expect("greeting", 220).await?;
+        session.command("EHLO bench.example.org", 250).await?;
+        let token = auth_plain(login, password)?;
+        session.command(&format!("AUTH PLAIN {token}"), 235).await?;
+        Ok(session)
+    }
+
+    /// One transaction: `from` to `to`, `message` (ending in CRLF, no line starting with a
+    /// dot) as its data.
+    pub(super) async fn send(
+        &mut self,
+        from: &str,
+        to: &str,
+        message: &[u8],
+    ) -> Result<(), String> {
+        self.command(&format!("MAIL FROM:<{from}>"), 250).await?;
+        self.command(&format!("RCPT TO:<{to}>"), 250).await?;
+        self.command("DATA", 354).await?;
+        self.write(message).await?;
+        self.write(b".\r\n").await?;
+        self.expect("end of DATA", 250).await
+    }
+
+    pub(super) async fn quit(mut self) {
+        let _ = self.command("QUIT", 221).await;
+    }
+
+    async fn command(&mut self, command: &str, code: u16) -> Result<(), String> {
+        self.write(format!("{command}\r\n").as_bytes()).await?;
+        let what = command.split(' ').next().unwrap_or(command);
+        self.expect(what, code).await
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let stream = self.stream.get_mut();
+        within("write", async {
+            stream.write_all(bytes).await?;
+            stream.flush().await
+        })
+        .await
+    }
+
+    /// Reads one reply, every line of it (RFC 5321 §4.2.1: `NNN-` continues a reply), and
+    /// fails unless its code is `code`.
+    async fn expect(&mut self, what: &str, code: u16) -> Result<(), String> {
+        let mut text = String::new();
+        loop {
+            self.line.clear();
+            let read = within("reply", self.stream.read_line(&mut self.line)).await?;
+            if read == 0 {
+                return Err(format!("{what}: the server closed the connection"));
+            }
+            let line = self.line.trim_end();
+            text.push_str(line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
+            text.push(' ');
+        }
+        match text.get(..3).and_then(|c| c.parse::<u16>().ok()) {
+            Some(got) if got == code => Ok(()),
+            _ => Err(format!("{what} → {text}")),
+        }
+    }
+}
+
+/// The AUTH PLAIN initial response (RFC 4616): no authorization identity, then `login` and
+/// `password`, NUL-separated, in base64.
+pub(super) fn auth_plain(login: &str, password: &str) -> Result<String, String> {
+    let plain = format!("\0{login}\0{password}");
+    let encoded = mail_builder::encoders::base64::base64_encode(plain.as_bytes())
+        .map_err(|e| format!("base64: {e}"))?;
+    String::from_utf8(encoded).map_err(|e| format!("base64: {e}"))
+}
+
+/// `step`, failing after [`STEP_TIMEOUT`] or with its error, named.
+async fn within<T>(
+    step: &str,
+    future: impl std::future::Future<Output = std::io::Result<T>>,
+) -> Result<T, String> {
+    tokio::time::timeout(STEP_TIMEOUT, future)
+        .await
+        .map_err(|_| format!("{step} timed out"))?
+        .map_err(|e| format!("{step}: {e}"))
+}
