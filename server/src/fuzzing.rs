@@ -678,10 +678,7 @@ static SIGNERS: LazyLock<Vec<SignerCertificate>> = LazyLock::new(|| {
 pub fn ldap_frame(input: &[u8]) -> Features {
     let settings = &DEFAULTS.ldap;
     let mut features = Features::default();
-    let mut frames = LdapFrames::new(
-        settings.max_request_bytes_unbound,
-        settings.max_request_bytes,
-    );
+    let mut frames = LdapFrames::new(settings.max_request_bytes_unbound);
     let mut buf = BytesMut::new();
     for read in reads(input) {
         buf.extend_from_slice(read);

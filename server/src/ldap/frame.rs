@@ -1,6 +1,7 @@
-//! Framing of LDAP messages on the wire: `ldap3_proto`'s BER codec behind a size cap that is
-//! checked from the message's length header, before its body is buffered, so a client
-//! announcing a huge request is turned away without the server allocating for it.
+//! Framing of LDAP messages on the wire: requests parsed by `ldap3_lber` behind a size cap
+//! that is checked from the message's length header, before its body is buffered, so a
+//! client announcing a huge request is turned away without the server allocating for it;
+//! answers written by [`super::ber`].
 //!
 //! One rewrite happens between the BER and `ldap3_proto`'s message types: ldap3_proto keeps
 //! filter assertion values as UTF-8 `String`s, which the DER of a certificate is not, so the
@@ -12,7 +13,6 @@ use ldap3_lber::common::TagClass;
 use ldap3_lber::parse::Parser;
 use ldap3_lber::structure::{StructureTag, PL};
 use ldap3_proto::proto::LdapMsg;
-use ldap3_proto::LdapCodec;
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Why the stream cannot go on.
@@ -29,9 +29,6 @@ pub enum FrameError {
 /// LDAP message framing with a changeable size cap.
 pub struct LdapFrames {
     max_bytes: usize,
-    /// The codec's own cap is the largest this connection may ever allow; ours is tighter
-    /// until the client binds.
-    inner: LdapCodec,
 }
 
 /// The deepest BER nesting accepted; the filter depth limit is enforced separately, after
@@ -47,13 +44,9 @@ impl std::fmt::Debug for LdapFrames {
 }
 
 impl LdapFrames {
-    /// Framing that accepts messages up to `max_bytes` now and up to `ceiling` after
-    /// [`LdapFrames::set_max_bytes`].
-    pub fn new(max_bytes: usize, ceiling: usize) -> LdapFrames {
-        LdapFrames {
-            max_bytes,
-            inner: LdapCodec::new(Some(ceiling.max(max_bytes)), Some(MAX_BER_DEPTH)),
-        }
+    /// Framing that accepts messages up to `max_bytes` until [`LdapFrames::set_max_bytes`].
+    pub fn new(max_bytes: usize) -> LdapFrames {
+        LdapFrames { max_bytes }
     }
 
     /// Changes the cap (raised after a successful bind).
@@ -176,7 +169,8 @@ impl Encoder<LdapMsg> for LdapFrames {
     type Error = FrameError;
 
     fn encode(&mut self, msg: LdapMsg, buf: &mut BytesMut) -> Result<(), FrameError> {
-        Ok(self.inner.encode(msg, buf)?)
+        super::ber::write_tag(buf, &StructureTag::from(msg));
+        Ok(())
     }
 }
 
@@ -186,7 +180,7 @@ mod tests {
 
     #[test]
     fn refuses_by_the_header_alone() {
-        let mut frames = LdapFrames::new(1024, 4096);
+        let mut frames = LdapFrames::new(1024);
         // A SEQUENCE announcing 1 MiB, with no body sent.
         let mut buf = BytesMut::from(&[0x30, 0x83, 0x10, 0x00, 0x00][..]);
         assert!(matches!(
@@ -225,7 +219,7 @@ mod tests {
             }),
             ctrl: vec![],
         };
-        let mut frames = LdapFrames::new(4096, 4096);
+        let mut frames = LdapFrames::new(4096);
         let mut buf = BytesMut::new();
         frames.encode(request, &mut buf).unwrap();
         let Some(LdapMsg {
@@ -251,7 +245,7 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_message() {
-        let mut frames = LdapFrames::new(1024, 4096);
+        let mut frames = LdapFrames::new(1024);
         let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\n"[..]);
         assert!(matches!(
             frames.decode(&mut buf),

@@ -9,6 +9,7 @@
 
 mod access;
 pub(crate) mod attributes;
+pub(crate) mod ber;
 pub(crate) mod bind;
 pub(crate) mod dn;
 mod extended;
@@ -123,7 +124,7 @@ pub async fn refuse(stream: Stream, why: Refusal) {
         Refusal::TooManyFromAddress => "too many connections from your address; try again later",
         Refusal::ServerBusy => "the server is busy; try again later",
     };
-    let mut out = FramedWrite::new(stream, frame::LdapFrames::new(0, 0));
+    let mut out = FramedWrite::new(stream, frame::LdapFrames::new(0));
     // RFC 4511 §4.4.1 allows only a few codes in the notice; `unavailable` is the one for
     // "come back later".
     let notice = DisconnectionNotice::gen_response(LdapResultCode::Unavailable, message);

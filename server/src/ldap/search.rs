@@ -8,19 +8,20 @@ use std::time::Instant;
 
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
-    LdapCompareRequest, LdapMsg, LdapOp, LdapPartialAttribute, LdapResult, LdapResultCode,
-    LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
+    LdapCompareRequest, LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest,
+    LdapSearchScope,
 };
 use rand::RngCore;
 
 use super::access::{readable, Reader, Sight};
 use super::attributes::{self as at, AttributeType, Returned};
+use super::ber;
 use super::dn;
 use super::filter::Filter;
 use super::reply::{self, NO_SUCH_ENTRY, UNAVAILABLE};
 use super::schema;
-use super::session::{result, Reply, Session};
-use super::tree::{Entry, Tree};
+use super::session::{result, Entries, Reply, Session};
+use super::tree::{Entry, Tree, Value};
 use super::LdapSettings;
 
 /// Paged searches a connection may hold open at once; the oldest is dropped past it.
@@ -154,23 +155,18 @@ pub async fn search(
 
 /// Every match up to `limit` in one answer, ending in sizeLimitExceeded when there were more.
 fn all_at_once(tree: &Tree, matches: &[(usize, Sight)], limit: usize, page: &Page<'_>) -> Reply {
-    let mut messages: Vec<LdapMsg> = matches
-        .iter()
-        .take(limit)
-        .map(|&(i, sight)| {
-            let entry = &tree.entries[i];
-            entry_message(page.msgid, entry, sight, page.selection, page.types_only)
-        })
-        .collect();
+    let mut entries = Entries::default();
+    for &(i, sight) in matches.iter().take(limit) {
+        write_entry(&mut entries, page, &tree.entries[i], sight);
+    }
     let res = if matches.len() > limit {
         result(LdapResultCode::SizeLimitExceeded, reply::SIZE_LIMIT)
     } else {
         result(LdapResultCode::Success, "")
     };
-    messages.extend(done(page.msgid, res, Vec::new()).messages);
     Reply {
-        messages,
-        next: super::session::Next::Continue,
+        entries,
+        ..done(page.msgid, res, Vec::new())
     }
 }
 
@@ -202,21 +198,19 @@ fn special_entry(
     let Ok(filter) = Filter::compile(&request.filter, settings.max_filter_depth) else {
         return Some(done(msgid, filter_too_deep(), Vec::new()));
     };
-    let mut messages = Vec::new();
+    let mut entries = Entries::default();
     if filter.matches(&entry, &|_| true) {
-        let sight = Sight::Public;
-        messages.push(entry_message(
+        let page = Page {
             msgid,
-            &entry,
-            sight,
+            size: 0,
             selection,
-            request.typesonly,
-        ));
+            types_only: request.typesonly,
+        };
+        write_entry(&mut entries, &page, &entry, Sight::Public);
     }
-    messages.extend(done(msgid, result(LdapResultCode::Success, ""), Vec::new()).messages);
     Some(Reply {
-        messages,
-        next: super::session::Next::Continue,
+        entries,
+        ..done(msgid, result(LdapResultCode::Success, ""), Vec::new())
     })
 }
 
@@ -334,17 +328,12 @@ fn next_page(
         .client_budget
         .map_or(wanted, |budget| budget.min(wanted));
     let msgid = page.msgid;
-    let mut messages: Vec<LdapMsg> = paged
-        .remaining
-        .by_ref()
-        .take(take)
-        .map(|(i, sight)| {
-            let entry = &paged.tree.entries[i];
-            entry_message(msgid, entry, sight, page.selection, page.types_only)
-        })
-        .collect();
+    let mut entries = Entries::default();
+    for (i, sight) in paged.remaining.by_ref().take(take) {
+        write_entry(&mut entries, page, &paged.tree.entries[i], sight);
+    }
     if let Some(budget) = paged.client_budget.as_mut() {
-        *budget -= messages.len();
+        *budget -= entries.count;
     }
     let more = paged.remaining.len() > 0;
     let budget_spent = paged.client_budget == Some(0);
@@ -358,11 +347,7 @@ fn next_page(
     } else {
         (result(LdapResultCode::Success, ""), Vec::new())
     };
-    messages.push(LdapMsg {
-        msgid,
-        op: LdapOp::SearchResultDone(res),
-        ctrl: paged_control(cookie.clone()),
-    });
+    let end = done(msgid, res, paged_control(cookie.clone()));
     if !cookie.is_empty() {
         let taken = PagedSearch {
             tree: Arc::clone(&paged.tree),
@@ -382,10 +367,7 @@ fn next_page(
         }
         session.pages.insert(cookie, taken);
     }
-    Reply {
-        messages,
-        next: super::session::Next::Continue,
-    }
+    Reply { entries, ..end }
 }
 
 fn paged_control(cookie: Vec<u8>) -> Vec<LdapControl> {
@@ -424,35 +406,22 @@ fn matched_dn(tree: &Tree, reader: &Reader<'_>, base: &str) -> String {
     String::new()
 }
 
-/// One entry as sent: the selected attributes the reader may read.
-fn entry_message(
-    msgid: i32,
-    entry: &Entry,
-    sight: Sight,
-    selection: &Selection,
-    types_only: bool,
-) -> LdapMsg {
+/// Writes one entry as sent: the selected attributes the reader may read, their values
+/// unless only types were asked for.
+fn write_entry(out: &mut Entries, page: &Page<'_>, entry: &Entry, sight: Sight) {
+    let values_sent = if page.types_only { 0 } else { usize::MAX };
     let attributes = entry
         .attributes
         .iter()
-        .filter(|a| selection.wants(a.kind) && readable(a, sight))
-        .map(|a| LdapPartialAttribute {
-            atype: a.kind.name.to_string(),
-            vals: if types_only {
-                Vec::new()
-            } else {
-                a.values.iter().map(|v| v.bytes().to_vec()).collect()
-            },
-        })
-        .collect();
-    LdapMsg {
-        msgid,
-        op: LdapOp::SearchResultEntry(LdapSearchResultEntry {
-            dn: entry.dn.clone(),
-            attributes,
-        }),
-        ctrl: Vec::new(),
-    }
+        .filter(|a| page.selection.wants(a.kind) && readable(a, sight))
+        .map(|a| {
+            (
+                a.kind.name,
+                a.values.iter().take(values_sent).map(Value::bytes),
+            )
+        });
+    ber::write_search_entry(&mut out.encoded, page.msgid, &entry.dn, attributes);
+    out.count += 1;
 }
 
 /// Answers a compare request.

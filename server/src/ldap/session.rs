@@ -8,6 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use ldap3_proto::proto::{LdapMsg, LdapOp, LdapResult, LdapResultCode};
 use ldap3_proto::DisconnectionNotice;
@@ -59,15 +60,29 @@ pub enum Next {
 /// The answers to one request and what comes next.
 #[derive(Debug)]
 pub struct Reply {
+    /// Search entries, already encoded ([`super::ber`]): sent before `messages`.
+    pub entries: Entries,
     pub messages: Vec<LdapMsg>,
     pub next: Next,
 }
 
+/// Search result entries written as BER, and how many.
+#[derive(Debug, Default)]
+pub struct Entries {
+    pub encoded: BytesMut,
+    pub count: usize,
+}
+
 impl Reply {
     pub fn one(msg: LdapMsg) -> Reply {
+        Reply::of(vec![msg], Next::Continue)
+    }
+
+    pub fn of(messages: Vec<LdapMsg>, next: Next) -> Reply {
         Reply {
-            messages: vec![msg],
-            next: Next::Continue,
+            entries: Entries::default(),
+            messages,
+            next,
         }
     }
 }
@@ -116,10 +131,7 @@ pub fn failure(msgid: i32, op: &LdapOp, code: LdapResultCode, message: &str) -> 
 /// Serves `conn` to the end.
 pub async fn run(service: &LdapService, conn: Connection) {
     let settings = &service.settings;
-    let frames = LdapFrames::new(
-        settings.max_request_bytes_unbound,
-        settings.max_request_bytes,
-    );
+    let frames = LdapFrames::new(settings.max_request_bytes_unbound);
     let mut wire = Framed::new(conn.stream, frames);
     let mut session = Session {
         service,
@@ -231,6 +243,9 @@ async fn answer(session: &mut Session<'_>, wire: &mut Wire, request: LdapMsg) ->
     let started = std::time::Instant::now();
     let reply = handle(session, request).await;
     record_operation(operation, &reply, started.elapsed());
+    // Entries go straight into the write buffer, ahead of the messages that follow them.
+    wire.write_buffer_mut()
+        .extend_from_slice(&reply.entries.encoded);
     for msg in reply.messages {
         wire.feed(msg).await.ok()?;
     }
@@ -296,11 +311,12 @@ fn record_operation(operation: &'static str, reply: &Reply, took: std::time::Dur
     });
     let result = code.map_or_else(|| "none".to_string(), |c| snake_case(&format!("{c:?}")));
     let entries = (operation == "search").then(|| {
-        reply
-            .messages
-            .iter()
-            .filter(|m| matches!(m.op, LdapOp::SearchResultEntry(_)))
-            .count()
+        reply.entries.count
+            + reply
+                .messages
+                .iter()
+                .filter(|m| matches!(m.op, LdapOp::SearchResultEntry(_)))
+                .count()
     });
     crate::telemetry::ldap_operation(operation, result, entries, took);
 }
@@ -346,14 +362,8 @@ async fn handle(session: &mut Session<'_>, msg: LdapMsg) -> Reply {
         LdapOp::SearchRequest(request) => search::search(session, msgid, request, &ctrl).await,
         LdapOp::CompareRequest(request) => search::compare(session, msgid, request).await,
         LdapOp::ExtendedRequest(request) => extended::extended(session, msgid, request).await,
-        LdapOp::UnbindRequest => Reply {
-            messages: Vec::new(),
-            next: Next::Close,
-        },
-        LdapOp::AbandonRequest(_) => Reply {
-            messages: Vec::new(),
-            next: Next::Continue,
-        },
+        LdapOp::UnbindRequest => Reply::of(Vec::new(), Next::Close),
+        LdapOp::AbandonRequest(_) => Reply::of(Vec::new(), Next::Continue),
         op @ (LdapOp::AddRequest(_)
         | LdapOp::ModifyRequest(_)
         | LdapOp::DelRequest(_)
@@ -364,13 +374,13 @@ async fn handle(session: &mut Session<'_>, msg: LdapMsg) -> Reply {
             reply::READ_ONLY,
         )),
         // A response sent to the server, or an operation LDAPv3 clients do not send.
-        _ => Reply {
-            messages: vec![DisconnectionNotice::gen_response(
+        _ => Reply::of(
+            vec![DisconnectionNotice::gen_response(
                 LdapResultCode::ProtocolError,
                 reply::UNEXPECTED_MESSAGE,
             )],
-            next: Next::Close,
-        },
+            Next::Close,
+        ),
     }
 }
 
@@ -387,10 +397,7 @@ fn allowed_before_change(op: &LdapOp) -> bool {
 }
 
 fn reply_or_continue(msg: Option<LdapMsg>) -> Reply {
-    Reply {
-        messages: msg.into_iter().collect(),
-        next: Next::Continue,
-    }
+    Reply::of(msg.into_iter().collect(), Next::Continue)
 }
 
 /// The OID of a control marked critical that congvu does not implement.

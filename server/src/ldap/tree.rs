@@ -133,8 +133,9 @@ pub struct Tree {
     pub base: String,
     pub entries: Vec<Entry>,
     by_key: HashMap<String, usize>,
-    /// `(attribute name, normalized value)` -> entries, for [`INDEXED`] attributes.
-    index: HashMap<(&'static str, String), Vec<usize>>,
+    /// Attribute name -> normalized value -> entries, for [`INDEXED`] attributes: looked up
+    /// by borrowed strings, with nothing allocated per search.
+    index: HashMap<&'static str, HashMap<Box<str>, Vec<usize>>>,
     agency_parents: AgencyParents,
 }
 
@@ -152,7 +153,8 @@ impl Tree {
         }
         Some(
             self.index
-                .get(&(kind.name, value.to_string()))
+                .get(kind.name)
+                .and_then(|values| values.get(value))
                 .map_or(&[], Vec::as_slice),
         )
     }
@@ -443,13 +445,14 @@ impl<'s> Builder<'s> {
             e.attributes.shrink_to_fit();
         }
         let mut by_key = HashMap::with_capacity(self.entries.len());
-        let mut index: HashMap<(&'static str, String), Vec<usize>> = HashMap::new();
+        let mut index: HashMap<&'static str, HashMap<Box<str>, Vec<usize>>> = HashMap::new();
         for (i, e) in self.entries.iter().enumerate() {
             by_key.insert(e.key.clone(), i);
             for kind in INDEXED {
                 if let Some(a) = e.attribute(kind) {
+                    let values = index.entry(kind.name).or_default();
                     for v in a.normalized() {
-                        index.entry((kind.name, v.to_owned())).or_default().push(i);
+                        values.entry(v.into()).or_default().push(i);
                     }
                 }
             }

@@ -147,7 +147,7 @@ fn request() -> impl Strategy<Value = LdapMsg> {
 
 fn encoded(msg: LdapMsg) -> BytesMut {
     let mut buf = BytesMut::new();
-    LdapFrames::new(usize::MAX >> 1, usize::MAX >> 1)
+    LdapFrames::new(usize::MAX >> 1)
         .encode(msg, &mut buf)
         .expect("a message encodes");
     buf
@@ -183,7 +183,7 @@ proptest! {
     #[test]
     fn requests_under_the_cap_round_trip(msg in request(), cuts in prop::collection::vec(any::<usize>(), 0..4)) {
         let wire = encoded(msg.clone());
-        let mut frames = LdapFrames::new(wire.len(), wire.len());
+        let mut frames = LdapFrames::new(wire.len());
         let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % wire.len()).collect();
         cuts.sort_unstable();
         let mut buf = BytesMut::new();
@@ -200,7 +200,7 @@ proptest! {
             Ok(Some(decoded)) => prop_assert_eq!(decoded, as_decoded(msg)),
             other => prop_assert!(false, "not decoded: {:?}", other.map_err(|e| e.to_string())),
         }
-        let mut one_short = LdapFrames::new(wire.len() - 1, wire.len());
+        let mut one_short = LdapFrames::new(wire.len() - 1);
         prop_assert!(matches!(
             one_short.decode(&mut wire.clone()),
             Err(FrameError::TooLarge(n)) if n == wire.len()
@@ -253,7 +253,7 @@ proptest! {
         }
         let mut buf = BytesMut::new();
         ldap3_lber::write::encode_into(&mut buf, tag).expect("encodes");
-        let decoded = LdapFrames::new(1 << 16, 1 << 16).decode(&mut buf);
+        let decoded = LdapFrames::new(1 << 16).decode(&mut buf);
         let expected = wrap(leaf(hex::encode(&value)));
         match decoded {
             Ok(Some(LdapMsg { op: LdapOp::SearchRequest(search), .. })) => prop_assert_eq!(search.filter, expected),
@@ -279,7 +279,7 @@ proptest! {
         wire.extend_from_slice(&length);
         wire.extend_from_slice(&sent[..sent.len().min(body.saturating_sub(1))]);
         let mut buf = BytesMut::from(&wire[..]);
-        let mut frames = LdapFrames::new(cap, cap);
+        let mut frames = LdapFrames::new(cap);
         let refused = frames.decode(&mut buf);
         prop_assert!(
             matches!(refused, Err(FrameError::TooLarge(n)) if n == cap + over),
@@ -293,7 +293,7 @@ proptest! {
     /// Arbitrary bytes are refused, awaited or decoded; never a panic.
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256), cap in 0usize..512) {
-        let mut frames = LdapFrames::new(cap, 512);
+        let mut frames = LdapFrames::new(cap);
         let mut buf = BytesMut::from(&bytes[..]);
         while let Ok(Some(_)) = frames.decode(&mut buf) {}
     }
@@ -308,7 +308,7 @@ proptest! {
         let mut wire = vec![0x30];
         wire.extend_from_slice(&ber_length(content.len(), 0));
         wire.extend_from_slice(&content);
-        let mut frames = LdapFrames::new(1024, 1024);
+        let mut frames = LdapFrames::new(1024);
         let mut buf = BytesMut::from(&wire[..]);
         let _ = frames.decode(&mut buf);
     }
@@ -324,7 +324,7 @@ proptest! {
             let at = at % wire.len();
             wire[at] = byte;
         }
-        let mut frames = LdapFrames::new(1 << 16, 1 << 16);
+        let mut frames = LdapFrames::new(1 << 16);
         let mut buf = BytesMut::from(&wire[..]);
         while let Ok(Some(_)) = frames.decode(&mut buf) {}
     }
