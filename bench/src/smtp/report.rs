@@ -118,12 +118,11 @@ impl Report<'_> {
                 args.rate_seconds, args.rate_warmup, args.rate_sessions
             ));
             out.push_str(
-                "- S2 stages (congvu): the same wait split by the server's own
-                   `congvu_smtp_data_stage_seconds`, read before and after the measured part: check,
-                   prepare, derive (hash, structure, text), queued (waiting for the group commit before
-                   its own), commit; each as mean / p50 / p99, the quantiles as the bound of their
-                   histogram bucket (steps of √2).
-",
+                "- S2 stages (congvu): the same wait split by the server's own\n  \
+                 `congvu_smtp_data_stage_seconds`, read before and after the measured part: check,\n  \
+                 prepare, derive (hash, structure, text), queued (waiting for the group commit\n  \
+                 before its own), commit; each as mean / p50 / p99, the quantiles as the bound of\n  \
+                 their histogram bucket (steps of √2).\n",
             );
         }
         if args.workloads.contains(&Workload::S3) {
