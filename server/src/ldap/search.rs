@@ -200,6 +200,7 @@ fn special_entry(
     };
     let mut entries = Entries::default();
     if filter.matches(&entry, &|_| true) {
+        // One entry, never paged: only what to return of it matters.
         let page = Page {
             msgid,
             size: 0,
