@@ -14,6 +14,7 @@ mod machine;
 mod migrate;
 mod nodes;
 mod portal;
+mod postgres;
 mod process;
 mod report;
 mod server;

@@ -314,6 +314,15 @@ impl Drop for Process {
     }
 }
 
+/// The value of label `name` among a series' labels as `/metrics` writes them
+/// (`engine="rspamd",outcome="clean"`).
+pub(crate) fn metric_label<'a>(labels: &'a str, name: &str) -> Option<&'a str> {
+    labels
+        .split(',')
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix("=\""))
+        .map(|v| v.trim_end_matches('"'))
+}
+
 /// The text of a congvu server's `/metrics` on the loopback HTTP `port`.
 pub(crate) async fn scrape_metrics(port: u16) -> anyhow::Result<String> {
     let url = format!("http://127.0.0.1:{port}/metrics");

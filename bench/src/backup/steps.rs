@@ -302,48 +302,38 @@ impl Postgres {
 
     pub(super) fn query_one(&self, sql: &str) -> anyhow::Result<String> {
         let url = format!("{}/postgres", self.server);
-        self.runtime.block_on(async {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&url)
-                .await
-                .with_context(|| format!("cannot reach PostgreSQL at {url}"))?;
-            let value: String = sqlx::query_scalar(sql).fetch_one(&mut conn).await?;
-            conn.close().await?;
-            Ok(value)
-        })
-    }
-
-    pub(super) fn execute(&self, sql: &str) -> anyhow::Result<()> {
-        let url = format!("{}/postgres", self.server);
-        self.runtime.block_on(async {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&url).await?;
-            sqlx::query(sql).execute(&mut conn).await?;
-            conn.close().await?;
-            anyhow::Ok(())
-        })
+        self.runtime
+            .block_on(crate::postgres::query_text(&url, sql))
     }
 
     /// A new empty database; its URL.
     pub(super) fn create(&self, what: &str) -> anyhow::Result<String> {
         let name = format!("congvu_bench_{}_{what}", std::process::id());
-        self.execute(&format!("CREATE DATABASE {name}"))?;
+        let url = format!("{}/postgres", self.server);
+        self.runtime
+            .block_on(crate::postgres::create_database(&url, &name))?;
         self.created.borrow_mut().push(name.clone());
         Ok(format!("{}/{name}", self.server))
     }
 
     pub(super) fn drop_database(&self, url: &str) -> anyhow::Result<()> {
         let name = url.rsplit('/').next().unwrap_or_default().to_string();
-        self.execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        self.drop_named(&name)?;
         self.created.borrow_mut().retain(|n| *n != name);
         Ok(())
+    }
+
+    fn drop_named(&self, name: &str) -> anyhow::Result<()> {
+        let url = format!("{}/postgres", self.server);
+        self.runtime
+            .block_on(crate::postgres::drop_database(&url, name))
     }
 }
 
 impl Drop for Postgres {
     fn drop(&mut self) {
         for name in self.created.take() {
-            let _ = self.execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            let _ = self.drop_named(&name);
         }
     }
 }

@@ -276,13 +276,7 @@ impl Bench<'_> {
                 continue;
             };
             let (labels, value) = labels.rsplit_once("} ").context("a malformed metric")?;
-            let label = |name: &str| {
-                labels
-                    .split(',')
-                    .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
-                    .map(|v| v.trim_end_matches('"').to_string())
-                    .unwrap_or_default()
-            };
+            let label = |name| crate::server::metric_label(labels, name).unwrap_or_default();
             let key = format!("{}/{}", label("engine"), label("outcome"));
             *congvu.entry(key).or_insert(0.0) += value.trim().parse::<f64>()?;
         }

@@ -27,7 +27,7 @@ impl Database {
     /// `server`.
     pub(super) async fn create(server: &str, name: &str) -> anyhow::Result<Database> {
         let url = database_url(server, name)?;
-        execute(server, &format!("CREATE DATABASE {name}")).await?;
+        crate::postgres::create_database(server, name).await?;
         Ok(Database {
             server: server.to_string(),
             name: name.to_string(),
@@ -37,35 +37,13 @@ impl Database {
 
     /// Drops the database, closing whatever connections a node left behind.
     pub(super) async fn drop_database(self) -> anyhow::Result<()> {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        execute(&self.server, &sql).await
+        crate::postgres::drop_database(&self.server, &self.name).await
     }
-}
-
-async fn execute(server: &str, sql: &str) -> anyhow::Result<()> {
-    use sqlx::Connection as _;
-    let mut conn = sqlx::PgConnection::connect(server)
-        .await
-        .with_context(|| format!("cannot reach PostgreSQL at {server}"))?;
-    sqlx::query(sql)
-        .execute(&mut conn)
-        .await
-        .with_context(|| format!("while running `{sql}`"))?;
-    conn.close().await?;
-    Ok(())
 }
 
 /// The PostgreSQL server's version, as `SHOW server_version` gives it.
 pub(super) async fn server_version(server: &str) -> anyhow::Result<String> {
-    use sqlx::Connection as _;
-    let mut conn = sqlx::PgConnection::connect(server)
-        .await
-        .with_context(|| format!("cannot reach PostgreSQL at {server}"))?;
-    let version: String = sqlx::query_scalar("SHOW server_version")
-        .fetch_one(&mut conn)
-        .await?;
-    conn.close().await?;
-    Ok(version)
+    crate::postgres::query_text(server, "SHOW server_version").await
 }
 
 /// `server` with its database replaced by `name`, its query string kept.

@@ -4,19 +4,20 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+use crate::smtp::Session;
+
 use super::*;
 
-/// A reply or a step slower than this fails the session rather than hang the run.
+/// Connecting or the TLS handshake slower than this fails the session rather than hang
+/// the run; replies have the SMTP client's own step timeout.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One authenticated submission session.
 pub(super) struct Submission {
-    stream: BufReader<TlsStream<TcpStream>>,
-    line: String,
+    session: Session<TlsStream<TcpStream>>,
 }
 
 impl std::fmt::Debug for Submission {
@@ -37,15 +38,12 @@ impl Submission {
         let _ = tcp.set_nodelay(true);
         let name = ServerName::IpAddress(IpAddr::from(Ipv4Addr::LOCALHOST).into());
         let stream = within("TLS handshake", tls.connect(name, tcp)).await?;
-        let mut session = Submission {
-            stream: BufReader::new(stream),
-            line: String::new(),
-        };
-        session.expect("greeting", 220).await?;
+        let mut session = Session::over(stream);
+        expect(&mut session, "greeting", 220).await?;
         session.command("EHLO bench.example.org", 250).await?;
         let token = auth_plain(login, password)?;
         session.command(&format!("AUTH PLAIN {token}"), 235).await?;
-        Ok(session)
+        Ok(Submission { session })
     }
 
     /// One transaction: `from` to `to`, `message` (ending in CRLF, no line starting with a
@@ -56,54 +54,30 @@ impl Submission {
         to: &str,
         message: &[u8],
     ) -> Result<(), String> {
-        self.command(&format!("MAIL FROM:<{from}>"), 250).await?;
-        self.command(&format!("RCPT TO:<{to}>"), 250).await?;
-        self.command("DATA", 354).await?;
-        self.write(message).await?;
-        self.write(b".\r\n").await?;
-        self.expect("end of DATA", 250).await
+        let session = &mut self.session;
+        session.command(&format!("MAIL FROM:<{from}>"), 250).await?;
+        session.command(&format!("RCPT TO:<{to}>"), 250).await?;
+        session.command("DATA", 354).await?;
+        session.send(message).await?;
+        session.send(b".\r\n").await?;
+        expect(session, "end of DATA", 250).await
     }
 
     pub(super) async fn quit(mut self) {
-        let _ = self.command("QUIT", 221).await;
+        let _ = self.session.command("QUIT", 221).await;
     }
+}
 
-    async fn command(&mut self, command: &str, code: u16) -> Result<(), String> {
-        self.write(format!("{command}\r\n").as_bytes()).await?;
-        let what = command.split(' ').next().unwrap_or(command);
-        self.expect(what, code).await
-    }
-
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let stream = self.stream.get_mut();
-        within("write", async {
-            stream.write_all(bytes).await?;
-            stream.flush().await
-        })
-        .await
-    }
-
-    /// Reads one reply, every line of it (RFC 5321 §4.2.1: `NNN-` continues a reply), and
-    /// fails unless its code is `code`.
-    async fn expect(&mut self, what: &str, code: u16) -> Result<(), String> {
-        let mut text = String::new();
-        loop {
-            self.line.clear();
-            let read = within("reply", self.stream.read_line(&mut self.line)).await?;
-            if read == 0 {
-                return Err(format!("{what}: the server closed the connection"));
-            }
-            let line = self.line.trim_end();
-            text.push_str(line);
-            if line.as_bytes().get(3) != Some(&b'-') {
-                break;
-            }
-            text.push(' ');
-        }
-        match text.get(..3).and_then(|c| c.parse::<u16>().ok()) {
-            Some(got) if got == code => Ok(()),
-            _ => Err(format!("{what} → {text}")),
-        }
+/// Reads one reply and fails unless its code is `code`.
+async fn expect(
+    session: &mut Session<TlsStream<TcpStream>>,
+    what: &str,
+    code: u16,
+) -> Result<(), String> {
+    let reply = session.reply().await?;
+    match reply.code == code {
+        true => Ok(()),
+        false => Err(format!("{what} → {}", reply.text)),
     }
 }
 

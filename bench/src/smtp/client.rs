@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::server::DOMAIN;
@@ -15,14 +15,15 @@ use super::*;
 /// One SMTP reply: its code and its lines joined.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    pub(super) code: u16,
-    pub(super) text: String,
+    pub(crate) code: u16,
+    pub(crate) text: String,
 }
 
-/// One SMTP connection. Commands go one at a time, without pipelining, like smtp-source.
-pub(super) struct Session {
-    pub(super) stream: BufReader<TcpStream>,
-    pub(super) line: String,
+/// One SMTP connection, over TCP or over TLS. Commands go one at a time, without
+/// pipelining, like smtp-source.
+pub(crate) struct Session<S = TcpStream> {
+    stream: BufReader<S>,
+    line: String,
 }
 
 impl Session {
@@ -35,13 +36,20 @@ impl Session {
         // As smtp-source does: the close resets the connection instead of leaving 20,000
         // client ports in TIME_WAIT per run.
         let _ = stream.set_zero_linger();
-        Ok(Session {
+        Ok(Session::over(stream))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
+    /// A session over a connected `stream`, its greeting not yet read.
+    pub(crate) fn over(stream: S) -> Session<S> {
+        Session {
             stream: BufReader::new(stream),
             line: String::new(),
-        })
+        }
     }
 
-    pub(super) async fn reply(&mut self) -> Result<Reply, String> {
+    pub(crate) async fn reply(&mut self) -> Result<Reply, String> {
         let mut text = String::new();
         loop {
             self.line.clear();
@@ -72,15 +80,21 @@ impl Session {
         }
     }
 
-    pub(super) async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
-        tokio::time::timeout(STEP_TIMEOUT, self.stream.get_mut().write_all(bytes))
+    pub(crate) async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let stream = self.stream.get_mut();
+        let written = async {
+            stream.write_all(bytes).await?;
+            // A TLS stream holds what it wrote until flushed; TCP's flush does nothing.
+            stream.flush().await
+        };
+        tokio::time::timeout(STEP_TIMEOUT, written)
             .await
             .map_err(|_| "write timed out".to_string())?
             .map_err(|e| format!("write: {e}"))
     }
 
     /// Sends `command` and expects a reply with code `expect`.
-    pub(super) async fn command(&mut self, command: &str, expect: u16) -> Result<(), String> {
+    pub(crate) async fn command(&mut self, command: &str, expect: u16) -> Result<(), String> {
         self.send(format!("{command}\r\n").as_bytes()).await?;
         let reply = self.reply().await?;
         if reply.code == expect {

@@ -3,12 +3,12 @@
 //! measured part of a run. Quantiles come from the histogram's buckets (steps of √2), so a
 //! p99 is shown as the upper bound of the bucket it falls in; means are exact.
 
+use congvu::telemetry::DataStage;
+
 use crate::figures::milliseconds;
 
 /// The histogram the server records each stage in.
 const FAMILY: &str = "congvu_smtp_data_stage_seconds";
-/// The stages in the order a message passes them; the exporter lists them in its own order.
-const ORDER: [&str; 5] = ["check", "prepare", "derive", "queued", "commit"];
 
 /// One stage's histogram: cumulative counts by upper bound, with the sum and count.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -87,12 +87,7 @@ impl Stages {
                 .rsplit_once("} ")
                 .ok_or_else(|| anyhow::anyhow!("a malformed series: {line}"))?;
             let value: f64 = value.trim().parse()?;
-            let label = |name: &str| {
-                labels
-                    .split(',')
-                    .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
-                    .map(|v| v.trim_end_matches('"'))
-            };
+            let label = |name| crate::server::metric_label(labels, name);
             let Some(stage) = label("stage") else {
                 continue;
             };
@@ -111,11 +106,13 @@ impl Stages {
                 _ => {}
             }
         }
+        // In the order a message passes the stages; the exporter lists them in its own.
+        let order = DataStage::ALL;
         let place = |stage: &str| {
-            ORDER
+            order
                 .iter()
-                .position(|s| *s == stage)
-                .unwrap_or(ORDER.len())
+                .position(|s| s.as_str() == stage)
+                .unwrap_or(order.len())
         };
         stages.0.sort_by_key(|(stage, _)| place(stage));
         Ok(stages)
