@@ -199,6 +199,19 @@ async fn metrics_are_there_from_the_first_scrape_and_count_commands() {
         .simple_bind("uid=nobody,dc=example,dc=org", "sai-mat-khau")
         .await;
     assert_eq!(bound.unwrap().rc, 49, "invalid credentials");
+    // The root DSE, readable by anyone: one entry, counted in the search's entries.
+    let (entries, _) = ldap
+        .search(
+            "",
+            ldap3::Scope::Base,
+            "(objectClass=*)",
+            vec!["namingContexts"],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    assert_eq!(entries.len(), 1);
     let _ = ldap.unbind().await;
 
     let after = scrape().await;
@@ -214,6 +227,16 @@ async fn metrics_are_there_from_the_first_scrape_and_count_commands() {
     let refused_bind =
         "congvu_ldap_operations_total{operation=\"bind\",result=\"invalid_credentials\"}";
     assert_eq!(sample(&after, refused_bind), Some(1.0), "{after}");
+    assert_eq!(
+        sample(&after, "congvu_ldap_search_entries_count"),
+        Some(1.0),
+        "{after}"
+    );
+    assert_eq!(
+        sample(&after, "congvu_ldap_search_entries_sum"),
+        Some(1.0),
+        "{after}"
+    );
     let (code, _) = process.terminate(Duration::from_secs(30));
     assert_eq!(code, Some(0));
 }

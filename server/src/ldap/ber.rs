@@ -92,11 +92,12 @@ where
     buf.put_u8(SEQUENCE);
     put_length(buf, list);
     for (name, values) in attributes {
+        let set = set_content(values.clone());
         buf.put_u8(SEQUENCE);
-        put_length(buf, attribute_content(name, values.clone()));
+        put_length(buf, element(name.len()) + element(set));
         put_octets(buf, name.as_bytes());
         buf.put_u8(SET);
-        put_length(buf, values.clone().map(|v| element(v.len())).sum());
+        put_length(buf, set);
         for value in values {
             put_octets(buf, value);
         }
@@ -105,8 +106,12 @@ where
 
 /// The contents of one PartialAttribute: its type and the SET of its values.
 fn attribute_content<'a>(name: &str, values: impl Iterator<Item = &'a [u8]>) -> usize {
-    let set: usize = values.map(|v| element(v.len())).sum();
-    element(name.len()) + element(set)
+    element(name.len()) + element(set_content(values))
+}
+
+/// The contents of a SET of OCTET STRINGs.
+fn set_content<'a>(values: impl Iterator<Item = &'a [u8]>) -> usize {
+    values.map(|v| element(v.len())).sum()
 }
 
 fn put_octets(buf: &mut BytesMut, octets: &[u8]) {

@@ -310,14 +310,7 @@ fn record_operation(operation: &'static str, reply: &Reply, took: std::time::Dur
         _ => None,
     });
     let result = code.map_or_else(|| "none".to_string(), |c| snake_case(&format!("{c:?}")));
-    let entries = (operation == "search").then(|| {
-        reply.entries.count
-            + reply
-                .messages
-                .iter()
-                .filter(|m| matches!(m.op, LdapOp::SearchResultEntry(_)))
-                .count()
-    });
+    let entries = (operation == "search").then_some(reply.entries.count);
     crate::telemetry::ldap_operation(operation, result, entries, took);
 }
 
