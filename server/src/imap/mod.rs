@@ -78,10 +78,7 @@ pub struct ImapService {
 
 impl std::fmt::Debug for ImapService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ImapService")
-            .field("settings", &self.settings)
-            .field("tls", &self.tls.is_some())
-            .finish_non_exhaustive()
+        crate::net::debug_service(f, "ImapService", &self.settings, self.tls.is_some())
     }
 }
 

@@ -88,10 +88,7 @@ pub struct LdapService {
 
 impl std::fmt::Debug for LdapService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LdapService")
-            .field("settings", &self.settings)
-            .field("tls", &self.tls.is_some())
-            .finish_non_exhaustive()
+        crate::net::debug_service(f, "LdapService", &self.settings, self.tls.is_some())
     }
 }
 

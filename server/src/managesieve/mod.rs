@@ -62,10 +62,7 @@ pub struct ManageSieveService {
 
 impl std::fmt::Debug for ManageSieveService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ManageSieveService")
-            .field("settings", &self.settings)
-            .field("tls", &self.tls.is_some())
-            .finish_non_exhaustive()
+        crate::net::debug_service(f, "ManageSieveService", &self.settings, self.tls.is_some())
     }
 }
 

@@ -136,6 +136,20 @@ impl fmt::Debug for AcceptContext {
     }
 }
 
+/// The `Debug` of a protocol service: its settings and whether it offers TLS. The shared
+/// domain parts it holds (directory, mail store, caches) are left out.
+pub fn debug_service(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    settings: &dyn fmt::Debug,
+    tls: bool,
+) -> fmt::Result {
+    f.debug_struct(name)
+        .field("settings", settings)
+        .field("tls", &tls)
+        .finish_non_exhaustive()
+}
+
 /// Why a listener could not be opened.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot listen on {address} for {kind}: {source}{hint}")]

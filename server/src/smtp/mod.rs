@@ -95,10 +95,7 @@ pub struct SmtpService {
 
 impl std::fmt::Debug for SmtpService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmtpService")
-            .field("settings", &self.settings)
-            .field("tls", &self.tls.is_some())
-            .finish_non_exhaustive()
+        crate::net::debug_service(f, "SmtpService", &self.settings, self.tls.is_some())
     }
 }
 
