@@ -450,13 +450,24 @@ fn owned_istring(value: String) -> IString<'static> {
     IString::try_from(clean).unwrap_or_else(|_| empty_string())
 }
 
-/// `value` upper-cased, as types, subtypes, encodings and parameter names are given;
-/// borrowed when it is already.
+/// `value` upper-cased, as types, subtypes, encodings and parameter names are given.
 fn upper(value: &str) -> IString<'_> {
+    cow_istring(upper_case(value))
+}
+
+/// `value` in ASCII capitals; borrowed when it is already.
+fn upper_case(value: &str) -> Cow<'_, str> {
     if value.bytes().any(|b| b.is_ascii_lowercase()) {
-        owned_istring(value.to_ascii_uppercase())
+        Cow::Owned(value.to_ascii_uppercase())
     } else {
-        istring(value)
+        Cow::Borrowed(value)
+    }
+}
+
+fn cow_istring(value: Cow<'_, str>) -> IString<'_> {
+    match value {
+        Cow::Borrowed(value) => istring(value),
+        Cow::Owned(value) => owned_istring(value),
     }
 }
 
@@ -466,27 +477,32 @@ fn nstring(value: Option<&str>) -> NString<'_> {
 
 // ---- ENVELOPE ----
 
-/// The ENVELOPE of a message (RFC 3501 §7.4.2): Sender and Reply-To default to From.
-fn envelope<'a>(e: &'a shape::Envelope) -> ImapEnvelope<'a> {
-    let from = addresses(&e.from);
-    let or_from = |list: &'a [shape::Address]| {
+/// Sender and Reply-To as ENVELOPE gives them: each defaults to From (RFC 3501 §7.4.2).
+fn sender_and_reply_to(e: &shape::Envelope) -> (&[shape::Address], &[shape::Address]) {
+    fn or_from<'a>(list: &'a [shape::Address], from: &'a [shape::Address]) -> &'a [shape::Address] {
         if list.is_empty() {
-            from.clone()
+            from
         } else {
-            addresses(list)
+            list
         }
-    };
+    }
+    (or_from(&e.sender, &e.from), or_from(&e.reply_to, &e.from))
+}
+
+/// The ENVELOPE of a message (RFC 3501 §7.4.2).
+fn envelope<'a>(e: &'a shape::Envelope) -> ImapEnvelope<'a> {
+    let (sender, reply_to) = sender_and_reply_to(e);
     ImapEnvelope {
         date: nstring(e.date.as_deref()),
         subject: nstring(e.subject.as_deref()),
-        sender: or_from(&e.sender),
-        reply_to: or_from(&e.reply_to),
+        from: addresses(&e.from),
+        sender: addresses(sender),
+        reply_to: addresses(reply_to),
         to: addresses(&e.to),
         cc: addresses(&e.cc),
         bcc: addresses(&e.bcc),
         in_reply_to: nstring(e.in_reply_to.as_deref()),
         message_id: nstring(e.message_id.as_deref()),
-        from,
     }
 }
 
@@ -538,39 +554,63 @@ fn basic_fields(part: &shape::Part) -> BasicFields<'_> {
         parameter_list: parameters(&part.params),
         id: nstring(part.id.as_deref()),
         description: nstring(part.description.as_deref()),
-        content_transfer_encoding: part.encoding.as_deref().map_or(istring("7BIT"), upper),
+        content_transfer_encoding: cow_istring(encoding(part)),
         size: u32::try_from(part.body.len()).unwrap_or(u32::MAX),
     }
 }
 
-fn specific_fields(part: &shape::Part, extended: bool) -> SpecificFields<'_> {
-    let subtype = upper(&part.subtype);
+/// What BODYSTRUCTURE makes of a single part.
+enum PartKind<'a> {
+    Text,
+    /// message/rfc822 with the message it holds.
+    Message(&'a MessageShape),
+    /// message/rfc822 whose message could not be placed (it is transfer-encoded, which RFC
+    /// 2046 §5.2.1 forbids): it has no envelope to give, and clients read "MESSAGE" "RFC822"
+    /// as promising one, so it is described as APPLICATION/OCTET-STREAM.
+    Opaque,
+    Other,
+}
+
+fn part_kind(part: &shape::Part) -> PartKind<'_> {
     match (
         part.media_type.as_str(),
         part.subtype.as_str(),
         &part.message,
     ) {
-        ("text", _, _) => SpecificFields::Text {
-            subtype,
+        ("text", _, _) => PartKind::Text,
+        ("message", "rfc822", Some(embedded)) => PartKind::Message(embedded),
+        ("message", "rfc822", None) => PartKind::Opaque,
+        _ => PartKind::Other,
+    }
+}
+
+fn specific_fields(part: &shape::Part, extended: bool) -> SpecificFields<'_> {
+    match part_kind(part) {
+        PartKind::Text => SpecificFields::Text {
+            subtype: upper(&part.subtype),
             number_of_lines: part.lines,
         },
-        ("message", "rfc822", Some(embedded)) => SpecificFields::Message {
+        PartKind::Message(embedded) => SpecificFields::Message {
             envelope: Box::new(envelope(&embedded.envelope)),
             body_structure: Box::new(structure(&embedded.root, extended)),
             number_of_lines: part.lines,
         },
-        // A message/rfc822 part whose message could not be placed (it is transfer-encoded,
-        // which RFC 2046 §5.2.1 forbids) has no envelope to give; clients read
-        // "MESSAGE" "RFC822" as promising one, so it is described as opaque data.
-        ("message", "rfc822", None) => SpecificFields::Basic {
+        PartKind::Opaque => SpecificFields::Basic {
             r#type: istring("APPLICATION"),
             subtype: istring("OCTET-STREAM"),
         },
-        (media_type, _, _) => SpecificFields::Basic {
-            r#type: upper(media_type),
-            subtype,
+        PartKind::Other => SpecificFields::Basic {
+            r#type: upper(&part.media_type),
+            subtype: upper(&part.subtype),
         },
     }
+}
+
+/// The transfer encoding, upper-cased; 7BIT when the part names none (RFC 2045 §6.1).
+fn encoding(part: &shape::Part) -> Cow<'_, str> {
+    part.encoding
+        .as_deref()
+        .map_or(Cow::Borrowed("7BIT"), upper_case)
 }
 
 /// Disposition, language and location: the extension data after MD5 or the parameters.
@@ -590,20 +630,25 @@ fn disposition(part: &shape::Part) -> Disposition<'_> {
     }
 }
 
-/// Parameters as attribute/value pairs. A value beyond ASCII is given in RFC 2231 form
-/// (`NAME*` = `utf-8''percent-encoded`), so BODYSTRUCTURE stays 7-bit.
 fn parameters(params: &[(String, String)]) -> Vec<(IString<'_>, IString<'_>)> {
     params
         .iter()
         .map(|(name, value)| {
-            if value.is_ascii() {
-                (upper(name), istring(value))
-            } else {
-                let name = format!("{}*", name.to_ascii_uppercase());
-                (owned_istring(name), owned_istring(rfc2231_value(value)))
-            }
+            let (name, value) = parameter(name, value);
+            (cow_istring(name), cow_istring(value))
         })
         .collect()
+}
+
+/// A parameter as an attribute/value pair, the name upper-cased. A value beyond ASCII is
+/// given in RFC 2231 form (`NAME*` = `utf-8''percent-encoded`), so BODYSTRUCTURE stays 7-bit.
+fn parameter<'a>(name: &'a str, value: &'a str) -> (Cow<'a, str>, Cow<'a, str>) {
+    if value.is_ascii() {
+        (upper_case(name), Cow::Borrowed(value))
+    } else {
+        let name = format!("{}*", name.to_ascii_uppercase());
+        (Cow::Owned(name), Cow::Owned(rfc2231_value(value)))
+    }
 }
 
 /// `value` as an RFC 2231 §4 extended value in UTF-8.
@@ -619,6 +664,8 @@ fn rfc2231_value(value: &str) -> String {
     }
     out
 }
+
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod tests;

@@ -466,6 +466,11 @@ impl<'s> Session<'s> {
         self.out.extend_from_slice(bytes);
     }
 
+    /// The bytes queued to be written, for answers written without imap-codec.
+    pub(super) fn output(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
     fn response(&mut self, response: &Response<'_>) {
         self.out
             .extend_from_slice(&ResponseCodec::default().encode(response).dump());

@@ -7,7 +7,7 @@ use super::*;
 use crate::mailstore::{BodyId, MailboxId, MessageFlags, Uid};
 
 /// The item names of `A1 FETCH 1 <items>`, as a client sends them.
-fn requested(items: &str) -> Vec<MessageDataItemName<'static>> {
+pub(super) fn requested(items: &str) -> Vec<MessageDataItemName<'static>> {
     let line = format!("A1 FETCH 1 {items}\r\n");
     let (_, command) = CommandCodec::new()
         .decode(line.as_bytes())
@@ -21,7 +21,7 @@ fn requested(items: &str) -> Vec<MessageDataItemName<'static>> {
     }
 }
 
-fn stored(raw: &[u8]) -> MailboxMessage {
+pub(super) fn stored(raw: &[u8]) -> MailboxMessage {
     MailboxMessage {
         mailbox_id: MailboxId(1),
         uid: Uid(4827313),
@@ -68,7 +68,7 @@ fn fetch_bytes(items: &str, raw: &[u8]) -> Vec<u8> {
     answer_bytes(items, raw, Some(&shape), true)
 }
 
-const ALTERNATIVE: &[u8] = b"From: Fred Foobar <foobar@Blurdybloop.example>\r\n\
+pub(super) const ALTERNATIVE: &[u8] = b"From: Fred Foobar <foobar@Blurdybloop.example>\r\n\
 Subject: afternoon meeting\r\n\
 Content-Type: multipart/alternative; boundary=\"b1\"\r\n\
 \r\n\
@@ -139,7 +139,7 @@ fn bodystructure_of_multipart_alternative() {
     );
 }
 
-const ATTACHMENT: &[u8] = b"From: an@hanoi.gov.vn\r\n\
+pub(super) const ATTACHMENT: &[u8] = b"From: an@hanoi.gov.vn\r\n\
 Subject: =?utf-8?q?B=C3=A1o_c=C3=A1o?=\r\n\
 Content-Type: multipart/mixed; boundary=outer\r\n\
 \r\n\
@@ -170,7 +170,7 @@ fn bodystructure_with_attachment_extension_data() {
     );
 }
 
-const NESTED: &[u8] = b"From: an@hanoi.gov.vn\r\n\
+pub(super) const NESTED: &[u8] = b"From: an@hanoi.gov.vn\r\n\
 Subject: Fwd: plan\r\n\
 Content-Type: multipart/mixed; boundary=\"A\"\r\n\
 \r\n\

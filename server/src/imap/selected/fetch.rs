@@ -117,6 +117,8 @@ impl Session<'_> {
         needs: &fetch::Needs,
     ) -> Result<Result<(), MailstoreError>, End> {
         let mailstore = self.service.mailstore.clone();
+        // A listing's answers are written straight from the structures.
+        let direct = fetch::wire::writes_all(items);
         let shapes = match (needs.shape, self.view()) {
             (true, Some(view)) => {
                 let bodies: Vec<BodyId> = batch.iter().map(|&i| view.messages[i].body_id).collect();
@@ -154,11 +156,17 @@ impl Session<'_> {
                 shape,
                 body: body.as_deref(),
             };
-            let data = fetch::message_items(items, &fetched);
-            crate::telemetry::imap_fetch_bytes(fetch::message_data_bytes(&data));
-            if let (Ok(data), Some(seq)) = (Vec1::try_from(data), NonZeroU32::new(index as u32 + 1))
-            {
-                self.data(Data::Fetch { seq, items: data });
+            let Some(seq) = NonZeroU32::new(index as u32 + 1) else {
+                continue;
+            };
+            if direct {
+                fetch::wire::write_fetch(self.output(), seq, items, &fetched);
+            } else {
+                let data = fetch::message_items(items, &fetched);
+                crate::telemetry::imap_fetch_bytes(fetch::message_data_bytes(&data));
+                if let Ok(data) = Vec1::try_from(data) {
+                    self.data(Data::Fetch { seq, items: data });
+                }
             }
             self.flush_if_large().await?;
         }
