@@ -125,6 +125,18 @@ pub(crate) fn times(r: f64) -> String {
     }
 }
 
+/// Each run's ratio, with their median first: `0.63× (0.58×, 0.64×, 0.70×)`; one run's alone.
+pub(crate) fn ratio_cell(ratios: &[f64]) -> String {
+    match ratios {
+        [] => "—".into(),
+        [only] => times(*only),
+        _ => {
+            let each: Vec<String> = ratios.iter().map(|r| times(*r)).collect();
+            format!("{} ({})", times(median(ratios)), each.join(", "))
+        }
+    }
+}
+
 /// Bytes in binary units with two decimals: `1.50 MiB`.
 pub(crate) fn bytes(v: f64) -> String {
     binary_units(v, 2)
@@ -158,6 +170,19 @@ pub(crate) fn spreads<F>(
     [ours, reference].map(|f| f.and_then(|f| Spread::of(&get(f))))
 }
 
+/// Each run's figure of congvu over the reference's in the same run, in run order (runs
+/// that only one side has are left out).
+pub(crate) fn paired_ratios<F>(
+    ours: Option<&F>,
+    reference: Option<&F>,
+    get: impl Fn(&F) -> Vec<f64>,
+) -> Vec<f64> {
+    match (ours, reference) {
+        (Some(o), Some(r)) => get(o).into_iter().zip(get(r)).map(|(o, r)| o / r).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// congvu's median over the reference's.
 pub(crate) fn ratio(ours: Option<Spread>, reference: Option<Spread>) -> Option<f64> {
     Some(ours?.median / reference?.median)
@@ -174,7 +199,20 @@ pub(crate) fn turns(run: usize, servers: usize) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{bytes, bytes_roughly, median, percentile};
+    use super::{bytes, bytes_roughly, median, paired_ratios, percentile, ratio_cell};
+
+    #[test]
+    fn runs_are_paired_in_order() {
+        let ours = vec![1.0, 3.0, 2.0];
+        let reference = vec![2.0, 2.0];
+        let ratios = paired_ratios(Some(&ours), Some(&reference), Clone::clone);
+        assert_eq!(ratios, [0.5, 1.5]);
+        assert!(paired_ratios(Some(&ours), None, Clone::clone).is_empty());
+        assert_eq!(ratio_cell(&ratios), "1.00× (0.50×, 1.50×)");
+        assert_eq!(ratio_cell(&[1.0, 3.0, 2.0]), "2.00× (1.00×, 3.00×, 2.00×)");
+        assert_eq!(ratio_cell(&[0.5]), "0.50×");
+        assert_eq!(ratio_cell(&[]), "—");
+    }
 
     #[test]
     fn percentiles_take_the_nearest_rank() {

@@ -127,6 +127,17 @@ impl Row {
         }
     }
 
+    /// The same row held to at most `limit` in every run: its ratio cell shows each run's
+    /// ratio after their median.
+    pub(crate) fn every_run_at_most(self, target: &'static str, ratios: &[f64], limit: f64) -> Row {
+        let met = (!ratios.is_empty()).then(|| ratios.iter().all(|r| *r <= limit));
+        Row {
+            ratio: (!ratios.is_empty()).then(|| crate::figures::ratio_cell(ratios)),
+            ..self
+        }
+        .target(target, met)
+    }
+
     /// The same row with `count` failures behind its figures.
     pub(crate) fn invalid(self, count: u64) -> Row {
         Row {
@@ -211,4 +222,22 @@ pub(crate) fn unavailable(server: &str, protocol: &str, text: &str) -> String {
         "**{server}: {protocol} not available** (it greeted with `{}`): its column is empty.\n\n",
         text.trim()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Row;
+
+    #[test]
+    fn a_row_held_in_every_run_misses_when_one_run_does() {
+        let row = |ratios: &[f64]| {
+            Row::info("I1a", "sync", None).every_run_at_most("≤ 0.7×", ratios, 0.7)
+        };
+        let missed = row(&[0.6, 0.72, 0.5]);
+        assert_eq!(missed.met, Some(false));
+        assert_eq!(missed.ratio.as_deref(), Some("0.60× (0.60×, 0.72×, 0.50×)"));
+        assert_eq!(row(&[0.6, 0.7]).met, Some(true));
+        let unmeasured = row(&[]);
+        assert_eq!((unmeasured.met, unmeasured.ratio), (None, None));
+    }
 }

@@ -1,6 +1,6 @@
 //! The `backup` section of docs/PERFORMANCE.md.
 
-use crate::figures::{median, milliseconds, seconds, times, Spread};
+use crate::figures::{median, milliseconds, ratio_cell, seconds, times, Spread};
 use crate::machine::Machine;
 use crate::report::user_arguments;
 
@@ -287,15 +287,6 @@ impl Report<'_> {
         }
         out
     }
-}
-
-/// Each run's ratio, with their median first.
-pub(super) fn ratio_cell(ratios: &[f64]) -> String {
-    if ratios.is_empty() {
-        return "—".into();
-    }
-    let each: Vec<String> = ratios.iter().map(|r| times(*r)).collect();
-    format!("{} ({})", times(median(ratios)), each.join(", "))
 }
 
 /// "met" when every run's ratio is at most `target`; else how far the worst run is off.

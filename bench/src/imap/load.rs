@@ -2,7 +2,7 @@
 //! idle connections.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +31,8 @@ pub(super) struct SeedRun {
 pub(super) struct SyncRun {
     pub(super) elapsed: Duration,
     pub(super) cpu: Duration,
+    /// mbsync's own CPU (user and system) for the run.
+    pub(super) client_cpu: Duration,
     /// Messages in the local Maildir afterwards.
     pub(super) synced: usize,
     pub(super) failure: Option<String>,
@@ -198,6 +200,10 @@ impl Bench<'_> {
                 figures[i].sync.push(sync);
             }
         }
+        for server in servers.iter() {
+            println!("I1b warm-up: {}, one listing", server.kind.name());
+            self.warm_listing(server)?;
+        }
         for run in 0..runs {
             for i in turns(run, servers.len()) {
                 println!(
@@ -332,10 +338,13 @@ impl Bench<'_> {
 
     /// One I1a run: `mbsync` pulls INBOX into an empty Maildir.
     pub(super) fn mbsync(&self, server: &Server, run: usize) -> anyhow::Result<SyncRun> {
-        let dir = self
-            .work
-            .join("mbsync")
-            .join(format!("{}-{run}", server.kind.name()));
+        let dir = mbsync_scratch()
+            .unwrap_or_else(|| self.work.to_path_buf())
+            .join(format!(
+                "congvu-bench-mbsync-{}-{}-{run}",
+                std::process::id(),
+                server.kind.name()
+            ));
         std::fs::create_dir_all(&dir)?;
         let config = dir.join("mbsyncrc");
         let local = dir.join("mail");
@@ -345,7 +354,7 @@ impl Bench<'_> {
             &config,
             mbsync_config(server.imaps, owner, &self.cert.cert, &local),
         )?;
-        let cpu_before = server.cpu();
+        let (cpu_before, client_before) = (server.cpu(), children_cpu()?);
         let started = Instant::now();
         let out = Command::new(&self.args.mbsync)
             .arg("-c")
@@ -356,6 +365,8 @@ impl Bench<'_> {
             .context("while running mbsync")?;
         let elapsed = started.elapsed();
         let cpu = server.cpu().saturating_sub(cpu_before);
+        // mbsync is the only child reaped meanwhile: the servers run on.
+        let client_cpu = children_cpu()?.saturating_sub(client_before);
         let inbox = local.join("INBOX");
         let synced = ["new", "cur"]
             .iter()
@@ -379,9 +390,36 @@ impl Bench<'_> {
         Ok(SyncRun {
             elapsed,
             cpu,
+            client_cpu,
             synced,
             failure,
         })
+    }
+
+    /// One unmeasured listing by one session, so that every measured I1b run meets a server
+    /// that has answered it before (Dovecot fills its index cache at the first).
+    fn warm_listing(&self, server: &Server) -> anyhow::Result<()> {
+        let owner = &self.officials[0].login;
+        let n = self.corpus.messages.len();
+        let listed = self.runtime.block_on(async {
+            let (mut session, _) = open_inbox(server.imaps, self.tls, owner).await?;
+            let mut listed = 0usize;
+            session
+                .command(LISTING, |r| {
+                    listed += usize::from(untagged_number(r, b"FETCH").is_some());
+                })
+                .await?;
+            session.logout().await;
+            Ok::<_, String>(listed)
+        });
+        match listed {
+            Ok(listed) if listed == n => Ok(()),
+            Ok(listed) => anyhow::bail!(
+                "{}: the warm-up listing gave {listed} of {n} messages",
+                server.kind.name()
+            ),
+            Err(e) => anyhow::bail!("{}: the warm-up listing: {e}", server.kind.name()),
+        }
     }
 
     /// One I1b run: `--sessions` sessions list the mailbox at once, then fetch random
@@ -503,6 +541,35 @@ impl Bench<'_> {
     }
 }
 
+/// I1b's listing of the whole mailbox.
+pub(super) const LISTING: &str = "UID FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE BODYSTRUCTURE)";
+
+/// Where mbsync's local Maildir is written: in memory (`/dev/shm`) where the machine has it
+/// as tmpfs. On a disk, creating the files of one run waited for the file system's journal
+/// to write out the last run's (openat took 0.6 ms each, 6 s a run, under strace), whichever
+/// server was measured; `FSync no` does not avoid that.
+pub(super) fn mbsync_scratch() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    mounts
+        .lines()
+        .any(|line| {
+            line.split_whitespace()
+                .take(3)
+                .eq(["tmpfs", "/dev/shm", "tmpfs"])
+        })
+        .then(|| PathBuf::from("/dev/shm"))
+}
+
+/// CPU (user and system) of the children this process has waited for so far.
+fn children_cpu() -> anyhow::Result<Duration> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).context("while reading children's CPU")?;
+    let micros = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
+    };
+    Ok(micros(usage.user_time()) + micros(usage.system_time()))
+}
+
 /// isync 1.4's configuration for pulling INBOX from `addr` into `local`: the run's
 /// certificate trusted, LOGIN as Dovecot and congvu both offer it, and no fsync of the local
 /// Maildir, so the client's disk does not set the pace of a server comparison.
@@ -572,27 +639,23 @@ pub(super) async fn fetch_session(
     let mut listed = 0usize;
     let mut wrong = None;
     let listing = session
-        .command(
-            "UID FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE BODYSTRUCTURE)",
-            |r| {
-                let seq = untagged_number(r, b"FETCH");
-                let size = number_after(r, b"RFC822.SIZE ");
-                let whole =
-                    find(r, b"ENVELOPE (").is_some() && find(r, b"BODYSTRUCTURE (").is_some();
-                match seq.zip(size) {
-                    Some((seq, size))
-                        if whole
-                            && (seq as usize).checked_sub(1).and_then(|i| sizes.get(i))
-                                == Some(&size) =>
-                    {
-                        listed += 1;
-                    }
-                    _ => {
-                        wrong.get_or_insert_with(|| format!("listing: {}", first_line(r)));
-                    }
+        .command(LISTING, |r| {
+            let seq = untagged_number(r, b"FETCH");
+            let size = number_after(r, b"RFC822.SIZE ");
+            let whole = find(r, b"ENVELOPE (").is_some() && find(r, b"BODYSTRUCTURE (").is_some();
+            match seq.zip(size) {
+                Some((seq, size))
+                    if whole
+                        && (seq as usize).checked_sub(1).and_then(|i| sizes.get(i))
+                            == Some(&size) =>
+                {
+                    listed += 1;
                 }
-            },
-        )
+                _ => {
+                    wrong.get_or_insert_with(|| format!("listing: {}", first_line(r)));
+                }
+            }
+        })
         .await;
     tally.listing.push(started.elapsed());
     tally.listed = listed;
