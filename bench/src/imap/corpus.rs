@@ -113,6 +113,11 @@ pub(super) struct Corpus {
 }
 
 impl Corpus {
+    /// Each message's size in octets, by sequence number: what RFC822.SIZE must say.
+    pub(super) fn sizes(&self) -> Vec<u64> {
+        self.messages.iter().map(|m| m.len() as u64).collect()
+    }
+
     pub(super) fn generate(n: usize, owner: &Official) -> anyhow::Result<Corpus> {
         let messages: Vec<Vec<u8>> = (0..n)
             .map(|i| corpus_message(i, &owner.address))

@@ -282,12 +282,7 @@ impl Bench<'_> {
             .runtime
             .block_on(self.stored_sizes(server.imaps))
             .map_err(|e| anyhow::anyhow!("{}: {e}", server.kind.name()))?;
-        let expected: Vec<u64> = self
-            .corpus
-            .messages
-            .iter()
-            .map(|m| m.len() as u64)
-            .collect();
+        let expected = self.corpus.sizes();
         anyhow::ensure!(
             sizes == expected,
             "{} holds {} messages whose sizes differ from those appended (first at #{})",
@@ -400,26 +395,14 @@ impl Bench<'_> {
     /// that has answered it before (Dovecot fills its index cache at the first).
     fn warm_listing(&self, server: &Server) -> anyhow::Result<()> {
         let owner = &self.officials[0].login;
-        let n = self.corpus.messages.len();
-        let listed = self.runtime.block_on(async {
+        let sizes = self.corpus.sizes();
+        let checked = self.runtime.block_on(async {
             let (mut session, _) = open_inbox(server.imaps, self.tls, owner).await?;
-            let mut listed = 0usize;
-            session
-                .command(LISTING, |r| {
-                    listed += usize::from(untagged_number(r, b"FETCH").is_some());
-                })
-                .await?;
+            let (_, problem) = list_mailbox(&mut session, &sizes).await;
             session.logout().await;
-            Ok::<_, String>(listed)
+            problem.map_or(Ok(()), Err)
         });
-        match listed {
-            Ok(listed) if listed == n => Ok(()),
-            Ok(listed) => anyhow::bail!(
-                "{}: the warm-up listing gave {listed} of {n} messages",
-                server.kind.name()
-            ),
-            Err(e) => anyhow::bail!("{}: the warm-up listing: {e}", server.kind.name()),
-        }
+        checked.map_err(|e| anyhow::anyhow!("{}: the warm-up listing: {e}", server.kind.name()))
     }
 
     /// One I1b run: `--sessions` sessions list the mailbox at once, then fetch random
@@ -428,13 +411,7 @@ impl Bench<'_> {
     pub(super) fn fetch(&self, server: &Server, run: usize) -> anyhow::Result<FetchRun> {
         let args = self.args;
         let owner = self.officials[0].login.clone();
-        let sizes: Arc<Vec<u64>> = Arc::new(
-            self.corpus
-                .messages
-                .iter()
-                .map(|m| m.len() as u64)
-                .collect(),
-        );
+        let sizes = Arc::new(self.corpus.sizes());
         let sessions = self.runtime.block_on(async {
             let mut sessions = Vec::new();
             for _ in 0..args.sessions {
@@ -636,35 +613,11 @@ pub(super) async fn fetch_session(
     let mut tally = SessionTally::default();
     barrier.wait().await;
     let started = Instant::now();
-    let mut listed = 0usize;
-    let mut wrong = None;
-    let listing = session
-        .command(LISTING, |r| {
-            let seq = untagged_number(r, b"FETCH");
-            let size = number_after(r, b"RFC822.SIZE ");
-            let whole = find(r, b"ENVELOPE (").is_some() && find(r, b"BODYSTRUCTURE (").is_some();
-            match seq.zip(size) {
-                Some((seq, size))
-                    if whole
-                        && (seq as usize).checked_sub(1).and_then(|i| sizes.get(i))
-                            == Some(&size) =>
-                {
-                    listed += 1;
-                }
-                _ => {
-                    wrong.get_or_insert_with(|| format!("listing: {}", first_line(r)));
-                }
-            }
-        })
-        .await;
+    let (listed, problem) = list_mailbox(&mut session, &sizes).await;
     tally.listing.push(started.elapsed());
     tally.listed = listed;
-    match (listing, wrong) {
-        (Err(e), _) | (Ok(()), Some(e)) => tally.fail(e),
-        (Ok(()), None) if listed != sizes.len() => {
-            tally.fail(format!("listing gave {listed} of {} messages", sizes.len()));
-        }
-        _ => {}
+    if let Some(problem) = problem {
+        tally.fail(problem);
     }
     barrier.wait().await;
     barrier.wait().await;
@@ -696,6 +649,44 @@ pub(super) async fn fetch_session(
     }
     session.logout().await;
     tally
+}
+
+/// I1b's listing on a session with INBOX selected: how many messages came with their
+/// envelope, body structure and stored size (`sizes`, by sequence number), and the first
+/// thing wrong, if any.
+pub(super) async fn list_mailbox(
+    session: &mut ImapSession,
+    sizes: &[u64],
+) -> (usize, Option<String>) {
+    let mut listed = 0usize;
+    let mut wrong = None;
+    let listing = session
+        .command(LISTING, |r| {
+            let seq = untagged_number(r, b"FETCH");
+            let size = number_after(r, b"RFC822.SIZE ");
+            let whole = find(r, b"ENVELOPE (").is_some() && find(r, b"BODYSTRUCTURE (").is_some();
+            match seq.zip(size) {
+                Some((seq, size))
+                    if whole
+                        && (seq as usize).checked_sub(1).and_then(|i| sizes.get(i))
+                            == Some(&size) =>
+                {
+                    listed += 1;
+                }
+                _ => {
+                    wrong.get_or_insert_with(|| format!("listing: {}", first_line(r)));
+                }
+            }
+        })
+        .await;
+    let problem = match (listing, wrong) {
+        (Err(e), _) | (Ok(()), Some(e)) => Some(e),
+        (Ok(()), None) if listed != sizes.len() => {
+            Some(format!("listing gave {listed} of {} messages", sizes.len()))
+        }
+        _ => None,
+    };
+    (listed, problem)
 }
 
 /// The bytes of `text` up to its first line end.

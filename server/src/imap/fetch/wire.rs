@@ -13,7 +13,9 @@ use std::num::{NonZeroU32, NonZeroU64};
 use imap_codec::imap_types::fetch::MessageDataItemName;
 use imap_codec::imap_types::flag::FlagFetch;
 
-use super::{encoding, parameter, part_kind, sender_and_reply_to, FetchedMessage, PartKind};
+use super::{
+    encoding, parameter, part_kind, sender_and_reply_to, upper_case, FetchedMessage, PartKind,
+};
 use crate::mailstore::shape;
 
 /// Whether every item of a request is one this module writes.
@@ -300,11 +302,7 @@ fn nstring(out: &mut Vec<u8>, value: Option<&str>) {
 
 /// `value` upper-cased, as types, subtypes, encodings and parameter names are given.
 fn upper(out: &mut Vec<u8>, value: &str) {
-    if value.bytes().any(|b| b.is_ascii_lowercase()) {
-        string(out, &value.to_ascii_uppercase());
-    } else {
-        string(out, value);
-    }
+    string(out, &upper_case(value));
 }
 
 /// A quoted string when every octet may stand in one (TEXT-CHAR: 7-bit, no CR or LF), else a
