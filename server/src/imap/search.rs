@@ -3,12 +3,13 @@
 //! meaning of every key; parsing, CHARSET and the reply belong to the session, and message
 //! bytes are only read through the mail store, never written.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use imap_codec::imap_types::datetime::NaiveDate;
 use imap_codec::imap_types::search::SearchKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
+use tokio::task::{JoinError, JoinSet};
 
 use crate::clock::UnixTime;
 use crate::mailstore::text::{MessageText, TextMatcher};
@@ -38,8 +39,12 @@ pub(crate) enum SearchError {
 }
 
 /// Messages whose search texts are read and matched in one go, one statement's worth (see
-/// `Conn::body_texts`): bounds what a search holds in memory, whatever the mailbox's size.
+/// `Conn::body_texts`): a search holds two such batches at most (one matched, the next
+/// being read), whatever the mailbox's size.
 const TEXTS_PER_READ: usize = 128;
+
+/// Messages matched between two chances for other tasks to run: a few milliseconds' work.
+const YIELD_EVERY: usize = 16;
 
 /// Indexes (0-based) of matching messages, ascending. criteria are ANDed.
 ///
@@ -77,19 +82,52 @@ pub(crate) async fn search(
             None => undecided.push(index),
         }
     }
-    for chunk in undecided.chunks(TEXTS_PER_READ) {
-        let bodies: Vec<BodyId> = chunk.iter().map(|&i| scope.messages[i].body_id).collect();
-        let texts = mailstore.texts(&bodies).await?;
+    // Each batch's texts are read on a task of their own while the batch before is
+    // matched: on PostgreSQL the database's work per batch takes as long as the matching,
+    // and the two then overlap. Dropping the set (the search abandoned) stops the read.
+    let batches: Vec<&[usize]> = undecided.chunks(TEXTS_PER_READ).collect();
+    let mut reading = JoinSet::new();
+    let read = |reading: &mut JoinSet<_>, batch: &[usize]| {
+        let bodies: Vec<BodyId> = batch.iter().map(|&i| scope.messages[i].body_id).collect();
+        let mailstore = mailstore.clone();
+        reading.spawn(async move { mailstore.texts(&bodies).await });
+    };
+    if let Some(first) = batches.first() {
+        read(&mut reading, first);
+    }
+    for (n, chunk) in batches.iter().enumerate() {
+        let texts = read_texts(reading.join_next().await)?;
+        if let Some(next) = batches.get(n + 1) {
+            read(&mut reading, next);
+        }
         let gone = MessageText::default();
-        for &index in chunk {
+        for (k, &index) in chunk.iter().enumerate() {
             let text = texts.get(&scope.messages[index].body_id).unwrap_or(&gone);
             if query.decide(&candidate(index), Some(text)) == Some(true) {
                 found.push(index);
+            }
+            // Matching is CPU work: let the read of the next batch (and other sessions) go
+            // on meanwhile, even on a runtime with one worker thread.
+            if k % YIELD_EVERY == YIELD_EVERY - 1 {
+                tokio::task::yield_now().await;
             }
         }
     }
     found.sort_unstable();
     Ok(found)
+}
+
+/// One batch's search texts by body, as the mail store reads them.
+type Texts = Result<HashMap<BodyId, MessageText>, MailstoreError>;
+
+/// The texts a read-ahead task brought: its error as the search's, a panic passed on.
+fn read_texts(joined: Option<Result<Texts, JoinError>>) -> Texts {
+    match joined {
+        Some(Ok(texts)) => texts,
+        Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Cancelled: only the runtime shutting down does that.
+        Some(Err(_)) | None => Err(MailstoreError::Stopped),
+    }
 }
 
 /// Nesting depth of NOT, OR and parenthesised lists: `SEEN` is 0, `NOT SEEN` 1,

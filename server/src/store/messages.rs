@@ -188,11 +188,6 @@ impl Conn {
 
     /// What `table` keeps of `bodies`, as JSON arrays of `[body id, value]` pairs, one array
     /// per `per_array` bodies.
-    ///
-    /// One row per statement, not one per body: sqlx hands SQLite's rows one at a time from
-    /// its worker thread to the async side, and a whole-mailbox FETCH spent more on those
-    /// hand-offs than on reading. The values are stored JSON, so the database only joins
-    /// them.
     async fn json_pairs(
         &mut self,
         table: KeptTable,
@@ -200,25 +195,11 @@ impl Conn {
         per_array: usize,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut arrays = Vec::with_capacity(bodies.len().div_ceil(per_array));
-        // Both engines hand over the array as bytes (a BLOB, a bytea), undecoded.
-        let (join, as_bytes_open, as_bytes_close) = match self.raw() {
-            Raw::Sqlite(_) => ("group_concat", "CAST(", " AS BLOB)"),
-            Raw::Postgres(_) => ("string_agg", "convert_to(", ", 'UTF8')"),
-        };
-        let (table, column) = table.name_and_column();
         for chunk in bodies.chunks(per_array) {
-            let array: Option<Vec<u8>> = on_backend!(self, c => {
-                let mut query = sqlx::QueryBuilder::new(format!(
-                    "SELECT {as_bytes_open}'[' || {join}('[' || body_id || ',' || {column} || ']', ',') || ']'{as_bytes_close} \
-                     FROM {table} WHERE body_id IN ("
-                ));
-                let mut list = query.separated(", ");
-                for body in chunk {
-                    list.push_bind(body.0);
-                }
-                query.push(")");
-                query.build_query_scalar().fetch_one(&mut *c).await
-            })?;
+            let array = match self.raw() {
+                Raw::Sqlite(c) => sqlite_pairs(c, table, chunk).await?,
+                Raw::Postgres(c) => postgres_pairs(c, table, chunk).await?,
+            };
             arrays.extend(array);
         }
         Ok(arrays)
@@ -264,6 +245,62 @@ impl Conn {
             on_backend!(self, c => sqlx::query_scalar(sql).bind(body.0).fetch_optional(&mut *c).await)?,
         )
     }
+}
+
+/// One statement's pairs on SQLite, joined into one array by the database: sqlx hands
+/// SQLite's rows one at a time from its worker thread to the async side, and a whole-mailbox
+/// FETCH spent more on those hand-offs than on reading. The values are stored JSON, so the
+/// database only joins them, and hands the array over as a BLOB, undecoded.
+async fn sqlite_pairs(
+    c: &mut sqlx::SqliteConnection,
+    table: KeptTable,
+    chunk: &[BodyId],
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let (table, column) = table.name_and_column();
+    let mut query = sqlx::QueryBuilder::new(format!(
+        "SELECT CAST('[' || group_concat('[' || body_id || ',' || {column} || ']', ',') || ']' AS BLOB) \
+         FROM {table} WHERE body_id IN ("
+    ));
+    let mut list = query.separated(", ");
+    for body in chunk {
+        list.push_bind(body.0);
+    }
+    query.push(")");
+    query.build_query_scalar().fetch_one(c).await
+}
+
+/// One statement's pairs on PostgreSQL, a row each, joined here: rows stream over its
+/// protocol at no cost per row, where joining them in the database (`string_agg`, then a
+/// conversion to bytes) cost PostgreSQL more than reading them (2.3 s of its CPU against
+/// 1.0 s for a search through 50,000 texts). Each value is taken as the bytes that came,
+/// for the caller to check as UTF-8 once.
+async fn postgres_pairs(
+    c: &mut sqlx::PgConnection,
+    table: KeptTable,
+    chunk: &[BodyId],
+) -> Result<Option<Vec<u8>>, StoreError> {
+    use sqlx::Row;
+    let (table, column) = table.name_and_column();
+    let sql = format!("SELECT body_id, {column} FROM {table} WHERE body_id = ANY($1)");
+    let ids: Vec<i64> = chunk.iter().map(|b| b.0).collect();
+    let rows = sqlx::query(&sql).bind(ids).fetch_all(c).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut array = Vec::new();
+    for row in &rows {
+        let id: i64 = row.try_get(0)?;
+        let value = row.try_get_raw(1)?;
+        let value = value.as_bytes().map_err(sqlx::Error::Decode)?;
+        array.push(if array.is_empty() { b'[' } else { b',' });
+        array.push(b'[');
+        array.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+        array.push(b',');
+        array.extend_from_slice(value);
+        array.push(b']');
+    }
+    array.push(b']');
+    Ok(Some(array))
 }
 
 /// A table of what is worked out from each body once and kept beside it, as JSON.
