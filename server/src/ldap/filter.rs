@@ -122,7 +122,7 @@ impl Filter {
     /// gives no such bound and every entry must be tried.
     pub fn candidates(&self, tree: &Tree) -> Option<Vec<usize>> {
         match self {
-            Filter::Equal(kind, value) => tree.lookup(kind, value).map(<[usize]>::to_vec),
+            Filter::Equal(kind, value) => tree.lookup(kind, value),
             Filter::Nothing => Some(Vec::new()),
             Filter::And(parts) => parts
                 .iter()
@@ -247,7 +247,7 @@ impl Extensible {
         });
         in_values
             || (self.dn_attributes
-                && rdn_values(&entry.dn).iter().any(|(ava, raw)| {
+                && rdn_values(entry.dn()).iter().any(|(ava, raw)| {
                     self.tried.iter().any(|(kind, rule, value)| {
                         std::ptr::eq(*kind, *ava)
                             && rule.normalize(raw.as_bytes()).as_deref() == Some(value.as_str())
@@ -578,12 +578,7 @@ mod tests {
     const BASE: &str = "dc=vinhphuc,dc=gov,dc=vn";
 
     fn entry(dn: &str, attributes: Vec<Attribute>) -> Entry {
-        Entry {
-            dn: dn.to_string(),
-            key: dn::normalize(dn).unwrap(),
-            kind: EntryKind::Structure,
-            attributes,
-        }
+        Entry::new(dn.to_string(), EntryKind::Structure, attributes)
     }
 
     /// An official of Sở Nội vụ as the tree holds one; the HR id is private.

@@ -105,11 +105,10 @@ pub fn standard() -> &'static Schema {
 
 /// The root DSE for a tree under `base_dn`.
 pub fn root_dse(base_dn: &str) -> Entry {
-    Entry {
-        dn: String::new(),
-        key: String::new(),
-        kind: EntryKind::Structure,
-        attributes: vec![
+    Entry::new(
+        String::new(),
+        EntryKind::Structure,
+        vec![
             strings(&at::OBJECT_CLASS, ["top"]),
             strings(&at::NAMING_CONTEXTS, [base_dn]),
             strings(&at::SUPPORTED_LDAP_VERSION, ["3"]),
@@ -126,7 +125,7 @@ pub fn root_dse(base_dn: &str) -> Entry {
             strings(&at::VENDOR_NAME, ["congvu"]),
             strings(&at::VENDOR_VERSION, [env!("CARGO_PKG_VERSION")]),
         ],
-    }
+    )
 }
 
 /// The subschema entry, built once.
@@ -142,11 +141,10 @@ fn build_subschema() -> Entry {
     // restart.
     let loaded = generalized_time(Clock::system().now());
     let text = |items: Vec<String>| items.into_iter().map(String::into_bytes);
-    Entry {
-        dn: SUBSCHEMA_DN.to_string(),
-        key: "cn=subschema".to_string(),
-        kind: EntryKind::Structure,
-        attributes: vec![
+    Entry::new(
+        SUBSCHEMA_DN.to_string(),
+        EntryKind::Structure,
+        vec![
             strings(
                 &at::OBJECT_CLASS,
                 ["top", "subentry", "subschema", "extensibleObject"],
@@ -202,7 +200,7 @@ fn build_subschema() -> Entry {
             strings(&at::ENTRY_DN, [SUBSCHEMA_DN]),
             strings(&at::SUBSCHEMA_SUBENTRY, [SUBSCHEMA_DN]),
         ],
-    }
+    )
 }
 
 #[cfg(test)]

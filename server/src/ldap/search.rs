@@ -287,7 +287,7 @@ impl Scope<'_> {
                 return Err(result(LdapResultCode::TimeLimitExceeded, reply::TIME_LIMIT));
             }
             let entry = &self.tree.entries[i];
-            if !in_scope(&entry.key, &self.base, &request.scope) {
+            if !in_scope(entry.key(), &self.base, &request.scope) {
                 continue;
             }
             let sight = self.reader.sight(entry);
@@ -399,7 +399,7 @@ fn matched_dn(tree: &Tree, reader: &Reader<'_>, base: &str) -> String {
     while !at.is_empty() {
         if let Some((_, e)) = tree.get(at) {
             if reader.sight(e) != Sight::Hidden {
-                return e.dn.clone();
+                return e.dn().to_string();
             }
         }
         at = dn::parent(at);
@@ -421,7 +421,7 @@ fn write_entry(out: &mut Entries, page: &Page<'_>, entry: &Entry, sight: Sight) 
                 a.values.iter().take(values_sent).map(Value::bytes),
             )
         });
-    ber::write_search_entry(&mut out.encoded, page.msgid, &entry.dn, attributes);
+    ber::write_search_entry(&mut out.encoded, page.msgid, entry.dn(), attributes);
     out.count += 1;
 }
 

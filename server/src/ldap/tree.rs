@@ -4,6 +4,7 @@
 //! `congvu-admin` (or another node) shows within that interval.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::RandomState;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -16,6 +17,9 @@ use crate::directory::{
     DirectorySnapshot, Following, GroupCard, GroupId, GroupMember, OfficialCard, OfficialId,
     OfficialStatus, ServiceAccount, ServiceAccountId, SnapshotView,
 };
+use index::HashIndex;
+
+mod index;
 
 /// What an entry stands for, as far as access rules care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,14 +110,35 @@ impl Value {
 /// One entry.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub dn: String,
-    /// The DN's comparable form.
-    pub key: String,
+    dn: Box<str>,
+    /// The DN's comparable form, where it is not the DN itself (an official's DN usually is).
+    key: Option<Box<str>>,
     pub kind: EntryKind,
     pub attributes: Vec<Attribute>,
 }
 
 impl Entry {
+    /// An entry named `dn`, its comparable form worked out here.
+    pub fn new(dn: String, kind: EntryKind, attributes: Vec<Attribute>) -> Entry {
+        let key = dn::normalize(&dn).unwrap_or_else(|| dn.to_lowercase());
+        Entry {
+            key: (key != dn).then(|| key.into_boxed_str()),
+            dn: dn.into_boxed_str(),
+            kind,
+            attributes,
+        }
+    }
+
+    /// The DN as stored and returned.
+    pub fn dn(&self) -> &str {
+        &self.dn
+    }
+
+    /// The DN's comparable form.
+    pub fn key(&self) -> &str {
+        self.key.as_deref().unwrap_or(&self.dn)
+    }
+
     /// The attribute of type `kind`, if the entry has it.
     pub fn attribute(&self, kind: &AttributeType) -> Option<&Attribute> {
         self.attributes.iter().find(|a| std::ptr::eq(a.kind, kind))
@@ -132,30 +157,35 @@ pub struct Tree {
     /// The base DN's comparable form.
     pub base: String,
     pub entries: Vec<Entry>,
-    by_key: HashMap<String, usize>,
-    /// Attribute name -> normalized value -> entries, for [`INDEXED`] attributes: looked up
-    /// by borrowed strings, with nothing allocated per search.
-    index: HashMap<&'static str, HashMap<Box<str>, Vec<usize>>>,
+    /// Entries by their comparable DN.
+    by_key: HashIndex,
+    /// Entries by each normalized value of an [`INDEXED`] attribute.
+    index: Vec<(&'static AttributeType, HashIndex)>,
     agency_parents: AgencyParents,
 }
 
 impl Tree {
     /// The entry whose comparable DN is `key`.
     pub fn get(&self, key: &str) -> Option<(usize, &Entry)> {
-        self.by_key.get(key).map(|&i| (i, &self.entries[i]))
+        self.by_key
+            .candidates(key)
+            .map(|i| (i, &self.entries[i]))
+            .find(|(_, e)| e.key() == key)
     }
 
-    /// Entries whose `kind` attribute equals normalized `value`; `None` when the attribute
-    /// has no index.
-    pub fn lookup(&self, kind: &AttributeType, value: &str) -> Option<&[usize]> {
-        if !INDEXED.iter().any(|i| std::ptr::eq(*i, kind)) {
-            return None;
-        }
+    /// Entries whose `kind` attribute equals normalized `value`, in tree order; `None` when
+    /// the attribute has no index.
+    pub fn lookup(&self, kind: &AttributeType, value: &str) -> Option<Vec<usize>> {
+        let (_, index) = self.index.iter().find(|(k, _)| std::ptr::eq(*k, kind))?;
         Some(
-            self.index
-                .get(kind.name)
-                .and_then(|values| values.get(value))
-                .map_or(&[], Vec::as_slice),
+            index
+                .candidates(value)
+                .filter(|&i| {
+                    self.entries[i]
+                        .attribute(kind)
+                        .is_some_and(|a| a.normalized().any(|v| v == value))
+                })
+                .collect(),
         )
     }
 
@@ -404,17 +434,11 @@ impl<'s> Builder<'s> {
     }
 
     fn push(&mut self, dn: String, kind: EntryKind, attributes: Vec<Attribute>) {
-        let key = dn::normalize(&dn).unwrap_or_else(|| dn.to_lowercase());
         let attributes = attributes
             .into_iter()
             .filter(|a| !a.values.is_empty())
             .collect();
-        self.entries.push(Entry {
-            dn,
-            key,
-            kind,
-            attributes,
-        });
+        self.entries.push(Entry::new(dn, kind, attributes));
     }
 
     fn finish(mut self, version: i64, base: String, agency_parents: AgencyParents) -> Tree {
@@ -422,18 +446,18 @@ impl<'s> Builder<'s> {
         let parents: HashSet<String> = self
             .entries
             .iter()
-            .map(|e| dn::parent(&e.key).to_string())
+            .map(|e| dn::parent(e.key()).to_string())
             .collect();
         for e in &mut self.entries {
-            let has = if parents.contains(&e.key) {
+            let has = if parents.contains(e.key()) {
                 "TRUE"
             } else {
                 "FALSE"
             };
             e.attributes.push(fixed(&at::HAS_SUBORDINATES, [has]));
             if e.attribute(&at::ENTRY_DN).is_none() {
-                let dn = e.dn.clone();
-                e.attributes.push(strings(&at::ENTRY_DN, [dn.as_str()]));
+                let dn = strings(&at::ENTRY_DN, [e.dn()]);
+                e.attributes.push(dn);
                 e.attributes.push(fixed(
                     &at::SUBSCHEMA_SUBENTRY,
                     [super::schema::SUBSCHEMA_DN],
@@ -444,19 +468,21 @@ impl<'s> Builder<'s> {
         for e in &mut self.entries {
             e.attributes.shrink_to_fit();
         }
-        let mut by_key = HashMap::with_capacity(self.entries.len());
-        let mut index: HashMap<&'static str, HashMap<Box<str>, Vec<usize>>> = HashMap::new();
-        for (i, e) in self.entries.iter().enumerate() {
-            by_key.insert(e.key.clone(), i);
-            for kind in INDEXED {
-                if let Some(a) = e.attribute(kind) {
-                    let values = index.entry(kind.name).or_default();
-                    for v in a.normalized() {
-                        values.entry(v.into()).or_default().push(i);
-                    }
-                }
-            }
-        }
+        let hasher = RandomState::new();
+        let entries = &self.entries;
+        let by_key = HashIndex::new(&hasher, entries.iter().map(Entry::key).enumerate());
+        let index = INDEXED
+            .into_iter()
+            .map(|kind| {
+                let values = entries.iter().enumerate().flat_map(|(i, e)| {
+                    e.attribute(kind)
+                        .into_iter()
+                        .flat_map(Attribute::normalized)
+                        .map(move |v| (i, v))
+                });
+                (kind, HashIndex::new(&hasher, values))
+            })
+            .collect();
         Tree {
             version,
             stale_at: None,
@@ -564,6 +590,27 @@ pub async fn load_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_is_named_as_given_and_compared_in_normal_form() {
+        let entry = Entry::new(
+            "uid=AnNV, ou=People,dc=vinhphuc,dc=gov,dc=vn".into(),
+            EntryKind::Structure,
+            Vec::new(),
+        );
+        assert_eq!(entry.dn(), "uid=AnNV, ou=People,dc=vinhphuc,dc=gov,dc=vn");
+        assert_eq!(entry.key(), "uid=annv,ou=people,dc=vinhphuc,dc=gov,dc=vn");
+        assert!(entry.key.is_some());
+
+        // A DN already in normal form is kept once.
+        let entry = Entry::new(
+            "uid=annv,ou=people,dc=vinhphuc,dc=gov,dc=vn".into(),
+            EntryKind::Structure,
+            Vec::new(),
+        );
+        assert_eq!(entry.key(), entry.dn());
+        assert!(entry.key.is_none());
+    }
 
     #[test]
     fn values_are_returned_as_stored_and_compared_in_normal_form() {
