@@ -255,7 +255,7 @@ async fn sqlite_pairs(
     c: &mut sqlx::SqliteConnection,
     table: KeptTable,
     chunk: &[BodyId],
-) -> Result<Option<Vec<u8>>, sqlx::Error> {
+) -> Result<Option<Vec<u8>>, StoreError> {
     let (table, column) = table.name_and_column();
     let mut query = sqlx::QueryBuilder::new(format!(
         "SELECT CAST('[' || group_concat('[' || body_id || ',' || {column} || ']', ',') || ']' AS BLOB) \
@@ -266,7 +266,7 @@ async fn sqlite_pairs(
         list.push_bind(body.0);
     }
     query.push(")");
-    query.build_query_scalar().fetch_one(c).await
+    Ok(query.build_query_scalar().fetch_one(c).await?)
 }
 
 /// One statement's pairs on PostgreSQL, a row each, joined here: rows stream over its
