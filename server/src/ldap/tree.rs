@@ -173,20 +173,13 @@ impl Tree {
             .find(|(_, e)| e.key() == key)
     }
 
-    /// Entries whose `kind` attribute equals normalized `value`, in tree order; `None` when
-    /// the attribute has no index.
+    /// Entries that may have a `kind` value equal to normalized `value`, in tree order: every
+    /// one that has, and rarely one whose value only shares its hash, which the search's own
+    /// filter then turns away (it tests every candidate, so testing here would do it twice).
+    /// `None` when the attribute has no index.
     pub fn lookup(&self, kind: &AttributeType, value: &str) -> Option<Vec<usize>> {
         let (_, index) = self.index.iter().find(|(k, _)| std::ptr::eq(*k, kind))?;
-        Some(
-            index
-                .candidates(value)
-                .filter(|&i| {
-                    self.entries[i]
-                        .attribute(kind)
-                        .is_some_and(|a| a.normalized().any(|v| v == value))
-                })
-                .collect(),
-        )
+        Some(index.candidates(value).collect())
     }
 
     /// `scope` and every agency below it.
@@ -442,18 +435,17 @@ impl<'s> Builder<'s> {
     }
 
     fn finish(mut self, version: i64, base: String, agency_parents: AgencyParents) -> Tree {
-        // hasSubordinates: every entry that is some other entry's parent.
-        let parents: HashSet<String> = self
-            .entries
-            .iter()
-            .map(|e| dn::parent(e.key()).to_string())
-            .collect();
-        for e in &mut self.entries {
-            let has = if parents.contains(e.key()) {
-                "TRUE"
-            } else {
-                "FALSE"
-            };
+        // hasSubordinates: every entry that is some other entry's parent, the parents
+        // borrowed from the entries' own keys rather than copied.
+        let has_subordinates: Vec<bool> = {
+            let parents: HashSet<&str> = self.entries.iter().map(|e| dn::parent(e.key())).collect();
+            self.entries
+                .iter()
+                .map(|e| parents.contains(e.key()))
+                .collect()
+        };
+        for (e, has) in self.entries.iter_mut().zip(has_subordinates) {
+            let has = if has { "TRUE" } else { "FALSE" };
             e.attributes.push(fixed(&at::HAS_SUBORDINATES, [has]));
             if e.attribute(&at::ENTRY_DN).is_none() {
                 let dn = strings(&at::ENTRY_DN, [e.dn()]);
@@ -463,9 +455,8 @@ impl<'s> Builder<'s> {
                     [super::schema::SUBSCHEMA_DN],
                 ));
             }
-        }
-        // Every active official's entry stays in memory: no room kept for attributes to come.
-        for e in &mut self.entries {
+            // Every active official's entry stays in memory: no room kept for attributes to
+            // come.
             e.attributes.shrink_to_fit();
         }
         let hasher = RandomState::new();

@@ -279,16 +279,15 @@ async fn postgres_pairs(
     table: KeptTable,
     chunk: &[BodyId],
 ) -> Result<Option<Vec<u8>>, StoreError> {
+    use futures_util::TryStreamExt;
     use sqlx::Row;
     let (table, column) = table.name_and_column();
     let sql = format!("SELECT body_id, {column} FROM {table} WHERE body_id = ANY($1)");
     let ids: Vec<i64> = chunk.iter().map(|b| b.0).collect();
-    let rows = sqlx::query(&sql).bind(ids).fetch_all(c).await?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
+    // Each row is appended as it comes, so a batch is held once, not as rows and array.
+    let mut rows = sqlx::query(&sql).bind(ids).fetch(c);
     let mut array = Vec::new();
-    for row in &rows {
+    while let Some(row) = rows.try_next().await? {
         let id: i64 = row.try_get(0)?;
         let value = row.try_get_raw(1)?;
         let value = value.as_bytes().map_err(sqlx::Error::Decode)?;
@@ -298,6 +297,9 @@ async fn postgres_pairs(
         array.push(b',');
         array.extend_from_slice(value);
         array.push(b']');
+    }
+    if array.is_empty() {
+        return Ok(None);
     }
     array.push(b']');
     Ok(Some(array))
