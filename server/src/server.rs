@@ -14,7 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::directory::{load_recipients, Authenticator, Directory, DirectoryError};
+use crate::directory::{follow_recipients, read_apart, Authenticator, Directory, DirectoryError};
 use crate::dkim::{load_dkim_signers, DKIM_REFRESH};
 use crate::ldap::{LdapService, LdapSettings};
 use crate::mailstore::{Intake, Mailstore};
@@ -296,13 +296,16 @@ impl Sessions {
             ..
         } = services;
         let authenticator = Authenticator::new(directory.clone(), &config.auth).await?;
+        // Every view of the whole directory is built from one snapshot, read once and
+        // dropped with this function's frame once they are all built.
+        let snapshot = read_apart(directory.clone()).await?;
         let ldap = LdapService::new(
             LdapSettings::from_config(config),
             directory.clone(),
+            &snapshot,
             Arc::clone(&authenticator),
             Some(tls.clone()),
-        )
-        .await?;
+        );
         let intake = {
             let queue = queue.clone();
             Intake::start(store.clone(), clock.clone(), Arc::new(move || queue.wake()))
@@ -334,7 +337,7 @@ impl Sessions {
         );
         let smtp = SmtpService::new(
             SmtpSettings::from_config(config),
-            load_recipients(directory.clone()).await?,
+            follow_recipients(directory.clone(), &snapshot),
             authenticator,
             intake,
             mailstore.clone(),

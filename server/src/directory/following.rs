@@ -63,20 +63,32 @@ impl<T> Clone for Cached<T> {
 }
 
 impl<T: SnapshotView> Following<T> {
-    /// Follows a view built from a whole directory snapshot.
-    pub async fn from_snapshots(
+    /// Follows a view built from a whole directory snapshot, the first from `first` (the
+    /// server builds every view at start from one snapshot), the next ones each from a
+    /// snapshot of its own read when the directory moves.
+    pub fn from_snapshots(
         directory: Directory,
         refresh: Duration,
+        first: &DirectorySnapshot,
         build: impl Fn(&DirectorySnapshot) -> T + Send + Sync + 'static,
-    ) -> Result<Following<T>, DirectoryError> {
+    ) -> Following<T> {
+        let view = Arc::new(build(first));
         let build = Arc::new(build);
-        Self::load(directory, refresh, move |directory: Directory| {
+        let load = move |directory: Directory| {
             let build = Arc::clone(&build);
-            let loading: Loading<T> =
-                Box::pin(async move { Ok(build(&directory.snapshot().await?)) });
+            let loading: Loading<T> = Box::pin(async move {
+                let snapshot = read_apart(directory).await?;
+                Ok(build(&snapshot))
+            });
             loading
-        })
-        .await
+        };
+        Self::with_first(
+            directory,
+            refresh,
+            Box::new(load),
+            view,
+            first.local_changes,
+        )
     }
 
     /// Follows a view `load` reads from the directory; loads the first one now.
@@ -87,9 +99,26 @@ impl<T: SnapshotView> Following<T> {
     ) -> Result<Following<T>, DirectoryError> {
         let local_changes = directory.local_changes();
         let view = Arc::new(load(directory.clone()).await?);
-        Ok(Following {
+        Ok(Self::with_first(
             directory,
-            load: Box::new(load),
+            refresh,
+            Box::new(load),
+            view,
+            local_changes,
+        ))
+    }
+
+    /// Follows from `view`, built when this process had made `local_changes`.
+    fn with_first(
+        directory: Directory,
+        refresh: Duration,
+        load: Load<T>,
+        view: Arc<T>,
+        local_changes: u64,
+    ) -> Following<T> {
+        Following {
+            directory,
+            load,
             refresh,
             current: RwLock::new(Cached {
                 view,
@@ -97,7 +126,7 @@ impl<T: SnapshotView> Following<T> {
                 local_changes,
             }),
             rebuilding: tokio::sync::Mutex::new(()),
-        })
+        }
     }
 
     /// The view to read: the cached one, after checking the version if that is due.
@@ -150,5 +179,21 @@ impl<T: SnapshotView> Following<T> {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+}
+
+/// Reads a snapshot on a task of its own, not the one building views from it. A snapshot
+/// lives only while views are built, and a view for as long as it is current; glibc's malloc
+/// keeps an arena per thread and gives freed memory back to the system only from the top of
+/// one, so a snapshot read where a view is then built leaves its whole size as a hole below
+/// the view once freed (about 6 MB over 10,000 officials, kept for the life of the process).
+/// Read by another thread, it is freed whole from that thread's arena.
+pub async fn read_apart(directory: Directory) -> Result<DirectorySnapshot, DirectoryError> {
+    match tokio::spawn(async move { directory.snapshot().await }).await {
+        Ok(snapshot) => snapshot,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(DirectoryError::Internal(format!(
+            "the directory snapshot's read stopped: {e}"
+        ))),
     }
 }

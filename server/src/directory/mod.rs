@@ -57,7 +57,7 @@ pub use domain::{normalize_domain, NewDomain, DEFAULT_ADDRESS_RULE};
 pub use egov::{
     EgovAgency, EgovCounts, EgovLevel, EgovReport, ReportPeriod, SignedShare, SignedShareTarget,
 };
-pub use following::{Following, SnapshotView};
+pub use following::{read_apart, Following, SnapshotView};
 pub use group_ops::{GroupListing, MemberListing, MemberName};
 pub use import::{
     ImportField, ImportOptions, ImportOutcome, ImportPlan, ImportRow, MigratedGroup,
@@ -78,7 +78,7 @@ pub use portal::{
     DEFAULT_RESET_LINK_HOURS, MAX_RESET_LINK_HOURS,
 };
 pub use recipients::{
-    load_recipients, normalize_address, RecipientCache, RecipientCard, RecipientIndex,
+    follow_recipients, normalize_address, RecipientCache, RecipientCard, RecipientIndex,
     RecipientLookup, RECIPIENT_REFRESH,
 };
 pub use snapshot::{

@@ -241,9 +241,7 @@ fn members_holder(receivers: Vec<OfficialId>, senders: Vec<OfficialId>) -> Holde
 /// The recipient index, following the directory.
 pub type RecipientCache = Following<RecipientIndex>;
 
-/// Loads the recipient index (see [`RecipientCache`]).
-pub async fn load_recipients(
-    directory: super::Directory,
-) -> Result<RecipientCache, super::DirectoryError> {
-    Following::from_snapshots(directory, RECIPIENT_REFRESH, RecipientIndex::build).await
+/// The recipient index, built first from `first` (see [`RecipientCache`]).
+pub fn follow_recipients(directory: super::Directory, first: &DirectorySnapshot) -> RecipientCache {
+    Following::from_snapshots(directory, RECIPIENT_REFRESH, first, RecipientIndex::build)
 }

@@ -19,6 +19,8 @@ pub struct DirectorySnapshot {
     /// The directory version the snapshot was read at (read before the entities, so a
     /// change committed during the read makes the next check reload).
     pub version: i64,
+    /// [`Directory::local_changes`] before the version was read, for the same reason.
+    pub local_changes: u64,
     pub agencies: Vec<Agency>,
     /// Every official, active and disabled, by login.
     pub officials: Vec<OfficialCard>,
@@ -89,9 +91,9 @@ impl Directory {
     /// Reads the whole directory.
     pub async fn snapshot(&self) -> Result<DirectorySnapshot, DirectoryError> {
         let mut conn = self.read().await?;
+        let local_changes = self.local_changes();
         let version = conn.directory_version().await?;
         let agencies = conn.agencies().await?;
-        let officials = conn.all_officials().await?;
         let aliases = conn.all_official_aliases().await?;
         let groups = conn.groups().await?;
         let memberships = conn.all_group_members().await?;
@@ -118,6 +120,23 @@ impl Directory {
             .map(|(official, der, _)| (official, der))
             .collect();
         let member_of = nested_membership(&memberships);
+        // Each official becomes a card as its row is read, into a list sized once: the
+        // officials are the largest part of a snapshot, and are never held twice.
+        let mut officials = Vec::with_capacity(conn.official_count().await?);
+        conn.each_official(|official| {
+            // The views never read credentials, a tenth of an official's size.
+            let official = Official {
+                password: None,
+                ..official
+            };
+            officials.push(OfficialCard {
+                aliases: aliases_of.remove(&official.id).unwrap_or_default(),
+                member_of: member_of.get(&official.id).cloned().unwrap_or_default(),
+                certificate: certificate_of.remove(&official.id),
+                official,
+            });
+        })
+        .await?;
         let mut members_of: HashMap<GroupId, Vec<GroupMember>> = HashMap::new();
         for (group, member) in memberships {
             members_of.entry(group).or_default().push(member);
@@ -128,16 +147,9 @@ impl Directory {
         }
         Ok(DirectorySnapshot {
             version,
+            local_changes,
             agencies,
-            officials: officials
-                .into_iter()
-                .map(|official| OfficialCard {
-                    aliases: aliases_of.remove(&official.id).unwrap_or_default(),
-                    member_of: member_of.get(&official.id).cloned().unwrap_or_default(),
-                    certificate: certificate_of.remove(&official.id),
-                    official,
-                })
-                .collect(),
+            officials,
             groups: groups
                 .into_iter()
                 .map(|group| GroupCard {

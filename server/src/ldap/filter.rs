@@ -203,7 +203,7 @@ fn truth(b: bool) -> Truth {
 /// `>=` and `<=`: defined for string-like syntaxes only (DNs and certificates have no
 /// ordering rule, so the assertion is undefined there).
 fn ordering(
-    attribute: Option<&Attribute>,
+    attribute: Option<Attribute<'_>>,
     kind: &AttributeType,
     test: impl Fn(&str) -> bool,
 ) -> Truth {
@@ -309,14 +309,13 @@ impl Rule {
     }
 
     /// Whether a value of `attribute` equals `assertion` (in this rule's normal form).
-    fn holds(self, attribute: &Attribute, assertion: &str) -> bool {
+    fn holds(self, attribute: Attribute<'_>, assertion: &str) -> bool {
         if self.stored_as() == Some(attribute.kind.matching) {
             attribute.normalized().any(|v| v == assertion)
         } else {
             attribute
-                .values
-                .iter()
-                .any(|v| self.normalize(v.bytes()).as_deref() == Some(assertion))
+                .values()
+                .any(|v| self.normalize(v).as_deref() == Some(assertion))
         }
     }
 }
@@ -564,7 +563,7 @@ fn substring(matching: Matching, sub: &LdapSubstringFilter) -> Substring {
 mod tests {
     use super::*;
     use crate::ldap::schema;
-    use crate::ldap::tree::{strings, EntryKind};
+    use crate::ldap::tree::{strings, EntryKind, NewAttribute};
     use ldap3_proto::parse_ldap_filter_str;
 
     fn sub(initial: Option<&str>, any: &[&str], last: Option<&str>) -> Substring {
@@ -577,8 +576,8 @@ mod tests {
 
     const BASE: &str = "dc=vinhphuc,dc=gov,dc=vn";
 
-    fn entry(dn: &str, attributes: Vec<Attribute>) -> Entry {
-        Entry::new(dn.to_string(), EntryKind::Structure, attributes)
+    fn entry(dn: &str, attributes: Vec<NewAttribute<'_>>) -> Entry {
+        Entry::new(dn, EntryKind::Structure, attributes)
     }
 
     /// An official of Sở Nội vụ as the tree holds one; the HR id is private.
@@ -594,10 +593,7 @@ mod tests {
                 strings(&at::MAIL, ["annv@vinhphuc.gov.vn"]),
                 strings(&at::TELEPHONE, ["0211 3862 001"]),
                 strings(&at::OU, ["snv"]),
-                Attribute {
-                    private: true,
-                    ..strings(&at::EMPLOYEE_NUMBER, ["SNV-001"])
-                },
+                strings(&at::EMPLOYEE_NUMBER, ["SNV-001"]).private(),
                 strings(
                     &at::MEMBER_OF,
                     [format!("cn=lanhdao,ou=groups,{BASE}").as_str()],

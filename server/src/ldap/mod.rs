@@ -32,7 +32,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::FramedWrite;
 
 use crate::config::Config;
-use crate::directory::{Authenticator, Directory, DirectoryError};
+use crate::directory::{Authenticator, Directory, DirectorySnapshot};
 use crate::net::{Connection, Refusal, Stream};
 
 pub use tree::generalized_time;
@@ -93,20 +93,22 @@ impl std::fmt::Debug for LdapService {
 }
 
 impl LdapService {
-    /// Loads the tree and readies the service.
-    pub async fn new(
+    /// Builds the tree from `snapshot` and readies the service.
+    pub fn new(
         settings: LdapSettings,
         directory: Directory,
+        snapshot: &DirectorySnapshot,
         authenticator: Arc<Authenticator>,
         tls: Option<TlsAcceptor>,
-    ) -> Result<LdapService, DirectoryError> {
-        let tree = tree::load_tree(directory, settings.base_dn.clone(), TREE_REFRESH).await?;
-        Ok(LdapService {
+    ) -> LdapService {
+        let base_dn = settings.base_dn.clone();
+        let tree = tree::follow_tree(directory, base_dn, TREE_REFRESH, snapshot);
+        LdapService {
             settings,
             authenticator,
             tree,
             tls,
-        })
+        }
     }
 
     /// Serves one LDAP connection until the client unbinds or the connection ends.

@@ -20,6 +20,8 @@ use crate::clock::Clock;
 
 /// The subschema entry's DN.
 pub const SUBSCHEMA_DN: &str = "cn=Subschema";
+/// [`SUBSCHEMA_DN`] as DNs compare.
+pub const SUBSCHEMA_KEY: &str = "cn=subschema";
 
 pub const OID_PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
 pub const OID_START_TLS: &str = "1.3.6.1.4.1.1466.20037";
@@ -106,7 +108,7 @@ pub fn standard() -> &'static Schema {
 /// The root DSE for a tree under `base_dn`.
 pub fn root_dse(base_dn: &str) -> Entry {
     Entry::new(
-        String::new(),
+        "",
         EntryKind::Structure,
         vec![
             strings(&at::OBJECT_CLASS, ["top"]),
@@ -142,7 +144,7 @@ fn build_subschema() -> Entry {
     let loaded = generalized_time(Clock::system().now());
     let text = |items: Vec<String>| items.into_iter().map(String::into_bytes);
     Entry::new(
-        SUBSCHEMA_DN.to_string(),
+        SUBSCHEMA_DN,
         EntryKind::Structure,
         vec![
             strings(
@@ -219,9 +221,8 @@ mod tests {
         subschema()
             .attribute(kind)
             .map(|a| {
-                a.values
-                    .iter()
-                    .map(|v| String::from_utf8(v.bytes().to_vec()).unwrap())
+                a.values()
+                    .map(|v| String::from_utf8(v.to_vec()).unwrap())
                     .collect()
             })
             .unwrap_or_default()
@@ -432,12 +433,17 @@ mod tests {
     fn the_subschema_carries_its_timestamps() {
         let entry = subschema();
         let stamp = entry.attribute(&at::CREATE_TIMESTAMP).unwrap();
-        let text = String::from_utf8(stamp.values[0].bytes().to_vec()).unwrap();
+        let stamp: Vec<&[u8]> = stamp.values().collect();
+        let text = String::from_utf8(stamp[0].to_vec()).unwrap();
         assert_eq!(text.len(), "20261127010000Z".len(), "{text}");
         assert!(text.ends_with('Z') && text.starts_with("20"), "{text}");
         assert_eq!(
-            entry.attribute(&at::MODIFY_TIMESTAMP).unwrap().values[0].bytes(),
-            stamp.values[0].bytes()
+            entry
+                .attribute(&at::MODIFY_TIMESTAMP)
+                .unwrap()
+                .values()
+                .collect::<Vec<_>>(),
+            stamp
         );
     }
 }

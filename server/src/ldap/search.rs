@@ -21,7 +21,7 @@ use super::filter::Filter;
 use super::reply::{self, NO_SUCH_ENTRY, UNAVAILABLE};
 use super::schema;
 use super::session::{result, Entries, Reply, Session};
-use super::tree::{Entry, Tree, Value};
+use super::tree::{Entry, Tree};
 use super::LdapSettings;
 
 /// Paged searches a connection may hold open at once; the oldest is dropped past it.
@@ -412,15 +412,9 @@ fn matched_dn(tree: &Tree, reader: &Reader<'_>, base: &str) -> String {
 fn write_entry(out: &mut Entries, page: &Page<'_>, entry: &Entry, sight: Sight) {
     let values_sent = if page.types_only { 0 } else { usize::MAX };
     let attributes = entry
-        .attributes
-        .iter()
+        .attributes()
         .filter(|a| page.selection.wants(a.kind) && readable(a, sight))
-        .map(|a| {
-            (
-                a.kind.name,
-                a.values.iter().take(values_sent).map(Value::bytes),
-            )
-        });
+        .map(|a| (a.kind.name, a.values().take(values_sent)));
     ber::write_search_entry(&mut out.encoded, page.msgid, entry.dn(), attributes);
     out.count += 1;
 }

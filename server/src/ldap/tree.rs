@@ -13,12 +13,15 @@ use super::attributes::{self as at, AttributeType};
 use super::dn;
 use crate::clock::UnixTime;
 use crate::directory::{
-    agency_parents, agency_subtree, Agency, AgencyId, AgencyParents, Directory, DirectoryError,
-    DirectorySnapshot, Following, GroupCard, GroupId, GroupMember, OfficialCard, OfficialId,
-    OfficialStatus, ServiceAccount, ServiceAccountId, SnapshotView,
+    agency_parents, agency_subtree, Agency, AgencyId, AgencyParents, Directory, DirectorySnapshot,
+    Following, GroupCard, GroupId, GroupMember, OfficialCard, OfficialId, OfficialStatus,
+    ServiceAccount, ServiceAccountId, SnapshotView,
 };
+use entry::Packer;
+pub use entry::{strings, values, Attribute, Entry, NewAttribute};
 use index::HashIndex;
 
+mod entry;
 mod index;
 
 /// What an entry stands for, as far as access rules care.
@@ -33,116 +36,6 @@ pub enum EntryKind {
     Agency(AgencyId),
     Group,
     Service(ServiceAccountId),
-}
-
-/// One attribute of an entry.
-#[derive(Debug, Clone)]
-pub struct Attribute {
-    pub kind: &'static AttributeType,
-    pub values: Box<[Value]>,
-    /// Readable only by the entry's owner and by service accounts (the HR id).
-    pub private: bool,
-}
-
-impl Attribute {
-    /// Each value's comparable form, in the attribute's matching rule's normal form.
-    pub fn normalized(&self) -> impl Iterator<Item = &str> {
-        self.values.iter().map(Value::comparable)
-    }
-}
-
-/// One value as the tree keeps it, with its comparable form where that is not the value's own
-/// text. The tree holds every active official's entry in memory, so a value is kept in as
-/// few allocations as it can be: none for congvu's fixed strings, one for most.
-#[derive(Debug, Clone)]
-pub struct Value {
-    stored: Stored,
-    /// `None` where the comparable form is the stored text itself.
-    comparable: Option<Box<str>>,
-}
-
-#[derive(Debug, Clone)]
-enum Stored {
-    /// One of congvu's own strings (object classes, `TRUE`, the subschema's DN).
-    Fixed(&'static str),
-    Text(Box<str>),
-    /// Not text (a DER certificate); its comparable form is always kept.
-    Bytes(Box<[u8]>),
-}
-
-impl Stored {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Stored::Fixed(text) => text.as_bytes(),
-            Stored::Text(text) => text.as_bytes(),
-            Stored::Bytes(bytes) => bytes,
-        }
-    }
-}
-
-impl Value {
-    fn new(stored: Stored, matching: at::Matching) -> Value {
-        let normal = at::normalize(matching, stored.bytes());
-        let same = !matches!(stored, Stored::Bytes(_)) && normal.as_bytes() == stored.bytes();
-        Value {
-            stored,
-            comparable: (!same).then(|| normal.into_boxed_str()),
-        }
-    }
-
-    /// The value as stored and returned.
-    pub fn bytes(&self) -> &[u8] {
-        self.stored.bytes()
-    }
-
-    /// The value in its matching rule's normal form, as filters and compares see it.
-    pub fn comparable(&self) -> &str {
-        match (&self.comparable, &self.stored) {
-            (Some(normal), _) => normal,
-            (None, Stored::Fixed(text)) => text,
-            (None, Stored::Text(text)) => text,
-            // Never built: bytes always keep their comparable form.
-            (None, Stored::Bytes(_)) => "",
-        }
-    }
-}
-
-/// One entry.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    dn: Box<str>,
-    /// The DN's comparable form, where it is not the DN itself (an official's DN usually is).
-    key: Option<Box<str>>,
-    pub kind: EntryKind,
-    pub attributes: Vec<Attribute>,
-}
-
-impl Entry {
-    /// An entry named `dn`, its comparable form worked out here.
-    pub fn new(dn: String, kind: EntryKind, attributes: Vec<Attribute>) -> Entry {
-        let key = dn::normalize(&dn).unwrap_or_else(|| dn.to_lowercase());
-        Entry {
-            key: (key != dn).then(|| key.into_boxed_str()),
-            dn: dn.into_boxed_str(),
-            kind,
-            attributes,
-        }
-    }
-
-    /// The DN as stored and returned.
-    pub fn dn(&self) -> &str {
-        &self.dn
-    }
-
-    /// The DN's comparable form.
-    pub fn key(&self) -> &str {
-        self.key.as_deref().unwrap_or(&self.dn)
-    }
-
-    /// The attribute of type `kind`, if the entry has it.
-    pub fn attribute(&self, kind: &AttributeType) -> Option<&Attribute> {
-        self.attributes.iter().find(|a| std::ptr::eq(a.kind, kind))
-    }
 }
 
 /// Attributes with an equality index: what address books and login lookups search by.
@@ -218,6 +111,7 @@ impl Tree {
 /// other by.
 struct Builder<'s> {
     entries: Vec<Entry>,
+    packer: Packer,
     base_dn: &'s str,
     agencies: HashMap<AgencyId, &'s str>,
     groups: HashMap<GroupId, &'s str>,
@@ -229,6 +123,7 @@ impl<'s> Builder<'s> {
     fn new(snapshot: &'s DirectorySnapshot, base_dn: &'s str) -> Builder<'s> {
         Builder {
             entries: Vec::with_capacity(snapshot.officials.len() + snapshot.groups.len() + 64),
+            packer: Packer::default(),
             base_dn,
             agencies: snapshot
                 .agencies
@@ -261,7 +156,7 @@ impl<'s> Builder<'s> {
             self.base_dn.to_string(),
             EntryKind::Structure,
             vec![
-                fixed(&at::OBJECT_CLASS, ["top", "domain", "dcObject"]),
+                strings(&at::OBJECT_CLASS, ["top", "domain", "dcObject"]),
                 strings(&at::DC, [first_label]),
             ],
         );
@@ -270,8 +165,8 @@ impl<'s> Builder<'s> {
                 format!("ou={ou},{}", self.base_dn),
                 EntryKind::Structure,
                 vec![
-                    fixed(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
-                    fixed(&at::OU, [ou]),
+                    strings(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
+                    strings(&at::OU, [ou]),
                 ],
             );
         }
@@ -295,9 +190,10 @@ impl<'s> Builder<'s> {
             .filter_map(|g| self.groups.get(g))
             .map(|name| dn::group(name, self.base_dn))
             .collect();
+        let full_name = o.name.full();
         let mut attrs = vec![
             // congvuOfficial allows mailAlternateAddress and memberOf (schema/congvu.schema).
-            fixed(
+            strings(
                 &at::OBJECT_CLASS,
                 [
                     "top",
@@ -308,7 +204,7 @@ impl<'s> Builder<'s> {
                 ],
             ),
             strings(&at::UID, [o.login.as_str()]),
-            strings(&at::CN, [o.name.full().as_str()]),
+            strings(&at::CN, [full_name.as_str()]),
             strings(&at::SN, [surname.as_str()]),
             strings(&at::GIVEN_NAME, [o.name.given.as_str()]),
             strings(&at::DISPLAY_NAME, [o.display_name.as_str()]),
@@ -318,21 +214,14 @@ impl<'s> Builder<'s> {
             strings(&at::TELEPHONE, o.phone.as_deref()),
             strings(&at::OU, self.agencies.get(&o.agency_id).copied()),
             strings(&at::DEPARTMENT, o.unit.as_deref()),
-            Attribute {
-                private: true,
-                ..strings(&at::EMPLOYEE_NUMBER, o.hr_id.as_deref())
-            },
+            strings(&at::EMPLOYEE_NUMBER, o.hr_id.as_deref()).private(),
             strings(&at::MEMBER_OF, member_of.iter().map(String::as_str)),
-            values(&at::CERTIFICATE, card.certificate.iter().cloned()),
+            values(&at::CERTIFICATE, card.certificate.as_deref()),
         ];
-        // Room for the operational attributes and the three `finish` adds, and no more: the
-        // entry lives as long as the tree.
-        attrs.reserve_exact(OPERATIONAL + 3);
         attrs.extend(operational(
             &o.uuid,
             o.created_at,
             o.updated_at,
-            &dn,
             "inetOrgPerson",
         ));
         let kind = EntryKind::Official {
@@ -350,17 +239,16 @@ impl<'s> Builder<'s> {
             .and_then(|p| self.agencies.get(&p))
             .map(|code| dn::agency(code, self.base_dn));
         let mut attrs = vec![
-            fixed(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
+            strings(&at::OBJECT_CLASS, ["top", "organizationalUnit"]),
             strings(&at::OU, [a.code.as_str()]),
             strings(&at::DESCRIPTION, [a.name.as_str()]),
-            fixed(&at::BUSINESS_CATEGORY, [a.level.as_str()]),
+            strings(&at::BUSINESS_CATEGORY, [a.level.as_str()]),
             strings(&at::SEE_ALSO, parent.as_deref()),
         ];
         attrs.extend(operational(
             &a.uuid,
             a.created_at,
             a.updated_at,
-            &dn,
             "organizationalUnit",
         ));
         self.push(dn, EntryKind::Agency(a.id), attrs);
@@ -383,7 +271,7 @@ impl<'s> Builder<'s> {
         // groupOfNames has no mail; congvuMailList adds it to a distribution list.
         let list = card.address.as_ref().map(|_| "congvuMailList");
         let mut attrs = vec![
-            fixed(
+            strings(
                 &at::OBJECT_CLASS,
                 ["top", "groupOfNames"].into_iter().chain(list),
             ),
@@ -399,7 +287,6 @@ impl<'s> Builder<'s> {
             &g.uuid,
             g.created_at,
             g.updated_at,
-            &dn,
             "groupOfNames",
         ));
         self.push(dn, EntryKind::Group, attrs);
@@ -412,7 +299,7 @@ impl<'s> Builder<'s> {
         }
         let dn = dn::service(&s.name, self.base_dn);
         let mut attrs = vec![
-            fixed(&at::OBJECT_CLASS, ["top", "applicationProcess"]),
+            strings(&at::OBJECT_CLASS, ["top", "applicationProcess"]),
             strings(&at::CN, [s.name.as_str()]),
             strings(&at::DESCRIPTION, s.description.as_deref()),
         ];
@@ -420,18 +307,14 @@ impl<'s> Builder<'s> {
             &s.uuid,
             s.created_at,
             s.updated_at,
-            &dn,
             "applicationProcess",
         ));
         self.push(dn, EntryKind::Service(s.id), attrs);
     }
 
-    fn push(&mut self, dn: String, kind: EntryKind, attributes: Vec<Attribute>) {
-        let attributes = attributes
-            .into_iter()
-            .filter(|a| !a.values.is_empty())
-            .collect();
-        self.entries.push(Entry::new(dn, kind, attributes));
+    fn push(&mut self, dn: String, kind: EntryKind, attributes: Vec<NewAttribute<'_>>) {
+        let entry = self.packer.entry(&dn, kind, &attributes);
+        self.entries.push(entry);
     }
 
     fn finish(mut self, version: i64, base: String, agency_parents: AgencyParents) -> Tree {
@@ -445,19 +328,7 @@ impl<'s> Builder<'s> {
                 .collect()
         };
         for (e, has) in self.entries.iter_mut().zip(has_subordinates) {
-            let has = if has { "TRUE" } else { "FALSE" };
-            e.attributes.push(fixed(&at::HAS_SUBORDINATES, [has]));
-            if e.attribute(&at::ENTRY_DN).is_none() {
-                let dn = strings(&at::ENTRY_DN, [e.dn()]);
-                e.attributes.push(dn);
-                e.attributes.push(fixed(
-                    &at::SUBSCHEMA_SUBENTRY,
-                    [super::schema::SUBSCHEMA_DN],
-                ));
-            }
-            // Every active official's entry stays in memory: no room kept for attributes to
-            // come.
-            e.attributes.shrink_to_fit();
+            e.join_tree(has);
         }
         let hasher = RandomState::new();
         let entries = &self.entries;
@@ -468,7 +339,7 @@ impl<'s> Builder<'s> {
                 let values = entries.iter().enumerate().flat_map(|(i, e)| {
                     e.attribute(kind)
                         .into_iter()
-                        .flat_map(Attribute::normalized)
+                        .flat_map(|a| a.normalized())
                         .map(move |v| (i, v))
                 });
                 (kind, HashIndex::new(&hasher, values))
@@ -486,61 +357,25 @@ impl<'s> Builder<'s> {
     }
 }
 
-/// An attribute from string values (empty ones dropped).
-pub fn strings<'a>(
-    kind: &'static AttributeType,
-    vals: impl IntoIterator<Item = &'a str>,
-) -> Attribute {
-    attribute(kind, vals.into_iter().map(|v| Stored::Text(v.into())))
-}
-
-/// An attribute from congvu's own strings, kept without a copy.
-pub fn fixed(
-    kind: &'static AttributeType,
-    vals: impl IntoIterator<Item = &'static str>,
-) -> Attribute {
-    attribute(kind, vals.into_iter().map(Stored::Fixed))
-}
-
-/// An attribute from values that need not be text (empty ones dropped).
-pub fn values(kind: &'static AttributeType, vals: impl IntoIterator<Item = Vec<u8>>) -> Attribute {
-    let stored = vals.into_iter().map(|v| match String::from_utf8(v) {
-        Ok(text) => Stored::Text(text.into_boxed_str()),
-        Err(bytes) => Stored::Bytes(bytes.into_bytes().into_boxed_slice()),
-    });
-    attribute(kind, stored)
-}
-
-fn attribute(kind: &'static AttributeType, stored: impl Iterator<Item = Stored>) -> Attribute {
-    let values = stored
-        .filter(|s| !s.bytes().is_empty())
-        .map(|s| Value::new(s, kind.matching))
-        .collect();
-    Attribute {
-        kind,
-        values,
-        private: false,
-    }
-}
-
-/// How many attributes [`operational`] gives.
-const OPERATIONAL: usize = 6;
-
-/// The operational attributes every stored entity carries.
-fn operational(
-    uuid: &str,
+/// The operational attributes every stored entity carries, besides those an entry makes up
+/// when read (entryDN, subschemaSubentry, hasSubordinates).
+fn operational<'a>(
+    uuid: &'a str,
     created: UnixTime,
     modified: UnixTime,
-    dn: &str,
     structural: &'static str,
-) -> Vec<Attribute> {
-    vec![
+) -> [NewAttribute<'a>; 4] {
+    [
         strings(&at::ENTRY_UUID, [uuid]),
-        strings(&at::CREATE_TIMESTAMP, [generalized_time(created).as_str()]),
-        strings(&at::MODIFY_TIMESTAMP, [generalized_time(modified).as_str()]),
-        fixed(&at::STRUCTURAL_OBJECT_CLASS, [structural]),
-        strings(&at::ENTRY_DN, [dn]),
-        fixed(&at::SUBSCHEMA_SUBENTRY, [super::schema::SUBSCHEMA_DN]),
+        values(
+            &at::CREATE_TIMESTAMP,
+            [generalized_time(created).into_bytes()],
+        ),
+        values(
+            &at::MODIFY_TIMESTAMP,
+            [generalized_time(modified).into_bytes()],
+        ),
+        strings(&at::STRUCTURAL_OBJECT_CLASS, [structural]),
     ]
 }
 
@@ -566,78 +401,15 @@ impl SnapshotView for Tree {
 /// The current tree, rebuilt when the directory version moves.
 pub type TreeCache = Following<Tree>;
 
-/// Loads the tree for `base_dn`, following the directory (see [`Following`]).
-pub async fn load_tree(
+/// The tree for `base_dn`, built first from `first`, following the directory (see
+/// [`Following`]).
+pub fn follow_tree(
     directory: Directory,
     base_dn: String,
     refresh: Duration,
-) -> Result<TreeCache, DirectoryError> {
-    Following::from_snapshots(directory, refresh, move |snapshot| {
+    first: &DirectorySnapshot,
+) -> TreeCache {
+    Following::from_snapshots(directory, refresh, first, move |snapshot| {
         Tree::build(snapshot, &base_dn)
     })
-    .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_entry_is_named_as_given_and_compared_in_normal_form() {
-        let entry = Entry::new(
-            "uid=AnNV, ou=People,dc=vinhphuc,dc=gov,dc=vn".into(),
-            EntryKind::Structure,
-            Vec::new(),
-        );
-        assert_eq!(entry.dn(), "uid=AnNV, ou=People,dc=vinhphuc,dc=gov,dc=vn");
-        assert_eq!(entry.key(), "uid=annv,ou=people,dc=vinhphuc,dc=gov,dc=vn");
-        assert!(entry.key.is_some());
-
-        // A DN already in normal form is kept once.
-        let entry = Entry::new(
-            "uid=annv,ou=people,dc=vinhphuc,dc=gov,dc=vn".into(),
-            EntryKind::Structure,
-            Vec::new(),
-        );
-        assert_eq!(entry.key(), entry.dn());
-        assert!(entry.key.is_none());
-    }
-
-    #[test]
-    fn values_are_returned_as_stored_and_compared_in_normal_form() {
-        let cn = strings(&at::CN, ["Nguyễn Văn An", "", "an"]);
-        let stored: Vec<&[u8]> = cn.values.iter().map(Value::bytes).collect();
-        assert_eq!(
-            stored,
-            ["Nguyễn Văn An".as_bytes(), b"an"],
-            "empty values dropped"
-        );
-        let normal: Vec<&str> = cn.normalized().collect();
-        assert_eq!(
-            normal,
-            [
-                at::normalize(at::Matching::CaseIgnore, "Nguyễn Văn An".as_bytes()).as_str(),
-                "an"
-            ]
-        );
-        // A value already in normal form keeps no second copy.
-        assert!(cn.values[1].comparable.is_none());
-        assert!(cn.values[0].comparable.is_some());
-
-        let classes = fixed(&at::OBJECT_CLASS, ["top", "inetOrgPerson"]);
-        assert_eq!(classes.values[1].bytes(), b"inetOrgPerson");
-        assert_eq!(
-            classes.normalized().collect::<Vec<_>>(),
-            ["top", "inetorgperson"]
-        );
-
-        // A certificate is bytes, not text, and compares by its hex form.
-        let der = vec![0x30, 0x82, 0xff, 0x00];
-        let certificate = values(&at::CERTIFICATE, [der.clone()]);
-        assert_eq!(certificate.values[0].bytes(), der.as_slice());
-        assert_eq!(
-            certificate.normalized().next(),
-            Some(at::normalize(at::Matching::Octets, &der).as_str())
-        );
-    }
 }

@@ -3,6 +3,7 @@
 //! cost class, or a hash carried over from an old directory in `legacy_password_hash`, never
 //! both: [`PasswordColumns`] is the one place a [`StoredPassword`] becomes those columns.
 
+use futures_util::TryStreamExt;
 use sqlx::FromRow;
 
 use super::agencies::prefixed;
@@ -266,17 +267,36 @@ impl Conn {
 
     /// Every official, by login.
     pub async fn all_officials(&mut self) -> Result<Vec<Official>, StoreError> {
-        let sql = select_where("TRUE ORDER BY o.login");
-        let rows: Vec<OfficialRow> =
-            on_backend!(self, c => sqlx::query_as(&sql).fetch_all(&mut *c).await)?;
-        // Sized once: collecting through `Result` cannot know the count and grows the list
-        // by doubling, and this list (every official, read whole when the directory's views
-        // are built) is the largest allocation of a server's start.
-        let mut officials = Vec::with_capacity(rows.len());
-        for row in rows {
-            officials.push(Official::try_from(row)?);
-        }
+        // Sized once: a list grown as it fills would double, and this one (every official)
+        // is among the largest allocations of a server's start.
+        let mut officials = Vec::with_capacity(self.official_count().await?);
+        self.each_official(|official| officials.push(official))
+            .await?;
         Ok(officials)
+    }
+
+    /// How many officials there are, active or not. Outside a transaction it may differ from
+    /// what a read after it finds: a size to reserve, not a total to rely on.
+    pub async fn official_count(&mut self) -> Result<usize, StoreError> {
+        let sql = "SELECT COUNT(*) FROM officials";
+        let count: i64 = on_backend!(self, c => sqlx::query_scalar(sql).fetch_one(&mut *c).await)?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    /// Every official, by login, each handed to `each` as its row is read: the whole
+    /// directory's officials are never held twice, as rows and as officials.
+    pub async fn each_official(
+        &mut self,
+        mut each: impl FnMut(Official) + Send,
+    ) -> Result<(), StoreError> {
+        let sql = select_where("TRUE ORDER BY o.login");
+        on_backend!(self, c => {
+            let mut rows = sqlx::query_as::<_, OfficialRow>(&sql).fetch(&mut *c);
+            while let Some(row) = rows.try_next().await? {
+                each(Official::try_from(row)?);
+            }
+        });
+        Ok(())
     }
 
     /// The officials of one agency, by login.
