@@ -187,7 +187,10 @@ impl<T: SnapshotView> Following<T> {
 /// keeps an arena per thread and gives freed memory back to the system only from the top of
 /// one, so a snapshot read where a view is then built leaves its whole size as a hole below
 /// the view once freed (about 6 MB over 10,000 officials, kept for the life of the process).
-/// Read by another thread, it is freed whole from that thread's arena.
+/// At start the views are built on the thread that starts the server and the snapshot is
+/// read on a runtime worker, so it is freed whole from that worker's arena. A rebuild later
+/// runs on a worker already and the read may land on the same one: there the task costs a
+/// spawn and gains nothing, and the hole, if any, is reused by the next rebuild's snapshot.
 pub async fn read_apart(directory: Directory) -> Result<DirectorySnapshot, DirectoryError> {
     match tokio::spawn(async move { directory.snapshot().await }).await {
         Ok(snapshot) => snapshot,

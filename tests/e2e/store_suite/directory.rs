@@ -25,6 +25,7 @@ on_both_backends!(
     certificates_are_stored_unique_and_revocable,
     failed_changes_leave_no_audit_row_and_no_version_bump,
     passwords_are_stored_with_cost_class,
+    the_snapshot_holds_every_official_once_by_login_without_credentials,
 );
 
 fn taken(e: DirectoryError) -> (UniqueKey, String) {
@@ -883,4 +884,68 @@ async fn passwords_are_stored_with_cost_class(backend: Backend) {
         !last.record.after.as_deref().unwrap().contains("argon2"),
         "hash leaked into the audit log"
     );
+}
+
+async fn the_snapshot_holds_every_official_once_by_login_without_credentials(backend: Backend) {
+    let Some(f) = Fixture::with_province(backend).await else {
+        return;
+    };
+    for (login, name) in [
+        ("thuptm", "Phạm Thị Minh Thu"),
+        ("annv", "Nguyễn Văn An"),
+        ("binhtt", "Trần Thị Bình"),
+    ] {
+        f.official(login, name).await;
+    }
+    f.directory
+        .add_alias(&f.admin, "annv", "an.nguyen@vinhphuc.gov.vn")
+        .await
+        .unwrap();
+    f.directory
+        .set_official_status(&f.admin, "binhtt", OfficialStatus::Disabled)
+        .await
+        .unwrap();
+    let hasher = PasswordHasher::new(Argon2Cost::INITIAL);
+    let stored = StoredPassword {
+        hash: hasher
+            .hash("Mat-khau-2026!", PasswordCost::Initial)
+            .unwrap(),
+        cost: PasswordCost::Initial,
+        must_change: true,
+    };
+    f.directory
+        .set_password(&f.admin, "thuptm", stored)
+        .await
+        .unwrap();
+    assert!(f
+        .directory
+        .official("thuptm")
+        .await
+        .unwrap()
+        .password
+        .is_some());
+
+    let snapshot = f.directory.snapshot().await.unwrap();
+    let logins: Vec<&str> = snapshot
+        .officials
+        .iter()
+        .map(|c| c.official.login.as_str())
+        .collect();
+    assert_eq!(logins, ["annv", "binhtt", "thuptm"], "each once, by login");
+    let an = &snapshot.officials[0];
+    assert_eq!(an.aliases, ["an.nguyen@vinhphuc.gov.vn"]);
+    assert_eq!(an.official.primary_address, "annv@vinhphuc.gov.vn");
+    assert_eq!(
+        snapshot.officials[1].official.status,
+        OfficialStatus::Disabled
+    );
+    assert!(
+        snapshot
+            .officials
+            .iter()
+            .all(|c| c.official.password.is_none()),
+        "no view reads credentials, so the snapshot holds none"
+    );
+    assert_eq!(snapshot.local_changes, f.directory.local_changes());
+    assert_eq!(snapshot.version, f.directory.version().await.unwrap());
 }
