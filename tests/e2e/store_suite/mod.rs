@@ -3,6 +3,7 @@
 
 mod directory;
 mod mail;
+mod pool;
 mod sieve;
 
 use congvu::clock::{Clock, UnixTime};
