@@ -110,7 +110,8 @@ pub struct Entry {
     /// The DN, its comparable forms where they differ from it, every text value and every
     /// comparable form that differs from its value.
     text: Box<str>,
-    /// Values that are not text.
+    /// The values of attributes matched as octets (certificates), which need not be text;
+    /// empty, and so no allocation, for most entries.
     binary: Box<[u8]>,
     dn: Span,
     key: Span,
