@@ -29,4 +29,5 @@ pub mod sieve;
 pub mod smime;
 pub mod smtp;
 pub mod store;
+pub mod task;
 pub mod telemetry;

@@ -192,11 +192,10 @@ impl<T: SnapshotView> Following<T> {
 /// runs on a worker already and the read may land on the same one: there the task costs a
 /// spawn and gains nothing, and the hole, if any, is reused by the next rebuild's snapshot.
 pub async fn read_apart(directory: Directory) -> Result<DirectorySnapshot, DirectoryError> {
-    match tokio::spawn(async move { directory.snapshot().await }).await {
-        Ok(snapshot) => snapshot,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(DirectoryError::Internal(format!(
-            "the directory snapshot's read stopped: {e}"
-        ))),
-    }
+    let reading = tokio::spawn(async move { directory.snapshot().await });
+    crate::task::finished(reading.await).unwrap_or_else(|| {
+        Err(DirectoryError::Internal(
+            "the directory snapshot's read stopped: the program is shutting down".into(),
+        ))
+    })
 }

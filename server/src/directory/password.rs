@@ -89,13 +89,12 @@ impl PasswordHasher {
         cost: PasswordCost,
     ) -> Result<PasswordHash, DirectoryError> {
         let hasher = self.clone();
-        match tokio::task::spawn_blocking(move || hasher.hash(&password, cost)).await {
-            Ok(hashed) => hashed,
-            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
-            Err(_) => Err(DirectoryError::Internal(
+        let hashing = tokio::task::spawn_blocking(move || hasher.hash(&password, cost));
+        crate::task::finished(hashing.await).unwrap_or_else(|| {
+            Err(DirectoryError::Internal(
                 "the password was not hashed: the program is shutting down".into(),
-            )),
-        }
+            ))
+        })
     }
 
     /// Hashes `password` at `cost`.

@@ -3,13 +3,13 @@
 //! meaning of every key; parsing, CHARSET and the reply belong to the session, and message
 //! bytes are only read through the mail store, never written.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ops::Range;
 
 use imap_codec::imap_types::datetime::NaiveDate;
 use imap_codec::imap_types::search::SearchKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
-use tokio::task::{JoinError, JoinSet};
+use tokio::task::JoinSet;
 
 use crate::clock::UnixTime;
 use crate::mailstore::text::{MessageText, TextMatcher};
@@ -97,7 +97,10 @@ pub(crate) async fn search(
         read(&mut reading, first);
     }
     for (n, chunk) in batches.iter().enumerate() {
-        let texts = read_texts(reading.join_next().await)?;
+        // A read cancelled (the runtime shutting down) ends the search as stopped.
+        let texts = (reading.join_next().await)
+            .and_then(crate::task::finished)
+            .unwrap_or(Err(MailstoreError::Stopped))?;
         if let Some(next) = batches.get(n + 1) {
             read(&mut reading, next);
         }
@@ -116,19 +119,6 @@ pub(crate) async fn search(
     }
     found.sort_unstable();
     Ok(found)
-}
-
-/// One batch's search texts by body, as the mail store reads them.
-type Texts = Result<HashMap<BodyId, MessageText>, MailstoreError>;
-
-/// The texts a read-ahead task brought: its error as the search's, a panic passed on.
-fn read_texts(joined: Option<Result<Texts, JoinError>>) -> Texts {
-    match joined {
-        Some(Ok(texts)) => texts,
-        Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        // Cancelled: only the runtime shutting down does that.
-        Some(Err(_)) | None => Err(MailstoreError::Stopped),
-    }
 }
 
 /// Nesting depth of NOT, OR and parenthesised lists: `SEEN` is 0, `NOT SEEN` 1,
