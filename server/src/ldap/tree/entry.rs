@@ -270,10 +270,19 @@ impl Packer {
         self.slots.clear();
         self.pairs.clear();
         let dn_span = self.text(dn);
-        let key_text = dn::normalize(dn).unwrap_or_else(|| dn.to_lowercase());
-        let key = self.comparable(&key_text, dn.as_bytes(), dn_span);
-        let entry_dn = at::normalize(Matching::Dn, dn.as_bytes());
-        let entry_dn = self.comparable(&entry_dn, key_text.as_bytes(), key);
+        // A DN that parses has one normal form, the key and entryDN's alike; one that does
+        // not is compared lowercased as a key and case-folded as entryDN's value.
+        let (key, entry_dn) = match dn::normalize(dn) {
+            Some(normal) => {
+                let key = self.comparable(&normal, dn.as_bytes(), dn_span);
+                (key, key)
+            }
+            None => {
+                let key = self.comparable(&dn.to_lowercase(), dn.as_bytes(), dn_span);
+                let folded = at::normalize(Matching::Dn, dn.as_bytes());
+                (key, self.comparable(&folded, dn.as_bytes(), dn_span))
+            }
+        };
         for attribute in attributes.iter().filter(|a| !a.values.is_empty()) {
             self.attribute(attribute);
         }
@@ -317,24 +326,24 @@ impl Packer {
         });
         for value in &attribute.values {
             let normal = at::normalize(attribute.kind.matching, value);
-            let pair = match std::str::from_utf8(value) {
-                Ok(text) if !binary(attribute.kind) => {
-                    let stored = self.text(text);
-                    Pair {
-                        stored,
-                        comparable: self.comparable(&normal, value, stored),
-                    }
+            let pair = if binary(attribute.kind) {
+                let start = offset(self.binary.len());
+                self.binary.extend_from_slice(value);
+                Pair {
+                    stored: Span {
+                        start,
+                        len: offset(value.len()),
+                    },
+                    comparable: self.text(&normal),
                 }
-                _ => {
-                    let start = offset(self.binary.len());
-                    self.binary.extend_from_slice(value);
-                    Pair {
-                        stored: Span {
-                            start,
-                            len: offset(value.len()),
-                        },
-                        comparable: self.text(&normal),
-                    }
+            } else {
+                // Where values are read from follows the attribute's type alone, so a text
+                // attribute's value is kept as text whatever it was given as.
+                let text = String::from_utf8_lossy(value);
+                let stored = self.text(&text);
+                Pair {
+                    stored,
+                    comparable: self.comparable(&normal, text.as_bytes(), stored),
                 }
             };
             self.pairs.push(pair);
@@ -424,6 +433,15 @@ mod tests {
         );
         assert!(entry.attribute(&at::EMPLOYEE_NUMBER).unwrap().private);
         assert!(!cn.private);
+
+        // A text attribute given bytes that are not UTF-8 keeps them as text, replaced.
+        let odd = structure("cn=x", vec![values(&at::DESCRIPTION, [vec![0xff, b'a']])]);
+        let description = odd.attribute(&at::DESCRIPTION).unwrap();
+        assert_eq!(
+            description.values().collect::<Vec<_>>(),
+            ["\u{fffd}a".as_bytes()]
+        );
+        assert_eq!(description.normalized().collect::<Vec<_>>(), ["\u{fffd}a"]);
     }
 
     #[test]
