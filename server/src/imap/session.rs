@@ -102,7 +102,8 @@ impl Done {
 enum State<'s> {
     NotAuthenticated,
     Authenticated(Account<'s>),
-    Selected(Account<'s>, Selected),
+    /// Boxed: a view is several times the size of an account.
+    Selected(Account<'s>, Box<Selected>),
 }
 
 /// The logged-in official and their place among their open sessions.
@@ -570,7 +571,7 @@ impl<'s> Session<'s> {
         self.state = match std::mem::replace(&mut self.state, State::NotAuthenticated) {
             State::NotAuthenticated => State::NotAuthenticated,
             State::Authenticated(account) | State::Selected(account, _) => {
-                State::Selected(account, view)
+                State::Selected(account, Box::new(view))
             }
         };
     }
@@ -581,7 +582,7 @@ impl<'s> Session<'s> {
         match std::mem::replace(&mut self.state, State::NotAuthenticated) {
             State::Selected(account, view) => {
                 self.state = State::Authenticated(account);
-                Some(view)
+                Some(*view)
             }
             other => {
                 self.state = other;

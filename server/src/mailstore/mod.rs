@@ -171,6 +171,17 @@ impl Mailstore {
         Ok(self.store.read().await?.body_data(body).await?)
     }
 
+    /// The bytes of several stored bodies, read together; a body that is gone is left out.
+    pub async fn bodies(
+        &self,
+        bodies: &[BodyId],
+    ) -> Result<Vec<(BodyId, Vec<u8>)>, MailstoreError> {
+        if bodies.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.store.read().await?.bodies_data(bodies).await?)
+    }
+
     /// Removes messages from a mailbox, releasing their bodies; returns the UIDs removed.
     pub async fn expunge(
         &self,

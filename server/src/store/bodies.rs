@@ -1,7 +1,7 @@
 //! SQL for content-addressed message bodies, their reference counts and what is derived
 //! from them when they are stored.
 
-use super::{on_backend, Conn, StoreError};
+use super::{on_backend, Conn, Raw, StoreError};
 use crate::clock::UnixTime;
 use crate::model::{BodyHash, BodyId};
 
@@ -61,6 +61,38 @@ impl Conn {
         Ok(
             on_backend!(self, c => sqlx::query_scalar(sql).bind(body.0).fetch_optional(&mut *c).await)?,
         )
+    }
+
+    /// The bytes of several bodies in one statement, as `(body, bytes)` in no particular
+    /// order; a body that is gone is left out. For reading ahead of a client that fetches a
+    /// mailbox's messages one command each: a statement per body is a round trip per body.
+    pub async fn bodies_data(
+        &mut self,
+        bodies: &[BodyId],
+    ) -> Result<Vec<(BodyId, Vec<u8>)>, StoreError> {
+        let rows: Vec<(i64, Vec<u8>)> = match self.raw() {
+            Raw::Sqlite(c) => {
+                let mut query =
+                    sqlx::QueryBuilder::new("SELECT id, data FROM message_bodies WHERE id IN (");
+                let mut list = query.separated(", ");
+                for body in bodies {
+                    list.push_bind(body.0);
+                }
+                query.push(")");
+                query.build_query_as().fetch_all(c).await?
+            }
+            Raw::Postgres(c) => {
+                let ids: Vec<i64> = bodies.iter().map(|b| b.0).collect();
+                sqlx::query_as("SELECT id, data FROM message_bodies WHERE id = ANY($1)")
+                    .bind(ids)
+                    .fetch_all(c)
+                    .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(id, data)| (BodyId(id), data))
+            .collect())
     }
 
     /// How many holders a body has; `None` once it is gone.

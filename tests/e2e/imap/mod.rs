@@ -11,6 +11,7 @@ mod limits;
 mod mbsync;
 mod messages;
 mod protocol;
+mod read_ahead;
 mod sessions;
 mod shutdown;
 

@@ -10,6 +10,7 @@ use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItem
 use imap_codec::imap_types::response::Data;
 use imap_codec::imap_types::sequence::SequenceSet;
 
+use super::read_ahead::Plan;
 use crate::imap::fetch::{self, FetchedMessage};
 use crate::imap::search::{self};
 use crate::imap::session::{Done, End, Session};
@@ -141,7 +142,7 @@ impl Session<'_> {
                 continue;
             }
             let body = if needs.body {
-                match mailstore.body(message.body_id).await {
+                match self.message_body(index).await {
                     Ok(Some(body)) => Some(body),
                     Ok(None) => continue,
                     Err(error) => return Ok(Err(error)),
@@ -171,6 +172,29 @@ impl Session<'_> {
             self.flush_if_large().await?;
         }
         Ok(Ok(()))
+    }
+
+    /// The bytes of the message at `index` in the view, read ahead with the next ones when
+    /// the client goes through the mailbox in order; `None` when its body is gone (expunged
+    /// meanwhile by another session).
+    async fn message_body(&mut self, index: usize) -> Result<Option<Vec<u8>>, MailstoreError> {
+        let mailstore = self.service.mailstore.clone();
+        let Some(view) = self.view_mut() else {
+            return Ok(None);
+        };
+        let wanted = match view.read_ahead.plan(&view.messages, index) {
+            Plan::Kept(body) => return Ok(Some(body)),
+            Plan::Read(wanted) => wanted,
+        };
+        let read = match wanted[..] {
+            // One body by its key: a client fetching out of order, the common case.
+            [body] => mailstore.body(body).await?.map(|bytes| vec![(body, bytes)]),
+            _ => Some(mailstore.bodies(&wanted).await?),
+        };
+        let read = read.unwrap_or_default();
+        Ok(self
+            .view_mut()
+            .and_then(|view| view.read_ahead.keep(&wanted, read)))
     }
 }
 

@@ -8,6 +8,7 @@ mod copy;
 mod expunge;
 mod fetch;
 mod idle;
+mod read_ahead;
 mod search;
 mod store;
 
@@ -41,6 +42,8 @@ pub(super) struct Selected {
     /// Messages expunged elsewhere that the client has not been told about yet, because
     /// EXPUNGE could not be sent at the time.
     expunges_held: bool,
+    /// Bodies read ahead of a client fetching this mailbox's messages in order.
+    read_ahead: read_ahead::ReadAhead,
 }
 
 impl Selected {
@@ -63,6 +66,7 @@ impl Selected {
             known_modseq,
             changes,
             expunges_held: false,
+            read_ahead: read_ahead::ReadAhead::default(),
         })
     }
 
