@@ -2,7 +2,7 @@
 //! has told the client about), and keeping the view in step with changes other sessions and
 //! deliveries commit (unsolicited EXISTS, EXPUNGE and FETCH FLAGS). The commands that work
 //! on the view are one file per group: FETCH, STORE, SEARCH, COPY and MOVE, EXPUNGE and
-//! CLOSE, and IDLE.
+//! CLOSE, and IDLE; and beside them, the bodies read ahead of a client fetching in order.
 
 mod copy;
 mod expunge;
