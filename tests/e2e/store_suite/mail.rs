@@ -19,6 +19,7 @@ on_both_backends!(
     structures_stored_before_their_own_table_are_moved_into_it,
     a_mailbox_of_more_messages_than_one_read_takes_is_listed_whole,
     search_texts_are_kept_with_their_bodies_and_worked_out_when_missing,
+    several_bodies_are_read_together_each_once_and_those_gone_left_out,
 );
 
 /// SQLite with `synchronous=FULL`, PostgreSQL with `synchronous_commit=on`, on the pooled
@@ -311,6 +312,37 @@ async fn uids_ascend_per_mailbox_and_flags_persist(backend: Backend) {
         .unwrap();
     let inbox = mailboxes.iter().find(|m| m.id == a).unwrap();
     assert_eq!(inbox.uidnext, Uid(6));
+}
+
+/// What reading ahead of an IMAP client relies on: several bodies in one read, each by its id
+/// with its bytes, a body named twice given once, and one freed meanwhile left out.
+async fn several_bodies_are_read_together_each_once_and_those_gone_left_out(backend: Backend) {
+    let Some(f) = Fixture::with_province(backend).await else {
+        return;
+    };
+    let a = inbox(&f, "annv").await;
+    let messages: Vec<Vec<u8>> = (0..5)
+        .map(|i| format!("Subject: {i}\r\n\r\n{}\r\n", "x".repeat(1000 * i)).into_bytes())
+        .collect();
+    for message in &messages {
+        f.mailstore
+            .deliver(&[a], message, MessageFlags::default())
+            .await
+            .unwrap();
+    }
+    let stored = f.mailstore.messages(a).await.unwrap();
+    let ids: Vec<_> = stored.iter().map(|m| m.body_id).collect();
+    f.mailstore.expunge(a, &[stored[3].uid]).await.unwrap();
+
+    let wanted = [ids[4], ids[0], ids[3], ids[2], ids[0]];
+    let mut read = f.mailstore.bodies(&wanted).await.unwrap();
+    read.sort_by_key(|(id, _)| id.0);
+    let expected: Vec<_> = [0, 2, 4]
+        .iter()
+        .map(|&i| (ids[i], messages[i].clone()))
+        .collect();
+    assert_eq!(read, expected);
+    assert_eq!(f.mailstore.bodies(&[]).await.unwrap(), []);
 }
 
 async fn queue_entries_share_the_body_and_leases_expire(backend: Backend) {
