@@ -176,9 +176,6 @@ impl Mailstore {
         &self,
         bodies: &[BodyId],
     ) -> Result<Vec<(BodyId, Vec<u8>)>, MailstoreError> {
-        if bodies.is_empty() {
-            return Ok(Vec::new());
-        }
         Ok(self.store.read().await?.bodies_data(bodies).await?)
     }
 

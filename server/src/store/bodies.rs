@@ -66,10 +66,14 @@ impl Conn {
     /// The bytes of several bodies in one statement, as `(body, bytes)` in no particular
     /// order; a body that is gone is left out. For reading ahead of a client that fetches a
     /// mailbox's messages one command each: a statement per body is a round trip per body.
+    /// Every id is a parameter of the statement, so callers ask for tens, not thousands.
     pub async fn bodies_data(
         &mut self,
         bodies: &[BodyId],
     ) -> Result<Vec<(BodyId, Vec<u8>)>, StoreError> {
+        if bodies.is_empty() {
+            return Ok(Vec::new());
+        }
         let rows: Vec<(i64, Vec<u8>)> = match self.raw() {
             Raw::Sqlite(c) => {
                 let mut query =

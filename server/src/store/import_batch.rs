@@ -122,21 +122,42 @@ impl Conn {
         if hashes.is_empty() {
             return Ok(false);
         }
-        let list = placeholders(1, hashes.len(), 2, Numbering::Dollar);
-        // `+m.mailbox_id` keeps SQLite from walking the whole mailbox by its mailbox index
-        // and testing every message's body against the list, which it otherwise prefers
-        // for a long list: each body is found by its hash, then its messages by body.
-        let sql = format!(
-            "SELECT COUNT(*) FROM mailbox_messages m JOIN message_bodies b ON b.id = m.body_id \
-             WHERE +m.mailbox_id = $1 AND b.sha256 IN {list}"
-        );
-        let present: i64 = on_backend!(self, c => {
-            let mut query = sqlx::query_scalar(&sql).bind(mailbox.0);
-            for hash in hashes {
-                query = query.bind(&hash.0[..]);
+        let present: i64 = match self.raw() {
+            Raw::Sqlite(c) => {
+                let list = placeholders(1, hashes.len(), 2, Numbering::Dollar);
+                // `+m.mailbox_id` keeps SQLite from walking the whole mailbox by its mailbox
+                // index and testing every message's body against the list, which it otherwise
+                // prefers for a long list: each body is found by its hash, then its messages
+                // by body.
+                let sql = format!(
+                    "SELECT COUNT(*) FROM mailbox_messages m \
+                     JOIN message_bodies b ON b.id = m.body_id \
+                     WHERE +m.mailbox_id = $1 AND b.sha256 IN {list}"
+                );
+                let mut query = sqlx::query_scalar(&sql).bind(mailbox.0);
+                for hash in hashes {
+                    query = query.bind(&hash.0[..]);
+                }
+                query.fetch_one(c).await?
             }
-            query.fetch_one(&mut *c).await
-        })?;
+            Raw::Postgres(c) => {
+                // The same, spelled so that PostgreSQL cannot do otherwise: given the join, it
+                // read every message of the mailbox for each batch (a hash join over a
+                // sequential scan, or each body's messages intersected with the whole
+                // mailbox's index), so a batch cost more as the mailbox grew: 1-2 s at
+                // 190,000 messages, against 2-10 ms this way.
+                let sql = "SELECT COUNT(*) FROM message_bodies b, LATERAL (\
+                     SELECT 1 FROM mailbox_messages m \
+                     WHERE m.body_id = b.id AND +m.mailbox_id = $1 LIMIT 1) held \
+                     WHERE b.sha256 = ANY($2)";
+                let hashes: Vec<&[u8]> = hashes.iter().map(|h| &h.0[..]).collect();
+                sqlx::query_scalar(sql)
+                    .bind(mailbox.0)
+                    .bind(hashes)
+                    .fetch_one(c)
+                    .await?
+            }
+        };
         Ok(present > 0)
     }
 
