@@ -15,7 +15,9 @@ use crate::imap::fetch::{self, FetchedMessage};
 use crate::imap::search::{self};
 use crate::imap::session::{Done, End, Session};
 use crate::imap::{flags, reply};
-use crate::mailstore::{BodyId, FlagChange, FlagUpdate, MailstoreError, MessageFlags, Uid};
+use crate::mailstore::{
+    BodyId, FlagChange, FlagUpdate, Mailstore, MailstoreError, MessageFlags, Uid,
+};
 
 impl Session<'_> {
     pub(in crate::imap) async fn fetch(
@@ -142,7 +144,7 @@ impl Session<'_> {
                 continue;
             }
             let body = if needs.body {
-                match self.message_body(index).await {
+                match self.message_body(&mailstore, index).await {
                     Ok(Some(body)) => Some(body),
                     Ok(None) => continue,
                     Err(error) => return Ok(Err(error)),
@@ -177,8 +179,11 @@ impl Session<'_> {
     /// The bytes of the message at `index` in the view, read ahead with the next ones when
     /// the client goes through the mailbox in order; `None` when its body is gone (expunged
     /// meanwhile by another session).
-    async fn message_body(&mut self, index: usize) -> Result<Option<Vec<u8>>, MailstoreError> {
-        let mailstore = self.service.mailstore.clone();
+    async fn message_body(
+        &mut self,
+        mailstore: &Mailstore,
+        index: usize,
+    ) -> Result<Option<Vec<u8>>, MailstoreError> {
         let Some(view) = self.view_mut() else {
             return Ok(None);
         };
@@ -186,12 +191,7 @@ impl Session<'_> {
             Plan::Kept(body) => return Ok(Some(body)),
             Plan::Read(wanted) => wanted,
         };
-        let read = match wanted[..] {
-            // One body by its key: a client fetching out of order, the common case.
-            [body] => mailstore.body(body).await?.map(|bytes| vec![(body, bytes)]),
-            _ => Some(mailstore.bodies(&wanted).await?),
-        };
-        let read = read.unwrap_or_default();
+        let read = mailstore.bodies(&wanted).await?;
         Ok(self
             .view_mut()
             .and_then(|view| view.read_ahead.keep(&wanted, read)))
