@@ -120,6 +120,14 @@ impl TestDb {
         }
     }
 
+    /// The rows PostgreSQL's planner believes `table` holds, from its gathered statistics:
+    /// -1 until they are first gathered.
+    pub async fn planner_rows(&self, table: &str) -> i64 {
+        assert!(self.schema.is_some(), "planner statistics are PostgreSQL's");
+        let sql = format!("SELECT reltuples::bigint FROM pg_class WHERE oid = '{table}'::regclass");
+        self.count_unchecked(&sql).await
+    }
+
     /// Runs `sql` with foreign keys unenforced (SQLite's `foreign_keys` off, PostgreSQL's
     /// replication role): to plant what the server itself never writes, such as a message
     /// whose body is gone.

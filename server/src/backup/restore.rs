@@ -88,6 +88,7 @@ async fn write_all(
     tx.restart_identities(TABLES).await?;
     tx.commit().await?;
     store.migrate().await?;
+    store.refresh_statistics().await?;
     Ok(verified)
 }
 

@@ -155,7 +155,7 @@ impl Mailstore {
     /// Begins a bulk import: until it is finished, commits on SQLite do not each wait for the
     /// disk, since what an import copied is recorded with the copy and a lost commit is copied
     /// again by the next run ([`BulkWrites`](crate::store::BulkWrites)); finishing it syncs
-    /// everything committed.
+    /// everything committed, and has the database plan for the mailboxes' new sizes.
     pub async fn begin_bulk_import(&self) -> Result<BulkWrites, MailstoreError> {
         Ok(self.store.begin_bulk_writes().await?)
     }

@@ -14,7 +14,9 @@
 //!
 //! Finishing gives the writer back its server settings (every commit synced, SQLite's default
 //! cache and checkpoints) and checkpoints what was committed meanwhile, which syncs it.
-//! PostgreSQL keeps `synchronous_commit=on` throughout and needs none of this.
+//! PostgreSQL keeps `synchronous_commit=on` throughout and needs none of this; finishing
+//! there gathers the planner's statistics for the tables the import grew
+//! ([`Store::refresh_statistics`]).
 
 use std::time::Duration;
 
@@ -40,6 +42,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// relaxed until the process ends, which a failed import's does.
 #[derive(Debug)]
 pub struct BulkWrites {
+    store: Store,
     /// The SQLite writer and the checkpointer beside it; `None` on PostgreSQL.
     sqlite: Option<(SqlitePool, Checkpointer)>,
 }
@@ -48,11 +51,15 @@ impl Store {
     /// Begins a bulk import (see the module's header).
     pub async fn begin_bulk_writes(&self) -> Result<BulkWrites, StoreError> {
         let Pools::Sqlite { writer, .. } = &self.pools else {
-            return Ok(BulkWrites { sqlite: None });
+            return Ok(BulkWrites {
+                store: self.clone(),
+                sqlite: None,
+            });
         };
         set_writer(writer, "NORMAL", BULK_CACHE_KIB, BULK_CHECKPOINT_PAGES).await?;
         let checkpointer = Checkpointer::start(writer).await?;
         Ok(BulkWrites {
+            store: self.clone(),
             sqlite: Some((writer.clone(), checkpointer)),
         })
     }
@@ -60,10 +67,10 @@ impl Store {
 
 impl BulkWrites {
     /// Ends the import: the writer syncs every commit again, and what was committed meanwhile
-    /// is checkpointed and so synced.
+    /// is checkpointed and so synced; on PostgreSQL, the tables' statistics are gathered.
     pub async fn finish(mut self) -> Result<(), StoreError> {
         let Some((writer, checkpointer)) = self.sqlite.take() else {
-            return Ok(());
+            return self.store.refresh_statistics().await;
         };
         checkpointer.stop().await;
         set_writer(

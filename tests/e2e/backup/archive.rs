@@ -226,6 +226,13 @@ async fn a_backup_taken_while_mail_flows_restores_on_either_engine(backend: Back
             json_of(&restored)["rows"]["mailbox_messages"],
             summary["rows"]["mailbox_messages"]
         );
+        if engine == Backend::Postgres {
+            // PostgreSQL plans for the restored tables' sizes, not for empty ones.
+            assert_eq!(
+                target.planner_rows("mailbox_messages").await,
+                summary["rows"]["mailbox_messages"].as_i64().unwrap()
+            );
+        }
         let server = serve(&p, &target).await;
         assert_eq!(
             client_view(&server, &target, ANNV).await,

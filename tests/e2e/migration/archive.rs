@@ -23,6 +23,34 @@ on_both_backends!(
     archives_that_cannot_be_imported_are_named,
 );
 
+/// PostgreSQL plans every statement from its tables' statistics, and a mailbox an import
+/// just grew must not be read with plans made for the empty one it was (reading a
+/// 400,000-message list sorted the whole mailbox for every batch of it): the import ends by
+/// gathering them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    congvu_skip_postgres,
+    ignore = "CONGVU_TEST_SKIP_POSTGRES=1: the PostgreSQL half is not run"
+)]
+async fn an_import_into_postgresql_leaves_its_planner_knowing_the_messages() {
+    let db = TestDb::new(Backend::Postgres).await.unwrap();
+    let cli = cli_with_annv(&db);
+    assert!(
+        db.planner_rows("mailbox_messages").await < 1,
+        "gathered before any import"
+    );
+    let mbox = cli.dir.join("Cong van.mbox");
+    let letters: String = (0..40)
+        .map(|n| format!("From - Mon Jan 15 08:30:00 2018\nSubject: so {n}\n\nNoi dung {n}.\n\n"))
+        .collect();
+    fs::write(&mbox, letters).unwrap();
+
+    let path = mbox.to_str().unwrap();
+    let run = cli.run(&["--json", "mailbox", "import", "annv", "--mbox", path]);
+    assert_eq!(json_of(&run.ok())["totals"]["added"], json!(40));
+    assert_eq!(db.planner_rows("mailbox_messages").await, 40);
+}
+
 /// 2018-01-15 08:30:00 UTC, as the first message's `From ` line says.
 const JAN_15_2018: i64 = 1_516_005_000;
 /// 2018-02-20 10:00:00 UTC.
