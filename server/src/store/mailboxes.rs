@@ -75,14 +75,47 @@ impl From<MessageRow> for MailboxMessage {
     }
 }
 
-/// Messages [`sqlite_messages_in`] reads per statement.
+/// Messages a mailbox's list is read in per statement on SQLite ([`sqlite_in_arrays`]).
 const MESSAGES_PER_ARRAY: i64 = 10_000;
 
-/// [`Conn::messages_in`] on SQLite: up to [`MESSAGES_PER_ARRAY`] messages per statement,
-/// joined by SQLite into one JSON array of `[uid, body, flags, keywords, internal date,
-/// size, mod-sequence]`. sqlx hands SQLite's rows one at a time from its worker thread, and
-/// for a mailbox of 400,000 messages (SELECT reads them all) those hand-offs cost more than
-/// SQLite's reading and the array's decoding together.
+/// Reads a mailbox's messages from SQLite [`MESSAGES_PER_ARRAY`] to a statement, each batch
+/// one JSON array SQLite builds, and makes each entry an item with `item`, in UID order.
+/// `sql` takes the mailbox, the UID to read after and the batch's length, and builds the
+/// array of the next messages by UID; `uid` says an entry's. sqlx hands SQLite's rows one at
+/// a time from its worker thread, and for a mailbox of 400,000 messages (SELECT reads them
+/// all) those hand-offs cost more than SQLite's reading and the array's decoding together.
+async fn sqlite_in_arrays<E: serde::de::DeserializeOwned, T>(
+    c: &mut sqlx::SqliteConnection,
+    sql: &str,
+    mailbox: MailboxId,
+    uid: impl Fn(&E) -> i64,
+    item: impl FnMut(E) -> T,
+) -> Result<Vec<T>, StoreError> {
+    let mut items = Vec::new();
+    let mut item = item;
+    let mut after = 0_i64;
+    loop {
+        let array: String = sqlx::query_scalar(sql)
+            .bind(mailbox.0)
+            .bind(after)
+            .bind(MESSAGES_PER_ARRAY)
+            .fetch_one(&mut *c)
+            .await?;
+        let mut entries: Vec<E> = serde_json::from_str(&array)
+            .map_err(|e| StoreError::Corrupt(format!("a mailbox's message list: {e}")))?;
+        // An aggregate's input order is SQLite's choice, not a promise.
+        entries.sort_unstable_by_key(&uid);
+        let full = entries.len() as i64 == MESSAGES_PER_ARRAY;
+        after = entries.last().map_or(after, &uid);
+        items.extend(entries.into_iter().map(&mut item));
+        if !full {
+            return Ok(items);
+        }
+    }
+}
+
+/// [`Conn::messages_in`] on SQLite: `[uid, body, flags, keywords, internal date, size,
+/// mod-sequence]` arrays, through [`sqlite_in_arrays`].
 async fn sqlite_messages_in(
     c: &mut sqlx::SqliteConnection,
     mailbox: MailboxId,
@@ -93,39 +126,19 @@ async fn sqlite_messages_in(
                FROM (SELECT uid, body_id, flags, keywords, internal_date, size, modseq \
                      FROM mailbox_messages WHERE mailbox_id = $1 AND uid > $2 \
                      ORDER BY uid LIMIT $3)";
-    let mut messages = Vec::new();
-    let mut after = 0_i64;
-    loop {
-        let array: String = sqlx::query_scalar(sql)
-            .bind(mailbox.0)
-            .bind(after)
-            .bind(MESSAGES_PER_ARRAY)
-            .fetch_one(&mut *c)
-            .await?;
-        let mut entries: Vec<Entry> = serde_json::from_str(&array)
-            .map_err(|e| StoreError::Corrupt(format!("a mailbox's message list: {e}")))?;
-        // An aggregate's input order is SQLite's choice, not a promise.
-        entries.sort_unstable_by_key(|e| e.0);
-        let full = entries.len() as i64 == MESSAGES_PER_ARRAY;
-        after = entries.last().map_or(after, |e| e.0);
-        messages.extend(entries.into_iter().map(
-            |(uid, body_id, flags, keywords, internal_date, size, modseq)| {
-                MailboxMessage::from(MessageRow {
-                    mailbox_id: mailbox.0,
-                    uid,
-                    body_id,
-                    flags,
-                    keywords,
-                    internal_date,
-                    size,
-                    modseq,
-                })
-            },
-        ));
-        if !full {
-            return Ok(messages);
-        }
-    }
+    let message = |(uid, body_id, flags, keywords, internal_date, size, modseq): Entry| {
+        MailboxMessage::from(MessageRow {
+            mailbox_id: mailbox.0,
+            uid,
+            body_id,
+            flags,
+            keywords,
+            internal_date,
+            size,
+            modseq,
+        })
+    };
+    sqlite_in_arrays(c, sql, mailbox, |e: &Entry| e.0, message).await
 }
 
 /// [`Conn::messages_in`] on PostgreSQL: the rows streamed and each made a message as it
@@ -290,10 +303,25 @@ impl Conn {
         Ok(found)
     }
 
-    /// The UIDs in a mailbox, ascending.
+    /// The UIDs in a mailbox, ascending. A session reads them all to find what another
+    /// expunged, so they come as arrays rather than a row each: on SQLite
+    /// [`MESSAGES_PER_ARRAY`] to a statement ([`sqlite_in_arrays`]), on PostgreSQL all in one.
     pub async fn uids_in(&mut self, mailbox: MailboxId) -> Result<Vec<Uid>, StoreError> {
-        let sql = "SELECT uid FROM mailbox_messages WHERE mailbox_id = $1 ORDER BY uid";
-        let uids: Vec<i64> = on_backend!(self, c => sqlx::query_scalar(sql).bind(mailbox.0).fetch_all(&mut *c).await)?;
+        let mut uids = match self.raw() {
+            Raw::Sqlite(c) => {
+                let sql = "SELECT json_group_array(uid) FROM (SELECT uid FROM mailbox_messages \
+                           WHERE mailbox_id = $1 AND uid > $2 ORDER BY uid LIMIT $3)";
+                sqlite_in_arrays(c, sql, mailbox, |uid: &i64| *uid, |uid| uid).await?
+            }
+            Raw::Postgres(c) => {
+                let sql = "SELECT array_agg(uid) FROM mailbox_messages WHERE mailbox_id = $1";
+                let uids: Option<Vec<i64>> =
+                    sqlx::query_scalar(sql).bind(mailbox.0).fetch_one(c).await?;
+                uids.unwrap_or_default()
+            }
+        };
+        // An aggregate's input order is the engine's choice, not a promise.
+        uids.sort_unstable();
         Ok(uids.into_iter().map(|u| Uid(u as u32)).collect())
     }
 

@@ -470,9 +470,9 @@ async fn structures_stored_before_their_own_table_are_moved_into_it(backend: Bac
     assert_eq!(moved.as_deref(), Some(stored));
 }
 
-/// SQLite reads a mailbox's messages 10,000 to a statement: a mailbox of 20,001, some
-/// expunged at the seams, is listed whole and in UID order, every field as stored, and on
-/// PostgreSQL the same.
+/// SQLite reads a mailbox's messages and its UIDs 10,000 to a statement: a mailbox of
+/// 20,001, some expunged at the seams, is listed whole and in UID order, every field as
+/// stored, and on PostgreSQL the same.
 async fn a_mailbox_of_more_messages_than_one_read_takes_is_listed_whole(backend: Backend) {
     let Some(f) = Fixture::with_province(backend).await else {
         return;
@@ -513,6 +513,15 @@ async fn a_mailbox_of_more_messages_than_one_read_takes_is_listed_whole(backend:
         .filter(|u| ![10_000, 10_001].contains(u))
         .collect();
     assert_eq!(uids, expected);
+    let present: Vec<u32> = f
+        .mailstore
+        .uids(a)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.0)
+        .collect();
+    assert_eq!(present, expected, "the UIDs alone, read as arrays too");
     for m in &listed {
         let n = m.uid.0 as usize - 1;
         assert_eq!(m.mailbox_id, a);

@@ -198,24 +198,43 @@ impl Selected {
         expunges_allowed: bool,
         updates: &mut Vec<Data<'static>>,
     ) -> Result<(), MailstoreError> {
-        let present: HashSet<Uid> = mailstore.uids(self.mailbox.id).await?.into_iter().collect();
-        let gone = self.messages.iter().any(|m| !present.contains(&m.uid));
+        let present = mailstore.uids(self.mailbox.id).await?;
+        let gone = gone_from(&self.messages, &present);
         if !expunges_allowed {
-            self.expunges_held = gone;
+            self.expunges_held = !gone.is_empty();
             return Ok(());
         }
-        for index in (0..self.messages.len()).rev() {
-            if !present.contains(&self.messages[index].uid) {
-                let message = self.messages.remove(index);
-                self.recent.remove(&message.uid);
-                if let Some(seq) = NonZeroU32::new(index as u32 + 1) {
-                    updates.push(Data::Expunge(seq));
-                }
+        // Highest first, so each sequence number is the message's as the client then knows it.
+        for &index in gone.iter().rev() {
+            self.recent.remove(&self.messages[index].uid);
+            if let Some(seq) = NonZeroU32::new(index as u32 + 1) {
+                updates.push(Data::Expunge(seq));
             }
         }
+        let mut index = 0;
+        let mut gone = gone.iter().peekable();
+        self.messages.retain(|_| {
+            let kept = gone.next_if_eq(&&index).is_none();
+            index += 1;
+            kept
+        });
         self.expunges_held = false;
         Ok(())
     }
+}
+
+/// The indexes in `messages` of those whose UID is not in `present`; both ascending by UID,
+/// so one walk through each finds them (a mailbox may hold 400,000).
+fn gone_from(messages: &[MailboxMessage], present: &[Uid]) -> Vec<usize> {
+    let mut present = present.iter().peekable();
+    let mut gone = Vec::new();
+    for (index, message) in messages.iter().enumerate() {
+        while present.next_if(|uid| **uid < message.uid).is_some() {}
+        if present.next_if_eq(&&message.uid).is_none() {
+            gone.push(index);
+        }
+    }
+    gone
 }
 
 impl Session<'_> {
@@ -275,4 +294,43 @@ fn uid_set(uids: impl Iterator<Item = Uid>) -> Option<UidSet> {
         }
     }
     Vec1::try_from(elements).ok().map(UidSet)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::UnixTime;
+    use crate::mailstore::{BodyId, MailboxId};
+
+    fn view(uids: &[u32]) -> Vec<MailboxMessage> {
+        uids.iter()
+            .map(|&uid| MailboxMessage {
+                mailbox_id: MailboxId(1),
+                uid: Uid(uid),
+                body_id: BodyId(i64::from(uid)),
+                flags: MessageFlags::default(),
+                keywords: Vec::new(),
+                internal_date: UnixTime(0),
+                size: 1,
+                modseq: 1,
+            })
+            .collect()
+    }
+
+    fn uids(uids: &[u32]) -> Vec<Uid> {
+        uids.iter().map(|&u| Uid(u)).collect()
+    }
+
+    #[test]
+    fn the_messages_gone_are_those_whose_uid_is_no_longer_present() {
+        let messages = view(&[1, 2, 3, 5, 8]);
+        // 9 arrived meanwhile and is not the view's concern; 4 was never in it.
+        assert_eq!(gone_from(&messages, &uids(&[2, 4, 5, 9])), vec![0, 2, 4]);
+        assert_eq!(
+            gone_from(&messages, &uids(&[1, 2, 3, 5, 8])),
+            Vec::<usize>::new()
+        );
+        assert_eq!(gone_from(&messages, &[]), vec![0, 1, 2, 3, 4]);
+        assert_eq!(gone_from(&[], &uids(&[1, 2])), Vec::<usize>::new());
+    }
 }
