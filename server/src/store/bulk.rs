@@ -43,8 +43,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 #[derive(Debug)]
 pub struct BulkWrites {
     store: Store,
-    /// The SQLite writer and the checkpointer beside it; `None` on PostgreSQL.
-    sqlite: Option<(SqlitePool, Checkpointer)>,
+    /// The checkpointer beside SQLite's writer; `None` on PostgreSQL.
+    checkpointer: Option<Checkpointer>,
 }
 
 impl Store {
@@ -53,14 +53,14 @@ impl Store {
         let Pools::Sqlite { writer, .. } = &self.pools else {
             return Ok(BulkWrites {
                 store: self.clone(),
-                sqlite: None,
+                checkpointer: None,
             });
         };
         set_writer(writer, "NORMAL", BULK_CACHE_KIB, BULK_CHECKPOINT_PAGES).await?;
         let checkpointer = Checkpointer::start(writer).await?;
         Ok(BulkWrites {
             store: self.clone(),
-            sqlite: Some((writer.clone(), checkpointer)),
+            checkpointer: Some(checkpointer),
         })
     }
 }
@@ -69,19 +69,21 @@ impl BulkWrites {
     /// Ends the import: the writer syncs every commit again, and what was committed meanwhile
     /// is checkpointed and so synced; on PostgreSQL, the tables' statistics are gathered.
     pub async fn finish(mut self) -> Result<(), StoreError> {
-        let Some((writer, checkpointer)) = self.sqlite.take() else {
+        let (Some(checkpointer), Pools::Sqlite { writer, .. }) =
+            (self.checkpointer.take(), &self.store.pools)
+        else {
             return self.store.refresh_statistics().await;
         };
         checkpointer.stop().await;
         set_writer(
-            &writer,
+            writer,
             "FULL",
             SQLITE_DEFAULT_CACHE_KIB,
             SQLITE_DEFAULT_CHECKPOINT_PAGES,
         )
         .await?;
         sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&writer)
+            .execute(writer)
             .await?;
         Ok(())
     }
@@ -140,7 +142,7 @@ impl Checkpointer {
 
 impl Drop for BulkWrites {
     fn drop(&mut self) {
-        if let Some((_, checkpointer)) = &self.sqlite {
+        if let Some(checkpointer) = &self.checkpointer {
             checkpointer.stop.cancel();
         }
     }

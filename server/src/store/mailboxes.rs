@@ -158,7 +158,7 @@ async fn postgres_messages_in(
     let mut rows =
         tracing::dispatcher::with_default(&none, || sqlx::query(sql).bind(mailbox.0).fetch(c));
     let mut messages = Vec::new();
-    let mut next = untraced_until_first(&mut rows).await;
+    let mut next = untraced_until_first(&none, &mut rows).await;
     while let Some(row) = next.transpose()? {
         let value = |i: usize| row.try_get_unchecked::<i64, _>(i);
         messages.push(MailboxMessage::from(MessageRow {
@@ -176,15 +176,17 @@ async fn postgres_messages_in(
     Ok(messages)
 }
 
-/// The first item of a stream sqlx made under a dispatcher that records nothing (as `rows`
-/// must be), polled under that dispatcher too. sqlx's streams take the tracing span current
+/// The first item of a stream sqlx made under `none`, a dispatcher that records nothing,
+/// polled under it too. sqlx's streams take the tracing span current
 /// when each of their stages is made (the outer one with the stream, the inner ones while it
 /// is polled for its first row) and enter it every time they hand over a row; made with no
 /// span current, they enter nothing. What sqlx logs before the first row is not recorded;
 /// its report of the finished statement comes later and is.
-async fn untraced_until_first<S: Stream + Unpin>(rows: &mut S) -> Option<S::Item> {
-    let none = tracing::Dispatch::none();
-    std::future::poll_fn(|cx| tracing::dispatcher::with_default(&none, || rows.poll_next_unpin(cx)))
+async fn untraced_until_first<S: Stream + Unpin>(
+    none: &tracing::Dispatch,
+    rows: &mut S,
+) -> Option<S::Item> {
+    std::future::poll_fn(|cx| tracing::dispatcher::with_default(none, || rows.poll_next_unpin(cx)))
         .await
 }
 
