@@ -367,8 +367,8 @@ fn read_value(reader: &mut &[u8]) -> Result<Value, String> {
             .map(|v| Value::Int(-1 - v))
             .map_err(|_| out_of_range(v)),
         Header::Bytes(Some(len)) => Ok(Value::Bytes(take(reader, len)?.to_vec())),
-        Header::Text(Some(len)) => String::from_utf8(take(reader, len)?.to_vec())
-            .map(Value::Text)
+        Header::Text(Some(len)) => simdutf8::basic::from_utf8(take(reader, len)?)
+            .map(|text| Value::Text(text.to_owned()))
             .map_err(|_| "a text value is not UTF-8".to_owned()),
         Header::Simple(simple::NULL | simple::UNDEFINED) => Ok(Value::Null),
         Header::Simple(simple::TRUE) => Ok(Value::Bool(true)),
@@ -756,6 +756,27 @@ mod tests {
         ciborium::into_writer(&"a row", &mut text).unwrap();
         let refused = read_row(&mut text.as_slice()).unwrap_err();
         assert!(refused.contains("not a list of values"), "{refused}");
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_refused_and_vietnamese_text_is_kept() {
+        // A list of one text value (CBOR 0x81, then 0x78 and a one-byte length) over the
+        // given bytes.
+        let row_of = |bytes: &[u8]| {
+            let mut encoded = vec![0x81, 0x78, u8::try_from(bytes.len()).unwrap()];
+            encoded.extend_from_slice(bytes);
+            encoded
+        };
+        let vietnamese = "Công văn số 2986/UBND-NC";
+        assert_eq!(
+            read_row(&mut row_of(vietnamese.as_bytes()).as_slice()).unwrap(),
+            vec![Value::Text(vietnamese.into())]
+        );
+        // "Sở" cut inside its two-byte letter, and a lone continuation byte.
+        for bad in [&"Sở".as_bytes()[..2], b"a\x80b".as_slice()] {
+            let refused = read_row(&mut row_of(bad).as_slice()).unwrap_err();
+            assert_eq!(refused, "a text value is not UTF-8");
+        }
     }
 
     #[test]
