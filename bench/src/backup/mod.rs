@@ -18,7 +18,8 @@
 //!   and with `backup create` started `--backup-after` seconds in.
 //!
 //! congvu and the reference take turns within each run (the order flips run by run) and are
-//! timed from the start of their processes to their exit. Every congvu step is checked
+//! timed from the start of their processes to their exit, each B1 and B2 step from the same
+//! state: the disk synced and the page cache emptied ([`steps::settle`]). Every congvu step is checked
 //! through its `--json` summary (every message in the archive, every message restored).
 //! This module owns its working directory, the PostgreSQL databases it creates (dropped
 //! when it ends), the server it starts and the `backup` section of the report.
@@ -237,6 +238,10 @@ struct Observed {
     postgres_seed_seconds: f64,
     /// Each B1 run's congvu restore, phase by phase.
     phases: Vec<RestorePhases>,
+    /// Timed steps of B1 and B2 started with the page cache emptied, and those that could
+    /// not be (see [`steps::settle`]).
+    settled: usize,
+    unsettled: usize,
 }
 
 /// This benchmark's section, first placed after the portal's: the P1/P2 section that ends

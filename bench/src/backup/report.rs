@@ -168,6 +168,7 @@ impl Report<'_> {
                 seconds(observed.postgres_seed_seconds)
             ));
         }
+        out.push_str(&self.starting_state());
         out.push_str(&self.durability());
         out.push_str(&self.restore_details());
         out.push_str(&self.load_details());
@@ -203,6 +204,26 @@ impl Report<'_> {
         }
         out.push('\n');
         out
+    }
+
+    /// Whether each timed step started from the same state of the machine.
+    pub(super) fn starting_state(&self) -> String {
+        let Observed {
+            settled, unsettled, ..
+        } = *self.observed;
+        match (settled, unsettled) {
+            (0, 0) => String::new(),
+            (_, 0) => "- Each timed step started from the same state: the disk synced and the page cache\n  \
+                       emptied (`sync`, then `3` written to /proc/sys/vm/drop_caches), so both sides read\n  \
+                       their input from the disk and neither meets what the other left in memory.\n"
+                .into(),
+            _ => format!(
+                "- The page cache could not be emptied before {unsettled} of {} timed steps (it needs\n  \
+                 root): those started as the step before left the machine, its output possibly still\n  \
+                 being written and its input cached.\n",
+                settled + unsettled
+            ),
+        }
     }
 
     pub(super) fn has(&self, step: Step) -> bool {

@@ -41,6 +41,21 @@ pub(super) fn sync_time(path: &Path) -> anyhow::Result<f64> {
     Ok(started.elapsed().as_secs_f64())
 }
 
+/// Puts the machine in the same state before each timed step: what earlier steps wrote on
+/// the disk (`sync`) and the page cache emptied, so that neither side finds its input cached,
+/// nor the other's output still being written, nor memory the other just gave back (on a
+/// virtual machine, memory freed a moment ago may be handed back to the host, and the next
+/// process to touch it waits for it). Emptying the cache needs root; whether it could is
+/// counted in `observed` and said in the report.
+pub(super) fn settle(observed: &mut Observed) {
+    let synced = Command::new("sync").status().is_ok_and(|s| s.success());
+    if synced && std::fs::write("/proc/sys/vm/drop_caches", "3").is_ok() {
+        observed.settled += 1;
+    } else {
+        observed.unsettled += 1;
+    }
+}
+
 pub(super) fn size_of(path: &Path) -> anyhow::Result<u64> {
     Ok(std::fs::metadata(path)
         .with_context(|| format!("{} was not written", path.display()))?
@@ -80,6 +95,7 @@ impl Bench<'_> {
         let packed = dir.join("copy.db.zst");
         let mut timings = RunTimings::new(run);
         for side in sides(run) {
+            settle(observed);
             match side {
                 Side::Congvu => {
                     let took = self.checked(self.seed_config, "create", &archive)?;
@@ -105,6 +121,7 @@ impl Bench<'_> {
         for side in sides(run) {
             let target = dir.join(format!("restored-{side:?}").to_lowercase());
             let db = target.join("congvu-data").join("congvu.db");
+            settle(observed);
             match side {
                 Side::Congvu => {
                     let config = admin_config(&target, &format!("sqlite://{}", db.display()))?;
@@ -185,6 +202,7 @@ impl Bench<'_> {
         let dump = dir.join("dump.pgc");
         let mut timings = RunTimings::new(run);
         for side in sides(run) {
+            settle(observed);
             match side {
                 Side::Congvu => {
                     let took = self.checked(source_config, "create", &archive)?;
@@ -202,6 +220,7 @@ impl Bench<'_> {
         }
         for side in sides(run) {
             let target = postgres.create(&format!("r{run}_{side:?}").to_lowercase())?;
+            settle(observed);
             match side {
                 Side::Congvu => {
                     let config = admin_config(&dir.join("restored"), &target)?;

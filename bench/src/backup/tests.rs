@@ -167,6 +167,44 @@ fn the_report_pairs_runs_and_judges_every_run() {
         "{text}"
     );
     assert!(!text.contains("| B2 |"));
+    assert!(!text.contains("page cache"), "{text}");
+}
+
+#[test]
+fn the_report_says_whether_every_step_started_with_the_page_cache_emptied() {
+    let args = args(vec![Workload::B1]);
+    let timings = [
+        timing(Step::SqliteRestore, Side::Congvu, 0, 3.0),
+        timing(Step::SqliteRestore, Side::Reference, 0, 2.0),
+    ];
+    let render = |settled, unsettled| {
+        Report {
+            args: &args,
+            machine: &machine(),
+            load_after: "1.5".into(),
+            seeded: &Seeded::default(),
+            observed: &Observed {
+                settled,
+                unsettled,
+                ..Observed::default()
+            },
+            timings: &timings,
+            loads: &[],
+            verify: None,
+        }
+        .render()
+    };
+    let every = render(4, 0);
+    assert!(
+        every.contains("written to /proc/sys/vm/drop_caches"),
+        "{every}"
+    );
+    let some = render(3, 1);
+    assert!(
+        some.contains("could not be emptied before 1 of 4 timed steps"),
+        "{some}"
+    );
+    assert!(!some.contains("drop_caches), so"), "{some}");
 }
 
 #[test]
