@@ -6,7 +6,8 @@
 # with --postgres URL); it creates databases of its own there (congvu_bench_PID_…) and drops
 # them at the end, also when it fails, though not when it is killed.
 # Usage: bench/backup.sh [--officials N] [--messages N] [--runs N] [--workloads b1,b2,b3]
-# (congvu-bench backup --help). A quick check:
+# (congvu-bench backup --help). Run it as root: each timed step starts with the page cache
+# emptied (/proc/sys/vm/drop_caches), and the report says so when it could not be. A quick check:
 # bench/backup.sh --officials 200 --messages 2000 --runs 1
 set -euo pipefail
 cd "$(dirname "$0")/.."

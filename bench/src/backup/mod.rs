@@ -19,8 +19,9 @@
 //!
 //! congvu and the reference take turns within each run (the order flips run by run) and are
 //! timed from the start of their processes to their exit, each B1 and B2 step from the same
-//! state: the disk synced and the page cache emptied ([`steps::settle`]). Every congvu step is checked
-//! through its `--json` summary (every message in the archive, every message restored).
+//! state: the disk synced and the page cache emptied ([`steps::settle`]). Every congvu step
+//! is checked through its `--json` summary (every message in the archive, every message
+//! restored).
 //! This module owns its working directory, the PostgreSQL databases it creates (dropped
 //! when it ends), the server it starts and the `backup` section of the report.
 
