@@ -772,7 +772,7 @@ mod tests {
             read_row(&mut row_of(vietnamese.as_bytes()).as_slice()).unwrap(),
             vec![Value::Text(vietnamese.into())]
         );
-        // "Sở" cut inside its two-byte letter, and a lone continuation byte.
+        // "Sở" cut inside its last letter (three bytes), and a lone continuation byte.
         for bad in [&"Sở".as_bytes()[..2], b"a\x80b".as_slice()] {
             let refused = read_row(&mut row_of(bad).as_slice()).unwrap_err();
             assert_eq!(refused, "a text value is not UTF-8");
