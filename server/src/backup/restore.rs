@@ -87,6 +87,7 @@ async fn write_all(
     let verified = write_parts(&mut tx, path, progress).await?;
     tx.restart_identities(TABLES).await?;
     tx.commit().await?;
+    target.rows_written().await?;
     store.migrate().await?;
     store.refresh_statistics().await?;
     Ok(verified)

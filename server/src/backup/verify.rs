@@ -15,20 +15,37 @@ use super::BackupError;
 use crate::store::{Record, Value, TABLES};
 
 /// References every archive must satisfy: (table, column, the table whose `id` it names).
-const REFERENCES: &[(&str, &str, &str)] = &[
+/// Every reference the schema declares is here (a test holds the two equal): a restore into a
+/// new SQLite file writes with SQLite's own checks off and relies on these.
+pub(super) const REFERENCES: &[(&str, &str, &str)] = &[
     ("agencies", "domain_id", "domains"),
+    ("agencies", "parent_id", "agencies"),
     ("officials", "agency_id", "agencies"),
-    ("addresses", "official_id", "officials"),
-    ("certificates", "official_id", "officials"),
+    ("directory_groups", "agency_id", "agencies"),
     ("group_members", "group_id", "directory_groups"),
+    ("group_members", "member_group_id", "directory_groups"),
     ("group_members", "official_id", "officials"),
+    ("addresses", "agency_id", "agencies"),
+    ("addresses", "domain_id", "domains"),
+    ("addresses", "group_id", "directory_groups"),
+    ("addresses", "official_id", "officials"),
+    ("service_accounts", "scope_agency_id", "agencies"),
+    ("certificates", "official_id", "officials"),
     ("mailboxes", "official_id", "officials"),
     ("mailbox_messages", "mailbox_id", "mailboxes"),
     ("mailbox_messages", "body_id", "message_bodies"),
     ("queue_entries", "body_id", "message_bodies"),
     ("message_shapes", "body_id", "message_bodies"),
     ("message_texts", "body_id", "message_bodies"),
+    ("submission_counts", "agency_id", "agencies"),
+    ("activity_days", "official_id", "officials"),
+    ("reset_links", "official_id", "officials"),
+    ("portal_sessions", "official_id", "officials"),
+    ("migration_folders", "official_id", "officials"),
     ("migration_messages", "folder_id", "migration_folders"),
+    ("sieve_scripts", "official_id", "officials"),
+    ("vacation_replies", "official_id", "officials"),
+    ("sieve_before_scripts", "agency_id", "agencies"),
 ];
 
 /// Tables whose rows hold a message body, each holding one reference.
@@ -73,6 +90,9 @@ pub(super) struct Checker {
     rows: HashMap<String, u64>,
     /// The ids of every table some reference points into.
     ids: HashMap<&'static str, HashSet<i64>>,
+    /// References of a row to another of its own table, (table, column, row, value): the
+    /// other may come later, so these are looked up once the whole archive is read.
+    self_references: Vec<(&'static str, &'static str, Option<i64>, i64)>,
     /// Each body's refcount as archived, and the holders found.
     refcounts: HashMap<i64, (i64, i64)>,
     body_bytes: u64,
@@ -211,12 +231,11 @@ impl Checker {
                 let Some(value) = int(&record[at]) else {
                     continue;
                 };
-                if !self.ids.get(target).is_some_and(|ids| ids.contains(&value)) {
-                    let row = row_id.and_then(|i| int(&record[i]));
-                    self.problem(format!(
-                        "{table} row {}: {name} {value} is not in {target}",
-                        row.map_or_else(|| "?".into(), |r| r.to_string())
-                    ));
+                let row = row_id.and_then(|i| int(&record[i]));
+                if *target == table {
+                    self.self_references.push((target, name, row, value));
+                } else {
+                    self.missing_reference(table, name, row, value, target);
                 }
             }
         }
@@ -229,11 +248,36 @@ impl Checker {
         }
     }
 
+    /// Notes a problem when `value` is not an id of `target`.
+    fn missing_reference(
+        &mut self,
+        table: &str,
+        name: &str,
+        row: Option<i64>,
+        value: i64,
+        target: &str,
+    ) {
+        if !self.ids.get(target).is_some_and(|ids| ids.contains(&value)) {
+            self.problem(format!(
+                "{table} row {}: {name} {value} is not in {target}",
+                row.map_or_else(|| "?".into(), |r| r.to_string())
+            ));
+        }
+    }
+
+    /// Looks up the references of rows to others of their own table, now that all are read.
+    fn check_self_references(&mut self) {
+        for (table, name, row, value) in std::mem::take(&mut self.self_references) {
+            self.missing_reference(table, name, row, value, table);
+        }
+    }
+
     pub(super) fn finish(mut self, path: &Path) -> Result<Verified, BackupError> {
         let Some(manifest) = self.manifest.take() else {
             self.problem("the archive ends before its manifest (truncated?)".into());
             return Err(self.damaged(path));
         };
+        self.check_self_references();
         self.against_manifest(&manifest);
         let mut wrong: Vec<_> = self
             .refcounts
@@ -308,5 +352,100 @@ fn int(value: &Value) -> Option<i64> {
     match value {
         Value::Int(v) => Some(*v),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::{Column, ColumnKind, Store, StoreOptions};
+
+    #[tokio::test]
+    async fn every_reference_the_schema_declares_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreOptions {
+            url: format!("sqlite://{}", dir.path().join("congvu.db").display()),
+            max_connections: 2,
+            busy_timeout: Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
+        let declared = store.declared_references().await.unwrap();
+        let mut checked: Vec<(String, String, String)> = REFERENCES
+            .iter()
+            .map(|(table, column, target)| {
+                (table.to_string(), column.to_string(), target.to_string())
+            })
+            .collect();
+        checked.sort();
+        assert_eq!(checked, declared);
+    }
+
+    fn part(table: &str, columns: &[&str], rows: &[&[Option<i64>]]) -> (PartHeader, Vec<Record>) {
+        let header = PartHeader {
+            table: table.into(),
+            columns: columns
+                .iter()
+                .map(|name| Column {
+                    name: name.to_string(),
+                    kind: ColumnKind::Int,
+                })
+                .collect(),
+        };
+        let records = rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|v| v.map_or(Value::Null, Value::Int))
+                    .collect()
+            })
+            .collect();
+        (header, records)
+    }
+
+    #[test]
+    fn a_row_may_name_one_of_its_own_table_read_after_it_but_not_one_never_read() {
+        let mut checker = Checker::default();
+        let (header, records) = part("domains", &["id"], &[&[Some(1)]]);
+        checker.part(&header, &records);
+        let columns = ["id", "domain_id", "parent_id"];
+        // Agency 1's parent comes in a later part; agency 2 has none; agency 3 names 9.
+        let (header, records) = part("agencies", &columns, &[&[Some(1), Some(1), Some(4)]]);
+        checker.part(&header, &records);
+        let (header, records) = part(
+            "agencies",
+            &columns,
+            &[
+                &[Some(2), Some(1), None],
+                &[Some(3), Some(1), Some(9)],
+                &[Some(4), Some(1), Some(2)],
+            ],
+        );
+        checker.part(&header, &records);
+        assert!(checker.is_sound(), "{:?}", checker.problems);
+        checker.check_self_references();
+        assert_eq!(
+            checker.problems,
+            ["agencies row 3: parent_id 9 is not in agencies"]
+        );
+    }
+
+    #[test]
+    fn a_reference_the_list_gained_is_checked() {
+        let mut checker = Checker::default();
+        let (header, records) = part("officials", &["id"], &[&[Some(7)]]);
+        checker.part(&header, &records);
+        let (header, records) = part(
+            "vacation_replies",
+            &["id", "official_id"],
+            &[&[Some(1), Some(7)], &[Some(2), Some(8)]],
+        );
+        checker.part(&header, &records);
+        assert_eq!(
+            checker.problems,
+            ["vacation_replies row 2: official_id 8 is not in officials"]
+        );
     }
 }

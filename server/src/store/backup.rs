@@ -148,6 +148,27 @@ impl Store {
         let mut conn = self.read().await?;
         conn.schema_version().await
     }
+
+    /// Every reference a SQLite database's schema declares, as (table, column, referenced
+    /// table), sorted: what `backup verify` must check. Both engines' migrations declare the
+    /// same references.
+    #[cfg(test)]
+    pub(crate) async fn declared_references(
+        &self,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let Pools::Sqlite { reader, .. } = &self.pools else {
+            return Err(StoreError::Corrupt(
+                "declared references are read from SQLite's schema".into(),
+            ));
+        };
+        Ok(sqlx::query_as(
+            "SELECT m.name, f.\"from\", f.\"table\" \
+             FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f \
+             WHERE m.type = 'table' ORDER BY 1, 2, 3",
+        )
+        .fetch_all(reader)
+        .await?)
+    }
 }
 
 impl Snapshot {
