@@ -357,7 +357,6 @@ fn int(value: &Value) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
     use crate::store::{Column, ColumnKind, Store, StoreOptions};
@@ -365,13 +364,9 @@ mod tests {
     #[tokio::test]
     async fn every_reference_the_schema_declares_is_checked() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&StoreOptions {
-            url: format!("sqlite://{}", dir.path().join("congvu.db").display()),
-            max_connections: 2,
-            busy_timeout: Duration::from_secs(5),
-        })
-        .await
-        .unwrap();
+        let store = Store::open(&StoreOptions::sqlite_in(dir.path()))
+            .await
+            .unwrap();
         let declared = store.declared_references().await.unwrap();
         let mut checked: Vec<(String, String, String)> = REFERENCES
             .iter()

@@ -91,6 +91,18 @@ pub struct StoreOptions {
     pub busy_timeout: Duration,
 }
 
+#[cfg(test)]
+impl StoreOptions {
+    /// A SQLite database `congvu.db` in `dir`, for this crate's own tests.
+    pub(crate) fn sqlite_in(dir: &std::path::Path) -> StoreOptions {
+        StoreOptions {
+            url: format!("sqlite://{}", dir.join("congvu.db").display()),
+            max_connections: 2,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 impl StoreOptions {
     /// The options `[database]` describes.
     pub fn from_config(database: &crate::config::DatabaseConfig) -> StoreOptions {

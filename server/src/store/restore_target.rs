@@ -243,7 +243,6 @@ fn remove_sqlite_files(db: &Path) {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
 
@@ -260,11 +259,7 @@ mod tests {
     #[tokio::test]
     async fn a_new_file_takes_the_rows_unchecked_and_checks_references_after_them() {
         let dir = tempfile::tempdir().unwrap();
-        let options = StoreOptions {
-            url: format!("sqlite://{}", dir.path().join("congvu.db").display()),
-            max_connections: 2,
-            busy_timeout: Duration::from_secs(5),
-        };
+        let options = StoreOptions::sqlite_in(dir.path());
         let target = Store::open_restore_target(&options).await.unwrap();
         assert!(target.is_new());
         assert_eq!(references_checked(&target).await, 0);

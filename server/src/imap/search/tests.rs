@@ -1,5 +1,4 @@
 use std::collections::HashSet;
-use std::time::Duration;
 
 use imap_codec::decode::Decoder;
 use imap_codec::imap_types::command::CommandBody;
@@ -153,13 +152,9 @@ fn depth_of_deep_nesting_is_measured() {
 
 /// A mail store over a fresh SQLite database in `dir`.
 async fn mailstore(dir: &tempfile::TempDir) -> (Mailstore, Store) {
-    let store = Store::open(&StoreOptions {
-        url: format!("sqlite://{}", dir.path().join("congvu.db").display()),
-        max_connections: 2,
-        busy_timeout: Duration::from_secs(5),
-    })
-    .await
-    .unwrap();
+    let store = Store::open(&StoreOptions::sqlite_in(dir.path()))
+        .await
+        .unwrap();
     (Mailstore::new(store.clone(), Clock::system()), store)
 }
 

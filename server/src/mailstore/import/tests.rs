@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use super::*;
 use crate::clock::Clock;
 use crate::directory::{
@@ -21,13 +19,9 @@ struct Fixture {
 /// A fresh SQLite store with one official (quota 1 KiB) and their default folders.
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreOptions {
-        url: format!("sqlite://{}", dir.path().join("congvu.db").display()),
-        max_connections: 2,
-        busy_timeout: Duration::from_secs(5),
-    })
-    .await
-    .unwrap();
+    let store = Store::open(&StoreOptions::sqlite_in(dir.path()))
+        .await
+        .unwrap();
     let directory = Directory::new(store.clone(), Clock::system());
     let admin = Actor::admin("test");
     let mut domain = NewDomain::new("vinhphuc.gov.vn");
