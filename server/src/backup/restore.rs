@@ -11,11 +11,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::archive::{self, Entry, Manifest, PartHeader};
-use super::verify::Checker;
+use super::verify::{Checker, REFERENCES};
 use super::{read_manifest, BackupError, Progress, Verified};
-use crate::store::{
-    Conn, Record, RestoreTarget, Store, StoreError, StoreOptions, Value, SELF_REFERENCES, TABLES,
-};
+use crate::store::{Conn, Record, RestoreTarget, Store, StoreError, StoreOptions, Value, TABLES};
 
 /// Bytes of rows written per statement at most: with whole message bodies in them, the
 /// parameter limits alone would allow hundreds of megabytes.
@@ -214,7 +212,12 @@ impl TableWriter {
 
     fn hold_back_self_references(&mut self, header: &PartHeader, records: &mut [Record]) {
         let column = |name: &str| header.columns.iter().position(|c| c.name == name);
-        for (table, name) in SELF_REFERENCES.iter().filter(|r| r.0 == header.table) {
+        // A column that names a row of its own table (an agency's parent) is written empty
+        // and filled in once every row of the table is there, whatever order they came in.
+        let own = REFERENCES
+            .iter()
+            .filter(|(table, _, target)| table == target && *table == header.table);
+        for (table, name, _) in own {
             let (Some(at), Some(id)) = (column(name), column("id")) else {
                 continue;
             };

@@ -357,7 +357,6 @@ fn int(value: &Value) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
     use crate::store::{Column, ColumnKind, Store, StoreOptions};
 

@@ -42,10 +42,6 @@ pub const TABLES: &[&str] = &[
     "sieve_before_scripts",
 ];
 
-/// Columns that refer to their own table (an agency's parent): restored empty, and filled in
-/// once every row of the table is there, whatever order the rows came in.
-pub const SELF_REFERENCES: &[(&str, &str)] = &[("agencies", "parent_id")];
-
 /// Tables whose rows the migrations themselves insert: emptied before a restore writes them.
 const SEEDED: &[&str] = &["directory_version"];
 

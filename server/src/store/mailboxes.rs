@@ -89,10 +89,9 @@ async fn sqlite_in_arrays<E: serde::de::DeserializeOwned, T>(
     sql: &str,
     mailbox: MailboxId,
     uid: impl Fn(&E) -> i64,
-    item: impl FnMut(E) -> T,
+    mut item: impl FnMut(E) -> T,
 ) -> Result<Vec<T>, StoreError> {
     let mut items = Vec::new();
-    let mut item = item;
     let mut after = 0_i64;
     loop {
         let array: String = sqlx::query_scalar(sql)
@@ -309,7 +308,7 @@ impl Conn {
     /// expunged, so they come as arrays rather than a row each: on SQLite
     /// [`MESSAGES_PER_ARRAY`] to a statement ([`sqlite_in_arrays`]), on PostgreSQL all in one.
     pub async fn uids_in(&mut self, mailbox: MailboxId) -> Result<Vec<Uid>, StoreError> {
-        let mut uids = match self.raw() {
+        let uids = match self.raw() {
             Raw::Sqlite(c) => {
                 let sql = "SELECT json_group_array(uid) FROM (SELECT uid FROM mailbox_messages \
                            WHERE mailbox_id = $1 AND uid > $2 ORDER BY uid LIMIT $3)";
@@ -319,11 +318,12 @@ impl Conn {
                 let sql = "SELECT array_agg(uid) FROM mailbox_messages WHERE mailbox_id = $1";
                 let uids: Option<Vec<i64>> =
                     sqlx::query_scalar(sql).bind(mailbox.0).fetch_one(c).await?;
-                uids.unwrap_or_default()
+                let mut uids = uids.unwrap_or_default();
+                // An aggregate's input order is the engine's choice, not a promise.
+                uids.sort_unstable();
+                uids
             }
         };
-        // An aggregate's input order is the engine's choice, not a promise.
-        uids.sort_unstable();
         Ok(uids.into_iter().map(|u| Uid(u as u32)).collect())
     }
 

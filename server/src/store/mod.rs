@@ -54,9 +54,7 @@ mod service_accounts;
 mod sieve;
 mod snapshot;
 
-pub use backup::{
-    Column, ColumnKind, Record, Snapshot, TableShape, Value, SELF_REFERENCES, TABLES,
-};
+pub use backup::{Column, ColumnKind, Record, Snapshot, TableShape, Value, TABLES};
 pub use bodies::BodyDerived;
 pub use bulk::BulkWrites;
 pub use changes::MailboxChanges;

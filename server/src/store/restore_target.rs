@@ -2,8 +2,8 @@
 //! its place, `NAME.restoring`, with no journal, no syncs until the end and no reference
 //! checks while the archive's rows go in (the restore checks them all as it reads): nothing
 //! else can see that file, and a restore that fails or is killed leaves only it behind, to
-//! be thrown away. Complete, it is switched to the server's WAL mode, synced and renamed into place, so
-//! the configured database appears whole or not at all. Any other database (an existing empty
+//! be thrown away. Complete, it is switched to the server's WAL mode, synced and renamed
+//! into place, so the configured database appears whole or not at all. Any other database (an existing empty
 //! SQLite file, PostgreSQL) takes the restore in one transaction of its own.
 
 use std::path::{Path, PathBuf};
@@ -243,7 +243,6 @@ fn remove_sqlite_files(db: &Path) {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
 
     async fn references_checked(target: &RestoreTarget) -> i64 {
