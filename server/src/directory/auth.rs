@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::hash_pool::HashPool;
+use super::hash_pool::{HashPool, Standing};
 use super::official_ops::official_by_address_in;
 use super::password_policy::check_chosen_password;
 use super::password_policy::{check_official_password, PasswordWeakness};
@@ -167,11 +167,12 @@ pub enum PasswordChangeError {
     Directory(#[from] DirectoryError),
 }
 
-/// Failures counted against one source address.
+/// Failures counted against one source address, and when a password from it last matched.
 #[derive(Debug, Clone, Copy)]
 struct SourceRecord {
     failures: u32,
     since: UnixTime,
+    matched: Option<UnixTime>,
 }
 
 /// Checks passwords for every protocol, with lockout and source throttling.
@@ -518,7 +519,9 @@ impl Authenticator {
             );
             let same = self
                 .pool
-                .run_for(Some(source), move || against.matches(&hasher, &candidate))
+                .run_for(Some(source), self.standing(Some(source)), move || {
+                    against.matches(&hasher, &candidate)
+                })
                 .await
                 .unwrap_or(false);
             if same {
@@ -612,7 +615,9 @@ impl Authenticator {
         let secret = password.to_string();
         let hash = self
             .pool
-            .run_for(source, move || hasher.hash(&secret, PasswordCost::Full))
+            .run_for(source, self.standing(source), move || {
+                hasher.hash(&secret, PasswordCost::Full)
+            })
             .await
             .ok_or_else(|| DirectoryError::Internal("the hashing threads are gone".into()))??;
         Ok(StoredPassword {
@@ -630,8 +635,10 @@ impl Authenticator {
         let password = password.to_string();
         let sources = Arc::clone(&self.sources);
         let (policy, now) = (self.policy, self.directory.now());
-        self.pool
-            .run_for(Some(source), move || {
+        let standing = self.standing(Some(source));
+        let verified = self
+            .pool
+            .run_for(Some(source), standing, move || {
                 if throttled(&sources, source, policy, now) {
                     Verified::Skipped
                 } else if against.matches(&hasher, &password) {
@@ -641,7 +648,11 @@ impl Authenticator {
                 }
             })
             .await
-            .unwrap_or(Verified::Mismatch)
+            .unwrap_or(Verified::Mismatch);
+        if verified == Verified::Match {
+            self.note_source_match(source);
+        }
+        verified
     }
 
     async fn throttled_answer(&self) {
@@ -652,24 +663,65 @@ impl Authenticator {
         throttled(&self.sources, source, self.policy, self.directory.now())
     }
 
+    /// Where `source` stands in the hashing queue: trusted when a password from it matched
+    /// within the window (an agency behind one address where someone mistyped stays trusted;
+    /// its failures still count towards the throttle), failing when it has only failed
+    /// within it, so that a flood spread over many addresses, each below the throttle, waits
+    /// behind everyone else once each address has failed once; unknown otherwise.
+    fn standing(&self, source: Option<IpAddr>) -> Standing {
+        let Some(source) = source else {
+            return Standing::Trusted;
+        };
+        let now = self.directory.now();
+        let window = self.policy.window_seconds;
+        let sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(record) = sources.get(&source) else {
+            return Standing::Unknown;
+        };
+        if record.matched.is_some_and(|at| now.0 - at.0 < window) {
+            Standing::Trusted
+        } else if now.0 - record.since.0 < window && record.failures > 0 {
+            Standing::Failing
+        } else {
+            Standing::Unknown
+        }
+    }
+
     fn note_source_failure(&self, source: IpAddr) {
+        self.with_source_record(source, |record| {
+            record.failures = record.failures.saturating_add(1);
+        });
+        self.pool.restand(Some(source), self.standing(Some(source)));
+    }
+
+    fn note_source_match(&self, source: IpAddr) {
+        let now = self.directory.now();
+        self.with_source_record(source, |record| record.matched = Some(now));
+        self.pool.restand(Some(source), Standing::Trusted);
+    }
+
+    /// Changes `source`'s record, started afresh when its window has passed; expired
+    /// records are swept once there are many.
+    fn with_source_record(&self, source: IpAddr, change: impl FnOnce(&mut SourceRecord)) {
         let now = self.directory.now();
         let window = self.policy.window_seconds;
         let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
         if sources.len() >= SOURCE_SWEEP_AT {
             sources.retain(|_, r| now.0 - r.since.0 < window);
         }
-        let record = sources.entry(source).or_insert(SourceRecord {
+        let fresh = SourceRecord {
             failures: 0,
             since: now,
-        });
+            matched: None,
+        };
+        let record = sources.entry(source).or_insert(fresh);
         if now.0 - record.since.0 >= window {
             *record = SourceRecord {
-                failures: 0,
-                since: now,
+                matched: record.matched,
+                ..fresh
             };
         }
-        record.failures = record.failures.saturating_add(1);
+        change(record);
     }
 }
 
@@ -815,6 +867,64 @@ mod tests {
         window_seconds: 900,
         source_failures: 50,
     };
+
+    /// An authenticator over a fresh SQLite directory whose clock the test moves.
+    async fn authenticator(dir: &std::path::Path) -> (Arc<Authenticator>, crate::clock::Clock) {
+        let store = crate::store::Store::open(&crate::store::StoreOptions::sqlite_in(dir))
+            .await
+            .unwrap();
+        let clock = crate::clock::Clock::fixed(UnixTime(1_800_000_000));
+        let directory = Directory::new(store, clock.clone());
+        let auth = AuthConfig {
+            argon2_memory_kib: 256,
+            argon2_iterations: 1,
+            ..AuthConfig::default()
+        };
+        (Authenticator::new(directory, &auth).await.unwrap(), clock)
+    }
+
+    #[tokio::test]
+    async fn a_source_is_trusted_after_a_match_and_failing_after_only_failures_in_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let (auth, clock) = authenticator(dir.path()).await;
+        let window = auth.policy.window_seconds;
+        let source: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(auth.standing(Some(source)), Standing::Unknown);
+        assert_eq!(auth.standing(None), Standing::Trusted);
+
+        let secret = auth.hasher.hash("Bí-mật-2026", PasswordCost::Full).unwrap();
+        let against = || Against::Argon2(secret.clone());
+        assert_eq!(
+            auth.verify("Bí-mật-2026", against(), source).await,
+            Verified::Match
+        );
+        assert_eq!(auth.standing(Some(source)), Standing::Trusted);
+
+        // A service account nobody has: a failure, which a match in the window outweighs
+        // (many officials behind one address, one of them mistyping).
+        let refused = auth.login_service("khongco", "sai", source).await.unwrap();
+        assert!(
+            matches!(refused, LoginOutcome::Refused(RefusedBecause::UnknownName)),
+            "{refused:?}"
+        );
+        assert_eq!(auth.standing(Some(source)), Standing::Trusted);
+        let elsewhere: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(auth.standing(Some(elsewhere)), Standing::Unknown);
+        auth.login_service("khongco", "sai", elsewhere)
+            .await
+            .unwrap();
+        assert_eq!(auth.standing(Some(elsewhere)), Standing::Failing);
+
+        // Once the window has passed, the failures and the match are forgotten.
+        clock.advance(window);
+        assert_eq!(auth.standing(Some(source)), Standing::Unknown);
+        assert_eq!(auth.standing(Some(elsewhere)), Standing::Unknown);
+        auth.login_service("khongco", "sai", source).await.unwrap();
+        assert_eq!(auth.standing(Some(source)), Standing::Failing);
+        let matched = auth.verify("Bí-mật-2026", against(), source).await;
+        assert_eq!(matched, Verified::Match);
+        assert_eq!(auth.standing(Some(source)), Standing::Trusted);
+    }
 
     #[test]
     fn locks_after_the_limit_within_the_window() {

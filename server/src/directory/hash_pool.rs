@@ -6,12 +6,19 @@
 //!
 //! The queue is fair per source address: each source has its own queue and the threads take
 //! one job from each queued source in turn. With a single FIFO a flood from many addresses
-//! put an official's correct login behind the whole backlog (a bind once waited 16 s); now a
-//! new source waits for at most one job per other queued source. Jobs whose caller stopped
-//! waiting are dropped unrun, so an abandoned flood costs no hashes.
+//! put an official's correct login behind the whole backlog (a bind once waited 16 s); with
+//! turns alone, behind one job of every flooding address (14 s behind 200 of them, each
+//! below the source throttle). So the caller also says where each source stands, and the
+//! turns go to trusted sources (a password from them matched recently) before unknown ones,
+//! and to unknown ones before failing ones, a source's waiting jobs changing line as soon as
+//! the caller's judgement of it changes ([`HashPool::restand`]): a flood, however spread
+//! out, waits behind everyone once each of its addresses has failed once, and behind every
+//! system and official already signed in from the start. Jobs whose caller stopped waiting
+//! are dropped unrun, so an abandoned flood costs no hashes.
 //!
-//! This module owns only the threads and their queues; what a job computes, and whether a
-//! source should be heard at all (throttling, lockout), is the caller's business.
+//! This module owns only the threads and their queues; what a job computes, whether a source
+//! is failing, and whether it should be heard at all (throttling, lockout), is the caller's
+//! business.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -37,15 +44,29 @@ struct Shared {
     ready: Condvar,
 }
 
+/// Where a source stands when it queues a job: every trusted source is served before any
+/// unknown one, and every unknown one before any failing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Standing {
+    /// A password from it matched recently: a system binding with its secret, an official
+    /// already signed in.
+    Trusted,
+    /// Neither: an official signing in from a new place, or a flood's first attempt.
+    Unknown,
+    /// Wrong passwords from it recently: possibly part of a flood.
+    Failing,
+}
+
 /// The waiting jobs, one queue per source, and the order in which sources are served.
 #[derive(Default)]
 struct Queues {
-    /// Each source's jobs, oldest first. A source with no jobs has no entry, so a flood from
-    /// many one-off addresses leaves nothing behind.
-    by_source: HashMap<Option<IpAddr>, VecDeque<Queued>>,
-    /// The sources with jobs, next to be served at the front: a source is here exactly
-    /// while its queue is non-empty.
-    turn: VecDeque<Option<IpAddr>>,
+    /// Each source's jobs, oldest first, and its standing. A source with no jobs has no
+    /// entry, so a flood from many one-off addresses leaves nothing behind.
+    by_source: HashMap<Option<IpAddr>, (Standing, VecDeque<Queued>)>,
+    /// The sources with jobs, next to be served at the front, one line per standing, best
+    /// first; a line is served only when those before it are empty. A source is in exactly
+    /// one line exactly while its queue is non-empty.
+    turns: [VecDeque<Option<IpAddr>>; 3],
     /// Set when the pool is dropped: no caller can be waiting any more.
     closed: bool,
 }
@@ -80,28 +101,46 @@ impl<F: FnOnce() -> T + Send, T: Send> Job for Pending<F, T> {
 }
 
 impl Queues {
-    fn push(&mut self, source: Option<IpAddr>, job: Box<dyn Job>) {
-        let queue = self.by_source.entry(source).or_default();
-        if queue.is_empty() {
-            self.turn.push_back(source);
-        }
-        queue.push_back(Queued {
+    fn push(&mut self, source: Option<IpAddr>, standing: Standing, job: Box<dyn Job>) {
+        let queued = Queued {
             since: Instant::now(),
             job,
-        });
+        };
         crate::telemetry::hash_job_queued();
+        let Some((_, queue)) = self.by_source.get_mut(&source) else {
+            self.by_source
+                .insert(source, (standing, VecDeque::from([queued])));
+            self.turns[standing as usize].push_back(source);
+            return;
+        };
+        queue.push_back(queued);
+        self.restand(source, standing);
     }
 
-    /// The oldest job of the source whose turn it is.
+    /// Moves `source`'s waiting jobs, if any, to the back of the line for `standing`.
+    fn restand(&mut self, source: Option<IpAddr>, standing: Standing) {
+        let Some((was, _)) = self.by_source.get_mut(&source) else {
+            return;
+        };
+        if *was != standing {
+            let line = *was as usize;
+            *was = standing;
+            self.turns[line].retain(|s| *s != source);
+            self.turns[standing as usize].push_back(source);
+        }
+    }
+
+    /// The oldest job of the source whose turn it is, the best standing first.
     fn pop(&mut self) -> Option<Queued> {
-        let source = self.turn.pop_front()?;
-        // `turn` holds exactly the sources with a non-empty queue, so the entry exists.
-        let queue = self.by_source.get_mut(&source)?;
+        let source = self.turns.iter_mut().find_map(VecDeque::pop_front)?;
+        // The lines hold exactly the sources with a non-empty queue, so the entry exists.
+        let (standing, queue) = self.by_source.get_mut(&source)?;
+        let line = *standing as usize;
         let job = queue.pop_front();
         if queue.is_empty() {
             self.by_source.remove(&source);
         } else {
-            self.turn.push_back(source);
+            self.turns[line].push_back(source);
         }
         job
     }
@@ -144,12 +183,14 @@ impl HashPool {
         }
     }
 
-    /// Runs `work` for `source` on the pool and waits for its result; `None` if the pool has
-    /// no threads or `work` panicked. The job is queued when the returned future is first
-    /// polled, and dropped unrun if the future is dropped before a thread reaches it.
+    /// Runs `work` for `source`, which stands as `standing`, on the pool and waits for its
+    /// result; `None` if the pool has no threads or `work` panicked. The job is queued when
+    /// the returned future is first polled, and dropped unrun if the future is dropped before
+    /// a thread reaches it.
     pub async fn run_for<T: Send + 'static>(
         &self,
         source: Option<IpAddr>,
+        standing: Standing,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
         if self.workers == 0 {
@@ -160,7 +201,7 @@ impl HashPool {
             .queues
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(source, Box::new(Pending { work, done }));
+            .push(source, standing, Box::new(Pending { work, done }));
         self.shared.ready.notify_one();
         result.await.ok()
     }
@@ -171,14 +212,25 @@ impl HashPool {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
-        self.run_for(None, work).await
+        self.run_for(None, Standing::Trusted, work).await
+    }
+
+    /// Moves the jobs `source` has waiting to the line for `standing`: its caller's judgement
+    /// changed while they wait (a check failed or matched), and the flood's jobs queued
+    /// before its first failure must not keep the place of an address not seen.
+    pub fn restand(&self, source: Option<IpAddr>, standing: Standing) {
+        self.shared
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .restand(source, standing);
     }
 
     /// Jobs waiting for a thread.
     #[cfg(test)]
     fn queued(&self) -> usize {
         let queues = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
-        queues.by_source.values().map(VecDeque::len).sum()
+        queues.by_source.values().map(|(_, q)| q.len()).sum()
     }
 }
 
@@ -219,11 +271,11 @@ impl Drop for HashPool {
         let mut queues = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
         queues.closed = true;
         // Nobody will run what is left: it leaves the queue gauge now.
-        for _ in queues.by_source.values().flatten() {
+        for _ in queues.by_source.values().flat_map(|(_, q)| q) {
             crate::telemetry::hash_job_dequeued(None);
         }
         queues.by_source.clear();
-        queues.turn.clear();
+        queues.turns.iter_mut().for_each(VecDeque::clear);
         drop(queues);
         self.shared.ready.notify_all();
     }
@@ -289,16 +341,28 @@ mod tests {
 
     #[tokio::test]
     async fn a_new_source_waits_for_one_job_per_queued_source_not_the_backlog() {
+        let mut jobs = vec![(FLOODER, Standing::Unknown); 50];
+        jobs.push((OFFICIAL, Standing::Unknown));
+        let served = served_in_order(jobs).await;
+        let mut expected = vec![FLOODER, OFFICIAL];
+        expected.extend(std::iter::repeat_n(FLOODER, 49));
+        assert_eq!(served, expected);
+    }
+
+    /// Queues `jobs` (source, standing) one after another behind the pool's busy thread,
+    /// releases it, and gives the sources in the order their jobs ran.
+    async fn served_in_order(jobs: Vec<(IpAddr, Standing)>) -> Vec<IpAddr> {
         let pool = Arc::new(HashPool::new(1));
         let release = block_the_thread(&pool).await;
         let served = Arc::new(Mutex::new(Vec::new()));
         let mut callers = Vec::new();
-        for (source, expected_queued) in std::iter::repeat_n(FLOODER, 50).chain([OFFICIAL]).zip(1..)
-        {
+        for ((source, standing), expected_queued) in jobs.into_iter().zip(1..) {
             let (caller_pool, served) = (Arc::clone(&pool), Arc::clone(&served));
             callers.push(tokio::spawn(async move {
                 caller_pool
-                    .run_for(Some(source), move || served.lock().unwrap().push(source))
+                    .run_for(Some(source), standing, move || {
+                        served.lock().unwrap().push(source)
+                    })
                     .await
             }));
             until_queued(&pool, expected_queued).await;
@@ -307,10 +371,65 @@ mod tests {
         for caller in callers {
             assert_eq!(caller.await.unwrap(), Some(()));
         }
-        let served = served.lock().unwrap();
-        let mut expected = vec![FLOODER, OFFICIAL];
-        expected.extend(std::iter::repeat_n(FLOODER, 49));
-        assert_eq!(*served, expected);
+        let served = served.lock().unwrap().clone();
+        served
+    }
+
+    fn flooder(n: u8) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, n))
+    }
+
+    #[tokio::test]
+    async fn trusted_sources_go_first_then_unknown_ones_then_failing_ones() {
+        const SYSTEM: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 20));
+        // A flood spread over 40 addresses, 20 of them failing already and 20 trying for
+        // the first time, then an official from a new address and a system already trusted.
+        let mut jobs: Vec<_> = (1..=20).map(|n| (flooder(n), Standing::Failing)).collect();
+        jobs.extend((21..=40).map(|n| (flooder(n), Standing::Unknown)));
+        jobs.push((OFFICIAL, Standing::Unknown));
+        jobs.push((SYSTEM, Standing::Trusted));
+        let served = served_in_order(jobs).await;
+        assert_eq!(served[0], SYSTEM);
+        let mut unknown: Vec<_> = (21..=40).map(flooder).collect();
+        unknown.push(OFFICIAL);
+        assert_eq!(served[1..22], unknown[..]);
+        let failing: Vec<_> = (1..=20).map(flooder).collect();
+        assert_eq!(served[22..], failing[..]);
+    }
+
+    #[tokio::test]
+    async fn a_source_whose_standing_changes_while_it_waits_moves_to_its_new_line() {
+        let pool = Arc::new(HashPool::new(1));
+        let release = block_the_thread(&pool).await;
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let mut callers = Vec::new();
+        let jobs = [
+            (flooder(1), Standing::Unknown),
+            (flooder(1), Standing::Unknown),
+            (OFFICIAL, Standing::Unknown),
+            (flooder(2), Standing::Failing),
+        ];
+        for ((source, standing), expected_queued) in jobs.into_iter().zip(1..) {
+            let (caller_pool, served) = (Arc::clone(&pool), Arc::clone(&served));
+            callers.push(tokio::spawn(async move {
+                caller_pool
+                    .run_for(Some(source), standing, move || {
+                        served.lock().unwrap().push(source)
+                    })
+                    .await
+            }));
+            until_queued(&pool, expected_queued).await;
+        }
+        // flooder(1) fails and flooder(2) signs in while their jobs wait.
+        pool.restand(Some(flooder(1)), Standing::Failing);
+        pool.restand(Some(flooder(2)), Standing::Trusted);
+        pool.restand(Some(flooder(9)), Standing::Failing);
+        release.send(()).unwrap();
+        for caller in callers {
+            assert_eq!(caller.await.unwrap(), Some(()));
+        }
+        let served = served.lock().unwrap().clone();
+        assert_eq!(served, [flooder(2), OFFICIAL, flooder(1), flooder(1)]);
     }
 
     #[tokio::test]
@@ -321,7 +440,7 @@ mod tests {
         let (left_pool, left_runs) = (Arc::clone(&pool), Arc::clone(&runs));
         let left = tokio::spawn(async move {
             left_pool
-                .run_for(Some(FLOODER), move || {
+                .run_for(Some(FLOODER), Standing::Unknown, move || {
                     left_runs.fetch_add(1, Ordering::SeqCst)
                 })
                 .await
@@ -332,7 +451,7 @@ mod tests {
         let (after_pool, after_runs) = (Arc::clone(&pool), Arc::clone(&runs));
         let after = tokio::spawn(async move {
             after_pool
-                .run_for(Some(OFFICIAL), move || {
+                .run_for(Some(OFFICIAL), Standing::Unknown, move || {
                     after_runs.fetch_add(1, Ordering::SeqCst)
                 })
                 .await
@@ -352,7 +471,10 @@ mod tests {
             .map(|n| {
                 let pool = Arc::clone(&pool);
                 let source = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, n));
-                tokio::spawn(async move { pool.run_for(Some(source), move || n).await })
+                tokio::spawn(async move {
+                    pool.run_for(Some(source), Standing::Unknown, move || n)
+                        .await
+                })
             })
             .collect();
         for (n, caller) in (0..40u8).zip(callers) {
@@ -361,7 +483,8 @@ mod tests {
         assert_eq!(pool.run(|| 6 * 7).await, Some(42));
         {
             let queues = pool.shared.queues.lock().unwrap();
-            assert!(queues.by_source.is_empty() && queues.turn.is_empty());
+            assert!(queues.by_source.is_empty());
+            assert!(queues.turns.iter().all(VecDeque::is_empty));
         }
 
         // The threads hold the only other references to the shared state.
