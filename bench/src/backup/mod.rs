@@ -9,7 +9,10 @@
 //!
 //! - B1, SQLite: `backup create` against `sqlite3 DB ".backup COPY"` followed by `zstd -q
 //!   COPY` (the sum of both); `backup restore` into an empty SQLite database against `zstd -d`
-//!   of that compressed copy into a database's place.
+//!   of that compressed copy into a database's place. Beside them, what writing the database
+//!   costs SQLite itself: the seeded database's rows copied by `sqlite3` into a new file of
+//!   the same schema, read from memory, as congvu builds its new file (no journal, no syncs,
+//!   no reference checks).
 //! - B2, PostgreSQL: the seeded data restored once into a database of its own; then `backup
 //!   create` from it against `pg_dump -Fc`, and `backup restore` against `pg_restore -d`,
 //!   each into an empty database created for it (`CREATE DATABASE`) in every run.
@@ -105,11 +108,16 @@ enum Workload {
     B3,
 }
 
-/// A timed step of B1 or B2: which row of the table it belongs to.
+/// A timed step of B1 or B2: which row of the table it belongs to (the targets' rows,
+/// [`STEPS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     SqliteCreate,
     SqliteRestore,
+    /// SQLite writing the seeded database's rows into a new file, reading them from memory:
+    /// what writing the database costs SQLite itself, the floor of any restore into SQLite. A
+    /// reference only, with no row of its own in the table.
+    SqliteFloor,
     PostgresCreate,
     PostgresRestore,
 }
@@ -124,7 +132,7 @@ const STEPS: [Step; 4] = [
 impl Step {
     fn id(self) -> &'static str {
         match self {
-            Step::SqliteCreate | Step::SqliteRestore => "B1",
+            Step::SqliteCreate | Step::SqliteRestore | Step::SqliteFloor => "B1",
             Step::PostgresCreate | Step::PostgresRestore => "B2",
         }
     }
@@ -135,6 +143,7 @@ impl Step {
             Step::SqliteRestore => {
                 "SQLite restore: `backup restore` into an empty database vs `zstd -d`"
             }
+            Step::SqliteFloor => "SQLite writing the rows from memory into a new file",
             Step::PostgresCreate => "PostgreSQL backup: `backup create` vs `pg_dump -Fc`",
             Step::PostgresRestore => {
                 "PostgreSQL restore: `backup restore` vs `pg_restore -d`, each into an empty database"

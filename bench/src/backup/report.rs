@@ -72,14 +72,25 @@ impl Report<'_> {
         )
     }
 
-    pub(super) fn seconds_of(&self, step: Step, side: Side) -> Vec<f64> {
+    /// `step`'s timings of `side`, run by run.
+    pub(super) fn runs_of(&self, step: Step, side: Side) -> Vec<&Timing> {
         let mut runs: Vec<&Timing> = self
             .timings
             .iter()
             .filter(|t| t.step == step && t.side == side)
             .collect();
         runs.sort_by_key(|t| t.run);
-        runs.into_iter().map(|t| t.seconds).collect()
+        runs
+    }
+
+    pub(super) fn seconds_of(&self, step: Step, side: Side) -> Vec<f64> {
+        self.runs_of(step, side).iter().map(|t| t.seconds).collect()
+    }
+
+    /// Seconds until `step`'s output was on the disk: its time and the fsync after it.
+    pub(super) fn durable_seconds_of(&self, step: Step, side: Side) -> Vec<f64> {
+        let runs = self.runs_of(step, side);
+        runs.iter().map(|t| t.seconds + t.sync).collect()
     }
 
     /// congvu's time over the reference's, run by run.
@@ -171,6 +182,7 @@ impl Report<'_> {
         out.push_str(&self.starting_state());
         out.push_str(&self.durability());
         out.push_str(&self.restore_details());
+        out.push_str(&self.floor_details());
         out.push_str(&self.load_details());
         out
     }
@@ -204,6 +216,37 @@ impl Report<'_> {
         }
         out.push('\n');
         out
+    }
+
+    /// congvu's SQLite restore set against what writing the database costs SQLite itself,
+    /// and against `zstd -d` with the sync it skipped: each side counted until its output was
+    /// on the disk.
+    pub(super) fn floor_details(&self) -> String {
+        let floor = self.seconds_of(Step::SqliteFloor, Side::Reference);
+        if floor.is_empty() {
+            return String::new();
+        }
+        let synced_floor = self.durable_seconds_of(Step::SqliteFloor, Side::Reference);
+        let restore = self.durable_seconds_of(Step::SqliteRestore, Side::Congvu);
+        let unpacked = self.durable_seconds_of(Step::SqliteRestore, Side::Reference);
+        let unsynced = self.seconds_of(Step::SqliteRestore, Side::Reference);
+        let over =
+            |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(x, y)| x / y).collect() };
+        let spread = |v: &[f64]| Spread::of(v).map_or_else(|| "—".into(), |s| s.show(seconds));
+        format!(
+            "- What writing the database costs SQLite itself: `sqlite3` copying every row of the\n  \
+             seeded database into a new file of the same schema, built as congvu builds one (no\n  \
+             journal, no syncs, no reference checks, a 64 MiB cache), the seeded file read into\n  \
+             memory first and not counted, took {} ({} of `zstd -d`'s time as\n  \
+             the table counts it), and {} with the fsync after it. congvu's restore,\n  \
+             which also reads, decompresses and checks the archive, took {} of the\n  \
+             latter, and {} of `zstd -d`'s time with the fsync it skipped.\n",
+            spread(&floor),
+            ratio_cell(&over(&floor, &unsynced)),
+            spread(&synced_floor),
+            ratio_cell(&over(&restore, &synced_floor)),
+            ratio_cell(&over(&restore, &unpacked)),
+        )
     }
 
     /// Whether each timed step started from the same state of the machine.

@@ -83,7 +83,8 @@ impl Bench<'_> {
         Ok(dir)
     }
 
-    /// One B1 run: both backups of the seeded database, then both restores of them.
+    /// One B1 run: both backups of the seeded database, both restores of them, then what
+    /// writing the database costs SQLite itself ([`Bench::sqlite_floor`]).
     pub(super) fn b1_run(
         &self,
         run: usize,
@@ -137,10 +138,69 @@ impl Bench<'_> {
                 }
             }
         }
+        settle(observed);
+        let floor = self.sqlite_floor(&dir)?;
+        timings.record(
+            Step::SqliteFloor,
+            Side::Reference,
+            floor,
+            sync_time(&dir.join("floor.db"))?,
+        );
         observed.sqlite_archive = size_of(&archive)?;
         observed.sqlite_zstd = size_of(&packed)?;
         std::fs::remove_dir_all(&dir)?;
         Ok(timings.timings)
+    }
+
+    /// SQLite's floor for a restore: `sqlite3` copying every row of the seeded database into
+    /// `dir/floor.db`, a new file of the same schema built as congvu builds one (no journal,
+    /// no syncs, no reference checks, a 64 MiB cache), the seeded file read into the page
+    /// cache first (untimed) so that SQLite only writes. Its wall time; the file is left
+    /// unsynced, as the reference's outputs are.
+    pub(super) fn sqlite_floor(&self, dir: &Path) -> anyhow::Result<f64> {
+        let seed = &self.seed_db;
+        let schema = self.sqlite3(seed, ".schema")?;
+        let script = floor_script(&schema, seed, &self.table_names()?);
+        let script_path = dir.join("floor.sql");
+        std::fs::write(&script_path, script)?;
+        std::io::copy(&mut std::fs::File::open(seed)?, &mut std::io::sink())?;
+        let floor = dir.join("floor.db");
+        let took = timed(
+            &self.args.sqlite3,
+            &[
+                "-bail",
+                &floor.display().to_string(),
+                &format!(".read '{}'", script_path.display()),
+            ],
+        )?;
+        let count = "SELECT count(*) FROM mailbox_messages";
+        let (copied, seeded) = (self.sqlite3(&floor, count)?, self.sqlite3(seed, count)?);
+        anyhow::ensure!(
+            copied == seeded,
+            "SQLite's copy holds {copied} messages, the seeded database {seeded}"
+        );
+        Ok(took)
+    }
+
+    /// The seeded database's tables, less SQLite's own.
+    fn table_names(&self) -> anyhow::Result<Vec<String>> {
+        let names = self.sqlite3(
+            &self.seed_db,
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )?;
+        Ok(names.lines().map(str::to_owned).collect())
+    }
+
+    /// What `sqlite3 DB SQL` prints.
+    fn sqlite3(&self, db: &Path, sql: &str) -> anyhow::Result<String> {
+        let out = Command::new(&self.args.sqlite3).arg(db).arg(sql).output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "sqlite3 {} {sql:?}: {}",
+            db.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?)
     }
 
     /// `backup restore` of `archive` into the SQLite database `db`, its files' sizes sampled
@@ -355,4 +415,26 @@ impl Drop for Postgres {
             let _ = self.drop_named(&name);
         }
     }
+}
+
+/// The script [`Bench::sqlite_floor`] runs in the new file: its settings, the seeded
+/// database's schema (`.schema`, less SQLite's own table), and one `INSERT … SELECT` per
+/// table in one transaction.
+pub(super) fn floor_script(schema: &str, seed: &Path, tables: &[String]) -> String {
+    let mut script = String::from(
+        "PRAGMA journal_mode = OFF;\nPRAGMA synchronous = OFF;\nPRAGMA foreign_keys = OFF;\n\
+         PRAGMA cache_size = -65536;\n",
+    );
+    for line in schema.lines().filter(|l| !l.contains("sqlite_sequence")) {
+        script.push_str(line);
+        script.push('\n');
+    }
+    script.push_str(&format!("ATTACH '{}' AS seed;\nBEGIN;\n", seed.display()));
+    for table in tables {
+        script.push_str(&format!(
+            "INSERT INTO main.{table} SELECT * FROM seed.{table};\n"
+        ));
+    }
+    script.push_str("COMMIT;\n");
+    script
 }

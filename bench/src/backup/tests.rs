@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use super::latency::{measure, timeline, Sent};
-use super::steps::sides;
+use super::steps::{floor_script, sides};
 use super::*;
 use crate::report::place_section;
 
@@ -44,6 +44,21 @@ fn timing(step: Step, side: Side, run: usize, seconds: f64) -> Timing {
         seconds,
         sync: 0.5,
     }
+}
+
+/// The report of B1 timings alone, with what the runs observed.
+fn render_b1(args: &BackupArgs, observed: &Observed, timings: &[Timing]) -> String {
+    Report {
+        args,
+        machine: &machine(),
+        load_after: "1.5".into(),
+        seeded: &Seeded::default(),
+        observed,
+        timings,
+        loads: &[],
+        verify: None,
+    }
+    .render()
 }
 
 fn load(run: usize, p99: f64, backup: Option<f64>) -> LoadRun {
@@ -171,6 +186,64 @@ fn the_report_pairs_runs_and_judges_every_run() {
 }
 
 #[test]
+fn the_report_sets_the_restore_against_sqlites_own_floor_counting_each_sync() {
+    let args = args(vec![Workload::B1]);
+    // Each timing's fsync took 0.5 s.
+    let timings = [
+        timing(Step::SqliteRestore, Side::Congvu, 0, 6.5),
+        timing(Step::SqliteRestore, Side::Reference, 0, 3.5),
+        timing(Step::SqliteFloor, Side::Reference, 0, 5.5),
+        timing(Step::SqliteRestore, Side::Reference, 1, 2.5),
+        timing(Step::SqliteRestore, Side::Congvu, 1, 5.5),
+        timing(Step::SqliteFloor, Side::Reference, 1, 4.5),
+    ];
+    let render = |timings: &[Timing]| render_b1(&args, &Observed::default(), timings);
+    let text = render(&timings);
+    // The floor is a reference, not a row with a target of its own.
+    assert!(!text.contains("| SQLite writing"), "{text}");
+    // Floors 5.5 and 4.5 s against zstd 3.5 and 2.5 s unsynced: 1.57x and 1.80x.
+    assert!(
+        text.contains("took 5.00 s [4.50 s–5.50 s] (1.69× (1.57×, 1.80×) of"),
+        "{text}"
+    );
+    assert!(
+        text.contains("and 5.50 s [5.00 s–6.00 s] with the fsync after it"),
+        "{text}"
+    );
+    // Restores 7.0 and 6.0 s synced against floors 6.0 and 5.0 s, and zstd's 4.0 and 3.0 s.
+    assert!(
+        text.contains("took 1.18× (1.17×, 1.20×) of the\n  latter"),
+        "{text}"
+    );
+    assert!(
+        text.contains("and 1.88× (1.75×, 2.00×) of `zstd -d`'s time with"),
+        "{text}"
+    );
+    assert!(!render(&timings[..2]).contains("costs SQLite itself"));
+}
+
+#[test]
+fn the_floor_copies_every_table_into_the_seeded_schema_unjournaled() {
+    let schema = "CREATE TABLE officials (id INTEGER PRIMARY KEY, login TEXT);\n\
+                  CREATE TABLE sqlite_sequence(name,seq);\n\
+                  CREATE INDEX officials_login ON officials (login);\n";
+    let tables = ["officials".to_string(), "agencies".to_string()];
+    let script = floor_script(schema, Path::new("/seed/congvu.db"), &tables);
+    assert!(script.starts_with("PRAGMA journal_mode = OFF;\nPRAGMA synchronous = OFF;\n"));
+    assert!(script.contains("PRAGMA foreign_keys = OFF;"));
+    assert!(!script.contains("sqlite_sequence"), "{script}");
+    assert!(script.contains("CREATE INDEX officials_login ON officials (login);\n"));
+    assert!(
+        script.ends_with(
+            "ATTACH '/seed/congvu.db' AS seed;\nBEGIN;\n\
+         INSERT INTO main.officials SELECT * FROM seed.officials;\n\
+         INSERT INTO main.agencies SELECT * FROM seed.agencies;\nCOMMIT;\n"
+        ),
+        "{script}"
+    );
+}
+
+#[test]
 fn the_report_says_whether_every_step_started_with_the_page_cache_emptied() {
     let args = args(vec![Workload::B1]);
     let timings = [
@@ -178,21 +251,12 @@ fn the_report_says_whether_every_step_started_with_the_page_cache_emptied() {
         timing(Step::SqliteRestore, Side::Reference, 0, 2.0),
     ];
     let render = |settled, unsettled| {
-        Report {
-            args: &args,
-            machine: &machine(),
-            load_after: "1.5".into(),
-            seeded: &Seeded::default(),
-            observed: &Observed {
-                settled,
-                unsettled,
-                ..Observed::default()
-            },
-            timings: &timings,
-            loads: &[],
-            verify: None,
-        }
-        .render()
+        let observed = Observed {
+            settled,
+            unsettled,
+            ..Observed::default()
+        };
+        render_b1(&args, &observed, &timings)
     };
     let every = render(4, 0);
     assert!(
