@@ -700,14 +700,16 @@ impl Authenticator {
         self.pool.restand(Some(source), Standing::Trusted);
     }
 
-    /// Changes `source`'s record, started afresh when its window has passed; expired
-    /// records are swept once there are many.
+    /// Changes `source`'s record, its failures started afresh when their window has passed;
+    /// records with nothing left in the window are swept once there are many.
     fn with_source_record(&self, source: IpAddr, change: impl FnOnce(&mut SourceRecord)) {
         let now = self.directory.now();
         let window = self.policy.window_seconds;
         let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
         if sources.len() >= SOURCE_SWEEP_AT {
-            sources.retain(|_, r| now.0 - r.since.0 < window);
+            sources.retain(|_, r| {
+                now.0 - r.since.0 < window || r.matched.is_some_and(|at| now.0 - at.0 < window)
+            });
         }
         let fresh = SourceRecord {
             failures: 0,
