@@ -175,6 +175,37 @@ struct SourceRecord {
     matched: Option<UnixTime>,
 }
 
+impl SourceRecord {
+    /// Its failures within the window that ends `now`: none once the window has passed.
+    fn recent_failures(&self, now: UnixTime, window: i64) -> u32 {
+        if now.0 - self.since.0 < window {
+            self.failures
+        } else {
+            0
+        }
+    }
+
+    fn matched_recently(&self, now: UnixTime, window: i64) -> bool {
+        self.matched.is_some_and(|at| now.0 - at.0 < window)
+    }
+
+    /// Where the source stands in the hashing queue: trusted when a password from it
+    /// matched within the window (an agency behind one address where someone mistyped stays
+    /// trusted; its failures still count towards the throttle), failing when it has only
+    /// failed within it, so that a flood spread over many addresses, each below the
+    /// throttle, waits behind everyone else once each address has failed once; unknown
+    /// otherwise.
+    fn standing(&self, now: UnixTime, window: i64) -> Standing {
+        if self.matched_recently(now, window) {
+            Standing::Trusted
+        } else if self.recent_failures(now, window) > 0 {
+            Standing::Failing
+        } else {
+            Standing::Unknown
+        }
+    }
+}
+
 /// Checks passwords for every protocol, with lockout and source throttling.
 #[derive(Debug)]
 pub struct Authenticator {
@@ -663,53 +694,44 @@ impl Authenticator {
         throttled(&self.sources, source, self.policy, self.directory.now())
     }
 
-    /// Where `source` stands in the hashing queue: trusted when a password from it matched
-    /// within the window (an agency behind one address where someone mistyped stays trusted;
-    /// its failures still count towards the throttle), failing when it has only failed
-    /// within it, so that a flood spread over many addresses, each below the throttle, waits
-    /// behind everyone else once each address has failed once; unknown otherwise.
+    /// Where `source` stands in the hashing queue ([`SourceRecord::standing`]); the checks
+    /// with no source are the server's own.
     fn standing(&self, source: Option<IpAddr>) -> Standing {
         let Some(source) = source else {
             return Standing::Trusted;
         };
-        let now = self.directory.now();
-        let window = self.policy.window_seconds;
         let sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(record) = sources.get(&source) else {
-            return Standing::Unknown;
-        };
-        if record.matched.is_some_and(|at| now.0 - at.0 < window) {
-            Standing::Trusted
-        } else if now.0 - record.since.0 < window && record.failures > 0 {
-            Standing::Failing
-        } else {
-            Standing::Unknown
-        }
+        sources.get(&source).map_or(Standing::Unknown, |record| {
+            record.standing(self.directory.now(), self.policy.window_seconds)
+        })
     }
 
     fn note_source_failure(&self, source: IpAddr) {
-        self.with_source_record(source, |record| {
+        let standing = self.with_source_record(source, |record| {
             record.failures = record.failures.saturating_add(1);
         });
-        self.pool.restand(Some(source), self.standing(Some(source)));
+        self.pool.restand(Some(source), standing);
     }
 
     fn note_source_match(&self, source: IpAddr) {
         let now = self.directory.now();
-        self.with_source_record(source, |record| record.matched = Some(now));
-        self.pool.restand(Some(source), Standing::Trusted);
+        let standing = self.with_source_record(source, |record| record.matched = Some(now));
+        self.pool.restand(Some(source), standing);
     }
 
-    /// Changes `source`'s record, its failures started afresh when their window has passed;
-    /// records with nothing left in the window are swept once there are many.
-    fn with_source_record(&self, source: IpAddr, change: impl FnOnce(&mut SourceRecord)) {
+    /// Changes `source`'s record, its failures started afresh when their window has passed,
+    /// and gives where the source stands after it; records with nothing left in the window
+    /// are swept once there are many.
+    fn with_source_record(
+        &self,
+        source: IpAddr,
+        change: impl FnOnce(&mut SourceRecord),
+    ) -> Standing {
         let now = self.directory.now();
         let window = self.policy.window_seconds;
         let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
         if sources.len() >= SOURCE_SWEEP_AT {
-            sources.retain(|_, r| {
-                now.0 - r.since.0 < window || r.matched.is_some_and(|at| now.0 - at.0 < window)
-            });
+            sources.retain(|_, r| now.0 - r.since.0 < window || r.matched_recently(now, window));
         }
         let fresh = SourceRecord {
             failures: 0,
@@ -724,6 +746,7 @@ impl Authenticator {
             };
         }
         change(record);
+        record.standing(now, window)
     }
 }
 
@@ -735,9 +758,9 @@ fn throttled(
     now: UnixTime,
 ) -> bool {
     let sources = sources.lock().unwrap_or_else(|e| e.into_inner());
-    sources.get(&source).is_some_and(|r| {
-        now.0 - r.since.0 < policy.window_seconds && r.failures >= policy.source_failures
-    })
+    sources
+        .get(&source)
+        .is_some_and(|r| r.recent_failures(now, policy.window_seconds) >= policy.source_failures)
 }
 
 /// Whether the official found has a password at all (one without cannot log in, though

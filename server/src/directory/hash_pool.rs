@@ -343,15 +343,19 @@ mod tests {
     async fn a_new_source_waits_for_one_job_per_queued_source_not_the_backlog() {
         let mut jobs = vec![(FLOODER, Standing::Unknown); 50];
         jobs.push((OFFICIAL, Standing::Unknown));
-        let served = served_in_order(jobs).await;
+        let served = served_in_order(jobs, |_| {}).await;
         let mut expected = vec![FLOODER, OFFICIAL];
         expected.extend(std::iter::repeat_n(FLOODER, 49));
         assert_eq!(served, expected);
     }
 
     /// Queues `jobs` (source, standing) one after another behind the pool's busy thread,
-    /// releases it, and gives the sources in the order their jobs ran.
-    async fn served_in_order(jobs: Vec<(IpAddr, Standing)>) -> Vec<IpAddr> {
+    /// does `meanwhile` to the pool, releases the thread, and gives the sources in the order
+    /// their jobs ran.
+    async fn served_in_order(
+        jobs: Vec<(IpAddr, Standing)>,
+        meanwhile: impl FnOnce(&HashPool),
+    ) -> Vec<IpAddr> {
         let pool = Arc::new(HashPool::new(1));
         let release = block_the_thread(&pool).await;
         let served = Arc::new(Mutex::new(Vec::new()));
@@ -367,6 +371,7 @@ mod tests {
             }));
             until_queued(&pool, expected_queued).await;
         }
+        meanwhile(&pool);
         release.send(()).unwrap();
         for caller in callers {
             assert_eq!(caller.await.unwrap(), Some(()));
@@ -388,7 +393,7 @@ mod tests {
         jobs.extend((21..=40).map(|n| (flooder(n), Standing::Unknown)));
         jobs.push((OFFICIAL, Standing::Unknown));
         jobs.push((SYSTEM, Standing::Trusted));
-        let served = served_in_order(jobs).await;
+        let served = served_in_order(jobs, |_| {}).await;
         assert_eq!(served[0], SYSTEM);
         let mut unknown: Vec<_> = (21..=40).map(flooder).collect();
         unknown.push(OFFICIAL);
@@ -399,36 +404,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_source_whose_standing_changes_while_it_waits_moves_to_its_new_line() {
-        let pool = Arc::new(HashPool::new(1));
-        let release = block_the_thread(&pool).await;
-        let served = Arc::new(Mutex::new(Vec::new()));
-        let mut callers = Vec::new();
-        let jobs = [
+        let jobs = vec![
             (flooder(1), Standing::Unknown),
             (flooder(1), Standing::Unknown),
             (OFFICIAL, Standing::Unknown),
             (flooder(2), Standing::Failing),
         ];
-        for ((source, standing), expected_queued) in jobs.into_iter().zip(1..) {
-            let (caller_pool, served) = (Arc::clone(&pool), Arc::clone(&served));
-            callers.push(tokio::spawn(async move {
-                caller_pool
-                    .run_for(Some(source), standing, move || {
-                        served.lock().unwrap().push(source)
-                    })
-                    .await
-            }));
-            until_queued(&pool, expected_queued).await;
-        }
-        // flooder(1) fails and flooder(2) signs in while their jobs wait.
-        pool.restand(Some(flooder(1)), Standing::Failing);
-        pool.restand(Some(flooder(2)), Standing::Trusted);
-        pool.restand(Some(flooder(9)), Standing::Failing);
-        release.send(()).unwrap();
-        for caller in callers {
-            assert_eq!(caller.await.unwrap(), Some(()));
-        }
-        let served = served.lock().unwrap().clone();
+        let served = served_in_order(jobs, |pool| {
+            // flooder(1) fails and flooder(2) signs in while their jobs wait.
+            pool.restand(Some(flooder(1)), Standing::Failing);
+            pool.restand(Some(flooder(2)), Standing::Trusted);
+            pool.restand(Some(flooder(9)), Standing::Failing);
+        })
+        .await;
         assert_eq!(served, [flooder(2), OFFICIAL, flooder(1), flooder(1)]);
     }
 
