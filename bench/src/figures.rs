@@ -70,6 +70,11 @@ impl Spread {
         })
     }
 
+    /// [`Spread::show`] of `values`, or "—" when there are none: a table's cell.
+    pub(crate) fn cell(values: &[f64], unit: fn(f64) -> String) -> String {
+        Spread::of(values).map_or_else(|| "—".into(), |s| s.show(unit))
+    }
+
     /// `median [min–max]` in `unit`, the range left out for a single run.
     pub(crate) fn show(&self, unit: fn(f64) -> String) -> String {
         if self.min == self.max {
@@ -126,6 +131,11 @@ pub(crate) fn times(r: f64) -> String {
 }
 
 /// Each run's ratio, with their median first: `0.63× (0.58×, 0.64×, 0.70×)`; one run's alone.
+/// `a[i] / b[i]` run by run.
+pub(crate) fn per_run_ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(x, y)| x / y).collect()
+}
+
 pub(crate) fn ratio_cell(ratios: &[f64]) -> String {
     match ratios {
         [] => "—".into(),

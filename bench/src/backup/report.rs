@@ -1,6 +1,6 @@
 //! The `backup` section of docs/PERFORMANCE.md.
 
-use crate::figures::{median, milliseconds, ratio_cell, seconds, times, Spread};
+use crate::figures::{median, milliseconds, per_run_ratios, ratio_cell, seconds, times, Spread};
 use crate::machine::Machine;
 use crate::report::user_arguments;
 
@@ -95,15 +95,14 @@ impl Report<'_> {
 
     /// congvu's time over the reference's, run by run.
     pub(super) fn step_ratios(&self, step: Step) -> Vec<f64> {
-        let ours = self.seconds_of(step, Side::Congvu);
-        let theirs = self.seconds_of(step, Side::Reference);
-        ours.iter().zip(&theirs).map(|(o, t)| o / t).collect()
+        per_run_ratios(
+            &self.seconds_of(step, Side::Congvu),
+            &self.seconds_of(step, Side::Reference),
+        )
     }
 
     pub(super) fn time_row(&self, step: Step) -> String {
-        let show = |side| {
-            Spread::of(&self.seconds_of(step, side)).map_or_else(|| "—".into(), |s| s.show(seconds))
-        };
+        let show = |side| Spread::cell(&self.seconds_of(step, side), seconds);
         let ratios = self.step_ratios(step);
         format!(
             "| {} | {} | {} | {} | {} | ≤ {TIME_TARGET}× | {} |\n",
@@ -139,7 +138,7 @@ impl Report<'_> {
         let ratios: Vec<f64> = pairs.iter().map(|(w, wo)| w.p99() / wo.p99()).collect();
         let p99s = |pick: fn(&(&LoadRun, &LoadRun)) -> f64| {
             let values: Vec<f64> = pairs.iter().map(pick).collect();
-            Spread::of(&values).map_or_else(|| "—".into(), |s| s.show(milliseconds))
+            Spread::cell(&values, milliseconds)
         };
         let failures: usize = self.loads.iter().map(|l| l.failures).sum();
         let met = if failures > 0 {
@@ -230,9 +229,6 @@ impl Report<'_> {
         let restore = self.durable_seconds_of(Step::SqliteRestore, Side::Congvu);
         let unpacked = self.durable_seconds_of(Step::SqliteRestore, Side::Reference);
         let unsynced = self.seconds_of(Step::SqliteRestore, Side::Reference);
-        let over =
-            |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(x, y)| x / y).collect() };
-        let spread = |v: &[f64]| Spread::of(v).map_or_else(|| "—".into(), |s| s.show(seconds));
         format!(
             "- What writing the database costs SQLite itself: `sqlite3` copying every row of the\n  \
              seeded database into a new file of the same schema, built as congvu builds one (no\n  \
@@ -241,11 +237,11 @@ impl Report<'_> {
              the table counts it), and {} with the fsync after it. congvu's restore,\n  \
              which also reads, decompresses and checks the archive, took {} of the\n  \
              latter, and {} of `zstd -d`'s time with the fsync it skipped.\n",
-            spread(&floor),
-            ratio_cell(&over(&floor, &unsynced)),
-            spread(&synced_floor),
-            ratio_cell(&over(&restore, &synced_floor)),
-            ratio_cell(&over(&restore, &unpacked)),
+            Spread::cell(&floor, seconds),
+            ratio_cell(&per_run_ratios(&floor, &unsynced)),
+            Spread::cell(&synced_floor, seconds),
+            ratio_cell(&per_run_ratios(&restore, &synced_floor)),
+            ratio_cell(&per_run_ratios(&restore, &unpacked)),
         )
     }
 
@@ -317,8 +313,8 @@ impl Report<'_> {
              and the load goes on until it ends{nice}. The p99 with a backup counts the messages due while\n  \
              it ran; without, those due after the first {after} s. The backup under load took {} (unloaded,\n  \
              in B1: {}).\n",
-            Spread::of(&backups).map_or_else(|| "—".into(), |s| s.show(seconds)),
-            Spread::of(&unloaded).map_or_else(|| "—".into(), |s| s.show(seconds)),
+            Spread::cell(&backups, seconds),
+            Spread::cell(&unloaded, seconds),
             length = args.length,
             interval = 1000.0 / args.rate,
             secs = args.load_seconds,

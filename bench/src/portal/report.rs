@@ -53,7 +53,7 @@ impl Report<'_> {
             .map(figure)
             .filter(|v| v.is_finite())
             .collect();
-        Spread::of(&values).map_or_else(|| "—".into(), |s| s.show(unit))
+        Spread::cell(&values, unit)
     }
 
     pub(super) fn render(&self) -> String {

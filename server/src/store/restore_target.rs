@@ -3,8 +3,9 @@
 //! checks while the archive's rows go in (the restore checks them all as it reads): nothing
 //! else can see that file, and a restore that fails or is killed leaves only it behind, to
 //! be thrown away. Complete, it is switched to the server's WAL mode, synced and renamed
-//! into place, so the configured database appears whole or not at all. Any other database (an existing empty
-//! SQLite file, PostgreSQL) takes the restore in one transaction of its own.
+//! into place, so the configured database appears whole or not at all. Any other database
+//! (an existing empty SQLite file, PostgreSQL) takes the restore in one transaction of its
+//! own.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
